@@ -1,0 +1,102 @@
+package harness
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Duration is a time.Duration that reads and writes JSON as "20s".
+type Duration time.Duration
+
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		var n int64
+		if err2 := json.Unmarshal(b, &n); err2 != nil {
+			return fmt.Errorf("duration must be a string like \"20s\": %w", err)
+		}
+		*d = Duration(n)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns the duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Test is a whole test as plain data: printable, savable (config.json) and
+// replayable. Components are named; cmd/gauntlet's registry resolves them.
+type Test struct {
+	Name            string            `json:"name"`
+	System          string            `json:"system"`
+	Deploy          string            `json:"deploy"`
+	Workload        string            `json:"workload"`
+	Nemesis         []string          `json:"nemesis"`
+	NemesisInterval Duration          `json:"nemesis_interval"`
+	Nodes           int               `json:"nodes"`
+	Concurrency     int               `json:"concurrency"`
+	Rate            float64           `json:"rate,omitempty"` // total ops/s; 0 = as fast as possible
+	TimeLimit       Duration          `json:"time_limit"`
+	RecoveryLimit   Duration          `json:"recovery_limit"`
+	CheckTimeout    Duration          `json:"check_timeout"`
+	OpTimeout       Duration          `json:"op_timeout"`
+	Seed            int64             `json:"seed"`
+	Bug             string            `json:"bug,omitempty"`
+	Out             string            `json:"out"`
+	StopOnViolation bool              `json:"stop_on_violation,omitempty"`
+	Options         map[string]string `json:"options,omitempty"` // system-specific (e.g. etcd-version)
+}
+
+// NemesisName is the nemesis list as one word, e.g. "partition,kill" or "none".
+func (t Test) NemesisName() string {
+	if len(t.Nemesis) == 0 {
+		return "none"
+	}
+	return strings.Join(t.Nemesis, ",")
+}
+
+// Results is what results.json holds.
+type Results struct {
+	Test     Test      `json:"test"`
+	Verdict  Validity  `json:"verdict"`
+	Start    time.Time `json:"start"`
+	Duration Duration  `json:"duration"`  // wall time of the whole run
+	TestTime Duration  `json:"test_time"` // length of the main phase actually run
+	Ops      int       `json:"ops"`       // client ops completed
+	Checkers []Result  `json:"checkers"`
+	Digests  []Digest  `json:"digests,omitempty"`
+	// FirstViolation is the test time (ns) of the first violating op, if any.
+	FirstViolation *int64 `json:"first_violation,omitempty"`
+	// Error says why the run could not be carried out (exit 3), if it could not.
+	Error       string  `json:"error,omitempty"`
+	Interrupted bool    `json:"interrupted,omitempty"`
+	Command     string  `json:"command"` // the command that replays this run
+	Phases      []Phase `json:"phases,omitempty"`
+}
+
+// Phase records when a phase of the run started and how long it took.
+type Phase struct {
+	Name     string   `json:"name"`
+	Start    int64    `json:"start"` // ns since test start
+	Duration Duration `json:"duration"`
+	Error    string   `json:"error,omitempty"`
+}
+
+// Result file names inside a run directory.
+const (
+	ConfigFile  = "config.json"
+	HistoryFile = "history.jsonl"
+	ResultsFile = "results.json"
+	DigestsFile = "digests.json"
+	ReportFile  = "report.html"
+	NodesDir    = "nodes"
+)
