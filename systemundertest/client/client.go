@@ -1,0 +1,173 @@
+// Package client is the Go client of kvnode's HTTP API. It maps every response
+// to the api package's classification: nil (it took effect / the read is
+// true), an error wrapping api.ErrNotApplied (it certainly did not), or one
+// wrapping api.ErrUnknown (it may have). Requests are never retried here: a
+// retried write that may have been applied would create anomalies that are
+// not the server's.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"syscall"
+	"time"
+
+	"github.com/gauntlet-dev/gauntlet/systemundertest/api"
+)
+
+// Client talks to one kvnode.
+type Client struct {
+	base    string
+	http    *http.Client
+	timeout time.Duration
+}
+
+// New returns a client for the node at addr (host:port). timeout bounds each
+// request (0 = 2s).
+func New(addr string, timeout time.Duration) *Client {
+	if timeout <= 0 {
+		timeout = 2 * time.Second
+	}
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: timeout}).DialContext,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     30 * time.Second,
+	}
+	return &Client{base: "http://" + addr, http: &http.Client{Transport: tr}, timeout: timeout}
+}
+
+// Close releases idle connections.
+func (c *Client) Close() { c.http.CloseIdleConnections() }
+
+type valueBody struct {
+	Value string `json:"value"`
+	Found bool   `json:"found"`
+}
+
+// Get reads key. stale=true lets the node answer from its local state.
+func (c *Client) Get(ctx context.Context, key string, stale bool) (string, bool, error) {
+	u := c.base + "/kv/" + url.PathEscape(key)
+	if stale {
+		u += "?stale=true"
+	}
+	var out valueBody
+	_, err := c.do(ctx, http.MethodGet, u, nil, &out, false)
+	return out.Value, out.Found, err
+}
+
+// Put writes key=value.
+func (c *Client) Put(ctx context.Context, key, value string) error {
+	_, err := c.do(ctx, http.MethodPut, c.base+"/kv/"+url.PathEscape(key), map[string]string{"value": value}, nil, true)
+	return err
+}
+
+// CAS sets key to to if it currently holds from.
+func (c *Client) CAS(ctx context.Context, key, from, to string) (api.CASResult, error) {
+	var out struct {
+		OK    bool   `json:"ok"`
+		Value string `json:"value"`
+		Found bool   `json:"found"`
+	}
+	code, err := c.do(ctx, http.MethodPost, c.base+"/kv/"+url.PathEscape(key)+"/cas", map[string]string{"from": from, "to": to}, &out, true)
+	if err != nil {
+		return api.CASResult{}, err
+	}
+	if code == http.StatusConflict {
+		return api.CASResult{OK: false, Current: out.Value, Found: out.Found}, nil
+	}
+	return api.CASResult{OK: out.OK}, nil
+}
+
+// Status is GET /debug/status.
+func (c *Client) Status(ctx context.Context) (api.Status, error) {
+	var s api.Status
+	_, err := c.do(ctx, http.MethodGet, c.base+"/debug/status", nil, &s, false)
+	return s, err
+}
+
+// Digest is GET /debug/digest.
+func (c *Client) Digest(ctx context.Context) (api.Digest, error) {
+	var d api.Digest
+	_, err := c.do(ctx, http.MethodGet, c.base+"/debug/digest", nil, &d, false)
+	return d, err
+}
+
+// SetClock is POST /debug/clock.
+func (c *Client) SetClock(ctx context.Context, offset time.Duration) error {
+	_, err := c.do(ctx, http.MethodPost, c.base+"/debug/clock", map[string]int64{"offset_ms": offset.Milliseconds()}, nil, false)
+	return err
+}
+
+// do performs one request. mutating says whether a failure after the request
+// may have been sent means "unknown" (writes) rather than "not applied".
+// It returns the HTTP status for 2xx and 409.
+func (c *Client) do(ctx context.Context, method, u string, in, out any, mutating bool) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return 0, api.NotApplied("encode request: %v", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return 0, api.NotApplied("build request: %v", err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if !mutating || notSent(err) {
+			return 0, api.NotApplied("%s %s: %v", method, u, err)
+		}
+		return 0, api.Unknown("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	data, rerr := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	switch {
+	case resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusConflict:
+		if rerr != nil {
+			if mutating {
+				return 0, api.Unknown("read response: %v", rerr)
+			}
+			return 0, api.NotApplied("read response: %v", rerr)
+		}
+		if out != nil && len(data) > 0 {
+			if err := json.Unmarshal(data, out); err != nil {
+				if mutating {
+					return 0, api.Unknown("decode response: %v", err)
+				}
+				return 0, api.NotApplied("decode response: %v", err)
+			}
+		}
+		return resp.StatusCode, nil
+	case resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusBadRequest ||
+		resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed:
+		return 0, api.NotApplied("%s: %s", resp.Status, bytes.TrimSpace(data))
+	default: // 504 and anything unexpected: may have been applied
+		if !mutating {
+			return 0, api.NotApplied("%s: %s", resp.Status, bytes.TrimSpace(data))
+		}
+		return 0, api.Unknown("%s: %s", resp.Status, bytes.TrimSpace(data))
+	}
+}
+
+// notSent reports errors that prove the request never reached the server.
+func notSent(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED)
+}
+
