@@ -170,4 +170,3 @@ func notSent(err error) bool {
 	}
 	return errors.Is(err, syscall.ECONNREFUSED)
 }
-
