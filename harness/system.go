@@ -50,7 +50,11 @@ type Digest struct {
 	Digest  string `json:"digest"`
 	Applied uint64 `json:"applied"`
 	Keys    int    `json:"keys"`
-	Error   string `json:"error,omitempty"`
+	// Values maps key -> hash of the value held, when the system reports per
+	// key (quorum mode: replicas hold different keys). Convergence then
+	// compares per key among the nodes that hold it.
+	Values map[string]string `json:"values,omitempty"`
+	Error  string            `json:"error,omitempty"`
 }
 
 // Bug is one entry of a system's catalog of injectable bugs.

@@ -52,6 +52,10 @@ type Digest struct {
 	Digest  string `json:"digest"`
 	Applied uint64 `json:"applied"`
 	Keys    int    `json:"keys"`
+	// Values maps key -> a hash of what this node holds for it. Set when the
+	// request asks ?values=true; quorum mode needs it because replicas hold
+	// different key sets, so whole-node digests differ by design.
+	Values map[string]string `json:"values,omitempty"`
 }
 
 // Store is what a mode implements; the HTTP server is the same for both.
@@ -64,7 +68,8 @@ type Store interface {
 	// CAS sets key to to if its current value is from (an absent key never matches).
 	CAS(ctx context.Context, key, from, to string) (CASResult, error)
 	Status() Status
-	Digest() Digest
+	// Digest hashes the state; withValues also fills Digest.Values.
+	Digest(withValues bool) Digest
 	Close() error
 }
 

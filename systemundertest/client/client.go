@@ -94,7 +94,7 @@ func (c *Client) Status(ctx context.Context) (api.Status, error) {
 // Digest is GET /debug/digest.
 func (c *Client) Digest(ctx context.Context) (api.Digest, error) {
 	var d api.Digest
-	_, err := c.do(ctx, http.MethodGet, c.base+"/debug/digest", nil, &d, false)
+	_, err := c.do(ctx, http.MethodGet, c.base+"/debug/digest?values=true", nil, &d, false)
 	return d, err
 }
 
