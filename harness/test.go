@@ -3,6 +3,7 @@ package harness
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -100,3 +101,39 @@ const (
 	ReportFile  = "report.html"
 	NodesDir    = "nodes"
 )
+
+// CommandLine is the gauntlet command that runs this test again with the
+// same schedule.
+func (t Test) CommandLine() string {
+	args := []string{"gauntlet", "run",
+		"--system", t.System, "--deploy", t.Deploy, "--workload", t.Workload,
+		"--nemesis", t.NemesisName()}
+	if t.NemesisInterval > 0 {
+		args = append(args, "--nemesis-interval", t.NemesisInterval.D().String())
+	}
+	args = append(args, "--nodes", fmt.Sprint(t.Nodes), "--concurrency", fmt.Sprint(t.Concurrency),
+		"--time-limit", t.TimeLimit.D().String(), "--seed", fmt.Sprint(t.Seed))
+	if t.Rate > 0 {
+		args = append(args, "--rate", fmt.Sprint(t.Rate))
+	}
+	if t.Bug != "" {
+		args = append(args, "--bug", t.Bug)
+	}
+	if t.StopOnViolation {
+		args = append(args, "--stop-on-violation")
+	}
+	keys := make([]string, 0, len(t.Options))
+	for k := range t.Options {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		args = append(args, "--"+k, t.Options[k])
+	}
+	for i, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t'\"$`\\|&;<>()*?") {
+			args[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(args, " ")
+}
