@@ -1,0 +1,192 @@
+package campaign
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gauntlet-dev/gauntlet/harness"
+)
+
+// fakeRun judges a test by rule: any bug is caught on even seeds at
+// 3 s + seed, and only if the time limit reaches past that; the correct store
+// is valid. It writes a results.json where the runner would.
+func fakeRun(calls *int64) RunFunc {
+	return func(ctx context.Context, t harness.Test) (*harness.Results, error) {
+		atomic.AddInt64(calls, 1)
+		res := &harness.Results{Test: t, Verdict: harness.Valid, TestTime: t.TimeLimit}
+		if t.Bug != "" && t.Seed%2 == 0 {
+			fv := (3 + t.Seed) * int64(time.Second)
+			if t.TimeLimit.D() >= time.Duration(fv) && len(t.Nemesis) > 0 && t.Nemesis[0] == "partition" {
+				res.Verdict = harness.Invalid
+				res.FirstViolation = &fv
+				res.Checkers = []harness.Result{{Checker: "linearizable", Validity: harness.Invalid,
+					Anomalies: []harness.Anomaly{{Explanation: "read of k1 returned 1"}}}}
+			}
+		}
+		dir := filepath.Join(t.Out, t.Name, "20260101T000000")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		b, _ := json.Marshal(res)
+		return res, os.WriteFile(filepath.Join(dir, harness.ResultsFile), b, 0o644)
+	}
+}
+
+func baseTest() harness.Test {
+	return harness.Test{System: "raft", Deploy: "local", Workload: "kv", Nodes: 3, Concurrency: 8, TimeLimit: harness.Duration(20 * time.Second)}
+}
+
+func TestLoadSpecAndExpand(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "smoke.yaml")
+	require.NoError(t, os.WriteFile(p, []byte("systems: [raft, quorum]\nnemesis: [\"partition,kill\", none]\nbugs: [none, stale-read]\nseeds: 2\nbase_seed: 10\ntime_limit: 5s\n"), 0o644))
+	s, err := LoadSpec(p)
+	require.NoError(t, err)
+	assert.Equal(t, "smoke", s.Name)
+	runs := s.Runs()
+	assert.Len(t, runs, 2*2*2*2)
+	assert.Equal(t, int64(10), runs[0].Seed)
+	assert.Equal(t, int64(11), runs[len(runs)-1].Seed)
+	tst := s.Test(runs[0], baseTest(), "/tmp/x")
+	assert.Equal(t, []string{"partition", "kill"}, tst.Nemesis)
+	assert.Equal(t, 5*time.Second, tst.TimeLimit.D())
+
+	require.NoError(t, os.WriteFile(p, []byte("sytems: [raft]\n"), 0o644))
+	_, err = LoadSpec(p)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "sytems")
+
+	q := Spec{Systems: []string{"raft", "quorum"}, Bugs: []string{"none", "raft:stale-read", "quorum:r1w1"}}
+	var cells []string
+	for _, r := range q.Runs() {
+		cells = append(cells, r.Cell.Key())
+	}
+	assert.Equal(t, []string{"raft/local/kv/none/none", "raft/local/kv/none/stale-read",
+		"quorum/local/kv/none/none", "quorum/local/kv/none/r1w1"}, cells)
+}
+
+func TestExecuteSummaryJUnitResume(t *testing.T) {
+	dir := t.TempDir()
+	spec := Spec{Name: "smoke", Nemesis: []string{"partition"}, Bugs: []string{"none", "stale-read"}, Seeds: 4}
+	var calls int64
+	junit := filepath.Join(dir, "junit.xml")
+	sum, err := Execute(context.Background(), spec, Options{Dir: dir, Parallel: 2, Template: baseTest(), Run: fakeRun(&calls), JUnit: junit})
+	require.NoError(t, err)
+	assert.Equal(t, int64(8), calls)
+	require.Len(t, sum.Cells, 2)
+	assert.True(t, sum.Pass)
+	bug := sum.Cells[1]
+	assert.Equal(t, "stale-read", bug.Cell.Bug)
+	assert.Equal(t, 2, bug.Invalid)
+	require.NotNil(t, bug.MedianDetect)
+	assert.InDelta(t, 4.0, *bug.MedianDetect, 0.01) // seeds 0 and 2: 3 s and 5 s
+	assert.NotEmpty(t, bug.Records[0].Dir)
+	for _, f := range []string{"summary.json", "summary.html", StateFile} {
+		assert.FileExists(t, filepath.Join(dir, f))
+	}
+	x, err := os.ReadFile(junit)
+	require.NoError(t, err)
+	assert.Contains(t, string(x), `failures="0"`)
+
+	// Same directory again: everything is finished, nothing runs.
+	_, err = Execute(context.Background(), spec, Options{Dir: dir, Parallel: 2, Template: baseTest(), Run: fakeRun(&calls)})
+	require.NoError(t, err)
+	assert.Equal(t, int64(8), calls)
+}
+
+func TestInterruptThenResume(t *testing.T) {
+	dir := t.TempDir()
+	spec := Spec{Name: "c", Nemesis: []string{"partition"}, Bugs: []string{"none"}, Seeds: 6}
+	ctx, cancel := context.WithCancel(context.Background())
+	var calls int64
+	inner := fakeRun(&calls)
+	var once sync.Once
+	run := func(ctx2 context.Context, tst harness.Test) (*harness.Results, error) {
+		if tst.Seed == 2 {
+			once.Do(cancel) // Ctrl-C arrives during the third run
+			return &harness.Results{Interrupted: true}, nil
+		}
+		return inner(ctx2, tst)
+	}
+	sum, err := Execute(ctx, spec, Options{Dir: dir, Parallel: 1, Template: baseTest(), Run: run})
+	require.NoError(t, err)
+	assert.Equal(t, 2, sum.Runs)
+	assert.Equal(t, 4, sum.NotStarted)
+
+	sum, err = Execute(context.Background(), spec, Options{Dir: dir, Parallel: 1, Template: baseTest(), Run: fakeRun(&calls)})
+	require.NoError(t, err)
+	assert.Equal(t, 6, sum.Runs)
+	assert.Equal(t, int64(6), calls) // 2 before, 4 after: nothing ran twice
+}
+
+func TestBudgetStopsStartingRuns(t *testing.T) {
+	spec := Spec{Name: "b", Seeds: 5}
+	slow := func(ctx context.Context, tst harness.Test) (*harness.Results, error) {
+		time.Sleep(30 * time.Millisecond)
+		return &harness.Results{Verdict: harness.Valid}, nil
+	}
+	sum, err := Execute(context.Background(), spec, Options{Dir: t.TempDir(), Parallel: 1, Budget: 40 * time.Millisecond, Template: baseTest(), Run: slow})
+	require.NoError(t, err)
+	assert.Less(t, sum.Runs, 5)
+	assert.Equal(t, 5-sum.Runs, sum.NotStarted)
+}
+
+func TestDetectStopsEarlyAndFlagsMisses(t *testing.T) {
+	var calls int64
+	o := DetectOptions{
+		Systems: []DetectSystem{{Name: "raft", Deploy: "local", Control: "kv", Nemeses: []string{"partition", "kill"},
+			Bugs: []harness.Bug{
+				{Name: "stale-read", Workload: "kv", Nemesis: []string{"partition"}},
+				{Name: "never", Workload: "kv", Nemesis: []string{"kill"}}, // fakeRun catches only under partition
+			}}},
+		Seeds: 6, CatchEnough: 2,
+		Options: Options{Dir: t.TempDir(), Parallel: 1, Template: baseTest(), Run: fakeRun(&calls)},
+	}
+	sum, err := Detect(context.Background(), o)
+	require.NoError(t, err)
+	assert.False(t, sum.Pass)
+	var stale, never *CellSummary
+	for i := range sum.Cells {
+		switch sum.Cells[i].Cell.Bug {
+		case "stale-read":
+			stale = &sum.Cells[i]
+		case "never":
+			never = &sum.Cells[i]
+		}
+	}
+	require.NotNil(t, stale)
+	assert.Equal(t, 2, stale.Invalid)
+	assert.Equal(t, 3, stale.Runs) // seeds 0,1,2: stopped once caught twice
+	assert.Equal(t, 6, never.Runs)
+	assert.False(t, never.Pass)
+	var b strings.Builder
+	require.NoError(t, WriteDetectTable(&b, sum))
+	assert.Contains(t, b.String(), "MISSED")
+	assert.Contains(t, b.String(), "2/3")
+}
+
+func TestShrink(t *testing.T) {
+	var calls int64
+	orig := baseTest()
+	orig.Bug, orig.Seed = "stale-read", 4
+	orig.Nemesis = []string{"kill", "partition", "pause"}
+	orig.TimeLimit = harness.Duration(60 * time.Second)
+	fv := int64(7 * time.Second)
+	best, tries, err := Shrink(context.Background(), orig, &fv, ShrinkOptions{Run: fakeRun(&calls)})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"partition"}, best.Nemesis)
+	assert.Equal(t, 8*time.Second, best.TimeLimit.D())
+	assert.Equal(t, 2, best.Concurrency)
+	assert.Less(t, best.TimeLimit.D(), orig.TimeLimit.D())
+	assert.NotEmpty(t, tries)
+	assert.Contains(t, best.CommandLine(), "--time-limit 8s")
+}

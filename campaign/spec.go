@@ -1,0 +1,205 @@
+// Package campaign runs matrices of tests — systems × bugs × workloads ×
+// nemesis packages × deployments × seeds — in parallel under a time budget,
+// resumably, and summarizes them (summary.json, summary.html, JUnit XML).
+// It also holds the detection benchmark and the shrinker, which are
+// campaigns of a fixed shape.
+//
+// The package never starts a cluster itself: it calls a RunFunc (the
+// harness runner, wired by cmd/gauntlet), so it can be tested with a fake.
+package campaign
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/gauntlet-dev/gauntlet/harness"
+)
+
+// RunFunc carries out one test and returns its results. A run that could
+// not be carried out returns results with Error set (or an error).
+type RunFunc func(ctx context.Context, t harness.Test) (*harness.Results, error)
+
+// Spec is a campaign file (YAML or JSON).
+type Spec struct {
+	Name      string   `yaml:"name" json:"name"`
+	Systems   []string `yaml:"systems" json:"systems"`
+	Deploy    []string `yaml:"deploy" json:"deploy"`
+	Workloads []string `yaml:"workloads" json:"workloads"`
+	// Nemesis lists nemesis specs, each a comma list ("partition,kill") or "none".
+	Nemesis []string `yaml:"nemesis" json:"nemesis"`
+	// Bugs lists bug names; "none" is the correct system. "raft:stale-read"
+	// applies to one system only (catalogs differ between systems).
+	Bugs []string `yaml:"bugs" json:"bugs"`
+	// Seeds is how many seeds per cell, from BaseSeed on; SeedList overrides.
+	Seeds    int     `yaml:"seeds" json:"seeds"`
+	BaseSeed int64   `yaml:"base_seed" json:"base_seed"`
+	SeedList []int64 `yaml:"seed_list" json:"seed_list"`
+
+	TimeLimit       string `yaml:"time_limit" json:"time_limit"`
+	NemesisInterval string `yaml:"nemesis_interval" json:"nemesis_interval"`
+	Nodes           int    `yaml:"nodes" json:"nodes"`
+	Concurrency     int    `yaml:"concurrency" json:"concurrency"`
+	StopOnViolation bool   `yaml:"stop_on_violation" json:"stop_on_violation"`
+}
+
+// LoadSpec reads a campaign file. Errors name the file and what is wrong.
+func LoadSpec(path string) (Spec, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Spec{}, fmt.Errorf("campaign file: %w", err)
+	}
+	var s Spec
+	dec := yaml.NewDecoder(bytes.NewReader(data)) // YAML is a superset of JSON
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil {
+		return Spec{}, fmt.Errorf("campaign file %s: %v (want a YAML or JSON map with systems, workloads, nemesis, bugs, seeds, …)", path, err)
+	}
+	if s.Name == "" {
+		s.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	}
+	return s, s.Validate()
+}
+
+// Validate checks the spec for obvious mistakes.
+func (s Spec) Validate() error {
+	if s.Name == "" || strings.ContainsAny(s.Name, `/\ `) {
+		return fmt.Errorf("campaign name %q must be a non-empty word without slashes or spaces", s.Name)
+	}
+	if s.Seeds < 0 {
+		return fmt.Errorf("seeds must be ≥ 0, got %d", s.Seeds)
+	}
+	for _, d := range []struct{ name, v string }{{"time_limit", s.TimeLimit}, {"nemesis_interval", s.NemesisInterval}} {
+		if d.v != "" {
+			if _, err := time.ParseDuration(d.v); err != nil {
+				return fmt.Errorf("%s %q is not a duration like 20s", d.name, d.v)
+			}
+		}
+	}
+	return nil
+}
+
+// Cell is one point of the matrix (all seeds of it form the cell's runs).
+type Cell struct {
+	System   string `json:"system"`
+	Deploy   string `json:"deploy"`
+	Workload string `json:"workload"`
+	Nemesis  string `json:"nemesis"`
+	Bug      string `json:"bug"` // "" = correct system
+}
+
+// Key names the cell uniquely and readably.
+func (c Cell) Key() string {
+	bug := c.Bug
+	if bug == "" {
+		bug = "none"
+	}
+	return strings.Join([]string{c.System, c.Deploy, c.Workload, strings.ReplaceAll(c.Nemesis, ",", "+"), bug}, "/")
+}
+
+// Run is one cell at one seed.
+type Run struct {
+	Cell Cell  `json:"cell"`
+	Seed int64 `json:"seed"`
+}
+
+// Key names the run uniquely.
+func (r Run) Key() string { return fmt.Sprintf("%s/seed-%d", r.Cell.Key(), r.Seed) }
+
+func orDefault(xs []string, d string) []string {
+	if len(xs) == 0 {
+		return []string{d}
+	}
+	return xs
+}
+
+// Runs expands the matrix in a stable order: cells first, then seeds, so a
+// budget cut still covers every cell before repeating any.
+func (s Spec) Runs() []Run {
+	seeds := s.SeedList
+	if len(seeds) == 0 {
+		n := s.Seeds
+		if n == 0 {
+			n = 1
+		}
+		for i := 0; i < n; i++ {
+			seeds = append(seeds, s.BaseSeed+int64(i))
+		}
+	}
+	var cells []Cell
+	for _, sys := range orDefault(s.Systems, "raft") {
+		for _, dep := range orDefault(s.Deploy, "local") {
+			for _, wl := range orDefault(s.Workloads, "kv") {
+				for _, nem := range orDefault(s.Nemesis, "none") {
+					for _, bug := range orDefault(s.Bugs, "none") {
+						if sys2, name, ok := strings.Cut(bug, ":"); ok {
+							if sys2 != sys {
+								continue
+							}
+							bug = name
+						}
+						if bug == "none" {
+							bug = ""
+						}
+						cells = append(cells, Cell{System: sys, Deploy: dep, Workload: wl, Nemesis: nem, Bug: bug})
+					}
+				}
+			}
+		}
+	}
+	var runs []Run
+	for _, seed := range seeds {
+		for _, c := range cells {
+			runs = append(runs, Run{Cell: c, Seed: seed})
+		}
+	}
+	return runs
+}
+
+// Test builds the harness test of a run from a template of defaults.
+func (s Spec) Test(r Run, template harness.Test, out string) harness.Test {
+	t := template
+	t.Name = strings.ReplaceAll(r.Cell.Key(), "/", "_")
+	t.System, t.Deploy, t.Workload, t.Bug = r.Cell.System, r.Cell.Deploy, r.Cell.Workload, r.Cell.Bug
+	t.Nemesis = nil
+	if r.Cell.Nemesis != "none" && r.Cell.Nemesis != "" {
+		t.Nemesis = strings.Split(r.Cell.Nemesis, ",")
+	}
+	t.Seed = r.Seed
+	t.Out = out
+	if d, err := time.ParseDuration(s.TimeLimit); err == nil && s.TimeLimit != "" {
+		t.TimeLimit = harness.Duration(d)
+	}
+	if d, err := time.ParseDuration(s.NemesisInterval); err == nil && s.NemesisInterval != "" {
+		t.NemesisInterval = harness.Duration(d)
+	}
+	if s.Nodes > 0 {
+		t.Nodes = s.Nodes
+	}
+	if s.Concurrency > 0 {
+		t.Concurrency = s.Concurrency
+	}
+	if s.StopOnViolation {
+		t.StopOnViolation = true
+	}
+	return t
+}
+
+func writeJSONAtomic(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
