@@ -1,0 +1,37 @@
+package multiregister
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	h "github.com/gauntlet-dev/gauntlet/harness"
+)
+
+func txn(ops ...MicroOp) *string {
+	b, _ := json.Marshal(ops)
+	return h.Str(string(b))
+}
+
+func r(k string, v *string) MicroOp { return MicroOp{F: "r", Key: k, Value: v} }
+func w(k, v string) MicroOp       { return MicroOp{F: "w", Key: k, Value: h.Str(v)} }
+
+func TestMultiRegister(t *testing.T) {
+	// p0 writes x=1,y=1 atomically; p1 reads x and y concurrently.
+	hist := func(x, y *string) h.History {
+		return h.History{
+			{Index: 0, Process: 0, Type: h.Invoke, F: "txn", Value: txn(w("x", "1"), w("y", "1")), Time: 1},
+			{Index: 1, Process: 1, Type: h.Invoke, F: "txn", Value: txn(r("x", nil), r("y", nil)), Time: 2},
+			{Index: 2, Process: 0, Type: h.OK, F: "txn", Value: txn(w("x", "1"), w("y", "1")), Time: 3},
+			{Index: 3, Process: 1, Type: h.OK, F: "txn", Value: txn(r("x", x), r("y", y)), Time: 4},
+		}
+	}
+	c := New(5 * time.Second)
+	assert.Equal(t, h.Valid, c.Check(context.Background(), h.CheckInput{History: hist(h.Str("1"), h.Str("1"))}).Validity)
+	assert.Equal(t, h.Valid, c.Check(context.Background(), h.CheckInput{History: hist(nil, nil)}).Validity)
+	// Half of an atomic write: no linearization.
+	assert.Equal(t, h.Invalid, c.Check(context.Background(), h.CheckInput{History: hist(h.Str("1"), nil)}).Validity)
+}
