@@ -17,7 +17,7 @@ func txn(ops ...MicroOp) *string {
 }
 
 func r(k string, v *string) MicroOp { return MicroOp{F: "r", Key: k, Value: v} }
-func w(k, v string) MicroOp       { return MicroOp{F: "w", Key: k, Value: h.Str(v)} }
+func w(k, v string) MicroOp         { return MicroOp{F: "w", Key: k, Value: h.Str(v)} }
 
 func TestMultiRegister(t *testing.T) {
 	// p0 writes x=1,y=1 atomically; p1 reads x and y concurrently.
