@@ -25,6 +25,9 @@ type NodeSpec struct {
 	Peers   map[string]string // every node id (itself included) -> address this node dials it at (may be a proxy)
 	DataDir string
 	Bug     string
+	// PeerListen is a second address for peer traffic, given only to systems
+	// that implement SharedPeers (etcd listens for clients and peers apart).
+	PeerListen string
 }
 
 // Launch is a process to run for a node.
@@ -90,4 +93,13 @@ type System interface {
 // the recovery phase, before digests are compared.
 type Converger interface {
 	Converge(ctx context.Context, addrs []string, keys []string) error
+}
+
+// SharedPeers is implemented by systems whose members must all agree on
+// every member's peer address (etcd derives its cluster id from them). A
+// deployment then gives every node the same Peers map, each entry the
+// address in front of that member's PeerListen, so it can cut traffic only
+// at a member's own entrance, not per link.
+type SharedPeers interface {
+	SharedPeers() bool
 }
