@@ -1,0 +1,398 @@
+// Package kv is kvnode's raft mode: the key-value state machine (FSM) that
+// raft replicates, and the api.Store the HTTP server calls.
+//
+// # Writes
+//
+// Put and CAS are proposed to raft on the leader and answered once the entry
+// is committed and applied, with the state machine's result (a CAS decides
+// against the state at its log position). A follower forwards the client's
+// request over HTTP to the leader's address from the peers map (the same
+// address raft uses, so the harness's proxies see it too), marked with
+// api.ForwardedHeader so that it is never forwarded twice.
+//
+// Classification, which the harness's correctness depends on:
+//   - not applied (503): no leader known; raft refused before proposing
+//     (ErrNotLeader, ErrStopped); a forwarded request reached a node that is
+//     no longer leader; the forward failed before the request was written
+//     (dial refused, no connection); the leader itself answered 503.
+//   - unknown (504): raft proposed the entry but could not see it commit
+//     (ErrUnknownOutcome: leadership lost, timeout, shutdown); the forward
+//     failed after the request was written (timeout, reset, bad response);
+//     the leader answered 504 or anything unexpected.
+//
+// # Reads
+//
+// Reads are linearizable by default through raft's ReadIndex, not through
+// the log: the leader records its commit index, confirms with a heartbeat
+// round that a majority still follows it (so no newer leader can have
+// committed anything), waits until its state machine has applied that
+// index, then reads locally. This costs one heartbeat round instead of a log
+// append and fsync per read. A follower forwards reads to the leader. A read
+// with stale=true is served from the local state machine of whichever node
+// received it. Failed reads changed nothing, whatever their status code.
+//
+// Bug "stale-read" serves every read locally on whatever node got it, with no
+// ReadIndex and no forwarding: a partitioned old leader or a lagging
+// follower answers with old values.
+package kv
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gauntlet-dev/gauntlet/systemundertest/api"
+	"github.com/gauntlet-dev/gauntlet/systemundertest/clock"
+	"github.com/gauntlet-dev/gauntlet/systemundertest/raft"
+)
+
+// BugStaleRead is the bug the kv layer implements itself; raft's bugs are
+// implemented by the raft core.
+const BugStaleRead = "stale-read"
+
+// Config configures a Store.
+type Config struct {
+	ID    string
+	Peers map[string]string // id -> address (host:port) for forwarding
+	Node  raft.NodeAPI
+	FSM   *FSM
+	Bug   string
+	Clock *clock.Skewable // reported in Status; may be nil
+	// LeaderWait is how long a request waits for a leader to become known
+	// before answering "not applied" (0 = 1s; bounded by the request context).
+	LeaderWait time.Duration
+	// ForwardTimeout bounds a forwarded request (0 = 5s; bounded by the
+	// request context).
+	ForwardTimeout time.Duration
+	Logger         *slog.Logger
+}
+
+// Store is the raft-mode api.Store.
+type Store struct {
+	cfg  Config
+	http *http.Client
+	log  *slog.Logger
+
+	stop     chan struct{}
+	done     chan struct{}
+	closeOne sync.Once
+	closed   atomic.Bool
+}
+
+var _ api.Store = (*Store)(nil)
+
+// NewStore returns the store and starts a watcher that logs raft role,
+// term and leader changes.
+func NewStore(cfg Config) *Store {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.LeaderWait <= 0 {
+		cfg.LeaderWait = time.Second
+	}
+	if cfg.ForwardTimeout <= 0 {
+		cfg.ForwardTimeout = 5 * time.Second
+	}
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: time.Second}).DialContext,
+		MaxIdleConns:        256,
+		MaxIdleConnsPerHost: 128,
+		IdleConnTimeout:     30 * time.Second,
+	}
+	s := &Store{
+		cfg:  cfg,
+		http: &http.Client{Transport: tr},
+		log:  cfg.Logger,
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	go s.watch()
+	return s
+}
+
+// watch logs changes of role, term and leader as they are observed, so node
+// logs show elections even when nothing else is happening.
+func (s *Store) watch() {
+	defer close(s.done)
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	var last raft.Status
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		st := s.cfg.Node.Status()
+		if st.Role != last.Role || st.Leader != last.Leader || st.Term != last.Term {
+			s.log.Info("raft state", "role", st.Role, "term", st.Term, "leader", st.Leader,
+				"commit", st.Commit, "applied", st.Applied, "last_log", st.LastLog)
+			last = st
+		}
+	}
+}
+
+// Put writes key=value through raft.
+func (s *Store) Put(ctx context.Context, key, value string) error {
+	_, err := s.write(ctx, EncodePut(key, value), func(leader string) (any, error) {
+		_, err := s.forward(ctx, leader, http.MethodPut, "/kv/"+url.PathEscape(key), map[string]string{"value": value}, nil, true)
+		return nil, err
+	})
+	return err
+}
+
+// CAS sets key to to if it holds from, through raft.
+func (s *Store) CAS(ctx context.Context, key, from, to string) (api.CASResult, error) {
+	res, err := s.write(ctx, EncodeCAS(key, from, to), func(leader string) (any, error) {
+		var out api.CASBody
+		code, err := s.forward(ctx, leader, http.MethodPost, "/kv/"+url.PathEscape(key)+"/cas",
+			map[string]string{"from": from, "to": to}, &out, true)
+		if err != nil {
+			return nil, err
+		}
+		if code == http.StatusConflict {
+			return api.CASResult{OK: false, Current: out.Value, Found: out.Found}, nil
+		}
+		return api.CASResult{OK: out.OK}, nil
+	})
+	if err != nil {
+		return api.CASResult{}, err
+	}
+	switch r := res.(type) {
+	case api.CASResult:
+		return r, nil
+	case nil:
+		// Raft acknowledged without a state-machine result (only under a bug
+		// that acks before applying): the entry is in the log and will swap.
+		return api.CASResult{OK: true}, nil
+	default:
+		return api.CASResult{}, api.Unknown("cas: unexpected result %T", res)
+	}
+}
+
+// write proposes cmd on the leader, or forwards to the leader with fwd.
+func (s *Store) write(ctx context.Context, cmd []byte, fwd func(leader string) (any, error)) (any, error) {
+	if s.closed.Load() {
+		return nil, api.NotApplied("node is shutting down")
+	}
+	leader, err := s.leader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if leader != s.cfg.ID {
+		if api.Forwarded(ctx) {
+			return nil, api.NotApplied("not the leader (leader is %s); forwarded requests are not forwarded again", leader)
+		}
+		return fwd(leader)
+	}
+	res, err := s.cfg.Node.Propose(ctx, cmd)
+	if err != nil {
+		if errors.Is(err, raft.ErrNotLeader) && !api.Forwarded(ctx) {
+			// Leadership moved between Status and Propose; nothing was
+			// proposed, so one forward to the new leader is safe.
+			if l := s.cfg.Node.Status().Leader; l != "" && l != s.cfg.ID {
+				return fwd(l)
+			}
+		}
+		return nil, classify("propose", err)
+	}
+	if e, ok := res.(error); ok {
+		// Deterministic on every replica: the entry was applied and changed nothing.
+		return nil, api.NotApplied("apply: %v", e)
+	}
+	return res, nil
+}
+
+// Get reads key: linearizable through ReadIndex on the leader unless stale.
+func (s *Store) Get(ctx context.Context, key string, stale bool) (string, bool, error) {
+	if stale || s.cfg.Bug == BugStaleRead {
+		v, ok := s.cfg.FSM.Get(key)
+		return v, ok, nil
+	}
+	if s.closed.Load() {
+		return "", false, api.NotApplied("node is shutting down")
+	}
+	leader, err := s.leader(ctx)
+	if err != nil {
+		return "", false, err
+	}
+	if leader == s.cfg.ID {
+		err = s.cfg.Node.ReadIndex(ctx)
+		if err == nil {
+			v, ok := s.cfg.FSM.Get(key)
+			return v, ok, nil
+		}
+		if !errors.Is(err, raft.ErrNotLeader) || api.Forwarded(ctx) {
+			return "", false, classify("read index", err)
+		}
+		if leader = s.cfg.Node.Status().Leader; leader == "" || leader == s.cfg.ID {
+			return "", false, classify("read index", err)
+		}
+	} else if api.Forwarded(ctx) {
+		return "", false, api.NotApplied("not the leader (leader is %s); forwarded requests are not forwarded again", leader)
+	}
+	var out api.ValueBody
+	if _, err := s.forward(ctx, leader, http.MethodGet, "/kv/"+url.PathEscape(key), nil, &out, false); err != nil {
+		return "", false, err
+	}
+	return out.Value, out.Found, nil
+}
+
+// leader returns the current leader's id, waiting up to LeaderWait for one
+// to be known (elections take a few hundred milliseconds).
+func (s *Store) leader(ctx context.Context) (string, error) {
+	deadline := time.Now().Add(s.cfg.LeaderWait)
+	for {
+		st := s.cfg.Node.Status()
+		if st.Role == "leader" {
+			return s.cfg.ID, nil
+		}
+		if st.Leader != "" && st.Leader != s.cfg.ID {
+			return st.Leader, nil
+		}
+		if time.Now().After(deadline) {
+			return "", api.NotApplied("no leader known (term %d, role %s)", st.Term, st.Role)
+		}
+		select {
+		case <-ctx.Done():
+			return "", api.NotApplied("no leader known (term %d, role %s): %v", st.Term, st.Role, ctx.Err())
+		case <-s.stop:
+			return "", api.NotApplied("node is shutting down")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// classify maps raft's errors to the api classification.
+func classify(op string, err error) error {
+	switch {
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrStopped):
+		return api.NotApplied("%s: %v", op, err)
+	case errors.Is(err, api.ErrNotApplied), errors.Is(err, api.ErrUnknown):
+		return fmt.Errorf("%s: %w", op, err)
+	default:
+		return api.Unknown("%s: %v", op, err)
+	}
+}
+
+// forward sends the request to the leader and relays its classification.
+// It returns the status code for 200 and 409.
+func (s *Store) forward(ctx context.Context, leader, method, path string, in, out any, mutating bool) (int, error) {
+	addr, ok := s.cfg.Peers[leader]
+	if !ok {
+		return 0, api.NotApplied("leader %q has no address in the peer list", leader)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ForwardTimeout)
+	defer cancel()
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return 0, api.NotApplied("encode forward: %v", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	// wrote flips once the whole request reached the connection: from then
+	// on a failure means the leader may have acted on it.
+	var wrote atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(i httptrace.WroteRequestInfo) {
+			if i.Err == nil {
+				wrote.Store(true)
+			}
+		},
+	})
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+path, body)
+	if err != nil {
+		return 0, api.NotApplied("build forward: %v", err)
+	}
+	req.Header.Set(api.ForwardedHeader, s.cfg.ID)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := s.http.Do(req)
+	if err != nil {
+		if mutating && wrote.Load() {
+			return 0, api.Unknown("forward to leader %s after sending: %v", leader, err)
+		}
+		return 0, api.NotApplied("forward to leader %s: %v", leader, err)
+	}
+	defer resp.Body.Close()
+	data, rerr := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	failed := func(format string, args ...any) error {
+		if mutating {
+			return api.Unknown(format, args...)
+		}
+		return api.NotApplied(format, args...)
+	}
+	switch resp.StatusCode {
+	case http.StatusOK, http.StatusConflict:
+		if rerr != nil {
+			return 0, failed("forward to leader %s: read response: %v", leader, rerr)
+		}
+		if out != nil {
+			if err := json.Unmarshal(data, out); err != nil {
+				return 0, failed("forward to leader %s: decode response: %v", leader, err)
+			}
+		}
+		return resp.StatusCode, nil
+	case http.StatusServiceUnavailable, http.StatusBadRequest:
+		return 0, api.NotApplied("leader %s: %s: %s", leader, resp.Status, errorText(data))
+	default:
+		return 0, failed("leader %s: %s: %s", leader, resp.Status, errorText(data))
+	}
+}
+
+func errorText(data []byte) string {
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(data, &e) == nil && e.Error != "" {
+		return e.Error
+	}
+	return string(bytes.TrimSpace(data))
+}
+
+// Status reports raft's view of this node.
+func (s *Store) Status() api.Status {
+	st := s.cfg.Node.Status()
+	out := api.Status{
+		ID: s.cfg.ID, Mode: "raft", Role: st.Role, Term: st.Term, Leader: st.Leader,
+		Commit: st.Commit, Applied: st.Applied, Bug: s.cfg.Bug,
+	}
+	if s.cfg.Clock != nil {
+		out.ClockOffset = s.cfg.Clock.Offset().Milliseconds()
+	}
+	return out
+}
+
+// Digest hashes the applied state; Applied is the index of the last applied
+// command, which the hash covers.
+func (s *Store) Digest(withValues bool) api.Digest {
+	d, idx, n, vals := s.cfg.FSM.Digest(withValues)
+	return api.Digest{ID: s.cfg.ID, Digest: d, Applied: idx, Keys: n, Values: vals}
+}
+
+// Close stops the watcher and the raft node. The caller closes the
+// transport and the storage afterwards.
+func (s *Store) Close() error {
+	s.closeOne.Do(func() {
+		s.closed.Store(true)
+		close(s.stop)
+		<-s.done
+		s.cfg.Node.Stop()
+		s.http.CloseIdleConnections()
+	})
+	return nil
+}
