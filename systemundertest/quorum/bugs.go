@@ -1,0 +1,73 @@
+package quorum
+
+// BugInfo is one entry of the quorum mode's catalog of injectable bugs
+// (the same shape as raft.Bugs()).
+type BugInfo struct {
+	Name        string
+	Description string
+	Workload    string   // workload expected to expose it
+	Nemesis     []string // fault packages expected to expose it
+}
+
+// Bug names (Config.Bug).
+const (
+	BugNoWriteBack    = "no-write-back"
+	BugSloppyQuorum   = "sloppy-quorum"
+	BugLWWWallClock   = "lww-wall-clock"
+	BugR1W1           = "r1w1"
+	BugAckBeforeFsync = "ack-before-fsync"
+)
+
+// Bugs is the catalog of the quorum mode's injectable bugs.
+func Bugs() []BugInfo {
+	return []BugInfo{
+		{
+			Name: BugNoWriteBack,
+			Description: "reads answer the newest value of a read quorum without writing it back, " +
+				"so a later read can see an older value (new-old inversion)",
+			Workload: "register",
+			Nemesis:  []string{"partition", "kill"},
+		},
+		{
+			Name: BugSloppyQuorum,
+			Description: "quorums count any reachable nodes instead of the key's replicas, so writes " +
+				"acknowledged by a minority side are invisible to reads on the majority side",
+			Workload: "register",
+			Nemesis:  []string{"partition"},
+		},
+		{
+			Name: BugLWWWallClock,
+			Description: "write versions come from the coordinator's wall clock (last writer wins), " +
+				"so a node whose clock is behind writes values that are silently older than what is stored",
+			Workload: "register",
+			Nemesis:  []string{"clock"},
+		},
+		{
+			Name: BugR1W1,
+			Description: "R and W silently become 1 whatever was configured, so read and write quorums " +
+				"need not intersect",
+			Workload: "register",
+			Nemesis:  []string{"partition", "pause"},
+		},
+		{
+			Name: BugAckBeforeFsync,
+			Description: "a replica acknowledges a write from a user-space buffer that is flushed and " +
+				"fsynced every 500 ms, so SIGKILL in that window loses acknowledged writes",
+			Workload: "register",
+			Nemesis:  []string{"kill"},
+		},
+	}
+}
+
+// knownBug reports whether name is "" or in the catalog.
+func knownBug(name string) bool {
+	if name == "" {
+		return true
+	}
+	for _, b := range Bugs() {
+		if b.Name == name {
+			return true
+		}
+	}
+	return false
+}
