@@ -1,0 +1,191 @@
+// Package etcd runs etcd as a Gauntlet target: it builds the requested
+// server version (or takes a given binary), launches members, and talks to
+// them through etcd's JSON gateway (/v3/kv/range, put, txn) over plain HTTP.
+//
+// Why the gateway and not go.etcd.io/etcd/client/v3: the gateway has no
+// client-side retries, balancer or failover, so every request the harness
+// makes is sent exactly once to the member it names, and its outcome is
+// classified by us (see Client.Invoke). clientv3 retries some requests by
+// itself, which can turn one write into two — Jepsen's etcd reports show the
+// anomalies that makes. It also keeps etcd's dependency tree out of our module.
+package etcd
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gauntlet-dev/gauntlet/harness"
+)
+
+// Options configure the etcd system.
+type Options struct {
+	Version string // e.g. v3.6.10; built on first use
+	Binary  string // an existing etcd binary (overrides Version)
+	// SerializableReads makes reads serializable (served locally, possibly
+	// stale — documented etcd behaviour), instead of linearizable.
+	SerializableReads bool
+	// Election timeout and heartbeat in ms (0 = etcd's defaults 1000/100).
+	ElectionMS, HeartbeatMS int
+	OpTimeout               time.Duration
+	Logf                    func(string, ...any)
+}
+
+// DefaultVersion is the version used when none is asked for.
+const DefaultVersion = "v3.6.10"
+
+// System is etcd as a harness.System.
+type System struct{ o Options }
+
+// New returns the etcd system.
+func New(o Options) *System {
+	if o.Version == "" {
+		o.Version = DefaultVersion
+	}
+	if o.OpTimeout <= 0 {
+		o.OpTimeout = 2 * time.Second
+	}
+	return &System{o: o}
+}
+
+var _ harness.System = (*System)(nil)
+var _ harness.SharedPeers = (*System)(nil)
+
+func (s *System) Name() string { return "etcd" }
+
+// SharedPeers: etcd members must agree on every member's peer URL.
+func (s *System) SharedPeers() bool { return true }
+
+// Build returns the etcd binary, building the version if needed.
+func (s *System) Build(ctx context.Context, cacheDir string) (string, error) {
+	if s.o.Binary != "" {
+		fi, err := os.Stat(s.o.Binary)
+		if err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+			return "", fmt.Errorf("--etcd-binary %s is not an executable file", s.o.Binary)
+		}
+		return filepath.Abs(s.o.Binary)
+	}
+	return Build(ctx, s.o.Version, filepath.Join(cacheDir, "etcd"), s.o.Logf)
+}
+
+// Launch gives the member its flags. Clients reach it at n.Listen; peers at
+// n.Peers[id] (the same map for every member), which the deployment forwards
+// to n.PeerListen.
+func (s *System) Launch(binary string, n harness.NodeSpec) harness.Launch {
+	ids := make([]string, 0, len(n.Peers))
+	for id := range n.Peers {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var cluster []string
+	for _, id := range ids {
+		cluster = append(cluster, id+"=http://"+n.Peers[id])
+	}
+	peerListen := n.PeerListen
+	if peerListen == "" {
+		peerListen = n.Peers[n.ID]
+	}
+	args := []string{
+		"--name", n.ID,
+		"--data-dir", n.DataDir,
+		"--listen-client-urls", "http://" + n.Listen,
+		"--advertise-client-urls", "http://" + n.Listen,
+		"--listen-peer-urls", "http://" + peerListen,
+		"--initial-advertise-peer-urls", "http://" + n.Peers[n.ID],
+		"--initial-cluster", strings.Join(cluster, ","),
+		"--initial-cluster-state", "new",
+		"--initial-cluster-token", "gauntlet",
+		"--logger", "zap", "--log-outputs", "stderr",
+	}
+	if s.o.ElectionMS > 0 {
+		args = append(args, "--election-timeout", fmt.Sprint(s.o.ElectionMS))
+	}
+	if s.o.HeartbeatMS > 0 {
+		args = append(args, "--heartbeat-interval", fmt.Sprint(s.o.HeartbeatMS))
+	}
+	return harness.Launch{Binary: binary, Args: args}
+}
+
+// NewClient returns a client bound to the member at addr.
+func (s *System) NewClient(node, addr string) (harness.Client, error) {
+	return newClient(node, addr, s.o.OpTimeout, s.o.SerializableReads), nil
+}
+
+// Status asks the member about itself.
+func (s *System) Status(ctx context.Context, addr string) (harness.NodeStatus, error) {
+	c := newGateway(addr, s.o.OpTimeout)
+	var st struct {
+		Header struct {
+			MemberID string `json:"member_id"`
+			RaftTerm string `json:"raft_term"`
+		} `json:"header"`
+		Leader           string `json:"leader"`
+		RaftIndex        string `json:"raftIndex"`
+		RaftAppliedIndex string `json:"raftAppliedIndex"`
+	}
+	if err := c.call(ctx, "/v3/maintenance/status", struct{}{}, &st); err != nil {
+		return harness.NodeStatus{}, err
+	}
+	var ml struct {
+		Members []struct {
+			ID   string `json:"ID"`
+			Name string `json:"name"`
+		} `json:"members"`
+	}
+	if err := c.call(ctx, "/v3/cluster/member/list", struct{}{}, &ml); err != nil {
+		return harness.NodeStatus{}, err
+	}
+	names := map[string]string{}
+	for _, m := range ml.Members {
+		names[m.ID] = m.Name
+	}
+	ns := harness.NodeStatus{ID: names[st.Header.MemberID], Role: "follower", Leader: names[st.Leader]}
+	if st.Leader == "0" || st.Leader == "" {
+		ns.Leader = ""
+	}
+	if st.Leader == st.Header.MemberID && ns.Leader != "" {
+		ns.Role = "leader"
+	}
+	fmt.Sscan(st.Header.RaftTerm, &ns.Term)
+	fmt.Sscan(st.RaftIndex, &ns.Commit)
+	fmt.Sscan(st.RaftAppliedIndex, &ns.Applied)
+	return ns, nil
+}
+
+// Digest hashes every key/value the member serves locally (a serializable
+// range over the whole keyspace) and reports its revision as Applied.
+func (s *System) Digest(ctx context.Context, addr string) (harness.Digest, error) {
+	c := newGateway(addr, 10*time.Second)
+	var r rangeResp
+	all := b64("\x00")
+	if err := c.call(ctx, "/v3/kv/range", map[string]any{"key": all, "range_end": all, "serializable": true}, &r); err != nil {
+		return harness.Digest{}, err
+	}
+	h := sha256.New()
+	d := harness.Digest{Values: map[string]string{}}
+	for _, kv := range r.Kvs {
+		k, v := unb64(kv.Key), unb64(kv.Value)
+		fmt.Fprintf(h, "%q=%q\n", k, v)
+		sum := sha256.Sum256([]byte(v))
+		d.Values[k] = hex.EncodeToString(sum[:8])
+	}
+	d.Digest = hex.EncodeToString(h.Sum(nil))[:16]
+	d.Keys = len(r.Kvs)
+	fmt.Sscan(r.Header.Revision, &d.Applied)
+	return d, nil
+}
+
+// SetClock: an unmodified etcd binary reads the host's clock; there is no
+// honest way to skew one member (see FACTS: libfaketime does not reach Go).
+func (s *System) SetClock(ctx context.Context, addr string, offset time.Duration) error {
+	return fmt.Errorf("etcd: clock skew of an unmodified binary: %w", harness.ErrUnsupported)
+}
+
+// Bugs: etcd has no injectable bugs; known-bad versions are chosen with --etcd-version.
+func (s *System) Bugs() []harness.Bug { return nil }
