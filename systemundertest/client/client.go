@@ -14,7 +14,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -105,8 +107,8 @@ func (c *Client) SetClock(ctx context.Context, offset time.Duration) error {
 }
 
 // do performs one request. mutating says whether a failure after the request
-// may have been sent means "unknown" (writes) rather than "not applied".
-// It returns the HTTP status for 2xx and 409.
+// was sent means "unknown" (writes) rather than "not applied" (reads, which
+// change nothing either way). It returns the HTTP status for 2xx and 409.
 func (c *Client) do(ctx context.Context, method, u string, in, out any, mutating bool) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -118,6 +120,16 @@ func (c *Client) do(ctx context.Context, method, u string, in, out any, mutating
 		}
 		body = bytes.NewReader(b)
 	}
+	// wrote flips once the whole request is on the wire; until then the
+	// server cannot have acted on it (it reads the whole body first).
+	var wrote atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(i httptrace.WroteRequestInfo) {
+			if i.Err == nil {
+				wrote.Store(true)
+			}
+		},
+	})
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return 0, api.NotApplied("build request: %v", err)
@@ -127,39 +139,48 @@ func (c *Client) do(ctx context.Context, method, u string, in, out any, mutating
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		if !mutating || notSent(err) {
+		if !mutating || !wrote.Load() || notSent(err) {
 			return 0, api.NotApplied("%s %s: %v", method, u, err)
 		}
 		return 0, api.Unknown("%s %s: %v", method, u, err)
 	}
 	defer resp.Body.Close()
 	data, rerr := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	switch {
-	case resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusConflict:
+	failed := func(format string, args ...any) error {
+		if mutating {
+			return api.Unknown(format, args...)
+		}
+		return api.NotApplied(format, args...)
+	}
+	switch resp.StatusCode {
+	case http.StatusOK, http.StatusConflict:
 		if rerr != nil {
-			if mutating {
-				return 0, api.Unknown("read response: %v", rerr)
-			}
-			return 0, api.NotApplied("read response: %v", rerr)
+			return 0, failed("%s %s: read response: %v", method, u, rerr)
 		}
 		if out != nil && len(data) > 0 {
 			if err := json.Unmarshal(data, out); err != nil {
-				if mutating {
-					return 0, api.Unknown("decode response: %v", err)
-				}
-				return 0, api.NotApplied("decode response: %v", err)
+				return 0, failed("%s %s: decode response: %v", method, u, err)
 			}
 		}
 		return resp.StatusCode, nil
-	case resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusBadRequest ||
-		resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed:
-		return 0, api.NotApplied("%s: %s", resp.Status, bytes.TrimSpace(data))
-	default: // 504 and anything unexpected: may have been applied
-		if !mutating {
-			return 0, api.NotApplied("%s: %s", resp.Status, bytes.TrimSpace(data))
-		}
-		return 0, api.Unknown("%s: %s", resp.Status, bytes.TrimSpace(data))
+	case http.StatusServiceUnavailable, http.StatusBadRequest, http.StatusNotFound,
+		http.StatusMethodNotAllowed, http.StatusNotImplemented:
+		// The server refused before doing anything.
+		return 0, api.NotApplied("%s %s: %s: %s", method, u, resp.Status, errorText(data))
+	default: // 504 and anything unexpected (500 after a panic, a proxy's 502)
+		return 0, failed("%s %s: %s: %s", method, u, resp.Status, errorText(data))
 	}
+}
+
+// errorText extracts {"error": "..."} or returns the raw body.
+func errorText(data []byte) string {
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(data, &e) == nil && e.Error != "" {
+		return e.Error
+	}
+	return string(bytes.TrimSpace(data))
 }
 
 // notSent reports errors that prove the request never reached the server.

@@ -48,6 +48,8 @@ type HTTP struct {
 	client *http.Client
 	peers  map[string]*peer
 	stop   chan struct{}
+	ctx    context.Context // cancelled by Close, aborting POSTs in flight
+	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	once   sync.Once
 }
@@ -85,6 +87,7 @@ func New(cfg Config) *HTTP {
 		peers:  map[string]*peer{},
 		stop:   make(chan struct{}),
 	}
+	t.ctx, t.cancel = context.WithCancel(context.Background())
 	for id, addr := range cfg.Peers {
 		if id == cfg.ID {
 			continue
@@ -113,6 +116,7 @@ func (t *HTTP) Send(m raft.Message) {
 func (t *HTTP) Close() error {
 	t.once.Do(func() {
 		close(t.stop)
+		t.cancel()
 		t.wg.Wait()
 		t.client.CloseIdleConnections()
 	})
@@ -170,7 +174,7 @@ func (t *HTTP) post(p *peer, batch []raft.Message, buf *bytes.Buffer) error {
 	if err := gob.NewEncoder(buf).Encode(batch); err != nil {
 		return fmt.Errorf("encode batch: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), t.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(t.ctx, t.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(buf.Bytes()))
 	if err != nil {
