@@ -66,6 +66,9 @@
 // replica, a missing write quorum is api.ErrUnknown: the value may be on
 // some replicas and a later read may return it (and write it back). Only
 // when every put failed before reaching any peer is the write ErrNotApplied.
+// A read whose write-back misses a quorum fails with ErrNotApplied: it only
+// spread a value that some write had already stored, so it changed nothing
+// of its own.
 //
 // # Durability
 //

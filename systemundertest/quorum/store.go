@@ -189,9 +189,6 @@ func newest(oks []reply) reply {
 	return best
 }
 
-// errWriteBack marks a read whose query succeeded but whose write-back did not.
-var errWriteBack = errors.New("write-back failed")
-
 // read is the ABD read: query r replicas (all of them when all is set) and
 // make sure the newest value found sits on a write quorum before returning it.
 func (s *Store) read(ctx context.Context, key string, all bool) (getResp, error) {
@@ -234,8 +231,10 @@ func (s *Store) read(ctx context.Context, key string, all bool) (getResp, error)
 	}
 	acks, _ := s.gather(ctx, stale, stray, w-len(holders), s.putOp(entry{Key: key, Value: best.Value, Ver: best.Ver}))
 	if len(holders)+len(acks) < w {
-		return getResp{}, fmt.Errorf("read %s: %w: %d of %d replicas hold the newest value, need %d: %w",
-			key, errWriteBack, len(holders)+len(acks), len(home), w, api.ErrUnknown)
+		// Not applied: the write-back only spread a value that some write
+		// had already stored, so this read changed nothing of its own.
+		return getResp{}, api.NotApplied("read %s: write-back left version %s on %d of %d replicas, need %d",
+			key, best.Ver, len(holders)+len(acks), len(home), w)
 	}
 	return best, nil
 }
@@ -300,9 +299,7 @@ func (s *Store) CAS(ctx context.Context, key, from, to string) (api.CASResult, e
 	}
 	cur, err := s.read(ctx, key, false)
 	if err != nil {
-		// The read phase wrote back at most a value some other write had
-		// already written: this cas itself changed nothing.
-		return api.CASResult{}, api.NotApplied("cas %s: read phase: %v", key, err)
+		return api.CASResult{}, fmt.Errorf("cas: %w", err) // nothing of its own was written
 	}
 	if !cur.Found || cur.Value != from {
 		return api.CASResult{OK: false, Current: cur.Value, Found: cur.Found}, nil
