@@ -224,4 +224,3 @@ func (c *cluster) waitLocal(id, key, want string) {
 	require.Eventually(c.t, func() bool { return c.local(id, key) == want }, 5*time.Second, 5*time.Millisecond,
 		"%s never held %s=%s", id, key, want)
 }
-
