@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/gauntlet-dev/gauntlet/systemundertest/quorum"
 )
 
 // bugInfo is one entry of a mode's bug catalog.
@@ -13,13 +15,17 @@ type bugInfo struct {
 }
 
 // bugCatalog returns the catalog of mode; known=false when the mode does not
-// publish one yet (then --bug is passed through unchecked).
+// publish one (then --bug is passed through unchecked).
 func bugCatalog(mode string) (cat []bugInfo, known bool) {
 	switch mode {
 	case "raft":
 		return raftBugs(), true
+	case "quorum":
+		for _, b := range quorum.Bugs() {
+			cat = append(cat, bugInfo{Name: b.Name, Description: b.Description})
+		}
+		return cat, true
 	default:
-		// Hook for quorum.Bugs() (same shape as raft.Bugs()) once it exists.
 		return nil, false
 	}
 }
