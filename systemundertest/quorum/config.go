@@ -26,8 +26,9 @@ type Config struct {
 	Clock  clock.Clock // the node's wall clock (only lww-wall-clock reads it)
 	Logger *slog.Logger
 
-	// RPCTimeout bounds each peer request (default 700ms): a paused or
-	// partitioned replica must not hold an operation past the client's timeout.
+	// RPCTimeout bounds each peer request (default 500ms): a paused or
+	// partitioned replica must not hold an operation, which may take three
+	// rounds (CAS: query, write-back, write), past the client's timeout.
 	RPCTimeout time.Duration
 	// VNodes is the number of ring positions per member (default 64).
 	VNodes int
@@ -99,7 +100,7 @@ func (c Config) withDefaults() Config {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.RPCTimeout <= 0 {
-		c.RPCTimeout = 700 * time.Millisecond
+		c.RPCTimeout = 500 * time.Millisecond
 	}
 	if c.VNodes <= 0 {
 		c.VNodes = 64

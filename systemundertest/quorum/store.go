@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,8 +29,12 @@ type Store struct {
 	http   *http.Client
 	closed atomic.Bool
 
+	inc     uint64 // this start's incarnation (Version.Inc)
 	mu      sync.Mutex
-	counter uint64 // highest version counter this node has issued
+	counter uint64 // highest version counter this incarnation has issued
+
+	suspectMu sync.Mutex
+	suspect   map[string]time.Time // sloppy-quorum only: peers that failed lately
 }
 
 var _ api.Store = (*Store)(nil)
@@ -53,6 +59,10 @@ func Open(cfg Config) (*Store, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("quorum: open: %w", err)
 	}
+	inc, err := nextIncarnation(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	w, live, err := openWAL(filepath.Join(cfg.DataDir, "quorum.log"), cfg.Bug == BugAckBeforeFsync, cfg.FlushInterval,
 		func(msg string, args ...any) { cfg.Logger.Warn(msg, args...) })
 	if err != nil {
@@ -64,13 +74,11 @@ func Open(cfg Config) (*Store, error) {
 		ring: newRing(cfg.members(), cfg.VNodes),
 		rep:  newReplica(w, live),
 		http: &http.Client{Transport: cfg.Transport, Timeout: cfg.RPCTimeout},
+		inc:  inc,
+
+		suspect: map[string]time.Time{},
 	}
-	for _, e := range live {
-		if e.Ver.Node == cfg.ID {
-			s.counter = max(s.counter, e.Ver.Counter)
-		}
-	}
-	cfg.Logger.Info("quorum store open", "id", cfg.ID, "n", q.n, "r", q.r, "w", q.w,
+	cfg.Logger.Info("quorum store open", "id", cfg.ID, "incarnation", inc, "n", q.n, "r", q.r, "w", q.w,
 		"members", len(cfg.members()), "keys", len(live), "bug", cfg.Bug)
 	return s, nil
 }
@@ -88,6 +96,41 @@ func (s *Store) localPut(e entry) error {
 	return s.rep.put(e)
 }
 
+// nextIncarnation bumps the durable start counter in dir.
+func nextIncarnation(dir string) (uint64, error) {
+	path := filepath.Join(dir, "incarnation")
+	var inc uint64
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		inc, err = strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("quorum: read %s: %w", path, err)
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return 0, fmt.Errorf("quorum: read incarnation: %w", err)
+	}
+	inc++
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err == nil {
+		_, err = f.WriteString(strconv.FormatUint(inc, 10) + "\n")
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("quorum: write incarnation: %w", err)
+	}
+	return inc, syncDir(dir)
+}
+
 // nextVersion issues a version above seen that this node never issued
 // before, so one version never names two different values — not even for
 // two concurrent writes coordinated here that saw the same maximum.
@@ -101,7 +144,7 @@ func (s *Store) nextVersion(seen uint64) Version {
 		c = max(uint64(s.cfg.Clock.Now().UnixNano()), s.counter+1)
 	}
 	s.counter = c
-	return Version{Counter: c, Node: s.cfg.ID}
+	return Version{Counter: c, Node: s.cfg.ID, Inc: s.inc}
 }
 
 type reply struct {
@@ -124,6 +167,7 @@ func (s *Store) gather(ctx context.Context, targets, fallbacks []string, need in
 			rctx, cancel := context.WithTimeout(base, s.cfg.RPCTimeout)
 			defer cancel()
 			resp, err := op(rctx, id)
+			s.noteResult(id, err)
 			ch <- reply{id: id, resp: resp, err: err}
 		}()
 	}
@@ -156,13 +200,41 @@ func (s *Store) gather(ctx context.Context, targets, fallbacks []string, need in
 	return oks, sent || pending > 0
 }
 
+// targets returns the key's replicas. Under sloppy-quorum it returns the
+// first N members of the preference list that did not fail lately, as
+// Dynamo does, and the rest as fallbacks: a quorum of whoever answers.
 func (s *Store) targets(key string) (home, fallbacks []string) {
 	pref := s.ring.preference(key)
-	home = pref[:s.q.n]
-	if s.cfg.Bug == BugSloppyQuorum {
-		fallbacks = pref[s.q.n:]
+	if s.cfg.Bug != BugSloppyQuorum {
+		return pref[:s.q.n], nil
 	}
-	return home, fallbacks
+	now := time.Now()
+	var healthy, suspected []string
+	s.suspectMu.Lock()
+	for _, id := range pref {
+		if now.Before(s.suspect[id]) {
+			suspected = append(suspected, id)
+		} else {
+			healthy = append(healthy, id)
+		}
+	}
+	s.suspectMu.Unlock()
+	order := append(healthy, suspected...)
+	return order[:s.q.n], order[s.q.n:]
+}
+
+// noteResult feeds sloppy-quorum's failure detector.
+func (s *Store) noteResult(id string, err error) {
+	if s.cfg.Bug != BugSloppyQuorum {
+		return
+	}
+	s.suspectMu.Lock()
+	defer s.suspectMu.Unlock()
+	if err != nil {
+		s.suspect[id] = time.Now().Add(2 * time.Second)
+	} else {
+		delete(s.suspect, id)
+	}
 }
 
 func (s *Store) queryOp(key string) func(ctx context.Context, id string) (getResp, error) {
@@ -195,7 +267,8 @@ func (s *Store) read(ctx context.Context, key string, all bool) (getResp, error)
 	home, fallbacks := s.targets(key)
 	r, w := s.q.r, s.q.w
 	if all {
-		r, w, fallbacks = len(home), len(home), nil
+		home, fallbacks = s.Replicas(key), nil
+		r, w = len(home), len(home)
 	}
 	oks, _ := s.gather(ctx, home, fallbacks, r, s.queryOp(key))
 	if len(oks) < r {
@@ -379,10 +452,7 @@ func (s *Store) Digest(withValues bool) api.Digest {
 	snap := s.rep.snapshot()
 	for _, e := range snap {
 		one := sha256.New()
-		writeField(one, e.Ver.Node)
-		var c [8]byte
-		binary.BigEndian.PutUint64(c[:], e.Ver.Counter)
-		one.Write(c[:])
+		writeField(one, e.Ver.String())
 		writeField(one, e.Value)
 		sum := one.Sum(nil)
 		writeField(all, e.Key)

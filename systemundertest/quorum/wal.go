@@ -14,7 +14,8 @@ import (
 // The replica's durable state is an append-only file of records:
 //
 //	uint32 LE payload length | uint32 LE CRC-32C of payload | payload
-//	payload = uvarint counter | str node | str key | str value  (str = uvarint len + bytes)
+//	payload = uvarint counter | uvarint inc | str node | str key | str value
+//	str     = uvarint length | bytes
 //
 // Replay keeps, per key, the record with the highest version, so records
 // may land in any order. A crash can leave a torn last record (a short
@@ -44,6 +45,7 @@ var ErrCorrupt = errors.New("quorum: log corrupt")
 func encodeRecord(dst []byte, e entry) []byte {
 	var p []byte
 	p = binary.AppendUvarint(p, e.Ver.Counter)
+	p = binary.AppendUvarint(p, e.Ver.Inc)
 	for _, s := range []string{e.Ver.Node, e.Key, e.Value} {
 		p = binary.AppendUvarint(p, uint64(len(s)))
 		p = append(p, s...)
@@ -55,11 +57,13 @@ func encodeRecord(dst []byte, e entry) []byte {
 
 func decodePayload(p []byte) (entry, error) {
 	var e entry
-	c, n := binary.Uvarint(p)
-	if n <= 0 {
-		return e, errors.New("bad counter")
+	for _, u := range []*uint64{&e.Ver.Counter, &e.Ver.Inc} {
+		v, n := binary.Uvarint(p)
+		if n <= 0 {
+			return e, errors.New("bad version")
+		}
+		*u, p = v, p[n:]
 	}
-	e.Ver.Counter, p = c, p[n:]
 	var strs [3]string
 	for i := range strs {
 		l, n := binary.Uvarint(p)
