@@ -1,0 +1,151 @@
+package harness
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Defaults of a Test's zero fields (see WithDefaults).
+const (
+	DefaultNodes           = 5
+	DefaultConcurrency     = 10
+	DefaultNemesisInterval = 5 * time.Second
+	DefaultTimeLimit       = 20 * time.Second
+	DefaultRecoveryLimit   = 30 * time.Second
+	DefaultCheckTimeout    = 60 * time.Second
+	DefaultOpTimeout       = time.Second
+	DefaultOut             = "results"
+)
+
+// ExitInterrupted is the exit status of a run stopped by SIGINT/SIGTERM that
+// found no violation in what it recorded (128+SIGINT, as shells report it).
+// An interrupted run that did find a violation exits ExitInvalid.
+const ExitInterrupted = 130
+
+// WithDefaults fills the zero fields of t with the defaults. The seed is left
+// alone: 0 is a valid seed, and choosing a random one is the caller's job.
+func (t Test) WithDefaults() Test {
+	if t.System == "" {
+		t.System = "raft"
+	}
+	if t.Deploy == "" {
+		t.Deploy = "local"
+	}
+	if t.Workload == "" {
+		t.Workload = "kv"
+	}
+	if t.Nodes == 0 {
+		t.Nodes = DefaultNodes
+	}
+	if t.Concurrency == 0 {
+		t.Concurrency = DefaultConcurrency
+	}
+	if t.NemesisInterval == 0 {
+		t.NemesisInterval = Duration(DefaultNemesisInterval)
+	}
+	if t.TimeLimit == 0 {
+		t.TimeLimit = Duration(DefaultTimeLimit)
+	}
+	if t.RecoveryLimit == 0 {
+		t.RecoveryLimit = Duration(DefaultRecoveryLimit)
+	}
+	if t.CheckTimeout == 0 {
+		t.CheckTimeout = Duration(DefaultCheckTimeout)
+	}
+	if t.OpTimeout == 0 {
+		t.OpTimeout = Duration(DefaultOpTimeout)
+	}
+	if t.Out == "" {
+		t.Out = DefaultOut
+	}
+	if len(t.Nemesis) == 1 && t.Nemesis[0] == "none" {
+		t.Nemesis = nil
+	}
+	if t.Name == "" {
+		t.Name = t.defaultName()
+	}
+	return t
+}
+
+// defaultName is "<system>[-<bug>]-<workload>-<nemesis>", e.g.
+// "raft-stale-read-kv-partition+kill": a directory name that says what ran.
+func (t Test) defaultName() string {
+	parts := []string{t.System}
+	if t.Bug != "" {
+		parts = append(parts, t.Bug)
+	}
+	parts = append(parts, t.Workload, strings.ReplaceAll(t.NemesisName(), ",", "+"))
+	if t.Deploy != "" && t.Deploy != "local" {
+		parts = append(parts, t.Deploy)
+	}
+	return strings.Join(parts, "-")
+}
+
+// ConfigError is a test that cannot be run as configured (bad values, a fault
+// the deployment cannot make). The command exits ExitUsage.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return "configuration: " + e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// Validate checks the values of a test with defaults applied.
+func (t Test) Validate() error {
+	var errs []error
+	if t.Nodes < 1 {
+		errs = append(errs, fmt.Errorf("nodes must be at least 1, got %d", t.Nodes))
+	}
+	if t.Concurrency < 1 {
+		errs = append(errs, fmt.Errorf("concurrency must be at least 1, got %d", t.Concurrency))
+	}
+	if t.Rate < 0 {
+		errs = append(errs, fmt.Errorf("rate must not be negative, got %g", t.Rate))
+	}
+	for name, d := range map[string]Duration{"time-limit": t.TimeLimit, "nemesis-interval": t.NemesisInterval,
+		"recovery-limit": t.RecoveryLimit, "check-timeout": t.CheckTimeout, "op-timeout": t.OpTimeout} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, got %s", name, d.D()))
+		}
+	}
+	if strings.ContainsAny(t.Name, `/\`) || t.Name == "." || t.Name == ".." {
+		errs = append(errs, fmt.Errorf("test name %q must not contain path separators", t.Name))
+	}
+	return errors.Join(errs...)
+}
+
+// ExitCode is the command's exit status for these results: ExitRunFail when
+// the run could not be carried out, ExitInterrupted for an interrupted run
+// without a violation, else the verdict's code.
+func (r *Results) ExitCode() int {
+	switch {
+	case r == nil:
+		return ExitRunFail
+	case r.Verdict == Invalid:
+		return ExitInvalid
+	case r.Error != "":
+		return ExitRunFail
+	case r.Interrupted:
+		return ExitInterrupted
+	default:
+		return r.Verdict.ExitCode()
+	}
+}
+
+// FirstAnomaly returns the earliest anomaly of an invalid checker, or nil.
+func (r *Results) FirstAnomaly() *Anomaly {
+	var first *Anomaly
+	for i := range r.Checkers {
+		c := &r.Checkers[i]
+		if c.Validity != Invalid {
+			continue
+		}
+		for j := range c.Anomalies {
+			a := &c.Anomalies[j]
+			if first == nil || a.Time < first.Time {
+				first = a
+			}
+		}
+	}
+	return first
+}
