@@ -211,6 +211,8 @@ type probeResult struct {
 	NftablesError string `json:"nftables_error,omitempty"`
 	Netem         bool   `json:"netem"`
 	NetemError    string `json:"netem_error,omitempty"`
+	Device        string `json:"device,omitempty"` // the interface faults apply to
+	DeviceError   string `json:"device_error,omitempty"`
 }
 
 // probe tries both mechanisms for real: an empty table of ours, and a netem
@@ -239,8 +241,10 @@ func probe(dev string) (probeResult, error) {
 			return p, fmt.Errorf("remove probe qdisc: %w", err)
 		}
 	}
-	if _, err := device(dev); err != nil {
-		return p, err
+	if l, err := device(dev); err != nil {
+		p.DeviceError = err.Error()
+	} else {
+		p.Device = l.Attrs().Name
 	}
 	return p, nil
 }

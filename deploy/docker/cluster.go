@@ -1,0 +1,473 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/gauntlet-dev/gauntlet/harness"
+)
+
+// Cluster is a running docker deployment. Besides harness.Cluster it
+// implements harness.LeaderFinder and WaitHealthy.
+type Cluster struct {
+	d       *Deployment
+	cli     client.APIClient
+	spec    harness.ClusterSpec
+	log     harness.Logger
+	runID   string
+	netName string
+	nodes   []*node
+	byID    map[string]*node
+
+	netem    bool
+	netemErr string
+
+	faultMu sync.Mutex // serializes Partition/Netem/Heal
+	grudge  harness.Grudge
+	link    harness.LinkFault
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+type node struct {
+	id       string
+	ip       netip.Addr
+	hostPort string
+	holder   *testcontainers.DockerContainer
+	ctr      *testcontainers.DockerContainer
+
+	mu      sync.Mutex
+	applied []string // last gauntlet-fault apply arguments
+	faults  []string // timestamped record of what was applied, for faults.log
+}
+
+var (
+	_ harness.Cluster      = (*Cluster)(nil)
+	_ harness.LeaderFinder = (*Cluster)(nil)
+)
+
+func (c *Cluster) Nodes() []string {
+	out := make([]string, len(c.nodes))
+	for i, n := range c.nodes {
+		out[i] = n.id
+	}
+	return out
+}
+
+// ClientAddr is the node's port published on 127.0.0.1. Published ports
+// live on the holder, so they survive kills and restarts of the node.
+func (c *Cluster) ClientAddr(id string) string {
+	n := c.byID[id]
+	if n == nil {
+		return ""
+	}
+	return "127.0.0.1:" + n.hostPort
+}
+
+// IP is the node's address on the run's private network.
+func (c *Cluster) IP(id string) string {
+	if n := c.byID[id]; n != nil {
+		return n.ip.String()
+	}
+	return ""
+}
+
+// RunID is the id every container, network and volume is labelled with.
+func (c *Cluster) RunID() string { return c.runID }
+
+func (c *Cluster) Supports(f harness.Fault) bool {
+	if f == harness.FaultLatency {
+		return c.netem
+	}
+	return c.d.Supports(c.spec.System, f)
+}
+
+func (c *Cluster) node(id string) (*node, error) {
+	n := c.byID[id]
+	if n == nil {
+		return nil, fmt.Errorf("docker: no node %q", id)
+	}
+	return n, nil
+}
+
+// Start starts a stopped or killed node's container again: same volume,
+// same holder, hence same IP, port and fault rules. A running node is left
+// alone.
+func (c *Cluster) Start(ctx context.Context, id string) error {
+	n, err := c.node(id)
+	if err != nil {
+		return err
+	}
+	if _, err := c.cli.ContainerStart(ctx, n.ctr.ID, client.ContainerStartOptions{}); err != nil {
+		return fmt.Errorf("start %s: %w", id, err)
+	}
+	return nil
+}
+
+// Kill sends SIGKILL through the Docker API and waits until the container
+// has exited, so that a Start right after it restarts it.
+func (c *Cluster) Kill(ctx context.Context, id string) error {
+	n, err := c.node(id)
+	if err != nil {
+		return err
+	}
+	if _, err := c.cli.ContainerKill(ctx, n.ctr.ID, client.ContainerKillOptions{Signal: "KILL"}); err != nil {
+		if isNotRunning(err) {
+			return nil
+		}
+		return fmt.Errorf("kill %s: %w", id, err)
+	}
+	return c.waitExited(ctx, n)
+}
+
+// Stop sends SIGTERM, then SIGKILL after Options.StopTimeout.
+func (c *Cluster) Stop(ctx context.Context, id string) error {
+	n, err := c.node(id)
+	if err != nil {
+		return err
+	}
+	secs := int(c.d.opts.StopTimeout / time.Second)
+	if _, err := c.cli.ContainerStop(ctx, n.ctr.ID, client.ContainerStopOptions{Timeout: &secs}); err != nil {
+		return fmt.Errorf("stop %s: %w", id, err)
+	}
+	return c.waitExited(ctx, n)
+}
+
+func (c *Cluster) waitExited(ctx context.Context, n *node) error {
+	for {
+		insp, err := c.cli.ContainerInspect(ctx, n.ctr.ID, client.ContainerInspectOptions{})
+		if err != nil {
+			return fmt.Errorf("inspect %s: %w", n.id, err)
+		}
+		if st := insp.Container.State; st == nil || !st.Running {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for %s to exit: %w", n.id, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Pause sends SIGSTOP (docker kill --signal STOP), not docker pause: the
+// freezer leaves the container in a "paused" state in which Docker refuses
+// kill and stop, so a kill nemesis overlapping a pause would fail, and it
+// would differ from the local deployment's SIGSTOP. The signal comes from
+// outside the container's PID namespace, so it reaches the node even as PID 1.
+func (c *Cluster) Pause(ctx context.Context, id string) error {
+	return c.signal(ctx, id, "STOP")
+}
+
+// Resume sends SIGCONT.
+func (c *Cluster) Resume(ctx context.Context, id string) error {
+	return c.signal(ctx, id, "CONT")
+}
+
+func (c *Cluster) signal(ctx context.Context, id, sig string) error {
+	n, err := c.node(id)
+	if err != nil {
+		return err
+	}
+	if _, err := c.cli.ContainerKill(ctx, n.ctr.ID, client.ContainerKillOptions{Signal: sig}); err != nil {
+		if isNotRunning(err) {
+			return nil // a killed node is neither paused nor running
+		}
+		return fmt.Errorf("SIG%s %s: %w", sig, id, err)
+	}
+	return nil
+}
+
+func isNotRunning(err error) bool {
+	return cerrdefs.IsConflict(err) || strings.Contains(err.Error(), "is not running")
+}
+
+// Partition replaces the partition: in each node's namespace, nftables
+// drops packets from the IPs of the nodes it holds a grudge against.
+func (c *Cluster) Partition(ctx context.Context, g harness.Grudge) error {
+	for id, from := range g {
+		if _, err := c.node(id); err != nil {
+			return fmt.Errorf("partition: %w", err)
+		}
+		for _, f := range from {
+			if _, err := c.node(f); err != nil {
+				return fmt.Errorf("partition: %w", err)
+			}
+		}
+	}
+	c.faultMu.Lock()
+	defer c.faultMu.Unlock()
+	c.grudge = g
+	return c.applyFaults(ctx, "partition "+g.String())
+}
+
+// Netem replaces the link fault. Loss is an nftables random drop on the
+// way out to the affected peers; latency a netem qdisc, only where the
+// kernel has sch_netem.
+func (c *Cluster) Netem(ctx context.Context, f harness.LinkFault) error {
+	if f.Loss < 0 || f.Loss > 1 {
+		return fmt.Errorf("netem: loss %v not in [0,1]", f.Loss)
+	}
+	if (f.Latency > 0 || f.Jitter > 0) && !c.netem {
+		return fmt.Errorf("latency: %w: the kernel has no sch_netem (%s)", harness.ErrUnsupported, c.netemErr)
+	}
+	for id, to := range f.Links {
+		if _, err := c.node(id); err != nil {
+			return fmt.Errorf("netem: %w", err)
+		}
+		for _, t := range to {
+			if _, err := c.node(t); err != nil {
+				return fmt.Errorf("netem: %w", err)
+			}
+		}
+	}
+	c.faultMu.Lock()
+	defer c.faultMu.Unlock()
+	c.link = f
+	return c.applyFaults(ctx, fmt.Sprintf("netem latency=%v jitter=%v loss=%v", f.Latency, f.Jitter, f.Loss))
+}
+
+// Heal removes partitions and link faults (deletes our table and qdisc).
+func (c *Cluster) Heal(ctx context.Context) error {
+	c.faultMu.Lock()
+	defer c.faultMu.Unlock()
+	c.grudge, c.link = nil, harness.LinkFault{}
+	return c.applyFaults(ctx, "heal")
+}
+
+// faultArgs is the gauntlet-fault apply command that gives n its share of
+// the current partition and link fault.
+func (c *Cluster) faultArgs(n *node) []string {
+	ips := func(ids []string) string {
+		var out []string
+		for _, id := range ids {
+			if m := c.byID[id]; m != nil && m != n {
+				out = append(out, m.ip.String())
+			}
+		}
+		slices.Sort(out)
+		return strings.Join(slices.Compact(out), ",")
+	}
+	args := []string{"apply"}
+	if drop := ips(c.grudge[n.id]); drop != "" {
+		args = append(args, "--drop", drop)
+	}
+	var to string
+	if c.link.Links == nil {
+		to = ips(c.Nodes())
+	} else {
+		to = ips(c.link.Links[n.id])
+	}
+	if to != "" && c.link.Loss > 0 {
+		args = append(args, "--loss", strconv.FormatFloat(c.link.Loss, 'g', -1, 64), "--loss-to", to)
+	}
+	if to != "" && (c.link.Latency > 0 || c.link.Jitter > 0) {
+		args = append(args, "--delay", c.link.Latency.String(), "--jitter", c.link.Jitter.String(), "--delay-to", to)
+	}
+	return args
+}
+
+// applyFaults execs gauntlet-fault in every holder whose state changes, in
+// parallel; each apply replaces that namespace's rules atomically.
+func (c *Cluster) applyFaults(ctx context.Context, what string) error {
+	start := time.Now()
+	g, gctx := errgroup.WithContext(ctx)
+	for _, n := range c.nodes {
+		args := c.faultArgs(n)
+		n.mu.Lock()
+		same := slices.Equal(args, n.applied) || (n.applied == nil && len(args) == 1)
+		n.mu.Unlock()
+		if same {
+			continue
+		}
+		g.Go(func() error {
+			out, err := execFault(gctx, n.holder, args...)
+			n.mu.Lock()
+			defer n.mu.Unlock()
+			stamp := time.Now().UTC().Format(time.RFC3339Nano)
+			if err != nil {
+				n.applied = []string{"unknown"} // force a retry next time
+				n.faults = append(n.faults, fmt.Sprintf("%s %s: FAILED %s: %v", stamp, what, strings.Join(args, " "), err))
+				return fmt.Errorf("%s on %s: %w", what, n.id, err)
+			}
+			n.applied = args
+			n.faults = append(n.faults, fmt.Sprintf("%s %s: %s", stamp, what, out))
+			return nil
+		})
+	}
+	err := g.Wait()
+	c.log.Debug("docker: faults applied", "what", what, "elapsed", time.Since(start).Round(time.Millisecond), "err", err)
+	return err
+}
+
+// SetClock goes through the system's debug API: containers share the
+// host's wall clock.
+func (c *Cluster) SetClock(ctx context.Context, id string, offset time.Duration) error {
+	if _, err := c.node(id); err != nil {
+		return err
+	}
+	if err := c.spec.System.SetClock(ctx, c.ClientAddr(id), offset); err != nil {
+		return fmt.Errorf("set clock of %s: %w", id, err)
+	}
+	return nil
+}
+
+// CollectLogs writes each node container's output (every incarnation:
+// restarts append) to dir/<node>/node.log, and the holder's output with the
+// faults applied to that node to dir/<node>/faults.log.
+func (c *Cluster) CollectLogs(ctx context.Context, dir string) error {
+	var errs []error
+	for _, n := range c.nodes {
+		nd := filepath.Join(dir, n.id)
+		if err := os.MkdirAll(nd, 0o755); err != nil {
+			errs = append(errs, fmt.Errorf("logs of %s: %w", n.id, err))
+			continue
+		}
+		if err := saveLogs(ctx, n.ctr, filepath.Join(nd, "node.log"), nil); err != nil {
+			errs = append(errs, fmt.Errorf("logs of %s: %w", n.id, err))
+		}
+		n.mu.Lock()
+		faults := append([]string(nil), n.faults...)
+		n.mu.Unlock()
+		if err := saveLogs(ctx, n.holder, filepath.Join(nd, "faults.log"), faults); err != nil {
+			errs = append(errs, fmt.Errorf("fault log of %s: %w", n.id, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func saveLogs(ctx context.Context, ctr *testcontainers.DockerContainer, path string, extra []string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if ctr != nil {
+		r, err := ctr.Logs(ctx)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		if _, err := io.Copy(f, r); err != nil {
+			return err
+		}
+	}
+	for _, l := range extra {
+		if _, err := fmt.Fprintln(f, l); err != nil {
+			return err
+		}
+	}
+	return f.Close()
+}
+
+// Close removes every container, the network and the volumes of the run.
+func (c *Cluster) Close(ctx context.Context) error {
+	c.closeOnce.Do(func() {
+		c.closeErr = removeRun(ctx, c.cli, c.runID, 0)
+	})
+	return c.closeErr
+}
+
+// statuses asks every node about itself, in parallel.
+func (c *Cluster) statuses(ctx context.Context) ([]harness.NodeStatus, []error) {
+	sts := make([]harness.NodeStatus, len(c.nodes))
+	errs := make([]error, len(c.nodes))
+	var wg sync.WaitGroup
+	for i, n := range c.nodes {
+		wg.Go(func() {
+			sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			sts[i], errs[i] = c.spec.System.Status(sctx, c.ClientAddr(n.id))
+		})
+	}
+	wg.Wait()
+	return sts, errs
+}
+
+// Leader is the node that says it leads, with the highest term.
+func (c *Cluster) Leader(ctx context.Context) (string, error) {
+	sts, _ := c.statuses(ctx)
+	best, term := "", uint64(0)
+	for i, st := range sts {
+		if st.Role == "leader" && (best == "" || st.Term > term) {
+			best, term = c.nodes[i].id, st.Term
+		}
+	}
+	if best == "" {
+		return "", errors.New("docker: no node says it leads")
+	}
+	return best, nil
+}
+
+// WaitHealthy waits until every node answers Status and, for systems with a
+// leader, all of them name the same one.
+func (c *Cluster) WaitHealthy(ctx context.Context) error {
+	var last string
+	for {
+		sts, errs := c.statuses(ctx)
+		last = healthProblem(c.Nodes(), sts, errs)
+		if last == "" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("docker: cluster not healthy (%s): %w", last, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// healthProblem says what keeps the cluster from being healthy, "" if
+// nothing.
+func healthProblem(ids []string, sts []harness.NodeStatus, errs []error) string {
+	leaders := map[string]bool{}
+	led := false
+	for i, st := range sts {
+		if errs[i] != nil {
+			return fmt.Sprintf("%s: %v", ids[i], errs[i])
+		}
+		switch st.Role {
+		case "leader", "follower", "candidate":
+			led = true
+		}
+		leaders[st.Leader] = true
+	}
+	if led && (len(leaders) != 1 || leaders[""]) {
+		var ls []string
+		for i, st := range sts {
+			ls = append(ls, fmt.Sprintf("%s:%s->%q", ids[i], st.Role, st.Leader))
+		}
+		return "no agreed leader: " + strings.Join(ls, " ")
+	}
+	return ""
+}
+
+// nodeState is the container state, for tests and diagnostics.
+func (c *Cluster) nodeState(ctx context.Context, id string) (*container.State, error) {
+	n, err := c.node(id)
+	if err != nil {
+		return nil, err
+	}
+	insp, err := c.cli.ContainerInspect(ctx, n.ctr.ID, client.ContainerInspectOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return insp.Container.State, nil
+}

@@ -1,0 +1,471 @@
+package docker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+	tcexec "github.com/testcontainers/testcontainers-go/exec"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/gauntlet-dev/gauntlet/harness"
+)
+
+const (
+	clientPort = 7000 // inside the container; published on 127.0.0.1:<random>
+	peerPort   = 7001 // for systems with a separate peer listener (SharedPeers)
+	dataPath   = "/data"
+)
+
+// Deployment is the docker deployment; New makes one.
+type Deployment struct {
+	opts  Options
+	owner string
+
+	mu   sync.Mutex
+	prov *testcontainers.DockerProvider
+	// netem caches the kernel probe: nil until probed.
+	netem *probeResult
+
+	buildMu sync.Mutex
+}
+
+var _ harness.Deployment = (*Deployment)(nil)
+
+// New returns the docker deployment. It touches nothing until used.
+func New(opts Options) harness.Deployment {
+	if opts.StopTimeout <= 0 {
+		opts.StopTimeout = 10 * time.Second
+	}
+	return &Deployment{opts: opts, owner: owner()}
+}
+
+func (d *Deployment) Name() string { return "docker" }
+
+// Supports tells which faults clusters can make. Latency needs sch_netem in
+// the daemon's kernel, which is probed once (a short-lived container).
+func (d *Deployment) Supports(sys harness.System, f harness.Fault) bool {
+	switch f {
+	case harness.FaultPartition, harness.FaultKill, harness.FaultPause, harness.FaultLoss, harness.FaultClock:
+		return true
+	case harness.FaultLatency:
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		p, err := d.probeKernel(ctx, d.logger(nil))
+		return err == nil && p.Netem
+	}
+	return false
+}
+
+func (d *Deployment) logger(l harness.Logger) harness.Logger {
+	if l != nil {
+		return l
+	}
+	if d.opts.Logger != nil {
+		return d.opts.Logger
+	}
+	return nopLogger{}
+}
+
+// provider is one testcontainers provider (and Docker client) per deployment.
+func (d *Deployment) provider() (*testcontainers.DockerProvider, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.prov != nil {
+		return d.prov, nil
+	}
+	prepareEnv()
+	p, err := testcontainers.NewDockerProvider(testcontainers.WithLogger(tcLogger{d.logger(nil)}))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoDocker, err)
+	}
+	d.prov = p
+	return p, nil
+}
+
+// probeKernel runs gauntlet-fault probe in a throwaway holder (no network)
+// to learn whether nftables and netem work in the daemon's kernel.
+func (d *Deployment) probeKernel(ctx context.Context, log harness.Logger) (probeResult, error) {
+	d.mu.Lock()
+	if d.netem != nil {
+		defer d.mu.Unlock()
+		return *d.netem, nil
+	}
+	d.mu.Unlock()
+	p, err := d.provider()
+	if err != nil {
+		return probeResult{}, err
+	}
+	img, err := d.holderImage(ctx, log)
+	if err != nil {
+		return probeResult{}, err
+	}
+	run := "probe-" + randomHex(6)
+	defer removeRun(context.WithoutCancel(ctx), p.Client(), run, 0)
+	ctr, err := p.CreateContainer(ctx, testcontainers.ContainerRequest{
+		Image:  img,
+		Name:   "gauntlet-" + run,
+		Cmd:    []string{"serve"},
+		Labels: map[string]string{LabelRun: run, LabelOwner: d.owner, LabelRole: "holder"},
+		HostConfigModifier: func(hc *container.HostConfig) {
+			hc.CapAdd = []string{"NET_ADMIN"}
+			hc.NetworkMode = "none"
+		},
+	})
+	if err != nil {
+		return probeResult{}, fmt.Errorf("probe container: %w", err)
+	}
+	if err := ctr.Start(ctx); err != nil {
+		return probeResult{}, fmt.Errorf("probe container: %w", err)
+	}
+	res, err := probeIn(ctx, ctr)
+	if err != nil {
+		return probeResult{}, err
+	}
+	d.mu.Lock()
+	d.netem = &res
+	d.mu.Unlock()
+	return res, nil
+}
+
+// probeResult is what gauntlet-fault probe prints.
+type probeResult struct {
+	Nftables      bool   `json:"nftables"`
+	NftablesError string `json:"nftables_error"`
+	Netem         bool   `json:"netem"`
+	NetemError    string `json:"netem_error"`
+	Device        string `json:"device"`
+	DeviceError   string `json:"device_error"`
+}
+
+func probeIn(ctx context.Context, holder testcontainers.Container) (probeResult, error) {
+	out, err := execFault(ctx, holder, "probe")
+	if err != nil {
+		return probeResult{}, err
+	}
+	var res probeResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		return probeResult{}, fmt.Errorf("probe: %w: %q", err, out)
+	}
+	return res, nil
+}
+
+// execFault runs gauntlet-fault in a holder and returns its output.
+func execFault(ctx context.Context, holder testcontainers.Container, args ...string) (string, error) {
+	code, r, err := holder.Exec(ctx, append([]string{faultPath}, args...), tcexec.Multiplexed())
+	if err != nil {
+		return "", fmt.Errorf("exec gauntlet-fault %s: %w", args[0], err)
+	}
+	var b []byte
+	if r != nil {
+		b, _ = io.ReadAll(r)
+	}
+	out := strings.TrimSpace(string(b))
+	if code != 0 {
+		return out, fmt.Errorf("gauntlet-fault %s exited %d: %s", strings.Join(args, " "), code, out)
+	}
+	return out, nil
+}
+
+// Deploy creates the run's network, a holder and a node container per
+// node, and returns once every container runs (not yet healthy: see
+// Cluster.WaitHealthy). On any error, and on ctx cancellation, it removes
+// everything it made before returning.
+func (d *Deployment) Deploy(ctx context.Context, spec harness.ClusterSpec) (_ harness.Cluster, err error) {
+	log := d.logger(spec.Log)
+	if spec.Nodes < 1 || spec.Nodes > 200 {
+		return nil, fmt.Errorf("docker deploy: %d nodes (want 1..200)", spec.Nodes)
+	}
+	if spec.System == nil {
+		return nil, errors.New("docker deploy: no system")
+	}
+	if spec.RunID == "" {
+		spec.RunID = randomHex(8)
+	}
+	start := time.Now()
+	p, err := d.provider()
+	if err != nil {
+		return nil, err
+	}
+	cli := p.Client()
+	if _, err := cli.Ping(ctx, client.PingOptions{}); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoDocker, err)
+	}
+	if err := cleanupStale(ctx, cli, func(run string) {
+		log.Info("docker: removing leftovers of a dead run", "run", run)
+	}); err != nil {
+		log.Warn("docker: cleaning up stale runs", "err", err)
+	}
+	holderImg, nodeImg, err := d.images(ctx, spec.System, log)
+	if err != nil {
+		return nil, fmt.Errorf("docker deploy: %w", err)
+	}
+	log.Info("docker: images ready", "holder", holderImg, "node", nodeImg, "elapsed", time.Since(start).Round(time.Millisecond))
+
+	c := &Cluster{
+		d:       d,
+		cli:     cli,
+		spec:    spec,
+		log:     log,
+		runID:   spec.RunID,
+		netName: "gauntlet-" + sanitize(spec.RunID),
+		byID:    map[string]*node{},
+	}
+	defer func() {
+		if err != nil {
+			// ctx may be the reason we fail: clean up with a fresh one.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer cancel()
+			if cerr := removeRun(cctx, cli, spec.RunID, 2*time.Second); cerr != nil {
+				log.Error("docker: cleanup after failed deploy", "err", cerr)
+			}
+		}
+	}()
+
+	subnet, err := c.createNetwork(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("docker deploy: %w", err)
+	}
+	shared := false
+	if sp, ok := spec.System.(harness.SharedPeers); ok {
+		shared = sp.SharedPeers()
+	}
+	peerPortFor := clientPort
+	if shared {
+		peerPortFor = peerPort
+	}
+	base := subnet.Addr().As4()
+	for i := range spec.Nodes {
+		ip := base
+		ip[3] = byte(2 + i)
+		n := &node{id: fmt.Sprintf("n%d", i+1), ip: netip.AddrFrom4(ip)}
+		c.nodes = append(c.nodes, n)
+		c.byID[n.id] = n
+	}
+	peers := map[string]string{}
+	for _, n := range c.nodes {
+		peers[n.id] = netip.AddrPortFrom(n.ip, uint16(peerPortFor)).String()
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	for _, n := range c.nodes {
+		g.Go(func() error { return c.startHolder(gctx, p, holderImg, n) })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("docker deploy: %w", err)
+	}
+	probe, err := probeIn(ctx, c.nodes[0].holder)
+	if err != nil {
+		return nil, fmt.Errorf("docker deploy: %w", err)
+	}
+	if !probe.Nftables {
+		return nil, fmt.Errorf("docker deploy: nftables unusable in the holder: %s", probe.NftablesError)
+	}
+	c.netem, c.netemErr = probe.Netem, probe.NetemError
+	if !probe.Netem {
+		log.Info("docker: no netem in this kernel; latency faults unsupported", "why", probe.NetemError)
+	}
+
+	g, gctx = errgroup.WithContext(ctx)
+	for _, n := range c.nodes {
+		ns := harness.NodeSpec{
+			ID:      n.id,
+			Listen:  netip.AddrPortFrom(n.ip, clientPort).String(),
+			Peers:   peers,
+			DataDir: dataPath,
+			Bug:     spec.Bug,
+		}
+		if shared {
+			ns.PeerListen = netip.AddrPortFrom(n.ip, peerPort).String()
+		}
+		launch := spec.System.Launch(nodePath, ns)
+		g.Go(func() error { return c.startNode(gctx, p, nodeImg, n, launch) })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("docker deploy: %w", err)
+	}
+	log.Info("docker: cluster started", "run", spec.RunID, "nodes", spec.Nodes, "subnet", subnet.String(),
+		"elapsed", time.Since(start).Round(time.Millisecond))
+	return c, nil
+}
+
+// createNetwork makes the run's bridge network on a /24 derived from the
+// run id, trying further candidates when a pool overlaps an existing one.
+func (c *Cluster) createNetwork(ctx context.Context) (netip.Prefix, error) {
+	labels := c.labels("", "")
+	var lastErr error
+	for _, subnet := range subnetCandidates(c.runID, 32) {
+		if overlapsLocal(subnet) {
+			continue
+		}
+		_, err := c.cli.NetworkCreate(ctx, c.netName, client.NetworkCreateOptions{
+			Driver: "bridge",
+			IPAM: &network.IPAM{Config: []network.IPAMConfig{{
+				Subnet:  subnet,
+				Gateway: subnet.Addr().Next(),
+			}}},
+			Labels: labels,
+		})
+		if err == nil {
+			return subnet, nil
+		}
+		lastErr = err
+		if !strings.Contains(strings.ToLower(err.Error()), "overlap") {
+			return netip.Prefix{}, fmt.Errorf("create network %s: %w", c.netName, err)
+		}
+		c.log.Debug("docker: subnet taken, trying another", "subnet", subnet.String())
+	}
+	return netip.Prefix{}, fmt.Errorf("create network %s: no free subnet: %w", c.netName, lastErr)
+}
+
+// subnetCandidates are /24s in 10.64.0.0/10-ish space (Docker's default
+// pools are 172.17-31.x and 192.168.x), starting at one derived from the run
+// id so parallel runs rarely meet.
+func subnetCandidates(runID string, n int) []netip.Prefix {
+	h := fnv.New64a()
+	h.Write([]byte(runID))
+	x := h.Sum64()
+	out := make([]netip.Prefix, 0, n)
+	for i := range n {
+		v := x + uint64(i)*7919
+		b := [4]byte{10, byte(64 + v%128), byte((v / 128) % 256), 0}
+		out = append(out, netip.PrefixFrom(netip.AddrFrom4(b), 24))
+	}
+	return out
+}
+
+// overlapsLocal skips subnets that an interface of this host already uses.
+func overlapsLocal(p netip.Prefix) bool {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok || ipn.IP.To4() == nil {
+			continue
+		}
+		ones, _ := ipn.Mask.Size()
+		q := netip.PrefixFrom(netip.AddrFrom4([4]byte(ipn.IP.To4())), ones).Masked()
+		if q.Overlaps(p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Cluster) labels(nodeID, role string) map[string]string {
+	l := map[string]string{LabelRun: c.runID, LabelOwner: c.d.owner}
+	if nodeID != "" {
+		l[LabelNode] = nodeID
+	}
+	if role != "" {
+		l[LabelRole] = role
+	}
+	return l
+}
+
+func (c *Cluster) containerName(n *node) string {
+	return "gauntlet-" + sanitize(c.runID) + "-" + n.id
+}
+
+// startHolder starts the namespace owner: static IP on the run network,
+// CAP_NET_ADMIN for the faults, the client port published on 127.0.0.1.
+func (c *Cluster) startHolder(ctx context.Context, p *testcontainers.DockerProvider, img string, n *node) error {
+	port := network.MustParsePort(fmt.Sprintf("%d/tcp", clientPort))
+	ctr, err := p.CreateContainer(ctx, testcontainers.ContainerRequest{
+		Image:        img,
+		Name:         c.containerName(n) + "-holder",
+		Cmd:          []string{"serve"},
+		Labels:       c.labels(n.id, "holder"),
+		ExposedPorts: []string{port.String()},
+		Networks:     []string{c.netName},
+		ConfigModifier: func(cfg *container.Config) {
+			cfg.Hostname = n.id
+		},
+		// Replaces testcontainers' default modifier, so all of it is here.
+		HostConfigModifier: func(hc *container.HostConfig) {
+			hc.CapAdd = []string{"NET_ADMIN"}
+			hc.PortBindings = network.PortMap{port: {{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: "0"}}}
+		},
+		EndpointSettingsModifier: func(es map[string]*network.EndpointSettings) {
+			if e := es[c.netName]; e != nil {
+				e.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: n.ip}
+				e.Aliases = append(e.Aliases, n.id)
+			}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("create holder of %s: %w", n.id, err)
+	}
+	n.holder = ctr.(*testcontainers.DockerContainer)
+	if err := ctr.Start(ctx); err != nil {
+		return fmt.Errorf("start holder of %s: %w", n.id, err)
+	}
+	insp, err := c.cli.ContainerInspect(ctx, n.holder.ID, client.ContainerInspectOptions{})
+	if err != nil {
+		return fmt.Errorf("inspect holder of %s: %w", n.id, err)
+	}
+	ns := insp.Container.NetworkSettings
+	if ns == nil || ns.Networks[c.netName] == nil || ns.Networks[c.netName].IPAddress != n.ip {
+		return fmt.Errorf("holder of %s did not get IP %s", n.id, n.ip)
+	}
+	for _, b := range ns.Ports[port] {
+		if b.HostIP.String() == "127.0.0.1" && b.HostPort != "" && b.HostPort != "0" {
+			n.hostPort = b.HostPort
+		}
+	}
+	if n.hostPort == "" {
+		return fmt.Errorf("holder of %s: port %s not published on 127.0.0.1: %v", n.id, port, ns.Ports)
+	}
+	return nil
+}
+
+// startNode starts the node in its holder's namespace, its data on a
+// labelled named volume that outlives kills.
+func (c *Cluster) startNode(ctx context.Context, p *testcontainers.DockerProvider, img string, n *node, l harness.Launch) error {
+	env := map[string]string{}
+	for _, kv := range l.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	labels := c.labels(n.id, "node")
+	ctr, err := p.CreateContainer(ctx, testcontainers.ContainerRequest{
+		Image:      img,
+		Name:       c.containerName(n),
+		Entrypoint: []string{nodePath},
+		Cmd:        l.Args,
+		Env:        env,
+		Labels:     labels,
+		HostConfigModifier: func(hc *container.HostConfig) {
+			hc.NetworkMode = container.NetworkMode("container:" + n.holder.ID)
+			hc.Mounts = []mount.Mount{{
+				Type:          mount.TypeVolume,
+				Source:        c.containerName(n) + "-data",
+				Target:        dataPath,
+				VolumeOptions: &mount.VolumeOptions{Labels: labels},
+			}}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("create node %s: %w", n.id, err)
+	}
+	n.ctr = ctr.(*testcontainers.DockerContainer)
+	if err := ctr.Start(ctx); err != nil {
+		return fmt.Errorf("start node %s: %w", n.id, err)
+	}
+	return nil
+}
