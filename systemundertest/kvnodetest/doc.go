@@ -5,5 +5,6 @@
 //
 //	go test ./systemundertest/kvnodetest -run '^$' -bench BenchmarkCluster -benchtime 20000x
 //
-// The tests build cmd/kvnode once per test binary with `go build`.
+// The tests build cmd/kvnode once per test binary with `go build`, or run
+// the binary named by $KVNODE_BIN.
 package kvnodetest

@@ -29,6 +29,11 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
+	// KVNODE_BIN runs a prebuilt binary instead (e.g. one built with -race).
+	if bin := os.Getenv("KVNODE_BIN"); bin != "" {
+		kvnodeBin = bin
+		return m.Run()
+	}
 	dir, err := os.MkdirTemp("", "kvnodetest-*")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kvnodetest: temp dir:", err)

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"errors"
+	"hash/fnv"
+	"time"
+
+	"github.com/gauntlet-dev/gauntlet/systemundertest/raft"
+)
+
+// stores are raft's durable stores in the data directory.
+type stores struct {
+	log       raft.LogStore
+	stable    raft.StableStore
+	snapshots raft.SnapshotStore
+	close     func() error
+}
+
+func (s *stores) Close() error {
+	if s.close == nil {
+		return nil
+	}
+	return s.close()
+}
+
+// openStores opens raft's stores in dir (storage.Open once it lands).
+func openStores(dir string) (*stores, error) {
+	return nil, errors.New("raft storage is not built yet")
+}
+
+// seedFor randomizes election timeouts per node and per start, so nodes
+// restarted together do not time out in lockstep.
+func seedFor(id string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return time.Now().UnixNano() ^ int64(h.Sum64())
+}
