@@ -1,0 +1,72 @@
+package raft
+
+// BugInfo is one entry of raft mode's catalog of injectable bugs.
+type BugInfo struct {
+	Name        string
+	Description string
+	Workload    string   // workload expected to expose it
+	Nemesis     []string // fault packages expected to expose it
+}
+
+// Bug names (Config.Bug).
+const (
+	BugStaleRead       = "stale-read"
+	BugAckBeforeCommit = "ack-before-commit"
+	BugCommitOldTerm   = "commit-old-term"
+	BugForgetVote      = "forget-vote"
+	BugLeaseNoBound    = "lease-no-bound"
+)
+
+// Bugs is the catalog of raft mode's injectable bugs.
+func Bugs() []BugInfo {
+	return []BugInfo{
+		{
+			Name: BugStaleRead,
+			Description: "reads are served from the local state machine of whichever node got them, " +
+				"without confirming leadership (implemented by the kv layer; ReadIndex returns at once)",
+			Workload: "kv",
+			Nemesis:  []string{"partition"},
+		},
+		{
+			Name: BugAckBeforeCommit,
+			Description: "a write is acknowledged once the leader appended and fsynced it locally, " +
+				"before a majority has it, so a new leader can lose an acknowledged write",
+			Workload: "kv",
+			Nemesis:  []string{"partition", "kill"},
+		},
+		{
+			Name: BugCommitOldTerm,
+			Description: "a leader commits entries of earlier terms by counting replicas (and appends no " +
+				"no-op on election), so a committed entry can be overwritten (Raft §5.4.2, Figure 8)",
+			Workload: "kv",
+			Nemesis:  []string{"partition", "kill"},
+		},
+		{
+			Name: BugForgetVote,
+			Description: "the vote is not persisted, so a node restarted in the same term may vote twice " +
+				"and elect two leaders in one term",
+			Workload: "kv",
+			Nemesis:  []string{"kill", "partition"},
+		},
+		{
+			Name: BugLeaseNoBound,
+			Description: "a leader serves reads locally while it believes it leads, with no lease bound and " +
+				"no CheckQuorum step-down, so a deposed or partitioned leader serves stale reads",
+			Workload: "kv",
+			Nemesis:  []string{"partition"},
+		},
+	}
+}
+
+// knownBug reports whether name is "" or in the catalog.
+func knownBug(name string) bool {
+	if name == "" {
+		return true
+	}
+	for _, b := range Bugs() {
+		if b.Name == name {
+			return true
+		}
+	}
+	return false
+}
