@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/gauntlet-dev/gauntlet/systemundertest/api"
 )
 
 // link is a directed peer connection, from coordinator to replica.
@@ -121,10 +123,11 @@ type node struct {
 	dir   string
 	cfg   Config
 	store atomic.Pointer[Store]
+	api   atomic.Pointer[http.Handler] // kvnode's full API over store
 }
 
 type cluster struct {
-	t      *testing.T
+	t      testing.TB
 	nodes  map[string]*node
 	ids    []string
 	faults *faults
@@ -132,7 +135,7 @@ type cluster struct {
 }
 
 // newCluster starts size nodes n1..nsize; mod adjusts each node's Config.
-func newCluster(t *testing.T, size int, mod func(*Config)) *cluster {
+func newCluster(t testing.TB, size int, mod func(*Config)) *cluster {
 	t.Helper()
 	c := &cluster{t: t, nodes: map[string]*node{}, faults: newFaults(),
 		base: &http.Transport{MaxIdleConnsPerHost: 64}}
@@ -157,12 +160,12 @@ func newCluster(t *testing.T, size int, mod func(*Config)) *cluster {
 		}
 		c.nodes[id] = n
 		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			s := n.store.Load()
-			if s == nil || !strings.HasPrefix(r.URL.Path, "/internal/") {
+			h := n.api.Load()
+			if h == nil {
 				http.Error(w, "down", http.StatusServiceUnavailable)
 				return
 			}
-			s.Handler().ServeHTTP(w, r)
+			(*h).ServeHTTP(w, r)
 		})}
 		go srv.Serve(lns[id])
 		t.Cleanup(func() { srv.Close() })
@@ -171,6 +174,7 @@ func newCluster(t *testing.T, size int, mod func(*Config)) *cluster {
 	t.Cleanup(func() {
 		c.faults.heal()
 		for _, n := range c.nodes {
+			n.api.Store(nil)
 			if s := n.store.Swap(nil); s != nil {
 				s.Close()
 			}
@@ -184,11 +188,17 @@ func (c *cluster) start(id string) {
 	n := c.nodes[id]
 	s, err := Open(n.cfg)
 	require.NoError(c.t, err)
+	h := api.NewServer(s, api.ServerOptions{Internal: s.Handler()})
 	n.store.Store(s)
+	n.api.Store(&h)
 }
+
+// addr is where node id serves clients and peers.
+func (c *cluster) addr(id string) string { return c.nodes[id].cfg.Peers[id] }
 
 // crash stops a node as SIGKILL would (user-space buffers lost).
 func (c *cluster) crash(id string) {
+	c.nodes[id].api.Store(nil)
 	if s := c.nodes[id].store.Swap(nil); s != nil {
 		s.crash()
 	}
@@ -196,7 +206,7 @@ func (c *cluster) crash(id string) {
 
 func (c *cluster) s(id string) *Store { return c.nodes[id].store.Load() }
 
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
 	return ctx

@@ -333,7 +333,7 @@ func TestRepairConverges(t *testing.T) {
 	require.Positive(t, diverged(), "the partition should have left some replicas behind")
 	hc := &http.Client{Timeout: 10 * time.Second}
 	for _, id := range c.ids {
-		resp, err := hc.Post("http://"+c.nodes[id].cfg.Peers[id]+RepairRoute, "application/json", nil)
+		resp, err := hc.Post("http://"+c.addr(id)+RepairRoute, "application/json", nil)
 		require.NoError(t, err)
 		var res RepairResult
 		require.NoError(t, json.NewDecoder(resp.Body).Decode(&res))
