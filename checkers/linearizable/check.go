@@ -1,0 +1,321 @@
+// Package linearizable checks that a history of reads, writes and
+// compare-and-sets on independent registers is linearizable, with porcupine,
+// key by key.
+//
+// Semantics (Knossos's): failed ops certainly did not happen and are dropped;
+// reads whose outcome is unknown are dropped; info writes and cas may take
+// effect at any time after their invocation, or never. A check that runs out
+// of time is unknown, never valid. For every key that is not linearizable the
+// result holds an anomaly explained in words, derived from the ops that prove
+// it, and the smallest failing window around it.
+package linearizable
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+
+	"github.com/gauntlet-dev/gauntlet/harness"
+)
+
+// Options tune the check. The zero value is ready to use.
+type Options struct {
+	// Timeout bounds the whole check (default 30 s); a context deadline
+	// that comes sooner wins. When it expires, undecided keys make the
+	// result unknown.
+	Timeout time.Duration
+	// Initial is the value every key holds before the first write; nil means
+	// absent (Gauntlet's store and Knossos's cas-register start absent).
+	Initial *string
+	// NoPrune keeps info writes whose value nothing observed (see split).
+	NoPrune bool
+	// Workers is how many keys are searched at once (default GOMAXPROCS).
+	Workers int
+	// MaxDrawn is how many failing keys linearizability.html shows (default 10).
+	MaxDrawn int
+}
+
+// FileName is the visualization written into the run directory.
+const FileName = "linearizability.html"
+
+// Checker is the linearizability checker.
+type Checker struct{ opts Options }
+
+// New returns a checker with the given options.
+func New(opts Options) Checker { return Checker{opts: opts} }
+
+func (Checker) Name() string { return "linearizable" }
+
+// Check judges in.History and, when in.Dir is set and some key is not
+// linearizable, writes linearizability.html there.
+func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Result {
+	return check(ctx, in, c.opts)
+}
+
+// Check judges h and writes nothing; for importers and reports.
+func Check(ctx context.Context, h harness.History, opts Options) harness.Result {
+	return check(ctx, harness.CheckInput{History: h}, opts)
+}
+
+// Details is the checker's Result.Details.
+type Details struct {
+	Keys      int `json:"keys"`
+	Ops       int `json:"ops"`    // ops porcupine searched
+	Pruned    int `json:"pruned"` // info writes dropped because nothing observed them
+	Dropped   int `json:"dropped"`
+	Ignored   int `json:"ignored,omitempty"` // ops of other functions
+	ValidKeys int `json:"valid_keys"`
+	// Invalid holds the keys that are not linearizable, first violation first.
+	Invalid []KeyDetails `json:"invalid,omitempty"`
+	// Undecided lists keys whose search timed out or never started.
+	Undecided []string `json:"undecided,omitempty"`
+	Elapsed   float64  `json:"elapsed_s"`
+	Timeout   float64  `json:"timeout_s"`
+	// Drawn lists the keys shown in linearizability.html, if it was written.
+	Drawn []string `json:"drawn,omitempty"`
+}
+
+// KeyDetails describes one non-linearizable key.
+type KeyDetails struct {
+	Key string `json:"key"`
+	Ops int    `json:"ops"`
+	// Linearized is the length of the longest partial linearization
+	// porcupine found (-1 when it was not computed).
+	Linearized int `json:"linearized"`
+	// Partial is that linearization, as the history indices of the ops'
+	// invocations, in linearization order.
+	Partial []int `json:"partial,omitempty"`
+	// Violation is the history index of the invocation of the first op that
+	// proves the violation; Time is when that op completed.
+	Violation int   `json:"violation"`
+	Time      int64 `json:"time"`
+	// WindowStart and WindowEnd bound the smallest failing window (ns).
+	WindowStart int64 `json:"window_start"`
+	WindowEnd   int64 `json:"window_end"`
+}
+
+func check(ctx context.Context, in harness.CheckInput, opts Options) harness.Result {
+	start := time.Now()
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	deadline := start.Add(timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	res := harness.Result{Checker: "linearizable"}
+	keys, ignored := split(in.History, opts.NoPrune)
+	det := Details{Keys: len(keys), Ignored: ignored, Timeout: timeout.Seconds()}
+	for _, kh := range keys {
+		det.Ops += len(kh.ops)
+		det.Pruned += kh.pruned
+		det.Dropped += len(kh.recs) - len(kh.ops) - kh.pruned
+	}
+	m := model(opts.Initial, nil)
+	results := searchAll(ctx, m, keys, deadline, opts.Workers)
+
+	clk := newClock(in.History)
+	var failing []*keyHist
+	for i, kh := range keys {
+		switch results[i] {
+		case porcupine.Ok:
+			det.ValidKeys++
+		case porcupine.Illegal:
+			failing = append(failing, kh)
+		default:
+			det.Undecided = append(det.Undecided, kh.key)
+		}
+	}
+	// Explain every failing key; the first ones by time get porcupine's
+	// partial linearizations, and are drawn.
+	expls := make([]explanation, len(failing))
+	for i, kh := range failing {
+		expls[i] = explainKey(kh, opts.Initial, clk)
+	}
+	order := make([]int, len(failing))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return expls[order[a]].time < expls[order[b]].time })
+	maxDrawn := opts.MaxDrawn
+	if maxDrawn <= 0 {
+		maxDrawn = 10
+	}
+	var drawn []*keyHist
+	for _, i := range order {
+		if len(drawn) < maxDrawn {
+			drawn = append(drawn, failing[i])
+		}
+	}
+	var info *porcupine.LinearizationInfo
+	if len(drawn) > 0 && time.Now().Before(deadline) {
+		li, partials := verbose(opts.Initial, drawn, time.Until(deadline))
+		info = &li
+		for j, kh := range drawn {
+			for i := range failing {
+				if failing[i] == kh {
+					expls[i].addPartial(kh, partials[j], opts.Initial, clk)
+				}
+			}
+		}
+		// Re-sort: a fallback explanation learns its time from the partials.
+		sort.SliceStable(order, func(a, b int) bool { return expls[order[a]].time < expls[order[b]].time })
+	}
+	for _, i := range order {
+		kh, e := failing[i], expls[i]
+		res.Anomalies = append(res.Anomalies, e.anomaly(kh))
+		det.Invalid = append(det.Invalid, e.details(kh))
+	}
+	if info != nil && in.Dir != "" {
+		path := filepath.Join(in.Dir, FileName)
+		if err := writeVisualization(path, m, *info, in.History); err != nil {
+			res.Summary = fmt.Sprintf("(could not write %s: %v) ", FileName, err)
+		} else {
+			res.Artifacts = append(res.Artifacts, FileName)
+			for _, kh := range drawn {
+				det.Drawn = append(det.Drawn, kh.key)
+			}
+		}
+	}
+	det.Elapsed = time.Since(start).Seconds()
+	if b, err := json.Marshal(det); err == nil {
+		res.Details = b
+	}
+	pruned := ""
+	if det.Pruned > 0 {
+		pruned = fmt.Sprintf(", %d unobserved info writes pruned", det.Pruned)
+	}
+	switch {
+	case len(failing) > 0:
+		res.Validity = harness.Invalid
+		res.Summary += fmt.Sprintf("%d of %d keys are not linearizable; first: %s", len(failing), len(keys), res.Anomalies[0].Explanation)
+		if len(det.Undecided) > 0 {
+			res.Summary += fmt.Sprintf(" (%d keys undecided)", len(det.Undecided))
+		}
+	case len(det.Undecided) > 0:
+		res.Validity = harness.Unknown
+		why := fmt.Sprintf("the search timed out after %s", timeout)
+		if ctx.Err() != nil {
+			why = "the check was cancelled (" + ctx.Err().Error() + ")"
+		}
+		res.Summary = fmt.Sprintf("%s with %d of %d keys undecided (first: %q): unknown, not valid; %d keys linearizable",
+			why, len(det.Undecided), len(keys), det.Undecided[0], det.ValidKeys)
+	case len(keys) == 0:
+		res.Validity = harness.Valid
+		res.Summary = "no read, write or cas ops to check"
+	default:
+		res.Validity = harness.Valid
+		res.Summary = fmt.Sprintf("%d ops on %d keys are linearizable (%.2f s%s)", det.Ops, len(keys), det.Elapsed, pruned)
+	}
+	return res
+}
+
+// searchAll checks every key on its own, a few at a time, each within what
+// is left of the deadline. Checking keys separately (rather than through
+// porcupine's partitioned model) tells which keys failed and keeps going past
+// the first failure, since a later key may time out while another is invalid.
+func searchAll(ctx context.Context, m porcupine.Model, keys []*keyHist, deadline time.Time, workers int) []porcupine.CheckResult {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	results := make([]porcupine.CheckResult, len(keys))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				left := time.Until(deadline)
+				if left <= 0 || ctx.Err() != nil {
+					results[i] = porcupine.Unknown // 0 would mean no limit to porcupine
+					continue
+				}
+				results[i] = porcupine.CheckOperationsTimeout(m, keys[i].ops, left)
+				if ctx.Err() != nil && results[i] == porcupine.Ok {
+					// Finished after cancellation: still a real answer.
+					continue
+				}
+			}
+		}()
+	}
+	for i := range keys {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return results
+}
+
+// verbose re-searches the given (failing) keys with porcupine's partial
+// linearizations, as one partitioned history, so that the same info draws
+// them all. It returns, per key, the longest partial linearization as
+// indices into that key's ops.
+func verbose(initial *string, keys []*keyHist, timeout time.Duration) (porcupine.LinearizationInfo, [][]int) {
+	var all []porcupine.Operation
+	rows := map[harness.Process]int{}
+	for ki, kh := range keys {
+		for _, op := range kh.ops {
+			md := op.Metadata.(meta)
+			r := kh.recs[md.rec]
+			row, ok := rows[r.inv.Process]
+			if !ok {
+				row = len(rows)
+				rows[r.inv.Process] = row
+			}
+			op.ClientId = row
+			op.Metadata = vmeta{key: ki, meta: meta{rec: md.rec, text: tooltip(r)}}
+			all = append(all, op)
+		}
+	}
+	part := func(h []porcupine.Operation) [][]porcupine.Operation {
+		out := make([][]porcupine.Operation, len(keys))
+		for _, op := range h {
+			k := op.Metadata.(vmeta).key
+			out[k] = append(out[k], op)
+		}
+		return out
+	}
+	m := model(initial, part)
+	m.DescribeOperationMetadata = func(x interface{}) string {
+		if v, ok := x.(vmeta); ok {
+			return v.text
+		}
+		return ""
+	}
+	_, info := porcupine.CheckOperationsVerbose(m, all, timeout)
+	partials := make([][]int, len(keys))
+	for p, set := range info.PartialLinearizations() {
+		for _, lin := range set {
+			if len(lin) > len(partials[p]) {
+				partials[p] = lin
+			}
+		}
+	}
+	return info, partials
+}
+
+// vmeta is meta plus the key's position among the drawn keys.
+type vmeta struct {
+	key int
+	meta
+}
+
+func tooltip(r rec) string {
+	s := fmt.Sprintf("op %d, process %s", r.inv.Index, r.inv.Process)
+	if r.inv.Node != "" {
+		s += ", node " + r.inv.Node
+	}
+	if r.comp != nil && r.comp.Error != "" {
+		s += ", error: " + r.comp.Error
+	}
+	return s
+}

@@ -1,0 +1,213 @@
+package linearizable
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/anishathalye/porcupine"
+
+	"github.com/gauntlet-dev/gauntlet/harness"
+)
+
+const (
+	never   = math.MaxInt64 // return time of info ops: they may take effect at any later time
+	forever = math.MinInt64 // call and return of the initial value's "write"
+)
+
+type status uint8
+
+const (
+	stOK status = iota
+	stInfo
+	stFail
+)
+
+// rec is one read, write or cas of a key: its invocation and what became of it.
+type rec struct {
+	inv    harness.Op
+	comp   *harness.Op // nil: never completed (treated as info)
+	kind   kind
+	status status
+	call   int64
+	ret    int64   // never for info ops
+	value  *string // read: what it returned (nil = absent); write/cas: new value
+	from   *string // cas: expected value
+}
+
+// keyHist is everything about one key.
+type keyHist struct {
+	key    string
+	recs   []rec                 // every op of the key, in invocation order
+	ops    []porcupine.Operation // what porcupine checks; Metadata is meta{rec}
+	pruned int                   // info writes dropped because nothing observed their value
+	first  int64                 // earliest invocation, to order keys
+}
+
+// split groups the register ops of h by key, in order of first appearance.
+// Failed ops certainly did not happen and are dropped; reads whose outcome is
+// unknown constrain nothing and are dropped; info writes and cas get return
+// time +∞. Unless noPrune, info writes and cas whose value no op observed are
+// dropped too (see prune). Ops of other functions are counted in ignored.
+func split(h harness.History, noPrune bool) (keys []*keyHist, ignored int) {
+	byKey := map[string]*keyHist{}
+	for _, p := range h.Pairs() {
+		var k kind
+		switch p.Invoke.F {
+		case harness.FRead:
+			k = kRead
+		case harness.FWrite:
+			k = kWrite
+		case harness.FCAS:
+			k = kCAS
+		default:
+			ignored++
+			continue
+		}
+		r := rec{inv: p.Invoke, comp: p.Completion, kind: k, call: p.Invoke.Time, ret: never, status: stInfo}
+		if p.Completion != nil {
+			switch p.Completion.Type {
+			case harness.OK:
+				r.status, r.ret = stOK, p.Completion.Time
+			case harness.Fail:
+				r.status, r.ret = stFail, p.Completion.Time
+			}
+		}
+		switch k {
+		case kRead:
+			if r.status == stOK {
+				r.value = p.Completion.Value
+			}
+		case kWrite:
+			r.value = p.Invoke.Value
+		case kCAS:
+			r.value, r.from = p.Invoke.Value, p.Invoke.From
+		}
+		kh := byKey[p.Invoke.Key]
+		if kh == nil {
+			kh = &keyHist{key: p.Invoke.Key, first: r.call}
+			byKey[p.Invoke.Key] = kh
+			keys = append(keys, kh)
+		}
+		kh.recs = append(kh.recs, r)
+	}
+	for _, kh := range keys {
+		kh.build(noPrune)
+	}
+	return keys, ignored
+}
+
+// build turns the key's records into porcupine operations.
+//
+// Pruning: an info write or cas of value v that no op observed — no ok read
+// returned v, no cas (ok or info) expected v — can be dropped without changing
+// the verdict. If the history with it is linearizable, so is the one without
+// it: take the linearization and remove the op; until the next op that
+// changes the state, the ops that followed it saw v, so they cannot be reads
+// of v or cas from v (nothing observed v); an ok cas from another value could
+// not follow it either; what remains are info cas from other values, which
+// may move to the end (an info op may take effect late or never). Conversely,
+// an info op can always be linearized at the end. Counting info cas from v as
+// observers is what keeps this safe with cas; counting only reads would not
+// be. Values need not be unique. It is what makes histories with many timed
+// out writes tractable: each one otherwise stays concurrent with everything
+// after it.
+func (kh *keyHist) build(noPrune bool) {
+	observed := map[string]bool{}
+	if !noPrune {
+		for _, r := range kh.recs {
+			switch {
+			case r.kind == kRead && r.status == stOK && r.value != nil:
+				observed[*r.value] = true
+			case r.kind == kCAS && r.status != stFail && r.from != nil:
+				observed[*r.from] = true
+			}
+		}
+	}
+	kh.ops = kh.ops[:0]
+	for i, r := range kh.recs {
+		if r.status == stFail || (r.kind == kRead && r.status != stOK) {
+			continue
+		}
+		if r.kind != kRead && r.value == nil {
+			continue // a write of nothing: malformed, nothing to check
+		}
+		in := input{kind: r.kind, key: kh.key, from: r.from}
+		if r.value != nil && r.kind != kRead {
+			in.to = *r.value
+		}
+		out := output{known: r.status == stOK}
+		if r.kind == kRead {
+			out.value = r.value
+		}
+		if !noPrune && r.status == stInfo && r.kind != kRead && !observed[in.to] {
+			kh.pruned++
+			continue
+		}
+		kh.ops = append(kh.ops, porcupine.Operation{
+			ClientId: 0, Input: in, Output: out, Call: r.call, Return: r.ret,
+			Metadata: meta{rec: i},
+		})
+	}
+}
+
+// showValue renders a value for sentences and the visualization.
+func showValue(v string) string {
+	const max = 40
+	if v == "" {
+		return `""`
+	}
+	quote := false
+	for _, c := range v {
+		if c <= ' ' || c == '"' || c == 0x7f || c == utf8.RuneError {
+			quote = true
+			break
+		}
+	}
+	if utf8.RuneCountInString(v) > max {
+		r := []rune(v)
+		v = string(r[:max]) + "…"
+	}
+	if quote {
+		return strconv.Quote(v)
+	}
+	return v
+}
+
+func showPtr(v *string) string {
+	if v == nil {
+		return "nothing (absent)"
+	}
+	return showValue(*v)
+}
+
+// clock renders times: seconds since the test started, or op positions for
+// imported histories that carry no times.
+type clock struct{ positions bool }
+
+func newClock(h harness.History) clock {
+	if len(h) == 0 {
+		return clock{}
+	}
+	for _, op := range h {
+		if op.Time != int64(op.Index) {
+			return clock{}
+		}
+	}
+	return clock{positions: true}
+}
+
+func (c clock) at(t int64) string {
+	if c.positions {
+		return fmt.Sprintf("at position %d", t)
+	}
+	return fmt.Sprintf("at %.2f s", float64(t)/1e9)
+}
+
+func (c clock) bare(t int64) string {
+	if c.positions {
+		return fmt.Sprintf("position %d", t)
+	}
+	return fmt.Sprintf("%.2f s", float64(t)/1e9)
+}

@@ -1,0 +1,134 @@
+package linearizable
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+
+	"github.com/gauntlet-dev/gauntlet/harness"
+)
+
+// Visualize writes porcupine's view of the given keys of h (all failing keys
+// when keys is empty, at most opts.MaxDrawn), with the nemesis's fault periods
+// as annotations. For reports that redraw a stored run.
+func Visualize(w io.Writer, h harness.History, keys []string, opts Options) error {
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	all, _ := split(h, opts.NoPrune)
+	var chosen []*keyHist
+	if len(keys) == 0 {
+		m := model(opts.Initial, nil)
+		for _, kh := range all {
+			if porcupine.CheckOperationsTimeout(m, kh.ops, timeout) == porcupine.Illegal {
+				chosen = append(chosen, kh)
+			}
+		}
+		max := opts.MaxDrawn
+		if max <= 0 {
+			max = 10
+		}
+		if len(chosen) > max {
+			chosen = chosen[:max]
+		}
+	} else {
+		want := map[string]bool{}
+		for _, k := range keys {
+			want[k] = true
+		}
+		for _, kh := range all {
+			if want[kh.key] {
+				chosen = append(chosen, kh)
+			}
+		}
+	}
+	if len(chosen) == 0 {
+		return fmt.Errorf("visualize: none of the requested keys has read, write or cas ops")
+	}
+	info, _ := verbose(opts.Initial, chosen, timeout)
+	info.AddAnnotations(faultAnnotations(h))
+	return porcupine.Visualize(model(opts.Initial, nil), info, w)
+}
+
+func writeVisualization(path string, m porcupine.Model, info porcupine.LinearizationInfo, h harness.History) error {
+	info.AddAnnotations(faultAnnotations(h))
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write visualization: %w", err)
+	}
+	bw := bufio.NewWriter(f)
+	if err := porcupine.Visualize(m, info, bw); err != nil {
+		f.Close()
+		return fmt.Errorf("write visualization %s: %w", path, err)
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("write visualization %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+var faultColors = []string{"#f8d7da", "#fff3cd", "#d1ecf1", "#e2d9f3", "#d4edda", "#fde2c8"}
+
+// faultAnnotations turns the nemesis ops "start-X" … "stop-X" into one
+// annotation lane per fault package. A fault never stopped lasts to the end
+// of the history.
+func faultAnnotations(h harness.History) []porcupine.Annotation {
+	var out []porcupine.Annotation
+	if len(h) == 0 {
+		return nil
+	}
+	end := h[len(h)-1].Time
+	open := map[string]int{} // package -> index in out
+	color := map[string]string{}
+	lastClosed := map[string]int{}
+	for _, op := range h {
+		if !op.IsNemesis() {
+			continue
+		}
+		name, starting := strings.CutPrefix(op.F, "start-")
+		if !starting {
+			var stopping bool
+			if name, stopping = strings.CutPrefix(op.F, "stop-"); !stopping {
+				continue
+			}
+		}
+		if _, ok := color[name]; !ok {
+			color[name] = faultColors[len(color)%len(faultColors)]
+		}
+		desc := ""
+		if op.Value != nil {
+			desc = *op.Value
+		}
+		if op.Node != "" {
+			desc = strings.TrimSpace(desc + " (nodes " + op.Node + ")")
+		}
+		if starting {
+			if i, ok := open[name]; ok { // the completion of the same start
+				if desc != "" {
+					out[i].Details = desc
+				}
+				continue
+			}
+			open[name] = len(out)
+			delete(lastClosed, name)
+			out = append(out, porcupine.Annotation{Tag: "fault: " + name, Start: op.Time, End: end,
+				Description: name, Details: desc, BackgroundColor: color[name]})
+			continue
+		}
+		if i, ok := open[name]; ok {
+			out[i].End = op.Time
+			delete(open, name)
+			lastClosed[name] = i
+		} else if i, ok := lastClosed[name]; ok { // the completion of the same stop
+			out[i].End = op.Time
+		}
+	}
+	return out
+}

@@ -1,0 +1,202 @@
+// Package workloads holds the generators of operations and the checkers that
+// judge their histories.
+//
+//   - register: one key; read, write (unique values), cas.
+//   - register-without-cas: the same without cas.
+//   - kv: many independent keys; read, write, cas. Keys rotate — a key is
+//     retired after about OpsPerKey ops and a fresh one takes its place — so
+//     no key's history grows past a few hundred ops and the per-key
+//     linearizability search stays fast (Jepsen's "independent" trick).
+//   - kv-without-cas: the same without cas (a leaderless quorum store's
+//     reads and writes can be linearizable, its cas cannot).
+//
+// Written values are unique across the run (a counter, in decimal), which is
+// what lets a checker tell which write a read saw. Cas expects one of the
+// values recently written to its key, so that it sometimes succeeds.
+package workloads
+
+import (
+	"fmt"
+	"math/rand"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/gauntlet-dev/gauntlet/checkers/linearizable"
+	"github.com/gauntlet-dev/gauntlet/checkers/stats"
+	"github.com/gauntlet-dev/gauntlet/harness"
+)
+
+// Options shape a workload. Zero fields take the defaults.
+type Options struct {
+	// Keys is how many keys are in use at once (kv; default 8). register
+	// always uses one.
+	Keys int
+	// OpsPerKey retires a key after this many ops (kv; default 200).
+	// register never rotates its key.
+	OpsPerKey int
+	// ReadFraction is the share of reads (default 0.5).
+	ReadFraction float64
+	// CASFraction is the share of cas (default 0.2; always 0 without cas).
+	CASFraction float64
+	// CheckTimeout bounds the linearizability check (default 30 s).
+	CheckTimeout time.Duration
+}
+
+const (
+	defaultKeys      = 8
+	defaultOpsPerKey = 200
+	defaultRead      = 0.5
+	defaultCAS       = 0.2
+	// recent is how many of a key's latest written values cas may expect.
+	recent = 4
+)
+
+type spec struct {
+	keys   bool // many rotating keys
+	cas    bool
+	about  string
+	single string // the register's key
+}
+
+var specs = map[string]spec{
+	"register":             {cas: true, about: "one key: read, write, cas"},
+	"register-without-cas": {about: "one key: read, write"},
+	"kv":                   {keys: true, cas: true, about: "many independent rotating keys: read, write, cas"},
+	"kv-without-cas":       {keys: true, about: "many independent rotating keys: read, write"},
+}
+
+// Names lists the workloads, sorted.
+func Names() []string {
+	names := make([]string, 0, len(specs))
+	for n := range specs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Describe returns a one-line description of a workload ("" if unknown).
+func Describe(name string) string { return specs[name].about }
+
+// New returns the named workload.
+func New(name string, opts Options) (harness.Workload, error) {
+	s, ok := specs[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown workload %q: want one of %v", name, Names())
+	}
+	if opts.Keys <= 0 {
+		opts.Keys = defaultKeys
+	}
+	if opts.OpsPerKey <= 0 {
+		opts.OpsPerKey = defaultOpsPerKey
+	}
+	if opts.ReadFraction <= 0 {
+		opts.ReadFraction = defaultRead
+	}
+	if opts.CASFraction <= 0 {
+		opts.CASFraction = defaultCAS
+	}
+	if !s.cas {
+		opts.CASFraction = 0
+	}
+	if !s.keys {
+		opts.Keys, opts.OpsPerKey = 1, 0
+	}
+	if opts.ReadFraction+opts.CASFraction > 1 {
+		return nil, fmt.Errorf("workload %s: read fraction %.2f plus cas fraction %.2f exceed 1", name, opts.ReadFraction, opts.CASFraction)
+	}
+	return &workload{name: name, opts: opts}, nil
+}
+
+type workload struct {
+	name string
+	opts Options
+}
+
+func (w *workload) Name() string { return w.name }
+
+func (w *workload) Checkers() []harness.Checker {
+	return []harness.Checker{
+		linearizable.New(linearizable.Options{Timeout: w.opts.CheckTimeout}),
+		stats.New(),
+	}
+}
+
+func (w *workload) Generator(rng *rand.Rand) harness.Generator {
+	g := &generator{opts: w.opts, rng: rng, recent: map[string][]string{}}
+	for i := 0; i < w.opts.Keys; i++ {
+		g.active = append(g.active, slot{key: g.newKey()})
+	}
+	return g
+}
+
+type slot struct {
+	key string
+	ops int
+}
+
+type generator struct {
+	opts   Options
+	rng    *rand.Rand
+	active []slot
+	used   []string
+	next   int // next key number
+	value  int // last value written
+	recent map[string][]string
+}
+
+func (g *generator) newKey() string {
+	k := "r"
+	if g.opts.OpsPerKey > 0 {
+		k = "k" + strconv.Itoa(g.next)
+	}
+	g.next++
+	g.used = append(g.used, k)
+	return k
+}
+
+func (g *generator) Keys() []string { return append([]string(nil), g.used...) }
+
+func (g *generator) Next(p harness.Process) harness.Op {
+	i := g.rng.Intn(len(g.active))
+	s := &g.active[i]
+	key := s.key
+	op := harness.Op{Key: key}
+	x := g.rng.Float64()
+	rec := g.recent[key]
+	switch {
+	case x < g.opts.ReadFraction:
+		op.F = harness.FRead
+	case x < g.opts.ReadFraction+g.opts.CASFraction && len(rec) > 0:
+		op.F = harness.FCAS
+		// Prefer the latest value: it is the one most likely still there.
+		from := rec[len(rec)-1]
+		if g.rng.Intn(2) == 0 {
+			from = rec[g.rng.Intn(len(rec))]
+		}
+		op.From = harness.Str(from)
+		op.Value = harness.Str(g.fresh(key))
+	default:
+		op.F = harness.FWrite
+		op.Value = harness.Str(g.fresh(key))
+	}
+	s.ops++
+	if g.opts.OpsPerKey > 0 && s.ops >= g.opts.OpsPerKey {
+		delete(g.recent, key)
+		*s = slot{key: g.newKey()}
+	}
+	return op
+}
+
+// fresh returns a value never written before and remembers it for cas.
+func (g *generator) fresh(key string) string {
+	g.value++
+	v := strconv.Itoa(g.value)
+	rec := append(g.recent[key], v)
+	if len(rec) > recent {
+		rec = rec[len(rec)-recent:]
+	}
+	g.recent[key] = rec
+	return v
+}
