@@ -1,0 +1,503 @@
+package docker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gauntlet-dev/gauntlet/harness"
+)
+
+// testSystem runs internal/testnode, which lets tests look at the network
+// from inside the cluster.
+type testSystem struct{}
+
+func (testSystem) Name() string { return "testnode" }
+func (testSystem) GoPackage() string {
+	return modulePath + "/deploy/docker/internal/testnode"
+}
+func (testSystem) Build(context.Context, string) (string, error) {
+	return "", errors.New("testnode is built by the deployment (GoPackage)")
+}
+func (testSystem) Launch(bin string, n harness.NodeSpec) harness.Launch {
+	var peers []string
+	for id, a := range n.Peers {
+		peers = append(peers, id+"="+a)
+	}
+	sort.Strings(peers)
+	return harness.Launch{Binary: bin, Args: []string{
+		"--id", n.ID, "--listen", n.Listen, "--peers", strings.Join(peers, ","), "--data", n.DataDir,
+	}}
+}
+func (testSystem) NewClient(string, string) (harness.Client, error) { return nil, harness.ErrUnsupported }
+func (testSystem) Status(ctx context.Context, addr string) (harness.NodeStatus, error) {
+	var st harness.NodeStatus
+	err := getJSON(ctx, "http://"+addr+"/status", &st)
+	return st, err
+}
+func (testSystem) Digest(context.Context, string) (harness.Digest, error) {
+	return harness.Digest{}, harness.ErrUnsupported
+}
+func (testSystem) SetClock(context.Context, string, time.Duration) error {
+	return fmt.Errorf("testnode clock: %w", harness.ErrUnsupported)
+}
+func (testSystem) Bugs() []harness.Bug { return nil }
+
+func getJSON(ctx context.Context, url string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// requireDocker skips without a daemon, unless GAUNTLET_REQUIRE_DOCKER=1.
+func requireDocker(t *testing.T) {
+	t.Helper()
+	if err := Available(t.Context()); err != nil {
+		if os.Getenv(RequireEnv) == "1" {
+			t.Fatalf("%s=1 but Docker is not available: %v", RequireEnv, err)
+		}
+		t.Skipf("skipping: Docker is not available (%v); set %s=1 to fail instead", err, RequireEnv)
+	}
+}
+
+type testLogger struct {
+	t  *testing.T
+	mu sync.Mutex
+	on func(msg string) // called for every message, for tests that react to a phase
+}
+
+func (l *testLogger) log(level, msg string, args ...any) {
+	l.mu.Lock()
+	on := l.on
+	l.mu.Unlock()
+	if on != nil {
+		on(msg)
+	}
+	if level != "DEBUG" || testing.Verbose() {
+		l.t.Log(append([]any{level, msg}, args...)...)
+	}
+}
+func (l *testLogger) Info(msg string, args ...any)  { l.log("INFO", msg, args...) }
+func (l *testLogger) Warn(msg string, args ...any)  { l.log("WARN", msg, args...) }
+func (l *testLogger) Error(msg string, args ...any) { l.log("ERROR", msg, args...) }
+func (l *testLogger) Debug(msg string, args ...any) { l.log("DEBUG", msg, args...) }
+
+func newTestDeployment(t *testing.T, log *testLogger) *Deployment {
+	return New(Options{Logger: log, CacheDir: filepath.Join(os.TempDir(), "gauntlet-docker-test-cache")}).(*Deployment)
+}
+
+func runID(t *testing.T) string {
+	return fmt.Sprintf("test-%s-%d", strings.ToLower(sanitize(t.Name())), time.Now().UnixNano()%1e9)
+}
+
+// leftovers lists what carries the run's label, as `docker ps -a`,
+// `docker network ls` and `docker volume ls` filtered by it would.
+func leftovers(t *testing.T, run string) []string {
+	t.Helper()
+	ctx := context.WithoutCancel(t.Context())
+	cli, err := newClient(ctx)
+	require.NoError(t, err)
+	defer cli.Close()
+	f := make(client.Filters).Add("label", LabelRun+"="+run)
+	var out []string
+	cs, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	require.NoError(t, err)
+	for _, c := range cs.Items {
+		out = append(out, "container "+strings.Join(c.Names, ","))
+	}
+	ns, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+	require.NoError(t, err)
+	for _, n := range ns.Items {
+		out = append(out, "network "+n.Name)
+	}
+	vs, err := cli.VolumeList(ctx, client.VolumeListOptions{Filters: f})
+	require.NoError(t, err)
+	for _, v := range vs.Items {
+		out = append(out, "volume "+v.Name)
+	}
+	return out
+}
+
+func deploy(t *testing.T, d *Deployment, nodes int) *Cluster {
+	t.Helper()
+	run := runID(t)
+	start := time.Now()
+	hc, err := d.Deploy(t.Context(), harness.ClusterSpec{Nodes: nodes, System: testSystem{}, RunID: run, Dir: t.TempDir()})
+	require.NoError(t, err)
+	c := hc.(*Cluster)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		assert.NoError(t, c.Close(ctx))
+		assert.Empty(t, leftovers(t, run), "Close left these behind")
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	require.NoError(t, c.WaitHealthy(ctx))
+	t.Logf("FIGURE %d-node cluster healthy %v after Deploy was called", nodes, time.Since(start).Round(time.Millisecond))
+	return c
+}
+
+// dial asks node from to open n TCP connections to peer, each given timeout.
+func dial(t *testing.T, c *Cluster, from, peer string, n int, timeout time.Duration) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), timeout+5*time.Second)
+	defer cancel()
+	url := fmt.Sprintf("http://%s/dial?peer=%s&n=%d&timeout=%s", c.ClientAddr(from), peer, n, timeout)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	ok, err := strconv.Atoi(string(b))
+	require.NoError(t, err, "dial answer %q", b)
+	return ok
+}
+
+func status(ctx context.Context, c *Cluster, id string, timeout time.Duration) (harness.NodeStatus, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return testSystem{}.Status(ctx, c.ClientAddr(id))
+}
+
+func waitStatus(t *testing.T, c *Cluster, id string) harness.NodeStatus {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := status(t.Context(), c, id, time.Second)
+		if err == nil {
+			return st
+		}
+		require.True(t, time.Now().Before(deadline), "%s never answered again: %v", id, err)
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestCluster(t *testing.T) {
+	requireDocker(t)
+	log := &testLogger{t: t}
+	d := newTestDeployment(t, log)
+	c := deploy(t, d, 3)
+	ctx := t.Context()
+
+	t.Run("addresses", func(t *testing.T) {
+		assert.Equal(t, []string{"n1", "n2", "n3"}, c.Nodes())
+		seen := map[string]bool{}
+		for _, id := range c.Nodes() {
+			addr := c.ClientAddr(id)
+			assert.True(t, strings.HasPrefix(addr, "127.0.0.1:"), addr)
+			assert.False(t, seen[addr])
+			seen[addr] = true
+			// Published on 127.0.0.1 only, never 0.0.0.0.
+			insp, err := c.cli.ContainerInspect(ctx, c.byID[id].holder.ID, client.ContainerInspectOptions{})
+			require.NoError(t, err)
+			for _, bs := range insp.Container.HostConfig.PortBindings {
+				for _, b := range bs {
+					assert.Equal(t, "127.0.0.1", b.HostIP.String())
+				}
+			}
+		}
+		assert.Equal(t, 3, dial(t, c, "n1", "n2", 3, time.Second))
+	})
+
+	t.Run("partition", func(t *testing.T) {
+		start := time.Now()
+		require.NoError(t, c.Partition(ctx, harness.Symmetric([]string{"n1"}, []string{"n2", "n3"})))
+		t.Logf("FIGURE partition applied in %v", time.Since(start).Round(time.Millisecond))
+		assert.Equal(t, 0, dial(t, c, "n1", "n2", 3, 300*time.Millisecond))
+		assert.Equal(t, 0, dial(t, c, "n3", "n1", 3, 300*time.Millisecond))
+		assert.Equal(t, 3, dial(t, c, "n2", "n3", 3, time.Second), "the majority side stays connected")
+		// The harness still reaches the isolated node.
+		_, err := status(ctx, c, "n1", time.Second)
+		require.NoError(t, err)
+
+		// A new partition replaces the old one.
+		require.NoError(t, c.Partition(ctx, harness.Symmetric([]string{"n3"}, []string{"n1", "n2"})))
+		assert.Equal(t, 3, dial(t, c, "n1", "n2", 3, time.Second))
+		assert.Equal(t, 0, dial(t, c, "n1", "n3", 3, 300*time.Millisecond))
+
+		start = time.Now()
+		require.NoError(t, c.Heal(ctx))
+		t.Logf("FIGURE heal applied in %v", time.Since(start).Round(time.Millisecond))
+		for _, p := range [][2]string{{"n1", "n2"}, {"n1", "n3"}, {"n3", "n2"}} {
+			assert.Equal(t, 3, dial(t, c, p[0], p[1], 3, time.Second), "%s->%s after heal", p[0], p[1])
+		}
+		assert.Error(t, c.Partition(ctx, harness.Grudge{"n9": {"n1"}}), "unknown node")
+	})
+
+	t.Run("loss", func(t *testing.T) {
+		// A connection needs the SYN out and the SYN-ACK back: with loss p on
+		// every link it succeeds with (1-p)^2 = 0.25 here (no SYN retry
+		// within 300ms).
+		require.NoError(t, c.Netem(ctx, harness.LinkFault{Loss: 0.5}))
+		ok := dial(t, c, "n1", "n2", 200, 300*time.Millisecond)
+		t.Logf("loss 0.5: %d/200 connections", ok)
+		assert.Greater(t, ok, 20)
+		assert.Less(t, ok, 90)
+
+		// Limited to one link: n1->n2 only (so only the SYN is at risk).
+		require.NoError(t, c.Netem(ctx, harness.LinkFault{Loss: 0.5, Links: map[string][]string{"n1": {"n2"}}}))
+		assert.Equal(t, 100, dial(t, c, "n1", "n3", 100, time.Second))
+		ok = dial(t, c, "n1", "n2", 200, 300*time.Millisecond)
+		t.Logf("loss 0.5 on n1->n2 only: %d/200 connections", ok)
+		assert.Greater(t, ok, 60)
+		assert.Less(t, ok, 140)
+
+		require.NoError(t, c.Heal(ctx))
+		assert.Equal(t, 200, dial(t, c, "n1", "n2", 200, time.Second))
+	})
+
+	t.Run("latency", func(t *testing.T) {
+		err := c.Netem(ctx, harness.LinkFault{Latency: 100 * time.Millisecond})
+		if !c.Supports(harness.FaultLatency) {
+			require.ErrorIs(t, err, harness.ErrUnsupported)
+			t.Logf("latency unsupported here, as expected: %v", err)
+			return
+		}
+		require.NoError(t, err)
+		assert.Equal(t, 0, dial(t, c, "n1", "n2", 5, 50*time.Millisecond), "a 50ms dial cannot beat 100ms+ each way")
+		require.NoError(t, c.Heal(ctx))
+		assert.Equal(t, 5, dial(t, c, "n1", "n2", 5, time.Second))
+	})
+
+	t.Run("kill and restart keep IP, port, data and rules", func(t *testing.T) {
+		before := waitStatus(t, c, "n2")
+		addr, ip := c.ClientAddr("n2"), c.IP("n2")
+		require.NoError(t, c.Partition(ctx, harness.Symmetric([]string{"n1"}, []string{"n2", "n3"})))
+
+		require.NoError(t, c.Kill(ctx, "n2"))
+		st, err := c.nodeState(ctx, "n2")
+		require.NoError(t, err)
+		assert.False(t, st.Running)
+		assert.Equal(t, 137, st.ExitCode, "SIGKILL")
+		_, err = status(ctx, c, "n2", 500*time.Millisecond)
+		assert.Error(t, err)
+		require.NoError(t, c.Kill(ctx, "n2"), "killing a dead node is a no-op")
+
+		start := time.Now()
+		require.NoError(t, c.Start(ctx, "n2"))
+		after := waitStatus(t, c, "n2")
+		t.Logf("restart to answering: %v", time.Since(start).Round(time.Millisecond))
+		assert.Equal(t, addr, c.ClientAddr("n2"))
+		assert.Equal(t, before.Term+1, after.Term, "boot count kept on the volume")
+		assert.Equal(t, 0, dial(t, c, "n2", "n1", 3, 300*time.Millisecond), "partition survived the restart")
+		assert.Equal(t, 3, dial(t, c, "n3", "n2", 3, time.Second), "n3 still reaches n2 at %s", ip)
+		require.NoError(t, c.Heal(ctx))
+		assert.Equal(t, 3, dial(t, c, "n1", "n2", 3, time.Second))
+
+		require.NoError(t, c.Stop(ctx, "n2"))
+		require.NoError(t, c.Start(ctx, "n2"))
+		assert.Equal(t, before.Term+2, waitStatus(t, c, "n2").Term)
+	})
+
+	t.Run("pause and resume", func(t *testing.T) {
+		before := waitStatus(t, c, "n3")
+		require.NoError(t, c.Pause(ctx, "n3"))
+		_, err := status(ctx, c, "n3", 500*time.Millisecond)
+		assert.Error(t, err, "a stopped process does not answer")
+		time.Sleep(500 * time.Millisecond)
+		require.NoError(t, c.Resume(ctx, "n3"))
+		after := waitStatus(t, c, "n3")
+		assert.Equal(t, before.Term, after.Term, "same process, not a restart")
+
+		// Killing a paused node works (docker pause would refuse it).
+		require.NoError(t, c.Pause(ctx, "n3"))
+		require.NoError(t, c.Kill(ctx, "n3"))
+		require.NoError(t, c.Start(ctx, "n3"))
+		assert.Equal(t, before.Term+1, waitStatus(t, c, "n3").Term)
+	})
+
+	t.Run("clock goes to the system", func(t *testing.T) {
+		assert.ErrorIs(t, c.SetClock(ctx, "n1", time.Second), harness.ErrUnsupported)
+	})
+
+	t.Run("logs", func(t *testing.T) {
+		dir := t.TempDir()
+		require.NoError(t, c.CollectLogs(ctx, dir))
+		b, err := os.ReadFile(filepath.Join(dir, "n2", "node.log"))
+		require.NoError(t, err)
+		assert.Contains(t, string(b), "testnode n2 boot 1 ")
+		assert.Contains(t, string(b), "testnode n2 boot 3 ", "every incarnation's output")
+		f, err := os.ReadFile(filepath.Join(dir, "n1", "faults.log"))
+		require.NoError(t, err)
+		assert.Contains(t, string(f), "holder up")
+		assert.Contains(t, string(f), "partition n1 drops")
+	})
+}
+
+// TestCancelMidDeploy cancels Deploy at two points and checks that nothing
+// labelled with the run is left.
+func TestCancelMidDeploy(t *testing.T) {
+	requireDocker(t)
+	for _, at := range []string{"docker: images ready", "Container started"} {
+		t.Run(at, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			log := &testLogger{t: t}
+			var once sync.Once
+			log.on = func(msg string) {
+				if strings.Contains(msg, at) {
+					once.Do(cancel)
+				}
+			}
+			d := newTestDeployment(t, log)
+			run := runID(t)
+			c, err := d.Deploy(ctx, harness.ClusterSpec{Nodes: 3, System: testSystem{}, RunID: run})
+			require.Error(t, err)
+			assert.Nil(t, c)
+			assert.ErrorIs(t, err, context.Canceled)
+			assert.Empty(t, leftovers(t, run))
+		})
+	}
+}
+
+const crashEnv = "GAUNTLET_DOCKER_CRASH_RUN"
+
+// TestCrashHelper is the harness that gets SIGKILLed in TestCleanupStale.
+func TestCrashHelper(t *testing.T) {
+	run := os.Getenv(crashEnv)
+	if run == "" {
+		t.Skip("helper process for TestCleanupStale")
+	}
+	d := New(Options{CacheDir: filepath.Join(os.TempDir(), "gauntlet-docker-test-cache")})
+	_, err := d.Deploy(t.Context(), harness.ClusterSpec{Nodes: 2, System: testSystem{}, RunID: run})
+	require.NoError(t, err)
+	fmt.Println("DEPLOYED")
+	time.Sleep(time.Hour)
+}
+
+// TestCleanupStale deploys from a child process, SIGKILLs it, and checks that
+// CleanupStale removes what it left while a live run's containers stay.
+func TestCleanupStale(t *testing.T) {
+	requireDocker(t)
+	live := deploy(t, newTestDeployment(t, &testLogger{t: t}), 1)
+
+	run := runID(t) + "-crashed"
+	cmd := execSelf(t, "^TestCrashHelper$", crashEnv+"="+run)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = Cleanup(context.Background(), run) })
+	deployed := make(chan bool, 1)
+	go func() {
+		b := make([]byte, 4096)
+		var all []byte
+		for {
+			n, err := out.Read(b)
+			all = append(all, b[:n]...)
+			if strings.Contains(string(all), "DEPLOYED") {
+				deployed <- true
+				io.Copy(io.Discard, out)
+				return
+			}
+			if err != nil {
+				deployed <- false
+				return
+			}
+		}
+	}()
+	select {
+	case ok := <-deployed:
+		require.True(t, ok, "helper failed to deploy")
+	case <-time.After(2 * time.Minute):
+		t.Fatal("helper did not deploy in time")
+	}
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+	left := leftovers(t, run)
+	require.NotEmpty(t, left, "the crashed harness should have left its cluster")
+	t.Logf("left by the crashed harness: %v", left)
+
+	require.NoError(t, CleanupStale(t.Context()))
+	assert.Empty(t, leftovers(t, run))
+	assert.NotEmpty(t, leftovers(t, live.RunID()), "a live run is not stale")
+	_, err = status(t.Context(), live, "n1", time.Second)
+	assert.NoError(t, err)
+}
+
+func TestSubnetCandidates(t *testing.T) {
+	a := subnetCandidates("run-a", 8)
+	b := subnetCandidates("run-b", 8)
+	assert.Len(t, a, 8)
+	assert.NotEqual(t, a[0], b[0])
+	assert.Equal(t, a, subnetCandidates("run-a", 8), "deterministic")
+	for _, p := range a {
+		assert.Equal(t, 24, p.Bits())
+		assert.True(t, p.Addr().Is4())
+		assert.Equal(t, byte(10), p.Addr().As4()[0])
+	}
+	assert.Len(t, slicesCompact(a), 8, "candidates differ")
+}
+
+func slicesCompact[T comparable](s []T) []T {
+	seen := map[T]bool{}
+	var out []T
+	for _, v := range s {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func TestOwnerAlive(t *testing.T) {
+	assert.True(t, ownerAlive(owner(), time.Now()))
+	host, _ := os.Hostname()
+	assert.False(t, ownerAlive(fmt.Sprintf("%s/%d/1", host, os.Getpid()+1_000_000), time.Now()), "no such pid")
+	assert.True(t, ownerAlive("elsewhere/1/2", time.Now()), "another host's fresh run")
+	assert.False(t, ownerAlive("elsewhere/1/2", time.Now().Add(-7*time.Hour)), "another host's old run")
+}
+
+func TestHealthProblem(t *testing.T) {
+	ids := []string{"n1", "n2"}
+	ok := []error{nil, nil}
+	assert.Empty(t, healthProblem(ids, []harness.NodeStatus{{Role: "replica"}, {Role: "replica"}}, ok))
+	assert.Empty(t, healthProblem(ids, []harness.NodeStatus{{Role: "leader", Leader: "n1"}, {Role: "follower", Leader: "n1"}}, ok))
+	assert.NotEmpty(t, healthProblem(ids, []harness.NodeStatus{{Role: "candidate"}, {Role: "follower", Leader: "n1"}}, ok))
+	assert.NotEmpty(t, healthProblem(ids, []harness.NodeStatus{{Role: "replica"}, {}}, []error{nil, errors.New("refused")}))
+}
+
+func TestFaultArgs(t *testing.T) {
+	c := &Cluster{byID: map[string]*node{}}
+	for i, id := range []string{"n1", "n2", "n3"} {
+		n := &node{id: id, ip: mustAddr(fmt.Sprintf("10.1.2.%d", i+2))}
+		c.nodes = append(c.nodes, n)
+		c.byID[id] = n
+	}
+	c.grudge = harness.Grudge{"n1": {"n3", "n2"}}
+	c.link = harness.LinkFault{Loss: 0.1, Links: map[string][]string{"n2": {"n3"}}}
+	assert.Equal(t, []string{"apply", "--drop", "10.1.2.3,10.1.2.4"}, c.faultArgs(c.nodes[0]))
+	assert.Equal(t, []string{"apply", "--loss", "0.1", "--loss-to", "10.1.2.4"}, c.faultArgs(c.nodes[1]))
+	assert.Equal(t, []string{"apply"}, c.faultArgs(c.nodes[2]))
+	c.link.Links = nil
+	assert.True(t, slices.Contains(c.faultArgs(c.nodes[2]), "10.1.2.2,10.1.2.3"), "nil Links = every link")
+}
