@@ -178,7 +178,7 @@ type run struct {
 }
 
 func (r *run) execute(ctx context.Context) (res *Results, err error) {
-	r.res = Results{Test: r.t, Start: r.start, Command: r.t.CommandLine()}
+	r.res = Results{Test: r.t, Start: r.start, Command: r.t.CommandLine(), Dir: r.dir}
 	r.faults = map[string]string{}
 	r.log.Info("run", "test", r.t.Name, "seed", r.t.Seed, "dir", r.dir)
 

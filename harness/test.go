@@ -78,10 +78,12 @@ type Results struct {
 	// FirstViolation is the test time (ns) of the first violating op, if any.
 	FirstViolation *int64 `json:"first_violation,omitempty"`
 	// Error says why the run could not be carried out (exit 3), if it could not.
-	Error       string  `json:"error,omitempty"`
-	Interrupted bool    `json:"interrupted,omitempty"`
-	Command     string  `json:"command"` // the command that replays this run
-	Phases      []Phase `json:"phases,omitempty"`
+	Error       string `json:"error,omitempty"`
+	Interrupted bool   `json:"interrupted,omitempty"`
+	Command     string `json:"command"` // the command that replays this run
+	// Dir is the run directory (<out>/<name>/<start>), as the runner made it.
+	Dir    string  `json:"dir,omitempty"`
+	Phases []Phase `json:"phases,omitempty"`
 }
 
 // Phase records when a phase of the run started and how long it took.

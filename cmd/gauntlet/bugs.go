@@ -1,0 +1,42 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/gauntlet-dev/gauntlet/registry"
+)
+
+func cmdBugs(ctx context.Context, e *env, args []string) int {
+	fs := flag.NewFlagSet("bugs", flag.ContinueOnError)
+	sys := fs.String("system", "", "only this system ("+strings.Join(registry.Systems(), ", ")+")")
+	fs.Usage = usageFunc(fs, "[--system S]", "Lists the injectable bugs (--bug NAME) with the workload and faults expected to expose each.")
+	if code, stop := parseFlags(e, fs, args); stop {
+		return code
+	}
+	if fs.NArg() > 0 {
+		return badArgs(e, "bugs", "unexpected argument %q", fs.Arg(0))
+	}
+	names := registry.Systems()
+	if *sys != "" {
+		names = []string{*sys}
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SYSTEM\tBUG\tWORKLOAD\tNEMESIS\tDESCRIPTION")
+	for _, n := range names {
+		s, err := registry.System(n, nil, nil)
+		if err != nil {
+			return badArgs(e, "bugs", "%v", err)
+		}
+		for _, b := range s.Bugs() {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n, b.Name, b.Workload, strings.Join(b.Nemesis, ","), b.Description)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,271 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gauntlet-dev/gauntlet/harness"
+	"github.com/gauntlet-dev/gauntlet/registry"
+)
+
+// runFlags are the flags of `gauntlet run`; the zero Test fields take the
+// harness defaults.
+type runFlags struct {
+	fs      *flag.FlagSet
+	t       harness.Test
+	nemesis string
+	seed    string
+	replay  string
+	verbose bool
+	opts    map[string]*string
+}
+
+func newRunFlags() *runFlags {
+	f := &runFlags{fs: flag.NewFlagSet("run", flag.ContinueOnError), opts: map[string]*string{}}
+	fs := f.fs
+	t := &f.t
+	fs.StringVar(&t.Name, "name", "", "test name, the results subfolder (default: <system>[-<bug>]-<workload>-<nemesis>)")
+	fs.StringVar(&t.System, "system", "raft", "system under test: "+strings.Join(registry.Systems(), ", "))
+	fs.StringVar(&t.Deploy, "deploy", "local", "deployment: "+strings.Join(registry.Deployments(), ", "))
+	fs.StringVar(&t.Workload, "workload", "kv", "workload: "+strings.Join(registry.Workloads(), ", "))
+	fs.StringVar(&f.nemesis, "nemesis", "partition,kill,pause", "fault packages, comma separated, or all / none: "+strings.Join(registry.NemesisNames(), ", "))
+	durationVar(fs, &t.NemesisInterval, "nemesis-interval", harness.DefaultNemesisInterval, "time between a fault's start and heal, and between faults")
+	fs.IntVar(&t.Nodes, "nodes", harness.DefaultNodes, "cluster size")
+	fs.IntVar(&t.Concurrency, "concurrency", harness.DefaultConcurrency, "client workers, each with one op outstanding; worker w talks to node w mod nodes")
+	fs.Float64Var(&t.Rate, "rate", 0, "total ops/s across workers (0 = as fast as the system answers)")
+	durationVar(fs, &t.TimeLimit, "time-limit", harness.DefaultTimeLimit, "length of the main phase (workload + faults)")
+	durationVar(fs, &t.RecoveryLimit, "recovery-limit", harness.DefaultRecoveryLimit, "after healing, how long every key may take to be readable again (longer is a finding)")
+	durationVar(fs, &t.CheckTimeout, "check-timeout", harness.DefaultCheckTimeout, "bound of each checker; expiry is verdict unknown")
+	durationVar(fs, &t.OpTimeout, "op-timeout", harness.DefaultOpTimeout, "bound of one client operation; an unanswered write is info")
+	fs.StringVar(&f.seed, "seed", "", "seed of every random choice (default: random, printed)")
+	fs.StringVar(&t.Bug, "bug", "", "switch on one bug of the system's catalog (see `gauntlet bugs`)")
+	fs.StringVar(&t.Out, "out", harness.DefaultOut, "results folder")
+	fs.StringVar(&f.replay, "replay", "", "run DIR: repeat a stored run (its config.json; flags given here override)")
+	fs.BoolVar(&t.StopOnViolation, "stop-on-violation", false, "end the main phase once an online check proves a violation")
+	fs.BoolVar(&f.verbose, "v", false, "log every phase and fault to stderr")
+	for _, o := range []struct{ key, help string }{
+		{registry.OptEtcdVersion, "etcd: version to build (--system etcd)"},
+		{registry.OptEtcdBinary, "etcd: use this etcd binary instead of building one"},
+		{registry.OptEtcdSerializable, "etcd: true = serializable (possibly stale) reads"},
+	} {
+		f.opts[o.key] = fs.String(o.key, "", o.help)
+	}
+	fs.Usage = usageFunc(fs, "[flags]", "Runs a test: starts a cluster, drives the workload while the nemesis injects faults,\nheals, reads every key again, tears down, checks the history and writes the results.")
+	return f
+}
+
+func durationVar(fs *flag.FlagSet, d *harness.Duration, name string, def time.Duration, help string) {
+	*d = harness.Duration(def)
+	fs.Func(name, fmt.Sprintf("%s (default %s)", help, def), func(s string) error {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("want a duration like 20s: %w", err)
+		}
+		if v <= 0 {
+			return errors.New("must be positive")
+		}
+		*d = harness.Duration(v)
+		return nil
+	})
+}
+
+// test resolves the flags into a test; errors are bad arguments.
+func (f *runFlags) test() (harness.Test, error) {
+	set := map[string]bool{}
+	f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	t := f.t
+	if f.fs.NArg() > 0 {
+		return t, fmt.Errorf("unexpected argument %q", f.fs.Arg(0))
+	}
+	if f.replay != "" {
+		base, err := loadTest(f.replay)
+		if err != nil {
+			return t, err
+		}
+		t = overlay(base, t, set) // flags given explicitly override the stored run
+	}
+	if set["nemesis"] || f.replay == "" {
+		nems, err := registry.ParseNemesis(f.nemesis)
+		if err != nil {
+			return t, fmt.Errorf("--nemesis: %w", err)
+		}
+		t.Nemesis = nems
+	}
+	if set["seed"] {
+		s, err := parseSeed(f.seed)
+		if err != nil {
+			return t, err
+		}
+		t.Seed = s
+	} else if f.replay == "" {
+		t.Seed = rand.Int64N(1 << 53) // exact in JSON readers that use doubles
+	}
+	for k, v := range f.opts {
+		if set[k] {
+			if t.Options == nil {
+				t.Options = map[string]string{}
+			}
+			t.Options[k] = *v
+		}
+	}
+	if t.Nodes < 1 {
+		return t, fmt.Errorf("--nodes must be at least 1, got %d", t.Nodes)
+	}
+	if t.Concurrency < 1 {
+		return t, fmt.Errorf("--concurrency must be at least 1, got %d", t.Concurrency)
+	}
+	if t.Rate < 0 {
+		return t, fmt.Errorf("--rate must not be negative, got %g", t.Rate)
+	}
+	return t, nil
+}
+
+func parseSeed(s string) (int64, error) {
+	var v int64
+	if _, err := fmt.Sscan(s, &v); err != nil {
+		return 0, fmt.Errorf("--seed must be an integer, got %q", s)
+	}
+	return v, nil
+}
+
+// overlay takes the stored test and the flags set explicitly.
+func overlay(base, flags harness.Test, set map[string]bool) harness.Test {
+	t := base
+	pick := map[string]func(){
+		"name":              func() { t.Name = flags.Name },
+		"system":            func() { t.System = flags.System },
+		"deploy":            func() { t.Deploy = flags.Deploy },
+		"workload":          func() { t.Workload = flags.Workload },
+		"nemesis-interval":  func() { t.NemesisInterval = flags.NemesisInterval },
+		"nodes":             func() { t.Nodes = flags.Nodes },
+		"concurrency":       func() { t.Concurrency = flags.Concurrency },
+		"rate":              func() { t.Rate = flags.Rate },
+		"time-limit":        func() { t.TimeLimit = flags.TimeLimit },
+		"recovery-limit":    func() { t.RecoveryLimit = flags.RecoveryLimit },
+		"check-timeout":     func() { t.CheckTimeout = flags.CheckTimeout },
+		"op-timeout":        func() { t.OpTimeout = flags.OpTimeout },
+		"bug":               func() { t.Bug = flags.Bug },
+		"stop-on-violation": func() { t.StopOnViolation = flags.StopOnViolation },
+	}
+	for name, f := range pick {
+		if set[name] {
+			f()
+		}
+	}
+	t.Out = flags.Out // results go where this command says, not where the stored run went
+	return t
+}
+
+func loadTest(dir string) (harness.Test, error) {
+	var t harness.Test
+	b, err := os.ReadFile(filepath.Join(dir, harness.ConfigFile))
+	if err != nil {
+		return t, fmt.Errorf("--replay: %w", err)
+	}
+	if err := json.Unmarshal(b, &t); err != nil {
+		return t, fmt.Errorf("--replay: %s: %w", filepath.Join(dir, harness.ConfigFile), err)
+	}
+	return t, nil
+}
+
+func cmdRun(ctx context.Context, e *env, args []string) int {
+	f := newRunFlags()
+	if code, stop := parseFlags(e, f.fs, args); stop {
+		return code
+	}
+	t, err := f.test()
+	if err != nil {
+		return badArgs(e, "run", "%v", err)
+	}
+	t = t.WithDefaults()
+
+	level := slog.LevelWarn
+	if f.verbose {
+		level = slog.LevelInfo
+	}
+	pl := newProgressLine(e.stdout, e.tty)
+	log := slog.New(slog.NewTextHandler(pl.logWriter(e.stderr), &slog.HandlerOptions{Level: level}))
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sigc := make(chan os.Signal, 3)
+	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigc)
+	go func() {
+		n := 0
+		for range sigc {
+			n++
+			switch n {
+			case 1:
+				pl.println("interrupted: tearing down the cluster; the history so far is kept (Ctrl-C twice more to abandon)")
+				cancel()
+			case 2:
+				pl.println("still tearing down; one more Ctrl-C abandons it and may leave nodes running")
+			default:
+				fmt.Fprintln(e.stderr, "gauntlet: abandoned teardown")
+				os.Exit(harness.ExitInterrupted)
+			}
+		}
+	}()
+
+	fmt.Fprintf(e.stdout, "gauntlet: %s: %s on %s, %d nodes, workload %s, nemesis %s, %s, seed %d\n",
+		t.Name, t.System, t.Deploy, t.Nodes, t.Workload, t.NemesisName(), t.TimeLimit.D(), t.Seed)
+	res, err := registry.Run(ctx, t, registry.Options{Logger: log, Progress: pl.update})
+	pl.done()
+	var ce *harness.ConfigError
+	if errors.As(err, &ce) {
+		return badArgs(e, "run", "%v", ce.Err)
+	}
+	if res == nil {
+		fmt.Fprintf(e.stderr, "gauntlet run: %v\n", err)
+		return harness.ExitRunFail
+	}
+	printResults(e, res)
+	return res.ExitCode()
+}
+
+// printResults says the verdict, the first anomaly in words and where the
+// results are.
+func printResults(e *env, res *harness.Results) {
+	w := e.stdout
+	verdict := string(res.Verdict)
+	if res.Interrupted {
+		verdict += " (interrupted)"
+	}
+	fmt.Fprintf(w, "\nverdict: %s   (%d ops, %s of test time, %s in all)\n", strings.ToUpper(verdict), res.Ops,
+		res.TestTime.D().Round(time.Millisecond), res.Duration.D().Round(time.Second))
+	if res.Error != "" {
+		fmt.Fprintf(w, "the run could not be carried out: %s\n", firstLine(res.Error))
+	}
+	for _, c := range res.Checkers {
+		fmt.Fprintf(w, "  %-14s %-8s %s\n", c.Checker, c.Validity, c.Summary)
+	}
+	if a := res.FirstAnomaly(); a != nil {
+		fmt.Fprintf(w, "first anomaly (%s, at %.2f s): %s\n", a.Checker, time.Duration(a.Time).Seconds(), a.Explanation)
+	}
+	if res.Dir != "" {
+		fmt.Fprintf(w, "results: %s\n", res.Dir)
+		if _, err := os.Stat(filepath.Join(res.Dir, harness.ReportFile)); err == nil {
+			fmt.Fprintf(w, "report:  %s\n", filepath.Join(res.Dir, harness.ReportFile))
+		}
+		fmt.Fprintf(w, "replay:  gauntlet run --replay %s\n", res.Dir)
+	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
