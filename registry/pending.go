@@ -14,9 +14,6 @@ func kvnodeSystem(name string) (harness.System, error) { return nil, errPending 
 
 func localDeployment(log harness.Logger) (harness.Deployment, error) { return nil, errPending }
 
-// Workload resolves t's workload.
-func Workload(t harness.Test) (harness.Workload, error) { return nil, errPending }
-
 // Nemeses resolves nemesis package names.
 func Nemeses(names []string) ([]harness.Nemesis, error) {
 	if len(names) == 0 {
@@ -24,9 +21,6 @@ func Nemeses(names []string) ([]harness.Nemesis, error) {
 	}
 	return nil, errPending
 }
-
-// Workloads lists the workload names.
-func Workloads() []string { return []string{"kv", "register"} }
 
 // NemesisNames lists the fault packages.
 func NemesisNames() []string { return nil }
