@@ -1,0 +1,25 @@
+# Gauntlet's everyday commands. `make test` is what CI runs (.ci/run).
+GO ?= go
+
+.PHONY: run test bench e2e build
+
+# One run end to end on local processes: the correct raft store under
+# partitions, kills and pauses; prints the verdict and where the results are.
+run:
+	$(GO) run ./cmd/gauntlet run --time-limit 20s
+
+# The whole test suite, end-to-end runs included (needs Docker for the docker
+# deployment's tests; they skip without a daemon unless GAUNTLET_REQUIRE_DOCKER=1).
+test:
+	$(GO) test -timeout 40m ./...
+
+# Only the end-to-end tests of the command.
+e2e:
+	$(GO) test -timeout 20m -v ./e2e/
+
+# Throughput of the harness alone (no-op client) and the checker's speed.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./harness/ ./checkers/...
+
+build:
+	$(GO) build -o bin/gauntlet ./cmd/gauntlet

@@ -1,0 +1,140 @@
+// Package gauntlettest runs Gauntlet tests from `go test`:
+//
+//	func TestLinearizable(t *testing.T) {
+//		gauntlettest.Run(t, harness.Test{
+//			System: "raft", Nemesis: []string{"partition", "kill"},
+//			TimeLimit: harness.Duration(15 * time.Second), Seed: 1,
+//		})
+//	}
+//
+// Zero fields take the harness defaults. A zero Seed takes $GAUNTLET_SEED or
+// a random one, logged with the command that replays the run. Results go to
+// test.Out, else $GAUNTLET_RESULTS, else a temporary folder that is removed
+// when the test passes and kept (and named in the failure) when it fails.
+package gauntlettest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gauntlet-dev/gauntlet/harness"
+	"github.com/gauntlet-dev/gauntlet/registry"
+)
+
+// Run runs test and fails t unless the verdict is valid.
+func Run(t testing.TB, test harness.Test) *harness.Results {
+	t.Helper()
+	return RunExpect(t, test, harness.Valid)
+}
+
+// RunExpect runs test and fails t unless the verdict is want; use
+// harness.Invalid for a test that must find a bug.
+func RunExpect(t testing.TB, test harness.Test, want harness.Validity) *harness.Results {
+	t.Helper()
+	if test.Seed == 0 {
+		test.Seed = seed(t)
+	}
+	if test.Out == "" {
+		test.Out = outDir(t)
+	}
+	test = test.WithDefaults()
+	t.Logf("gauntlet: %s, seed %d: %s", test.Name, test.Seed, test.CommandLine())
+
+	ctx := context.Background()
+	if dl, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		if d, ok := dl.Deadline(); ok {
+			// Leave time for teardown and the failure message.
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, d.Add(-30*time.Second))
+			defer cancel()
+		}
+	}
+	log := slog.New(slog.NewTextHandler(tbWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	res, err := registry.Run(ctx, test, registry.Options{Logger: log, NoReport: true})
+	var ce *harness.ConfigError
+	switch {
+	case errors.As(err, &ce):
+		t.Fatalf("gauntlet: %v", err)
+		return nil
+	case res == nil:
+		t.Fatalf("gauntlet: the run could not be carried out: %v", err)
+		return nil
+	}
+	if res.Verdict == want && err == nil {
+		t.Logf("gauntlet: verdict %s as expected (%d ops, %s of test time)", res.Verdict, res.Ops, res.TestTime.D().Round(time.Millisecond))
+		return res
+	}
+	registry.WriteReport(context.Background(), res, log)
+	t.Fatal(Describe(res, want))
+	return res
+}
+
+// Describe says what went wrong: the verdict, the first anomaly in words and
+// where the results are.
+func Describe(res *harness.Results, want harness.Validity) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "gauntlet: verdict %s, want %s", res.Verdict, want)
+	if res.Interrupted {
+		b.WriteString(" (interrupted)")
+	}
+	if res.Error != "" {
+		fmt.Fprintf(&b, "\nthe run could not be carried out: %s", res.Error)
+	}
+	for _, c := range res.Checkers {
+		fmt.Fprintf(&b, "\n  %-14s %-8s %s", c.Checker, c.Validity, c.Summary)
+	}
+	if a := res.FirstAnomaly(); a != nil {
+		fmt.Fprintf(&b, "\nfirst anomaly (%s, at %.2f s): %s", a.Checker, time.Duration(a.Time).Seconds(), a.Explanation)
+	}
+	fmt.Fprintf(&b, "\nresults: %s\nreplay:  %s", res.Dir, res.Command)
+	return b.String()
+}
+
+func seed(t testing.TB) int64 {
+	if s := os.Getenv("GAUNTLET_SEED"); s != "" {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			t.Fatalf("GAUNTLET_SEED=%q is not an integer", s)
+		}
+		return v
+	}
+	return rand.Int64N(1 << 53)
+}
+
+func outDir(t testing.TB) string {
+	if d := os.Getenv("GAUNTLET_RESULTS"); d != "" {
+		return d
+	}
+	name := strings.Map(func(r rune) rune {
+		if r == '/' || r == ' ' || r == '\\' {
+			return '_'
+		}
+		return r
+	}, t.Name())
+	dir, err := os.MkdirTemp("", "gauntlet-"+name+"-")
+	if err != nil {
+		t.Fatalf("gauntlet: results dir: %v", err)
+	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			_ = os.RemoveAll(dir)
+		}
+	})
+	return dir
+}
+
+// tbWriter sends the harness's warnings to the test log.
+type tbWriter struct{ t testing.TB }
+
+func (w tbWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
