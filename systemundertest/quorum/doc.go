@@ -92,5 +92,16 @@
 // # Bugs
 //
 // Bugs() lists the injectable bugs (Config.Bug): no-write-back,
-// sloppy-quorum, lww-wall-clock, r1w1 and ack-before-fsync.
+// sloppy-quorum, lww-wall-clock, r1w1 and ack-before-fsync. What each needs
+// to show:
+//   - no-write-back: a write that reaches only some replicas (partition,
+//     lost messages, a crash mid-write), then reads through different quorums.
+//   - sloppy-quorum: more members than N (its fallbacks are the members
+//     outside the key's replicas), and a partition whose minority side holds
+//     at least W members: writes there succeed and the majority never sees them.
+//   - lww-wall-clock: clock skew between coordinators (POST /debug/clock).
+//   - r1w1: anything that delays or drops a put to some replica.
+//   - ack-before-fsync: SIGKILL of at least N-R+1 replicas of a key within
+//     the 500 ms flush window (killing one node loses nothing the others
+//     still hold), e.g. killing a majority or every node at once.
 package quorum

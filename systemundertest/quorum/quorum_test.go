@@ -342,6 +342,17 @@ func TestRepairConverges(t *testing.T) {
 		require.Equal(t, res.Keys, res.Repaired)
 	}
 	assert.Zero(t, diverged())
+
+	// With a node down, the keys it replicates fail fast and the rest repair.
+	c.crash("n5")
+	t0 := time.Now()
+	res, err := c.s("n1").Repair(ctx(t))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "replica n5 is unreachable")
+	assert.Positive(t, res.Failed)
+	assert.Positive(t, res.Repaired)
+	assert.Equal(t, res.Keys, res.Failed+res.Repaired)
+	assert.Less(t, time.Since(t0), 3*time.Second)
 }
 
 func TestR1W1LosesCompletedWrites(t *testing.T) {

@@ -402,6 +402,9 @@ func (s *Store) Repair(ctx context.Context) (RepairResult, error) {
 	}
 	keys := s.rep.keys()
 	res := RepairResult{Keys: len(keys)}
+	// Probe every member once: a key whose replica is down fails at once
+	// instead of waiting out a timeout per key.
+	down := s.unreachable(ctx)
 	var mu sync.Mutex
 	sem := make(chan struct{}, 16)
 	var wg sync.WaitGroup
@@ -410,7 +413,12 @@ func (s *Store) Repair(ctx context.Context) (RepairResult, error) {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			_, err := s.read(ctx, k, true)
+			var err error
+			if id := firstIn(s.Replicas(k), down); id != "" {
+				err = fmt.Errorf("repair %s: replica %s is unreachable: %w", k, id, down[id])
+			} else {
+				_, err = s.read(ctx, k, true)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -428,6 +436,39 @@ func (s *Store) Repair(ctx context.Context) (RepairResult, error) {
 		return res, fmt.Errorf("repair: %d of %d keys failed, first: %s", res.Failed, res.Keys, res.Errors[0])
 	}
 	return res, nil
+}
+
+// unreachable returns the members that do not answer a query, with why.
+func (s *Store) unreachable(ctx context.Context) map[string]error {
+	members := s.cfg.members()
+	errs := make([]error, len(members))
+	var wg sync.WaitGroup
+	for i, id := range members {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rctx, cancel := context.WithTimeout(ctx, s.cfg.RPCTimeout)
+			defer cancel()
+			errs[i] = s.call(rctx, id, "get", getReq{}, &getResp{})
+		}()
+	}
+	wg.Wait()
+	down := map[string]error{}
+	for i, err := range errs {
+		if err != nil {
+			down[members[i]] = err
+		}
+	}
+	return down
+}
+
+func firstIn(ids []string, set map[string]error) string {
+	for _, id := range ids {
+		if _, ok := set[id]; ok {
+			return id
+		}
+	}
+	return ""
 }
 
 // Status describes this node; Commit and Applied count the writes its
