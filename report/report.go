@@ -1,15 +1,428 @@
 // Package report writes a run's self-contained report.html and the index of
-// all runs, and serves the results tree. It reads what a run left on disk
-// (config.json, history.jsonl, results.json, digests.json, nodes/*/*.log)
-// and never re-judges: verdicts come from results.json.
+// all runs, and serves the results tree. It reads only what a run left on
+// disk (config.json, history.jsonl, results.json, digests.json,
+// nodes/<node>/*) and never re-judges: verdicts come from results.json, so a
+// stored run can be given new views with `gauntlet report DIR`.
 package report
 
 import (
+	"bytes"
 	"context"
-	"errors"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gauntlet-dev/gauntlet/harness"
 )
+
+var (
+	//go:embed report.tmpl
+	reportTmpl string
+	//go:embed style.css
+	styleCSS string
+	//go:embed report.js
+	reportJS string
+
+	reportT = template.Must(template.New("report").Funcs(funcs).Parse(reportTmpl))
+)
+
+var funcs = template.FuncMap{
+	"css":        func(s string) template.CSS { return template.CSS(s) },
+	"js":         func(s string) template.JS { return template.JS(s) },
+	"secs":       secs,
+	"num":        groupDigits,
+	"faultColor": faultColor,
+}
 
 // Write reads the run in runDir and writes runDir/report.html.
 func Write(ctx context.Context, runDir string) error {
-	return errors.New("report: not implemented yet")
+	var buf bytes.Buffer
+	if err := render(ctx, runDir, &buf); err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(runDir, harness.ReportFile), buf.Bytes())
+}
+
+// render builds the report of runDir into buf.
+func render(ctx context.Context, runDir string, buf *bytes.Buffer) error {
+	r, err := loadRun(runDir)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	p, err := build(ctx, r)
+	if err != nil {
+		return fmt.Errorf("report %s: %w", runDir, err)
+	}
+	if err := reportT.Execute(buf, p); err != nil {
+		return fmt.Errorf("report %s: render: %w", runDir, err)
+	}
+	return nil
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".report-*.html")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// page is what the template renders. Every string in it is user data as far
+// as the template is concerned and gets escaped; only Plots (built from
+// numbers and escaped text), Data (json.Marshal, which escapes <, > and &)
+// and the embedded CSS/JS are trusted.
+type page struct {
+	Verdict     string // valid, invalid, unknown
+	Headline    string
+	Reasons     []string
+	Test        harness.Test
+	Nemesis     string
+	Start       string
+	Duration    string
+	TestTime    string
+	Ops         int
+	Command     string
+	RunError    string
+	Interrupted bool
+	Missing     []string
+	Faults      []fault
+	FaultCount  string
+
+	Anomalies []anomalyView
+	Plots     []template.HTML
+	Lin       []*linView
+	LinNote   string
+	Checkers  []checkerView
+	Counts    []countRow
+	Digests   []digestView
+	DigestsOK bool
+	Logs      []logExcerpt
+	LogAt     string
+	Raw       []string
+	Data      template.JS
+	CSS       string
+	JS        string
+	Generated string
+}
+
+type anomalyView struct {
+	N           int
+	Checker     string
+	Key         string
+	Explanation string
+	Time        string
+	TimeNS      int64
+	Window      []opRow
+	LinID       string
+	FirstOp     int // history index to jump to in the timeline; -1 if none
+}
+
+type opRow struct {
+	Index       int
+	Time        string
+	Process     string
+	Type        string
+	F           string
+	Key         string
+	Value       string
+	Node        string
+	Error       string
+	Culprit     bool // one of the anomaly's own ops
+	DuringFault string
+}
+
+type checkerView struct {
+	Name      string
+	Validity  string
+	Summary   string
+	Anomalies int
+	Artifacts []string
+	Details   string
+}
+
+type digestView struct {
+	harness.Digest
+	Odd bool // differs from the most common digest
+}
+
+func build(ctx context.Context, r *run) (*page, error) {
+	os_, tmax := ops(r.hist)
+	faults := faultPeriods(r.hist, tmax)
+	p := &page{
+		Test: r.test, Nemesis: r.test.NemesisName(), Missing: r.missing,
+		Faults: faults, Ops: len(os_), CSS: styleCSS, JS: reportJS,
+		Generated: time.Now().UTC().Format(time.RFC3339),
+	}
+	p.FaultCount = faultSummary(faults)
+	res := r.res
+	if res == nil {
+		p.Verdict = string(harness.Unknown)
+		p.Headline = "No results.json: the run did not finish, or was not checked. Run `gauntlet check` on this directory."
+	} else {
+		p.Verdict = string(res.Verdict)
+		if p.Verdict == "" {
+			p.Verdict = string(harness.Unknown)
+		}
+		p.Start = res.Start.UTC().Format("2006-01-02 15:04:05 UTC")
+		p.Duration = res.Duration.D().Round(time.Millisecond).String()
+		p.TestTime = res.TestTime.D().Round(time.Millisecond).String()
+		if res.Ops > 0 {
+			p.Ops = res.Ops
+		}
+		p.Command = res.Command
+		p.RunError = res.Error
+		p.Interrupted = res.Interrupted
+		p.Headline, p.Reasons = headline(res, len(os_), p.FaultCount)
+	}
+	if p.Command == "" && r.test.System != "" {
+		p.Command = r.test.CommandLine()
+	}
+	violation := violationTime(res)
+
+	// Anomalies and the linearization views of their keys.
+	linIDs := map[string]string{}
+	if res != nil {
+		n := 0
+		for _, c := range res.Checkers {
+			for _, a := range c.Anomalies {
+				n++
+				if a.Checker == "" {
+					a.Checker = c.Checker
+				}
+				av := anomalyView{N: n, Checker: a.Checker, Key: a.Key, Explanation: a.Explanation,
+					Time: secs(a.Time), TimeNS: a.Time, FirstOp: -1}
+				culprit := map[int]bool{}
+				for _, o := range a.Ops {
+					culprit[o.Index] = true
+				}
+				window := a.Window
+				if len(window) == 0 {
+					window = a.Ops
+				}
+				for _, o := range window {
+					av.Window = append(av.Window, row(o, culprit[o.Index], faults))
+				}
+				if len(a.Ops) > 0 {
+					av.FirstOp = a.Ops[0].Index
+				} else if len(window) > 0 {
+					av.FirstOp = window[0].Index
+				}
+				if a.Key != "" && c.Validity == harness.Invalid && len(p.Lin) < maxLinViews {
+					id, done := linIDs[a.Key]
+					if !done {
+						id = fmt.Sprintf("lin-%d", len(linIDs))
+						v, err := linearizationView(ctx, id, os_, a.Key, a.Time, tmax, faults)
+						if err != nil {
+							return nil, err
+						}
+						if v == nil {
+							id = ""
+						} else {
+							p.Lin = append(p.Lin, v)
+						}
+						linIDs[a.Key] = id
+					}
+					av.LinID = id
+				}
+				p.Anomalies = append(p.Anomalies, av)
+			}
+		}
+		if len(linIDs) > maxLinViews {
+			p.LinNote = fmt.Sprintf("Views are drawn for the first %d failing keys only.", maxLinViews)
+		}
+		for _, c := range res.Checkers {
+			cv := checkerView{Name: c.Checker, Validity: string(c.Validity), Summary: c.Summary, Anomalies: len(c.Anomalies)}
+			for _, a := range c.Artifacts {
+				if rel := relInside(r.dir, a); rel != "" {
+					cv.Artifacts = append(cv.Artifacts, rel)
+				}
+			}
+			if len(c.Details) > 0 {
+				var v any
+				if json.Unmarshal(c.Details, &v) == nil {
+					b, _ := json.MarshalIndent(v, "", "  ")
+					cv.Details = string(b)
+				}
+			}
+			p.Checkers = append(p.Checkers, cv)
+		}
+	}
+
+	p.Plots = []template.HTML{
+		latencyPlot(os_, tmax, faults, violation),
+		quantilePlot(os_, tmax, faults, violation),
+		throughputPlot(os_, tmax, faults, violation),
+	}
+	p.Counts = counts(os_)
+	p.Digests, p.DigestsOK = digests(r.digests)
+	var start time.Time
+	if res != nil {
+		start = res.Start
+	}
+	p.Logs = nodeLogs(r.dir, start, violation)
+	if violation != nil {
+		p.LogAt = secs(*violation)
+	}
+	p.Raw = r.rawFiles
+
+	data, err := timelineData(os_, tmax, faults, violation)
+	if err != nil {
+		return nil, err
+	}
+	p.Data = template.JS(data)
+	return p, nil
+}
+
+// maxLinViews bounds how many porcupine pages a report embeds.
+const maxLinViews = 3
+
+// headline is the first thing a reader sees: what broke, or why we do not know.
+func headline(res *harness.Results, nops int, faults string) (string, []string) {
+	var reasons []string
+	switch {
+	case res.Error != "":
+		return "The run could not be carried out: " + res.Error, nil
+	case res.Verdict == harness.Invalid:
+		if a := res.FirstAnomaly(); a != nil {
+			h := a.Checker + ": " + a.Explanation
+			if a.Checker == "" {
+				h = a.Explanation
+			}
+			return h, nil
+		}
+		for _, c := range res.Checkers {
+			if c.Validity == harness.Invalid {
+				reasons = append(reasons, c.Checker+": "+c.Summary)
+			}
+		}
+		return "Invalid: " + strings.Join(reasons, "; "), nil
+	case res.Verdict == harness.Valid:
+		var names []string
+		for _, c := range res.Checkers {
+			names = append(names, c.Checker)
+		}
+		s := fmt.Sprintf("No violation found in %s ops", groupDigits(nops))
+		if len(names) > 0 {
+			s += " (checked by " + strings.Join(names, ", ") + ")"
+		}
+		if faults != "" {
+			s += " under " + faults
+		} else {
+			s += "; no faults were injected"
+		}
+		return s + ".", nil
+	default:
+		for _, c := range res.Checkers {
+			if c.Validity != harness.Valid {
+				reasons = append(reasons, c.Checker+" could not decide: "+c.Summary)
+			}
+		}
+		h := "Unknown: no violation was found, but not everything could be checked. This is not a pass."
+		if res.Interrupted {
+			h = "Unknown: the run was interrupted. " + h
+		}
+		return h, reasons
+	}
+}
+
+// faultSummary is "partition ×3, kill ×1".
+func faultSummary(fs []fault) string {
+	n := map[string]int{}
+	for _, f := range fs {
+		n[f.Pkg]++
+	}
+	var parts []string
+	for _, pkg := range faultPkgs(fs) {
+		parts = append(parts, fmt.Sprintf("%s ×%d", pkg, n[pkg]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func row(o harness.Op, culprit bool, faults []fault) opRow {
+	r := opRow{Index: o.Index, Time: secs(o.Time), Process: o.Process.String(), Type: string(o.Type),
+		F: o.F, Key: o.Key, Node: o.Node, Error: o.Error, Culprit: culprit}
+	switch {
+	case o.From != nil:
+		r.Value = *o.From + " → " + deref(o.Value)
+	case o.Value != nil:
+		r.Value = *o.Value
+	case o.F == harness.FRead && o.Type == harness.OK:
+		r.Value = "nil"
+	}
+	var during []string
+	for _, f := range faults {
+		if o.Time >= f.Start && o.Time <= f.End {
+			during = append(during, f.Label())
+		}
+	}
+	r.DuringFault = strings.Join(during, "; ")
+	return r
+}
+
+func digests(ds []harness.Digest) ([]digestView, bool) {
+	count := map[string]int{}
+	for _, d := range ds {
+		if d.Error == "" {
+			count[d.Digest]++
+		}
+	}
+	common, best := "", 0
+	for d, n := range count {
+		if n > best || (n == best && d < common) {
+			common, best = d, n
+		}
+	}
+	out := make([]digestView, len(ds))
+	ok := len(ds) > 0
+	for i, d := range ds {
+		odd := d.Error != "" || d.Digest != common
+		// Per-key digests (quorum mode) legitimately differ in the whole-state digest.
+		if len(d.Values) > 0 && d.Error == "" {
+			odd = false
+		}
+		out[i] = digestView{Digest: d, Odd: odd}
+		if odd {
+			ok = false
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Node < out[j].Node })
+	return out, ok
+}
+
+func groupDigits(n int) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }

@@ -1,0 +1,110 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/gauntlet-dev/gauntlet/harness"
+)
+
+// timeline is the data the page's script draws the timeline from: one
+// column per field (arrays of small integers compress and parse far better
+// than 100,000 objects), times in µs, strings interned in tables. It is
+// embedded with json.Marshal, which escapes <, > and &, so no history value
+// can close the script element.
+type timeline struct {
+	Procs  []string          `json:"procs"` // column labels
+	Fs     []string          `json:"fs"`
+	Keys   []string          `json:"keys"`
+	Nodes  []string          `json:"nodes"`
+	P      []int             `json:"p"` // column
+	S      []int64           `json:"s"` // start µs
+	E      []int64           `json:"e"` // end µs
+	O      []int             `json:"o"` // 0 ok 1 fail 2 info 3 pending
+	F      []int             `json:"f"`
+	K      []int             `json:"k"` // -1 none
+	V      []*string         `json:"v"`
+	I      []int             `json:"i"`              // invocation index in the history
+	J      []int             `json:"j"`              // completion index; -1 pending
+	N      []int             `json:"n"`              // node; -1 none
+	From   map[int]string    `json:"from,omitempty"` // row -> cas expected value
+	Err    map[int]string    `json:"err,omitempty"`  // row -> error
+	Faults []timelineFault   `json:"faults"`
+	Colors map[string]string `json:"colors"`
+	Tmax   int64             `json:"tmax"`
+	Viol   *int64            `json:"viol"`
+}
+
+type timelineFault struct {
+	fault
+	Color string `json:"color"`
+	Label string `json:"label"`
+}
+
+var outcomeCode = map[string]int{outOK: 0, outFail: 1, outInfo: 2, outPending: 3}
+
+func timelineData(all []op, tmax int64, faults []fault, violation *int64) ([]byte, error) {
+	sorted := make([]op, len(all))
+	copy(sorted, all)
+	sort.SliceStable(sorted, func(i, j int) bool {
+		if sorted[i].Process != sorted[j].Process {
+			return sorted[i].Process < sorted[j].Process
+		}
+		return sorted[i].Start < sorted[j].Start
+	})
+	n := len(sorted)
+	t := timeline{P: make([]int, n), S: make([]int64, n), E: make([]int64, n), O: make([]int, n),
+		F: make([]int, n), K: make([]int, n), V: make([]*string, n), I: make([]int, n), J: make([]int, n),
+		N: make([]int, n), From: map[int]string{}, Err: map[int]string{}, Colors: map[string]string{},
+		Tmax: tmax / 1000}
+	intern := func(tab *[]string, idx map[string]int, s string) int {
+		if s == "" {
+			return -1
+		}
+		if i, ok := idx[s]; ok {
+			return i
+		}
+		idx[s] = len(*tab)
+		*tab = append(*tab, s)
+		return idx[s]
+	}
+	fIdx, kIdx, nIdx := map[string]int{}, map[string]int{}, map[string]int{}
+	col := -1
+	var last harness.Process
+	for i, o := range sorted {
+		if i == 0 || o.Process != last {
+			col++
+			last = o.Process
+			t.Procs = append(t.Procs, o.Process.String())
+		}
+		t.P[i] = col
+		t.S[i], t.E[i] = o.Start/1000, o.End/1000
+		t.O[i] = outcomeCode[o.Outcome]
+		t.F[i] = intern(&t.Fs, fIdx, o.F)
+		t.K[i] = intern(&t.Keys, kIdx, o.Key)
+		t.V[i] = o.Value
+		t.I[i], t.J[i] = o.Index, o.EndIndex
+		t.N[i] = intern(&t.Nodes, nIdx, o.Node)
+		if o.From != nil {
+			t.From[i] = *o.From
+		}
+		if o.Error != "" {
+			t.Err[i] = o.Error
+		}
+	}
+	for _, f := range faults {
+		t.Faults = append(t.Faults, timelineFault{fault: fault{Pkg: f.Pkg, Desc: f.Desc, Nodes: f.Nodes,
+			Start: f.Start / 1000, End: f.End / 1000, Open: f.Open}, Color: faultColor(f.Pkg), Label: f.Label()})
+		t.Colors[f.Pkg] = faultColor(f.Pkg)
+	}
+	if violation != nil {
+		v := *violation / 1000
+		t.Viol = &v
+	}
+	b, err := json.Marshal(t)
+	if err != nil {
+		return nil, fmt.Errorf("encode timeline: %w", err)
+	}
+	return b, nil
+}
