@@ -49,7 +49,7 @@ func newRunFlags() *runFlags {
 	durationVar(fs, &t.CheckTimeout, "check-timeout", harness.DefaultCheckTimeout, "bound of each checker; expiry is verdict unknown")
 	durationVar(fs, &t.OpTimeout, "op-timeout", harness.DefaultOpTimeout, "bound of one client operation; an unanswered write is info")
 	fs.StringVar(&f.seed, "seed", "", "seed of every random choice (default: random, printed)")
-	fs.StringVar(&t.Bug, "bug", "", "switch on one bug of the system's catalog (see `gauntlet bugs`)")
+	fs.StringVar(&t.Bug, "bug", "", "switch on one bug of the system's catalog (see: gauntlet bugs)")
 	fs.StringVar(&t.Out, "out", harness.DefaultOut, "results folder")
 	fs.StringVar(&f.replay, "replay", "", "run DIR: repeat a stored run (its config.json; flags given here override)")
 	fs.BoolVar(&t.StopOnViolation, "stop-on-violation", false, "end the main phase once an online check proves a violation")

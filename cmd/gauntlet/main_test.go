@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gauntlet-dev/gauntlet/harness"
+)
+
+func testEnv() (*env, *bytes.Buffer, *bytes.Buffer) {
+	var out, errb bytes.Buffer
+	return &env{stdout: &out, stderr: &errb}, &out, &errb
+}
+
+func parseRun(t *testing.T, args ...string) (harness.Test, error) {
+	t.Helper()
+	f := newRunFlags()
+	e, _, errb := testEnv()
+	code, stop := parseFlags(e, f.fs, args)
+	require.False(t, stop, "exit %d: %s", code, errb)
+	return f.test()
+}
+
+func TestRunFlagsDefaults(t *testing.T) {
+	tst, err := parseRun(t)
+	require.NoError(t, err)
+	assert.Equal(t, "raft", tst.System)
+	assert.Equal(t, "local", tst.Deploy)
+	assert.Equal(t, []string{"partition", "kill", "pause"}, tst.Nemesis)
+	assert.Equal(t, harness.DefaultTimeLimit, tst.TimeLimit.D())
+	assert.NotZero(t, tst.Seed, "a random seed is chosen")
+	tst2, err := parseRun(t)
+	require.NoError(t, err)
+	assert.NotEqual(t, tst.Seed, tst2.Seed)
+}
+
+func TestRunFlagsRoundTripThroughCommandLine(t *testing.T) {
+	tst, err := parseRun(t, "--system", "quorum", "--nemesis", "kill", "--nodes", "3", "--concurrency", "4",
+		"--time-limit", "7s", "--seed", "99", "--rate", "50", "--bug", "stale-read", "--nemesis-interval", "2s")
+	require.NoError(t, err)
+	assert.EqualValues(t, 99, tst.Seed)
+	// CommandLine must parse back into the same test.
+	args := strings.Fields(tst.WithDefaults().CommandLine())[2:]
+	back, err := parseRun(t, args...)
+	require.NoError(t, err)
+	assert.Equal(t, tst.WithDefaults(), back.WithDefaults())
+}
+
+func TestReplayUsesStoredConfigAndOverrides(t *testing.T) {
+	dir := t.TempDir()
+	stored := harness.Test{Name: "x", System: "raft", Deploy: "local", Workload: "register", Nemesis: []string{"kill"},
+		Nodes: 3, Concurrency: 2, TimeLimit: harness.Duration(9 * time.Second), Seed: 1234, Out: "/elsewhere"}.WithDefaults()
+	require.NoError(t, writeTestJSON(filepath.Join(dir, harness.ConfigFile), stored))
+	tst, err := parseRun(t, "--replay", dir, "--time-limit", "3s")
+	require.NoError(t, err)
+	assert.EqualValues(t, 1234, tst.Seed, "the stored seed")
+	assert.Equal(t, []string{"kill"}, tst.Nemesis)
+	assert.Equal(t, "register", tst.Workload)
+	assert.Equal(t, 3*time.Second, tst.TimeLimit.D(), "an explicit flag overrides")
+	assert.Equal(t, harness.DefaultOut, tst.Out)
+}
+
+func writeTestJSON(path string, tst harness.Test) error {
+	b, err := json.Marshal(tst)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+func TestBadFlagsExit64WithOneLine(t *testing.T) {
+	for _, args := range [][]string{{"run", "--nodes", "x"}, {"run", "--time-limit", "0s"}, {"run", "extra"}, {"nope"}, {"check"}} {
+		e, _, errb := testEnv()
+		code := dispatch(context.Background(), e, args)
+		assert.Equal(t, harness.ExitUsage, code, args)
+		assert.Equal(t, 1, strings.Count(errb.String(), "\n"), "%v: %q", args, errb)
+	}
+	e, out, _ := testEnv()
+	assert.Equal(t, 0, dispatch(context.Background(), e, []string{"run", "-h"}))
+	assert.Contains(t, out.String(), "-time-limit")
+}
+
+func TestServeRefusesRemote(t *testing.T) {
+	assert.NoError(t, loopbackOnly("127.0.0.1:8080"))
+	assert.NoError(t, loopbackOnly("localhost:0"))
+	assert.NoError(t, loopbackOnly("[::1]:80"))
+	assert.Error(t, loopbackOnly(":8080"))
+	assert.Error(t, loopbackOnly("0.0.0.0:8080"))
+	assert.Error(t, loopbackOnly("192.168.1.2:8080"))
+}
+
+func TestProgressLines(t *testing.T) {
+	var b bytes.Buffer
+	p := newProgressLine(&b, false)
+	p.update(harness.Progress{Phase: harness.PhaseSetup})
+	p.update(harness.Progress{Phase: harness.PhaseMain, Elapsed: time.Second, Remaining: 9 * time.Second, OK: 5, Fail: 1, Info: 2, Rate: 100,
+		Faults: []string{"partition {n1} | {n2,n3}"}})
+	p.update(harness.Progress{Phase: harness.PhaseMain, Elapsed: 2 * time.Second}) // within 5 s: not printed
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	require.Len(t, lines, 2)
+	assert.Contains(t, lines[1], "ok 5 fail 1 info 2")
+	assert.Contains(t, lines[1], "faults: partition")
+	assert.NotContains(t, b.String(), "\r")
+
+	b.Reset()
+	tty := newProgressLine(&b, true)
+	tty.update(harness.Progress{Phase: harness.PhaseMain, Elapsed: time.Second, Remaining: time.Second})
+	tty.println("interrupted")
+	assert.Contains(t, b.String(), "\r\033[K")
+}
