@@ -275,6 +275,7 @@ func (w *wal) loop() {
 		defer t.Stop()
 		tick = t.C
 	}
+	var last time.Time
 	for {
 		select {
 		case <-w.kick:
@@ -282,9 +283,22 @@ func (w *wal) loop() {
 		case <-w.done:
 			return
 		}
+		if !w.deferred && time.Since(last) < busyWindow {
+			// Under load, linger briefly so that more records share the
+			// fsync: on the virtualized disks we run on an fsync costs CPU,
+			// not only wait, and batching doubled write throughput. An idle
+			// replica flushes at once.
+			time.Sleep(linger)
+		}
 		w.flush()
+		last = time.Now()
 	}
 }
+
+const (
+	busyWindow = 2 * time.Millisecond
+	linger     = 300 * time.Microsecond
+)
 
 // flush writes and fsyncs what is buffered and answers its waiters.
 func (w *wal) flush() {
