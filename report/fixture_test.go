@@ -32,6 +32,7 @@ type fixture struct {
 	staleRead bool   // script a stale read of k3 during a partition of n3
 	evilKey   string // script a stale read of this key (and use it as a value)
 	faults    []scriptedFault
+	start     time.Time // zero: fixtureStart
 }
 
 type scriptedFault struct {
@@ -59,6 +60,10 @@ func defaultFaults() []scriptedFault {
 func writeFixture(t testing.TB, dir string, f fixture) string {
 	t.Helper()
 	rng := rand.New(rand.NewSource(42))
+	start := f.start
+	if start.IsZero() {
+		start = fixtureStart
+	}
 	test := h.Test{Name: f.name, System: "raft", Deploy: "local", Workload: "kv",
 		Nemesis: []string{"partition", "kill", "pause"}, Nodes: 5, Concurrency: f.procs,
 		TimeLimit: h.Duration(f.duration), Seed: 42, Out: dir}.WithDefaults()
@@ -69,7 +74,7 @@ func writeFixture(t testing.TB, dir string, f fixture) string {
 		test.Bug = xss
 		test.Options = map[string]string{"evil": xss}
 	}
-	runDir := filepath.Join(dir, test.Name, fixtureStart.Format("20060102T150405Z"))
+	runDir := filepath.Join(dir, test.Name, start.Format("20060102T150405Z"))
 	require.NoError(t, os.MkdirAll(runDir, 0o755))
 
 	var evs []event
@@ -224,7 +229,7 @@ func writeFixture(t testing.TB, dir string, f fixture) string {
 	for i, n := range nodes {
 		digests[i] = h.Digest{Node: n, Digest: "a1b2c3", Applied: 1234, Keys: f.keys}
 	}
-	res := h.Results{Test: test, Verdict: verdict, Start: fixtureStart, Duration: h.Duration(f.duration + 5*time.Second),
+	res := h.Results{Test: test, Verdict: verdict, Start: start, Duration: h.Duration(f.duration + 5*time.Second),
 		TestTime: h.Duration(f.duration), Ops: len(hist.Pairs()), FirstViolation: firstViolation, Command: test.CommandLine(),
 		Digests: digests,
 		Checkers: []h.Result{lin,
@@ -238,7 +243,7 @@ func writeFixture(t testing.TB, dir string, f fixture) string {
 		require.NoError(t, os.MkdirAll(filepath.Join(runDir, h.NodesDir, n), 0o755))
 		var lb strings.Builder
 		for ms := 0; ms < int(f.duration/time.Millisecond); ms += 250 {
-			ts := fixtureStart.Add(time.Duration(ms) * time.Millisecond).Format(time.RFC3339Nano)
+			ts := start.Add(time.Duration(ms) * time.Millisecond).Format(time.RFC3339Nano)
 			fmt.Fprintf(&lb, "time=%s level=INFO msg=\"applied entries\" node=%s commit=%d\n", ts, n, ms)
 			if n == "n3" && ms == 6250 {
 				fmt.Fprintf(&lb, "time=%s level=WARN msg=\"serving read locally\" node=n3 key=%q\n", ts, f.evilKey+"k3")

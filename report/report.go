@@ -38,6 +38,7 @@ var funcs = template.FuncMap{
 	"secs":       secs,
 	"num":        groupDigits,
 	"faultColor": faultColor,
+	"short":      firstLine,
 }
 
 // Write reads the run in runDir and writes runDir/report.html.
