@@ -60,6 +60,9 @@ func (c Config) members() []string {
 // resolve computes N, R and W from the configuration and the cluster size.
 func (c Config) resolve() (quorums, error) {
 	size := len(c.members())
+	if c.N < 0 || c.R < 0 || c.W < 0 {
+		return quorums{}, fmt.Errorf("quorum: negative N=%d R=%d W=%d", c.N, c.R, c.W)
+	}
 	n := c.N
 	if n <= 0 {
 		n = 3

@@ -68,6 +68,8 @@ func TestResolveQuorums(t *testing.T) {
 	require.Error(t, err)
 	_, err = Config{ID: "n1", Peers: peers(3), W: 4}.resolve()
 	require.Error(t, err)
+	_, err = Config{ID: "n1", Peers: peers(3), R: -1}.resolve()
+	require.Error(t, err)
 }
 
 func TestReadWriteAnyCoordinator(t *testing.T) {
