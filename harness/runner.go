@@ -30,8 +30,6 @@ type Parts struct {
 	// history's lock: keep it short). Returning true ends the main phase
 	// early, e.g. when an online check has proved a violation.
 	Watch func(Op) (stop bool)
-	// CacheDir is where the system's binary is built; "" = the user cache dir.
-	CacheDir string
 }
 
 // Progress is a snapshot of a run for live display.
@@ -459,11 +457,19 @@ func (r *run) mainPhase(ctx context.Context) error {
 		defer close(progDone)
 		r.progressLoop(mctx)
 	}()
+	onlineDone := make(chan struct{})
+	go func() {
+		defer close(onlineDone)
+		if r.t.StopOnViolation {
+			r.onlineCheck(mctx, cancel)
+		}
+	}()
 
 	wg.Wait()
 	cancel()
 	<-nemDone
 	<-progDone
+	<-onlineDone
 	r.res.TestTime = Duration(time.Since(r.mainT0))
 	close(errc)
 	var errs []error
@@ -471,6 +477,31 @@ func (r *run) mainPhase(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// onlineCheck, for --stop-on-violation, runs the workload's checkers on the
+// history so far every few seconds and ends the main phase once one says
+// invalid. This is sound: ops still in flight count as unknown, so a
+// violation in a prefix is one in the whole history. The final verdict still
+// comes from the full check.
+func (r *run) onlineCheck(mctx context.Context, stop context.CancelFunc) {
+	const every = 2 * time.Second
+	for {
+		select {
+		case <-mctx.Done():
+			return
+		case <-time.After(every):
+		}
+		in := CheckInput{History: r.hw.History()} // Dir "": no artifacts
+		for _, res := range Check(mctx, r.p.Workload.Checkers(), in, r.t.CheckTimeout.D(), nil) {
+			if res.Validity == Invalid && mctx.Err() == nil {
+				r.log.Info("online check found a violation; ending the main phase", "checker", res.Checker)
+				r.stopped.Store(true)
+				stop()
+				return
+			}
+		}
+	}
 }
 
 func (r *run) progressLoop(ctx context.Context) {

@@ -343,3 +343,16 @@ func TestValidate(t *testing.T) {
 	assert.Contains(t, err.Error(), "time-limit")
 	assert.NoError(t, Test{}.WithDefaults().Validate())
 }
+
+func TestRunStopOnViolation(t *testing.T) {
+	tst, p, _, _, _ := testParts(t)
+	tst.TimeLimit = Duration(time.Minute)
+	tst.StopOnViolation = true
+	p.Workload = kvWorkload{keys: 2, checkers: []Checker{invalidChecker{}}}
+	t0 := time.Now()
+	res, err := Run(context.Background(), tst, p)
+	require.NoError(t, err)
+	assert.Less(t, time.Since(t0), 15*time.Second)
+	assert.Equal(t, Invalid, res.Verdict)
+	assert.False(t, res.Interrupted)
+}
