@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	"golang.org/x/sync/errgroup"
@@ -426,12 +428,38 @@ func (c *Cluster) WaitHealthy(ctx context.Context) error {
 		if last == "" {
 			return nil
 		}
+		// A node that exited will not become healthy: say why at once.
+		for i, err := range errs {
+			if err == nil {
+				continue
+			}
+			if dead := c.exited(ctx, c.nodes[i]); dead != "" {
+				return fmt.Errorf("docker: cluster not healthy: %s", dead)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("docker: cluster not healthy (%s): %w", last, ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// exited describes n's exit with the end of its output, "" while it runs.
+func (c *Cluster) exited(ctx context.Context, n *node) string {
+	insp, err := c.cli.ContainerInspect(ctx, n.ctr.ID, client.ContainerInspectOptions{})
+	if err != nil || insp.Container.State == nil || insp.Container.State.Running {
+		return ""
+	}
+	st := insp.Container.State
+	tail := ""
+	if r, err := c.cli.ContainerLogs(ctx, n.ctr.ID, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: "5"}); err == nil {
+		var out bytes.Buffer
+		_, _ = stdcopy.StdCopy(&out, &out, r)
+		r.Close()
+		tail = strings.TrimSpace(out.String())
+	}
+	return fmt.Sprintf("%s exited with status %d: %s", n.id, st.ExitCode, tail)
 }
 
 // healthProblem says what keeps the cluster from being healthy, "" if
