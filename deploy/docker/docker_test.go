@@ -45,7 +45,9 @@ func (testSystem) Launch(bin string, n harness.NodeSpec) harness.Launch {
 		"--id", n.ID, "--listen", n.Listen, "--peers", strings.Join(peers, ","), "--data", n.DataDir,
 	}}
 }
-func (testSystem) NewClient(string, string) (harness.Client, error) { return nil, harness.ErrUnsupported }
+func (testSystem) NewClient(string, string) (harness.Client, error) {
+	return nil, harness.ErrUnsupported
+}
 func (testSystem) Status(ctx context.Context, addr string) (harness.NodeStatus, error) {
 	var st harness.NodeStatus
 	err := getJSON(ctx, "http://"+addr+"/status", &st)
