@@ -229,7 +229,7 @@ func explainKey(kh *keyHist, initial *string, clk clock) explanation {
 			if w := ws[0]; w.rec < 0 {
 				how = fmt.Sprintf("%s was the initial value", showValue(v))
 			} else if len(ws) == 1 {
-				how = fmt.Sprintf("%s had completed %s, before %s began", opName(kh.key, recs[w.rec]), clk.at(w.ret), opShort(x))
+				how = fmt.Sprintf("%s had completed %s, before %s began", opName(kh.key, recs[w.rec]), clk.at(w.ret), opName(kh.key, x))
 			} else {
 				how = fmt.Sprintf("each of its %d writes had been followed by another write", len(ws))
 			}
