@@ -318,7 +318,21 @@ func convert(raws []rawOp, name string, model Model) (harness.History, error) {
 		}
 	}
 	h := make(harness.History, 0, len(raws))
+	invoked := map[any]rawOp{} // the open invocation of each process
 	for i, r := range raws {
+		// A completion without a value (":info :cas :timed-out") is about
+		// the value its invocation carried, as Jepsen's checkers read it.
+		if r.typ == "invoke" {
+			invoked[procKey(r.process)] = r
+		} else if inv, ok := invoked[procKey(r.process)]; ok {
+			if r.value == nil && r.f != "read" && r.f != "get" {
+				r.value = inv.value
+			}
+			if !r.hasKey && inv.hasKey {
+				r.key, r.hasKey = inv.key, true
+			}
+			delete(invoked, procKey(r.process))
+		}
 		op, err := convertOp(r, model, indep)
 		if err != nil {
 			return nil, &Error{File: name, Line: r.line, Msg: err.Error()}
@@ -336,6 +350,15 @@ func convert(raws []rawOp, name string, model Model) (harness.History, error) {
 	}
 	sort.SliceStable(h, func(i, j int) bool { return h[i].Index < h[j].Index })
 	return h, nil
+}
+
+// procKey makes a process usable as a map key (EDN integers and keywords).
+func procKey(p any) any {
+	switch x := p.(type) {
+	case int64, edn.Keyword, string:
+		return x
+	}
+	return render(p)
 }
 
 func isIndependent(r rawOp, model Model) bool {
