@@ -2,7 +2,6 @@ package quorum
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -335,12 +334,8 @@ func TestRepairConverges(t *testing.T) {
 	require.Positive(t, diverged(), "the partition should have left some replicas behind")
 	hc := &http.Client{Timeout: 10 * time.Second}
 	for _, id := range c.ids {
-		resp, err := hc.Post("http://"+c.addr(id)+RepairRoute, "application/json", nil)
+		res, err := RepairAt(ctx(t), hc, c.addr(id))
 		require.NoError(t, err)
-		var res RepairResult
-		require.NoError(t, json.NewDecoder(resp.Body).Decode(&res))
-		resp.Body.Close()
-		require.Equal(t, http.StatusOK, resp.StatusCode, "%+v", res)
 		require.Equal(t, res.Keys, res.Repaired)
 	}
 	assert.Zero(t, diverged())
@@ -348,7 +343,7 @@ func TestRepairConverges(t *testing.T) {
 	// With a node down, the keys it replicates fail fast and the rest repair.
 	c.crash("n5")
 	t0 := time.Now()
-	res, err := c.s("n1").Repair(ctx(t))
+	res, err := RepairAt(ctx(t), hc, c.addr("n1"))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "replica n5 is unreachable")
 	assert.Positive(t, res.Failed)

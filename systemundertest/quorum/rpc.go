@@ -161,3 +161,30 @@ func (s *Store) call(ctx context.Context, id, route string, in, out any) error {
 	}
 	return nil
 }
+
+// RepairAt asks the node serving at addr (host:port, its client address) to
+// run Repair, as the harness does on every node in the recovery phase. An
+// error wraps the node's RepairResult when some keys could not be repaired.
+func RepairAt(ctx context.Context, hc *http.Client, addr string) (RepairResult, error) {
+	var res RepairResult
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+RepairRoute, nil)
+	if err != nil {
+		return res, fmt.Errorf("repair %s: %w", addr, err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return res, fmt.Errorf("repair %s: %w", addr, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return res, fmt.Errorf("repair %s: read response: %w", addr, err)
+	}
+	if err := json.Unmarshal(data, &res); err != nil {
+		return res, fmt.Errorf("repair %s: %s: %s", addr, resp.Status, bytes.TrimSpace(data))
+	}
+	if resp.StatusCode != http.StatusOK {
+		return res, fmt.Errorf("repair %s: %s: %d of %d keys failed: %v", addr, resp.Status, res.Failed, res.Keys, res.Errors)
+	}
+	return res, nil
+}
