@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -502,4 +503,36 @@ func TestFaultArgs(t *testing.T) {
 	assert.Equal(t, []string{"apply"}, c.faultArgs(c.nodes[2]))
 	c.link.Links = nil
 	assert.True(t, slices.Contains(c.faultArgs(c.nodes[2]), "10.1.2.2,10.1.2.3"), "nil Links = every link")
+}
+
+// TestSubnetOverlap takes the run's first subnet candidate before Deploy:
+// Docker answers "pool overlaps" and Deploy moves on to the next one.
+func TestSubnetOverlap(t *testing.T) {
+	requireDocker(t)
+	run := runID(t)
+	first := subnetCandidates(run, 1)[0]
+	if overlapsLocal(first) {
+		t.Skipf("%s is used by this host already", first)
+	}
+	cli, err := newClient(t.Context())
+	require.NoError(t, err)
+	defer cli.Close()
+	blocker := run + "-blocker"
+	_, err = cli.NetworkCreate(t.Context(), "gauntlet-"+blocker, client.NetworkCreateOptions{
+		Driver: "bridge",
+		IPAM:   &network.IPAM{Config: []network.IPAMConfig{{Subnet: first}}},
+		Labels: map[string]string{LabelRun: blocker, LabelOwner: owner()},
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, Cleanup(context.Background(), blocker)) })
+
+	d := newTestDeployment(t, &testLogger{t: t})
+	hc, err := d.Deploy(t.Context(), harness.ClusterSpec{Nodes: 1, System: testSystem{}, RunID: run})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		assert.NoError(t, hc.Close(context.Background()))
+		assert.Empty(t, leftovers(t, run))
+	})
+	ip := mustAddr(hc.(*Cluster).IP("n1"))
+	assert.False(t, first.Contains(ip), "n1 at %s should not be in the taken %s", ip, first)
 }
