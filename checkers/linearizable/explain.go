@@ -223,22 +223,36 @@ func explainKey(kh *keyHist, initial *string, clk clock) explanation {
 			}
 			named = append(named, later)
 		}
-		if ok {
+		if ok && len(ws) == 1 {
 			x := recs[named[0]]
-			var how string
-			if w := ws[0]; w.rec < 0 {
-				how = fmt.Sprintf("%s was the initial value", showValue(v))
-			} else if len(ws) == 1 {
+			how := fmt.Sprintf("%s was the initial value", showValue(v))
+			refs := []int{named[0]}
+			if w := ws[0]; w.rec >= 0 {
 				how = fmt.Sprintf("%s had completed %s, before %s began", opName(kh.key, recs[w.rec]), clk.at(w.ret), opName(kh.key, x))
-			} else {
-				how = fmt.Sprintf("each of its %d writes had been followed by another write", len(ws))
-			}
-			refs := append([]int{}, named[0])
-			if ws[0].rec >= 0 {
-				refs = append(refs, ws[0].rec)
+				refs = append(refs, w.rec)
 			}
 			consider(o.rec, fmt.Sprintf("%s, but %s had completed %s, before it began, and nothing wrote %s after it (%s)",
 				subject(o.rec), opName(kh.key, x), clk.at(x.ret), showValue(v), how), refs...)
+			continue
+		}
+		if ok {
+			// Values written more than once: name the latest write of v
+			// and the write that certainly followed it.
+			last := 0
+			for j, w := range ws {
+				if w.call > ws[last].call {
+					last = j
+				}
+			}
+			x := recs[named[last]]
+			refs := []int{named[last]}
+			lastw := "the initial value"
+			if w := ws[last]; w.rec >= 0 {
+				lastw = fmt.Sprintf("%s, completed %s", opName(kh.key, recs[w.rec]), clk.at(w.ret))
+				refs = append(refs, w.rec)
+			}
+			consider(o.rec, fmt.Sprintf("%s, but each of the %d writes of %s was followed by another write that completed before it began (the latest, %s, by %s, completed %s)",
+				subject(o.rec), len(ws), showValue(v), lastw, opName(kh.key, x), clk.at(x.ret)), refs...)
 			continue
 		}
 		// An earlier op saw a value written only after every write of v.

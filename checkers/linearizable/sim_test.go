@@ -2,6 +2,7 @@ package linearizable
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand"
 	"sort"
@@ -22,7 +23,9 @@ import (
 // keys at a time, each retired after opsPerKey ops). A share of ops time out:
 // the client records info and continues as a new process; the op takes
 // effect later or never.
-func simulate(rng *rand.Rand, clients, active, opsPerKey, total int, infoRate float64) h.History {
+// values > 0 draws written values from 0..values-1 (as Jepsen's cas-register
+// tests do) instead of making them unique.
+func simulate(rng *rand.Rand, clients, active, opsPerKey, total int, infoRate float64, values int) h.History {
 	type sop struct {
 		op       h.Op
 		inv, ret int64
@@ -61,10 +64,16 @@ func simulate(rng *rand.Rand, clients, active, opsPerKey, total int, infoRate fl
 		case x < 0.7 && len(recent[key]) > 0:
 			rv := recent[key]
 			value++
+			if values > 0 {
+				value = rng.Intn(values)
+			}
 			o.F, o.From, o.Value = h.FCAS, h.Str(rv[rng.Intn(len(rv))]), h.Str(strconv.Itoa(value))
 			recent[key] = append(rv, *o.Value)
 		default:
 			value++
+			if values > 0 {
+				value = rng.Intn(values)
+			}
 			o.F, o.Value = h.FWrite, h.Str(strconv.Itoa(value))
 			recent[key] = append(recent[key], *o.Value)
 		}
@@ -145,7 +154,7 @@ func simulate(rng *rand.Rand, clients, active, opsPerKey, total int, infoRate fl
 
 func TestSimulatedHistoriesAreLinearizable(t *testing.T) {
 	for seed := int64(0); seed < 20; seed++ {
-		hh := simulate(rand.New(rand.NewSource(seed)), 10, 5, 100, 3000, 0.03)
+		hh := simulate(rand.New(rand.NewSource(seed)), 10, 5, 100, 3000, 0.03, []int{0, 5}[seed%2])
 		r := Check(context.Background(), hh, Options{})
 		require.Equal(t, h.Valid, r.Validity, "seed %d: %s", seed, r.Summary)
 	}
@@ -156,10 +165,10 @@ func TestSimulatedHistoriesAreLinearizable(t *testing.T) {
 // against porcupine (without pruning, so the two judge the same ops). Also
 // porcupine's invalid keys must get an explanation.
 func TestExplanationsAreSound(t *testing.T) {
-	proofs, fallbacks := 0, 0
+	proofs, fallbacks, pruned := 0, 0, 0
 	for seed := int64(0); seed < 40; seed++ {
 		rng := rand.New(rand.NewSource(seed))
-		hh := simulate(rng, 6, 3, 60, 600, 0.05)
+		hh := simulate(rng, 6, 3, 60, 600, 0.05, []int{0, 5}[seed%2])
 		var written []string
 		for i, op := range hh {
 			if op.Value != nil && op.Type == h.Invoke {
@@ -180,9 +189,11 @@ func TestExplanationsAreSound(t *testing.T) {
 		}
 		keys, _ := split(hh, true)
 		m := model(nil, nil)
+		illegal := map[string]bool{}
 		for _, kh := range keys {
 			e := explainKey(kh, nil, clock{})
 			res := porcupine.CheckOperationsTimeout(m, kh.ops, 10*time.Second)
+			illegal[kh.key] = res == porcupine.Illegal
 			if e.found {
 				proofs++
 				require.Equal(t, porcupine.Illegal, res, "seed %d key %s: explained %q but porcupine says %s", seed, kh.key, e.text, res)
@@ -190,18 +201,31 @@ func TestExplanationsAreSound(t *testing.T) {
 				fallbacks++
 			}
 		}
+		// Pruning unobserved info writes changes no key's verdict.
 		r := Check(context.Background(), hh, Options{})
+		var d Details
+		require.NoError(t, json.Unmarshal(r.Details, &d))
+		for _, kd := range d.Invalid {
+			assert.True(t, illegal[kd.Key], "seed %d key %s: invalid only when pruned", seed, kd.Key)
+			delete(illegal, kd.Key)
+		}
+		for k, bad := range illegal {
+			assert.False(t, bad, "seed %d key %s: valid only when pruned", seed, k)
+		}
+		pruned += d.Pruned
 		for _, a := range r.Anomalies {
 			assert.NotEmpty(t, a.Explanation)
 			assert.NotEmpty(t, a.Window, "seed %d key %s", seed, a.Key)
 		}
 	}
-	t.Logf("%d direct proofs, %d violations left to the partial linearization", proofs, fallbacks)
+	t.Logf("%d direct proofs, %d violations left to the partial linearization, %d info writes pruned", proofs, fallbacks, pruned)
 	assert.Greater(t, proofs, 50)
+	assert.Greater(t, fallbacks, 0)
+	assert.Greater(t, pruned, 20)
 }
 
 func TestPartitionedParallelism(t *testing.T) {
-	hh := simulate(rand.New(rand.NewSource(1)), 10, 10, 100, 20000, 0.01)
+	hh := simulate(rand.New(rand.NewSource(1)), 10, 10, 100, 20000, 0.01, 0)
 	var d [2]time.Duration
 	for i, w := range []int{1, 4} {
 		start := time.Now()
@@ -215,7 +239,7 @@ func TestPartitionedParallelism(t *testing.T) {
 // BenchmarkCheck100k checks a 100,000-op kv history: 1,000 keys (10 active,
 // 100 ops each), 10 clients, 1% info ops.
 func BenchmarkCheck100k(b *testing.B) {
-	hh := simulate(rand.New(rand.NewSource(42)), 10, 10, 100, 100_000, 0.01)
+	hh := simulate(rand.New(rand.NewSource(42)), 10, 10, 100, 100_000, 0.01, 0)
 	keys, _ := split(hh, false)
 	if len(keys) < 1000 || len(keys) > 1010 {
 		b.Fatalf("want about 1000 keys, got %d", len(keys))
@@ -232,7 +256,7 @@ func BenchmarkCheck100k(b *testing.B) {
 
 // BenchmarkWorkers shows the per-key parallelism.
 func BenchmarkWorkers(b *testing.B) {
-	hh := simulate(rand.New(rand.NewSource(42)), 10, 10, 100, 100_000, 0.01)
+	hh := simulate(rand.New(rand.NewSource(42)), 10, 10, 100, 100_000, 0.01, 0)
 	for _, w := range []int{1, 2, 4} {
 		b.Run(fmt.Sprintf("workers=%d", w), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
