@@ -303,6 +303,15 @@ func TestTornTailAndCorruption(t *testing.T) {
 		after, _ := os.ReadFile(path)
 		assert.Equal(t, data, after, "a refused log is left as it was")
 	})
+
+	t.Run("mid-log length pointing past the end", func(t *testing.T) {
+		data := slices.Clone(good)
+		data[1] = 0x7f // the first record's length (LE) now runs past the end of the file
+		require.NoError(t, os.WriteFile(path, data, 0o644))
+		_, err := open()
+		require.ErrorIs(t, err, ErrCorrupt)
+		assert.Contains(t, err.Error(), "a valid record follows")
+	})
 }
 
 func TestRepairConverges(t *testing.T) {

@@ -321,7 +321,7 @@ func (s *Store) write(ctx context.Context, key, value string, ver Version) error
 	case len(acks) >= s.q.w:
 		return nil
 	case !sent:
-		return api.NotApplied("write %s: no replica was reached (%d of %d needed)", key, 0, s.q.w)
+		return api.NotApplied("write %s: no replica could be reached (need %d)", key, s.q.w)
 	default:
 		return api.Unknown("write %s: %d of %d replicas acknowledged version %s, need %d", key, len(acks), len(home), ver, s.q.w)
 	}

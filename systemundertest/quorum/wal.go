@@ -88,6 +88,25 @@ func allZero(b []byte) bool {
 	return true
 }
 
+// nextRecord returns the first offset in b where a whole, valid record
+// starts, or -1. A false match needs a CRC-32C collision.
+func nextRecord(b []byte) int {
+	for i := 0; i+headerSize < len(b); i++ {
+		l := int(binary.LittleEndian.Uint32(b[i:]))
+		if l == 0 || i+headerSize+l > len(b) {
+			continue
+		}
+		p := b[i+headerSize : i+headerSize+l]
+		if crc32.Checksum(p, castagnoli) != binary.LittleEndian.Uint32(b[i+4:]) {
+			continue
+		}
+		if _, err := decodePayload(p); err == nil {
+			return i
+		}
+	}
+	return -1
+}
+
 // replay parses data. It returns the entries, the length of the valid prefix
 // (shorter than data when the tail is torn), or ErrCorrupt.
 func replay(data []byte) (entries []entry, valid int, err error) {
@@ -100,8 +119,17 @@ func replay(data []byte) (entries []entry, valid int, err error) {
 		l := int(binary.LittleEndian.Uint32(rest))
 		sum := binary.LittleEndian.Uint32(rest[4:])
 		if l == 0 || l > maxRecord || headerSize+l > len(rest) {
-			if allZero(rest) || headerSize+l > len(rest) && l <= maxRecord {
-				return entries, off, nil // torn: zeros or a record cut short
+			if allZero(rest) {
+				return entries, off, nil // torn: allocated but never written
+			}
+			if headerSize+l > len(rest) && l <= maxRecord {
+				// A record cut short by the crash — unless its length field
+				// is damaged and whole records follow it.
+				if at := nextRecord(rest[1:]); at >= 0 {
+					return nil, 0, fmt.Errorf("%w: record %d at offset %d claims %d bytes, past the end of the file, but a valid record follows at offset %d",
+						ErrCorrupt, len(entries), off, l, off+1+at)
+				}
+				return entries, off, nil
 			}
 			return nil, 0, fmt.Errorf("%w: record %d at offset %d has invalid length %d and %d bytes follow",
 				ErrCorrupt, len(entries), off, l, len(rest))
