@@ -12,12 +12,14 @@
 //
 // # Versions
 //
-// Every stored value carries a Version (counter, coordinator id), ordered
-// lexicographically. The counter is logical: a coordinator picks one above
-// everything a read quorum reported, so the order of versions follows the
-// real-time order of writes, whatever the clocks say. The id breaks ties
-// between coordinators that picked the same counter, and a coordinator never
-// issues the same counter twice, so a version names exactly one value.
+// Every stored value carries a Version (counter, coordinator id, coordinator
+// incarnation), ordered lexicographically. The counter is logical: a
+// coordinator picks one above everything a read quorum reported, so the
+// order of versions follows the real-time order of writes, whatever the
+// clocks say. The id breaks ties between coordinators that picked the same
+// counter; a coordinator never issues the same counter twice in one
+// incarnation, and the incarnation (bumped durably at every start) covers
+// counters forgotten in a crash, so a version names exactly one value.
 // A replica keeps the highest version it was sent and acknowledges any put
 // (applying it only if newer), so versions at a replica only grow.
 //
@@ -76,7 +78,7 @@
 // append-only log (length, CRC-32C, payload), and its in-memory state only
 // ever holds durable records, so nothing a reader saw can vanish in a crash.
 // Appends are group-committed: records queued during one write+fsync share
-// the next. On start the log is replayed (highest version per key wins); a
+// the next, and a busy replica lingers 300µs before an fsync to gather more. On start the log is replayed (highest version per key wins); a
 // torn last record is cut off, and a damaged record followed by more data is
 // refused with ErrCorrupt, because starting would forget acknowledged writes.
 //
