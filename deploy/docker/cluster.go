@@ -57,7 +57,21 @@ type node struct {
 
 	mu      sync.Mutex
 	applied []string // last gauntlet-fault apply arguments
-	faults  []string // timestamped record of what was applied, for faults.log
+	events  []string // timestamped faults and process events, for faults.log
+}
+
+// event records what was done to the node, for faults.log.
+func (n *node) event(format string, args ...any) {
+	line := time.Now().UTC().Format(time.RFC3339Nano) + " " + fmt.Sprintf(format, args...)
+	n.mu.Lock()
+	n.events = append(n.events, line)
+	n.mu.Unlock()
+}
+
+func (n *node) setApplied(args []string) {
+	n.mu.Lock()
+	n.applied = args
+	n.mu.Unlock()
 }
 
 var (
@@ -118,8 +132,10 @@ func (c *Cluster) Start(ctx context.Context, id string) error {
 		return err
 	}
 	if _, err := c.cli.ContainerStart(ctx, n.ctr.ID, client.ContainerStartOptions{}); err != nil {
+		n.event("start FAILED: %v", err)
 		return fmt.Errorf("start %s: %w", id, err)
 	}
+	n.event("start")
 	return nil
 }
 
@@ -136,6 +152,7 @@ func (c *Cluster) Kill(ctx context.Context, id string) error {
 		}
 		return fmt.Errorf("kill %s: %w", id, err)
 	}
+	n.event("SIGKILL")
 	return c.waitExited(ctx, n)
 }
 
@@ -149,6 +166,7 @@ func (c *Cluster) Stop(ctx context.Context, id string) error {
 	if _, err := c.cli.ContainerStop(ctx, n.ctr.ID, client.ContainerStopOptions{Timeout: &secs}); err != nil {
 		return fmt.Errorf("stop %s: %w", id, err)
 	}
+	n.event("stop (SIGTERM)")
 	return c.waitExited(ctx, n)
 }
 
@@ -194,6 +212,7 @@ func (c *Cluster) signal(ctx context.Context, id, sig string) error {
 		}
 		return fmt.Errorf("SIG%s %s: %w", sig, id, err)
 	}
+	n.event("SIG%s", sig)
 	return nil
 }
 
@@ -202,7 +221,8 @@ func isNotRunning(err error) bool {
 }
 
 // Partition replaces the partition: in each node's namespace, nftables
-// drops packets from the IPs of the nodes it holds a grudge against.
+// drops packets from the IPs of the nodes it holds a grudge against. A
+// one-sided grudge still breaks TCP both ways (the replies are dropped).
 func (c *Cluster) Partition(ctx context.Context, g harness.Grudge) error {
 	for id, from := range g {
 		if _, err := c.node(id); err != nil {
@@ -301,16 +321,13 @@ func (c *Cluster) applyFaults(ctx context.Context, what string) error {
 		}
 		g.Go(func() error {
 			out, err := execFault(gctx, n.holder, args...)
-			n.mu.Lock()
-			defer n.mu.Unlock()
-			stamp := time.Now().UTC().Format(time.RFC3339Nano)
 			if err != nil {
-				n.applied = []string{"unknown"} // force a retry next time
-				n.faults = append(n.faults, fmt.Sprintf("%s %s: FAILED %s: %v", stamp, what, strings.Join(args, " "), err))
+				n.setApplied([]string{"unknown"}) // force a retry next time
+				n.event("%s: FAILED %s: %v", what, strings.Join(args, " "), err)
 				return fmt.Errorf("%s on %s: %w", what, n.id, err)
 			}
-			n.applied = args
-			n.faults = append(n.faults, fmt.Sprintf("%s %s: %s", stamp, what, out))
+			n.setApplied(args)
+			n.event("%s: %s", what, out)
 			return nil
 		})
 	}
@@ -328,12 +345,14 @@ func (c *Cluster) SetClock(ctx context.Context, id string, offset time.Duration)
 	if err := c.spec.System.SetClock(ctx, c.ClientAddr(id), offset); err != nil {
 		return fmt.Errorf("set clock of %s: %w", id, err)
 	}
+	c.byID[id].event("clock offset %v", offset)
 	return nil
 }
 
 // CollectLogs writes each node container's output (every incarnation:
 // restarts append) to dir/<node>/node.log, and the holder's output with the
-// faults applied to that node to dir/<node>/faults.log.
+// faults and process events (kills, restarts, pauses) of that node to
+// dir/<node>/faults.log.
 func (c *Cluster) CollectLogs(ctx context.Context, dir string) error {
 	var errs []error
 	for _, n := range c.nodes {
@@ -346,9 +365,9 @@ func (c *Cluster) CollectLogs(ctx context.Context, dir string) error {
 			errs = append(errs, fmt.Errorf("logs of %s: %w", n.id, err))
 		}
 		n.mu.Lock()
-		faults := append([]string(nil), n.faults...)
+		events := append([]string(nil), n.events...)
 		n.mu.Unlock()
-		if err := saveLogs(ctx, n.holder, filepath.Join(nd, "faults.log"), faults); err != nil {
+		if err := saveLogs(ctx, n.holder, filepath.Join(nd, "faults.log"), events); err != nil {
 			errs = append(errs, fmt.Errorf("fault log of %s: %w", n.id, err))
 		}
 	}

@@ -353,6 +353,14 @@ func TestCluster(t *testing.T) {
 		require.NoError(t, err)
 		assert.Contains(t, string(f), "holder up")
 		assert.Contains(t, string(f), "partition n1 drops")
+		f, err = os.ReadFile(filepath.Join(dir, "n2", "faults.log"))
+		require.NoError(t, err)
+		assert.Contains(t, string(f), "SIGKILL")
+		assert.Contains(t, string(f), "stop (SIGTERM)")
+		f, err = os.ReadFile(filepath.Join(dir, "n3", "faults.log"))
+		require.NoError(t, err)
+		assert.Contains(t, string(f), "SIGSTOP")
+		assert.Contains(t, string(f), "SIGCONT")
 	})
 }
 
