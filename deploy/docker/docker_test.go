@@ -405,12 +405,10 @@ func TestCrashHelper(t *testing.T) {
 	time.Sleep(time.Hour)
 }
 
-// TestCleanupStale deploys from a child process, SIGKILLs it, and checks that
-// CleanupStale removes what it left while a live run's containers stay.
+// TestCleanupStale deploys from a child process and SIGKILLs it: the next
+// Deploy removes what it left, and CleanupStale leaves a live run alone.
 func TestCleanupStale(t *testing.T) {
 	requireDocker(t)
-	live := deploy(t, newTestDeployment(t, &testLogger{t: t}), 1)
-
 	run := runID(t) + "-crashed"
 	cmd := execSelf(t, "^TestCrashHelper$", crashEnv+"="+run)
 	out, err := cmd.StdoutPipe()
@@ -439,6 +437,7 @@ func TestCleanupStale(t *testing.T) {
 	case ok := <-deployed:
 		require.True(t, ok, "helper failed to deploy")
 	case <-time.After(2 * time.Minute):
+		_ = cmd.Process.Kill()
 		t.Fatal("helper did not deploy in time")
 	}
 	require.NoError(t, cmd.Process.Kill())
@@ -447,8 +446,11 @@ func TestCleanupStale(t *testing.T) {
 	require.NotEmpty(t, left, "the crashed harness should have left its cluster")
 	t.Logf("left by the crashed harness: %v", left)
 
-	require.NoError(t, CleanupStale(t.Context()))
+	// The next run cleans up before it deploys.
+	live := deploy(t, newTestDeployment(t, &testLogger{t: t}), 1)
 	assert.Empty(t, leftovers(t, run))
+
+	require.NoError(t, CleanupStale(t.Context()))
 	assert.NotEmpty(t, leftovers(t, live.RunID()), "a live run is not stale")
 	_, err = status(t.Context(), live, "n1", time.Second)
 	assert.NoError(t, err)
