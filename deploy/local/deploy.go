@@ -1,0 +1,261 @@
+// Package local deploys a cluster as processes on 127.0.0.1: no root, no
+// Docker. Every node listens on a port the OS picks, keeps its data under
+// <run>/data/<node> and its output in <run>/nodes/<node>/node.log (appended
+// across restarts, a marker line per start). Several clusters can run at
+// once on one machine.
+//
+// # The proxy mesh
+//
+// Node i reaches peer j only through a TCP proxy owned by the harness, one
+// per ordered pair (i→j), so each link can be cut or degraded on its own.
+// The proxy is our own (proxy.go), not an embedded Toxiproxy, because
+// partitions need exactly these semantics and Toxiproxy's embedding API is
+// undocumented (it would have to be pinned and would add dependencies):
+//
+//   - Partition(grudge): grudge[a] containing b means a no longer hears b —
+//     bytes b sends to a are held, on connections b dialed and on replies to
+//     connections a dialed, while a's bytes still reach b (asymmetric grudges
+//     are exact). Nothing is refused or reset: a partition is silence. A new
+//     connection on a cut link is accepted and black-holed (not even dialed
+//     on, so a dead peer does not show through as "connection refused").
+//   - When a link is whole again (Heal, or a new grudge that no longer cuts
+//     it), every connection a partition touched is closed and the peers
+//     reconnect. Delivering the held bytes late would be what TCP does after
+//     a short outage, but minutes-old requests arriving after the sender has
+//     given up only muddle a history; a closed connection is a clear signal.
+//   - Netem latency and jitter delay each chunk read from a socket; a chunk
+//     is never delivered before the one before it, so a stream keeps its
+//     order and delays overlap as on a real link.
+//   - Netem loss cannot drop bytes from the middle of a TCP stream without
+//     corrupting it. A lost packet on a real TCP link costs a retransmission,
+//     so a "lost" chunk (probability p per chunk) is delivered 200–400 ms
+//     late, and everything behind it waits too. That is the effect loss has
+//     on a TCP-based protocol; it is not datagram loss, and a system that
+//     needs true message loss should be tested on the docker deployment.
+//
+// Clients of the harness dial nodes directly, not through the mesh: faults
+// are between nodes; a partitioned node still answers (or times out) the
+// clients that reach it.
+//
+// # Processes
+//
+// Kill is SIGKILL, Stop SIGTERM (SIGKILL after 10 s), Pause SIGSTOP, Resume
+// SIGCONT, Start restarts a node with the same arguments and data directory.
+// Nodes run in their own process group with Pdeathsig=SIGKILL, so a harness
+// that is itself SIGKILLed leaves no node behind. Clock faults go through
+// the system's debug API (System.SetClock).
+//
+// Systems whose members must share one peer map (harness.SharedPeers, e.g.
+// etcd) get one proxy per member instead of per link; it cannot tell who is
+// calling, so network faults are not supported for them here.
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net"
+	"os"
+	"path/filepath"
+
+	"github.com/gauntlet-dev/gauntlet/harness"
+)
+
+// Options configure the local deployment.
+type Options struct {
+	// BaseDir holds built node binaries (default: the user cache dir's
+	// gauntlet/local).
+	BaseDir string
+	Logger  harness.Logger
+}
+
+// Deployment starts local clusters.
+type Deployment struct {
+	opts Options
+}
+
+var _ harness.Deployment = (*Deployment)(nil)
+
+// New returns the local deployment.
+func New(opts Options) harness.Deployment {
+	return &Deployment{opts: opts}
+}
+
+func (d *Deployment) Name() string { return "local" }
+
+// Supports: processes can always be killed and paused; links can be faulted
+// unless the system needs a shared peer map; clocks if the system can skew
+// its own (asked without contacting any node, see clockSupported).
+func (d *Deployment) Supports(sys harness.System, f harness.Fault) bool {
+	switch f {
+	case harness.FaultKill, harness.FaultPause:
+		return true
+	case harness.FaultPartition, harness.FaultLoss, harness.FaultLatency:
+		return !sharedPeers(sys)
+	case harness.FaultClock:
+		return clockSupported(sys)
+	}
+	return false
+}
+
+func sharedPeers(sys harness.System) bool {
+	sp, ok := sys.(harness.SharedPeers)
+	return ok && sp.SharedPeers()
+}
+
+// clockSupported asks the system to skew a node with a context that is
+// already done: a system that can never skew clocks answers ErrUnsupported
+// at once; one that could tries the node and fails on the context.
+func clockSupported(sys harness.System) bool {
+	if sys == nil {
+		return false
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := sys.SetClock(ctx, "127.0.0.1:1", 0)
+	return !errors.Is(err, harness.ErrUnsupported)
+}
+
+func (d *Deployment) logger(l harness.Logger) harness.Logger {
+	switch {
+	case l != nil:
+		return l
+	case d.opts.Logger != nil:
+		return d.opts.Logger
+	}
+	return nopLogger{}
+}
+
+func (d *Deployment) cacheDir() (string, error) {
+	dir := d.opts.BaseDir
+	if dir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			base = os.TempDir()
+		}
+		dir = filepath.Join(base, "gauntlet", "local")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("local: cache dir: %w", err)
+	}
+	return dir, nil
+}
+
+// Deploy builds the system, starts the proxies and the nodes. It does not
+// wait for the cluster to be healthy (see Cluster.WaitHealthy). On error it
+// returns the half-made cluster too, for the caller to Close.
+func (d *Deployment) Deploy(ctx context.Context, spec harness.ClusterSpec) (harness.Cluster, error) {
+	if spec.Nodes < 1 {
+		return nil, fmt.Errorf("local: %d nodes: need at least 1", spec.Nodes)
+	}
+	if spec.System == nil {
+		return nil, errors.New("local: no system")
+	}
+	if spec.Dir == "" {
+		return nil, errors.New("local: no run directory")
+	}
+	log := d.logger(spec.Log)
+	cache, err := d.cacheDir()
+	if err != nil {
+		return nil, err
+	}
+	bin, err := spec.System.Build(ctx, cache)
+	if err != nil {
+		return nil, fmt.Errorf("local: build %s: %w", spec.System.Name(), err)
+	}
+	h := fnv.New64a()
+	h.Write([]byte(spec.RunID))
+	c := &Cluster{spec: spec, log: log, mesh: newMesh(int64(h.Sum64())), byID: map[string]*node{},
+		shared: sharedPeers(spec.System)}
+	for i := 1; i <= spec.Nodes; i++ {
+		n := &node{id: fmt.Sprintf("n%d", i)}
+		c.nodes = append(c.nodes, n)
+		c.byID[n.id] = n
+	}
+	if err := c.prepare(bin); err != nil {
+		return c, err
+	}
+	for _, n := range c.nodes {
+		if err := n.proc.start(); err != nil {
+			return c, fmt.Errorf("local: %w", err)
+		}
+		log.Debug("node started", "node", n.id, "pid", n.proc.pid(), "listen", n.listen)
+	}
+	return c, nil
+}
+
+// prepare picks addresses, starts the proxies and builds each node's launch.
+func (c *Cluster) prepare(bin string) error {
+	for _, n := range c.nodes {
+		addr, err := freePort()
+		if err != nil {
+			return fmt.Errorf("local: port for %s: %w", n.id, err)
+		}
+		n.listen = addr
+		if c.shared {
+			if n.peerListen, err = freePort(); err != nil {
+				return fmt.Errorf("local: peer port for %s: %w", n.id, err)
+			}
+		}
+	}
+	peers := map[string]map[string]string{}
+	if c.shared {
+		// One entrance per member, the same map for everyone.
+		m := map[string]string{}
+		for _, n := range c.nodes {
+			l, err := c.mesh.addLink("*", n.id, n.peerListen)
+			if err != nil {
+				return fmt.Errorf("local: proxy to %s: %w", n.id, err)
+			}
+			m[n.id] = l.addr()
+		}
+		for _, n := range c.nodes {
+			peers[n.id] = m
+		}
+	} else {
+		for _, a := range c.nodes {
+			peers[a.id] = map[string]string{a.id: a.listen}
+			for _, b := range c.nodes {
+				if a == b {
+					continue
+				}
+				l, err := c.mesh.addLink(a.id, b.id, b.listen)
+				if err != nil {
+					return fmt.Errorf("local: proxy %s->%s: %w", a.id, b.id, err)
+				}
+				peers[a.id][b.id] = l.addr()
+			}
+		}
+	}
+	for _, n := range c.nodes {
+		data := filepath.Join(c.spec.Dir, "data", n.id)
+		if err := os.MkdirAll(data, 0o755); err != nil {
+			return fmt.Errorf("local: data dir of %s: %w", n.id, err)
+		}
+		l := c.spec.System.Launch(bin, harness.NodeSpec{ID: n.id, Listen: n.listen, Peers: peers[n.id],
+			DataDir: data, Bug: c.spec.Bug, PeerListen: n.peerListen})
+		n.proc = &proc{id: n.id, launch: l, log: c.log,
+			logPath: filepath.Join(c.spec.Dir, harness.NodesDir, n.id, "node.log")}
+	}
+	return nil
+}
+
+// freePort asks the OS for a free port on 127.0.0.1. Another process could
+// take it before the node binds it; the node then exits and says so in its
+// log, which WaitHealthy reports.
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Info(string, ...any)  {}
+func (nopLogger) Warn(string, ...any)  {}
+func (nopLogger) Error(string, ...any) {}
+func (nopLogger) Debug(string, ...any) {}

@@ -1,0 +1,96 @@
+// Package nemesis holds Gauntlet's fault packages: partition, kill, pause,
+// clock, loss and latency. A package injects one fault per Start, choosing
+// its shape and targets with the runner's seeded rng, and undoes it on Heal.
+// Scheduling and recording the faults in the history are the runner's job.
+//
+// Every Start draws the same number of random values whatever the cluster's
+// state (a leader known or not), so one seed gives one fault schedule.
+package nemesis
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/gauntlet-dev/gauntlet/harness"
+)
+
+// names in the order "all" expands to.
+var names = []string{"partition", "kill", "pause", "clock", "loss", "latency"}
+
+// Names lists the fault packages.
+func Names() []string { return slices.Clone(names) }
+
+// New returns a fresh instance of the named package (instances keep what
+// they must heal, so use one per run).
+func New(name string) (harness.Nemesis, error) {
+	switch name {
+	case "partition":
+		return &Partition{}, nil
+	case "kill":
+		return &Kill{}, nil
+	case "pause":
+		return &Pause{}, nil
+	case "clock":
+		return &Clock{}, nil
+	case "loss":
+		return &Loss{}, nil
+	case "latency":
+		return &Latency{}, nil
+	}
+	return nil, fmt.Errorf("unknown nemesis %q (known: %s, all, none)", name, strings.Join(names, ", "))
+}
+
+// Parse expands a --nemesis spec: a comma list of package names, "all" for
+// every package, "none" or "" for none. Names are deduplicated, in order.
+func Parse(spec string) ([]string, error) {
+	var out []string
+	add := func(n string) {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	var unknown []string
+	for _, item := range strings.Split(spec, ",") {
+		item = strings.ToLower(strings.TrimSpace(item))
+		switch {
+		case item == "" || item == "none":
+		case item == "all":
+			for _, n := range names {
+				add(n)
+			}
+		case slices.Contains(names, item):
+			add(item)
+		default:
+			unknown = append(unknown, item)
+		}
+	}
+	if len(unknown) > 0 {
+		return nil, fmt.Errorf("unknown nemesis %s in %q (known: %s, all, none)",
+			strings.Join(quoteAll(unknown), ", "), spec, strings.Join(names, ", "))
+	}
+	return out, nil
+}
+
+func quoteAll(s []string) []string {
+	q := make([]string, len(s))
+	for i, x := range s {
+		q[i] = fmt.Sprintf("%q", x)
+	}
+	return q
+}
+
+// set renders nodes as "{n1,n2}" in sorted order.
+func set(nodes []string) string {
+	s := slices.Clone(nodes)
+	sort.Strings(s)
+	return "{" + strings.Join(s, ",") + "}"
+}
+
+// sorted returns a sorted copy.
+func sorted(nodes []string) []string {
+	s := slices.Clone(nodes)
+	sort.Strings(s)
+	return s
+}

@@ -1,0 +1,183 @@
+package nemesis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand"
+	"time"
+
+	"github.com/gauntlet-dev/gauntlet/harness"
+)
+
+// Kill SIGKILLs one node, the current leader or a random one; Heal restarts
+// every node it killed (from the same data directory).
+type Kill struct{ victims }
+
+func (k *Kill) Name() string              { return "kill" }
+func (k *Kill) Requires() []harness.Fault { return []harness.Fault{harness.FaultKill} }
+
+func (k *Kill) Start(ctx context.Context, c harness.Cluster, rng *rand.Rand) (harness.FaultEvent, error) {
+	return k.start(ctx, c, rng, "kill", c.Kill)
+}
+
+func (k *Kill) Heal(ctx context.Context, c harness.Cluster) (harness.FaultEvent, error) {
+	return k.heal(ctx, "restart", c.Start)
+}
+
+// Pause SIGSTOPs one node, the current leader or a random one; Heal resumes
+// every node it paused.
+type Pause struct{ victims }
+
+func (p *Pause) Name() string              { return "pause" }
+func (p *Pause) Requires() []harness.Fault { return []harness.Fault{harness.FaultPause} }
+
+func (p *Pause) Start(ctx context.Context, c harness.Cluster, rng *rand.Rand) (harness.FaultEvent, error) {
+	return p.start(ctx, c, rng, "pause", c.Pause)
+}
+
+func (p *Pause) Heal(ctx context.Context, c harness.Cluster) (harness.FaultEvent, error) {
+	return p.heal(ctx, "resume", c.Resume)
+}
+
+// victims is what kill and pause share: pick a node, act on it, remember it.
+type victims struct {
+	nodes []string
+}
+
+func (v *victims) start(ctx context.Context, c harness.Cluster, rng *rand.Rand, verb string, act func(context.Context, string) error) (harness.FaultEvent, error) {
+	nodes := c.Nodes()
+	if len(nodes) == 0 {
+		return harness.FaultEvent{}, errors.New(verb + ": the cluster has no nodes")
+	}
+	// Both draws always happen, so the schedule does not depend on whether
+	// a leader was known.
+	wantLeader := rng.Intn(2) == 0
+	node := nodes[rng.Intn(len(nodes))]
+	desc := fmt.Sprintf("%s %s", verb, node)
+	if wantLeader {
+		if l, err := leader(ctx, c); err == nil {
+			node, desc = l, fmt.Sprintf("%s leader %s", verb, l)
+		} else {
+			desc = fmt.Sprintf("%s %s (no leader known: %v)", verb, node, err)
+		}
+	}
+	ev := harness.FaultEvent{Description: desc, Nodes: []string{node}}
+	// Remembered even if act fails: it may have half-happened, and healing
+	// a node that is fine is harmless.
+	if !contains(v.nodes, node) {
+		v.nodes = append(v.nodes, node)
+	}
+	if err := act(ctx, node); err != nil {
+		return ev, fmt.Errorf("%s %s: %w", verb, node, err)
+	}
+	return ev, nil
+}
+
+func (v *victims) heal(ctx context.Context, verb string, act func(context.Context, string) error) (harness.FaultEvent, error) {
+	ev := harness.FaultEvent{Description: verb + " " + set(v.nodes), Nodes: sorted(v.nodes)}
+	if len(v.nodes) == 0 {
+		ev.Description = verb + " nothing"
+	}
+	var errs []error
+	var left []string
+	for _, n := range sorted(v.nodes) {
+		if err := act(ctx, n); err != nil {
+			errs = append(errs, fmt.Errorf("%s %s: %w", verb, n, err))
+			left = append(left, n)
+		}
+	}
+	v.nodes = left
+	return ev, errors.Join(errs...)
+}
+
+func leader(ctx context.Context, c harness.Cluster) (string, error) {
+	lf, ok := c.(harness.LeaderFinder)
+	if !ok {
+		return "", errors.New("the cluster cannot tell its leader")
+	}
+	ctx, cancel := context.WithTimeout(ctx, leaderTimeout)
+	defer cancel()
+	l, err := lf.Leader(ctx)
+	if err == nil && l == "" {
+		err = errors.New("no leader")
+	}
+	return l, err
+}
+
+func contains(s []string, x string) bool {
+	for _, y := range s {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// Clock offsets one or more nodes' clocks by ±(100ms..10s), each its own;
+// Heal sets them back to true time.
+type Clock struct {
+	skewed []string
+}
+
+func (k *Clock) Name() string              { return "clock" }
+func (k *Clock) Requires() []harness.Fault { return []harness.Fault{harness.FaultClock} }
+
+const (
+	minSkew = 100 * time.Millisecond
+	maxSkew = 10 * time.Second
+)
+
+func (k *Clock) Start(ctx context.Context, c harness.Cluster, rng *rand.Rand) (harness.FaultEvent, error) {
+	nodes := c.Nodes()
+	if len(nodes) == 0 {
+		return harness.FaultEvent{}, errors.New("clock: the cluster has no nodes")
+	}
+	count := 1 + rng.Intn(len(nodes))
+	perm := rng.Perm(len(nodes))
+	offsets := make(map[string]time.Duration, count)
+	for _, j := range perm[:count] {
+		d := minSkew + time.Duration(rng.Int63n(int64(maxSkew-minSkew)/int64(time.Millisecond)+1))*time.Millisecond
+		if rng.Intn(2) == 0 {
+			d = -d
+		}
+		offsets[nodes[j]] = d
+	}
+	var picked []string
+	for n := range offsets {
+		picked = append(picked, n)
+	}
+	picked = sorted(picked)
+	desc := "clock"
+	for _, n := range picked {
+		desc += fmt.Sprintf(" %s%+.3fs", n, offsets[n].Seconds())
+	}
+	ev := harness.FaultEvent{Description: desc, Nodes: picked}
+	var errs []error
+	for _, n := range picked {
+		if !contains(k.skewed, n) {
+			k.skewed = append(k.skewed, n)
+		}
+		if err := c.SetClock(ctx, n, offsets[n]); err != nil {
+			errs = append(errs, fmt.Errorf("clock %s: %w", n, err))
+		}
+	}
+	return ev, errors.Join(errs...)
+}
+
+func (k *Clock) Heal(ctx context.Context, c harness.Cluster) (harness.FaultEvent, error) {
+	ev := harness.FaultEvent{Description: "reset clocks " + set(k.skewed), Nodes: sorted(k.skewed)}
+	if len(k.skewed) == 0 {
+		ev.Description = "reset clocks: none skewed"
+	}
+	var errs []error
+	var left []string
+	for _, n := range sorted(k.skewed) {
+		if err := c.SetClock(ctx, n, 0); err != nil {
+			errs = append(errs, fmt.Errorf("clock %s: reset: %w", n, err))
+			left = append(left, n)
+		}
+	}
+	k.skewed = left
+	return ev, errors.Join(errs...)
+}
