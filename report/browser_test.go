@@ -199,6 +199,13 @@ func (tb *tab) screenshot(t *testing.T, name string, sections ...string) {
 // than reaching into it from the page.
 func (tb *tab) porcupineRendered(t *testing.T) bool {
 	const drawn = `document.querySelectorAll('#canvas svg rect').length`
+	// The view loads when it scrolls into sight.
+	_, err := chromedp.Run(tb.ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector('iframe.porcupine').scrollIntoView()`))
+	require.NoError(t, err)
+	_, err = chromedp.Run(tb.ctx, chromedp.Poll[bool](`document.querySelector('iframe.porcupine').srcdoc !== '' || null`))
+	require.NoError(t, err)
+	// The iframe's target appears once its document loads.
+	time.Sleep(300 * time.Millisecond)
 	infos, err := chromedp.Targets(tb.ctx)
 	require.NoError(t, err)
 	for _, info := range infos {

@@ -96,7 +96,7 @@ func writeFixture(t testing.TB, dir string, f fixture) string {
 		proc := h.Process(p)
 		tm := int64(rng.Intn(int(max(step, 1))))
 		for i := 0; i < perProc; i++ {
-			lat := step/4 + rng.Int63n(max(step/2, 1))
+			lat := step/2 + rng.Int63n(max(step*6/10, 1))
 			key := fmt.Sprintf("k%d", rng.Intn(f.keys))
 			for reserved[key] {
 				key = fmt.Sprintf("k%d", rng.Intn(f.keys))
@@ -133,7 +133,7 @@ func writeFixture(t testing.TB, dir string, f fixture) string {
 			}
 			evs = append(evs, event{op: inv, at: inv.Time})
 			evs = append(evs, event{op: comp, at: comp.Time})
-			tm = comp.Time + rng.Int63n(max(step/4, 1))
+			tm = comp.Time + rng.Int63n(max(step/5, 1))
 			if comp.Type == h.Info {
 				proc = h.Process(nextProc)
 				nextProc++

@@ -84,6 +84,9 @@ func newFrame(id, title string, legend [][2]string, tmaxNS int64, faults []fault
 	}
 	fmt.Fprintf(b, `<rect class="frame" x="%.0f" y="%.0f" width="%.0f" height="%.0f"/>`, f.x0, f.y0, f.x1-f.x0, f.y1-f.y0)
 	for _, t := range niceTicks(0, f.tmax, 10) {
+		if t > f.tmax*1.0001 {
+			break
+		}
 		x := f.x0 + (f.x1-f.x0)*t/f.tmax
 		fmt.Fprintf(b, `<line class="grid" x1="%.1f" y1="%.0f" x2="%.1f" y2="%.0f"/><text class="tick" x="%.1f" y="%.0f" text-anchor="middle">%s</text>`,
 			x, f.y0, x, f.y1, x, f.y1+14, trimFloat(t))
@@ -154,8 +157,12 @@ func decades(lo, hi float64) (float64, float64, []float64) {
 		hi = lo * 10
 	}
 	var ticks []float64
+	few := hi/lo <= 100 // one or two decades: label 2× and 5× too
 	for v := lo; v <= hi*1.0001; v *= 10 {
 		ticks = append(ticks, v)
+		if few && v*10 <= hi*1.0001 {
+			ticks = append(ticks, 2*v, 5*v)
+		}
 	}
 	return lo, hi, ticks
 }
@@ -183,12 +190,10 @@ var outcomeOrder = []string{outOK, outFail, outInfo}
 // 2 px cell with the same colour and shape are drawn once, which keeps a
 // 100,000-op plot small without hiding any outcome.
 func latencyPlot(os []op, tmax int64, faults []fault, violation *int64) template.HTML {
-	f := newFrame("plot-latency", "Latency of every op (log scale; colour = outcome, shape = op type)",
-		[][2]string{{"ok", "ok"}, {"fail", "fail"}, {"info", "info"}}, tmax, faults, violation)
+	f := newFrame("plot-latency", latencyTitle, outcomeLegend(os), tmax, faults, violation)
 	lo, hi, ticks := decades(latencyRange(os))
 	y := f.logScale(lo, hi)
 	f.yAxis("latency (ms)", ticks, y)
-	shapes := map[string]int{}
 	seen := make(map[uint64]struct{}, 1<<14)
 	for ci, outcome := range outcomeOrder {
 		fmt.Fprintf(f.b, `<g class="%s">`, outcome)
@@ -196,40 +201,57 @@ func latencyPlot(os []op, tmax int64, faults []fault, violation *int64) template
 			if o.Outcome != outcome {
 				continue
 			}
-			s, ok := shapes[o.F]
-			if !ok {
-				s = len(shapes)
-				shapes[o.F] = s
-			}
+			s := shapeOf(o.F)
 			px, py := f.x(o.Start), y(math.Max(float64(o.Latency())/1e6, 0.01))
-			k := uint64(px/2)<<24 | uint64(py/2)<<8 | uint64(ci)<<4 | uint64(min(s, 3))
+			k := uint64(px/2)<<24 | uint64(py/2)<<8 | uint64(ci)<<4 | uint64(s)
 			if _, dup := seen[k]; dup {
 				continue
 			}
 			seen[k] = struct{}{}
-			writeMarker(f.b, min(s, 3), px, py)
+			writeMarker(f.b, s, px, py)
 		}
 		f.b.WriteString(`</g>`)
 	}
-	// Shape legend, in the order shapes were assigned.
-	fs := make([]string, len(shapes))
-	for name, s := range shapes {
-		fs[s] = name
+	// Shape legend beside the title.
+	x := f.x0 + 7*float64(len(latencyTitle)) + 16
+	f.b.WriteString(`<g class="shape-legend">`)
+	for s, name := range []string{"read", "write", "cas", "other"} {
+		writeMarker(f.b, s, x+3, 12)
+		fmt.Fprintf(f.b, `<text class="legend" x="%.0f" y="16">%s</text>`, x+9, name)
+		x += 20 + 7*float64(len(name))
 	}
-	x := f.x0 + 4
-	for s, name := range fs {
-		if s > 3 {
-			name = "other"
-		}
-		f.b.WriteString(`<g class="shape-legend">`)
-		writeMarker(f.b, min(s, 3), x+3, f.y1-8)
-		fmt.Fprintf(f.b, `<text class="legend" x="%.0f" y="%.0f">%s</text></g>`, x+9, f.y1-4, html.EscapeString(name))
-		x += 20 + 7*float64(len([]rune(name)))
-		if s >= 3 {
-			break
-		}
-	}
+	f.b.WriteString(`</g>`)
 	return f.html()
+}
+
+const latencyTitle = "Latency of every op (log scale)"
+
+// shapeOf is the marker of an op type: the same in every report.
+func shapeOf(f string) int {
+	switch f {
+	case harness.FRead:
+		return 0
+	case harness.FWrite:
+		return 1
+	case harness.FCAS:
+		return 2
+	}
+	return 3
+}
+
+// outcomeLegend labels each colour with its count: drawing one point per
+// pixel cell makes rare outcomes look as common as frequent ones, and the
+// numbers say how many there really are.
+func outcomeLegend(os []op) [][2]string {
+	n := map[string]int{}
+	for _, o := range os {
+		n[o.Outcome]++
+	}
+	out := make([][2]string, len(outcomeOrder))
+	for i, oc := range outcomeOrder {
+		out[i] = [2]string{fmt.Sprintf("%s %s", oc, groupDigits(n[oc])), oc}
+	}
+	return out
 }
 
 func writeMarker(b *strings.Builder, shape int, x, y float64) {
@@ -300,8 +322,7 @@ func quantilePlot(os []op, tmax int64, faults []fault, violation *int64) templat
 
 // throughputPlot draws completions per second by outcome.
 func throughputPlot(os []op, tmax int64, faults []fault, violation *int64) template.HTML {
-	f := newFrame("plot-throughput", "Throughput: completions per second by outcome",
-		[][2]string{{"ok", "ok"}, {"fail", "fail"}, {"info", "info"}}, tmax, faults, violation)
+	f := newFrame("plot-throughput", "Throughput: completions per second by outcome", outcomeLegend(os), tmax, faults, violation)
 	bs := bins(os, tmax, func(op) bool { return true })
 	peak := 1.0
 	perOutcome := map[string][]int{}

@@ -99,6 +99,7 @@ type page struct {
 	Verdict     string // valid, invalid, unknown
 	Headline    string
 	Reasons     []string
+	Context     string // the faults around the first anomaly
 	Test        harness.Test
 	Nemesis     string
 	Start       string
@@ -202,6 +203,11 @@ func build(ctx context.Context, r *run) (*page, error) {
 		p.Command = r.test.CommandLine()
 	}
 	violation := violationTime(res)
+	if res != nil && res.Verdict == harness.Invalid {
+		if a := res.FirstAnomaly(); a != nil {
+			p.Context = faultContext(faults, a.Time)
+		}
+	}
 
 	// Anomalies and the linearization views of their keys.
 	linIDs := map[string]string{}
@@ -347,6 +353,30 @@ func headline(res *harness.Results, nops int, faults string) (string, []string) 
 		}
 		return h, reasons
 	}
+}
+
+// faultContext says which faults were active when the anomaly happened, or
+// which one last healed before it: the first clue to what exposed it.
+func faultContext(fs []fault, at int64) string {
+	var active []string
+	var last *fault
+	for i, f := range fs {
+		if f.Start <= at && at <= f.End {
+			active = append(active, fmt.Sprintf("%s (%s – %s%s)", f.Label(), secs(f.Start), secs(f.End), nodesSuffix(f.Nodes)))
+		}
+		if f.End < at && (last == nil || f.End > last.End) {
+			last = &fs[i]
+		}
+	}
+	switch {
+	case len(active) > 0:
+		return "During: " + strings.Join(active, "; ")
+	case last != nil:
+		return fmt.Sprintf("No fault was active; the last one, %s, healed at %s.", last.Label(), secs(last.End))
+	case len(fs) == 0:
+		return "No faults were injected."
+	}
+	return "No fault was active yet."
 }
 
 // faultSummary is "partition ×3, kill ×1".

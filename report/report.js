@@ -25,13 +25,29 @@
     })
   }
 
+  // Porcupine measures its text while it lays out, which gives nonsense in
+  // an iframe that is off screen (Chromium does not render it); so each view
+  // is loaded when it first scrolls into sight.
+  var views = document.querySelectorAll('iframe.porcupine[data-srcdoc]')
+  var loadView = function (f) { if (!f.srcdoc) f.srcdoc = f.dataset.srcdoc }
+  if ('IntersectionObserver' in window) {
+    var io = new IntersectionObserver(function (entries) {
+      entries.forEach(function (e) {
+        if (e.isIntersecting) { loadView(e.target); io.unobserve(e.target) }
+      })
+    })
+    views.forEach(function (f) { io.observe(f) })
+  } else {
+    views.forEach(loadView)
+  }
+
   // ---- timeline -------------------------------------------------------
   var tl = document.getElementById('tl')
   var inner = document.getElementById('tl-inner')
   var detail = document.getElementById('tl-detail')
   var status = document.getElementById('tl-status')
   var N = D.p.length
-  var C = D.procs.length
+  var C = D.lanes
   var COLW = 124
   var GUT = 74
   var HEAD = 26
@@ -144,7 +160,7 @@
     var shown = 0
     for (var c = c0; c <= c1; c++) {
       var x = GUT + c * COLW + 2
-      var hd = div('head', x - 2, top, COLW, null, 'process ' + D.procs[c])
+      var hd = div('head', x - 2, top, COLW, null, 'worker lane ' + c)
       frag.appendChild(hd)
       var end = colStart[c + 1]
       for (var r = firstVisible(c, t0 - MINH / scale); r < end && D.s[r] <= t1; r++) {
@@ -158,7 +174,7 @@
             if (D.o[r2] !== 0) { bad++; if (worst === 0 || D.o[r2] === 1) worst = D.o[r2] }
           }
           if (r2 > r) {
-            var cl = div('op cl' + (worst !== 0 ? ' o' + worst : ''), x, ya, COLW - 6, yb - ya, '')
+            var cl = div('op cl' + (worst !== 0 ? ' w' + worst : ''), x, ya, COLW - 6, yb - ya, '')
             cl.dataset.r0 = r
             cl.dataset.r1 = r2
             cl.title = (r2 - r + 1) + ' ops, ' + bad + ' not ok, ' + fmtS(D.s[r]) + '–' + fmtS(D.e[r2]) + ': click to zoom in'
@@ -173,14 +189,19 @@
         if (keyFilter) cls += (D.k[r] >= 0 && D.keys[D.k[r]] === keyFilter) ? ' hi' : ' dim'
         var el = div(cls, x, ya, COLW - 6, yb - ya, yb - ya >= 13 ? label(r) : '')
         el.dataset.r = r
+        el.title = 'process ' + D.q[r]
         frag.appendChild(el)
+        if (r === colStart[c] || D.q[r] !== D.q[r - 1]) {
+          // A new process starts in this lane (the previous one was retired).
+          frag.appendChild(div('proc', x + COLW - 6, ya, null, null, 'p' + D.q[r]))
+        }
         shown++
       }
     }
     inner.textContent = ''
     inner.appendChild(frag)
     status.textContent = N === 0 ? 'no client ops in the history'
-      : fmtS(Math.max(t0, 0)) + ' – ' + fmtS(Math.min(t1, tmax)) + ' · processes ' + (c0 + 1) + '–' + (c1 + 1) + ' of ' + C + ' · ' + shown + ' bars drawn of ' + N + ' ops'
+      : fmtS(Math.max(t0, 0)) + ' – ' + fmtS(Math.min(t1, tmax)) + ' · lanes ' + c0 + '–' + c1 + ' of ' + C + ' · ' + shown + ' bars drawn of ' + N + ' ops'
   }
 
   function schedule () {
@@ -200,7 +221,7 @@
     selected = r
     var lines = []
     lines.push('op #' + D.i[r] + (D.j[r] >= 0 ? ' (completion #' + D.j[r] + ')' : ' (no completion in the history)') +
-      ' · process ' + D.procs[D.p[r]] + (D.n[r] >= 0 ? ' · node ' + D.nodes[D.n[r]] : ''))
+      ' · process ' + D.q[r] + (D.n[r] >= 0 ? ' · node ' + D.nodes[D.n[r]] : ''))
     lines.push(label(r))
     lines.push('outcome ' + outcomes[D.o[r]] + ' · invoked ' + fmtS(D.s[r]) + ' · ' +
       (D.j[r] >= 0 ? 'completed ' + fmtS(D.e[r]) + ' · latency ' + ((D.e[r] - D.s[r]) / 1000).toFixed(2) + ' ms' : 'never completed'))
@@ -235,6 +256,11 @@
     if (dur * scale < 20) { scale = clampScale(20 / dur); setSize() }
     tl.scrollTop = Math.max(0, y(D.s[r]) - tl.clientHeight / 3)
     tl.scrollLeft = Math.max(0, GUT + D.p[r] * COLW - tl.clientWidth / 3)
+    // Show the op among the others of its key: the usual next question.
+    if (D.k[r] >= 0) {
+      keyFilter = D.keys[D.k[r]]
+      document.getElementById('tl-key').value = keyFilter
+    }
     show(r)
   }
 

@@ -14,11 +14,12 @@ import (
 // embedded with json.Marshal, which escapes <, > and &, so no history value
 // can close the script element.
 type timeline struct {
-	Procs  []string          `json:"procs"` // column labels
+	Lanes  int               `json:"lanes"` // columns
 	Fs     []string          `json:"fs"`
 	Keys   []string          `json:"keys"`
 	Nodes  []string          `json:"nodes"`
-	P      []int             `json:"p"` // column
+	P      []int             `json:"p"` // lane (column)
+	Q      []int             `json:"q"` // process
 	S      []int64           `json:"s"` // start µs
 	E      []int64           `json:"e"` // end µs
 	O      []int             `json:"o"` // 0 ok 1 fail 2 info 3 pending
@@ -45,16 +46,18 @@ type timelineFault struct {
 var outcomeCode = map[string]int{outOK: 0, outFail: 1, outInfo: 2, outPending: 3}
 
 func timelineData(all []op, tmax int64, faults []fault, violation *int64) ([]byte, error) {
+	lane, lanes := assignLanes(all)
 	sorted := make([]op, len(all))
 	copy(sorted, all)
 	sort.SliceStable(sorted, func(i, j int) bool {
-		if sorted[i].Process != sorted[j].Process {
-			return sorted[i].Process < sorted[j].Process
+		li, lj := lane[sorted[i].Process], lane[sorted[j].Process]
+		if li != lj {
+			return li < lj
 		}
 		return sorted[i].Start < sorted[j].Start
 	})
 	n := len(sorted)
-	t := timeline{P: make([]int, n), S: make([]int64, n), E: make([]int64, n), O: make([]int, n),
+	t := timeline{Lanes: lanes, P: make([]int, n), Q: make([]int, n), S: make([]int64, n), E: make([]int64, n), O: make([]int, n),
 		F: make([]int, n), K: make([]int, n), V: make([]*string, n), I: make([]int, n), J: make([]int, n),
 		N: make([]int, n), From: map[int]string{}, Err: map[int]string{}, Colors: map[string]string{},
 		Tmax: tmax / 1000}
@@ -70,15 +73,9 @@ func timelineData(all []op, tmax int64, faults []fault, violation *int64) ([]byt
 		return idx[s]
 	}
 	fIdx, kIdx, nIdx := map[string]int{}, map[string]int{}, map[string]int{}
-	col := -1
-	var last harness.Process
 	for i, o := range sorted {
-		if i == 0 || o.Process != last {
-			col++
-			last = o.Process
-			t.Procs = append(t.Procs, o.Process.String())
-		}
-		t.P[i] = col
+		t.P[i] = lane[o.Process]
+		t.Q[i] = int(o.Process)
 		t.S[i], t.E[i] = o.Start/1000, o.End/1000
 		t.O[i] = outcomeCode[o.Outcome]
 		t.F[i] = intern(&t.Fs, fIdx, o.F)
@@ -107,4 +104,54 @@ func timelineData(all []op, tmax int64, faults []fault, violation *int64) ([]byt
 		return nil, fmt.Errorf("encode timeline: %w", err)
 	}
 	return b, nil
+}
+
+// assignLanes packs processes into columns: a process takes the first lane
+// whose previous process finished before it started. A worker whose process
+// is retired after an info op continues as a new process, so lanes come out
+// about one per worker, and a long run with thousands of retired processes
+// still fits on a screen (one column per process, as Jepsen draws it, would
+// leave most columns empty at any moment).
+func assignLanes(all []op) (map[harness.Process]int, int) {
+	type span struct {
+		p          harness.Process
+		start, end int64
+	}
+	spans := map[harness.Process]*span{}
+	for _, o := range all {
+		s := spans[o.Process]
+		if s == nil {
+			spans[o.Process] = &span{p: o.Process, start: o.Start, end: o.End}
+			continue
+		}
+		s.start, s.end = min(s.start, o.Start), max(s.end, o.End)
+	}
+	order := make([]*span, 0, len(spans))
+	for _, s := range spans {
+		order = append(order, s)
+	}
+	sort.Slice(order, func(i, j int) bool {
+		if order[i].start != order[j].start {
+			return order[i].start < order[j].start
+		}
+		return order[i].p < order[j].p
+	})
+	lane := make(map[harness.Process]int, len(order))
+	var ends []int64
+	for _, s := range order {
+		l := -1
+		for i, e := range ends {
+			if e < s.start {
+				l = i
+				break
+			}
+		}
+		if l < 0 {
+			l = len(ends)
+			ends = append(ends, 0)
+		}
+		ends[l] = s.end
+		lane[s.p] = l
+	}
+	return lane, len(ends)
 }
