@@ -29,6 +29,7 @@ import (
 
 	"github.com/gauntlet-dev/gauntlet/systemundertest/api"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/clock"
+	"github.com/gauntlet-dev/gauntlet/systemundertest/raft"
 )
 
 const (
@@ -115,10 +116,10 @@ func parseFlags(args []string, stdout io.Writer) (*flags, error) {
 	fs.IntVar(&f.W, "w", 0, "quorum: write quorum (0 = from --consistency)")
 	fs.StringVar(&f.Consistency, "consistency", "", "quorum: one | quorum | all (sets R and W)")
 	// Raft mode.
-	fs.DurationVar(&f.raft.ElectionTimeout, "election-timeout", 0, "raft: base election timeout; each election waits [T, 2T) (0 = raft default)")
-	fs.DurationVar(&f.raft.HeartbeatInterval, "heartbeat", 0, "raft: heartbeat interval (0 = raft default)")
-	fs.Uint64Var(&f.raft.SnapshotThreshold, "snapshot-threshold", 0, "raft: entries applied between snapshots (0 = raft default)")
-	fs.IntVar(&f.raft.MaxBatch, "max-batch", 0, "raft: entries per append message and fsync (0 = raft default)")
+	fs.DurationVar(&f.raft.ElectionTimeout, "election-timeout", raft.DefaultElectionTimeout, "raft: base election timeout; each election waits [T, 2T)")
+	fs.DurationVar(&f.raft.HeartbeatInterval, "heartbeat", raft.DefaultHeartbeatInterval, "raft: heartbeat interval")
+	fs.Uint64Var(&f.raft.SnapshotThreshold, "snapshot-threshold", raft.DefaultSnapshotThreshold, "raft: entries applied between snapshots")
+	fs.IntVar(&f.raft.MaxBatch, "max-batch", raft.DefaultMaxBatch, "raft: entries per append message and fsync")
 	fs.Usage = func() {} // the flag package calls it on every error; -h is handled below
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -163,6 +164,12 @@ func parseFlags(args []string, stdout io.Writer) (*flags, error) {
 	f.Peers = peers
 	if f.DataDir == "" {
 		return nil, badInput("--data is required")
+	}
+	if f.raft.ElectionTimeout <= 0 || f.raft.HeartbeatInterval <= 0 || f.raft.HeartbeatInterval >= f.raft.ElectionTimeout {
+		return nil, badInput("--heartbeat %v must be positive and below --election-timeout %v", f.raft.HeartbeatInterval, f.raft.ElectionTimeout)
+	}
+	if f.raft.MaxBatch <= 0 || f.raft.SnapshotThreshold == 0 {
+		return nil, badInput("--max-batch and --snapshot-threshold must be positive")
 	}
 	if f.logFormat != "text" && f.logFormat != "json" {
 		return nil, badInput("--log-format %q: want text or json", f.logFormat)

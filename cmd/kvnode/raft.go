@@ -11,8 +11,14 @@ import (
 	"github.com/gauntlet-dev/gauntlet/systemundertest/transport"
 )
 
-// raftBugs is raft mode's catalog (raft.Bugs() once the core lands).
-func raftBugs() []bugInfo { return nil }
+// raftBugs is raft mode's catalog.
+func raftBugs() []bugInfo {
+	var out []bugInfo
+	for _, b := range raft.Bugs() {
+		out = append(out, bugInfo{Name: b.Name, Description: b.Description})
+	}
+	return out
+}
 
 // raftStore is the kv store plus what must close after it.
 type raftStore struct {

@@ -1,11 +1,11 @@
 package main
 
 import (
-	"errors"
 	"hash/fnv"
 	"time"
 
 	"github.com/gauntlet-dev/gauntlet/systemundertest/raft"
+	"github.com/gauntlet-dev/gauntlet/systemundertest/storage"
 )
 
 // stores are raft's durable stores in the data directory.
@@ -23,9 +23,14 @@ func (s *stores) Close() error {
 	return s.close()
 }
 
-// openStores opens raft's stores in dir (storage.Open once it lands).
+// openStores opens raft's stores in dir, repairing a torn log tail; damage
+// anywhere else is an error (storage.CorruptError).
 func openStores(dir string) (*stores, error) {
-	return nil, errors.New("raft storage is not built yet")
+	st, err := storage.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &stores{log: st.Log(), stable: st.Stable(), snapshots: st.Snapshots(), close: st.Close}, nil
 }
 
 // seedFor randomizes election timeouts per node and per start, so nodes

@@ -121,8 +121,8 @@ func NewStore(cfg Config) *Store {
 	return s
 }
 
-// watch logs changes of role, term and leader as they are observed, so node
-// logs show elections even when nothing else is happening.
+// watch logs each change of leader as this node observes it (raft logs its
+// own role and term changes), so a node's log says who led when.
 func (s *Store) watch() {
 	defer close(s.done)
 	t := time.NewTicker(20 * time.Millisecond)
@@ -135,9 +135,9 @@ func (s *Store) watch() {
 		case <-t.C:
 		}
 		st := s.cfg.Node.Status()
-		if st.Role != last.Role || st.Leader != last.Leader || st.Term != last.Term {
-			s.log.Info("raft state", "role", st.Role, "term", st.Term, "leader", st.Leader,
-				"commit", st.Commit, "applied", st.Applied, "last_log", st.LastLog)
+		if st.Leader != last.Leader {
+			s.log.Info("leader changed", "leader", st.Leader, "previous", last.Leader, "term", st.Term,
+				"role", st.Role, "commit", st.Commit, "applied", st.Applied)
 			last = st
 		}
 	}
