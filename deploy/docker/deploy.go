@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"maps"
 	"net"
 	"net/netip"
 	"strings"
@@ -284,7 +285,7 @@ func (d *Deployment) Deploy(ctx context.Context, spec harness.ClusterSpec) (_ ha
 		ns := harness.NodeSpec{
 			ID:      n.id,
 			Listen:  netip.AddrPortFrom(n.ip, clientPort).String(),
-			Peers:   peers,
+			Peers:   maps.Clone(peers),
 			DataDir: dataPath,
 			Bug:     spec.Bug,
 		}

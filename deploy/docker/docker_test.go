@@ -81,12 +81,34 @@ func getJSON(ctx context.Context, url string, v any) error {
 // requireDocker skips without a daemon, unless GAUNTLET_REQUIRE_DOCKER=1.
 func requireDocker(t *testing.T) {
 	t.Helper()
-	if err := Available(t.Context()); err != nil {
-		if os.Getenv(RequireEnv) == "1" {
-			t.Fatalf("%s=1 but Docker is not available: %v", RequireEnv, err)
-		}
-		t.Skipf("skipping: Docker is not available (%v); set %s=1 to fail instead", err, RequireEnv)
+	if fail, msg := noDocker(Available(t.Context()), os.Getenv(RequireEnv)); fail {
+		t.Fatal(msg)
+	} else if msg != "" {
+		t.Skip(msg)
 	}
+}
+
+// noDocker decides what a test does when Available returned err.
+func noDocker(err error, require string) (fail bool, msg string) {
+	switch {
+	case err == nil:
+		return false, ""
+	case require == "1":
+		return true, fmt.Sprintf("%s=1 but Docker is not available: %v", RequireEnv, err)
+	}
+	return false, fmt.Sprintf("skipping: Docker is not available (%v); set %s=1 to fail instead", err, RequireEnv)
+}
+
+func TestNoDocker(t *testing.T) {
+	fail, msg := noDocker(nil, "1")
+	assert.False(t, fail)
+	assert.Empty(t, msg)
+	fail, msg = noDocker(errors.New("dial unix /var/run/docker.sock: no such file"), "")
+	assert.False(t, fail)
+	assert.Contains(t, msg, "no such file")
+	fail, msg = noDocker(errors.New("refused"), "1")
+	assert.True(t, fail, "CI cannot pass by skipping")
+	assert.Contains(t, msg, "refused")
 }
 
 type testLogger struct {
