@@ -297,7 +297,9 @@ func (r *run) progress(rate float64) {
 	r.phaseMu.Unlock()
 	pr := Progress{Phase: phase, Dir: r.dir, OK: r.okN.Load(), Fail: r.failN.Load(), Info: r.infoN.Load(), Rate: rate}
 	switch {
-	case phase == PhaseMain && !r.mainT0.IsZero():
+	case phase == PhaseMain && r.mainT0.IsZero():
+		pr.Remaining = r.t.TimeLimit.D()
+	case phase == PhaseMain:
 		pr.Elapsed = time.Since(r.mainT0)
 		pr.Remaining = max(0, r.t.TimeLimit.D()-pr.Elapsed)
 	case !r.mainT0.IsZero():

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"github.com/gauntlet-dev/gauntlet/checkers/convergence"
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/workloads"
 )
@@ -9,6 +10,25 @@ import (
 func Workloads() []string { return workloads.Names() }
 
 // Workload resolves t's workload; its checkers are bounded by t.CheckTimeout.
+// Convergence is judged for every workload (it is about the system: after
+// recovery all replicas hold the same state), so it is added if the
+// workload does not name it.
 func Workload(t harness.Test) (harness.Workload, error) {
-	return workloads.New(t.Workload, workloads.Options{CheckTimeout: t.CheckTimeout.D()})
+	w, err := workloads.New(t.Workload, workloads.Options{CheckTimeout: t.CheckTimeout.D()})
+	if err != nil {
+		return nil, err
+	}
+	return withConvergence{w}, nil
+}
+
+type withConvergence struct{ harness.Workload }
+
+func (w withConvergence) Checkers() []harness.Checker {
+	cs := w.Workload.Checkers()
+	for _, c := range cs {
+		if c.Name() == (convergence.Checker{}).Name() {
+			return cs
+		}
+	}
+	return append(cs, convergence.New())
 }
