@@ -34,7 +34,9 @@ type Options struct {
 	// Initial is the value every key holds before the first write; nil means
 	// absent (Gauntlet's store and Knossos's cas-register start absent).
 	Initial *string
-	// NoPrune keeps info writes whose value nothing observed (see split).
+	// NoPrune checks info writes as recorded: it neither drops those whose
+	// value nothing observed nor bounds those whose value was observed (see
+	// keyHist.build). Both rewrites keep the verdict; they only speed it up.
 	NoPrune bool
 	// Workers is how many keys are searched at once (default GOMAXPROCS).
 	Workers int
@@ -66,9 +68,12 @@ func Check(ctx context.Context, h harness.History, opts Options) harness.Result 
 
 // Details is the checker's Result.Details.
 type Details struct {
-	Keys      int `json:"keys"`
-	Ops       int `json:"ops"`    // ops porcupine searched
-	Pruned    int `json:"pruned"` // info writes dropped because nothing observed them
+	Keys   int `json:"keys"`
+	Ops    int `json:"ops"`    // ops porcupine searched
+	Pruned int `json:"pruned"` // info writes dropped because nothing observed them
+	// Bounded counts info writes given an end: the return of the first op
+	// that observed their (unique) value.
+	Bounded   int `json:"bounded"`
 	Dropped   int `json:"dropped"`
 	Ignored   int `json:"ignored,omitempty"` // ops of other functions
 	ValidKeys int `json:"valid_keys"`
@@ -112,11 +117,12 @@ func check(ctx context.Context, in harness.CheckInput, opts Options) harness.Res
 		deadline = d
 	}
 	res := harness.Result{Checker: "linearizable"}
-	keys, ignored := split(in.History, opts.NoPrune)
+	keys, ignored := split(in.History, opts)
 	det := Details{Keys: len(keys), Ignored: ignored, Timeout: timeout.Seconds()}
 	for _, kh := range keys {
 		det.Ops += len(kh.ops)
 		det.Pruned += kh.pruned
+		det.Bounded += kh.bounded
 		det.Dropped += len(kh.recs) - len(kh.ops) - kh.pruned
 	}
 	m := model(opts.Initial, nil)

@@ -38,19 +38,20 @@ type rec struct {
 
 // keyHist is everything about one key.
 type keyHist struct {
-	key    string
-	recs   []rec                 // every op of the key, in invocation order
-	ops    []porcupine.Operation // what porcupine checks; Metadata is meta{rec}
-	pruned int                   // info writes dropped because nothing observed their value
-	first  int64                 // earliest invocation, to order keys
+	key     string
+	recs    []rec                 // every op of the key, in invocation order
+	ops     []porcupine.Operation // what porcupine checks; Metadata is meta{rec}
+	pruned  int                   // info writes dropped because nothing observed their value
+	bounded int                   // info writes given the return of their value's first observer
+	first   int64                 // earliest invocation, to order keys
 }
 
 // split groups the register ops of h by key, in order of first appearance.
 // Failed ops certainly did not happen and are dropped; reads whose outcome is
 // unknown constrain nothing and are dropped; info writes and cas get return
-// time +∞. Unless noPrune, info writes and cas whose value no op observed are
-// dropped too (see prune). Ops of other functions are counted in ignored.
-func split(h harness.History, noPrune bool) (keys []*keyHist, ignored int) {
+// time +∞, then build prunes and bounds them (unless opts.NoPrune). Ops of
+// other functions are counted in ignored.
+func split(h harness.History, opts Options) (keys []*keyHist, ignored int) {
 	byKey := map[string]*keyHist{}
 	for _, p := range h.Pairs() {
 		var k kind
@@ -93,35 +94,62 @@ func split(h harness.History, noPrune bool) (keys []*keyHist, ignored int) {
 		kh.recs = append(kh.recs, r)
 	}
 	for _, kh := range keys {
-		kh.build(noPrune)
+		kh.build(opts)
 	}
 	return keys, ignored
 }
 
-// build turns the key's records into porcupine operations.
+// build turns the key's records into porcupine operations. Info writes and
+// cas are what make the search slow: with return time +∞ each stays
+// concurrent with everything after it. Two rewrites, neither of which changes
+// the verdict, tame them.
 //
 // Pruning: an info write or cas of value v that no op observed — no ok read
-// returned v, no cas (ok or info) expected v — can be dropped without changing
-// the verdict. If the history with it is linearizable, so is the one without
-// it: take the linearization and remove the op; until the next op that
-// changes the state, the ops that followed it saw v, so they cannot be reads
-// of v or cas from v (nothing observed v); an ok cas from another value could
-// not follow it either; what remains are info cas from other values, which
-// may move to the end (an info op may take effect late or never). Conversely,
-// an info op can always be linearized at the end. Counting info cas from v as
-// observers is what keeps this safe with cas; counting only reads would not
-// be. Values need not be unique. It is what makes histories with many timed
-// out writes tractable: each one otherwise stays concurrent with everything
-// after it.
-func (kh *keyHist) build(noPrune bool) {
+// returned v, no cas (ok or info) expected v — is dropped. If the history
+// with it is linearizable, so is the one without it: take the linearization
+// and remove the op; until the next op that changes the state, the ops that
+// followed it saw v, so they cannot be reads of v or cas from v (nothing
+// observed v); an ok cas from another value could not follow it either; what
+// remains are info cas from other values, which may move to the end (an info
+// op may take effect late or never). Conversely, an info op can always be
+// linearized at the end. Counting info cas from v as observers is what keeps
+// this safe with cas; counting only reads would not be. Values need not be
+// unique.
+//
+// Bounding: an info write or cas that is the only op that can have written v
+// (v is not the initial value, nothing else writes v), must be linearized
+// before any op that observed v (an ok read of v, an ok cas from v), so it
+// may end when the first of them returned: every op invoked later comes
+// after that observer, hence after the write, in any linearization anyway.
+// This one needs v to be written once; Gauntlet's workloads make all written
+// values unique, Jepsen's cas-register tests do not.
+func (kh *keyHist) build(opts Options) {
 	observed := map[string]bool{}
-	if !noPrune {
+	firstSeen := map[string]int64{} // value -> earliest return of an ok observer
+	writers := map[string]int{}
+	if !opts.NoPrune {
 		for _, r := range kh.recs {
+			var seen *string
 			switch {
-			case r.kind == kRead && r.status == stOK && r.value != nil:
-				observed[*r.value] = true
-			case r.kind == kCAS && r.status != stFail && r.from != nil:
-				observed[*r.from] = true
+			case r.kind == kRead && r.status == stOK:
+				seen = r.value
+			case r.kind == kCAS && r.status != stFail:
+				if r.from != nil {
+					observed[*r.from] = true
+				}
+				if r.status == stOK {
+					seen = r.from
+				}
+			}
+			if r.kind != kRead && r.status != stFail && r.value != nil {
+				writers[*r.value]++
+			}
+			if seen == nil {
+				continue
+			}
+			observed[*seen] = true
+			if t, ok := firstSeen[*seen]; !ok || r.ret < t {
+				firstSeen[*seen] = r.ret
 			}
 		}
 	}
@@ -141,12 +169,23 @@ func (kh *keyHist) build(noPrune bool) {
 		if r.kind == kRead {
 			out.value = r.value
 		}
-		if !noPrune && r.status == stInfo && r.kind != kRead && !observed[in.to] {
-			kh.pruned++
-			continue
+		ret := r.ret
+		if !opts.NoPrune && r.status == stInfo && r.kind != kRead {
+			if !observed[in.to] {
+				kh.pruned++
+				continue
+			}
+			t, seen := firstSeen[in.to]
+			initial := opts.Initial != nil && *opts.Initial == in.to
+			// "" is excluded: a cas expecting "" may have seen the
+			// absent register (see matches), not this write.
+			if seen && writers[in.to] == 1 && !initial && in.to != "" && t >= r.call {
+				ret = t
+				kh.bounded++
+			}
 		}
 		kh.ops = append(kh.ops, porcupine.Operation{
-			ClientId: 0, Input: in, Output: out, Call: r.call, Return: r.ret,
+			ClientId: 0, Input: in, Output: out, Call: r.call, Return: ret,
 			Metadata: meta{rec: i},
 		})
 	}

@@ -165,7 +165,7 @@ func TestSimulatedHistoriesAreLinearizable(t *testing.T) {
 // against porcupine (without pruning, so the two judge the same ops). Also
 // porcupine's invalid keys must get an explanation.
 func TestExplanationsAreSound(t *testing.T) {
-	proofs, fallbacks, pruned := 0, 0, 0
+	proofs, fallbacks, pruned, bounded := 0, 0, 0, 0
 	for seed := int64(0); seed < 40; seed++ {
 		rng := rand.New(rand.NewSource(seed))
 		hh := simulate(rng, 6, 3, 60, 600, 0.05, []int{0, 5}[seed%2])
@@ -187,7 +187,7 @@ func TestExplanationsAreSound(t *testing.T) {
 				}
 			}
 		}
-		keys, _ := split(hh, true)
+		keys, _ := split(hh, Options{NoPrune: true})
 		m := model(nil, nil)
 		illegal := map[string]bool{}
 		for _, kh := range keys {
@@ -213,15 +213,17 @@ func TestExplanationsAreSound(t *testing.T) {
 			assert.False(t, bad, "seed %d key %s: valid only when pruned", seed, k)
 		}
 		pruned += d.Pruned
+		bounded += d.Bounded
 		for _, a := range r.Anomalies {
 			assert.NotEmpty(t, a.Explanation)
 			assert.NotEmpty(t, a.Window, "seed %d key %s", seed, a.Key)
 		}
 	}
-	t.Logf("%d direct proofs, %d violations left to the partial linearization, %d info writes pruned", proofs, fallbacks, pruned)
+	t.Logf("%d direct proofs, %d violations left to the partial linearization, %d info writes pruned, %d bounded", proofs, fallbacks, pruned, bounded)
 	assert.Greater(t, proofs, 50)
 	assert.Greater(t, fallbacks, 0)
 	assert.Greater(t, pruned, 20)
+	assert.Greater(t, bounded, 20)
 }
 
 func TestPartitionedParallelism(t *testing.T) {
@@ -240,7 +242,7 @@ func TestPartitionedParallelism(t *testing.T) {
 // 100 ops each), 10 clients, 1% info ops.
 func BenchmarkCheck100k(b *testing.B) {
 	hh := simulate(rand.New(rand.NewSource(42)), 10, 10, 100, 100_000, 0.01, 0)
-	keys, _ := split(hh, false)
+	keys, _ := split(hh, Options{})
 	if len(keys) < 1000 || len(keys) > 1010 {
 		b.Fatalf("want about 1000 keys, got %d", len(keys))
 	}

@@ -21,7 +21,7 @@ func Visualize(w io.Writer, h harness.History, keys []string, opts Options) erro
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	all, _ := split(h, opts.NoPrune)
+	all, _ := split(h, opts)
 	var chosen []*keyHist
 	if len(keys) == 0 {
 		m := model(opts.Initial, nil)
