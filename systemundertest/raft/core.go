@@ -260,6 +260,14 @@ func (c *core) tick() {
 	if c.role != leader {
 		if c.electionElapsed >= c.randomizedTimeout && c.isMember(c.id) {
 			c.campaign()
+		} else if c.role == candidate {
+			// Ask again whoever has not answered: a lost request
+			// should not cost a whole election timeout.
+			for _, p := range c.peers {
+				if _, answered := c.votes[p]; !answered && p != c.id {
+					c.send(Message{Type: MsgVote, To: p, LastIndex: c.lastIndex(), LastTerm: c.lastTerm()})
+				}
+			}
 		}
 		return
 	}
