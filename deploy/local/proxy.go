@@ -301,22 +301,20 @@ func (m *mesh) heal() {
 
 // update applies a state change; called with m.mu held, it releases it.
 func (m *mesh) update() {
-	var stale []*pconn
 	for c := range m.conns {
 		l := c.l
 		if m.blocked[dirKey{l.from, l.to}] || m.blocked[dirKey{l.to, l.from}] {
 			c.tainted = true
 		} else if c.tainted {
-			stale = append(stale, c)
+			// Closed before the waiting writers wake, so none of them
+			// delivers a held chunk first.
+			c.close()
 			delete(m.conns, c)
 		}
 	}
 	close(m.changed)
 	m.changed = make(chan struct{})
 	m.mu.Unlock()
-	for _, c := range stale {
-		c.close()
-	}
 }
 
 // close stops every proxy and connection.

@@ -1,0 +1,405 @@
+package local
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gauntlet-dev/gauntlet/harness"
+)
+
+// testSystem runs internal/testnode.
+type testSystem struct {
+	bin   string
+	crash bool
+}
+
+var (
+	buildOnce sync.Once
+	buildBin  string
+	buildErr  error
+)
+
+// testnodeBinary builds internal/testnode once per test binary.
+func testnodeBinary(t *testing.T) string {
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "gauntlet-testnode-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildBin = filepath.Join(dir, "testnode")
+		out, err := exec.Command("go", "build", "-o", buildBin, "./internal/testnode").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build testnode: %v: %s", err, out)
+		}
+	})
+	require.NoError(t, buildErr)
+	return buildBin
+}
+
+func TestMain(m *testing.M) {
+	if dir := os.Getenv("GAUNTLET_LOCAL_HELPER"); dir != "" {
+		helper(dir)
+		return
+	}
+	code := m.Run()
+	if buildBin != "" {
+		os.RemoveAll(filepath.Dir(buildBin))
+	}
+	os.Exit(code)
+}
+
+func (s testSystem) Name() string { return "testnode" }
+func (s testSystem) Build(context.Context, string) (string, error) {
+	return s.bin, nil
+}
+func (s testSystem) Launch(bin string, n harness.NodeSpec) harness.Launch {
+	var peers []string
+	for id, a := range n.Peers {
+		peers = append(peers, id+"="+a)
+	}
+	args := []string{"--id", n.ID, "--listen", n.Listen, "--peers", strings.Join(peers, ","), "--data", n.DataDir}
+	if s.crash && n.ID == "n2" {
+		args = append(args, "--crash")
+	}
+	return harness.Launch{Binary: bin, Args: args}
+}
+func (s testSystem) NewClient(string, string) (harness.Client, error) {
+	return nil, harness.ErrUnsupported
+}
+func (s testSystem) Status(ctx context.Context, addr string) (harness.NodeStatus, error) {
+	var st harness.NodeStatus
+	_, err := get(ctx, addr, "/debug/status", &st)
+	return st, err
+}
+func (s testSystem) Digest(context.Context, string) (harness.Digest, error) {
+	return harness.Digest{}, harness.ErrUnsupported
+}
+func (s testSystem) SetClock(context.Context, string, time.Duration) error {
+	return fmt.Errorf("testnode has no clock: %w", harness.ErrUnsupported)
+}
+func (s testSystem) Bugs() []harness.Bug { return nil }
+
+// get fetches path from addr; a non-nil out decodes JSON.
+func get(ctx context.Context, addr, path string, out any) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	if out != nil {
+		return "", json.Unmarshal(b, out)
+	}
+	return string(b), nil
+}
+
+func deployTest(t *testing.T, sys harness.System, nodes int) (*Cluster, string) {
+	dir := t.TempDir()
+	d := New(Options{BaseDir: filepath.Join(dir, "cache")})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	hc, err := d.Deploy(ctx, harness.ClusterSpec{Nodes: nodes, System: sys, Dir: dir, RunID: t.Name()})
+	if hc != nil {
+		t.Cleanup(func() { hc.Close(context.Background()) })
+	}
+	require.NoError(t, err)
+	return hc.(*Cluster), dir
+}
+
+// call asks from to call peer through the mesh.
+func call(c *Cluster, from, peer string) (string, error) {
+	return get(context.Background(), c.ClientAddr(from), "/call?peer="+peer, nil)
+}
+
+func alive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	// A reaped process is gone from /proc; a zombie would still be there.
+	_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+	return err == nil
+}
+
+func procState(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	i := strings.LastIndex(s, ")")
+	return strings.Fields(s[i+1:])[0]
+}
+
+func TestClusterNetworkFaults(t *testing.T) {
+	c, _ := deployTest(t, testSystem{bin: testnodeBinary(t)}, 3)
+	ctx := context.Background()
+	require.NoError(t, c.WaitHealthy(ctx))
+	assert.Equal(t, []string{"n1", "n2", "n3"}, c.Nodes())
+
+	got, err := call(c, "n1", "n2")
+	require.NoError(t, err)
+	assert.Equal(t, "n2", got)
+
+	// Isolate n1: it reaches nobody, and nobody reaches it; n2<->n3 fine.
+	require.NoError(t, c.Partition(ctx, harness.Symmetric([]string{"n1"}, []string{"n2", "n3"})))
+	_, err = call(c, "n1", "n2")
+	assert.Error(t, err)
+	_, err = call(c, "n3", "n1")
+	assert.Error(t, err)
+	got, err = call(c, "n2", "n3")
+	require.NoError(t, err)
+	assert.Equal(t, "n3", got)
+
+	require.NoError(t, c.Netem(ctx, harness.LinkFault{Latency: 150 * time.Millisecond}))
+	t0 := time.Now()
+	_, err = call(c, "n2", "n3")
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, time.Since(t0), 300*time.Millisecond, "latency on both directions of a link")
+
+	require.NoError(t, c.Heal(ctx))
+	t0 = time.Now()
+	got, err = call(c, "n1", "n2")
+	require.NoError(t, err)
+	assert.Equal(t, "n2", got)
+	assert.Less(t, time.Since(t0), 150*time.Millisecond)
+
+	assert.True(t, c.Supports(harness.FaultPartition))
+	assert.False(t, c.Supports(harness.FaultClock), "testnode cannot skew its clock")
+	assert.ErrorIs(t, c.SetClock(ctx, "n1", time.Second), harness.ErrUnsupported)
+	assert.Error(t, c.Partition(ctx, harness.Grudge{"n9": {"n1"}}))
+}
+
+func TestKillRestartKeepsData(t *testing.T) {
+	c, dir := deployTest(t, testSystem{bin: testnodeBinary(t)}, 2)
+	ctx := context.Background()
+	require.NoError(t, c.WaitHealthy(ctx))
+	pid := c.PID("n2")
+	require.True(t, alive(pid))
+
+	require.NoError(t, c.Kill(ctx, "n2"))
+	assert.False(t, alive(pid), "killed and reaped")
+	assert.Zero(t, c.PID("n2"))
+	_, err := c.spec.System.Status(ctx, c.ClientAddr("n2"))
+	assert.Error(t, err)
+	require.NoError(t, c.Kill(ctx, "n2"), "killing a dead node is fine")
+
+	require.NoError(t, c.Start(ctx, "n2"))
+	require.NoError(t, c.WaitHealthy(ctx))
+	var st struct{ Boots int }
+	_, err = get(ctx, c.ClientAddr("n2"), "/debug/status", &st)
+	require.NoError(t, err)
+	assert.Equal(t, 2, st.Boots, "the restarted node found its data directory")
+	assert.NotEqual(t, pid, c.PID("n2"))
+	pid2 := c.PID("n2")
+	require.NoError(t, c.Start(ctx, "n2"), "starting a running node is a no-op")
+	assert.Equal(t, pid2, c.PID("n2"))
+
+	log, err := os.ReadFile(filepath.Join(dir, "nodes", "n2", "node.log"))
+	require.NoError(t, err)
+	assert.Equal(t, 2, strings.Count(string(log), "=== gauntlet: start #"), string(log))
+	assert.Contains(t, string(log), "boot 1")
+	assert.Contains(t, string(log), "boot 2")
+	b, err := os.ReadFile(filepath.Join(dir, "data", "n2", "boots"))
+	require.NoError(t, err)
+	assert.Equal(t, "2", string(b))
+
+	// Stop is graceful: the node logs its SIGTERM.
+	require.NoError(t, c.Stop(ctx, "n2"))
+	log, _ = os.ReadFile(filepath.Join(dir, "nodes", "n2", "node.log"))
+	assert.Contains(t, string(log), "terminated")
+
+	// CollectLogs elsewhere copies; into the run's own nodes dir it is a no-op.
+	out := t.TempDir()
+	require.NoError(t, c.CollectLogs(ctx, out))
+	copied, err := os.ReadFile(filepath.Join(out, "n2", "node.log"))
+	require.NoError(t, err)
+	assert.Equal(t, string(log), string(copied))
+	require.NoError(t, c.CollectLogs(ctx, filepath.Join(dir, "nodes")))
+}
+
+func TestPauseResume(t *testing.T) {
+	c, _ := deployTest(t, testSystem{bin: testnodeBinary(t)}, 2)
+	ctx := context.Background()
+	require.NoError(t, c.WaitHealthy(ctx))
+	pid := c.PID("n1")
+	require.NoError(t, c.Pause(ctx, "n1"))
+	assert.Equal(t, "T", procState(pid))
+	sctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	_, err := c.spec.System.Status(sctx, c.ClientAddr("n1"))
+	cancel()
+	assert.Error(t, err, "a paused node does not answer")
+	require.NoError(t, c.Resume(ctx, "n1"))
+	assert.NotEqual(t, "T", procState(pid))
+	_, err = c.spec.System.Status(ctx, c.ClientAddr("n1"))
+	assert.NoError(t, err)
+}
+
+func TestCloseLeavesNoProcess(t *testing.T) {
+	c, _ := deployTest(t, testSystem{bin: testnodeBinary(t)}, 3)
+	ctx := context.Background()
+	require.NoError(t, c.WaitHealthy(ctx))
+	var pids []int
+	for _, n := range c.Nodes() {
+		pids = append(pids, c.PID(n))
+	}
+	require.NoError(t, c.Pause(ctx, "n2"))
+	require.NoError(t, c.Kill(ctx, "n3"))
+	t0 := time.Now()
+	require.NoError(t, c.Close(ctx))
+	assert.Less(t, time.Since(t0), 2*time.Second, "nodes exit on SIGTERM, the paused one too")
+	for _, pid := range pids {
+		assert.False(t, alive(pid), "pid %d", pid)
+	}
+	require.NoError(t, c.Close(ctx), "Close is idempotent")
+}
+
+func TestWaitHealthyReportsExit(t *testing.T) {
+	c, _ := deployTest(t, testSystem{bin: testnodeBinary(t), crash: true}, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := c.WaitHealthy(ctx)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "crashing on purpose")
+	assert.NotErrorIs(t, err, context.DeadlineExceeded, "an exited node is reported at once")
+}
+
+func TestParallelClusters(t *testing.T) {
+	bin := testnodeBinary(t)
+	a, _ := deployTest(t, testSystem{bin: bin}, 2)
+	b, _ := deployTest(t, testSystem{bin: bin}, 2)
+	ctx := context.Background()
+	require.NoError(t, a.WaitHealthy(ctx))
+	require.NoError(t, b.WaitHealthy(ctx))
+	assert.NotEqual(t, a.ClientAddr("n1"), b.ClientAddr("n1"))
+	require.NoError(t, a.Partition(ctx, harness.Symmetric([]string{"n1"}, []string{"n2"})))
+	_, err := call(a, "n1", "n2")
+	assert.Error(t, err)
+	got, err := call(b, "n1", "n2")
+	require.NoError(t, err, "a fault in one cluster leaves the other alone")
+	assert.Equal(t, "n2", got)
+}
+
+// helper deploys a cluster, prints its pids and waits to be SIGKILLed.
+func helper(dir string) {
+	d := New(Options{BaseDir: filepath.Join(dir, "cache")})
+	hc, err := d.Deploy(context.Background(), harness.ClusterSpec{Nodes: 3,
+		System: testSystem{bin: os.Getenv("GAUNTLET_TESTNODE")}, Dir: dir, RunID: "helper"})
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	c := hc.(*Cluster)
+	if err := c.WaitHealthy(context.Background()); err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	for _, n := range c.Nodes() {
+		fmt.Println("pid", c.PID(n))
+	}
+	fmt.Println("ready")
+	time.Sleep(time.Minute)
+}
+
+func TestKilledHarnessLeavesNoNode(t *testing.T) {
+	bin := testnodeBinary(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "GAUNTLET_LOCAL_HELPER="+t.TempDir(), "GAUNTLET_TESTNODE="+bin)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var pids []int
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		line := sc.Text()
+		if p, ok := strings.CutPrefix(line, "pid "); ok {
+			n, err := strconv.Atoi(p)
+			require.NoError(t, err)
+			pids = append(pids, n)
+		}
+		if line == "ready" {
+			break
+		}
+		require.False(t, strings.HasPrefix(line, "error"), line)
+	}
+	require.Len(t, pids, 3)
+	for _, p := range pids {
+		require.True(t, alive(p))
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for _, p := range pids {
+		// The nodes are children of the dead harness: init reaps them.
+		for alive(p) && procState(p) != "Z" && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		assert.True(t, !alive(p) || procState(p) == "Z", "node pid %d outlived its harness", p)
+		if alive(p) && procState(p) != "Z" {
+			_ = syscall.Kill(p, syscall.SIGKILL)
+		}
+	}
+}
+
+func TestMajorityLeader(t *testing.T) {
+	ids := []string{"n1", "n2", "n3", "n4", "n5"}
+	down := errors.New("down")
+	st := func(role, leader string) harness.NodeStatus { return harness.NodeStatus{Role: role, Leader: leader} }
+	l, err := majorityLeader(ids,
+		[]harness.NodeStatus{st("follower", "n2"), st("leader", "n2"), st("follower", "n2"), st("follower", "n1"), {}},
+		[]error{nil, nil, nil, nil, down})
+	require.NoError(t, err)
+	assert.Equal(t, "n2", l)
+
+	// Two say n2, one (a stale minority leader) says n4: no majority.
+	_, err = majorityLeader(ids,
+		[]harness.NodeStatus{st("follower", "n2"), st("leader", "n2"), {}, st("leader", "n4"), {}},
+		[]error{nil, nil, down, nil, down})
+	assert.Error(t, err)
+
+	// Followers name n1, but n1 answers that it does not lead.
+	_, err = majorityLeader(ids,
+		[]harness.NodeStatus{st("candidate", ""), st("follower", "n1"), st("follower", "n1"), st("follower", "n1"), {}},
+		[]error{nil, nil, nil, nil, down})
+	assert.Error(t, err)
+}
+
+func TestHealthProblem(t *testing.T) {
+	ids := []string{"n1", "n2"}
+	st := func(role, leader string) harness.NodeStatus { return harness.NodeStatus{Role: role, Leader: leader} }
+	assert.Empty(t, healthProblem(ids, []harness.NodeStatus{st("replica", ""), st("replica", "")}, []error{nil, nil}))
+	assert.Empty(t, healthProblem(ids, []harness.NodeStatus{st("leader", ""), st("follower", "n1")}, []error{nil, nil}))
+	assert.Contains(t, healthProblem(ids, []harness.NodeStatus{st("follower", ""), st("follower", "")}, []error{nil, nil}), "no agreed leader")
+	assert.Contains(t, healthProblem(ids, []harness.NodeStatus{st("leader", ""), st("leader", "")}, []error{nil, nil}), "no agreed leader")
+	assert.Contains(t, healthProblem(ids, []harness.NodeStatus{{}, {}}, []error{nil, errors.New("refused")}), "n2: refused")
+}
