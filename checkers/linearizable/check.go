@@ -34,6 +34,10 @@ type Options struct {
 	// Initial is the value every key holds before the first write; nil means
 	// absent (Gauntlet's store and Knossos's cas-register start absent).
 	Initial *string
+	// NilReadsUnknown follows Knossos's register models, where a read of nil
+	// means "we don't know what the read returned" and fits any state.
+	// Gauntlet's own histories leave it false: there nil means absent.
+	NilReadsUnknown bool
 	// NoPrune checks info writes as recorded: it neither drops those whose
 	// value nothing observed nor bounds those whose value was observed (see
 	// keyHist.build). Both rewrites keep the verdict; they only speed it up.

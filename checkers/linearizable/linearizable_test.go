@@ -201,6 +201,14 @@ func TestJepsenNilCASAndInitial(t *testing.T) {
 	r, _ := run(t, b.h, Options{})
 	assert.Equal(t, h.Valid, r.Validity, r.Summary)
 
+	// Knossos: a read of nil is a read of unknown result.
+	n := (&hist{}).add(0, 0, h.Invoke, h.FWrite, "", s("1")).add(1, 0, h.OK, h.FWrite, "", s("1")).
+		add(2, 1, h.Invoke, h.FRead, "", nil).add(3, 1, h.OK, h.FRead, "", nil)
+	r, _ = run(t, n.h, Options{})
+	assert.Equal(t, h.Invalid, r.Validity, r.Summary)
+	r, _ = run(t, n.h, Options{NilReadsUnknown: true})
+	assert.Equal(t, h.Valid, r.Validity, r.Summary)
+
 	c := (&hist{}).add(0, 1, h.Invoke, h.FRead, "", nil).add(1, 1, h.OK, h.FRead, "", s("0"))
 	r, _ = run(t, c.h, Options{Initial: s("0")})
 	assert.Equal(t, h.Valid, r.Validity, r.Summary)

@@ -79,6 +79,9 @@ func split(h harness.History, opts Options) (keys []*keyHist, ignored int) {
 		case kRead:
 			if r.status == stOK {
 				r.value = p.Completion.Value
+				if r.value == nil && opts.NilReadsUnknown {
+					r.status = stInfo // dropped below, as unknown reads are
+				}
 			}
 		case kWrite:
 			r.value = p.Invoke.Value
