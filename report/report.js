@@ -4,6 +4,12 @@
 (function () {
   'use strict'
   var D = JSON.parse(document.getElementById('data').textContent)
+  // Ends and completion indices are stored as differences (shorter JSON).
+  D.e = new Float64Array(D.s.length)
+  for (var di = 0; di < D.s.length; di++) {
+    D.e[di] = D.s[di] + D.d[di]
+    D.j[di] = D.j[di] > 0 ? D.i[di] + D.j[di] : -1
+  }
 
   var copy = document.getElementById('copy-command')
   if (copy) {
@@ -53,6 +59,8 @@
   var HEAD = 26
   var MINH = 3 // px: shorter ops are merged into clusters
   var CLUSTER = 7 // px: ops shorter than this may be clustered
+  var MAXCL = 24 // px: the longest cluster, so a zoomed-out lane still shows when things failed
+  var OUTCOLOR = ['#2b9348', '#d62828', '#f59e0b', '#7c3aed']
   var tmax = Math.max(D.tmax, 1)
   var colStart = new Int32Array(C + 1)
   for (var i = 0; i < N; i++) {
@@ -166,18 +174,28 @@
       for (var r = firstVisible(c, t0 - MINH / scale); r < end && D.s[r] <= t1; r++) {
         var ya = y(D.s[r]); var yb = Math.max(y(D.e[r]), ya + MINH)
         if (yb - ya < CLUSTER && r + 1 < end) {
-          // Merge a run of short ops that would overlap on screen.
-          var r2 = r; var worst = D.o[r]; var bad = D.o[r] === 0 ? 0 : 1
-          while (r2 + 1 < end && y(D.s[r2 + 1]) < yb + 1 && y(D.e[r2 + 1]) - y(D.s[r2 + 1]) < CLUSTER) {
+          // Merge a run of short ops that would overlap on screen, up to
+          // MAXCL px, and draw the run as a bar split by outcome share.
+          var r2 = r; var cnt = [0, 0, 0, 0]
+          cnt[D.o[r]]++
+          while (r2 + 1 < end && yb - ya < MAXCL && y(D.s[r2 + 1]) < yb + 1 && y(D.e[r2 + 1]) - y(D.s[r2 + 1]) < CLUSTER) {
             r2++
             yb = Math.max(yb, y(D.e[r2]), y(D.s[r2]) + MINH)
-            if (D.o[r2] !== 0) { bad++; if (worst === 0 || D.o[r2] === 1) worst = D.o[r2] }
+            cnt[D.o[r2]]++
           }
           if (r2 > r) {
-            var cl = div('op cl' + (worst !== 0 ? ' w' + worst : ''), x, ya, COLW - 6, yb - ya, '')
+            var cl = div('op cl', x, ya, COLW - 6, yb - ya, '')
             cl.dataset.r0 = r
             cl.dataset.r1 = r2
-            cl.title = (r2 - r + 1) + ' ops, ' + bad + ' not ok, ' + fmtS(D.s[r]) + '–' + fmtS(D.e[r2]) + ': click to zoom in'
+            var total = r2 - r + 1; var acc = 0; var stops = []
+            for (var k = 0; k < 4; k++) {
+              if (!cnt[k]) continue
+              var from = acc * 100 / total; acc += cnt[k]
+              stops.push(OUTCOLOR[k] + ' ' + from.toFixed(1) + '% ' + (acc * 100 / total).toFixed(1) + '%')
+            }
+            cl.style.background = 'linear-gradient(to right, ' + stops.join(', ') + ')'
+            cl.title = total + ' ops (' + cnt[0] + ' ok, ' + cnt[1] + ' fail, ' + cnt[2] + ' info, ' + cnt[3] + ' no completion) ' +
+              fmtS(D.s[r]) + '–' + fmtS(D.e[r2]) + ': click to zoom in'
             frag.appendChild(cl)
             shown++
             r = r2

@@ -21,13 +21,13 @@ type timeline struct {
 	P      []int             `json:"p"` // lane (column)
 	Q      []int             `json:"q"` // process
 	S      []int64           `json:"s"` // start µs
-	E      []int64           `json:"e"` // end µs
+	D      []int64           `json:"d"` // duration µs (end - start): shorter than the end
 	O      []int             `json:"o"` // 0 ok 1 fail 2 info 3 pending
 	F      []int             `json:"f"`
 	K      []int             `json:"k"` // -1 none
 	V      []*string         `json:"v"`
 	I      []int             `json:"i"`              // invocation index in the history
-	J      []int             `json:"j"`              // completion index; -1 pending
+	J      []int             `json:"j"`              // completion index - invocation index; 0 pending
 	N      []int             `json:"n"`              // node; -1 none
 	From   map[int]string    `json:"from,omitempty"` // row -> cas expected value
 	Err    map[int]string    `json:"err,omitempty"`  // row -> error
@@ -57,7 +57,7 @@ func timelineData(all []op, tmax int64, faults []fault, violation *int64) ([]byt
 		return sorted[i].Start < sorted[j].Start
 	})
 	n := len(sorted)
-	t := timeline{Lanes: lanes, P: make([]int, n), Q: make([]int, n), S: make([]int64, n), E: make([]int64, n), O: make([]int, n),
+	t := timeline{Lanes: lanes, P: make([]int, n), Q: make([]int, n), S: make([]int64, n), D: make([]int64, n), O: make([]int, n),
 		F: make([]int, n), K: make([]int, n), V: make([]*string, n), I: make([]int, n), J: make([]int, n),
 		N: make([]int, n), From: map[int]string{}, Err: map[int]string{}, Colors: map[string]string{},
 		Tmax: tmax / 1000}
@@ -76,12 +76,16 @@ func timelineData(all []op, tmax int64, faults []fault, violation *int64) ([]byt
 	for i, o := range sorted {
 		t.P[i] = lane[o.Process]
 		t.Q[i] = int(o.Process)
-		t.S[i], t.E[i] = o.Start/1000, o.End/1000
+		t.S[i] = o.Start / 1000
+		t.D[i] = o.End/1000 - t.S[i]
 		t.O[i] = outcomeCode[o.Outcome]
 		t.F[i] = intern(&t.Fs, fIdx, o.F)
 		t.K[i] = intern(&t.Keys, kIdx, o.Key)
 		t.V[i] = o.Value
-		t.I[i], t.J[i] = o.Index, o.EndIndex
+		t.I[i] = o.Index
+		if o.EndIndex >= 0 {
+			t.J[i] = o.EndIndex - o.Index
+		}
 		t.N[i] = intern(&t.Nodes, nIdx, o.Node)
 		if o.From != nil {
 			t.From[i] = *o.From
