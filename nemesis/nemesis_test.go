@@ -1,0 +1,342 @@
+package nemesis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gauntlet-dev/gauntlet/harness"
+)
+
+// fakeCluster records what is done to it.
+type fakeCluster struct {
+	mu      sync.Mutex
+	nodes   []string
+	leader  string
+	calls   []string
+	grudge  harness.Grudge
+	link    harness.LinkFault
+	clocks  map[string]time.Duration
+	down    map[string]bool
+	paused  map[string]bool
+	failAll bool
+}
+
+func newFake(n int, leader string) *fakeCluster {
+	c := &fakeCluster{leader: leader, clocks: map[string]time.Duration{}, down: map[string]bool{}, paused: map[string]bool{}}
+	for i := 1; i <= n; i++ {
+		c.nodes = append(c.nodes, fmt.Sprintf("n%d", i))
+	}
+	return c
+}
+
+func (c *fakeCluster) rec(format string, args ...any) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls = append(c.calls, fmt.Sprintf(format, args...))
+	if c.failAll {
+		return errors.New("injected failure")
+	}
+	return nil
+}
+
+func (c *fakeCluster) Nodes() []string                           { return slices.Clone(c.nodes) }
+func (c *fakeCluster) ClientAddr(string) string                  { return "" }
+func (c *fakeCluster) Supports(harness.Fault) bool               { return true }
+func (c *fakeCluster) CollectLogs(context.Context, string) error { return nil }
+func (c *fakeCluster) Close(context.Context) error               { return nil }
+func (c *fakeCluster) Start(_ context.Context, n string) error {
+	delete(c.down, n)
+	return c.rec("start %s", n)
+}
+func (c *fakeCluster) Kill(_ context.Context, n string) error {
+	c.down[n] = true
+	return c.rec("kill %s", n)
+}
+func (c *fakeCluster) Stop(_ context.Context, n string) error {
+	c.down[n] = true
+	return c.rec("stop %s", n)
+}
+func (c *fakeCluster) Pause(_ context.Context, n string) error {
+	c.paused[n] = true
+	return c.rec("pause %s", n)
+}
+func (c *fakeCluster) Resume(_ context.Context, n string) error {
+	delete(c.paused, n)
+	return c.rec("resume %s", n)
+}
+func (c *fakeCluster) Partition(_ context.Context, g harness.Grudge) error {
+	c.grudge = g
+	return c.rec("partition %s", g)
+}
+func (c *fakeCluster) Netem(_ context.Context, f harness.LinkFault) error {
+	c.link = f
+	return c.rec("netem %+v", f)
+}
+func (c *fakeCluster) Heal(context.Context) error {
+	c.grudge, c.link = nil, harness.LinkFault{}
+	return c.rec("heal")
+}
+func (c *fakeCluster) SetClock(_ context.Context, n string, d time.Duration) error {
+	c.clocks[n] = d
+	return c.rec("clock %s %s", n, d)
+}
+func (c *fakeCluster) Leader(context.Context) (string, error) {
+	if c.leader == "" {
+		return "", errors.New("no leader")
+	}
+	return c.leader, nil
+}
+
+// noLeader hides the LeaderFinder.
+type noLeader struct{ harness.Cluster }
+
+func TestParse(t *testing.T) {
+	for spec, want := range map[string][]string{
+		"partition,kill":         {"partition", "kill"},
+		" Kill , partition,kill": {"kill", "partition"},
+		"all":                    Names(),
+		"kill,all":               {"kill", "partition", "pause", "clock", "loss", "latency"},
+		"none":                   nil,
+		"":                       nil,
+	} {
+		got, err := Parse(spec)
+		require.NoError(t, err, spec)
+		assert.Equal(t, want, got, spec)
+	}
+	_, err := Parse("partition,chaos")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `"chaos"`)
+	assert.Contains(t, err.Error(), "partition, kill, pause, clock, loss, latency")
+
+	for _, n := range Names() {
+		nem, err := New(n)
+		require.NoError(t, err)
+		assert.Equal(t, n, nem.Name())
+		require.Len(t, nem.Requires(), 1)
+		assert.Equal(t, harness.Fault(n), nem.Requires()[0])
+	}
+	_, err = New("chaos")
+	assert.Error(t, err)
+}
+
+// run starts and heals every package for a seed and returns what happened.
+func run(t *testing.T, seed int64, c harness.Cluster) []string {
+	rng := rand.New(rand.NewSource(seed))
+	var out []string
+	for round := 0; round < 3; round++ {
+		for _, name := range Names() {
+			nem, err := New(name)
+			require.NoError(t, err)
+			ev, err := nem.Start(context.Background(), c, rng)
+			require.NoError(t, err)
+			out = append(out, fmt.Sprintf("%s %v", ev.Description, ev.Nodes))
+			ev, err = nem.Heal(context.Background(), c)
+			require.NoError(t, err)
+			out = append(out, fmt.Sprintf("%s %v", ev.Description, ev.Nodes))
+		}
+	}
+	return out
+}
+
+func TestDeterministicForASeed(t *testing.T) {
+	a, b := newFake(5, "n3"), newFake(5, "n3")
+	for seed := int64(1); seed <= 20; seed++ {
+		da, db := run(t, seed, a), run(t, seed, b)
+		assert.Equal(t, da, db, "seed %d", seed)
+	}
+	assert.Equal(t, a.calls, b.calls)
+	assert.NotEqual(t, run(t, 1, a), run(t, 2, a), "different seeds, different faults")
+
+	// Whether a leader is known changes the target, never the later draws.
+	withL, without := newFake(5, "n3"), newFake(5, "")
+	for seed := int64(1); seed <= 20; seed++ {
+		x, y := run(t, seed, withL), run(t, seed, without)
+		require.Len(t, y, len(x))
+		for i := range x {
+			// The fault kinds drawn (shape, count, scope) stay aligned.
+			assert.Equal(t, strings.Fields(x[i])[0], strings.Fields(y[i])[0], "seed %d step %d", seed, i)
+		}
+	}
+}
+
+func hears(g harness.Grudge, nodes []string, x string) []string {
+	var h []string
+	for _, y := range nodes {
+		if !slices.Contains(g[x], y) {
+			h = append(h, y)
+		}
+	}
+	return h
+}
+
+func TestPartitionShapes(t *testing.T) {
+	seen := map[string]bool{}
+	for seed := int64(0); seed < 200; seed++ {
+		c := newFake(5, "n4")
+		p := &Partition{}
+		ev, err := p.Start(context.Background(), c, rand.New(rand.NewSource(seed)))
+		require.NoError(t, err)
+		shape := strings.Fields(ev.Description)[0]
+		seen[shape] = true
+		g := c.grudge
+		switch shape {
+		case ShapeHalves:
+			sizes := map[int]int{}
+			for _, n := range c.nodes {
+				sizes[len(hears(g, c.nodes, n))]++
+			}
+			assert.Equal(t, map[int]int{2: 2, 3: 3}, sizes, ev.Description)
+		case ShapeIsolate:
+			alone := strings.Fields(ev.Description)[1]
+			assert.Equal(t, []string{alone}, hears(g, c.nodes, alone))
+		case ShapeLeader:
+			assert.Equal(t, []string{"n4"}, hears(g, c.nodes, "n4"), ev.Description)
+		case ShapeRing:
+			views := map[string]bool{}
+			for _, n := range c.nodes {
+				h := hears(g, c.nodes, n)
+				assert.Len(t, h, 3, "%s hears a bare majority", n)
+				assert.Contains(t, h, n)
+				views[strings.Join(h, ",")] = true
+			}
+			assert.Len(t, views, 5, "no two nodes hear the same majority: %s", ev.Description)
+		case ShapeBridge:
+			bridge := strings.Fields(ev.Description)[1]
+			assert.Len(t, hears(g, c.nodes, bridge), 5, "the bridge hears everyone")
+			for _, n := range c.nodes {
+				if n != bridge {
+					assert.Len(t, hears(g, c.nodes, n), 3, "%s hears its side and the bridge", n)
+				}
+			}
+		default:
+			t.Fatalf("unknown shape in %q", ev.Description)
+		}
+		// Grudges here are symmetric except the ring's.
+		_, err = p.Heal(context.Background(), c)
+		require.NoError(t, err)
+		assert.Nil(t, c.grudge)
+	}
+	assert.Len(t, seen, 5, "every shape is drawn: %v", seen)
+
+	// Without a leader finder, isolate-leader says what it did instead.
+	for seed := int64(0); seed < 50; seed++ {
+		c := newFake(5, "")
+		ev, err := (&Partition{}).Start(context.Background(), noLeader{c}, rand.New(rand.NewSource(seed)))
+		require.NoError(t, err)
+		if strings.HasPrefix(ev.Description, ShapeLeader) {
+			assert.Contains(t, ev.Description, "cannot tell its leader")
+			return
+		}
+	}
+	t.Fatal("no isolate-leader drawn")
+}
+
+func TestKillPauseHeal(t *testing.T) {
+	c := newFake(5, "n2")
+	k := &Kill{}
+	ctx := context.Background()
+	killed := map[string]bool{}
+	for seed := int64(0); seed < 30; seed++ {
+		ev, err := k.Start(ctx, c, rand.New(rand.NewSource(seed)))
+		require.NoError(t, err)
+		require.Len(t, ev.Nodes, 1)
+		assert.True(t, c.down[ev.Nodes[0]])
+		killed[ev.Nodes[0]] = true
+		if strings.Contains(ev.Description, "leader") {
+			assert.Equal(t, "kill leader n2", ev.Description)
+		}
+		ev, err = k.Heal(ctx, c)
+		require.NoError(t, err)
+		assert.Empty(t, c.down, "heal restarts every killed node")
+	}
+	assert.Greater(t, len(killed), 2, "random nodes too, not only the leader")
+
+	// A failed heal keeps the node for the next heal.
+	_, err := k.Start(ctx, c, rand.New(rand.NewSource(1)))
+	require.NoError(t, err)
+	c.failAll = true
+	_, err = k.Heal(ctx, c)
+	require.Error(t, err)
+	c.failAll = false
+	ev, err := k.Heal(ctx, c)
+	require.NoError(t, err)
+	assert.Len(t, ev.Nodes, 1)
+	ev, err = k.Heal(ctx, c)
+	require.NoError(t, err, "heal with nothing active is fine")
+	assert.Empty(t, ev.Nodes)
+
+	p := &Pause{}
+	ev, err = p.Start(ctx, c, rand.New(rand.NewSource(3)))
+	require.NoError(t, err)
+	assert.True(t, c.paused[ev.Nodes[0]])
+	_, err = p.Heal(ctx, c)
+	require.NoError(t, err)
+	assert.Empty(t, c.paused)
+}
+
+func TestClock(t *testing.T) {
+	ctx := context.Background()
+	for seed := int64(0); seed < 50; seed++ {
+		c := newFake(5, "")
+		k := &Clock{}
+		ev, err := k.Start(ctx, c, rand.New(rand.NewSource(seed)))
+		require.NoError(t, err)
+		require.NotEmpty(t, ev.Nodes)
+		assert.Len(t, c.clocks, len(ev.Nodes))
+		for n, d := range c.clocks {
+			assert.Contains(t, ev.Description, n)
+			abs := max(d, -d)
+			assert.GreaterOrEqual(t, abs, 100*time.Millisecond)
+			assert.LessOrEqual(t, abs, 10*time.Second)
+		}
+		_, err = k.Heal(ctx, c)
+		require.NoError(t, err)
+		for n, d := range c.clocks {
+			assert.Zero(t, d, "%s reset", n)
+		}
+	}
+}
+
+func TestLinkFaults(t *testing.T) {
+	ctx := context.Background()
+	scopes := map[bool]bool{}
+	for seed := int64(0); seed < 30; seed++ {
+		c := newFake(5, "")
+		l := &Loss{}
+		ev, err := l.Start(ctx, c, rand.New(rand.NewSource(seed)))
+		require.NoError(t, err)
+		assert.GreaterOrEqual(t, c.link.Loss, 0.1)
+		assert.LessOrEqual(t, c.link.Loss, 0.5)
+		scopes[c.link.Links == nil] = true
+		if c.link.Links != nil {
+			n := ev.Nodes[0]
+			assert.Len(t, c.link.Links[n], 4, "every link from %s", n)
+			for _, x := range c.nodes {
+				if x != n {
+					assert.Equal(t, []string{n}, c.link.Links[x], "and to %s", n)
+				}
+			}
+		}
+		_, err = l.Heal(ctx, c)
+		require.NoError(t, err)
+		assert.Zero(t, c.link.Loss)
+
+		lat := &Latency{}
+		_, err = lat.Start(ctx, c, rand.New(rand.NewSource(seed)))
+		require.NoError(t, err)
+		assert.GreaterOrEqual(t, c.link.Latency, 20*time.Millisecond)
+		assert.LessOrEqual(t, c.link.Latency, 300*time.Millisecond)
+		assert.LessOrEqual(t, c.link.Jitter, c.link.Latency/2)
+	}
+	assert.Len(t, scopes, 2, "both scopes drawn")
+}
