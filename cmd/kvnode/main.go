@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -55,6 +56,7 @@ type flags struct {
 	listBugs  bool
 	logFormat string
 	logLevel  string
+	pprof     bool
 	raft      raftTuning
 }
 
@@ -110,6 +112,7 @@ func parseFlags(args []string, stdout io.Writer) (*flags, error) {
 	fs.BoolVar(&f.listBugs, "list-bugs", false, "print the bug catalog of --mode and exit")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format on stderr: text | json")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug | info | warn | error")
+	fs.BoolVar(&f.pprof, "pprof", false, "serve Go's profiler at /debug/pprof/")
 	// Quorum mode.
 	fs.IntVar(&f.N, "replicas", 0, "quorum: replicas per key (0 = mode default)")
 	fs.IntVar(&f.R, "r", 0, "quorum: read quorum (0 = from --consistency)")
@@ -269,6 +272,13 @@ func serve(f *flags) error {
 		return badInput("open %s store in %s: %v", f.Mode, f.DataDir, err)
 	}
 	handler := api.NewServer(store, api.ServerOptions{Clock: f.Clock, Internal: internal, Logger: log})
+	if f.pprof {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.Handle("/", handler)
+		handler = mux
+	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
