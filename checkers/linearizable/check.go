@@ -295,12 +295,6 @@ func verbose(initial *string, keys []*keyHist, timeout time.Duration) (porcupine
 		return out
 	}
 	m := model(initial, part)
-	m.DescribeOperationMetadata = func(x interface{}) string {
-		if v, ok := x.(vmeta); ok {
-			return v.text
-		}
-		return ""
-	}
 	_, info := porcupine.CheckOperationsVerbose(m, all, timeout)
 	partials := make([][]int, len(keys))
 	for p, set := range info.PartialLinearizations() {

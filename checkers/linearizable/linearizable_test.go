@@ -1,6 +1,7 @@
 package linearizable
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -302,4 +303,24 @@ func TestVisualizationWithFaults(t *testing.T) {
 	require.Equal(t, h.Valid, r.Validity, r.Summary)
 	_, err = os.Stat(filepath.Join(dir2, FileName))
 	assert.True(t, os.IsNotExist(err))
+}
+
+// Keys, values and errors are user data; porcupine's page puts states and
+// tooltips through innerHTML.
+func TestVisualizationEscapes(t *testing.T) {
+	b := &hist{}
+	x := "<img src=x onerror=alert(1)>"
+	b.add(0, 0, h.Invoke, h.FWrite, x, s(x)).add(1, 0, h.OK, h.FWrite, x, s(x))
+	b.add(2, 1, h.Invoke, h.FRead, x, nil).add(3, 1, h.OK, h.FRead, x, s("<b>"))
+	b.h[3].Error = "<script>"
+	var buf bytes.Buffer
+	require.NoError(t, Visualize(&buf, b.h, nil, Options{}))
+	out := buf.String()
+	assert.Contains(t, out, `"StateDescription":"\u0026#34;\u0026lt;img src=x onerror=alert(1)\u0026gt;\u0026#34;"`)
+	assert.NotContains(t, out, `"StateDescription":"\u003c`)
+	assert.Contains(t, out, `error: \u0026lt;script\u0026gt;"`)
+	assert.NotContains(t, out, `\u003cscript`)
+	m := model(nil, nil)
+	assert.Equal(t, "&lt;b&gt;", m.DescribeState(state{present: true, v: "<b>"}))
+	assert.Equal(t, "op 3, error: &lt;script&gt;", m.DescribeOperationMetadata(meta{text: "op 3, error: <script>"}))
 }

@@ -2,6 +2,7 @@ package linearizable
 
 import (
 	"hash/fnv"
+	"html"
 
 	"github.com/anishathalye/porcupine"
 )
@@ -134,10 +135,16 @@ func model(initial *string, partition func([]porcupine.Operation) [][]porcupine.
 		Step:              step,
 		Hash:              hashState,
 		DescribeOperation: describeOp,
-		DescribeState:     describeState,
+		// porcupine's page shows states and metadata through innerHTML
+		// (operation descriptions through textContent): values and keys are
+		// user data, so those two are escaped.
+		DescribeState: func(st interface{}) string { return html.EscapeString(describeState(st)) },
 		DescribeOperationMetadata: func(m interface{}) string {
-			if md, ok := m.(meta); ok {
-				return md.text
+			switch md := m.(type) {
+			case meta:
+				return html.EscapeString(md.text)
+			case vmeta:
+				return html.EscapeString(md.text)
 			}
 			return ""
 		},
