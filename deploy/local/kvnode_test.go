@@ -56,8 +56,10 @@ func do(t *testing.T, sys harness.System, c *local.Cluster, node string, op harn
 	return cl.Invoke(ctx, op)
 }
 
-func write(k, v string) harness.Op { return harness.Op{F: harness.FWrite, Key: k, Value: harness.Str(v)} }
-func read(k string) harness.Op     { return harness.Op{F: harness.FRead, Key: k} }
+func write(k, v string) harness.Op {
+	return harness.Op{F: harness.FWrite, Key: k, Value: harness.Str(v)}
+}
+func read(k string) harness.Op { return harness.Op{F: harness.FRead, Key: k} }
 
 // eventually retries f until it returns "" or the time is up.
 func eventually(t *testing.T, d time.Duration, f func() string) time.Duration {
