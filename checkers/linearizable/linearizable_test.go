@@ -324,3 +324,21 @@ func TestVisualizationEscapes(t *testing.T) {
 	assert.Equal(t, "&lt;b&gt;", m.DescribeState(state{present: true, v: "<b>"}))
 	assert.Equal(t, "op 3, error: &lt;script&gt;", m.DescribeOperationMetadata(meta{text: "op 3, error: <script>"}))
 }
+
+func TestFaultPeriods(t *testing.T) {
+	b := &hist{}
+	b.nemesis(1, "start-partition", "")
+	b.nemesis(1.2, "start-partition", "isolate n3")
+	b.nemesis(1.5, "start-kill", "")
+	b.nemesis(5, "stop-partition", "")
+	b.nemesis(5.3, "stop-partition", "healed")
+	b.nemesis(6, "start", "") // Jepsen's bare :start, never stopped
+	b.add(9, 0, h.Invoke, h.FRead, "k", nil)
+	anns := faultAnnotations(b.h)
+	require.Len(t, anns, 3)
+	assert.Equal(t, "partition", anns[0].Description)
+	assert.Equal(t, "isolate n3", anns[0].Details)
+	assert.Equal(t, [2]int64{1e9, 5.3e9}, [2]int64{anns[0].Start, anns[0].End})
+	assert.Equal(t, [2]int64{1.5e9, 9e9}, [2]int64{anns[1].Start, anns[1].End}, "an unhealed kill lasts to the end")
+	assert.Equal(t, "fault: nemesis", anns[2].Tag)
+}

@@ -76,8 +76,10 @@ func writeVisualization(path string, m porcupine.Model, info porcupine.Lineariza
 
 var faultColors = []string{"#f8d7da", "#fff3cd", "#d1ecf1", "#e2d9f3", "#d4edda", "#fde2c8"}
 
-// faultAnnotations turns the nemesis ops "start-X" … "stop-X" into one
-// annotation lane per fault package. A fault never stopped lasts to the end
+// faultAnnotations turns the nemesis ops "start-X" … "stop-X" (or Jepsen's
+// bare start … stop) into one annotation lane per fault package. Each start
+// and stop is an invocation and a completion; the period runs from the start's
+// invocation to the stop's completion. A fault never stopped lasts to the end
 // of the history.
 func faultAnnotations(h harness.History) []porcupine.Annotation {
 	var out []porcupine.Annotation
@@ -92,12 +94,16 @@ func faultAnnotations(h harness.History) []porcupine.Annotation {
 		if !op.IsNemesis() {
 			continue
 		}
-		name, starting := strings.CutPrefix(op.F, "start-")
+		name, starting := strings.CutPrefix(op.F, "start")
 		if !starting {
 			var stopping bool
-			if name, stopping = strings.CutPrefix(op.F, "stop-"); !stopping {
+			if name, stopping = strings.CutPrefix(op.F, "stop"); !stopping {
 				continue
 			}
+		}
+		// Gauntlet writes "start-partition"; Jepsen often just :start.
+		if name = strings.TrimPrefix(name, "-"); name == "" {
+			name = "nemesis"
 		}
 		if _, ok := color[name]; !ok {
 			color[name] = faultColors[len(color)%len(faultColors)]

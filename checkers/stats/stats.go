@@ -58,7 +58,7 @@ type Quantiles struct {
 type Details struct {
 	Total  Counts            `json:"total"`
 	ByF    map[string]Counts `json:"by_f"`
-	Faults int               `json:"faults"` // nemesis start ops
+	Faults int               `json:"faults"` // faults started
 	// Span is the time from the first to the last op, in seconds.
 	Span float64 `json:"span_s"`
 	// Throughput is ok ops per second over the span.
@@ -70,9 +70,17 @@ func Compute(h harness.History) Details {
 	d := Details{ByF: map[string]Counts{}}
 	lat := map[string][]int64{}
 	var all []int64
+	// A fault is recorded as an invocation and a completion of the same
+	// "start-X" (Jepsen: two :info ops of :start); count it once.
+	open := map[string]bool{}
 	for _, op := range h.NemesisOps() {
-		if strings.HasPrefix(op.F, "start") {
-			d.Faults++
+		if name, ok := strings.CutPrefix(op.F, "start"); ok {
+			if !open[name] {
+				d.Faults++
+			}
+			open[name] = true
+		} else if name, ok := strings.CutPrefix(op.F, "stop"); ok {
+			delete(open, name)
 		}
 	}
 	for _, p := range h.Pairs() {

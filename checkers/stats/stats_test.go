@@ -29,7 +29,9 @@ func TestCountsAndQuantiles(t *testing.T) {
 	hist = ops(hist, 5, h.FWrite, h.Fail)
 	hist = ops(hist, 20, h.FWrite, h.OK)
 	hist = ops(hist, 3, h.FWrite, h.Info)
-	hist = append(hist, h.Op{Index: len(hist), Process: h.NemesisProcess, Type: h.Info, F: "start-kill", Time: int64(len(hist)) * 1e6})
+	for _, f := range []string{"start-kill", "start-kill", "stop-kill", "stop-kill", "start-kill", "start-kill"} {
+		hist = append(hist, h.Op{Index: len(hist), Process: h.NemesisProcess, Type: h.Info, F: f, Time: int64(len(hist)) * 1e6})
+	}
 	hist = append(hist, h.Op{Index: len(hist), Process: 99, Type: h.Invoke, F: h.FRead, Time: int64(len(hist)) * 1e6})
 	r := New().Check(context.Background(), h.CheckInput{History: hist})
 	assert.Equal(t, h.Valid, r.Validity, r.Summary)
@@ -38,7 +40,7 @@ func TestCountsAndQuantiles(t *testing.T) {
 	assert.Equal(t, Counts{OK: 30, Pending: 1}, withoutLatency(d.ByF[h.FRead]))
 	assert.Equal(t, Counts{OK: 20, Fail: 5, Info: 3}, withoutLatency(d.ByF[h.FWrite]))
 	assert.Equal(t, 50, d.Total.OK)
-	assert.Equal(t, 1, d.Faults)
+	assert.Equal(t, 2, d.Faults)
 	require.NotNil(t, d.Total.Latency)
 	assert.InDelta(t, 2.0, d.Total.Latency.P50, 1e-9)
 	assert.InDelta(t, 2.0, d.Total.Latency.Max, 1e-9)
