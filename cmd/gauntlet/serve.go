@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -26,14 +27,14 @@ func cmdReport(ctx context.Context, e *env, args []string) int {
 		return badArgs(e, "report", "want one run directory, got %d arguments", fs.NArg())
 	}
 	dir := fs.Arg(0)
-	if _, err := os.Stat(dir + "/" + harness.ResultsFile); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, harness.ResultsFile)); err != nil {
 		return badArgs(e, "report", "%s is not a finished run (no %s)", dir, harness.ResultsFile)
 	}
 	if err := report.Write(ctx, dir); err != nil {
 		fmt.Fprintf(e.stderr, "gauntlet report: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(e.stdout, "report: %s/%s\n", dir, harness.ReportFile)
+	fmt.Fprintf(e.stdout, "report: %s\n", filepath.Join(dir, harness.ReportFile))
 	return 0
 }
 
