@@ -189,6 +189,7 @@ func (tb *tab) screenshot(t *testing.T, name string, sections ...string) {
 	for _, s := range sections {
 		_, err := chromedp.Run(tb.ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById('`+s+`').scrollIntoView()`))
 		require.NoError(t, err)
+		time.Sleep(400 * time.Millisecond) // lazy porcupine views load when in sight
 		save("-" + s)
 	}
 }
@@ -238,6 +239,7 @@ func TestBrowserReports(t *testing.T) {
 		st := tb.state(t)
 		tb.screenshot(t, "invalid", "plots", "linearization", "checkers", "logs")
 		t.Logf("opened in %s; timeline: %s", took.Round(time.Millisecond), st.Status)
+		assert.True(t, tb.porcupineRendered(t), "porcupine drew the linearization view")
 
 		assert.Equal(t, "invalid", st.Verdict)
 		assert.Contains(t, st.Headline, "read of k3 returned 7 at 6.31 s")
@@ -247,7 +249,6 @@ func TestBrowserReports(t *testing.T) {
 		assert.GreaterOrEqual(t, st.Faults, 3*3, "three fault periods shaded on each plot")
 		assert.Equal(t, 1, st.Lin)
 		assert.Positive(t, st.TLOps)
-		assert.True(t, tb.porcupineRendered(t), "porcupine drew the linearization view")
 
 		// The anomaly's link opens the violating op in the timeline.
 		_, err := chromedp.Run(tb.ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector('.anomaly a.tl-link').click()`))

@@ -223,7 +223,7 @@ func linearizationView(ctx context.Context, id string, all []op, key string, ano
 	}
 	if anomalyTime > 0 {
 		ann = append(ann, porcupine.Annotation{
-			Tag: "gauntlet", Start: anomalyTime, Description: "violation",
+			Tag: "checker", Start: anomalyTime, Description: "violation",
 			Details:         "the checker's first violating op completed at " + secs(anomalyTime),
 			BackgroundColor: "#d62828", TextColor: "#ffffff",
 		})
@@ -234,7 +234,11 @@ func linearizationView(ctx context.Context, id string, all []op, key string, ano
 		return nil, fmt.Errorf("visualize key %q: %w", key, err)
 	}
 	v.HTML = buf.String()
-	lanes := len(faultPkgs(faults)) + 1
-	v.Height = min(140+34*(v.Clients+lanes), 900)
+	tags := map[string]bool{}
+	for _, a := range ann {
+		tags[a.Tag] = true
+	}
+	// Porcupine draws 45 px per row below a 45 px legend.
+	v.Height = min(110+45*(v.Clients+len(tags)), 900)
 	return v, nil
 }

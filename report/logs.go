@@ -17,6 +17,9 @@ type logExcerpt struct {
 	File  string // relative to the run directory, for the raw link
 	Lines []logLine
 	Note  string
+	// Involved: the node served one of the first anomaly's ops; Open: show
+	// the excerpt unfolded.
+	Involved, Open bool
 }
 
 type logLine struct {
@@ -31,7 +34,7 @@ var timestampRE = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?
 
 const (
 	logWindow   = 3 * time.Second // each side of the anomaly
-	maxLogLines = 60              // per file
+	maxLogLines = 40              // per file
 	maxLineLen  = 400
 )
 

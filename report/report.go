@@ -14,6 +14,7 @@ import (
 	"html/template"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -290,6 +291,22 @@ func build(ctx context.Context, r *run) (*page, error) {
 		start = res.Start
 	}
 	p.Logs = nodeLogs(r.dir, start, violation)
+	if res != nil {
+		if a := res.FirstAnomaly(); a != nil {
+			involved := map[string]bool{}
+			for _, o := range a.Ops {
+				involved[o.Node] = true
+			}
+			for i := range p.Logs {
+				p.Logs[i].Involved = involved[p.Logs[i].Node]
+				p.Logs[i].Open = p.Logs[i].Involved
+			}
+			sort.SliceStable(p.Logs, func(i, j int) bool { return p.Logs[i].Involved && !p.Logs[j].Involved })
+		}
+	}
+	if len(p.Logs) > 0 && !slices.ContainsFunc(p.Logs, func(l logExcerpt) bool { return l.Open }) && len(p.Logs[0].Lines) > 0 {
+		p.Logs[0].Open = true
+	}
 	if violation != nil {
 		p.LogAt = secs(*violation)
 	}
