@@ -167,12 +167,21 @@ func check(ctx context.Context, in harness.CheckInput, opts Options) harness.Res
 	}
 	var info *porcupine.LinearizationInfo
 	if len(drawn) > 0 && time.Now().Before(deadline) {
-		li, partials := verbose(opts.Initial, drawn, time.Until(deadline))
+		cuts := make([]int64, len(drawn))
+		for j, kh := range drawn {
+			cuts[j] = never
+			for i := range failing {
+				if failing[i] == kh && expls[i].found {
+					cuts[j] = expls[i].time
+				}
+			}
+		}
+		li, partials, kept := verbose(opts.Initial, drawn, cuts, time.Until(deadline))
 		info = &li
 		for j, kh := range drawn {
 			for i := range failing {
 				if failing[i] == kh {
-					expls[i].addPartial(kh, partials[j], opts.Initial, clk)
+					expls[i].addPartial(kh, partials[j], kept[j], opts.Initial, clk)
 				}
 			}
 		}
@@ -265,15 +274,31 @@ func searchAll(ctx context.Context, m porcupine.Model, keys []*keyHist, deadline
 	return results
 }
 
+// maxDrawOps bounds how many ops of one key are searched verbosely and
+// drawn: porcupine's page becomes unusable beyond a few thousand.
+const maxDrawOps = 3000
+
 // verbose re-searches the given (failing) keys with porcupine's partial
 // linearizations, as one partitioned history, so that the same info draws
-// them all. It returns, per key, the longest partial linearization as
-// indices into that key's ops.
-func verbose(initial *string, keys []*keyHist, timeout time.Duration) (porcupine.LinearizationInfo, [][]int) {
+// them all. A key with more than maxDrawOps ops is cut to those invoked up to
+// a second after its violation (cuts[i], never if unknown): a prefix of a
+// history by invocation keeps every op a proof of the violation names. It
+// returns, per key, the indices into kh.ops that were searched, and the
+// longest partial linearization as indices into kh.ops.
+func verbose(initial *string, keys []*keyHist, cuts []int64, timeout time.Duration) (porcupine.LinearizationInfo, [][]int, [][]int) {
 	var all []porcupine.Operation
 	rows := map[harness.Process]int{}
+	kept := make([][]int, len(keys))
 	for ki, kh := range keys {
-		for _, op := range kh.ops {
+		cut := int64(never)
+		if cuts != nil && len(kh.ops) > maxDrawOps && cuts[ki] < never-int64(time.Second) {
+			cut = cuts[ki] + int64(time.Second)
+		}
+		for id, op := range kh.ops {
+			if op.Call > cut {
+				continue
+			}
+			kept[ki] = append(kept[ki], id)
 			md := op.Metadata.(meta)
 			r := kh.recs[md.rec]
 			row, ok := rows[r.inv.Process]
@@ -303,8 +328,12 @@ func verbose(initial *string, keys []*keyHist, timeout time.Duration) (porcupine
 				partials[p] = lin
 			}
 		}
+		// partition-local ids -> indices into kh.ops
+		for j, id := range partials[p] {
+			partials[p][j] = kept[p][id]
+		}
 	}
-	return info, partials
+	return info, partials, kept
 }
 
 // vmeta is meta plus the key's position among the drawn keys.

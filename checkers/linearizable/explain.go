@@ -284,9 +284,10 @@ func explainKey(kh *keyHist, initial *string, clk clock) explanation {
 }
 
 // addPartial records porcupine's longest partial linearization (indices into
-// kh.ops) and, if no direct proof was found, explains from it: the op that
-// completed first among those it could not place.
-func (e *explanation) addPartial(kh *keyHist, lin []int, initial *string, clk clock) {
+// kh.ops) of the searched ops (kept) and, if no direct proof was found,
+// explains from it: the op that completed first among those it could not
+// place.
+func (e *explanation) addPartial(kh *keyHist, lin, kept []int, initial *string, clk clock) {
 	in := map[int]bool{}
 	e.partial = e.partial[:0]
 	for _, id := range lin {
@@ -298,7 +299,8 @@ func (e *explanation) addPartial(kh *keyHist, lin []int, initial *string, clk cl
 		return
 	}
 	blocked := -1
-	for id, op := range kh.ops {
+	for _, id := range kept {
+		op := kh.ops[id]
 		if !in[id] && op.Return != never && (blocked < 0 || op.Return < kh.ops[blocked].Return) {
 			blocked = id
 		}
@@ -327,7 +329,7 @@ func (e *explanation) addPartial(kh *keyHist, lin []int, initial *string, clk cl
 		e.named = append(e.named, e.partial[n-1])
 	}
 	e.text = fmt.Sprintf("%s, but no order of the operations on %s that respects real time explains it: the longest one porcupine found places %d of %d operations and leaves %s holding %s, and this one cannot follow",
-		what, keyName(kh.key), len(lin), len(kh.ops), keyName(kh.key), held)
+		what, keyName(kh.key), len(lin), len(kept), keyName(kh.key), held)
 }
 
 const windowMax = 30

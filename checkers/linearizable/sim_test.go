@@ -267,3 +267,36 @@ func BenchmarkWorkers(b *testing.B) {
 		})
 	}
 }
+
+// A long single-key history is drawn only up to a second after its
+// violation.
+func TestLongKeyIsCutForDrawing(t *testing.T) {
+	hh := simulate(rand.New(rand.NewSource(5)), 5, 1, 1<<30, 4000, 0, 0)
+	// Find a read late enough to be stale: make it return the first value
+	// written, long overwritten.
+	first := ""
+	for _, op := range hh {
+		if op.F == h.FWrite && op.Type == h.OK {
+			first = *op.Value
+			break
+		}
+	}
+	stale := -1
+	for i, op := range hh {
+		if op.F == h.FRead && op.Type == h.OK && op.Index > 1000 && op.Value != nil && *op.Value != first {
+			hh[i].Value, stale = h.Str(first), i
+			break
+		}
+	}
+	require.Positive(t, stale)
+	dir := t.TempDir()
+	r := New(Options{}).Check(context.Background(), h.CheckInput{History: hh, Dir: dir})
+	require.Equal(t, h.Invalid, r.Validity, r.Summary)
+	assert.Equal(t, hh[stale].Time, r.Anomalies[0].Time)
+	var d Details
+	require.NoError(t, json.Unmarshal(r.Details, &d))
+	require.Len(t, d.Invalid, 1)
+	assert.Positive(t, d.Invalid[0].Linearized)
+	assert.Less(t, d.Invalid[0].Linearized, 1500, "the drawn history stops a second after the violation")
+	assert.Equal(t, []string{"k0"}, d.Drawn)
+}
