@@ -273,3 +273,47 @@ func TestBugsListsTheCatalog(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, stdout, "stale-read")
 }
+
+// A harness killed with SIGKILL leaves a history that `gauntlet check` still
+// judges (a torn last line is dropped), and its nodes die with it.
+func TestKilledHarnessLeavesACheckableHistory(t *testing.T) {
+	out := t.TempDir()
+	cmd := exec.Command(gauntletBin, "run", "--nodes", "3", "--nemesis", "partition", "--nemesis-interval", "2s",
+		"--time-limit", "2m", "--seed", "6", "--out", out)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+
+	var hist string
+	require.Eventually(t, func() bool {
+		m, _ := filepath.Glob(filepath.Join(out, "*", "*", harness.HistoryFile))
+		if len(m) == 0 {
+			return false
+		}
+		hist = m[0]
+		fi, err := os.Stat(hist)
+		return err == nil && fi.Size() > 64<<10
+	}, 90*time.Second, 100*time.Millisecond, "no history grew\n%s\n%s", &stdout, &stderr)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+
+	assert.Eventually(t, func() bool { return len(nodeProcesses(t, out)) == 0 }, 10*time.Second, 100*time.Millisecond,
+		"nodes outlive a SIGKILLed harness: %v", nodeProcesses(t, out))
+	for _, p := range nodeProcesses(t, out) { // do not leak them into other tests
+		var pid int
+		if _, err := fmt.Sscanf(p, "%d:", &pid); err == nil {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+
+	dir := filepath.Dir(hist)
+	assert.NoFileExists(t, filepath.Join(dir, harness.ResultsFile))
+	code, stdout2, stderr2 := gauntlet(t, 2*time.Minute, "check", dir)
+	assert.Contains(t, []int{harness.ExitValid, harness.ExitInvalid, harness.ExitUnknown}, code, "%s\n%s", stdout2, stderr2)
+	assert.NotEqual(t, harness.ExitValid, code, "a run that did not finish is not a pass")
+	assert.Contains(t, stdout2, "did not finish")
+	h, err := harness.ReadHistory(hist)
+	require.NoError(t, err)
+	assert.Greater(t, len(h.Client()), 100)
+}
