@@ -210,7 +210,7 @@ func dial(t *testing.T, c *Cluster, from, peer string, n int, timeout time.Durat
 func status(ctx context.Context, c *Cluster, id string, timeout time.Duration) (harness.NodeStatus, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return testSystem{}.Status(ctx, c.ClientAddr(id))
+	return c.spec.System.Status(ctx, c.ClientAddr(id))
 }
 
 func waitStatus(t *testing.T, c *Cluster, id string) harness.NodeStatus {
