@@ -172,6 +172,9 @@ type digestView struct {
 }
 
 func build(ctx context.Context, r *run) (*page, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	os_, tmax := ops(r.hist)
 	faults := faultPeriods(r.hist, tmax)
 	p := &page{
@@ -242,7 +245,7 @@ func build(ctx context.Context, r *run) (*page, error) {
 					id, done := linIDs[a.Key]
 					if !done {
 						id = fmt.Sprintf("lin-%d", len(linIDs))
-						v, err := linearizationView(ctx, id, os_, a.Key, a.Time, tmax, faults)
+						v, err := linearizationView(id, r.hist, os_, a.Key, faults)
 						if err != nil {
 							return nil, err
 						}
