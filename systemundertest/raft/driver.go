@@ -33,6 +33,13 @@ type driver struct {
 
 	// onApply, if set, sees every applied entry (the simulation's checks).
 	onApply func(e Entry)
+	// sendEarly, if set, receives the leader's appends and heartbeats
+	// before the leader's own fsync, so that the followers' fsyncs run in
+	// parallel with it (Raft thesis §10.2.1). This is safe because the
+	// leader counts itself toward a commit only once its own log is
+	// durable; everything else (votes, acknowledgements) waits for the
+	// fsync.
+	sendEarly func(Message)
 }
 
 type pendingProp struct {
@@ -214,6 +221,17 @@ func (d *driver) readIndex(tok any) error {
 func (d *driver) process() ([]Message, []completion, error) {
 	c := d.c
 	rd := c.ready()
+	if d.sendEarly != nil && rd.hs == nil {
+		late := rd.msgs[:0]
+		for _, m := range rd.msgs {
+			if m.Type == MsgApp || m.Type == MsgHeartbeat {
+				d.sendEarly(m)
+			} else {
+				late = append(late, m)
+			}
+		}
+		rd.msgs = late
+	}
 	hs := c.persistedHS
 	if rd.hs != nil {
 		hs = *rd.hs

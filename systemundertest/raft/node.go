@@ -64,6 +64,7 @@ func NewNode(cfg Config) (*Node, error) {
 		stopc: make(chan struct{}),
 		donec: make(chan struct{}),
 	}
+	d.sendEarly = cfg.Transport.Send
 	n.status = d.c.status()
 	n.log.Info("raft node started", "term", d.c.term, "last_log", d.c.lastIndex(), "snapshot", d.c.snapIndex,
 		"bug", cfg.Bug)
@@ -136,7 +137,7 @@ func (n *Node) Stop() {
 
 func (n *Node) run() {
 	defer close(n.donec)
-	tick, election, _ := ticks(n.cfg)
+	tick, _, _ := ticks(n.cfg)
 	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
 	lastTick := n.cfg.Clock.Now()
@@ -166,19 +167,19 @@ func (n *Node) run() {
 		case c := <-n.readc:
 			handle(c, true)
 		case <-ticker.C:
-			// Ticks follow the node's clock, so a skewed clock (a jump)
-			// shows as a burst of ticks or a pause, bounded either way.
+			// Ticks follow the node's clock, so skewing it forward
+			// speeds timers up a little and backward stalls them until
+			// it has caught up. At most two ticks per wakeup: a node
+			// that was stalled (a slow fsync, SIGSTOP) must first read
+			// its inbox instead of starting an election at once.
 			now := n.cfg.Clock.Now()
 			el := now.Sub(lastTick)
-			if el < 0 {
-				lastTick = now
-				break
+			if el < 0 || el > 2*tick {
+				lastTick = now.Add(-min(max(el, 0), 2*tick))
+				el = now.Sub(lastTick)
 			}
-			k := min(int(el/tick), 2*election)
+			k := int(el / tick)
 			lastTick = lastTick.Add(time.Duration(k) * tick)
-			if k == 2*election {
-				lastTick = now
-			}
 			for range k {
 				d.c.tick()
 			}

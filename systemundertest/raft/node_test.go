@@ -46,6 +46,8 @@ func (f *listFSM) list() []string {
 	return append([]string(nil), f.cmds...)
 }
 
+type fsm = raft.FSM
+
 type member struct {
 	node  *raft.Node
 	fsm   *listFSM
@@ -56,17 +58,23 @@ type member struct {
 }
 
 type cluster struct {
-	t       *testing.T
+	t       testing.TB
 	net     *raft.InmemNetwork
 	ids     []string
 	members map[string]*member
 	tune    func(*raft.Config)
+	newFSM  func() fsm
 	disk    bool
 	dirs    map[string]string
 }
 
-func newCluster(t *testing.T, n int, disk bool, tune func(*raft.Config)) *cluster {
-	c := &cluster{t: t, net: raft.NewInmemNetwork(), members: map[string]*member{}, tune: tune, disk: disk, dirs: map[string]string{}}
+func newCluster(t testing.TB, n int, disk bool, tune func(*raft.Config)) *cluster {
+	return newClusterFSM(t, n, disk, nil, tune)
+}
+
+func newClusterFSM(t testing.TB, n int, disk bool, newFSM func() raft.FSM, tune func(*raft.Config)) *cluster {
+	c := &cluster{t: t, net: raft.NewInmemNetwork(), members: map[string]*member{}, tune: tune, disk: disk,
+		dirs: map[string]string{}, newFSM: newFSM}
 	for i := 1; i <= n; i++ {
 		c.ids = append(c.ids, fmt.Sprintf("n%d", i))
 	}
@@ -99,9 +107,13 @@ func (c *cluster) start(id string) {
 		m.store, m.log, m.hs, m.snaps = st, st.Log(), st.Stable(), st.Snapshots()
 	}
 	m.fsm = &listFSM{}
+	var f raft.FSM = m.fsm
+	if c.newFSM != nil {
+		f = c.newFSM()
+	}
 	cfg := raft.Config{
 		ID: id, Peers: c.ids, Transport: c.net.Transport(id),
-		Log: m.log, Stable: m.hs, Snapshots: m.snaps, FSM: m.fsm,
+		Log: m.log, Stable: m.hs, Snapshots: m.snaps, FSM: f,
 		ElectionTimeout: 100 * time.Millisecond, HeartbeatInterval: 10 * time.Millisecond,
 		Seed: 1,
 	}

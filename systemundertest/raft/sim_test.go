@@ -249,6 +249,7 @@ func (s *sim) restart(i int) {
 		return
 	}
 	d.onApply = func(e Entry) { s.onApply(i, e) }
+	d.sendEarly = func(m Message) { s.send(i, m) }
 	n.d, n.up = d, true
 	n.role, n.term, n.commit = d.c.role, d.c.term, d.c.commit
 	s.trace("restart %s term=%d last=%d snap=%d", n.id, d.c.term, d.c.lastIndex(), d.c.snapIndex)
