@@ -44,8 +44,8 @@ type Cluster struct {
 	grudge  harness.Grudge
 	link    harness.LinkFault
 
-	closeOnce sync.Once
-	closeErr  error
+	closeMu sync.Mutex
+	closed  bool
 }
 
 type node struct {
@@ -399,11 +399,24 @@ func saveLogs(ctx context.Context, ctr *testcontainers.DockerContainer, path str
 }
 
 // Close removes every container, the network and the volumes of the run.
+// It retries what an earlier Close failed to remove, and still works when
+// ctx is already done (Ctrl-C): cleaning up is the point.
 func (c *Cluster) Close(ctx context.Context) error {
-	c.closeOnce.Do(func() {
-		c.closeErr = removeRun(ctx, c.cli, c.runID, 0)
-	})
-	return c.closeErr
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	if c.closed {
+		return nil
+	}
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+	}
+	if err := removeRun(ctx, c.cli, c.runID, 0); err != nil {
+		return err
+	}
+	c.closed = true
+	return nil
 }
 
 // statuses asks every node about itself, in parallel.

@@ -177,10 +177,12 @@ func deploy(t *testing.T, d *Deployment, nodes int) *Cluster {
 	require.NoError(t, err)
 	c := hc.(*Cluster)
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
+		// As after Ctrl-C: Close gets a context that is already done.
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
 		assert.NoError(t, c.Close(ctx))
 		assert.Empty(t, leftovers(t, run), "Close left these behind")
+		assert.NoError(t, c.Close(ctx), "Close is idempotent")
 	})
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
