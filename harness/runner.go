@@ -30,6 +30,12 @@ type Parts struct {
 	// history's lock: keep it short). Returning true ends the main phase
 	// early, e.g. when an online check has proved a violation.
 	Watch func(Op) (stop bool)
+	// Converged tells whether digests show a converged cluster (the
+	// convergence checker's own criterion). The runner samples digests
+	// until it holds or the recovery limit passes, so that a replica still
+	// catching up after a heal is not mistaken for a divergent one. nil: all
+	// digests equal.
+	Converged func([]Digest) bool
 }
 
 // Progress is a snapshot of a run for live display.
@@ -62,7 +68,6 @@ const (
 const (
 	healthyLimit  = 60 * time.Second
 	nemesisLimit  = 30 * time.Second // one fault's start or heal
-	digestLimit   = 15 * time.Second
 	teardownLimit = 2 * time.Minute
 )
 
@@ -872,10 +877,10 @@ func (r *run) recoverPhase(ctx context.Context) error {
 }
 
 // collectDigests lets the system converge if it needs a pass (quorum read
-// repair), then samples every node's digest until they agree or stop
-// changing; the convergence checker judges the last sample.
+// repair), then samples every node's digest until they show convergence or
+// the recovery limit passes; the convergence checker judges the last sample.
 func (r *run) collectDigests(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, digestLimit)
+	ctx, cancel := context.WithTimeout(ctx, r.t.RecoveryLimit.D())
 	defer cancel()
 	var errs []error
 	if cv, ok := r.p.System.(Converger); ok {
@@ -893,17 +898,18 @@ func (r *run) collectDigests(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("converge: %w", err))
 		}
 	}
-	var prev []Digest
+	converged := r.p.Converged
+	if converged == nil {
+		converged = digestsAgree
+	}
 	for {
-		cur := r.sampleDigests(ctx)
-		r.digests = cur
-		if digestsAgree(cur) || (prev != nil && sameDigests(prev, cur)) || ctx.Err() != nil {
+		r.digests = r.sampleDigests(ctx)
+		if converged(r.digests) || ctx.Err() != nil {
 			break
 		}
-		prev = cur
 		select {
 		case <-ctx.Done():
-		case <-time.After(300 * time.Millisecond):
+		case <-time.After(250 * time.Millisecond):
 		}
 	}
 	return errors.Join(errs...)
@@ -937,12 +943,6 @@ func digestsAgree(ds []Digest) bool {
 		}
 	}
 	return len(ds) > 0
-}
-
-func sameDigests(a, b []Digest) bool {
-	ja, _ := json.Marshal(a)
-	jb, _ := json.Marshal(b)
-	return string(ja) == string(jb)
 }
 
 // teardown collects logs and closes the cluster with a context of its own:

@@ -107,7 +107,7 @@ func Parts(t harness.Test, o Options) (harness.Parts, error) {
 		}
 	}
 	return harness.Parts{System: sys, Deployment: dep, Workload: w, Nemeses: nems,
-		Logger: log, Progress: o.Progress, Watch: o.Watch}, nil
+		Logger: log, Progress: o.Progress, Watch: o.Watch, Converged: converged}, nil
 }
 
 func checkBug(sys harness.System, bug string) error {

@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"context"
+
 	"github.com/gauntlet-dev/gauntlet/checkers/convergence"
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/workloads"
@@ -31,4 +33,10 @@ func (w withConvergence) Checkers() []harness.Checker {
 		}
 	}
 	return append(cs, convergence.New())
+}
+
+// converged is the convergence checker's verdict on a sample of digests.
+func converged(ds []harness.Digest) bool {
+	res := convergence.New().Check(context.Background(), harness.CheckInput{Digests: ds})
+	return res.Validity == harness.Valid
 }
