@@ -30,7 +30,7 @@ func (f fault) Label() string {
 }
 
 // faultPeriods pairs "start-<pkg>" with the following "stop-<pkg>" nemesis
-// ops. A runner may record a fault as an invocation and a completion; the
+// ops (Jepsen's bare "start"/"stop" make a package "nemesis"). A runner may record a fault as an invocation and a completion; the
 // period runs from the first start to the last stop of a burst. Any other
 // nemesis op whose F is "heal"/"stop-all" ends every open period.
 func faultPeriods(h harness.History, tmax int64) []fault {
@@ -53,8 +53,12 @@ func faultPeriods(h harness.History, tmax int64) []fault {
 			continue
 		}
 		switch {
-		case strings.HasPrefix(o.F, "start-"):
-			pkg := strings.TrimPrefix(o.F, "start-")
+		case o.F == "start" || strings.HasPrefix(o.F, "start-"):
+			// Jepsen's histories say just "start" and "stop".
+			pkg := strings.TrimPrefix(strings.TrimPrefix(o.F, "start"), "-")
+			if pkg == "" {
+				pkg = "nemesis"
+			}
 			s := states[pkg]
 			if s == nil {
 				s = &state{}
@@ -72,8 +76,17 @@ func faultPeriods(h harness.History, tmax int64) []fault {
 			if o.Node != "" {
 				s.cur.Nodes = o.Node
 			}
-		case strings.HasPrefix(o.F, "stop-") && o.F != "stop-all":
-			if s := states[strings.TrimPrefix(o.F, "stop-")]; s != nil && s.cur != nil {
+			if o.Type == harness.Fail {
+				// The runner keeps a fault that failed to start as active (it
+				// may be half made) and heals it; say so on the period.
+				s.cur.Desc = strings.TrimSpace(s.cur.Desc + " (failed to start: " + o.Error + ")")
+			}
+		case o.F == "stop" || (strings.HasPrefix(o.F, "stop-") && o.F != "stop-all"):
+			pkg := strings.TrimPrefix(strings.TrimPrefix(o.F, "stop"), "-")
+			if pkg == "" {
+				pkg = "nemesis"
+			}
+			if s := states[pkg]; s != nil && s.cur != nil {
 				s.cur.End = o.Time
 				s.stopped = true
 			}

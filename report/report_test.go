@@ -98,6 +98,19 @@ func TestFaultPeriods(t *testing.T) {
 	assert.Equal(t, fault{Pkg: "partition", Desc: desc, Nodes: "n3", Start: 100, End: 210}, fs[0])
 	assert.Equal(t, fault{Pkg: "kill", Start: 150, End: 320}, fs[1])
 	assert.Equal(t, fault{Pkg: "partition", Start: 300, End: 400, Open: true}, fs[2])
+
+	// Jepsen's bare start/stop, and a start that failed.
+	jepsen := h.History{
+		{Index: 0, Process: h.NemesisProcess, Type: h.Info, F: "start", Time: 10},
+		{Index: 1, Process: h.NemesisProcess, Type: h.Info, F: "stop", Time: 20},
+		{Index: 2, Process: h.NemesisProcess, Type: h.Invoke, F: "start-pause", Time: 30},
+		{Index: 3, Process: h.NemesisProcess, Type: h.Fail, F: "start-pause", Error: "no such process", Time: 31},
+		{Index: 4, Process: h.NemesisProcess, Type: h.Invoke, F: "stop-pause", Time: 40},
+	}
+	fs = faultPeriods(jepsen, 50)
+	require.Len(t, fs, 2)
+	assert.Equal(t, fault{Pkg: "nemesis", Start: 10, End: 20}, fs[0])
+	assert.Equal(t, fault{Pkg: "pause", Desc: "(failed to start: no such process)", Start: 30, End: 40}, fs[1])
 }
 
 // The budget is 10 s to write a 100,000-op report; the figure is
