@@ -14,6 +14,13 @@
 // binaries and tagged by content hash, so an unchanged tree reuses them. The
 // Ryuk reaper is disabled; everything a run creates carries the run's label
 // and is removed by Close, by Cleanup, or by the next run's CleanupStale.
+//
+// Pauses are SIGSTOP/SIGCONT sent through the Docker API, not docker pause
+// (see Cluster.Pause). Clock faults go through the system's debug API:
+// containers share the host's wall clock.
+//
+// The tests need a Docker daemon and skip without one, unless
+// GAUNTLET_REQUIRE_DOCKER=1 (CI), which turns the skip into a failure.
 package docker
 
 import (
