@@ -97,6 +97,7 @@ func startCluster(t testing.TB, n int, extra ...string) *cluster {
 		for _, nd := range c.nodes {
 			nd.kill()
 		}
+		c.checkLogs()
 		if t.Failed() {
 			for _, nd := range c.nodes {
 				data, _ := os.ReadFile(nd.logPath)
@@ -109,6 +110,22 @@ func startCluster(t testing.TB, n int, extra ...string) *cluster {
 	}
 	c.waitLeader(15 * time.Second)
 	return c
+}
+
+// checkLogs fails the test if a node's log shows a data race (when
+// KVNODE_BIN was built with -race) or a panic.
+func (c *cluster) checkLogs() {
+	for _, nd := range c.nodes {
+		data, err := os.ReadFile(nd.logPath)
+		if err != nil {
+			continue
+		}
+		for _, bad := range []string{"WARNING: DATA RACE", "panic: ", "fatal error: "} {
+			if i := bytes.Index(data, []byte(bad)); i >= 0 {
+				c.t.Errorf("%s's log shows %q:\n%s", nd.id, bad, tail(data[i:], 4096))
+			}
+		}
+	}
 }
 
 func tail(b []byte, n int) []byte {

@@ -138,6 +138,7 @@ func TestBlackholedLeaderIsReplacedAndRejoins(t *testing.T) {
 		for _, nd := range c.nodes {
 			nd.kill()
 		}
+		c.checkLogs()
 	})
 	for _, nd := range c.nodes {
 		c.start(nd)
