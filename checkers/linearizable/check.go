@@ -228,8 +228,10 @@ func check(ctx context.Context, in harness.CheckInput, opts Options) harness.Res
 		res.Summary = fmt.Sprintf("%s with %d of %d keys undecided (first: %q): unknown, not valid; %d keys linearizable",
 			why, len(det.Undecided), len(keys), det.Undecided[0], det.ValidKeys)
 	case len(keys) == 0:
-		res.Validity = harness.Valid
-		res.Summary = "no read, write or cas ops to check"
+		// Nothing judged is not a pass (an interrupted run, a history of
+		// another workload's ops).
+		res.Validity = harness.Unknown
+		res.Summary = "no read, write or cas ops to check: nothing was judged"
 	default:
 		res.Validity = harness.Valid
 		res.Summary = fmt.Sprintf("%d ops on %d keys are linearizable (%.2f s%s)", det.Ops, len(keys), det.Elapsed, pruned)

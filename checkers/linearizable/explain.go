@@ -39,6 +39,49 @@ type writer struct {
 // When none applies, the violation involves more ops than a sentence can
 // hold, and addPartial explains it from porcupine's partial linearizations.
 func explainKey(kh *keyHist, initial *string, clk clock) explanation {
+	e := explainWith(kh, initial, clk)
+	if !e.found || clk.positions {
+		return e
+	}
+	// Print times precisely enough that the ones the sentence compares
+	// differ: "completed at 0.05 s, before the read began at 0.05 s" proves
+	// nothing to a reader.
+	var ts []int64
+	for _, ri := range e.named {
+		if ri >= 0 {
+			ts = append(ts, kh.recs[ri].call)
+			if r := kh.recs[ri].ret; r != never {
+				ts = append(ts, r)
+			}
+		}
+	}
+	if d := digitsFor(ts); d != clk.digits {
+		clk.digits = d
+		e = explainWith(kh, initial, clk)
+	}
+	return e
+}
+
+// digitsFor is the fewest decimals of a second (at least 2) that keep the
+// distinct times in ts distinct.
+func digitsFor(ts []int64) int {
+	distinct := map[int64]bool{}
+	for _, t := range ts {
+		distinct[t] = true
+	}
+	for d := 2; d < 9; d++ {
+		shown := map[string]bool{}
+		for t := range distinct {
+			shown[clock{digits: d}.bare(t)] = true
+		}
+		if len(shown) == len(distinct) {
+			return d
+		}
+	}
+	return 9
+}
+
+func explainWith(kh *keyHist, initial *string, clk clock) explanation {
 	e := explanation{violator: -1, time: never, ops: len(kh.ops)}
 	recs := kh.recs
 	writers := map[string][]writer{}
@@ -147,6 +190,9 @@ func explainKey(kh *keyHist, initial *string, clk clock) explanation {
 		}
 		return fmt.Sprintf("read of %s returned %s %s", keyName(kh.key), showPtr(r.value), clk.at(r.ret))
 	}
+	began := func(ri int) string {
+		return fmt.Sprintf("before the %s began %s", opShort(recs[ri]), clk.at(recs[ri].call))
+	}
 	consider := func(ri int, text string, named ...int) {
 		if recs[ri].ret < e.time {
 			e.found, e.time, e.violator, e.text = true, recs[ri].ret, ri, text
@@ -167,14 +213,14 @@ func explainKey(kh *keyHist, initial *string, clk clock) explanation {
 			}
 			if firstOKWrite >= 0 && recs[firstOKWrite].ret < r.call {
 				w := recs[firstOKWrite]
-				consider(o.rec, fmt.Sprintf("%s, but %s had completed %s, before it began, and nothing deletes keys",
-					subject(o.rec), opName(kh.key, w), clk.at(w.ret)), firstOKWrite)
+				consider(o.rec, fmt.Sprintf("%s, but %s had completed %s, %s, and nothing deletes keys",
+					subject(o.rec), opName(kh.key, w), clk.at(w.ret), began(o.rec)), firstOKWrite)
 				continue
 			}
 			if firstPresent >= 0 && recs[firstPresent].ret < r.call {
 				p := recs[firstPresent]
-				consider(o.rec, fmt.Sprintf("%s, but an earlier %s had already seen %s %s, and nothing deletes keys",
-					subject(o.rec), opShort(p), showPtr(seenBy(p)), clk.at(p.ret)), firstPresent)
+				consider(o.rec, fmt.Sprintf("%s, but an earlier %s had already seen %s %s, %s, and nothing deletes keys",
+					subject(o.rec), opShort(p), showPtr(seenBy(p)), clk.at(p.ret), began(o.rec)), firstPresent)
 			}
 			continue
 		}
@@ -231,8 +277,8 @@ func explainKey(kh *keyHist, initial *string, clk clock) explanation {
 				how = fmt.Sprintf("%s had completed %s, before %s began", opName(kh.key, recs[w.rec]), clk.at(w.ret), opName(kh.key, x))
 				refs = append(refs, w.rec)
 			}
-			consider(o.rec, fmt.Sprintf("%s, but %s had completed %s, before it began, and nothing wrote %s after it (%s)",
-				subject(o.rec), opName(kh.key, x), clk.at(x.ret), showValue(v), how), refs...)
+			consider(o.rec, fmt.Sprintf("%s, but %s had completed %s, %s, and nothing wrote %s after it (%s)",
+				subject(o.rec), opName(kh.key, x), clk.at(x.ret), began(o.rec), showValue(v), how), refs...)
 			continue
 		}
 		if ok {
@@ -251,8 +297,8 @@ func explainKey(kh *keyHist, initial *string, clk clock) explanation {
 				lastw = fmt.Sprintf("%s, completed %s", opName(kh.key, recs[w.rec]), clk.at(w.ret))
 				refs = append(refs, w.rec)
 			}
-			consider(o.rec, fmt.Sprintf("%s, but each of the %d writes of %s was followed by another write that completed before it began (the latest, %s, by %s, completed %s)",
-				subject(o.rec), len(ws), showValue(v), lastw, opName(kh.key, x), clk.at(x.ret)), refs...)
+			consider(o.rec, fmt.Sprintf("%s, but each of the %d writes of %s was followed by another write that completed %s (the latest, %s, by %s, completed %s)",
+				subject(o.rec), len(ws), showValue(v), began(o.rec), lastw, opName(kh.key, x), clk.at(x.ret)), refs...)
 			continue
 		}
 		// An earlier op saw a value written only after every write of v.
@@ -275,8 +321,8 @@ func explainKey(kh *keyHist, initial *string, clk clock) explanation {
 						after = fmt.Sprintf("every write of %s had completed", showValue(v))
 					}
 				}
-				consider(o.rec, fmt.Sprintf("%s, but an earlier %s had already seen %s %s, before it began, and %s was written after %s (%s, after %s)",
-					subject(o.rec), opShort(pr), showValue(u), clk.at(pr.ret), showValue(u), showValue(v), how, after), refs...)
+				consider(o.rec, fmt.Sprintf("%s, but an earlier %s had already seen %s %s, %s, and %s was written after %s (%s, after %s)",
+					subject(o.rec), opShort(pr), showValue(u), clk.at(pr.ret), began(o.rec), showValue(u), showValue(v), how, after), refs...)
 			}
 		}
 	}

@@ -83,7 +83,7 @@ func TestStaleReadExplained(t *testing.T) {
 	require.Len(t, r.Anomalies, 1)
 	a := r.Anomalies[0]
 	assert.Equal(t, "k3", a.Key)
-	assert.Equal(t, "read of k3 returned 7 at 12.31 s, but write k3=9 had completed at 12.10 s, before it began, "+
+	assert.Equal(t, "read of k3 returned 7 at 12.31 s, but write k3=9 had completed at 12.10 s, before the read began at 12.20 s, "+
 		"and nothing wrote 7 after it (write k3=7 had completed at 11.02 s, before write k3=9 began)", a.Explanation)
 	assert.Equal(t, int64(12.31e9), a.Time)
 	assert.Len(t, a.Ops, 6) // the read and both writes, invoked and completed
@@ -110,12 +110,12 @@ func TestAnomalyCases(t *testing.T) {
 		{"absent after write", func() *hist {
 			return (&hist{}).add(0, 0, h.Invoke, h.FWrite, "k", s("1")).add(1, 0, h.OK, h.FWrite, "k", s("1")).
 				add(2, 1, h.Invoke, h.FRead, "k", nil).add(3, 1, h.OK, h.FRead, "k", nil)
-		}, "read of k returned nothing (absent) at 3.00 s, but write k=1 had completed at 1.00 s, before it began, and nothing deletes keys"},
+		}, "read of k returned nothing (absent) at 3.00 s, but write k=1 had completed at 1.00 s, before the read began at 2.00 s, and nothing deletes keys"},
 		{"absent after an info write was seen", func() *hist {
 			return (&hist{}).add(0, 0, h.Invoke, h.FWrite, "k", s("1")).add(1, 0, h.Info, h.FWrite, "k", s("1")).
 				add(2, 1, h.Invoke, h.FRead, "k", nil).add(3, 1, h.OK, h.FRead, "k", s("1")).
 				add(4, 1, h.Invoke, h.FRead, "k", nil).add(5, 1, h.OK, h.FRead, "k", nil)
-		}, "read of k returned nothing (absent) at 5.00 s, but an earlier read had already seen 1 at 3.00 s, and nothing deletes keys"},
+		}, "read of k returned nothing (absent) at 5.00 s, but an earlier read had already seen 1 at 3.00 s, before the read began at 4.00 s, and nothing deletes keys"},
 		{"read from the future", func() *hist {
 			return (&hist{}).add(0, 1, h.Invoke, h.FRead, "k", nil).add(1, 1, h.OK, h.FRead, "k", s("4")).
 				add(2, 0, h.Invoke, h.FWrite, "k", s("4")).add(3, 0, h.OK, h.FWrite, "k", s("4"))
@@ -126,16 +126,20 @@ func TestAnomalyCases(t *testing.T) {
 				add(3, 1, h.Invoke, h.FRead, "k", nil).add(4, 1, h.OK, h.FRead, "k", s("2")).
 				add(5, 2, h.Invoke, h.FRead, "k", nil).add(6, 2, h.OK, h.FRead, "k", s("1")).
 				add(10, 0, h.OK, h.FWrite, "k", s("2"))
-		}, "read of k returned 1 at 6.00 s, but an earlier read had already seen 2 at 4.00 s, before it began, and 2 was written after 1 (write k=2 began at 2.00 s, after write k=1 completed at 1.00 s)"},
+		}, "read of k returned 1 at 6.00 s, but an earlier read had already seen 2 at 4.00 s, before the read began at 5.00 s, and 2 was written after 1 (write k=2 began at 2.00 s, after write k=1 completed at 1.00 s)"},
 		{"stale cas", func() *hist {
 			return (&hist{}).add(0, 0, h.Invoke, h.FWrite, "k", s("1")).add(1, 0, h.OK, h.FWrite, "k", s("1")).
 				cas(2, 0, h.Invoke, "k", "1", "2").cas(3, 0, h.OK, "k", "1", "2").
 				cas(4, 1, h.Invoke, "k", "1", "3").cas(5, 1, h.OK, "k", "1", "3")
-		}, "cas k 1→3 succeeded at 5.00 s, so k held 1 then, but cas k 1→2 had completed at 3.00 s, before it began, and nothing wrote 1 after it (write k=1 had completed at 1.00 s, before cas k 1→2 began)"},
+		}, "cas k 1→3 succeeded at 5.00 s, so k held 1 then, but cas k 1→2 had completed at 3.00 s, before the cas began at 4.00 s, and nothing wrote 1 after it (write k=1 had completed at 1.00 s, before cas k 1→2 began)"},
+		{"times close together", func() *hist {
+			return (&hist{}).add(0.0501, 0, h.Invoke, h.FWrite, "k", s("1")).add(0.0512, 0, h.OK, h.FWrite, "k", s("1")).
+				add(0.0514, 1, h.Invoke, h.FRead, "k", nil).add(0.0530, 1, h.OK, h.FRead, "k", nil)
+		}, "read of k returned nothing (absent) at 0.0530 s, but write k=1 had completed at 0.0512 s, before the read began at 0.0514 s, and nothing deletes keys"},
 		{"initial value", func() *hist {
 			return (&hist{}).add(0, 0, h.Invoke, h.FWrite, "k", s("1")).add(1, 0, h.OK, h.FWrite, "k", s("1")).
 				add(2, 1, h.Invoke, h.FRead, "k", nil).add(3, 1, h.OK, h.FRead, "k", s("0"))
-		}, "read of k returned 0 at 3.00 s, but write k=1 had completed at 1.00 s, before it began, and nothing wrote 0 after it (0 was the initial value)"},
+		}, "read of k returned 0 at 3.00 s, but write k=1 had completed at 1.00 s, before the read began at 2.00 s, and nothing wrote 0 after it (0 was the initial value)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -234,6 +238,13 @@ func hard(n int) h.History {
 	}
 	b.add(3, 100, h.OK, h.FRead, "k", s("nobody"))
 	return b.h
+}
+
+func TestNothingToCheckIsUnknown(t *testing.T) {
+	b := (&hist{}).nemesis(0, "start-kill", "").add(1, 0, h.Invoke, h.FAdd, "", s("1")).add(2, 0, h.OK, h.FAdd, "", s("1"))
+	r, d := run(t, b.h, Options{})
+	assert.Equal(t, h.Unknown, r.Validity)
+	assert.Equal(t, 1, d.Ignored)
 }
 
 func TestTimeoutIsUnknown(t *testing.T) {

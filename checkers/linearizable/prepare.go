@@ -224,9 +224,13 @@ func showPtr(v *string) string {
 	return showValue(*v)
 }
 
-// clock renders times: seconds since the test started, or op positions for
-// imported histories that carry no times.
-type clock struct{ positions bool }
+// clock renders times: seconds since the test started (with digits
+// decimals, at least 2), or op positions for imported histories that carry
+// no times.
+type clock struct {
+	positions bool
+	digits    int
+}
 
 func newClock(h harness.History) clock {
 	if len(h) == 0 {
@@ -244,12 +248,12 @@ func (c clock) at(t int64) string {
 	if c.positions {
 		return fmt.Sprintf("at position %d", t)
 	}
-	return fmt.Sprintf("at %.2f s", float64(t)/1e9)
+	return "at " + c.bare(t)
 }
 
 func (c clock) bare(t int64) string {
 	if c.positions {
 		return fmt.Sprintf("position %d", t)
 	}
-	return fmt.Sprintf("%.2f s", float64(t)/1e9)
+	return fmt.Sprintf("%.*f s", max(c.digits, 2), float64(t)/1e9)
 }
