@@ -189,3 +189,193 @@ func TestNodeReplicates(t *testing.T) {
 		c.waitApplied(id, want)
 	}
 }
+
+func TestNodeErrors(t *testing.T) {
+	c := newCluster(t, 3, false, nil)
+	lead := c.leader()
+	c.propose("first")
+	var follower *raft.Node
+	for _, id := range c.ids {
+		if n := c.members[id].node; n != lead {
+			follower = n
+		}
+	}
+	ctx := context.Background()
+	_, err := follower.Propose(ctx, []byte("x"))
+	require.ErrorIs(t, err, raft.ErrNotLeader)
+	require.ErrorIs(t, follower.ReadIndex(ctx), raft.ErrNotLeader)
+	require.NoError(t, lead.ReadIndex(ctx))
+
+	// An isolated leader cannot commit: the outcome is unknown, and
+	// CheckQuorum makes it step down, so that reads fail too.
+	leadID := lead.Status().ID
+	c.net.Isolate(leadID)
+	tctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	_, err = lead.Propose(tctx, []byte("lost?"))
+	cancel()
+	require.ErrorIs(t, err, raft.ErrUnknownOutcome)
+	require.Eventually(t, func() bool { return lead.Status().Role != "leader" }, 2*time.Second, 5*time.Millisecond,
+		"an isolated leader must step down (CheckQuorum)")
+	tctx, cancel = context.WithTimeout(ctx, 50*time.Millisecond)
+	require.Error(t, lead.ReadIndex(tctx))
+	cancel()
+	c.net.Heal()
+	c.propose("after heal")
+
+	c.stop(leadID)
+	_, err = lead.Propose(ctx, []byte("x"))
+	require.ErrorIs(t, err, raft.ErrStopped)
+	require.ErrorIs(t, lead.ReadIndex(ctx), raft.ErrStopped)
+}
+
+// Proposals waiting when leadership is lost end with ErrUnknownOutcome,
+// not with a hang.
+func TestNodeUnknownOnStepDown(t *testing.T) {
+	c := newCluster(t, 3, false, nil)
+	lead := c.leader()
+	c.propose("first")
+	c.net.Isolate(lead.Status().ID)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := lead.Propose(ctx, []byte("stranded"))
+	require.ErrorIs(t, err, raft.ErrUnknownOutcome)
+	require.Less(t, time.Since(start), 2*time.Second, "the proposal should fail when the leader steps down")
+}
+
+// Every node is stopped and restarted from its data directory: the log,
+// term and vote survive, and the state machine is rebuilt.
+func TestNodeRestartFromDisk(t *testing.T) {
+	c := newCluster(t, 3, true, func(cfg *raft.Config) { cfg.SnapshotThreshold = 16 })
+	var want []string
+	for i := range 50 {
+		cmd := fmt.Sprintf("c%d", i)
+		c.propose(cmd)
+		want = append(want, cmd)
+	}
+	for _, id := range c.ids {
+		c.waitApplied(id, want)
+	}
+	terms := map[string]uint64{}
+	for _, id := range c.ids {
+		terms[id] = c.members[id].node.Status().Term
+		c.stop(id)
+	}
+	for _, id := range c.ids {
+		c.start(id)
+		require.GreaterOrEqual(t, c.members[id].node.Status().Term, terms[id], "term went backwards on restart")
+	}
+	c.propose("after restart")
+	want = append(want, "after restart")
+	for _, id := range c.ids {
+		c.waitApplied(id, want)
+	}
+}
+
+// A follower that was down while the others compacted their logs is caught
+// up by a snapshot, and then by appends.
+func TestNodeSnapshotCatchUp(t *testing.T) {
+	c := newCluster(t, 3, true, func(cfg *raft.Config) { cfg.SnapshotThreshold = 8 })
+	lead := c.leader()
+	var lagger string
+	for _, id := range c.ids {
+		if c.members[id].node != lead {
+			lagger = id
+		}
+	}
+	c.stop(lagger)
+	var want []string
+	for i := range 40 {
+		cmd := fmt.Sprintf("c%d", i)
+		c.propose(cmd)
+		want = append(want, cmd)
+	}
+	require.Greater(t, lead.Status().Snapshot, uint64(8), "the leader should have compacted")
+	c.start(lagger)
+	c.waitApplied(lagger, want)
+	require.Positive(t, c.members[lagger].node.Status().Snapshot, "the lagger should hold a snapshot")
+	c.propose("more")
+	c.waitApplied(lagger, append(want, "more"))
+}
+
+// Writes from concurrent clients while the leader and then a follower are
+// stopped (as by SIGKILL: nothing is flushed on the way out) and restarted:
+// every acknowledged write is applied everywhere in the end.
+func TestNodeCrashesKeepAcknowledgedWrites(t *testing.T) {
+	c := newCluster(t, 3, true, func(cfg *raft.Config) { cfg.SnapshotThreshold = 64 })
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				cmd := fmt.Sprintf("w%d-%d", w, i)
+				var node *raft.Node
+				for _, id := range c.ids {
+					mu.Lock()
+					n := c.members[id].node
+					mu.Unlock()
+					if n != nil && n.Status().Role == "leader" {
+						node = n
+					}
+				}
+				if node == nil {
+					time.Sleep(5 * time.Millisecond)
+					continue
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+				_, err := node.Propose(ctx, []byte(cmd))
+				cancel()
+				if err == nil {
+					mu.Lock()
+					acked[cmd] = true
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	restart := func(id string) {
+		time.Sleep(200 * time.Millisecond)
+		mu.Lock()
+		c.stop(id)
+		mu.Unlock()
+		time.Sleep(200 * time.Millisecond)
+		mu.Lock()
+		c.start(id)
+		mu.Unlock()
+	}
+	restart(c.leader().Status().ID)
+	lead := c.leader()
+	for _, id := range c.ids {
+		if c.members[id].node != lead {
+			restart(id)
+			break
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	c.propose("final")
+	require.NotEmpty(t, acked)
+	for _, id := range c.ids {
+		require.Eventually(t, func() bool {
+			got := c.members[id].fsm.list()
+			return len(got) > 0 && got[len(got)-1] == "final"
+		}, 10*time.Second, 10*time.Millisecond)
+		have := map[string]bool{}
+		for _, cmd := range c.members[id].fsm.list() {
+			have[cmd] = true
+		}
+		for cmd := range acked {
+			require.True(t, have[cmd], "%s lost acknowledged write %s", id, cmd)
+		}
+	}
+}
