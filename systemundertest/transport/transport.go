@@ -3,7 +3,7 @@
 // Each peer has one sender goroutine and a bounded queue: Send never blocks
 // and drops the message when the queue is full (raft retries whatever it
 // needs). The sender drains the queue into batches and POSTs each batch,
-// gob-encoded, to http://<peer address>/internal/raft/messages over a
+// in a compact binary encoding (codec.go), to http://<peer address>/internal/raft/messages over a
 // persistent connection; the address is the one from --peers, which the
 // harness may point at a proxy. A failed POST drops its batch and backs off
 // briefly; the next batch dials again, so a restarted peer or a healed link
@@ -13,7 +13,6 @@ package transport
 import (
 	"bytes"
 	"context"
-	"encoding/gob"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,6 +26,8 @@ import (
 
 // Path is where peers POST message batches.
 const Path = "/internal/raft/messages"
+
+const contentType = "application/x-kvnode-raft"
 
 // Config configures an HTTP transport.
 type Config struct {
@@ -127,7 +128,7 @@ func (t *HTTP) run(p *peer) {
 	defer t.wg.Done()
 	log := t.cfg.Logger.With("peer", p.id)
 	batch := make([]raft.Message, 0, t.cfg.MaxBatch)
-	var buf bytes.Buffer
+	var buf []byte
 	backoff := time.Duration(0)
 	down := false
 	for {
@@ -146,7 +147,8 @@ func (t *HTTP) run(p *peer) {
 				break fill
 			}
 		}
-		err := t.post(p, batch, &buf)
+		buf = encodeBatch(buf[:0], batch)
+		err := t.post(p, buf)
 		clear(batch) // let entry data be collected
 		if err == nil {
 			if down {
@@ -169,18 +171,14 @@ func (t *HTTP) run(p *peer) {
 	}
 }
 
-func (t *HTTP) post(p *peer, batch []raft.Message, buf *bytes.Buffer) error {
-	buf.Reset()
-	if err := gob.NewEncoder(buf).Encode(batch); err != nil {
-		return fmt.Errorf("encode batch: %w", err)
-	}
+func (t *HTTP) post(p *peer, body []byte) error {
 	ctx, cancel := context.WithTimeout(t.ctx, t.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(buf.Bytes()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("build request: %w", err)
 	}
-	req.Header.Set("Content-Type", "application/x-gob")
+	req.Header.Set("Content-Type", contentType)
 	resp, err := t.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("post to %s: %w", p.id, err)
@@ -206,10 +204,15 @@ func Handler(deliver func(raft.Message)) http.Handler {
 			http.Error(w, "POST only", http.StatusMethodNotAllowed)
 			return
 		}
-		var batch []raft.Message
 		// Snapshots travel here too, hence the generous bound.
-		if err := gob.NewDecoder(io.LimitReader(r.Body, 1<<30)).Decode(&batch); err != nil {
-			http.Error(w, "decode batch: "+err.Error(), http.StatusBadRequest)
+		data, err := io.ReadAll(io.LimitReader(r.Body, 1<<30))
+		if err != nil {
+			http.Error(w, "read batch: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		batch, err := decodeBatch(data)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
 		for _, m := range batch {

@@ -145,7 +145,7 @@ func TestBlackholedPeerTimesOut(t *testing.T) {
 func TestHandlerRejectsGarbage(t *testing.T) {
 	var b inbox
 	_, addr := serve(t, "127.0.0.1:0", &b)
-	resp, err := http.Post("http://"+addr+Path, "application/x-gob", nil)
+	resp, err := http.Post("http://"+addr+Path, contentType, nil)
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
