@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"strings"
 	"time"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
@@ -148,10 +149,11 @@ func (k *Clock) Start(ctx context.Context, c harness.Cluster, rng *rand.Rand) (h
 		picked = append(picked, n)
 	}
 	picked = sorted(picked)
-	desc := "clock"
-	for _, n := range picked {
-		desc += fmt.Sprintf(" %s%+.3fs", n, offsets[n].Seconds())
+	parts := make([]string, len(picked))
+	for i, n := range picked {
+		parts[i] = fmt.Sprintf("%s %+.3fs", n, offsets[n].Seconds())
 	}
+	desc := "clock offsets " + strings.Join(parts, ", ")
 	ev := harness.FaultEvent{Description: desc, Nodes: picked}
 	var errs []error
 	for _, n := range picked {

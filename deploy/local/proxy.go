@@ -177,8 +177,8 @@ func (m *mesh) pump(c *pconn, src, dst net.Conn, d dirKey) {
 	go func() {
 		defer close(q)
 		var last time.Time
+		buf := make([]byte, chunkSize)
 		for {
-			buf := make([]byte, chunkSize)
 			n, err := src.Read(buf)
 			if n > 0 {
 				due := time.Now().Add(m.delay(d))
@@ -187,7 +187,7 @@ func (m *mesh) pump(c *pconn, src, dst net.Conn, d dirKey) {
 				}
 				last = due
 				select {
-				case q <- chunk{buf[:n], due}:
+				case q <- chunk{append([]byte(nil), buf[:n]...), due}:
 				case <-c.done:
 					return
 				}

@@ -23,7 +23,7 @@ type peer struct {
 	name string
 }
 
-func newPeer(t *testing.T, name string) *peer {
+func newPeer(t testing.TB, name string) *peer {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	p := &peer{ln: ln, got: make(chan string, 1000), name: name}
@@ -50,7 +50,7 @@ func newPeer(t *testing.T, name string) *peer {
 }
 
 // testMesh has nodes a and b with proxies a->b and b->a.
-func testMesh(t *testing.T) (m *mesh, ab, ba *link, pa, pb *peer) {
+func testMesh(t testing.TB) (m *mesh, ab, ba *link, pa, pb *peer) {
 	m = newMesh(1)
 	t.Cleanup(m.close)
 	pa, pb = newPeer(t, "a"), newPeer(t, "b")
@@ -278,4 +278,35 @@ func TestMeshCloseEndsConnections(t *testing.T) {
 	assert.ErrorIs(t, err, io.EOF)
 	_, err = net.DialTimeout("tcp", ab.addr(), time.Second)
 	assert.Error(t, err, "the proxy no longer listens")
+}
+
+// BenchmarkRoundTrip measures a small request/response through a proxy
+// against the same exchange without one.
+func BenchmarkRoundTrip(b *testing.B) {
+	for _, proxied := range []bool{false, true} {
+		b.Run(fmt.Sprintf("proxied=%v", proxied), func(b *testing.B) {
+			_, ab, _, _, pb := testMesh(b)
+			addr := ab.addr()
+			if !proxied {
+				addr = pb.ln.Addr().String()
+			}
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			r := bufio.NewReader(c)
+			go func() {
+				for range pb.got {
+				}
+			}()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				fmt.Fprintf(c, "x\n")
+				if _, err := r.ReadString('\n'); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
