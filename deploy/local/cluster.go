@@ -271,7 +271,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 			wg.Go(func() {
 				// Not ctx: teardown after Ctrl-C gets a done context and
 				// must still leave no process behind.
-				errs[i] = n.proc.stop(context.Background(), closeGrace)
+				errs[i] = n.proc.close(closeGrace)
 			})
 		}
 		wg.Wait()

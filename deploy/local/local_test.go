@@ -281,6 +281,7 @@ func TestCloseLeavesNoProcess(t *testing.T) {
 		assert.False(t, alive(pid), "pid %d", pid)
 	}
 	require.NoError(t, c.Close(ctx), "Close is idempotent")
+	assert.Error(t, c.Start(ctx, "n3"), "no restarts after Close")
 }
 
 func TestWaitHealthyReportsExit(t *testing.T) {

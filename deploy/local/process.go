@@ -34,6 +34,9 @@ type proc struct {
 	// expected is set when the harness itself ends the process, so an exit
 	// it did not cause is reported.
 	expected bool
+	// closed: the cluster is being torn down; no more starts, so a restart
+	// racing with Close cannot leave a process behind.
+	closed bool
 }
 
 // start launches the process unless it runs already. Output is appended to
@@ -41,6 +44,9 @@ type proc struct {
 func (p *proc) start() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.closed {
+		return fmt.Errorf("start %s: the cluster is closed", p.id)
+	}
 	if p.cmd != nil && !isDone(p.exited) {
 		return nil
 	}
@@ -124,6 +130,14 @@ func (p *proc) kill(ctx context.Context) error {
 		return fmt.Errorf("kill %s: %w", p.id, err)
 	}
 	return p.wait(ctx, exited)
+}
+
+// close stops the node for good: later starts fail.
+func (p *proc) close(grace time.Duration) error {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	return p.stop(context.Background(), grace)
 }
 
 // stop sends SIGTERM (and SIGCONT, so a paused node can act on it), then
