@@ -555,9 +555,23 @@ func (r *run) worker(ctx, mctx context.Context, w int, c Client, pace *pacer) (e
 			proc += Process(r.t.Concurrency)
 			r.noteProc(proc)
 		}
+		if done.Type != OK && time.Duration(done.Time-inv.Time) < fastFailure {
+			// The node refused at once (killed, not yet up): do not spin
+			// and starve the cluster of CPU with thousands of failed ops.
+			select {
+			case <-mctx.Done():
+			case <-time.After(failureBackoff):
+			}
+		}
 	}
 	return nil
 }
+
+// A worker whose op failed within fastFailure waits failureBackoff.
+const (
+	fastFailure    = 2 * time.Millisecond
+	failureBackoff = 20 * time.Millisecond
+)
 
 func (r *run) next(p Process) Op {
 	r.genMu.Lock()
