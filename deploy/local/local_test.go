@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,7 +76,11 @@ func (s testSystem) Launch(bin string, n harness.NodeSpec) harness.Launch {
 	for id, a := range n.Peers {
 		peers = append(peers, id+"="+a)
 	}
+	sort.Strings(peers)
 	args := []string{"--id", n.ID, "--listen", n.Listen, "--peers", strings.Join(peers, ","), "--data", n.DataDir}
+	if n.PeerListen != "" {
+		args = append(args, "--peer-listen", n.PeerListen)
+	}
 	if s.crash && n.ID == "n2" {
 		args = append(args, "--crash")
 	}
@@ -403,4 +408,39 @@ func TestHealthProblem(t *testing.T) {
 	assert.Contains(t, healthProblem(ids, []harness.NodeStatus{st("follower", ""), st("follower", "")}, []error{nil, nil}), "no agreed leader")
 	assert.Contains(t, healthProblem(ids, []harness.NodeStatus{st("leader", ""), st("leader", "")}, []error{nil, nil}), "no agreed leader")
 	assert.Contains(t, healthProblem(ids, []harness.NodeStatus{{}, {}}, []error{nil, errors.New("refused")}), "n2: refused")
+}
+
+// sharedSystem is a testnode whose members share one peer map.
+type sharedSystem struct{ testSystem }
+
+func (sharedSystem) SharedPeers() bool { return true }
+
+func TestSharedPeers(t *testing.T) {
+	sys := sharedSystem{testSystem{bin: testnodeBinary(t)}}
+	d := New(Options{})
+	assert.False(t, d.Supports(sys, harness.FaultPartition))
+	assert.False(t, d.Supports(sys, harness.FaultLoss))
+	assert.True(t, d.Supports(sys, harness.FaultKill))
+	c, dir := deployTest(t, sys, 3)
+	ctx := context.Background()
+	require.NoError(t, c.WaitHealthy(ctx))
+	got, err := call(c, "n1", "n3")
+	require.NoError(t, err)
+	assert.Equal(t, "n3", got)
+	assert.ErrorIs(t, c.Partition(ctx, harness.Grudge{"n1": {"n2"}}), harness.ErrUnsupported)
+	assert.ErrorIs(t, c.Netem(ctx, harness.LinkFault{Loss: 0.1}), harness.ErrUnsupported)
+
+	// Every member got the same map, each entry in front of a peer listener.
+	var maps []string
+	for _, n := range c.Nodes() {
+		log, err := os.ReadFile(filepath.Join(dir, "nodes", n, "node.log"))
+		require.NoError(t, err)
+		_, rest, _ := strings.Cut(string(log), "--peers ")
+		peers, _, _ := strings.Cut(rest, " ")
+		maps = append(maps, peers)
+		assert.Contains(t, string(log), "--peer-listen")
+	}
+	assert.Equal(t, maps[0], maps[1])
+	assert.Equal(t, maps[0], maps[2])
+	assert.NotContains(t, maps[0], c.ClientAddr("n1"), "peers reach members through their entrance")
 }

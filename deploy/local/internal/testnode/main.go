@@ -25,6 +25,7 @@ func main() {
 	peersFlag := flag.String("peers", "", "id=addr,...")
 	data := flag.String("data", "", "data dir")
 	crash := flag.Bool("crash", false, "exit at once with status 3")
+	peerListen := flag.String("peer-listen", "", "second listener for peers (shared peer maps)")
 	flag.Parse()
 	if *crash {
 		fmt.Fprintln(os.Stderr, "testnode: crashing on purpose")
@@ -68,6 +69,14 @@ func main() {
 		defer resp.Body.Close()
 		io.Copy(w, resp.Body)
 	})
+	if *peerListen != "" {
+		go func() {
+			if err := http.ListenAndServe(*peerListen, mux); err != nil {
+				fmt.Fprintln(os.Stderr, "testnode:", err)
+				os.Exit(1)
+			}
+		}()
+	}
 	srv := &http.Server{Addr: *listen, Handler: mux}
 	go func() {
 		sig := make(chan os.Signal, 1)
