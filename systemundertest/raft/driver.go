@@ -215,6 +215,19 @@ func (d *driver) readIndex(tok any) error {
 	return nil
 }
 
+// applyCommitted applies what is already committed and durable, before the
+// next fsync: a batch's replies then do not wait for the next batch's
+// fsync. It returns the completions so far.
+func (d *driver) applyCommitted() ([]completion, error) {
+	if err := d.apply(); err != nil {
+		return nil, err
+	}
+	d.releaseReads()
+	done := d.done
+	d.done = nil
+	return done, nil
+}
+
 // process persists, releases the messages to send, applies, and returns
 // the completions collected since the last call. An error is a storage
 // failure: the node must stop.

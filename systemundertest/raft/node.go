@@ -205,7 +205,15 @@ func (n *Node) run() {
 				}
 			}
 		}
-		msgs, done, err := d.process()
+		early, err := d.applyCommitted()
+		for _, c := range early {
+			c.tok.(*call).ch <- c
+		}
+		var msgs []Message
+		var done []completion
+		if err == nil {
+			msgs, done, err = d.process()
+		}
 		if err != nil {
 			n.log.Error("raft node stopping: storage failed", "err", err)
 			n.shutdown()

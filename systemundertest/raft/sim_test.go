@@ -289,11 +289,17 @@ func (s *sim) process(i int) {
 	n := s.nodes[i]
 	wroteHS := n.d.c.persistedHS != HardState{Term: n.d.c.term, Vote: n.d.c.vote}
 	commitBefore := n.commit // since the last process: steps advance it too
+	early, err := n.d.applyCommitted()
+	if err != nil {
+		s.fail("%s: %v", n.id, err)
+		return
+	}
 	msgs, done, err := n.d.process()
 	if err != nil {
 		s.fail("%s: %v", n.id, err)
 		return
 	}
+	done = append(early, done...)
 	c := n.d.c
 	s.maxCommit = max(s.maxCommit, c.commit)
 	for _, m := range msgs {
