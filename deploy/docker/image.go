@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
@@ -161,10 +162,12 @@ func (d *Deployment) goBuild(ctx context.Context, pkg, name string) (string, err
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", tmp, pkg)
 	cmd.Dir = mod
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
+	start := time.Now()
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		os.Remove(tmp)
 		return "", fmt.Errorf("go build %s: %w: %s", pkg, err, bytes.TrimSpace(msg))
 	}
+	d.logger(nil).Debug("docker: go build", "package", pkg, "elapsed", time.Since(start).Round(time.Millisecond))
 	if err := os.Rename(tmp, out); err != nil {
 		os.Remove(tmp)
 		return "", fmt.Errorf("go build %s: %w", pkg, err)
@@ -233,9 +236,11 @@ func (d *Deployment) image(ctx context.Context, repo, bin, path string, log harn
 			o.Remove = true
 		},
 	}}
+	start := time.Now()
 	if _, err := p.BuildImage(ctx, req); err != nil {
 		return "", fmt.Errorf("build image %s: %w", ref, err)
 	}
+	log.Info("docker: image built", "image", ref, "elapsed", time.Since(start).Round(time.Millisecond))
 	return ref, nil
 }
 

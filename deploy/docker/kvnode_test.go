@@ -69,9 +69,18 @@ func requireKvnode(t *testing.T) {
 
 func deployKV(t *testing.T, mode string, nodes int) (*Cluster, time.Duration) {
 	t.Helper()
-	d := newTestDeployment(t, &testLogger{t: t})
-	run := runID(t)
+	log := &testLogger{t: t}
 	start := time.Now()
+	// Log when each step of Deploy ends, for the figures.
+	log.on = func(msg string) {
+		for _, step := range []string{"docker: go build", "docker: image built", "docker: images ready", "docker: cluster started"} {
+			if msg == step {
+				t.Logf("STEP %s at %v", step, time.Since(start).Round(time.Millisecond))
+			}
+		}
+	}
+	d := newTestDeployment(t, log)
+	run := runID(t)
 	hc, err := d.Deploy(t.Context(), harness.ClusterSpec{Nodes: nodes, System: kvSystem{mode: mode}, RunID: run})
 	require.NoError(t, err)
 	c := hc.(*Cluster)
