@@ -24,6 +24,7 @@ type Cluster struct {
 	nodes  []*node
 	byID   map[string]*node
 	shared bool
+	spawn  *spawner
 
 	closeOnce sync.Once
 	closeErr  error
@@ -275,6 +276,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 			})
 		}
 		wg.Wait()
+		c.spawn.close()
 		c.mesh.close()
 		c.closeErr = errors.Join(errs...)
 	})

@@ -167,7 +167,7 @@ func (d *Deployment) Deploy(ctx context.Context, spec harness.ClusterSpec) (harn
 	h := fnv.New64a()
 	h.Write([]byte(spec.RunID))
 	c := &Cluster{spec: spec, log: log, mesh: newMesh(int64(h.Sum64())), byID: map[string]*node{},
-		shared: sharedPeers(spec.System)}
+		shared: sharedPeers(spec.System), spawn: newSpawner()}
 	for i := 1; i <= spec.Nodes; i++ {
 		n := &node{id: fmt.Sprintf("n%d", i)}
 		c.nodes = append(c.nodes, n)
@@ -235,7 +235,7 @@ func (c *Cluster) prepare(bin string) error {
 		}
 		l := c.spec.System.Launch(bin, harness.NodeSpec{ID: n.id, Listen: n.listen, Peers: peers[n.id],
 			DataDir: data, Bug: c.spec.Bug, PeerListen: n.peerListen})
-		n.proc = &proc{id: n.id, launch: l, log: c.log,
+		n.proc = &proc{id: n.id, launch: l, log: c.log, spawn: c.spawn,
 			logPath: filepath.Join(c.spec.Dir, harness.NodesDir, n.id, "node.log")}
 	}
 	return nil

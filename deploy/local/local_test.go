@@ -155,16 +155,6 @@ func alive(pid int) bool {
 	return err == nil
 }
 
-func procState(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return ""
-	}
-	s := string(b)
-	i := strings.LastIndex(s, ")")
-	return strings.Fields(s[i+1:])[0]
-}
-
 func TestClusterNetworkFaults(t *testing.T) {
 	c, _ := deployTest(t, testSystem{bin: testnodeBinary(t)}, 3)
 	ctx := context.Background()

@@ -24,6 +24,7 @@ type proc struct {
 	launch  harness.Launch
 	logPath string
 	log     harness.Logger
+	spawn   *spawner
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -66,11 +67,10 @@ func (p *proc) start() error {
 	cmd.Stdout, cmd.Stderr = f, f
 	// Own process group: a Ctrl-C at the terminal reaches the harness
 	// only, which then tears down in order. Pdeathsig: if the harness is
-	// SIGKILLed, the kernel kills the nodes too. (Pdeathsig fires when the
-	// forking OS thread exits; Go only retires threads locked with
-	// LockOSThread, which this package never does.)
+	// SIGKILLed, the kernel kills the nodes too (see spawner for why the
+	// fork happens on a thread of its own).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	if err := p.spawn.start(cmd); err != nil {
 		return fmt.Errorf("start %s: %w", p.id, err)
 	}
 	p.cmd, p.exited, p.exitErr, p.paused, p.expected = cmd, make(chan struct{}), nil, false, false
@@ -182,6 +182,8 @@ func (p *proc) wait(ctx context.Context, exited chan struct{}) error {
 	}
 }
 
+// pause SIGSTOPs the node and waits (up to 1 s) until the kernel shows it
+// stopped, so that a pause the nemesis reports has happened.
 func (p *proc) pause() error {
 	if err := p.signal(syscall.SIGSTOP); err != nil {
 		return fmt.Errorf("pause: %w", err)
@@ -189,7 +191,32 @@ func (p *proc) pause() error {
 	p.mu.Lock()
 	p.paused = true
 	p.mu.Unlock()
-	return nil
+	pid := p.pid()
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		st := procState(pid)
+		if st == "" || st == "T" || st == "t" { // "" = no /proc: nothing to wait on
+			return nil
+		}
+	}
+	return fmt.Errorf("pause: %s (pid %d) not stopped 1s after SIGSTOP (state %s)", p.id, pid, procState(pid))
+}
+
+// procState is the state letter in /proc/<pid>/stat ("" if unreadable).
+func procState(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	i := strings.LastIndex(s, ")")
+	if i < 0 {
+		return ""
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
 }
 
 func (p *proc) resume() error {
@@ -203,7 +230,13 @@ func (p *proc) resume() error {
 	p.mu.Lock()
 	p.paused = false
 	p.mu.Unlock()
-	return nil
+	pid := p.pid()
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if st := procState(pid); st != "T" && st != "t" {
+			return nil
+		}
+	}
+	return fmt.Errorf("resume: %s (pid %d) still stopped 1s after SIGCONT", p.id, pid)
 }
 
 // pid of the live process, 0 if none.
