@@ -345,3 +345,30 @@ func TestBrowserBigReport(t *testing.T) {
 	assert.Less(t, st.TLOps, 20000, "the timeline draws a window, not every op")
 	assert.Empty(t, tb.Problems())
 }
+
+// TestBrowserStoredRun opens the report of a real run given by
+// GAUNTLET_REPORT_DIR (skipped otherwise), checks that it loads without
+// errors and saves screenshots of its sections, for looking at real output:
+//
+//	GAUNTLET_REPORT_DIR=results/latest GAUNTLET_ARTIFACTS=/tmp/shots go test ./report -run StoredRun -v
+func TestBrowserStoredRun(t *testing.T) {
+	dir := os.Getenv("GAUNTLET_REPORT_DIR")
+	if dir == "" {
+		t.Skip("set GAUNTLET_REPORT_DIR to a run directory")
+	}
+	dir, err := filepath.Abs(dir)
+	require.NoError(t, err)
+	browser := newBrowser(t)
+	start := time.Now()
+	require.NoError(t, Write(t.Context(), dir))
+	wrote := time.Since(start)
+	tb := openTab(t, browser)
+	took := tb.open(t, filepath.Join(dir, h.ReportFile))
+	st := tb.state(t)
+	t.Logf("%s: written in %s, opened in %s; verdict %s; %s", dir, wrote.Round(time.Millisecond), took.Round(time.Millisecond), st.Verdict, st.Status)
+	tb.screenshot(t, "stored", "anomalies", "plots", "linearization", "timeline", "checkers", "logs")
+	if st.Lin > 0 {
+		assert.True(t, tb.porcupineRendered(t))
+	}
+	assert.Empty(t, tb.Problems())
+}

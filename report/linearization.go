@@ -45,8 +45,17 @@ func linearizationView(id string, h harness.History, all []op, key string, fault
 	if n == 0 {
 		return nil, nil
 	}
+	// Only this key's ops and the faults: Visualize splits whatever it is
+	// given, and a whole history per failing key is slow. Completions carry
+	// their invocation's key, so pairs stay whole.
+	sub := make(harness.History, 0, 2*n+64)
+	for _, o := range h {
+		if o.Key == key || o.IsNemesis() {
+			sub = append(sub, o)
+		}
+	}
 	var buf bytes.Buffer
-	if err := linearizable.Visualize(&buf, h, []string{key}, linearizable.Options{Timeout: linTimeout}); err != nil {
+	if err := linearizable.Visualize(&buf, sub, []string{key}, linearizable.Options{Timeout: linTimeout}); err != nil {
 		return nil, fmt.Errorf("linearization view of key %q: %w", key, err)
 	}
 	// Porcupine draws 45 px per row (processes, then one lane per fault

@@ -40,6 +40,7 @@ var funcs = template.FuncMap{
 	"num":        groupDigits,
 	"faultColor": faultColor,
 	"short":      firstLine,
+	"add":        func(a, b int) int { return a + b },
 }
 
 // Write reads the run in runDir and writes runDir/report.html.
@@ -114,7 +115,8 @@ type page struct {
 	Faults      []fault
 	FaultCount  string
 
-	Anomalies []anomalyView
+	Anomalies []anomalyView // the first maxFullAnomalies, in full
+	More      []anomalyView // the rest, one line each
 	Plots     []template.HTML
 	Lin       []*linView
 	LinNote   string
@@ -258,6 +260,9 @@ func build(ctx context.Context, r *run) (*page, error) {
 					}
 					av.LinID = id
 				}
+				if n > maxFullAnomalies {
+					av.Window = nil // listed in one line each; the timeline has the ops
+				}
 				p.Anomalies = append(p.Anomalies, av)
 			}
 		}
@@ -282,6 +287,10 @@ func build(ctx context.Context, r *run) (*page, error) {
 		}
 	}
 
+	if len(p.Anomalies) > maxFullAnomalies {
+		p.More = p.Anomalies[maxFullAnomalies:]
+		p.Anomalies = p.Anomalies[:maxFullAnomalies]
+	}
 	p.Plots = []template.HTML{
 		latencyPlot(os_, tmax, faults, violation),
 		quantilePlot(os_, tmax, faults, violation),
@@ -322,6 +331,10 @@ func build(ctx context.Context, r *run) (*page, error) {
 	p.Data = template.JS(data)
 	return p, nil
 }
+
+// maxFullAnomalies are shown with their windows; the rest get one line
+// each, so a run with hundreds of violations still reads top-down.
+const maxFullAnomalies = 5
 
 // maxLinViews bounds how many porcupine pages a report embeds.
 const maxLinViews = 3
@@ -396,7 +409,7 @@ func faultContext(fs []fault, at int64) string {
 	case len(fs) == 0:
 		return "No faults were injected."
 	}
-	return "No fault was active yet."
+	return fmt.Sprintf("No fault was active yet: the first, %s, started at %s.", fs[0].Label(), secs(fs[0].Start))
 }
 
 // faultSummary is "partition ×3, kill ×1".

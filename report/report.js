@@ -244,7 +244,7 @@
     lines.push('outcome ' + outcomes[D.o[r]] + ' · invoked ' + fmtS(D.s[r]) + ' · ' +
       (D.j[r] >= 0 ? 'completed ' + fmtS(D.e[r]) + ' · latency ' + ((D.e[r] - D.s[r]) / 1000).toFixed(2) + ' ms' : 'never completed'))
     var err = D.err ? D.err[r] : undefined
-    if (err !== undefined) lines.push('error: ' + err)
+    if (err !== undefined) lines.push('error: ' + D.errs[err])
     detail.textContent = lines.join('\n')
     render()
   }

@@ -30,7 +30,8 @@ type timeline struct {
 	J      []int             `json:"j"`              // completion index - invocation index; 0 pending
 	N      []int             `json:"n"`              // node; -1 none
 	From   map[int]string    `json:"from,omitempty"` // row -> cas expected value
-	Err    map[int]string    `json:"err,omitempty"`  // row -> error
+	Err    map[int]int       `json:"err,omitempty"`  // row -> index in Errs
+	Errs   []string          `json:"errs,omitempty"` // errors repeat (one per unreachable node): interned
 	Faults []timelineFault   `json:"faults"`
 	Colors map[string]string `json:"colors"`
 	Tmax   int64             `json:"tmax"`
@@ -59,7 +60,7 @@ func timelineData(all []op, tmax int64, faults []fault, violation *int64) ([]byt
 	n := len(sorted)
 	t := timeline{Lanes: lanes, P: make([]int, n), Q: make([]int, n), S: make([]int64, n), D: make([]int64, n), O: make([]int, n),
 		F: make([]int, n), K: make([]int, n), V: make([]*string, n), I: make([]int, n), J: make([]int, n),
-		N: make([]int, n), From: map[int]string{}, Err: map[int]string{}, Colors: map[string]string{},
+		N: make([]int, n), From: map[int]string{}, Err: map[int]int{}, Colors: map[string]string{},
 		Tmax: tmax / 1000}
 	intern := func(tab *[]string, idx map[string]int, s string) int {
 		if s == "" {
@@ -72,7 +73,7 @@ func timelineData(all []op, tmax int64, faults []fault, violation *int64) ([]byt
 		*tab = append(*tab, s)
 		return idx[s]
 	}
-	fIdx, kIdx, nIdx := map[string]int{}, map[string]int{}, map[string]int{}
+	fIdx, kIdx, nIdx, eIdx := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
 	for i, o := range sorted {
 		t.P[i] = lane[o.Process]
 		t.Q[i] = int(o.Process)
@@ -91,7 +92,7 @@ func timelineData(all []op, tmax int64, faults []fault, violation *int64) ([]byt
 			t.From[i] = *o.From
 		}
 		if o.Error != "" {
-			t.Err[i] = o.Error
+			t.Err[i] = intern(&t.Errs, eIdx, o.Error)
 		}
 	}
 	for _, f := range faults {
