@@ -24,6 +24,8 @@ type gateway struct {
 	timeout time.Duration
 }
 
+// newGateway: timeout bounds each call (and its dial); 0 leaves the bound to
+// the caller's context (client ops: the harness's --op-timeout).
 func newGateway(addr string, timeout time.Duration) *gateway {
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: timeout}).DialContext,
@@ -50,8 +52,11 @@ const (
 )
 
 func (g *gateway) call(ctx context.Context, path string, in, out any) error {
-	ctx, cancel := context.WithTimeout(ctx, g.timeout)
-	defer cancel()
+	if g.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, g.timeout)
+		defer cancel()
+	}
 	body, err := json.Marshal(in)
 	if err != nil {
 		return &callError{msg: err.Error()}
@@ -148,6 +153,12 @@ type Client struct {
 	serializable bool
 }
 
+// StaleByDesign is the note every completed serializable read carries in its
+// Error field, so that a stale read the checker flags explains itself in the
+// history, the report's op details and porcupine's tooltips.
+const StaleByDesign = "serializable read: served from this member's local state without asking the leader; etcd documents that it may be stale"
+
+// newClient: timeout 0 leaves each op's bound to the harness (--op-timeout).
 func newClient(node, addr string, timeout time.Duration, serializable bool) *Client {
 	return &Client{node: node, g: newGateway(addr, timeout), serializable: serializable}
 }
@@ -174,6 +185,9 @@ func (c *Client) Invoke(ctx context.Context, op harness.Op) harness.Op {
 			return out
 		}
 		out.Type, out.Value = harness.OK, nil
+		if c.serializable {
+			out.Error = StaleByDesign
+		}
 		if len(r.Kvs) > 0 {
 			out.Value = harness.Str(unb64(r.Kvs[0].Value))
 		}

@@ -33,8 +33,11 @@ type Options struct {
 	SerializableReads bool
 	// Election timeout and heartbeat in ms (0 = etcd's defaults 1000/100).
 	ElectionMS, HeartbeatMS int
-	OpTimeout               time.Duration
-	Logf                    func(string, ...any)
+	// OpTimeout bounds Status calls (default 2s). Client ops are bounded only
+	// by the harness (--op-timeout), so a long op timeout reaches etcd: a read
+	// held by a paused leader can then complete after the pause.
+	OpTimeout time.Duration
+	Logf      func(string, ...any)
 }
 
 // DefaultVersion is the version used when none is asked for.
@@ -114,7 +117,7 @@ func (s *System) Launch(binary string, n harness.NodeSpec) harness.Launch {
 
 // NewClient returns a client bound to the member at addr.
 func (s *System) NewClient(node, addr string) (harness.Client, error) {
-	return newClient(node, addr, s.o.OpTimeout, s.o.SerializableReads), nil
+	return newClient(node, addr, 0, s.o.SerializableReads), nil
 }
 
 // Status asks the member about itself.
