@@ -3,14 +3,15 @@ package docker
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -52,12 +53,14 @@ type node struct {
 	id       string
 	ip       netip.Addr
 	hostPort string
-	holder   *testcontainers.DockerContainer
-	ctr      *testcontainers.DockerContainer
+	// controlPort reaches gauntlet-fault serve in the holder.
+	controlPort string
+	holder      *testcontainers.DockerContainer
+	ctr         *testcontainers.DockerContainer
 
 	mu      sync.Mutex
-	applied []string // last gauntlet-fault apply arguments
-	events  []string // timestamped faults and process events, for faults.log
+	applied *faultState // last state applied; nil = none yet (or unknown)
+	events  []string    // timestamped faults and process events, for faults.log
 }
 
 // event records what was done to the node, for faults.log.
@@ -68,9 +71,9 @@ func (n *node) event(format string, args ...any) {
 	n.mu.Unlock()
 }
 
-func (n *node) setApplied(args []string) {
+func (n *node) setApplied(st *faultState) {
 	n.mu.Lock()
-	n.applied = args
+	n.applied = st
 	n.mu.Unlock()
 }
 
@@ -274,10 +277,26 @@ func (c *Cluster) Heal(ctx context.Context) error {
 	return c.applyFaults(ctx, "heal")
 }
 
-// faultArgs is the gauntlet-fault apply command that gives n its share of
-// the current partition and link fault.
-func (c *Cluster) faultArgs(n *node) []string {
-	ips := func(ids []string) string {
+// faultState is gauntlet-fault's state (the JSON its control API takes).
+type faultState struct {
+	Drop    []string      `json:"drop,omitempty"`
+	Loss    float64       `json:"loss,omitempty"`
+	LossTo  []string      `json:"loss_to,omitempty"`
+	Delay   time.Duration `json:"delay,omitempty"`
+	Jitter  time.Duration `json:"jitter,omitempty"`
+	DelayTo []string      `json:"delay_to,omitempty"`
+}
+
+func (f *faultState) equal(g *faultState) bool {
+	return f != nil && g != nil && slices.Equal(f.Drop, g.Drop) && f.Loss == g.Loss && slices.Equal(f.LossTo, g.LossTo) &&
+		f.Delay == g.Delay && f.Jitter == g.Jitter && slices.Equal(f.DelayTo, g.DelayTo)
+}
+
+func (f *faultState) empty() bool { return f.equal(&faultState{}) }
+
+// faultState is n's share of the current partition and link fault.
+func (c *Cluster) faultState(n *node) *faultState {
+	ips := func(ids []string) []string {
 		var out []string
 		for _, id := range ids {
 			if m := c.byID[id]; m != nil && m != n {
@@ -285,48 +304,45 @@ func (c *Cluster) faultArgs(n *node) []string {
 			}
 		}
 		slices.Sort(out)
-		return strings.Join(slices.Compact(out), ",")
+		return slices.Compact(out)
 	}
-	args := []string{"apply"}
-	if drop := ips(c.grudge[n.id]); drop != "" {
-		args = append(args, "--drop", drop)
-	}
-	var to string
+	st := &faultState{Drop: ips(c.grudge[n.id])}
+	var to []string
 	if c.link.Links == nil {
 		to = ips(c.Nodes())
 	} else {
 		to = ips(c.link.Links[n.id])
 	}
-	if to != "" && c.link.Loss > 0 {
-		args = append(args, "--loss", strconv.FormatFloat(c.link.Loss, 'g', -1, 64), "--loss-to", to)
+	if len(to) > 0 && c.link.Loss > 0 {
+		st.Loss, st.LossTo = c.link.Loss, to
 	}
-	if to != "" && (c.link.Latency > 0 || c.link.Jitter > 0) {
-		args = append(args, "--delay", c.link.Latency.String(), "--jitter", c.link.Jitter.String(), "--delay-to", to)
+	if len(to) > 0 && (c.link.Latency > 0 || c.link.Jitter > 0) {
+		st.Delay, st.Jitter, st.DelayTo = c.link.Latency, c.link.Jitter, to
 	}
-	return args
+	return st
 }
 
-// applyFaults execs gauntlet-fault in every holder whose state changes, in
-// parallel; each apply replaces that namespace's rules atomically.
+// applyFaults sends each holder whose state changes its new state, in
+// parallel; each holder replaces its namespace's rules atomically.
 func (c *Cluster) applyFaults(ctx context.Context, what string) error {
 	start := time.Now()
 	g, gctx := errgroup.WithContext(ctx)
 	for _, n := range c.nodes {
-		args := c.faultArgs(n)
+		st := c.faultState(n)
 		n.mu.Lock()
-		same := slices.Equal(args, n.applied) || (n.applied == nil && len(args) == 1)
+		same := st.equal(n.applied) || (n.applied == nil && len(n.events) == 0 && st.empty())
 		n.mu.Unlock()
 		if same {
 			continue
 		}
 		g.Go(func() error {
-			out, err := execFault(gctx, n.holder, args...)
+			out, err := c.postState(gctx, n, st)
 			if err != nil {
-				n.setApplied([]string{"unknown"}) // force a retry next time
-				n.event("%s: FAILED %s: %v", what, strings.Join(args, " "), err)
+				n.setApplied(nil) // unknown: send it again next time
+				n.event("%s: FAILED: %v", what, err)
 				return fmt.Errorf("%s on %s: %w", what, n.id, err)
 			}
-			n.setApplied(args)
+			n.setApplied(st)
 			n.event("%s: %s", what, out)
 			return nil
 		})
@@ -334,6 +350,28 @@ func (c *Cluster) applyFaults(ctx context.Context, what string) error {
 	err := g.Wait()
 	c.log.Debug("docker: faults applied", "what", what, "elapsed", time.Since(start).Round(time.Millisecond), "err", err)
 	return err
+}
+
+// postState sends st to the holder's control API.
+func (c *Cluster) postState(ctx context.Context, n *node, st *faultState) (string, error) {
+	body, err := json.Marshal(st)
+	if err != nil {
+		return "", err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://127.0.0.1:"+n.controlPort+"/apply", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("gauntlet-fault control: %w", err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("gauntlet-fault control: %s: %s", resp.Status, bytes.TrimSpace(out))
+	}
+	return string(bytes.TrimSpace(out)), nil
 }
 
 // SetClock goes through the system's debug API: containers share the

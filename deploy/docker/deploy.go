@@ -26,9 +26,10 @@ import (
 )
 
 const (
-	clientPort = 7000 // inside the container; published on 127.0.0.1:<random>
-	peerPort   = 7001 // for systems with a separate peer listener (SharedPeers)
-	dataPath   = "/data"
+	clientPort  = 7000 // inside the container; published on 127.0.0.1:<random>
+	peerPort    = 7001 // for systems with a separate peer listener (SharedPeers)
+	controlPort = 7099 // gauntlet-fault's control API in the holder; published on 127.0.0.1
+	dataPath    = "/data"
 )
 
 // Deployment is the docker deployment; New makes one.
@@ -387,12 +388,14 @@ func (c *Cluster) containerName(n *node) string {
 // CAP_NET_ADMIN for the faults, the client port published on 127.0.0.1.
 func (c *Cluster) startHolder(ctx context.Context, p *testcontainers.DockerProvider, img string, n *node) error {
 	port := network.MustParsePort(fmt.Sprintf("%d/tcp", clientPort))
+	cport := network.MustParsePort(fmt.Sprintf("%d/tcp", controlPort))
+	loopback := netip.MustParseAddr("127.0.0.1")
 	ctr, err := p.CreateContainer(ctx, testcontainers.ContainerRequest{
 		Image:        img,
 		Name:         c.containerName(n) + "-holder",
-		Cmd:          []string{"serve"},
+		Cmd:          []string{"serve", "--control", fmt.Sprintf("0.0.0.0:%d", controlPort)},
 		Labels:       c.labels(n.id, "holder"),
-		ExposedPorts: []string{port.String()},
+		ExposedPorts: []string{port.String(), cport.String()},
 		Networks:     []string{c.netName},
 		ConfigModifier: func(cfg *container.Config) {
 			cfg.Hostname = n.id
@@ -400,7 +403,10 @@ func (c *Cluster) startHolder(ctx context.Context, p *testcontainers.DockerProvi
 		// Replaces testcontainers' default modifier, so all of it is here.
 		HostConfigModifier: func(hc *container.HostConfig) {
 			hc.CapAdd = []string{"NET_ADMIN"}
-			hc.PortBindings = network.PortMap{port: {{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: "0"}}}
+			hc.PortBindings = network.PortMap{
+				port:  {{HostIP: loopback, HostPort: "0"}},
+				cport: {{HostIP: loopback, HostPort: "0"}},
+			}
 		},
 		EndpointSettingsModifier: func(es map[string]*network.EndpointSettings) {
 			if e := es[c.netName]; e != nil {
@@ -424,13 +430,17 @@ func (c *Cluster) startHolder(ctx context.Context, p *testcontainers.DockerProvi
 	if ns == nil || ns.Networks[c.netName] == nil || ns.Networks[c.netName].IPAddress != n.ip {
 		return fmt.Errorf("holder of %s did not get IP %s", n.id, n.ip)
 	}
-	for _, b := range ns.Ports[port] {
-		if b.HostIP.String() == "127.0.0.1" && b.HostPort != "" && b.HostPort != "0" {
-			n.hostPort = b.HostPort
+	published := func(p network.Port) string {
+		for _, b := range ns.Ports[p] {
+			if b.HostIP == loopback && b.HostPort != "" && b.HostPort != "0" {
+				return b.HostPort
+			}
 		}
+		return ""
 	}
-	if n.hostPort == "" {
-		return fmt.Errorf("holder of %s: port %s not published on 127.0.0.1: %v", n.id, port, ns.Ports)
+	n.hostPort, n.controlPort = published(port), published(cport)
+	if n.hostPort == "" || n.controlPort == "" {
+		return fmt.Errorf("holder of %s: ports %s, %s not published on 127.0.0.1: %v", n.id, port, cport, ns.Ports)
 	}
 	return nil
 }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -523,7 +522,7 @@ func TestHealthProblem(t *testing.T) {
 	assert.NotEmpty(t, healthProblem(ids, []harness.NodeStatus{{Role: "replica"}, {}}, []error{nil, errors.New("refused")}))
 }
 
-func TestFaultArgs(t *testing.T) {
+func TestFaultState(t *testing.T) {
 	c := &Cluster{byID: map[string]*node{}}
 	for i, id := range []string{"n1", "n2", "n3"} {
 		n := &node{id: id, ip: mustAddr(fmt.Sprintf("10.1.2.%d", i+2))}
@@ -532,11 +531,12 @@ func TestFaultArgs(t *testing.T) {
 	}
 	c.grudge = harness.Grudge{"n1": {"n3", "n2"}}
 	c.link = harness.LinkFault{Loss: 0.1, Links: map[string][]string{"n2": {"n3"}}}
-	assert.Equal(t, []string{"apply", "--drop", "10.1.2.3,10.1.2.4"}, c.faultArgs(c.nodes[0]))
-	assert.Equal(t, []string{"apply", "--loss", "0.1", "--loss-to", "10.1.2.4"}, c.faultArgs(c.nodes[1]))
-	assert.Equal(t, []string{"apply"}, c.faultArgs(c.nodes[2]))
+	assert.Equal(t, &faultState{Drop: []string{"10.1.2.3", "10.1.2.4"}}, c.faultState(c.nodes[0]))
+	assert.Equal(t, &faultState{Loss: 0.1, LossTo: []string{"10.1.2.4"}}, c.faultState(c.nodes[1]))
+	assert.True(t, c.faultState(c.nodes[2]).empty())
 	c.link.Links = nil
-	assert.True(t, slices.Contains(c.faultArgs(c.nodes[2]), "10.1.2.2,10.1.2.3"), "nil Links = every link")
+	assert.Equal(t, []string{"10.1.2.2", "10.1.2.3"}, c.faultState(c.nodes[2]).LossTo, "nil Links = every link")
+	assert.False(t, c.faultState(c.nodes[2]).equal(nil))
 }
 
 // TestSubnetOverlap takes the run's first subnet candidate before Deploy:
