@@ -31,3 +31,10 @@ func TestParseIPs(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, ips)
 }
+
+func TestValidate(t *testing.T) {
+	assert.NoError(t, state{Drop: []string{"10.0.0.2"}, Loss: 0.5}.validate())
+	assert.Error(t, state{Loss: 2}.validate())
+	assert.Error(t, state{LossTo: []string{"nope"}}.validate())
+	assert.Error(t, state{Delay: -1}.validate())
+}
