@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -40,6 +41,15 @@ type node struct {
 	listen     string // clients and (except SharedPeers) peers
 	peerListen string // SharedPeers systems only
 	proc       *proc
+	reserved   []net.Listener // hold the node's ports until it starts
+}
+
+// release frees the node's reserved ports for it to bind.
+func (n *node) release() {
+	for _, ln := range n.reserved {
+		ln.Close()
+	}
+	n.reserved = nil
 }
 
 // Nodes lists node names in order.
@@ -276,6 +286,9 @@ func (c *Cluster) Close(ctx context.Context) error {
 			})
 		}
 		wg.Wait()
+		for _, n := range c.nodes {
+			n.release() // a half-made cluster may still hold some
+		}
 		c.spawn.close()
 		c.mesh.close()
 		c.closeErr = errors.Join(errs...)

@@ -1,5 +1,6 @@
 // Package local deploys a cluster as processes on 127.0.0.1: no root, no
-// Docker. Every node listens on a port the OS picks, keeps its data under
+// Docker. Every node listens on a free port below the kernel's ephemeral
+// range (see ports.go for why), keeps its data under
 // <run>/data/<node> and its output in <run>/nodes/<node>/node.log (appended
 // across restarts, a marker line per start). Several clusters can run at
 // once on one machine.
@@ -55,7 +56,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"net"
 	"os"
 	"path/filepath"
 
@@ -177,6 +177,7 @@ func (d *Deployment) Deploy(ctx context.Context, spec harness.ClusterSpec) (harn
 		return c, err
 	}
 	for _, n := range c.nodes {
+		n.release()
 		if err := n.proc.start(); err != nil {
 			return c, fmt.Errorf("local: %w", err)
 		}
@@ -188,15 +189,18 @@ func (d *Deployment) Deploy(ctx context.Context, spec harness.ClusterSpec) (harn
 // prepare picks addresses, starts the proxies and builds each node's launch.
 func (c *Cluster) prepare(bin string) error {
 	for _, n := range c.nodes {
-		addr, err := freePort()
+		ln, err := reservePort()
 		if err != nil {
 			return fmt.Errorf("local: port for %s: %w", n.id, err)
 		}
-		n.listen = addr
+		n.reserved = append(n.reserved, ln)
+		n.listen = ln.Addr().String()
 		if c.shared {
-			if n.peerListen, err = freePort(); err != nil {
+			if ln, err = reservePort(); err != nil {
 				return fmt.Errorf("local: peer port for %s: %w", n.id, err)
 			}
+			n.reserved = append(n.reserved, ln)
+			n.peerListen = ln.Addr().String()
 		}
 	}
 	peers := map[string]map[string]string{}
@@ -239,18 +243,6 @@ func (c *Cluster) prepare(bin string) error {
 			logPath: filepath.Join(c.spec.Dir, harness.NodesDir, n.id, "node.log")}
 	}
 	return nil
-}
-
-// freePort asks the OS for a free port on 127.0.0.1. Another process could
-// take it before the node binds it; the node then exits and says so in its
-// log, which WaitHealthy reports.
-func freePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 type nopLogger struct{}

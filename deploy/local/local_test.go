@@ -434,3 +434,19 @@ func TestSharedPeers(t *testing.T) {
 	assert.Equal(t, maps[0], maps[2])
 	assert.NotContains(t, maps[0], c.ClientAddr("n1"), "peers reach members through their entrance")
 }
+
+func TestReservePortOutsideEphemeralRange(t *testing.T) {
+	lo, hi := ephemeralRange()
+	seen := map[string]bool{}
+	for range 20 {
+		ln, err := reservePort()
+		require.NoError(t, err)
+		t.Cleanup(func() { ln.Close() })
+		_, p, _ := strings.Cut(ln.Addr().String(), "127.0.0.1:")
+		port, err := strconv.Atoi(p)
+		require.NoError(t, err)
+		assert.False(t, port >= lo && port <= hi, "port %d is in the ephemeral range %d-%d", port, lo, hi)
+		assert.False(t, seen[p], "a held port is not handed out twice")
+		seen[p] = true
+	}
+}
