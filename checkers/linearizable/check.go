@@ -81,6 +81,9 @@ type Details struct {
 	Dropped   int `json:"dropped"`
 	Ignored   int `json:"ignored,omitempty"` // ops of other functions
 	ValidKeys int `json:"valid_keys"`
+	// Zoned counts keys decided by zones rather than porcupine's search
+	// (long read/write keys with unique values; see zones.go).
+	Zoned int `json:"zoned,omitempty"`
 	// Invalid holds the keys that are not linearizable, first violation first.
 	Invalid []KeyDetails `json:"invalid,omitempty"`
 	// Undecided lists keys whose search timed out or never started.
@@ -130,7 +133,8 @@ func check(ctx context.Context, in harness.CheckInput, opts Options) harness.Res
 		det.Dropped += len(kh.recs) - len(kh.ops) - kh.pruned
 	}
 	m := model(opts.Initial, nil)
-	results := searchAll(ctx, m, keys, deadline, opts.Workers)
+	results, zoned := searchAll(ctx, m, keys, opts.Initial, deadline, opts.Workers)
+	det.Zoned = zoned
 
 	clk := newClock(in.History)
 	var failing []*keyHist
@@ -176,7 +180,9 @@ func check(ctx context.Context, in harness.CheckInput, opts Options) harness.Res
 				}
 			}
 		}
-		li, partials, kept := verbose(opts.Initial, drawn, cuts, time.Until(deadline))
+		// The view is a nicety: it may not eat the budget of other checks.
+		budget := min(time.Until(deadline), max(2*time.Second, timeout/10))
+		li, partials, kept := verbose(opts.Initial, drawn, cuts, budget)
 		info = &li
 		for j, kh := range drawn {
 			for i := range failing {
@@ -243,11 +249,20 @@ func check(ctx context.Context, in harness.CheckInput, opts Options) harness.Res
 // is left of the deadline. Checking keys separately (rather than through
 // porcupine's partitioned model) tells which keys failed and keeps going past
 // the first failure, since a later key may time out while another is invalid.
-func searchAll(ctx context.Context, m porcupine.Model, keys []*keyHist, deadline time.Time, workers int) []porcupine.CheckResult {
+//
+// Long read/write keys with unique values are decided by zones instead.
+func searchAll(ctx context.Context, m porcupine.Model, keys []*keyHist, initial *string, deadline time.Time, workers int) ([]porcupine.CheckResult, int) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	results := make([]porcupine.CheckResult, len(keys))
+	zoned := 0
+	for i, kh := range keys {
+		if len(kh.ops) >= zoneMinOps && zonesApply(kh, initial) {
+			results[i] = zonesCheck(kh, initial)
+			zoned++
+		}
+	}
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
@@ -255,16 +270,15 @@ func searchAll(ctx context.Context, m porcupine.Model, keys []*keyHist, deadline
 		go func() {
 			defer wg.Done()
 			for i := range next {
+				if results[i] != "" {
+					continue // decided by zones
+				}
 				left := time.Until(deadline)
 				if left <= 0 || ctx.Err() != nil {
 					results[i] = porcupine.Unknown // 0 would mean no limit to porcupine
 					continue
 				}
 				results[i] = porcupine.CheckOperationsTimeout(m, keys[i].ops, left)
-				if ctx.Err() != nil && results[i] == porcupine.Ok {
-					// Finished after cancellation: still a real answer.
-					continue
-				}
 			}
 		}()
 	}
@@ -273,7 +287,7 @@ func searchAll(ctx context.Context, m porcupine.Model, keys []*keyHist, deadline
 	}
 	close(next)
 	wg.Wait()
-	return results
+	return results, zoned
 }
 
 // maxDrawOps bounds how many ops of one key are searched verbosely and

@@ -105,6 +105,9 @@ func explainWith(kh *keyHist, initial *string, clk clock) explanation {
 		}
 	}
 	sort.Slice(okWriters, func(a, b int) bool { return okWriters[a].call < okWriters[b].call })
+	// byRetW: the same, by return time, to name the latest write before an op.
+	byRetW := append([]writer(nil), okWriters...)
+	sort.Slice(byRetW, func(a, b int) bool { return byRetW[a].ret < byRetW[b].ret })
 	// sufMin[i]: the ok writer with the smallest return among okWriters[i:].
 	sufMin := make([]int, len(okWriters)+1)
 	sufMin[len(okWriters)] = -1
@@ -265,6 +268,19 @@ func explainWith(kh *keyHist, initial *string, clk clock) explanation {
 			}
 			if later < 0 {
 				ok = false
+				break
+			}
+			// Name the latest write that completed before this op began,
+			// if it too came certainly after w: the most telling one.
+			k0 := sort.Search(len(byRetW), func(k int) bool { return byRetW[k].ret >= r.call }) - 1
+			for k := k0; k >= 0 && k > k0-4; k-- {
+				x := byRetW[k]
+				if *recs[x.rec].value == v {
+					continue
+				}
+				if x.call > w.ret {
+					later = x.rec
+				}
 				break
 			}
 			named = append(named, later)

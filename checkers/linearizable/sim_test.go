@@ -26,6 +26,11 @@ import (
 // values > 0 draws written values from 0..values-1 (as Jepsen's cas-register
 // tests do) instead of making them unique.
 func simulate(rng *rand.Rand, clients, active, opsPerKey, total int, infoRate float64, values int) h.History {
+	return simulateMix(rng, clients, active, opsPerKey, total, infoRate, values, 0.2)
+}
+
+// simulateMix is simulate with casRate of the ops cas.
+func simulateMix(rng *rand.Rand, clients, active, opsPerKey, total int, infoRate float64, values int, casRate float64) h.History {
 	type sop struct {
 		op       h.Op
 		inv, ret int64
@@ -61,7 +66,7 @@ func simulate(rng *rand.Rand, clients, active, opsPerKey, total int, infoRate fl
 		switch {
 		case x < 0.5:
 			o.F = h.FRead
-		case x < 0.7 && len(recent[key]) > 0:
+		case x < 0.5+casRate && len(recent[key]) > 0:
 			rv := recent[key]
 			value++
 			if values > 0 {
@@ -299,4 +304,35 @@ func TestLongKeyIsCutForDrawing(t *testing.T) {
 	assert.Positive(t, d.Invalid[0].Linearized)
 	assert.Less(t, d.Invalid[0].Linearized, 1500, "the drawn history stops a second after the violation")
 	assert.Equal(t, []string{"k0"}, d.Drawn)
+}
+
+// A single busy register: too long for porcupine's search within the
+// timeout, decided by zones in milliseconds.
+func TestLongRegisterByZones(t *testing.T) {
+	hh := simulateMix(rand.New(rand.NewSource(3)), 10, 1, 1<<30, 40000, 0.02, 0, 0)
+	start := time.Now()
+	r, d := run(t, hh, Options{Timeout: 20 * time.Second})
+	require.Equal(t, h.Valid, r.Validity, r.Summary)
+	assert.Equal(t, 1, d.Zoned)
+	assert.Less(t, time.Since(start), 5*time.Second)
+
+	// Make a late read return an early value.
+	var first string
+	for _, op := range hh {
+		if op.F == h.FWrite && op.Type == h.OK {
+			first = *op.Value
+			break
+		}
+	}
+	for i := len(hh) / 2; i < len(hh); i++ {
+		if hh[i].F == h.FRead && hh[i].Type == h.OK {
+			hh[i].Value = h.Str(first)
+			break
+		}
+	}
+	r, d = run(t, hh, Options{Timeout: 20 * time.Second})
+	require.Equal(t, h.Invalid, r.Validity, r.Summary)
+	assert.Equal(t, 1, d.Zoned)
+	assert.Contains(t, r.Anomalies[0].Explanation, "returned "+first)
+	t.Log(r.Anomalies[0].Explanation)
 }
