@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -131,23 +130,4 @@ func TestBigReportWriteTime(t *testing.T) {
 	// CPU time too: on a shared machine wall time mostly measures the neighbours.
 	t.Logf("100,000-op report written in %s wall, %s CPU (%.1f MB)", elapsed.Round(time.Millisecond),
 		cpu.Round(time.Millisecond), float64(st.Size())/1e6)
-}
-
-// cpuTime is the CPU time this process has used (all threads).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func BenchmarkWrite100k(b *testing.B) {
-	dir := writeFixture(b, b.TempDir(), bigFixture())
-	b.ResetTimer()
-	for b.Loop() {
-		if err := Write(context.Background(), dir); err != nil {
-			b.Fatal(err)
-		}
-	}
 }
