@@ -83,7 +83,7 @@ type progress struct {
 	state       prState
 	paused      bool // probe: an append is in flight
 	active      bool // heard from since the last CheckQuorum
-	respSinceHB bool // an append response arrived since the last heartbeat
+	sinceResp   int  // ticks since the last append response
 	snapWait    int  // heartbeat responses seen while in snapshot state
 	readAck     uint64
 }
@@ -284,6 +284,16 @@ func (c *core) tick() {
 			if n < c.quorum() {
 				c.becomeFollower(c.term, "")
 				return
+			}
+		}
+	}
+	for _, p := range c.peers {
+		if pr := c.prs[p]; pr != nil {
+			pr.sinceResp++
+			if pr.state == replicate && pr.match < c.lastIndex() && pr.sinceResp > 2*c.heartbeatTicks {
+				// Appends went missing: find the match again.
+				pr.state, pr.paused, pr.next, pr.sinceResp = probe, false, pr.match+1, 0
+				c.sendAppend(p, true)
 			}
 		}
 	}
@@ -519,6 +529,8 @@ func (c *core) handleSnap(m Message) {
 	c.installSnap = &snap
 	c.snapIndex, c.snapTerm = s.Index, s.Term
 	c.ents = nil
+	// applied moves with it: the driver restores the FSM before it
+	// applies or serves anything else (see driver.applyCommitted).
 	c.commit, c.applied, c.stabled, c.truncFrom = s.Index, s.Index, s.Index, 0
 	c.send(Message{Type: MsgSnapResp, To: m.From, Success: true, MatchIndex: s.Index})
 }
@@ -578,7 +590,6 @@ func (c *core) bcastHeartbeat() {
 			continue
 		}
 		pr := c.prs[p]
-		pr.respSinceHB = false
 		c.send(Message{Type: MsgHeartbeat, To: p, Commit: min(pr.match, c.commit), Context: c.readSeq})
 	}
 }
@@ -588,7 +599,7 @@ func (c *core) handleAppResp(m Message) {
 		return
 	}
 	pr := c.prs[m.From]
-	pr.active, pr.respSinceHB = true, true
+	pr.active, pr.sinceResp = true, 0
 	if !m.Success {
 		if m.PrevIndex <= pr.match || (pr.state == probe && m.PrevIndex != pr.next-1) || pr.state == snapshot {
 			return // stale
@@ -634,12 +645,6 @@ func (c *core) handleHeartbeatResp(m Message) {
 	case probe:
 		pr.paused = false
 		c.sendAppend(m.From, true)
-	case replicate:
-		if !pr.respSinceHB {
-			// Appends went missing: find the match again.
-			pr.state, pr.paused, pr.next = probe, false, pr.match+1
-			c.sendAppend(m.From, true)
-		}
 	case snapshot:
 		pr.snapWait++
 		if pr.snapWait > c.electionTicks {

@@ -219,6 +219,9 @@ func (d *driver) readIndex(tok any) error {
 // next fsync: a batch's replies then do not wait for the next batch's
 // fsync. It returns the completions so far.
 func (d *driver) applyCommitted() ([]completion, error) {
+	if d.c.installSnap != nil {
+		return nil, nil // the FSM is not restored yet
+	}
 	if err := d.apply(); err != nil {
 		return nil, err
 	}

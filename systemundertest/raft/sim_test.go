@@ -102,6 +102,7 @@ type simNode struct {
 	role   role
 	term   uint64
 	commit uint64
+	inc    int // incarnation: bumped by every crash
 }
 
 type simEvent struct {
@@ -110,6 +111,7 @@ type simEvent struct {
 	kind int
 	node int
 	msg  Message
+	inc  int // the sender's incarnation
 }
 
 const (
@@ -118,6 +120,7 @@ const (
 	evClient
 	evFault
 	evRestart
+	evIsolate
 )
 
 type eventQueue []simEvent
@@ -180,6 +183,8 @@ type sim struct {
 	snapThreshold               uint64
 	maxBatch                    int
 	clientGap                   int // ms between client requests, at most
+	faultGap                    int // ms between faults, at most
+	leaderHunt                  float64
 
 	nextID    uint64
 	acked     map[uint64]uint64  // id -> index
@@ -206,6 +211,8 @@ func newSim(seed int64, opts simOpts) *sim {
 		snapThreshold: uint64(10 + rng.IntN(100)),
 		maxBatch:      1 + rng.IntN(16),
 		clientGap:     []int{6, 6, 60}[rng.IntN(3)],
+		faultGap:      []int{300, 300, 80}[rng.IntN(3)],
+		leaderHunt:    []float64{0, 0.3, 0.7}[rng.IntN(3)],
 		faulting:      true,
 		trace:         func(string, ...any) {},
 	}
@@ -261,6 +268,7 @@ func (s *sim) crash(i int, restartAfter int64) {
 		return
 	}
 	n.up, n.d = false, nil
+	n.inc++ // its transport queue dies with it: messages not yet delivered are lost
 	s.stats.crashes++
 	s.trace("crash %s", n.id)
 	s.push(simEvent{at: s.now + restartAfter, kind: evRestart, node: i})
@@ -333,6 +341,11 @@ func (s *sim) process(i int) {
 		}
 		s.leaders[c.term] = n.id
 		s.stats.elections++
+		if s.faulting && s.rng.Float64() < s.leaderHunt {
+			// The nemesis hunts fresh leaders: cut one off before it
+			// has replicated much (stranding what it appends).
+			s.push(simEvent{at: s.now + int64(s.rng.IntN(20)), kind: evIsolate, node: i})
+		}
 		s.checkLeaderCompleteness(i)
 	}
 	n.role, n.term, n.commit = c.role, c.term, c.commit
@@ -429,16 +442,17 @@ func (s *sim) send(from int, m Message) {
 	if s.faulting && s.rng.Float64() < s.slowRate {
 		delay += int64(s.rng.IntN(150))
 	}
-	s.push(simEvent{at: s.now + delay, kind: evMsg, node: to, msg: m})
+	inc := s.nodes[from].inc
+	s.push(simEvent{at: s.now + delay, kind: evMsg, node: to, msg: m, inc: inc})
 	if s.faulting && s.rng.Float64() < s.dupRate {
-		s.push(simEvent{at: s.now + delay + int64(s.rng.IntN(50)), kind: evMsg, node: to, msg: m})
+		s.push(simEvent{at: s.now + delay + int64(s.rng.IntN(50)), kind: evMsg, node: to, msg: m, inc: inc})
 	}
 }
 
 func (s *sim) deliver(e simEvent) {
 	n := s.nodes[e.node]
 	from := slices.Index(s.ids, e.msg.From)
-	if !n.up || s.cut[[2]int{from, e.node}] {
+	if !n.up || s.cut[[2]int{from, e.node}] || s.nodes[from].inc != e.inc {
 		return
 	}
 	m := e.msg
@@ -481,6 +495,16 @@ func (s *sim) client() {
 	s.process(i)
 }
 
+func (s *sim) isolate(victim int) {
+	clear(s.cut)
+	for j := range s.nodes {
+		if j != victim {
+			s.cut[[2]int{victim, j}], s.cut[[2]int{j, victim}] = true, true
+		}
+	}
+	s.trace("isolate %s", s.ids[victim])
+}
+
 func (s *sim) fault() {
 	r := s.rng.IntN(10)
 	switch {
@@ -494,13 +518,7 @@ func (s *sim) fault() {
 				victim = i
 			}
 		}
-		clear(s.cut)
-		for j := range s.nodes {
-			if j != victim {
-				s.cut[[2]int{victim, j}], s.cut[[2]int{j, victim}] = true, true
-			}
-		}
-		s.trace("isolate %s", s.ids[victim])
+		s.isolate(victim)
 	case r < 7: // cut random links, one way or both: bridges and asymmetric partitions
 		clear(s.cut)
 		for a := range s.nodes {
@@ -572,7 +590,11 @@ func (s *sim) run() (err error) {
 		case evFault:
 			if s.faulting {
 				s.fault()
-				s.push(simEvent{at: s.now + 50 + int64(s.rng.IntN(300)), kind: evFault})
+				s.push(simEvent{at: s.now + 20 + int64(s.rng.IntN(s.faultGap)), kind: evFault})
+			}
+		case evIsolate:
+			if s.faulting {
+				s.isolate(e.node)
 			}
 		case evRestart:
 			if !s.nodes[e.node].up {
