@@ -349,6 +349,9 @@ func majorityLeader(ids []string, sts []harness.NodeStatus, errs []error) (strin
 			return l, nil
 		}
 	}
+	if len(names) == 0 {
+		return "", errors.New("local: no node names a leader")
+	}
 	var seen []string
 	for _, l := range names {
 		seen = append(seen, fmt.Sprintf("%s:%d", l, votes[l]))
