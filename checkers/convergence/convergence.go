@@ -109,10 +109,13 @@ func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Resul
 	case diverged > 0:
 		res.Validity = harness.Invalid
 		res.Summary, res.Anomalies = describe(d, diverged)
+	case len(ok) == 0:
+		res.Validity = harness.Unknown
+		res.Summary = fmt.Sprintf("no node reported a digest, convergence unknown: %s", briefErrors(d.Errors))
 	case len(d.Errors) > 0:
 		res.Validity = harness.Unknown
-		res.Summary = fmt.Sprintf("%d of %d nodes agree, but %d could not report a digest (%s): convergence unknown",
-			len(ok), len(in.Digests), len(d.Errors), strings.Join(d.Errors, "; "))
+		res.Summary = fmt.Sprintf("%d of %d nodes agree, but %d could not report a digest, convergence unknown: %s",
+			len(ok), len(in.Digests), len(d.Errors), briefErrors(d.Errors))
 	case d.PerKey:
 		res.Validity = harness.Valid
 		res.Summary = fmt.Sprintf("all %d nodes agree on every one of %d keys they hold", len(ok), d.Keys)
@@ -152,6 +155,23 @@ func describe(d Details, diverged int) (string, []harness.Anomaly) {
 		sum += fmt.Sprintf(" (and %d nodes reported no digest)", len(d.Errors))
 	}
 	return sum, anomalies
+}
+
+// briefErrors keeps a summary to one line; Details has every error whole.
+func briefErrors(errs []string) string {
+	const each, most = 100, 2
+	var parts []string
+	for i, e := range errs {
+		if i == most {
+			parts = append(parts, fmt.Sprintf("and %d more", len(errs)-most))
+			break
+		}
+		if r := []rune(e); len(r) > each {
+			e = string(r[:each]) + "…"
+		}
+		parts = append(parts, e)
+	}
+	return strings.Join(parts, "; ")
 }
 
 func short(s string) string {

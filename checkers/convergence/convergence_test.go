@@ -2,6 +2,7 @@ package convergence
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -36,8 +37,12 @@ func TestNodeErrors(t *testing.T) {
 	r = check(h.Digest{Node: "n1", Digest: "abc"}, h.Digest{Node: "n2", Digest: "def"}, h.Digest{Node: "n3", Error: "timeout"})
 	assert.Equal(t, h.Invalid, r.Validity)
 	assert.Contains(t, r.Summary, "1 nodes reported no digest")
-	r = check(h.Digest{Node: "n1", Error: "timeout"})
+	r = check(h.Digest{Node: "n1", Error: "timeout"}, h.Digest{Node: "n2", Error: strings.Repeat("x", 500)},
+		h.Digest{Node: "n3", Error: "refused"})
 	assert.Equal(t, h.Unknown, r.Validity)
+	assert.Contains(t, r.Summary, "no node reported a digest")
+	assert.Contains(t, r.Summary, "and 1 more")
+	assert.Less(t, len(r.Summary), 300)
 }
 
 func TestPerKey(t *testing.T) {
