@@ -133,7 +133,13 @@ func (l *testLogger) Error(msg string, args ...any) { l.log("ERROR", msg, args..
 func (l *testLogger) Debug(msg string, args ...any) { l.log("DEBUG", msg, args...) }
 
 func newTestDeployment(t *testing.T, log *testLogger) *Deployment {
-	return New(Options{Logger: log, CacheDir: filepath.Join(os.TempDir(), "gauntlet-docker-test-cache")}).(*Deployment)
+	// GAUNTLET_MODULE_DIR: build from a snapshot, e.g. `git archive HEAD`,
+	// when the checkout changes under the test (figures of a cached start).
+	return New(Options{
+		Logger:    log,
+		CacheDir:  filepath.Join(os.TempDir(), "gauntlet-docker-test-cache"),
+		ModuleDir: os.Getenv("GAUNTLET_MODULE_DIR"),
+	}).(*Deployment)
 }
 
 func runID(t *testing.T) string {
