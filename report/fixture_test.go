@@ -229,7 +229,12 @@ func writeFixture(t testing.TB, dir string, f fixture) string {
 	for i, n := range nodes {
 		digests[i] = h.Digest{Node: n, Digest: "a1b2c3", Applied: 1234, Keys: f.keys}
 	}
-	res := h.Results{Test: test, Verdict: verdict, Start: start, Duration: h.Duration(f.duration + 5*time.Second),
+	// The run began with 5 s of setup before test time 0, as the runner records it.
+	setup := 5 * time.Second
+	res := h.Results{Test: test, Verdict: verdict, Start: start.Add(-setup),
+		Phases: []h.Phase{{Name: "setup", Start: -int64(setup), Duration: h.Duration(setup)},
+			{Name: "main", Start: 0, Duration: h.Duration(f.duration)}},
+		Duration: h.Duration(f.duration + 5*time.Second),
 		TestTime: h.Duration(f.duration), Ops: len(hist.Pairs()), FirstViolation: firstViolation, Command: test.CommandLine(),
 		Digests: digests,
 		Checkers: []h.Result{lin,

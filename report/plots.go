@@ -324,7 +324,7 @@ func quantilePlot(os []op, tmax int64, faults []fault, violation *int64) templat
 				continue
 			}
 			v := l[max(0, min(int(math.Ceil(q.q*float64(len(l))))-1, len(l)-1))]
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", f.x(int64(i)*1e9+5e8), y(v)))
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", f.x(min(int64(i)*1e9+5e8, tmax)), y(v)))
 		}
 		fmt.Fprintf(f.b, `<polyline class="line q-%s" points="%s"/>`, q.name, strings.Join(pts, " "))
 	}
@@ -356,7 +356,7 @@ func throughputPlot(os []op, tmax int64, faults []fault, violation *int64) templ
 	for _, outcome := range outcomeOrder {
 		var pts []string
 		for i, c := range perOutcome[outcome] {
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", f.x(int64(i)*1e9+5e8), y(float64(c))))
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", f.x(min(int64(i)*1e9+5e8, tmax)), y(float64(c))))
 		}
 		fmt.Fprintf(f.b, `<polyline class="line %s" points="%s"/>`, outcome, strings.Join(pts, " "))
 	}

@@ -298,11 +298,7 @@ func build(ctx context.Context, r *run) (*page, error) {
 	}
 	p.Counts = counts(os_)
 	p.Digests, p.DigestsOK = digests(r.digests)
-	var start time.Time
-	if res != nil {
-		start = res.Start
-	}
-	p.Logs = nodeLogs(r.dir, start, violation)
+	p.Logs = nodeLogs(r.dir, testZero(res), violation)
 	if res != nil {
 		if a := res.FirstAnomaly(); a != nil {
 			involved := map[string]bool{}
@@ -330,6 +326,21 @@ func build(ctx context.Context, r *run) (*page, error) {
 	}
 	p.Data = template.JS(data)
 	return p, nil
+}
+
+// testZero is the wall time of test time 0 (when the history began), for
+// matching node logs to ops. Results.Start is when the run began, before
+// setup; phases are timed from test time 0, so setup starts at a negative
+// time, and that is the offset.
+func testZero(res *harness.Results) time.Time {
+	if res == nil || res.Start.IsZero() {
+		return time.Time{}
+	}
+	first := int64(0)
+	for _, ph := range res.Phases {
+		first = min(first, ph.Start)
+	}
+	return res.Start.Add(-time.Duration(first))
 }
 
 // maxFullAnomalies are shown with their windows; the rest get one line
