@@ -26,6 +26,9 @@ type Config struct {
 	// MaxBatch bounds entries per append message and per fsync batch.
 	MaxBatch int
 
+	// DisablePreVote turns pre-vote off (it is on by default).
+	DisablePreVote bool
+
 	Seed   int64  // randomizes election timeouts
 	Bug    string // one name of Bugs(), "" = correct
 	Logger *slog.Logger

@@ -42,6 +42,7 @@ type core struct {
 	prs   map[string]*progress
 
 	checkQuorum bool
+	preVote     bool
 	maxBatch    int
 	maxInflight uint64
 
@@ -64,10 +65,11 @@ const (
 	follower role = iota
 	candidate
 	leader
+	preCandidate
 )
 
 func (r role) String() string {
-	return [...]string{"follower", "candidate", "leader"}[r]
+	return [...]string{"follower", "candidate", "leader", "pre-candidate"}[r]
 }
 
 type prState uint8
@@ -103,6 +105,7 @@ type coreConfig struct {
 	electionTicks  int
 	heartbeatTicks int
 	maxBatch       int
+	preVote        bool
 	seed           int64
 }
 
@@ -130,6 +133,7 @@ func newCore(cfg coreConfig, hs HardState, snapIndex, snapTerm uint64, ents []En
 		heartbeatTicks: cfg.heartbeatTicks,
 		rng:            rand.New(rand.NewPCG(uint64(cfg.seed), h)),
 		checkQuorum:    cfg.bug != BugLeaseNoBound,
+		preVote:        cfg.preVote,
 		maxBatch:       cfg.maxBatch,
 		maxInflight:    uint64(cfg.maxBatch) * 64,
 		persistedHS:    hs,
@@ -227,9 +231,40 @@ func (c *core) campaign() {
 	}
 	for _, p := range c.peers {
 		if p != c.id {
-			c.send(Message{Type: MsgVote, To: p, LastIndex: c.lastIndex(), LastTerm: c.lastTerm()})
+			c.requestVote(p)
 		}
 	}
+}
+
+// preCampaign asks for pre-votes for the next term, changing nothing yet.
+func (c *core) preCampaign() {
+	c.becomeFollower(c.term, "")
+	c.role = preCandidate
+	c.votes = map[string]bool{c.id: true}
+	if c.quorum() == 1 {
+		c.campaign()
+		return
+	}
+	for _, p := range c.peers {
+		if p != c.id {
+			c.requestVote(p)
+		}
+	}
+}
+
+func (c *core) requestVote(p string) {
+	m := Message{Type: MsgVote, To: p, LastIndex: c.lastIndex(), LastTerm: c.lastTerm()}
+	if c.role == preCandidate {
+		m.Type, m.Term = MsgPreVote, c.term+1
+	}
+	c.send(m)
+}
+
+// inLease: this node heard from a leader (or is one) within an election
+// timeout, so with CheckQuorum a live leader exists and a vote for someone
+// else would only disrupt it.
+func (c *core) inLease() bool {
+	return c.checkQuorum && c.leader != "" && c.electionElapsed < c.electionTicks
 }
 
 func (c *core) becomeLeader() {
@@ -258,14 +293,19 @@ func (c *core) becomeLeader() {
 func (c *core) tick() {
 	c.electionElapsed++
 	if c.role != leader {
-		if c.electionElapsed >= c.randomizedTimeout && c.isMember(c.id) {
-			c.campaign()
-		} else if c.role == candidate {
+		switch {
+		case c.electionElapsed >= c.randomizedTimeout && c.isMember(c.id):
+			if c.preVote {
+				c.preCampaign()
+			} else {
+				c.campaign()
+			}
+		case c.role == candidate || c.role == preCandidate:
 			// Ask again whoever has not answered: a lost request
 			// should not cost a whole election timeout.
 			for _, p := range c.peers {
 				if _, answered := c.votes[p]; !answered && p != c.id {
-					c.send(Message{Type: MsgVote, To: p, LastIndex: c.lastIndex(), LastTerm: c.lastTerm()})
+					c.requestVote(p)
 				}
 			}
 		}
@@ -365,6 +405,12 @@ func (c *core) step(m Message) {
 	}
 	switch {
 	case m.Term > c.term:
+		if m.Type == MsgPreVote || (m.Type == MsgPreVoteResp && m.Granted) {
+			break // a pre-vote changes no term; a grant carries the term asked for
+		}
+		if m.Type == MsgVote && c.inLease() {
+			return
+		}
 		lead := ""
 		if m.Type == MsgApp || m.Type == MsgHeartbeat || m.Type == MsgSnap {
 			lead = m.From
@@ -377,6 +423,8 @@ func (c *core) step(m Message) {
 			c.send(Message{Type: MsgAppResp, To: m.From})
 		case MsgVote:
 			c.send(Message{Type: MsgVoteResp, To: m.From})
+		case MsgPreVote:
+			c.send(Message{Type: MsgPreVoteResp, To: m.From})
 		}
 		return
 	}
@@ -385,11 +433,15 @@ func (c *core) step(m Message) {
 		c.handleVote(m)
 	case MsgVoteResp:
 		c.handleVoteResp(m)
+	case MsgPreVote:
+		c.handlePreVote(m)
+	case MsgPreVoteResp:
+		c.handlePreVoteResp(m)
 	case MsgApp, MsgHeartbeat, MsgSnap:
 		if c.role == leader {
 			return // another leader in my term: impossible unless a bug allows it
 		}
-		if c.role == candidate {
+		if c.role == candidate || c.role == preCandidate {
 			c.becomeFollower(c.term, m.From)
 		}
 		c.leader = m.From
@@ -412,8 +464,7 @@ func (c *core) step(m Message) {
 
 func (c *core) handleVote(m Message) {
 	canVote := c.vote == m.From || (c.vote == "" && c.leader == "")
-	upToDate := m.LastTerm > c.lastTerm() || (m.LastTerm == c.lastTerm() && m.LastIndex >= c.lastIndex())
-	if canVote && upToDate {
+	if canVote && c.upToDate(m) {
 		c.vote = m.From
 		c.electionElapsed = 0
 		c.send(Message{Type: MsgVoteResp, To: m.From, Granted: true})
@@ -422,12 +473,35 @@ func (c *core) handleVote(m Message) {
 	c.send(Message{Type: MsgVoteResp, To: m.From})
 }
 
-func (c *core) handleVoteResp(m Message) {
-	if c.role != candidate {
+func (c *core) upToDate(m Message) bool {
+	return m.LastTerm > c.lastTerm() || (m.LastTerm == c.lastTerm() && m.LastIndex >= c.lastIndex())
+}
+
+// handlePreVote answers whether this node would vote for the sender in
+// m.Term, without changing anything.
+func (c *core) handlePreVote(m Message) {
+	canVote := m.Term > c.term || c.vote == m.From || (c.vote == "" && c.leader == "")
+	if canVote && !c.inLease() && c.upToDate(m) {
+		c.send(Message{Type: MsgPreVoteResp, To: m.From, Term: m.Term, Granted: true})
+		return
+	}
+	c.send(Message{Type: MsgPreVoteResp, To: m.From})
+}
+
+func (c *core) handlePreVoteResp(m Message) {
+	if c.role != preCandidate || (m.Granted && m.Term != c.term+1) {
 		return
 	}
 	c.votes[m.From] = m.Granted
-	granted, rejected := 0, 0
+	switch granted, rejected := c.tally(); {
+	case granted >= c.quorum():
+		c.campaign()
+	case rejected >= c.quorum():
+		c.becomeFollower(c.term, "")
+	}
+}
+
+func (c *core) tally() (granted, rejected int) {
 	for _, g := range c.votes {
 		if g {
 			granted++
@@ -435,7 +509,15 @@ func (c *core) handleVoteResp(m Message) {
 			rejected++
 		}
 	}
-	switch {
+	return granted, rejected
+}
+
+func (c *core) handleVoteResp(m Message) {
+	if c.role != candidate {
+		return
+	}
+	c.votes[m.From] = m.Granted
+	switch granted, rejected := c.tally(); {
 	case granted >= c.quorum():
 		c.becomeLeader()
 	case rejected >= c.quorum():
@@ -759,6 +841,10 @@ func (c *core) takeReads() (ready []readState, dropped []uint64) {
 }
 
 func (c *core) status() Status {
-	return Status{ID: c.id, Role: c.role.String(), Term: c.term, Leader: c.leader,
+	r := c.role
+	if r == preCandidate {
+		r = candidate // the contract knows three roles
+	}
+	return Status{ID: c.id, Role: r.String(), Term: c.term, Leader: c.leader,
 		Commit: c.commit, Applied: c.applied, LastLog: c.lastIndex(), Snapshot: c.snapIndex}
 }

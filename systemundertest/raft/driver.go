@@ -116,7 +116,7 @@ func newDriver(cfg Config) (*driver, error) {
 	c := newCore(coreConfig{
 		id: cfg.ID, peers: cfg.Peers, bug: cfg.Bug,
 		electionTicks: election, heartbeatTicks: heartbeat,
-		maxBatch: cfg.MaxBatch, seed: cfg.Seed,
+		maxBatch: cfg.MaxBatch, seed: cfg.Seed, preVote: !cfg.DisablePreVote,
 	}, hs, snap.Index, snap.Term, ents)
 	return &driver{c: c, cfg: cfg, readToks: map[uint64]any{}, snapIndex: snap.Index}, nil
 }

@@ -28,6 +28,12 @@ const (
 	MsgSnapResp
 	MsgHeartbeat
 	MsgHeartbeatResp
+	// Pre-vote (Raft thesis §9.6): a would-be candidate first asks whether it
+	// could win, without raising any term, so that a node cut off by a
+	// partition does not disrupt the cluster when it comes back. The request
+	// carries the term the candidate would campaign in.
+	MsgPreVote
+	MsgPreVoteResp
 )
 
 // Message is everything raft nodes say to each other. It is plain data

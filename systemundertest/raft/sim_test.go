@@ -185,6 +185,7 @@ type sim struct {
 	clientGap                   int // ms between client requests, at most
 	faultGap                    int // ms between faults, at most
 	leaderHunt                  float64
+	noPreVote                   bool
 
 	nextID    uint64
 	acked     map[uint64]uint64  // id -> index
@@ -213,6 +214,7 @@ func newSim(seed int64, opts simOpts) *sim {
 		clientGap:     []int{6, 6, 60}[rng.IntN(3)],
 		faultGap:      []int{300, 300, 80}[rng.IntN(3)],
 		leaderHunt:    []float64{0, 0.3, 0.7}[rng.IntN(3)],
+		noPreVote:     rng.IntN(3) == 0,
 		faulting:      true,
 		trace:         func(string, ...any) {},
 	}
@@ -249,7 +251,7 @@ func (s *sim) restart(i int) {
 		ID: n.id, Peers: s.ids, Log: n.log, Stable: n.hs, Snapshots: n.snaps, FSM: n.fsm,
 		ElectionTimeout: 10 * simTick * time.Millisecond, HeartbeatInterval: simTick * time.Millisecond,
 		SnapshotThreshold: s.snapThreshold, MaxBatch: s.maxBatch,
-		Seed: s.seed + int64(s.step), Bug: s.opts.bug,
+		Seed: s.seed + int64(s.step), Bug: s.opts.bug, DisablePreVote: s.noPreVote,
 	})
 	if err != nil {
 		s.fail("restart %s: %v", n.id, err)
