@@ -894,10 +894,12 @@ func (r *run) recoverPhase(ctx context.Context) error {
 // repair), then samples every node's digest until they show convergence or
 // the recovery limit passes; the convergence checker judges the last sample.
 func (r *run) collectDigests(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, r.t.RecoveryLimit.D())
-	defer cancel()
 	var errs []error
 	if cv, ok := r.p.System.(Converger); ok {
+		// The pass and the sampling have a bound each: a pass that hangs
+		// must still leave time to see what the nodes hold.
+		cctx, cancel := context.WithTimeout(ctx, r.t.RecoveryLimit.D())
+		defer cancel()
 		addrs := make([]string, len(r.nodes))
 		for i, n := range r.nodes {
 			addrs[i] = r.cluster.ClientAddr(n)
@@ -908,10 +910,13 @@ func (r *run) collectDigests(ctx context.Context) error {
 			keys = append(keys, r.gen.Keys()...)
 		}
 		r.genMu.Unlock()
-		if err := cv.Converge(ctx, addrs, keys); err != nil {
+		if err := cv.Converge(cctx, addrs, keys); err != nil {
 			errs = append(errs, fmt.Errorf("converge: %w", err))
+			r.log.Warn("converge", "err", err)
 		}
 	}
+	ctx, cancel := context.WithTimeout(ctx, r.t.RecoveryLimit.D())
+	defer cancel()
 	converged := r.p.Converged
 	if converged == nil {
 		converged = digestsAgree
