@@ -43,11 +43,11 @@ func TestWriteIndex(t *testing.T) {
 	require.True(t, iEvil > 0 && iInvalid > 0 && iValid > 0)
 	assert.Less(t, iEvil, iInvalid, "newest first")
 	assert.Less(t, iInvalid, iValid, "newest first")
-	assert.Contains(t, page, `href="evil/20261122T080000Z/report.html"`, "links the report when there is one")
-	assert.Contains(t, page, `href="raft-kv-partition/20261122T060000Z/results.json"`, "else the results")
-	assert.Contains(t, page, "read of k3 returned 7")
-	assert.Contains(t, page, `invalid (2)`)
-	assert.NotContains(t, page, "<script>alert")
+	has(t, page, `href="evil/20261122T080000Z/report.html"`, "links the report when there is one")
+	has(t, page, `href="raft-kv-partition/20261122T060000Z/results.json"`, "else the results")
+	has(t, page, "read of k3 returned 7")
+	has(t, page, `invalid (2)`)
+	hasNot(t, page, "<script>alert")
 }
 
 func TestHandler(t *testing.T) {
