@@ -379,3 +379,27 @@ func TestNodeCrashesKeepAcknowledgedWrites(t *testing.T) {
 		}
 	}
 }
+
+// A follower cut off for several election timeouts rejoins without
+// deposing the leader: pre-vote keeps its term from running ahead.
+func TestNodePartitionedFollowerDoesNotDisrupt(t *testing.T) {
+	c := newCluster(t, 3, false, nil)
+	lead := c.leader()
+	c.propose("first")
+	before := lead.Status()
+	var follower string
+	for _, id := range c.ids {
+		if c.members[id].node != lead {
+			follower = id
+		}
+	}
+	c.net.Isolate(follower)
+	time.Sleep(600 * time.Millisecond) // six election timeouts
+	c.net.Heal()
+	c.propose("second")
+	c.waitApplied(follower, []string{"first", "second"})
+	after := lead.Status()
+	require.Equal(t, "leader", after.Role)
+	require.Equal(t, before.Term, after.Term, "the rejoining follower forced an election")
+	require.Equal(t, before.Term, c.members[follower].node.Status().Term)
+}
