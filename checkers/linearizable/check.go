@@ -182,12 +182,12 @@ func check(ctx context.Context, in harness.CheckInput, opts Options) harness.Res
 		}
 		// The view is a nicety: it may not eat the budget of other checks.
 		budget := min(time.Until(deadline), max(2*time.Second, timeout/10))
-		li, partials, kept := verbose(opts.Initial, drawn, cuts, budget)
+		vres, li, partials, kept := verbose(opts.Initial, drawn, cuts, budget)
 		info = &li
 		for j, kh := range drawn {
 			for i := range failing {
 				if failing[i] == kh {
-					expls[i].addPartial(kh, partials[j], kept[j], opts.Initial, clk)
+					expls[i].addPartial(kh, partials[j], kept[j], vres == porcupine.Illegal, opts.Initial, clk)
 				}
 			}
 		}
@@ -301,7 +301,7 @@ const maxDrawOps = 3000
 // history by invocation keeps every op a proof of the violation names. It
 // returns, per key, the indices into kh.ops that were searched, and the
 // longest partial linearization as indices into kh.ops.
-func verbose(initial *string, keys []*keyHist, cuts []int64, timeout time.Duration) (porcupine.LinearizationInfo, [][]int, [][]int) {
+func verbose(initial *string, keys []*keyHist, cuts []int64, timeout time.Duration) (porcupine.CheckResult, porcupine.LinearizationInfo, [][]int, [][]int) {
 	var all []porcupine.Operation
 	rows := map[harness.Process]int{}
 	kept := make([][]int, len(keys))
@@ -336,7 +336,7 @@ func verbose(initial *string, keys []*keyHist, cuts []int64, timeout time.Durati
 		return out
 	}
 	m := model(initial, part)
-	_, info := porcupine.CheckOperationsVerbose(m, all, timeout)
+	res, info := porcupine.CheckOperationsVerbose(m, all, timeout)
 	partials := make([][]int, len(keys))
 	for p, set := range info.PartialLinearizations() {
 		for _, lin := range set {
@@ -349,7 +349,7 @@ func verbose(initial *string, keys []*keyHist, cuts []int64, timeout time.Durati
 			partials[p][j] = kept[p][id]
 		}
 	}
-	return info, partials, kept
+	return res, info, partials, kept
 }
 
 // vmeta is meta plus the key's position among the drawn keys.

@@ -342,6 +342,11 @@ func explainWith(kh *keyHist, initial *string, clk clock) explanation {
 			}
 		}
 	}
+	if !e.found && zonesApply(kh, initial) {
+		if ze, ok := zonesExplain(kh, initial, clk); ok {
+			return ze
+		}
+	}
 	return e
 }
 
@@ -349,7 +354,7 @@ func explainWith(kh *keyHist, initial *string, clk clock) explanation {
 // kh.ops) of the searched ops (kept) and, if no direct proof was found,
 // explains from it: the op that completed first among those it could not
 // place.
-func (e *explanation) addPartial(kh *keyHist, lin, kept []int, initial *string, clk clock) {
+func (e *explanation) addPartial(kh *keyHist, lin, kept []int, complete bool, initial *string, clk clock) {
 	in := map[int]bool{}
 	e.partial = e.partial[:0]
 	for _, id := range lin {
@@ -357,7 +362,9 @@ func (e *explanation) addPartial(kh *keyHist, lin, kept []int, initial *string, 
 		e.partial = append(e.partial, ri)
 		in[id] = true
 	}
-	if e.found {
+	if e.found || !complete {
+		// A search cut short by the budget proves nothing about where it
+		// stopped: say only what is known (see anomaly).
 		return
 	}
 	blocked := -1

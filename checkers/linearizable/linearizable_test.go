@@ -157,9 +157,8 @@ func TestAnomalyCases(t *testing.T) {
 }
 
 // Two concurrent writes, then readers that disagree on their order: no
-// single op pair proves it, so the explanation comes from porcupine's
-// partial linearization.
-func TestFallbackExplanation(t *testing.T) {
+// single pair of ops proves it, the zones of the two values do.
+func TestZoneExplanation(t *testing.T) {
 	b := &hist{}
 	b.add(0, 0, h.Invoke, h.FWrite, "k", s("1")).add(0, 1, h.Invoke, h.FWrite, "k", s("2"))
 	b.add(10, 0, h.OK, h.FWrite, "k", s("1")).add(10, 1, h.OK, h.FWrite, "k", s("2"))
@@ -169,12 +168,44 @@ func TestFallbackExplanation(t *testing.T) {
 	r, d := run(t, b.h, Options{})
 	require.Equal(t, h.Invalid, r.Validity, r.Summary)
 	a := r.Anomalies[0]
-	assert.Contains(t, a.Explanation, "no order of the operations on k that respects real time explains it")
-	assert.Contains(t, a.Explanation, "places 3 of 5 operations")
+	assert.Equal(t, "1 and 2 were both current in k between 10.00 s and 13.00 s, which no order allows: "+
+		"1 was in k by 10.00 s (when the write completed) and still read by a read that began at 13.00 s; "+
+		"2 was in k by 10.00 s (when the write completed) and still read by a read that began at 15.00 s", a.Explanation)
+	assert.Equal(t, int64(16e9), a.Time, "the proof is complete when its last read completed")
 	require.Len(t, d.Invalid, 1)
 	assert.Equal(t, 3, d.Invalid[0].Linearized)
 	assert.Len(t, d.Invalid[0].Partial, 3)
+	assert.Len(t, a.Ops, 8)
+
+	// A write that must fall where another value is held throughout.
+	c := &hist{}
+	c.add(0, 0, h.Invoke, h.FWrite, "k", s("1")).add(1, 0, h.OK, h.FWrite, "k", s("1"))
+	c.add(1.5, 1, h.Invoke, h.FRead, "k", nil)
+	c.add(2, 0, h.Invoke, h.FWrite, "k", s("2")).add(3, 0, h.OK, h.FWrite, "k", s("2"))
+	c.add(4, 1, h.OK, h.FRead, "k", s("1"))
+	c.add(5, 2, h.Invoke, h.FRead, "k", nil).add(6, 2, h.OK, h.FRead, "k", s("1"))
+	r, _ = run(t, c.h, Options{})
+	require.Equal(t, h.Invalid, r.Validity, r.Summary)
+	assert.Contains(t, r.Anomalies[0].Explanation, "read of k returned 1 at 6.00 s, but write k=2 had completed at 3.00 s")
+}
+
+// Two cas from the same value both succeed while concurrent: neither a pair
+// of ops nor zones (cas) prove it; porcupine's partial linearization does.
+func TestFallbackExplanation(t *testing.T) {
+	b := &hist{}
+	b.add(0, 0, h.Invoke, h.FWrite, "k", s("1")).add(1, 0, h.OK, h.FWrite, "k", s("1"))
+	b.cas(2, 1, h.Invoke, "k", "1", "2").cas(2, 2, h.Invoke, "k", "1", "3")
+	b.cas(10, 1, h.OK, "k", "1", "2").cas(10, 2, h.OK, "k", "1", "3")
+	b.add(11, 3, h.Invoke, h.FRead, "k", nil).add(12, 3, h.OK, h.FRead, "k", s("3"))
+	r, d := run(t, b.h, Options{})
+	require.Equal(t, h.Invalid, r.Validity, r.Summary)
+	a := r.Anomalies[0]
+	assert.Contains(t, a.Explanation, "no order of the operations on k that respects real time explains it")
+	assert.Contains(t, a.Explanation, "of 4 operations")
+	require.Len(t, d.Invalid, 1)
+	assert.Positive(t, d.Invalid[0].Linearized)
 	assert.NotEmpty(t, a.Window)
+	t.Log(a.Explanation)
 }
 
 func TestPruneUnobservedInfoWrites(t *testing.T) {

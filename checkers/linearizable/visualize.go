@@ -51,7 +51,7 @@ func Visualize(w io.Writer, h harness.History, keys []string, opts Options) erro
 	if len(chosen) == 0 {
 		return fmt.Errorf("visualize: none of the requested keys has read, write or cas ops")
 	}
-	info, _, _ := verbose(opts.Initial, chosen, nil, timeout)
+	_, info, _, _ := verbose(opts.Initial, chosen, nil, timeout)
 	info.AddAnnotations(faultAnnotations(h))
 	return porcupine.Visualize(model(opts.Initial, nil), info, w)
 }

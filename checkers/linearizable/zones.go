@@ -1,6 +1,7 @@
 package linearizable
 
 import (
+	"fmt"
 	"sort"
 
 	"github.com/anishathalye/porcupine"
@@ -29,9 +30,26 @@ import (
 const zoneMinOps = 1000
 
 type cluster struct {
-	call, ret          int64 // the write's interval (forever for the initial value)
+	value              *string // nil: absent
+	write              int     // op index of the write, -1 for the initial value
+	call, ret          int64   // the write's interval (forever for the initial value)
 	minFinish, maxCall int64
+	first, last        int // op indices of the earliest completion and the latest invocation (-1: the initial write)
 	reads              int
+}
+
+type zone struct {
+	lo, hi int64
+	c      *cluster
+}
+
+// zoneConflict is why a key is not linearizable: a read of a value never
+// written or read before its write began (read >= 0), or two zones that
+// cannot both hold (a forward; b forward and overlapping, or backward and
+// inside a).
+type zoneConflict struct {
+	read int
+	a, b zone
 }
 
 // zonesApply says whether the key's checked ops are reads and writes only,
@@ -58,61 +76,132 @@ func zonesApply(kh *keyHist, initial *string) bool {
 
 // zonesCheck decides a key zonesApply accepted.
 func zonesCheck(kh *keyHist, initial *string) porcupine.CheckResult {
-	const absent = "\x00absent" // cannot collide: real values are keys of a separate map
+	if _, bad := zonesFind(kh, initial); bad {
+		return porcupine.Illegal
+	}
+	return porcupine.Ok
+}
+
+func zonesFind(kh *keyHist, initial *string) (zoneConflict, bool) {
 	clusters := map[string]*cluster{}
 	key := func(v *string) string {
 		if v == nil {
-			return absent
+			return "" // absent; real values are keyed "=" + value
 		}
 		return "=" + *v
 	}
-	init := &cluster{call: forever, ret: forever, minFinish: forever, maxCall: forever}
-	if initial != nil {
-		clusters[key(initial)] = init
-	} else {
-		clusters[absent] = init
-	}
-	for _, op := range kh.ops {
+	init := &cluster{value: initial, write: -1, call: forever, ret: forever, minFinish: forever, maxCall: forever, first: -1, last: -1}
+	clusters[key(initial)] = init
+	for i, op := range kh.ops {
 		in := op.Input.(input)
 		if in.kind == kWrite {
-			clusters[key(&in.to)] = &cluster{call: op.Call, ret: op.Return, minFinish: op.Return, maxCall: op.Call}
+			clusters[key(&in.to)] = &cluster{value: &in.to, write: i, call: op.Call, ret: op.Return,
+				minFinish: op.Return, maxCall: op.Call, first: i, last: i}
 		}
 	}
-	for _, op := range kh.ops {
+	for i, op := range kh.ops {
 		in, out := op.Input.(input), op.Output.(output)
 		if in.kind != kRead {
 			continue
 		}
 		c := clusters[key(out.value)]
 		if c == nil || op.Return < c.call {
-			return porcupine.Illegal // a value never written, or read before its write began
+			return zoneConflict{read: i}, true
 		}
 		c.reads++
-		c.minFinish = min(c.minFinish, op.Return)
-		c.maxCall = max(c.maxCall, op.Call)
+		if op.Return < c.minFinish {
+			c.minFinish, c.first = op.Return, i
+		}
+		if op.Call > c.maxCall {
+			c.maxCall, c.last = op.Call, i
+		}
 	}
-	type zone struct{ lo, hi int64 }
 	var fwd, bwd []zone
 	for _, c := range clusters {
 		if c.minFinish < c.maxCall {
-			fwd = append(fwd, zone{c.minFinish, c.maxCall})
+			fwd = append(fwd, zone{c.minFinish, c.maxCall, c})
 		} else {
-			bwd = append(bwd, zone{c.maxCall, c.minFinish})
+			bwd = append(bwd, zone{c.maxCall, c.minFinish, c})
 		}
 	}
 	sort.Slice(fwd, func(i, j int) bool { return fwd[i].lo < fwd[j].lo })
 	for i := 1; i < len(fwd); i++ {
 		if fwd[i].lo < fwd[i-1].hi {
-			return porcupine.Illegal // two values both held over the overlap
+			return zoneConflict{read: -1, a: fwd[i-1], b: fwd[i]}, true // both held over the overlap
 		}
 	}
 	// Forward zones are now disjoint and sorted by both ends: only the last
 	// one starting before a backward zone can contain it.
+	sort.Slice(bwd, func(i, j int) bool { return bwd[i].hi < bwd[j].hi })
 	for _, b := range bwd {
 		i := sort.Search(len(fwd), func(i int) bool { return fwd[i].lo >= b.lo }) - 1
 		if i >= 0 && b.hi < fwd[i].hi {
-			return porcupine.Illegal // a cluster with no room outside another's zone
+			return zoneConflict{read: -1, a: fwd[i], b: b}, true // no room outside the other's zone
 		}
 	}
-	return porcupine.Ok
+	return zoneConflict{}, false
+}
+
+// zonesExplain words a zone conflict of a key zonesApply accepted. The
+// caller has found no simpler proof (reads of unwritten values or from the
+// future are simpler proofs, found first).
+func zonesExplain(kh *keyHist, initial *string, clk clock) (explanation, bool) {
+	zc, bad := zonesFind(kh, initial)
+	if !bad || zc.read >= 0 {
+		return explanation{}, false
+	}
+	rec := func(op int) int { return kh.ops[op].Metadata.(meta).rec }
+	e := explanation{found: true, ops: len(kh.ops)}
+	var named []int
+	for _, c := range []*cluster{zc.a.c, zc.b.c} {
+		for _, op := range []int{c.write, c.first, c.last} {
+			if op >= 0 {
+				named = append(named, rec(op))
+			}
+		}
+	}
+	// The proof is complete when its last op completed.
+	e.time, e.violator = forever, -1
+	for _, ri := range named {
+		if r := kh.recs[ri]; r.ret > e.time {
+			e.time, e.violator = r.ret, ri
+		}
+	}
+	e.named = dedup(named)
+	held := func(z zone) string {
+		c := z.c
+		by := "from the start"
+		if c.first >= 0 {
+			r := kh.recs[rec(c.first)]
+			by = fmt.Sprintf("by %s (when the %s completed)", clk.bare(c.minFinish), opShort(r))
+		}
+		return fmt.Sprintf("%s was in %s %s and still read by a read that began %s",
+			showPtr(c.value), keyName(kh.key), by, clk.at(c.maxCall))
+	}
+	if zc.b.lo < zc.b.hi && zc.b.c.minFinish < zc.b.c.maxCall { // two forward zones
+		e.text = fmt.Sprintf("%s and %s were both current in %s between %s and %s, which no order allows: %s; %s",
+			showPtr(zc.a.c.value), showPtr(zc.b.c.value), keyName(kh.key), clk.bare(max(zc.a.lo, zc.b.lo)), clk.bare(min(zc.a.hi, zc.b.hi)),
+			held(zc.a), held(zc.b))
+		return e, true
+	}
+	c := zc.b.c
+	what := fmt.Sprintf("write %s=%s (%s–%s)", keyName(kh.key), showPtr(c.value), clk.bare(c.call), clk.bare(c.ret))
+	if c.reads > 0 {
+		what = fmt.Sprintf("the write of %s and its %d reads, which all ran between %s and %s,", showPtr(c.value), c.reads, clk.bare(zc.b.lo), clk.bare(zc.b.hi))
+	}
+	e.text = fmt.Sprintf("%s had to take effect while %s held %s without interruption, from %s to %s: %s",
+		what, keyName(kh.key), showPtr(zc.a.c.value), clk.bare(zc.a.lo), clk.bare(zc.a.hi), held(zc.a))
+	return e, true
+}
+
+func dedup(xs []int) []int {
+	seen := map[int]bool{}
+	var out []int
+	for _, x := range xs {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
 }

@@ -98,6 +98,12 @@ func TestZonesAgreeWithPorcupine(t *testing.T) {
 		if !assert.Equal(t, want, got, "history %d:\n%v", i, hh) {
 			return
 		}
+		// Every violation of a read/write register gets a proof in words,
+		// and no linearizable history gets one.
+		e := explainKey(rewritten[0], initial, clock{})
+		if !assert.Equal(t, want == porcupine.Illegal, e.found, "history %d: %q\n%v", i, e.text, hh) {
+			return
+		}
 		counts[got]++
 	}
 	t.Logf("verdicts: %v", counts)
