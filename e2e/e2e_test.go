@@ -170,6 +170,40 @@ func TestCommandCorrectRunChecksValid(t *testing.T) {
 	dir := resultsLine(t, stdout)
 	code, stdout, _ = gauntlet(t, 2*time.Minute, "check", dir)
 	assert.Equal(t, harness.ExitValid, code, stdout)
+
+	// --replay repeats the fault schedule (which package, in which order)
+	// and the op mix. Targets like "the leader" depend on the cluster.
+	code, stdout, stderr = gauntlet(t, 3*time.Minute, "run", "--replay", dir, "--out", out)
+	require.Equal(t, harness.ExitValid, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	again := resultsLine(t, stdout)
+	require.NotEqual(t, dir, again)
+	f1, ops1 := schedule(t, dir)
+	f2, ops2 := schedule(t, again)
+	n := min(len(f1), len(f2))
+	require.GreaterOrEqual(t, n, 2)
+	assert.Equal(t, f1[:n], f2[:n])
+	// Workers interleave differently, so compare how many of each kind.
+	assert.InDelta(t, ops1["read"]/float64(ops1["all"]), ops2["read"]/float64(ops2["all"]), 0.05)
+}
+
+// schedule returns the fault ops' functions in order and the mix of client
+// invocations of a stored run.
+func schedule(t *testing.T, dir string) ([]string, map[string]float64) {
+	t.Helper()
+	h, err := harness.ReadHistory(filepath.Join(dir, harness.HistoryFile))
+	require.NoError(t, err)
+	var faults []string
+	mix := map[string]float64{}
+	for _, op := range h {
+		switch {
+		case op.IsNemesis() && op.Type == harness.Invoke:
+			faults = append(faults, op.F)
+		case !op.IsNemesis() && op.Type == harness.Invoke:
+			mix[op.F]++
+			mix["all"]++
+		}
+	}
+	return faults, mix
 }
 
 // Ctrl-C mid-run: teardown completes, no kvnode is left, the history is kept.
