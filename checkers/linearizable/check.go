@@ -169,31 +169,45 @@ func check(ctx context.Context, in harness.CheckInput, opts Options) harness.Res
 			drawn = append(drawn, failing[i])
 		}
 	}
+	// The view and the partial linearizations are niceties: together they
+	// may not eat the budget of other checks.
+	budgetEnd := time.Now().Add(max(2*time.Second, timeout/10))
+	if deadline.Before(budgetEnd) {
+		budgetEnd = deadline
+	}
+	index := map[*keyHist]int{}
+	for i, kh := range failing {
+		index[kh] = i
+	}
 	var info *porcupine.LinearizationInfo
-	if len(drawn) > 0 && time.Now().Before(deadline) {
+	if len(drawn) > 0 && time.Now().Before(budgetEnd) {
 		cuts := make([]int64, len(drawn))
 		for j, kh := range drawn {
 			cuts[j] = never
-			for i := range failing {
-				if failing[i] == kh && expls[i].found {
-					cuts[j] = expls[i].time
-				}
+			if e := expls[index[kh]]; e.found {
+				cuts[j] = e.time
 			}
 		}
-		// The view is a nicety: it may not eat the budget of other checks.
-		budget := min(time.Until(deadline), max(2*time.Second, timeout/10))
-		vres, li, partials, kept := verbose(opts.Initial, drawn, cuts, budget)
+		_, li, partials, _ := verbose(opts.Initial, drawn, cuts, time.Until(budgetEnd))
 		info = &li
 		for j, kh := range drawn {
-			for i := range failing {
-				if failing[i] == kh {
-					expls[i].addPartial(kh, partials[j], kept[j], vres == porcupine.Illegal, opts.Initial, clk)
-				}
-			}
+			expls[index[kh]].setPartial(kh, partials[j])
 		}
-		// Re-sort: a fallback explanation learns its time from the partials.
-		sort.SliceStable(order, func(a, b int) bool { return expls[order[a]].time < expls[order[b]].time })
 	}
+	// Keys with no proof in words: explain from porcupine's partial
+	// linearization, each searched on its own so that a search cut short
+	// is known to be (and then claims nothing).
+	for i, kh := range failing {
+		if expls[i].found || !time.Now().Before(budgetEnd) {
+			continue
+		}
+		vres, _, partials, kept := verbose(opts.Initial, []*keyHist{kh}, nil, time.Until(budgetEnd))
+		if vres == porcupine.Illegal {
+			expls[i].fallback(kh, partials[0], kept[0], opts.Initial, clk)
+		}
+	}
+	// Re-sort: a fallback explanation learns its time from the partials.
+	sort.SliceStable(order, func(a, b int) bool { return expls[order[a]].time < expls[order[b]].time })
 	for _, i := range order {
 		kh, e := failing[i], expls[i]
 		res.Anomalies = append(res.Anomalies, e.anomaly(kh))

@@ -350,22 +350,23 @@ func explainWith(kh *keyHist, initial *string, clk clock) explanation {
 	return e
 }
 
-// addPartial records porcupine's longest partial linearization (indices into
-// kh.ops) of the searched ops (kept) and, if no direct proof was found,
-// explains from it: the op that completed first among those it could not
-// place.
-func (e *explanation) addPartial(kh *keyHist, lin, kept []int, complete bool, initial *string, clk clock) {
-	in := map[int]bool{}
+// setPartial records porcupine's longest partial linearization (indices
+// into kh.ops) for the report.
+func (e *explanation) setPartial(kh *keyHist, lin []int) {
 	e.partial = e.partial[:0]
 	for _, id := range lin {
-		ri := kh.ops[id].Metadata.(meta).rec
-		e.partial = append(e.partial, ri)
-		in[id] = true
+		e.partial = append(e.partial, kh.ops[id].Metadata.(meta).rec)
 	}
-	if e.found || !complete {
-		// A search cut short by the budget proves nothing about where it
-		// stopped: say only what is known (see anomaly).
-		return
+}
+
+// fallback explains a key no direct proof covers from porcupine's longest
+// partial linearization of the searched ops (kept), from a search that
+// completed: the op that completed first among those it could not place.
+func (e *explanation) fallback(kh *keyHist, lin, kept []int, initial *string, clk clock) {
+	e.setPartial(kh, lin) // this search completed; a drawn one may not have
+	in := map[int]bool{}
+	for _, id := range lin {
+		in[id] = true
 	}
 	blocked := -1
 	for _, id := range kept {
@@ -392,7 +393,7 @@ func (e *explanation) addPartial(kh *keyHist, lin, kept []int, complete bool, in
 	default:
 		what = fmt.Sprintf("%s completed %s", opName(kh.key, r), clk.at(r.ret))
 	}
-	e.time, e.violator = r.ret, ri
+	e.found, e.time, e.violator = true, r.ret, ri
 	e.named = []int{ri}
 	if n := len(e.partial); n > 0 {
 		e.named = append(e.named, e.partial[n-1])

@@ -92,11 +92,14 @@ func zonesFind(kh *keyHist, initial *string) (zoneConflict, bool) {
 	}
 	init := &cluster{value: initial, write: -1, call: forever, ret: forever, minFinish: forever, maxCall: forever, first: -1, last: -1}
 	clusters[key(initial)] = init
+	ordered := []*cluster{init} // map order would make explanations vary
 	for i, op := range kh.ops {
 		in := op.Input.(input)
 		if in.kind == kWrite {
-			clusters[key(&in.to)] = &cluster{value: &in.to, write: i, call: op.Call, ret: op.Return,
+			c := &cluster{value: &in.to, write: i, call: op.Call, ret: op.Return,
 				minFinish: op.Return, maxCall: op.Call, first: i, last: i}
+			clusters[key(&in.to)] = c
+			ordered = append(ordered, c)
 		}
 	}
 	for i, op := range kh.ops {
@@ -117,14 +120,14 @@ func zonesFind(kh *keyHist, initial *string) (zoneConflict, bool) {
 		}
 	}
 	var fwd, bwd []zone
-	for _, c := range clusters {
+	for _, c := range ordered {
 		if c.minFinish < c.maxCall {
 			fwd = append(fwd, zone{c.minFinish, c.maxCall, c})
 		} else {
 			bwd = append(bwd, zone{c.maxCall, c.minFinish, c})
 		}
 	}
-	sort.Slice(fwd, func(i, j int) bool { return fwd[i].lo < fwd[j].lo })
+	sort.SliceStable(fwd, func(i, j int) bool { return fwd[i].lo < fwd[j].lo })
 	for i := 1; i < len(fwd); i++ {
 		if fwd[i].lo < fwd[i-1].hi {
 			return zoneConflict{read: -1, a: fwd[i-1], b: fwd[i]}, true // both held over the overlap
@@ -132,7 +135,7 @@ func zonesFind(kh *keyHist, initial *string) (zoneConflict, bool) {
 	}
 	// Forward zones are now disjoint and sorted by both ends: only the last
 	// one starting before a backward zone can contain it.
-	sort.Slice(bwd, func(i, j int) bool { return bwd[i].hi < bwd[j].hi })
+	sort.SliceStable(bwd, func(i, j int) bool { return bwd[i].hi < bwd[j].hi })
 	for _, b := range bwd {
 		i := sort.Search(len(fwd), func(i int) bool { return fwd[i].lo >= b.lo }) - 1
 		if i >= 0 && b.hi < fwd[i].hi {
