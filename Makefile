@@ -1,7 +1,7 @@
 # Gauntlet's everyday commands. `make test` is what CI runs (.ci/run).
 GO ?= go
 
-.PHONY: run test bench e2e build
+.PHONY: run test bench e2e build nightly detect
 
 # One run end to end on local processes: the correct raft store under
 # partitions, kills and pauses; prints the verdict and where the results are.
@@ -23,3 +23,12 @@ bench:
 
 build:
 	$(GO) build -o bin/gauntlet ./cmd/gauntlet
+
+# The nightly chaos campaign (see campaigns/nightly.yaml), bounded to 2 hours;
+# resumable: rerun with --dir <the campaign folder it printed>.
+nightly:
+	$(GO) run ./cmd/gauntlet campaign --budget 2h campaigns/nightly.yaml
+
+# The detection benchmark: every catalog bug caught, no false positives.
+detect:
+	$(GO) run ./cmd/gauntlet bench detect

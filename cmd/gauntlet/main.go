@@ -7,6 +7,9 @@
 //	gauntlet bugs [--system S]  list a system's catalog of injectable bugs
 //	gauntlet report DIR         (re)write a run's report.html
 //	gauntlet serve [DIR]        serve the results folder over HTTP
+//	gauntlet campaign FILE      run a matrix of tests (campaigns/*.yaml)
+//	gauntlet bench detect       the detection benchmark over the bug catalogs
+//	gauntlet shrink DIR         a smaller configuration of an invalid run
 //
 // Exit codes: 0 valid, 1 invalid, 2 unknown, 3 the run could not be carried
 // out, 64 bad arguments or malformed input, 130 interrupted without finding
@@ -44,6 +47,9 @@ func commands() []command {
 		{"bugs", "[--system S]", "list the injectable bugs of the systems", cmdBugs},
 		{"report", "DIR", "(re)write report.html of a stored run and the results index", cmdReport},
 		{"serve", "[--addr 127.0.0.1:8080] [DIR]", "serve the results folder (default results/)", cmdServe},
+		{"campaign", "[flags] FILE", "run a matrix of tests (campaigns/*.yaml), resumable, with a summary", cmdCampaign},
+		{"bench", "detect [flags]", "the detection benchmark: every catalog bug caught, no false positives", cmdBench},
+		{"shrink", "[flags] DIR", "find a smaller configuration of an invalid run that still fails", cmdShrink},
 	}
 }
 
@@ -72,7 +78,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "gauntlet: Jepsen-style correctness tests for distributed systems")
 	fmt.Fprintln(w, "\nusage:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  gauntlet %-7s %-32s %s\n", c.name, c.args, c.help)
+		fmt.Fprintf(w, "  gauntlet %-8s %-31s %s\n", c.name, c.args, c.help)
 	}
 	fmt.Fprintln(w, "\nexit codes: 0 valid, 1 invalid, 2 unknown, 3 run failed, 64 bad arguments, 130 interrupted")
 }

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gauntlet-dev/gauntlet/campaign"
+	"github.com/gauntlet-dev/gauntlet/harness"
+	"github.com/gauntlet-dev/gauntlet/registry"
+)
+
+// campaignFlags are shared by campaign and bench detect.
+type campaignFlags struct {
+	parallel int
+	budget   time.Duration
+	junit    string
+	dir      string
+	out      string
+	verbose  bool
+}
+
+func (c *campaignFlags) register(fs *flag.FlagSet) {
+	fs.IntVar(&c.parallel, "parallel", max(1, runtime.NumCPU()/2), "runs at once (each has its own ports, folders and labels)")
+	fs.DurationVar(&c.budget, "budget", 0, "stop starting runs after this long; runs under way finish (0 = none)")
+	fs.StringVar(&c.junit, "junit", "", "also write a JUnit XML file here")
+	fs.StringVar(&c.dir, "dir", "", "campaign folder; an existing one is resumed (default <out>/campaigns/<name>/<start>)")
+	fs.StringVar(&c.out, "out", harness.DefaultOut, "results folder")
+	fs.BoolVar(&c.verbose, "v", false, "log warnings of every run")
+}
+
+func (c *campaignFlags) options(e *env, name string) campaign.Options {
+	dir := c.dir
+	if dir == "" {
+		dir = filepath.Join(c.out, "campaigns", name, time.Now().UTC().Format("20060102T150405Z"))
+	}
+	level := slog.LevelError
+	if c.verbose {
+		level = slog.LevelWarn
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	return campaign.Options{
+		Dir:      dir,
+		Parallel: c.parallel,
+		Budget:   c.budget,
+		JUnit:    c.junit,
+		Run: func(ctx context.Context, t harness.Test) (*harness.Results, error) {
+			return registry.Run(ctx, t, registry.Options{Logger: log.With("run", t.Name, "seed", t.Seed)})
+		},
+		Logf: func(f string, args ...any) {
+			fmt.Fprintf(e.stdout, "%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(f, args...))
+		},
+	}
+}
+
+// interruptible cancels ctx on SIGINT/SIGTERM; runs under way tear down.
+func interruptible(ctx context.Context, e *env) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	sigc := make(chan os.Signal, 2)
+	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		if _, ok := <-sigc; ok {
+			fmt.Fprintln(e.stderr, "interrupted: runs under way tear down; rerun with the same --dir to resume")
+			cancel()
+		}
+	}()
+	return ctx, func() { signal.Stop(sigc); close(sigc); cancel() }
+}
+
+func summaryExit(ctx context.Context, sum *campaign.Summary, err error, e *env, what string) int {
+	if err != nil {
+		fmt.Fprintf(e.stderr, "gauntlet %s: %v\n", what, err)
+	}
+	switch {
+	case sum == nil:
+		return harness.ExitRunFail
+	case ctx.Err() != nil:
+		return harness.ExitInterrupted
+	case !sum.Pass:
+		return 1
+	case err != nil:
+		return harness.ExitRunFail
+	}
+	return 0
+}
+
+func cmdCampaign(ctx context.Context, e *env, args []string) int {
+	fs := flag.NewFlagSet("campaign", flag.ContinueOnError)
+	var cf campaignFlags
+	cf.register(fs)
+	fs.Usage = usageFunc(fs, "[flags] FILE", "Runs a matrix of tests described by a campaign file (campaigns/*.yaml) and writes\nsummary.json, summary.html (and JUnit XML) in the campaign folder. Exit 0 when every\ncorrect cell is valid and every bug cell caught.")
+	if code, stop := parseFlags(e, fs, args); stop {
+		return code
+	}
+	if fs.NArg() != 1 {
+		return badArgs(e, "campaign", "want one campaign file, got %d arguments", fs.NArg())
+	}
+	spec, err := campaign.LoadSpec(fs.Arg(0))
+	if err != nil {
+		return badArgs(e, "campaign", "%v", err)
+	}
+	o := cf.options(e, spec.Name)
+	ctx, stop := interruptible(ctx, e)
+	defer stop()
+	fmt.Fprintf(e.stdout, "campaign %s: %d runs, %d at once, folder %s\n", spec.Name, len(spec.Runs()), o.Parallel, o.Dir)
+	sum, err := campaign.Execute(ctx, spec, o)
+	if sum != nil {
+		fmt.Fprintf(e.stdout, "campaign %s: %s (%d runs, %d not started)\nsummary: %s\n", spec.Name, passWord(sum.Pass), sum.Runs, sum.NotStarted,
+			filepath.Join(o.Dir, "summary.html"))
+	}
+	return summaryExit(ctx, sum, err, e, "campaign")
+}
+
+func passWord(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "FAIL"
+}
+
+func cmdBench(ctx context.Context, e *env, args []string) int {
+	if len(args) == 0 || args[0] != "detect" {
+		return badArgs(e, "bench", "want `gauntlet bench detect [flags]`")
+	}
+	fs := flag.NewFlagSet("bench detect", flag.ContinueOnError)
+	var cf campaignFlags
+	cf.register(fs)
+	seeds := fs.Int("seeds", 10, "seeds per bug and per correct-store cell")
+	catch := fs.Int("catch", 2, "stop a bug once caught this many times")
+	systems := fs.String("systems", "raft,quorum", "systems whose catalogs are benchmarked")
+	timeLimit := fs.Duration("time-limit", 20*time.Second, "time limit of each run")
+	nodes := fs.Int("nodes", 5, "cluster size")
+	deploy := fs.String("deploy", "local", "deployment")
+	fs.Usage = usageFunc(fs, "[flags]", "The detection benchmark: every catalog bug with the workload and faults its entry\nnames, and the correct store under every nemesis package, for the same seeds.\nExit 1 if a bug is never caught or the correct store is ever judged invalid.")
+	if code, stop := parseFlags(e, fs, args[1:]); stop {
+		return code
+	}
+	var ds []campaign.DetectSystem
+	for _, name := range strings.Split(*systems, ",") {
+		sys, err := registry.System(name, nil, nil)
+		if err != nil {
+			return badArgs(e, "bench detect", "%v", err)
+		}
+		dep, err := registry.Deployment(*deploy, nil)
+		if err != nil {
+			return badArgs(e, "bench detect", "%v", err)
+		}
+		var nems []string
+		for _, n := range registry.NemesisNames() {
+			ok := true
+			if ns, err := registry.Nemeses([]string{n}); err == nil {
+				for _, f := range ns[0].Requires() {
+					ok = ok && dep.Supports(sys, f)
+				}
+			}
+			if ok {
+				nems = append(nems, n)
+			}
+		}
+		// The correct store's workload must be one it is linearizable on:
+		// a leaderless quorum store's cas is not.
+		control := "kv"
+		if name == "quorum" {
+			control = "kv-without-cas"
+		}
+		ds = append(ds, campaign.DetectSystem{Name: name, Bugs: sys.Bugs(), Deploy: *deploy, Control: control, Nemeses: nems})
+	}
+	o := cf.options(e, "detect")
+	spec := campaign.Spec{Name: "detect", TimeLimit: timeLimit.String(), Nodes: *nodes}
+	ctx, stop := interruptible(ctx, e)
+	defer stop()
+	t0 := time.Now()
+	sum, err := campaign.Detect(ctx, campaign.DetectOptions{Systems: ds, Seeds: *seeds, BaseSeed: 1, CatchEnough: *catch, Options: o, Spec: spec})
+	if sum != nil {
+		fmt.Fprintln(e.stdout)
+		_ = campaign.WriteDetectTable(e.stdout, sum)
+		fmt.Fprintf(e.stdout, "\ndetection benchmark: %s in %s; summary: %s\n", passWord(sum.Pass), time.Since(t0).Round(time.Second),
+			filepath.Join(o.Dir, "summary.html"))
+	}
+	return summaryExit(ctx, sum, err, e, "bench detect")
+}
+
+func cmdShrink(ctx context.Context, e *env, args []string) int {
+	fs := flag.NewFlagSet("shrink", flag.ContinueOnError)
+	tries := fs.Int("max-tries", 12, "candidate runs at most")
+	out := fs.String("out", "", "where the candidate runs go (default DIR/shrink)")
+	fs.Usage = usageFunc(fs, "[flags] DIR", "Looks for a smaller configuration of an invalid run that still fails with the same seed\n(fewer fault packages, a shorter time limit, fewer clients) and prints the command.")
+	if code, stop := parseFlags(e, fs, args); stop {
+		return code
+	}
+	if fs.NArg() != 1 {
+		return badArgs(e, "shrink", "want one run directory, got %d arguments", fs.NArg())
+	}
+	dir := fs.Arg(0)
+	var res harness.Results
+	b, err := os.ReadFile(filepath.Join(dir, harness.ResultsFile))
+	if err == nil {
+		err = json.Unmarshal(b, &res)
+	}
+	if err != nil {
+		return badArgs(e, "shrink", "%s is not a finished run: %v", dir, err)
+	}
+	if res.Verdict != harness.Invalid {
+		return badArgs(e, "shrink", "%s is %s, not invalid: nothing to shrink", dir, res.Verdict)
+	}
+	where := *out
+	if where == "" {
+		where = filepath.Join(dir, "shrink")
+	}
+	ctx, stop := interruptible(ctx, e)
+	defer stop()
+	best, tried, err := campaign.Shrink(ctx, res.Test, res.FirstViolation, campaign.ShrinkOptions{
+		MaxTries: *tries,
+		Run: func(ctx context.Context, t harness.Test) (*harness.Results, error) {
+			t.Out = where
+			return registry.Run(ctx, t, registry.Options{NoReport: true})
+		},
+		Logf: func(f string, args ...any) { fmt.Fprintf(e.stdout, f+"\n", args...) },
+	})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(e.stderr, "gauntlet shrink: %v\n", err)
+	}
+	fmt.Fprintf(e.stdout, "\n%d candidates tried; smallest failing configuration:\n  %s\n", len(tried), best.CommandLine())
+	if ctx.Err() != nil {
+		return harness.ExitInterrupted
+	}
+	return 0
+}
