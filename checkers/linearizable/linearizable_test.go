@@ -339,6 +339,17 @@ func TestVisualizationWithFaults(t *testing.T) {
 	assert.Equal(t, int64(0.5e9), anns[0].Start)
 	assert.Equal(t, int64(6e9), anns[0].End)
 
+	// Reports redraw stored runs: the failing keys by default, or the
+	// keys asked for.
+	var buf bytes.Buffer
+	require.NoError(t, Visualize(&buf, b.h, nil, Options{}))
+	assert.Contains(t, buf.String(), "read k3 → 7")
+	assert.Error(t, Visualize(&buf, b.h[:5], nil, Options{}), "nothing fails")
+	buf.Reset()
+	require.NoError(t, Visualize(&buf, b.h[:5], []string{"k3"}, Options{}))
+	assert.Contains(t, buf.String(), "write k3=9")
+	assert.Error(t, Visualize(&buf, b.h, []string{"nope"}, Options{}))
+
 	// A valid history writes nothing.
 	dir2 := t.TempDir()
 	r = New(Options{}).Check(context.Background(), h.CheckInput{History: b.h[:5], Dir: dir2})

@@ -2,6 +2,8 @@ package linearizable
 
 import (
 	"bufio"
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -13,43 +15,46 @@ import (
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
-// Visualize writes porcupine's view of the given keys of h (all failing keys
-// when keys is empty, at most opts.MaxDrawn), with the nemesis's fault periods
-// as annotations. For reports that redraw a stored run.
+// Visualize writes porcupine's view of the given keys of h (when keys is
+// empty: the failing keys, first violation first, at most opts.MaxDrawn), with
+// the nemesis's fault periods as annotations. For reports that redraw a
+// stored run.
 func Visualize(w io.Writer, h harness.History, keys []string, opts Options) error {
 	timeout := opts.Timeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	all, _ := split(h, opts)
-	var chosen []*keyHist
 	if len(keys) == 0 {
-		m := model(opts.Initial, nil)
-		for _, kh := range all {
-			if porcupine.CheckOperationsTimeout(m, kh.ops, timeout) == porcupine.Illegal {
-				chosen = append(chosen, kh)
-			}
+		var d Details
+		if err := json.Unmarshal(Check(context.Background(), h, opts).Details, &d); err != nil {
+			return fmt.Errorf("visualize: %w", err)
 		}
 		max := opts.MaxDrawn
 		if max <= 0 {
 			max = 10
 		}
-		if len(chosen) > max {
-			chosen = chosen[:max]
-		}
-	} else {
-		want := map[string]bool{}
-		for _, k := range keys {
-			want[k] = true
-		}
-		for _, kh := range all {
-			if want[kh.key] {
-				chosen = append(chosen, kh)
+		for _, k := range d.Invalid {
+			if len(keys) < max {
+				keys = append(keys, k.Key)
 			}
+		}
+		if len(keys) == 0 {
+			return fmt.Errorf("visualize: no key was found not linearizable; name the keys to draw")
+		}
+	}
+	all, _ := split(h, opts)
+	byKey := map[string]*keyHist{}
+	for _, kh := range all {
+		byKey[kh.key] = kh
+	}
+	var chosen []*keyHist
+	for _, k := range keys {
+		if kh := byKey[k]; kh != nil {
+			chosen = append(chosen, kh)
 		}
 	}
 	if len(chosen) == 0 {
-		return fmt.Errorf("visualize: none of the requested keys has read, write or cas ops")
+		return fmt.Errorf("visualize: none of the keys %q has read, write or cas ops", keys)
 	}
 	_, info, _, _ := verbose(opts.Initial, chosen, nil, timeout)
 	info.AddAnnotations(faultAnnotations(h))
