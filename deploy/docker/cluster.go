@@ -412,28 +412,54 @@ func (c *Cluster) CollectLogs(ctx context.Context, dir string) error {
 	return errors.Join(errs...)
 }
 
+// saveLogs writes ctr's output to path; extra lines (our own timestamped
+// events) are merged in time order, so faults.log reads as one timeline.
 func saveLogs(ctx context.Context, ctr *testcontainers.DockerContainer, path string, extra []string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
+	var out bytes.Buffer
 	if ctr != nil {
 		r, err := ctr.Logs(ctx)
 		if err != nil {
 			return err
 		}
-		defer r.Close()
-		if _, err := io.Copy(f, r); err != nil {
+		_, err = io.Copy(&out, r)
+		r.Close()
+		if err != nil {
 			return err
 		}
 	}
-	for _, l := range extra {
-		if _, err := fmt.Fprintln(f, l); err != nil {
-			return err
+	data := out.Bytes()
+	if len(extra) > 0 {
+		lines := append(strings.Split(strings.TrimRight(out.String(), "\n"), "\n"), extra...)
+		if out.Len() == 0 {
+			lines = extra
 		}
+		data = []byte(strings.Join(byTime(lines), "\n") + "\n")
 	}
-	return f.Close()
+	return os.WriteFile(path, data, 0o644)
+}
+
+// byTime sorts lines by their leading RFC 3339 timestamp; a line without
+// one stays after the line before it.
+func byTime(lines []string) []string {
+	type line struct {
+		t time.Time
+		s string
+	}
+	ls := make([]line, len(lines))
+	var last time.Time
+	for i, s := range lines {
+		first, _, _ := strings.Cut(s, " ")
+		if t, err := time.Parse(time.RFC3339Nano, first); err == nil {
+			last = t
+		}
+		ls[i] = line{last, s}
+	}
+	slices.SortStableFunc(ls, func(a, b line) int { return a.t.Compare(b.t) })
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = l.s
+	}
+	return out
 }
 
 // Close removes every container, the network and the volumes of the run.

@@ -576,3 +576,14 @@ func TestSubnetOverlap(t *testing.T) {
 	ip := mustAddr(hc.(*Cluster).IP("n1"))
 	assert.False(t, first.Contains(ip), "n1 at %s should not be in the taken %s", ip, first)
 }
+
+func TestByTime(t *testing.T) {
+	in := []string{
+		"2026-11-22T07:51:30.5Z holder up",
+		"2026-11-22T07:52:01.17321Z applied {}",
+		"  continuation of the line above",
+		"2026-11-22T07:51:50.552305795Z SIGKILL",
+		"2026-11-22T07:52:01.1736Z partition: applied {}",
+	}
+	assert.Equal(t, []string{in[0], in[3], in[1], in[2], in[4]}, byTime(in))
+}
