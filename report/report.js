@@ -3,6 +3,7 @@
 // textContent, never innerHTML, so keys and values stay text.
 (function () {
   'use strict'
+  var t0 = performance.now()
   var D = JSON.parse(document.getElementById('data').textContent)
   // Ends and completion indices are stored as differences (shorter JSON).
   D.e = new Float64Array(D.s.length)
@@ -327,7 +328,11 @@
     })
   }
 
+  var t1 = performance.now()
   setSize()
   render()
   if (window.location.hash) onHash()
+  // For the tests' measurements: when the script started, and how long
+  // decoding the data and the first drawing took.
+  window.gauntletTiming = { start: t0, decode: t1 - t0, draw: performance.now() - t1 }
 })()

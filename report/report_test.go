@@ -143,3 +143,18 @@ func hasNot(t *testing.T, page, s string, msg ...any) bool {
 	t.Helper()
 	return assert.False(t, strings.Contains(page, s), "page has %q %v", s, msg)
 }
+
+// An unknown verdict says why, and never reads as a pass.
+func TestUnknownReport(t *testing.T) {
+	dir := writeFixture(t, t.TempDir(), validFixture())
+	var res h.Results
+	require.NoError(t, readJSON(filepath.Join(dir, h.ResultsFile), &res))
+	res.Verdict = h.Unknown
+	res.Checkers[0] = h.Result{Checker: "linearizable", Validity: h.Unknown, Summary: "timed out after 60s on 3 keys"}
+	writeJSON(t, filepath.Join(dir, h.ResultsFile), res)
+	page := writeReport(t, dir)
+	has(t, page, `<span class="verdict" id="verdict">unknown</span>`)
+	has(t, page, "This is not a pass.")
+	has(t, page, "linearizable could not decide: timed out after 60s on 3 keys")
+	hasNot(t, page, "No violation found in")
+}
