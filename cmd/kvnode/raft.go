@@ -65,5 +65,8 @@ func openRaft(c nodeConfig, t raftTuning) (api.Store, http.Handler, error) {
 		return nil, nil, fmt.Errorf("start raft: %w", err)
 	}
 	s := kv.NewStore(kv.Config{ID: c.ID, Peers: c.Peers, Node: node, FSM: fsm, Bug: c.Bug, Clock: c.Clock, Logger: log})
-	return &raftStore{Store: s, transport: tr, stores: st}, transport.Handler(node.Deliver), nil
+	internal := http.NewServeMux()
+	internal.Handle(transport.Path, transport.Handler(node.Deliver))
+	internal.Handle(kv.BatchPath, s.Handler())
+	return &raftStore{Store: s, transport: tr, stores: st}, internal, nil
 }

@@ -5,16 +5,18 @@
 //
 // Put and CAS are proposed to raft on the leader and answered once the entry
 // is committed and applied, with the state machine's result (a CAS decides
-// against the state at its log position). A follower forwards the client's
-// request over HTTP to the leader's address from the peers map (the same
-// address raft uses, so the harness's proxies see it too), marked with
-// api.ForwardedHeader so that it is never forwarded twice.
+// against the state at its log position). A follower forwards the request
+// over HTTP to the leader's address from the peers map (the same address
+// raft uses, so the harness's proxies see it too), batched with concurrent
+// ones (forward.go) and marked with api.ForwardedHeader so that the leader
+// never forwards it again.
 //
 // Classification, which the harness's correctness depends on:
 //   - not applied (503): no leader known; raft refused before proposing
 //     (ErrNotLeader, ErrStopped); a forwarded request reached a node that is
 //     no longer leader; the forward failed before the request was written
-//     (dial refused, no connection); the leader itself answered 503.
+//     (dial refused, no connection) or the caller gave up while it was still
+//     queued for the next batch; the leader itself answered 503.
 //   - unknown (504): raft proposed the entry but could not see it commit
 //     (ErrUnknownOutcome: leadership lost, timeout, shutdown); the forward
 //     failed after the request was written (timeout, reset, bad response);
@@ -42,12 +44,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptrace"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -86,6 +85,8 @@ type Store struct {
 
 	stop     chan struct{}
 	done     chan struct{}
+	fwdMu    sync.Mutex
+	batchers map[string]*batcher // leader id -> its forwarding batcher
 	closeOne sync.Once
 	closed   atomic.Bool
 }
@@ -111,11 +112,12 @@ func NewStore(cfg Config) *Store {
 		IdleConnTimeout:     30 * time.Second,
 	}
 	s := &Store{
-		cfg:  cfg,
-		http: &http.Client{Transport: tr},
-		log:  cfg.Logger,
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
+		cfg:      cfg,
+		http:     &http.Client{Transport: tr},
+		log:      cfg.Logger,
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		batchers: map[string]*batcher{},
 	}
 	go s.watch()
 	return s
@@ -145,8 +147,12 @@ func (s *Store) watch() {
 
 // Put writes key=value through raft.
 func (s *Store) Put(ctx context.Context, key, value string) error {
+	op := fwdOp{Op: "put", Key: key, Value: value}
 	_, err := s.write(ctx, EncodePut(key, value), func(leader string) (any, error) {
-		_, err := s.forward(ctx, leader, http.MethodPut, "/kv/"+url.PathEscape(key), map[string]string{"value": value}, nil, true)
+		r, err := s.forwardOp(ctx, leader, op)
+		if err == nil {
+			err = resultError(leader, op, r)
+		}
 		return nil, err
 	})
 	return err
@@ -154,17 +160,19 @@ func (s *Store) Put(ctx context.Context, key, value string) error {
 
 // CAS sets key to to if it holds from, through raft.
 func (s *Store) CAS(ctx context.Context, key, from, to string) (api.CASResult, error) {
+	op := fwdOp{Op: "cas", Key: key, From: from, To: to}
 	res, err := s.write(ctx, EncodeCAS(key, from, to), func(leader string) (any, error) {
-		var out api.CASBody
-		code, err := s.forward(ctx, leader, http.MethodPost, "/kv/"+url.PathEscape(key)+"/cas",
-			map[string]string{"from": from, "to": to}, &out, true)
+		r, err := s.forwardOp(ctx, leader, op)
+		if err == nil {
+			err = resultError(leader, op, r)
+		}
 		if err != nil {
 			return nil, err
 		}
-		if code == http.StatusConflict {
-			return api.CASResult{OK: false, Current: out.Value, Found: out.Found}, nil
+		if r.Status == http.StatusConflict {
+			return api.CASResult{OK: false, Current: r.Value, Found: r.Found}, nil
 		}
-		return api.CASResult{OK: out.OK}, nil
+		return api.CASResult{OK: r.OK}, nil
 	})
 	if err != nil {
 		return api.CASResult{}, err
@@ -242,11 +250,15 @@ func (s *Store) Get(ctx context.Context, key string, stale bool) (string, bool, 
 	} else if api.Forwarded(ctx) {
 		return "", false, api.NotApplied("not the leader (leader is %s); forwarded requests are not forwarded again", leader)
 	}
-	var out api.ValueBody
-	if _, err := s.forward(ctx, leader, http.MethodGet, "/kv/"+url.PathEscape(key), nil, &out, false); err != nil {
+	op := fwdOp{Op: "get", Key: key}
+	r, err := s.forwardOp(ctx, leader, op)
+	if err == nil {
+		err = resultError(leader, op, r)
+	}
+	if err != nil {
 		return "", false, err
 	}
-	return out.Value, out.Found, nil
+	return r.Value, r.Found, nil
 }
 
 // leader returns the current leader's id, waiting up to LeaderWait for one
@@ -283,74 +295,6 @@ func classify(op string, err error) error {
 		return fmt.Errorf("%s: %w", op, err)
 	default:
 		return api.Unknown("%s: %v", op, err)
-	}
-}
-
-// forward sends the request to the leader and relays its classification.
-// It returns the status code for 200 and 409.
-func (s *Store) forward(ctx context.Context, leader, method, path string, in, out any, mutating bool) (int, error) {
-	addr, ok := s.cfg.Peers[leader]
-	if !ok {
-		return 0, api.NotApplied("leader %q has no address in the peer list", leader)
-	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.ForwardTimeout)
-	defer cancel()
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return 0, api.NotApplied("encode forward: %v", err)
-		}
-		body = bytes.NewReader(b)
-	}
-	// wrote flips once the whole request reached the connection: from then
-	// on a failure means the leader may have acted on it.
-	var wrote atomic.Bool
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		WroteRequest: func(i httptrace.WroteRequestInfo) {
-			if i.Err == nil {
-				wrote.Store(true)
-			}
-		},
-	})
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+path, body)
-	if err != nil {
-		return 0, api.NotApplied("build forward: %v", err)
-	}
-	req.Header.Set(api.ForwardedHeader, s.cfg.ID)
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := s.http.Do(req)
-	if err != nil {
-		if mutating && wrote.Load() {
-			return 0, api.Unknown("forward to leader %s after sending: %v", leader, err)
-		}
-		return 0, api.NotApplied("forward to leader %s: %v", leader, err)
-	}
-	defer resp.Body.Close()
-	data, rerr := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	failed := func(format string, args ...any) error {
-		if mutating {
-			return api.Unknown(format, args...)
-		}
-		return api.NotApplied(format, args...)
-	}
-	switch resp.StatusCode {
-	case http.StatusOK, http.StatusConflict:
-		if rerr != nil {
-			return 0, failed("forward to leader %s: read response: %v", leader, rerr)
-		}
-		if out != nil {
-			if err := json.Unmarshal(data, out); err != nil {
-				return 0, failed("forward to leader %s: decode response: %v", leader, err)
-			}
-		}
-		return resp.StatusCode, nil
-	case http.StatusServiceUnavailable, http.StatusBadRequest:
-		return 0, api.NotApplied("leader %s: %s: %s", leader, resp.Status, errorText(data))
-	default:
-		return 0, failed("leader %s: %s: %s", leader, resp.Status, errorText(data))
 	}
 }
 

@@ -3,9 +3,12 @@ package kv
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -101,7 +104,7 @@ func cluster(t *testing.T, bug string) (leader, follower *testNode) {
 	for _, tn := range nodes {
 		tn.store = NewStore(Config{ID: tn.node.id, Peers: peers, Node: tn.node, FSM: tn.node.fsm, Bug: bug,
 			LeaderWait: 50 * time.Millisecond, ForwardTimeout: 300 * time.Millisecond})
-		tn.srv.Config.Handler = api.NewServer(tn.store, api.ServerOptions{})
+		tn.srv.Config.Handler = api.NewServer(tn.store, api.ServerOptions{Internal: tn.store.Handler()})
 		tn.srv.Start()
 		t.Cleanup(func() { tn.srv.Close(); _ = tn.store.Close() })
 	}
@@ -226,4 +229,70 @@ func TestClosedStoreRefuses(t *testing.T) {
 	err := l.store.Put(context.Background(), "k", "v")
 	assert.ErrorIs(t, err, api.ErrNotApplied)
 	assert.True(t, errors.Is(api.Classify(err), api.ErrNotApplied))
+}
+
+func TestForwardsBatchConcurrentRequests(t *testing.T) {
+	l, f := cluster(t, "")
+	var batches atomic.Int64
+	inner := l.srv.Config.Handler
+	l.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == BatchPath {
+			batches.Add(1)
+		}
+		inner.ServeHTTP(w, r)
+	})
+	ctx := context.Background()
+	const n = 64
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := fmt.Sprintf("k%d", i)
+			if errs[i] = f.store.Put(ctx, key, "a"); errs[i] != nil {
+				return
+			}
+			var res api.CASResult
+			if res, errs[i] = f.store.CAS(ctx, key, "a", "b"); errs[i] == nil && !res.OK {
+				errs[i] = fmt.Errorf("cas %s failed: %+v", key, res)
+			}
+			if errs[i] != nil {
+				return
+			}
+			v, found, err := f.store.Get(ctx, key, false)
+			if err == nil && (!found || v != "b") {
+				err = fmt.Errorf("read %s = %q, %v", key, v, found)
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	t.Logf("%d requests in %d batches", 3*n, batches.Load())
+	assert.Less(t, batches.Load(), int64(3*n), "concurrent requests share batches")
+}
+
+func TestForwardWithdrawnWhileQueuedIsNeverSent(t *testing.T) {
+	l, f := cluster(t, "")
+	l.node.set(func(n *fakeNode) { n.block = true })
+	first := make(chan error, 1)
+	go func() { first <- f.store.Put(context.Background(), "a", "1") }()
+	require.Eventually(t, func() bool {
+		l.node.mu.Lock()
+		defer l.node.mu.Unlock()
+		return l.node.proposed == 1
+	}, 2*time.Second, time.Millisecond, "the first forward is in flight")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := f.store.Put(ctx, "b", "2") // queued behind the first, then given up
+	assert.ErrorIs(t, err, api.ErrNotApplied)
+	assert.ErrorIs(t, <-first, api.ErrUnknown)
+	time.Sleep(100 * time.Millisecond)
+	l.node.mu.Lock()
+	defer l.node.mu.Unlock()
+	assert.Equal(t, 1, l.node.proposed, "the withdrawn request never reached the leader")
 }
