@@ -127,6 +127,12 @@ func TestCommandFindsStaleReadAndChecksAgain(t *testing.T) {
 	assert.Equal(t, harness.ExitInvalid, code, "check gives the run's verdict\n%s\n%s", stdout, stderr)
 	assert.Contains(t, stdout, "verdict: invalid")
 
+	// shrink finds a shorter run that still fails (stale reads show at once).
+	code, stdout, stderr = gauntlet(t, 3*time.Minute, "shrink", "--max-tries", "2", "--out", t.TempDir(), dir)
+	require.Equal(t, 0, code, "%s\n%s", stdout, stderr)
+	assert.Contains(t, stdout, "-> invalid")
+	assert.Regexp(t, `smallest failing configuration:\n\s+gauntlet run .*--time-limit [2-9]s`, stdout)
+
 	// A harness killed mid-write leaves a torn last line: still checked.
 	hist, err := os.ReadFile(filepath.Join(dir, harness.HistoryFile))
 	require.NoError(t, err)
