@@ -237,6 +237,22 @@ func TestBrowserReports(t *testing.T) {
 	browser := newBrowser(t)
 	root := t.TempDir()
 
+	// The checks below rely on seeing console errors, exceptions and
+	// dialogs: prove that a page with each is caught.
+	t.Run("detects errors", func(t *testing.T) {
+		page := filepath.Join(root, "bad.html")
+		require.NoError(t, os.WriteFile(page, []byte(`<!doctype html><p id="tl-status">x</p>`+
+			`<script>console.error("boom"); alert("xss"); setTimeout(() => { throw new Error("late") }, 0)</script>`), 0o644))
+		tb := openTab(t, browser)
+		tb.open(t, page)
+		require.Eventually(t, func() bool { return len(tb.Problems()) >= 3 }, 10*time.Second, 50*time.Millisecond,
+			"caught only %q", tb.Problems())
+		all := strings.Join(tb.Problems(), "\n")
+		assert.Contains(t, all, "boom")
+		assert.Contains(t, all, "dialog opened: xss")
+		assert.Contains(t, all, "late")
+	})
+
 	t.Run("invalid", func(t *testing.T) {
 		dir := writeFixture(t, root, invalidFixture())
 		require.NoError(t, Write(t.Context(), dir))
@@ -303,6 +319,20 @@ func TestBrowserReports(t *testing.T) {
 		// Hover-free check of porcupine's tooltips is not possible here; its
 		// states and metadata are escaped in the model (see linearization.go).
 		assert.Empty(t, tb.Problems(), "no alert, no error")
+	})
+
+	t.Run("empty run", func(t *testing.T) {
+		dir := filepath.Join(root, "empty", "run")
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		writeJSON(t, filepath.Join(dir, h.ConfigFile), h.Test{Name: "empty", System: "raft"}.WithDefaults())
+		require.NoError(t, os.WriteFile(filepath.Join(dir, h.HistoryFile), nil, 0o644))
+		require.NoError(t, Write(t.Context(), dir))
+		tb := openTab(t, browser)
+		tb.open(t, filepath.Join(dir, h.ReportFile))
+		st := tb.state(t)
+		assert.Equal(t, "unknown", st.Verdict)
+		assert.Equal(t, "no client ops in the history", st.Status)
+		assert.Empty(t, tb.Problems())
 	})
 
 	t.Run("index", func(t *testing.T) {

@@ -158,3 +158,15 @@ func TestUnknownReport(t *testing.T) {
 	has(t, page, "linearizable could not decide: timed out after 60s on 3 keys")
 	hasNot(t, page, "No violation found in")
 }
+
+// A run that died during setup has a config and an empty history: the
+// report still renders (unknown, no plots data), it does not fail.
+func TestReportOfEmptyRun(t *testing.T) {
+	dir := t.TempDir()
+	writeJSON(t, filepath.Join(dir, h.ConfigFile), h.Test{Name: "t", System: "raft"}.WithDefaults())
+	require.NoError(t, os.WriteFile(filepath.Join(dir, h.HistoryFile), nil, 0o644))
+	page := writeReport(t, dir)
+	has(t, page, `id="verdict">unknown<`)
+	has(t, page, "No results.json")
+	assert.Equal(t, 3, strings.Count(page, `<svg id="plot-`))
+}
