@@ -168,9 +168,9 @@ func decades(lo, hi float64) (float64, float64, []float64) {
 }
 
 // latencyRange is the span of ok/fail/info latencies in ms, clamped to a sane floor.
-func latencyRange(os []op) (float64, float64) {
+func latencyRange(all []op) (float64, float64) {
 	lo, hi := math.Inf(1), 0.0
-	for _, o := range os {
+	for _, o := range all {
 		if o.Outcome == outPending {
 			continue
 		}
@@ -189,9 +189,9 @@ var outcomeOrder = []string{outOK, outFail, outInfo}
 // colour by outcome, shape by function. Points that would land on the same
 // 2 px cell with the same colour and shape are drawn once, which keeps a
 // 100,000-op plot small without hiding any outcome.
-func latencyPlot(os []op, tmax int64, faults []fault, violation *int64) template.HTML {
-	f := newFrame("plot-latency", latencyTitle, outcomeLegend(os), tmax, faults, violation)
-	lo, hi, ticks := decades(latencyRange(os))
+func latencyPlot(all []op, tmax int64, faults []fault, violation *int64) template.HTML {
+	f := newFrame("plot-latency", latencyTitle, outcomeLegend(all), tmax, faults, violation)
+	lo, hi, ticks := decades(latencyRange(all))
 	y := f.logScale(lo, hi)
 	f.yAxis("latency (ms)", ticks, y)
 	// One path per outcome and shape: a handful of DOM nodes instead of tens
@@ -199,7 +199,7 @@ func latencyPlot(os []op, tmax int64, faults []fault, violation *int64) template
 	seen := make(map[uint64]struct{}, 1<<14)
 	for ci, outcome := range outcomeOrder {
 		var paths [4]strings.Builder
-		for _, o := range os {
+		for _, o := range all {
 			if o.Outcome != outcome {
 				continue
 			}
@@ -252,9 +252,9 @@ func shapeOf(f string) int {
 // outcomeLegend labels each colour with its count: drawing one point per
 // pixel cell makes rare outcomes look as common as frequent ones, and the
 // numbers say how many there really are.
-func outcomeLegend(os []op) [][2]string {
+func outcomeLegend(all []op) [][2]string {
 	n := map[string]int{}
-	for _, o := range os {
+	for _, o := range all {
 		n[o.Outcome]++
 	}
 	out := make([][2]string, len(outcomeOrder))
@@ -279,10 +279,10 @@ func writeMarker(b *strings.Builder, shape int, x, y float64) {
 }
 
 // bins groups completed ops by the second in which they completed.
-func bins(os []op, tmax int64, include func(op) bool) [][]op {
+func bins(all []op, tmax int64, include func(op) bool) [][]op {
 	n := int(tmax/1e9) + 1
 	out := make([][]op, n)
-	for _, o := range os {
+	for _, o := range all {
 		if o.Outcome == outPending || !include(o) {
 			continue
 		}
@@ -294,7 +294,7 @@ func bins(os []op, tmax int64, include func(op) bool) [][]op {
 
 // quantilePlot draws p50/p95/p99/max latency of ok and fail ops per second
 // (info ops are timeouts: they would only draw the timeout).
-func quantilePlot(os []op, tmax int64, faults []fault, violation *int64) template.HTML {
+func quantilePlot(all []op, tmax int64, faults []fault, violation *int64) template.HTML {
 	qs := []struct {
 		name string
 		q    float64
@@ -304,10 +304,10 @@ func quantilePlot(os []op, tmax int64, faults []fault, violation *int64) templat
 		legend[i] = [2]string{q.name, "q-" + q.name}
 	}
 	f := newFrame("plot-quantiles", "Latency quantiles per second (ok and fail ops, log scale)", legend, tmax, faults, violation)
-	lo, hi, ticks := decades(latencyRange(os))
+	lo, hi, ticks := decades(latencyRange(all))
 	y := f.logScale(lo, hi)
 	f.yAxis("latency (ms)", ticks, y)
-	bs := bins(os, tmax, func(o op) bool { return o.Outcome != outInfo })
+	bs := bins(all, tmax, func(o op) bool { return o.Outcome != outInfo })
 	lat := make([][]float64, len(bs))
 	for i, b := range bs {
 		l := make([]float64, len(b))
@@ -332,9 +332,9 @@ func quantilePlot(os []op, tmax int64, faults []fault, violation *int64) templat
 }
 
 // throughputPlot draws completions per second by outcome.
-func throughputPlot(os []op, tmax int64, faults []fault, violation *int64) template.HTML {
-	f := newFrame("plot-throughput", "Throughput: completions per second by outcome", outcomeLegend(os), tmax, faults, violation)
-	bs := bins(os, tmax, func(op) bool { return true })
+func throughputPlot(all []op, tmax int64, faults []fault, violation *int64) template.HTML {
+	f := newFrame("plot-throughput", "Throughput: completions per second by outcome", outcomeLegend(all), tmax, faults, violation)
+	bs := bins(all, tmax, func(op) bool { return true })
 	peak := 1.0
 	perOutcome := map[string][]int{}
 	for _, outcome := range outcomeOrder {

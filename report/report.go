@@ -177,11 +177,11 @@ func build(ctx context.Context, r *run) (*page, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	os_, tmax := ops(r.hist)
+	cops, tmax := ops(r.hist)
 	faults := faultPeriods(r.hist, tmax)
 	p := &page{
 		Test: r.test, Nemesis: r.test.NemesisName(), Missing: r.missing,
-		Faults: faults, Ops: len(os_), CSS: styleCSS, JS: reportJS,
+		Faults: faults, Ops: len(cops), CSS: styleCSS, JS: reportJS,
 		Generated: time.Now().UTC().Format(time.RFC3339),
 	}
 	p.FaultCount = faultSummary(faults)
@@ -203,7 +203,7 @@ func build(ctx context.Context, r *run) (*page, error) {
 		p.Command = res.Command
 		p.RunError = res.Error
 		p.Interrupted = res.Interrupted
-		p.Headline, p.Reasons = headline(res, len(os_), p.FaultCount)
+		p.Headline, p.Reasons = headline(res, len(cops), p.FaultCount)
 	}
 	if p.Command == "" && r.test.System != "" {
 		p.Command = r.test.CommandLine()
@@ -247,7 +247,7 @@ func build(ctx context.Context, r *run) (*page, error) {
 					id, done := linIDs[a.Key]
 					if !done {
 						id = fmt.Sprintf("lin-%d", len(linIDs))
-						v, err := linearizationView(id, r.hist, os_, a.Key, faults)
+						v, err := linearizationView(id, r.hist, cops, a.Key, faults)
 						if err != nil {
 							return nil, err
 						}
@@ -292,11 +292,11 @@ func build(ctx context.Context, r *run) (*page, error) {
 		p.Anomalies = p.Anomalies[:maxFullAnomalies]
 	}
 	p.Plots = []template.HTML{
-		latencyPlot(os_, tmax, faults, violation),
-		quantilePlot(os_, tmax, faults, violation),
-		throughputPlot(os_, tmax, faults, violation),
+		latencyPlot(cops, tmax, faults, violation),
+		quantilePlot(cops, tmax, faults, violation),
+		throughputPlot(cops, tmax, faults, violation),
 	}
-	p.Counts = counts(os_)
+	p.Counts = counts(cops)
 	p.Digests, p.DigestsOK = digests(r.digests)
 	p.Logs = nodeLogs(r.dir, testZero(res), violation)
 	if res != nil {
@@ -320,7 +320,7 @@ func build(ctx context.Context, r *run) (*page, error) {
 	}
 	p.Raw = r.rawFiles
 
-	data, err := timelineData(os_, tmax, faults, violation)
+	data, err := timelineData(cops, tmax, faults, violation)
 	if err != nil {
 		return nil, err
 	}

@@ -214,9 +214,9 @@ type countRow struct {
 	OK, Fail, Info, Pending, All int
 }
 
-func counts(os []op) []countRow {
+func counts(all []op) []countRow {
 	m := map[string]*countRow{}
-	for _, o := range os {
+	for _, o := range all {
 		r := m[o.F]
 		if r == nil {
 			r = &countRow{F: o.F}
