@@ -284,8 +284,10 @@ func TestRunRateLimits(t *testing.T) {
 	tst.TimeLimit = Duration(time.Second)
 	res, err := Run(context.Background(), tst, p)
 	require.NoError(t, err)
-	main := res.Ops - 5 // minus the recovery reads
-	assert.InDelta(t, 200, main, 30, "ops in 1 s at rate 200")
+	main := float64(res.Ops - 5) // minus the recovery reads
+	limit := 200 * res.TestTime.D().Seconds()
+	assert.LessOrEqual(t, main, limit+5, "the rate is a limit")
+	assert.GreaterOrEqual(t, main, limit/2, "and is roughly reached (timers run late on a loaded machine)")
 }
 
 // The same seed gives the same op mix and the same fault schedule.
