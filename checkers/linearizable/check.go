@@ -44,7 +44,7 @@ type Options struct {
 	NoPrune bool
 	// Workers is how many keys are searched at once (default GOMAXPROCS).
 	Workers int
-	// MaxDrawn is how many failing keys linearizability.html shows (default 10).
+	// MaxDrawn is how many failing keys linearizability.html shows (default 5).
 	MaxDrawn int
 }
 
@@ -161,7 +161,7 @@ func check(ctx context.Context, in harness.CheckInput, opts Options) harness.Res
 	sort.SliceStable(order, func(a, b int) bool { return expls[order[a]].time < expls[order[b]].time })
 	maxDrawn := opts.MaxDrawn
 	if maxDrawn <= 0 {
-		maxDrawn = 10
+		maxDrawn = 5
 	}
 	var drawn []*keyHist
 	for _, i := range order {
@@ -317,7 +317,13 @@ const maxDrawOps = 3000
 // longest partial linearization as indices into kh.ops.
 func verbose(initial *string, keys []*keyHist, cuts []int64, timeout time.Duration) (porcupine.CheckResult, porcupine.LinearizationInfo, [][]int, [][]int) {
 	var all []porcupine.Operation
-	rows := map[harness.Process]int{}
+	// Each key gets its own band of rows, one per process, so that keys
+	// drawn together do not interleave.
+	type row struct {
+		key int
+		p   harness.Process
+	}
+	rows := map[row]int{}
 	kept := make([][]int, len(keys))
 	for ki, kh := range keys {
 		cut := int64(never)
@@ -331,12 +337,12 @@ func verbose(initial *string, keys []*keyHist, cuts []int64, timeout time.Durati
 			kept[ki] = append(kept[ki], id)
 			md := op.Metadata.(meta)
 			r := kh.recs[md.rec]
-			row, ok := rows[r.inv.Process]
+			id, ok := rows[row{ki, r.inv.Process}]
 			if !ok {
-				row = len(rows)
-				rows[r.inv.Process] = row
+				id = len(rows)
+				rows[row{ki, r.inv.Process}] = id
 			}
-			op.ClientId = row
+			op.ClientId = id
 			op.Metadata = vmeta{key: ki, meta: meta{rec: md.rec, text: tooltip(r)}}
 			all = append(all, op)
 		}

@@ -31,7 +31,7 @@ func Visualize(w io.Writer, h harness.History, keys []string, opts Options) erro
 		}
 		max := opts.MaxDrawn
 		if max <= 0 {
-			max = 10
+			max = 5
 		}
 		for _, k := range d.Invalid {
 			if len(keys) < max {
