@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gauntlet-dev/gauntlet/checkers/appendreg"
 	"github.com/gauntlet-dev/gauntlet/checkers/linearizable"
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
@@ -72,4 +73,30 @@ func TestPorcupineEtcdCorpus(t *testing.T) {
 	}
 	require.Equal(t, 23, linearizableCount)
 	t.Logf("checked %d labelled etcd logs in %s", len(want), time.Since(start).Round(time.Millisecond))
+}
+
+// TestPorcupineKVCorpus checks porcupine's kv logs (get/put/append, keys in
+// :key, registers starting empty) against the labels of porcupine's tests.
+func TestPorcupineKVCorpus(t *testing.T) {
+	dir := porcupineDir(t)
+	want := labels(t, dir, regexp.MustCompile(`checkKv\(t, "([^"]+)", (true|false), (?:true|false)\)`))
+	require.Len(t, want, 6)
+	start := time.Now()
+	for name, ok := range want {
+		path := filepath.Join(dir, "test_data", "kv", name+".txt")
+		f, err := os.Open(path)
+		require.NoError(t, err)
+		h, err := Decode(f, path, "", KVAppend)
+		f.Close()
+		require.NoError(t, err)
+		r := appendreg.New(60*time.Second).Check(context.Background(), harness.CheckInput{History: h})
+		expect := harness.Invalid
+		if ok {
+			expect = harness.Valid
+		}
+		if r.Validity != expect {
+			t.Errorf("%s: got %s, label says %s (%s)", name, r.Validity, expect, r.Summary)
+		}
+	}
+	t.Logf("checked %d labelled kv logs in %s", len(want), time.Since(start).Round(time.Millisecond))
 }

@@ -48,10 +48,15 @@ const (
 	MultiRegister Model = "multi-register" // txn of [f k v] micro-ops
 	Set           Model = "set"            // add x / read #{…}
 	Counter       Model = "counter"        // add n / read n
+	// KVAppend is porcupine's kv test data: get/put/append on string
+	// registers that start empty, keys in :key.
+	KVAppend Model = "kv-append"
 )
 
 // Models lists the models Decode accepts.
-func Models() []Model { return []Model{Register, CASRegister, MultiRegister, Set, Counter} }
+func Models() []Model {
+	return []Model{Register, CASRegister, MultiRegister, Set, Counter, KVAppend}
+}
 
 // ParseModel validates a model name.
 func ParseModel(s string) (Model, error) {
@@ -60,7 +65,7 @@ func ParseModel(s string) (Model, error) {
 			return m, nil
 		}
 	}
-	return "", fmt.Errorf("unknown model %q: want one of register, cas-register, multi-register, set, counter", s)
+	return "", fmt.Errorf("unknown model %q: want one of register, cas-register, multi-register, set, counter, kv-append", s)
 }
 
 // Error is a malformed input: the line and what was wrong.
@@ -445,12 +450,16 @@ func convertOp(r rawOp, model Model, indep bool) (harness.Op, error) {
 			if !ok || len(vec) != 2 {
 				return op, fmt.Errorf(":cas wants :value [from to], got %s", render(v))
 			}
-			op.From, op.Value = scalar(vec[0]), scalar(vec[1])
-			if op.From == nil {
-				op.From = harness.Str("")
-			}
+			op.From, op.Value = scalar(vec[0]), scalar(vec[1]) // From nil: expects absent
 		default:
 			return op, fmt.Errorf(":f :%s is not an operation of the %s model (read, write, cas)", r.f, model)
+		}
+	case KVAppend:
+		switch op.F {
+		case harness.FRead, harness.FWrite, "append":
+			op.Value = scalar(v)
+		default:
+			return op, fmt.Errorf(":f :%s is not an operation of the kv-append model (get, put, append)", r.f)
 		}
 	case Counter:
 		switch op.F {
