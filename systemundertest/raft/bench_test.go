@@ -115,7 +115,7 @@ func BenchmarkWrites(b *testing.B) {
 // BenchmarkReadIndex: 32 clients confirm linearizable reads on the leader.
 func BenchmarkReadIndex(b *testing.B) {
 	_, lead := benchCluster(b)
-	_, err := lead.Propose(context.Background(), []byte("x"))
+	_, err := lead.Propose(context.Background(), []byte("key0value"))
 	if err != nil {
 		b.Fatal(err)
 	}
