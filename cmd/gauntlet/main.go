@@ -43,7 +43,8 @@ type env struct {
 func commands() []command {
 	return []command{
 		{"run", "[flags]", "run a test: cluster, workload, faults, check, report", cmdRun},
-		{"check", "[flags] DIR", "re-check a stored run with the current checkers", cmdCheck},
+		{"check", "[flags] DIR", "re-check a stored run (or, --format jepsen, a Jepsen history)", cmdCheck},
+		{"export", "--format jepsen DIR", "write a run's history as Jepsen EDN (for Knossos, Elle)", cmdExport},
 		{"bugs", "[--system S]", "list the injectable bugs of the systems", cmdBugs},
 		{"report", "DIR", "(re)write report.html of a stored run and the results index", cmdReport},
 		{"serve", "[--addr 127.0.0.1:8080] [DIR]", "serve the results folder (default results/)", cmdServe},
