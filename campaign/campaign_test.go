@@ -177,7 +177,7 @@ func TestDetectStopsEarlyAndFlagsMisses(t *testing.T) {
 func TestShrink(t *testing.T) {
 	var calls int64
 	orig := baseTest()
-	orig.Bug, orig.Seed = "stale-read", 4
+	orig.Bug, orig.Seed, orig.Out = "stale-read", 4, t.TempDir()
 	orig.Nemesis = []string{"kill", "partition", "pause"}
 	orig.TimeLimit = harness.Duration(60 * time.Second)
 	fv := int64(7 * time.Second)
