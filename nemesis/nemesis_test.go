@@ -246,12 +246,21 @@ func TestKillPauseHeal(t *testing.T) {
 	k := &Kill{}
 	ctx := context.Background()
 	killed := map[string]bool{}
+	majorities := 0
 	for seed := int64(0); seed < 30; seed++ {
 		ev, err := k.Start(ctx, c, rand.New(rand.NewSource(seed)))
 		require.NoError(t, err)
-		require.Len(t, ev.Nodes, 1)
-		assert.True(t, c.down[ev.Nodes[0]])
-		killed[ev.Nodes[0]] = true
+		if strings.HasPrefix(ev.Description, "kill majority") {
+			majorities++
+			require.Len(t, ev.Nodes, 3, "a majority of 5, distinct")
+			for _, n := range ev.Nodes {
+				assert.True(t, c.down[n], "%s killed", n)
+			}
+		} else {
+			require.Len(t, ev.Nodes, 1)
+			assert.True(t, c.down[ev.Nodes[0]])
+			killed[ev.Nodes[0]] = true
+		}
 		if strings.Contains(ev.Description, "leader") {
 			assert.Equal(t, "kill leader n2", ev.Description)
 		}
@@ -260,6 +269,8 @@ func TestKillPauseHeal(t *testing.T) {
 		assert.Empty(t, c.down, "heal restarts every killed node")
 	}
 	assert.Greater(t, len(killed), 2, "random nodes too, not only the leader")
+	assert.Positive(t, majorities, "sometimes a majority at once")
+	assert.Less(t, majorities, 20, "mostly one node")
 
 	// A failed heal keeps the node for the next heal.
 	_, err := k.Start(ctx, c, rand.New(rand.NewSource(1)))
