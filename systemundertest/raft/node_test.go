@@ -403,3 +403,25 @@ func TestNodePartitionedFollowerDoesNotDisrupt(t *testing.T) {
 	require.Equal(t, before.Term, after.Term, "the rejoining follower forced an election")
 	require.Equal(t, before.Term, c.members[follower].node.Status().Term)
 }
+
+// ReadIndex on a leader cut off from its followers does not return, even
+// before CheckQuorum makes it step down; with lease-no-bound it does.
+func TestNodeReadIndexNeedsMajority(t *testing.T) {
+	for _, bug := range []string{"", raft.BugLeaseNoBound} {
+		t.Run("bug="+bug, func(t *testing.T) {
+			c := newCluster(t, 3, false, func(cfg *raft.Config) { cfg.Bug = bug })
+			lead := c.leader()
+			c.propose("a")
+			require.NoError(t, lead.ReadIndex(context.Background()))
+			c.net.Isolate(lead.Status().ID)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+			defer cancel()
+			err := lead.ReadIndex(ctx)
+			if bug == "" {
+				require.Error(t, err, "an isolated leader confirmed a read")
+			} else {
+				require.NoError(t, err, "lease-no-bound serves reads on belief alone")
+			}
+		})
+	}
+}
