@@ -425,3 +425,24 @@ func TestNodeReadIndexNeedsMajority(t *testing.T) {
 		})
 	}
 }
+
+// A leader cut off from its followers cannot commit: a correct node leaves
+// the outcome unknown, ack-before-commit acknowledges the write anyway.
+func TestNodeAckBeforeCommit(t *testing.T) {
+	for _, bug := range []string{"", raft.BugAckBeforeCommit} {
+		t.Run("bug="+bug, func(t *testing.T) {
+			c := newCluster(t, 3, false, func(cfg *raft.Config) { cfg.Bug = bug })
+			lead := c.leader()
+			c.propose("a")
+			c.net.Isolate(lead.Status().ID)
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			_, err := lead.Propose(ctx, []byte("stranded"))
+			if bug == "" {
+				require.ErrorIs(t, err, raft.ErrUnknownOutcome)
+			} else {
+				require.NoError(t, err, "ack-before-commit acknowledges on the leader's fsync alone")
+			}
+		})
+	}
+}
