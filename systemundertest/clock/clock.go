@@ -24,8 +24,9 @@ type Skewable struct {
 // NewReal returns a real clock with zero offset.
 func NewReal() *Skewable { return &Skewable{} }
 
-// Now returns the wall time plus the offset. The monotonic reading is kept,
-// so durations measured between two Now calls are unaffected by SetOffset.
+// Now returns the wall time plus the offset. Add moves the monotonic reading
+// too, so a duration measured across a SetOffset includes the change: that
+// is the point (a skewed node's leases and timers see the jump).
 func (c *Skewable) Now() time.Time {
 	c.mu.Lock()
 	off := c.offset
