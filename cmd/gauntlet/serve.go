@@ -19,7 +19,7 @@ import (
 
 func cmdReport(ctx context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	fs.Usage = usageFunc(fs, "DIR", "(Re)writes DIR/report.html from the stored run, so old runs get new views.")
+	fs.Usage = usageFunc(fs, "DIR", "(Re)writes DIR/report.html from the stored run, so old runs get new views,\nand the index of the results folder the run is in.")
 	if code, stop := parseFlags(e, fs, args); stop {
 		return code
 	}
@@ -35,6 +35,13 @@ func cmdReport(ctx context.Context, e *env, args []string) int {
 		return 1
 	}
 	fmt.Fprintf(e.stdout, "report: %s\n", filepath.Join(dir, harness.ReportFile))
+	// A run lives at <results>/<test>/<start>: refresh that folder's index.
+	root := filepath.Dir(filepath.Dir(filepath.Clean(dir)))
+	if err := report.WriteIndex(root); err != nil {
+		fmt.Fprintf(e.stderr, "gauntlet report: index: %v\n", err)
+	} else {
+		fmt.Fprintf(e.stdout, "index:  %s\n", filepath.Join(root, report.IndexFile))
+	}
 	return 0
 }
 
