@@ -38,6 +38,9 @@ type System struct {
 	mode string
 }
 
+// repairRetry is the pause between failed anti-entropy passes of a node.
+const repairRetry = 200 * time.Millisecond
+
 // quorumSystem adds the anti-entropy pass quorum mode needs.
 type quorumSystem struct{ *System }
 
@@ -222,13 +225,28 @@ func (s *System) Bugs() []harness.Bug {
 // /internal/quorum/repair): each node reads the keys it holds at all their
 // replicas and writes the newest version back, after which every replica of
 // every key holds the same value. keys is not needed: each node knows its own.
+//
+// A node's pass is retried until it succeeds or ctx ends: the pass needs
+// every replica, and right after the heal a restarted node may still be
+// opening its log (connection refused) although a read quorum already
+// answers.
 func (s quorumSystem) Converge(ctx context.Context, addrs []string, keys []string) error {
 	errs := make([]error, len(addrs))
 	done := make(chan struct{})
 	for i, addr := range addrs {
 		go func() {
 			defer func() { done <- struct{}{} }()
-			errs[i] = repair(ctx, addr)
+			for {
+				errs[i] = repair(ctx, addr)
+				if errs[i] == nil {
+					return
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(repairRetry):
+				}
+			}
 		}()
 	}
 	for range addrs {
