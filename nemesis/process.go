@@ -12,38 +12,45 @@ import (
 )
 
 // Kill SIGKILLs one node, the current leader or a random one, or (one time
-// in four, seeded) a random majority of the nodes at once; Heal restarts
-// every node it killed (from the same data directory).
+// in three, seeded) a random majority of the nodes, up to all of them, at
+// once; Heal restarts every node it killed (from the same data directory).
 //
-// One node at a time never loses a write that other replicas hold; losses
-// from unsynced buffers (ack-before-fsync) need several replicas of a key to
-// die within the same flush window, which only a simultaneous kill makes
-// likely.
+// One node at a time never loses a write that other replicas hold: losing
+// acknowledged writes from unsynced buffers (ack-before-fsync) needs most
+// replicas of a key to die within one flush window, which only a
+// simultaneous kill makes likely.
 type Kill struct{ victims }
 
 func (k *Kill) Name() string              { return "kill" }
 func (k *Kill) Requires() []harness.Fault { return []harness.Fault{harness.FaultKill} }
 
-// killMajorityOneIn is how often (1 in N starts) Kill takes a majority down.
-const killMajorityOneIn = 4
+// killManyOneIn is how often (1 in N starts) Kill takes a majority or more
+// down at once.
+const killManyOneIn = 3
 
 func (k *Kill) Start(ctx context.Context, c harness.Cluster, rng *rand.Rand) (harness.FaultEvent, error) {
-	if rng.Intn(killMajorityOneIn) == 0 && len(c.Nodes()) > 1 {
-		return k.startMajority(ctx, c, rng)
+	if rng.Intn(killManyOneIn) == 0 && len(c.Nodes()) > 1 {
+		return k.startMany(ctx, c, rng)
 	}
 	return k.start(ctx, c, rng, "kill", c.Kill)
 }
 
-// startMajority kills ⌊n/2⌋+1 random nodes back to back, without waiting
-// between them.
-func (k *Kill) startMajority(ctx context.Context, c harness.Cluster, rng *rand.Rand) (harness.FaultEvent, error) {
+// startMany kills between ⌊n/2⌋+1 and n random nodes back to back, without
+// waiting between them.
+func (k *Kill) startMany(ctx context.Context, c harness.Cluster, rng *rand.Rand) (harness.FaultEvent, error) {
 	nodes := c.Nodes()
+	majority := len(nodes)/2 + 1
+	count := majority + rng.Intn(len(nodes)-majority+1)
 	perm := rng.Perm(len(nodes))
 	var picked []string
-	for _, j := range perm[:len(nodes)/2+1] {
+	for _, j := range perm[:count] {
 		picked = append(picked, nodes[j])
 	}
-	ev := harness.FaultEvent{Description: "kill majority " + set(picked), Nodes: sorted(picked)}
+	what := "majority"
+	if count == len(nodes) {
+		what = "all"
+	}
+	ev := harness.FaultEvent{Description: fmt.Sprintf("kill %s %s", what, set(picked)), Nodes: sorted(picked)}
 	var errs []error
 	for _, n := range picked {
 		// Remembered even if the kill fails, as in start.
