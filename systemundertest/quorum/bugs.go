@@ -29,7 +29,9 @@ func Bugs() []BugInfo {
 			Description: "reads answer the newest value of a read quorum without writing it back, " +
 				"so a later read can see an older value (new-old inversion)",
 			Workload: "register-without-cas",
-			Nemesis:  []string{"partition", "kill"},
+			// Concurrent reads and writes show it without faults; a
+			// partition leaves writes on fewer replicas for longer.
+			Nemesis: []string{"partition"},
 		},
 		{
 			Name: BugSloppyQuorum,
@@ -58,9 +60,10 @@ func Bugs() []BugInfo {
 				"fsynced every 500 ms, so SIGKILL in that window loses acknowledged writes",
 			Workload: "register-without-cas",
 			// Killing one replica loses nothing the others hold: it takes
-			// kills of several replicas at once, or a kill after a partition
-			// kept a write off the other replicas.
-			Nemesis: []string{"kill", "partition"},
+			// the kill package's seeded choice of killing a majority or all
+			// nodes at once, within the flush window of most of a key's
+			// replicas.
+			Nemesis: []string{"kill"},
 		},
 	}
 }
