@@ -461,6 +461,11 @@ func (e explanation) anomaly(kh *keyHist) harness.Anomaly {
 		return a
 	}
 	a.Time = e.time
+	// A system may annotate an ok op with a caveat (etcd's serializable
+	// reads say they may be stale by design); the verdict should say it too.
+	if c := kh.recs[e.violator].comp; c != nil && c.Type == harness.OK && c.Error != "" {
+		a.Explanation += fmt.Sprintf(". The system noted on that %s: %q", c.F, c.Error)
+	}
 	named, window := e.window(kh)
 	a.Ops = historyOps(kh, named)
 	a.Window = historyOps(kh, window)

@@ -93,6 +93,20 @@ func TestStaleReadExplained(t *testing.T) {
 	assert.Equal(t, 1, d.ValidKeys)
 }
 
+// A caveat the system attached to the violating read (etcd's serializable
+// reads) is quoted in the explanation, so the verdict says it plainly.
+func TestStaleReadCaveatQuoted(t *testing.T) {
+	b := &hist{}
+	b.add(0, 0, h.Invoke, h.FWrite, "k", s("1")).add(1, 0, h.OK, h.FWrite, "k", s("1"))
+	b.add(2, 0, h.Invoke, h.FWrite, "k", s("2")).add(3, 0, h.OK, h.FWrite, "k", s("2"))
+	b.add(4, 1, h.Invoke, h.FRead, "k", nil).add(5, 1, h.OK, h.FRead, "k", s("1"))
+	b.h[len(b.h)-1].Error = "serializable read: may be stale"
+	r, _ := run(t, b.h, Options{})
+	require.Equal(t, h.Invalid, r.Validity, r.Summary)
+	require.Len(t, r.Anomalies, 1)
+	assert.Contains(t, r.Anomalies[0].Explanation, `. The system noted on that read: "serializable read: may be stale"`)
+}
+
 func TestAnomalyCases(t *testing.T) {
 	cases := []struct {
 		name string
