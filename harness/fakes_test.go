@@ -70,6 +70,7 @@ func (c *memClient) Close() error { return nil }
 type memSystem struct {
 	store        *memStore
 	panicClients bool
+	diverge      bool // every node reports its own digest, and honours ctx
 	digests      atomic.Int64
 }
 
@@ -88,6 +89,12 @@ func (m *memSystem) Status(ctx context.Context, addr string) (NodeStatus, error)
 }
 func (m *memSystem) Digest(ctx context.Context, addr string) (Digest, error) {
 	m.digests.Add(1)
+	if m.diverge {
+		if err := ctx.Err(); err != nil {
+			return Digest{}, err
+		}
+		return Digest{Digest: "only " + addr}, nil
+	}
 	return Digest{Digest: "same"}, nil
 }
 

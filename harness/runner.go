@@ -921,15 +921,24 @@ func (r *run) collectDigests(ctx context.Context) error {
 	if converged == nil {
 		converged = digestsAgree
 	}
+	// The limit ends the sampling between samples, never inside one: a
+	// sample taken with an expired context would show only deadline errors
+	// and hide the divergence the earlier samples saw.
 	for {
-		r.digests = r.sampleDigests(ctx)
-		if converged(r.digests) || ctx.Err() != nil {
+		d := r.sampleDigests(ctx)
+		if ctx.Err() != nil && r.digests != nil {
+			break // cut short by the limit: keep the last whole sample
+		}
+		r.digests = d
+		if converged(d) {
 			break
 		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(250 * time.Millisecond):
+			continue
 		}
+		break
 	}
 	return errors.Join(errs...)
 }

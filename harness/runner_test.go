@@ -358,3 +358,21 @@ func TestRunStopOnViolation(t *testing.T) {
 	assert.Equal(t, Invalid, res.Verdict)
 	assert.False(t, res.Interrupted)
 }
+
+// Digests that never agree are sampled until the recovery limit; what is
+// kept is the last whole sample (the divergence), not one cut short by the
+// limit that would show only deadline errors.
+func TestDivergentDigestsKeepLastWholeSample(t *testing.T) {
+	tst, p, sys, _, _ := testParts(t)
+	sys.diverge = true
+	tst.RecoveryLimit = Duration(600 * time.Millisecond)
+	res, err := Run(context.Background(), tst, p)
+	require.NoError(t, err)
+	require.Len(t, res.Digests, tst.Nodes)
+	seen := map[string]bool{}
+	for _, d := range res.Digests {
+		assert.Empty(t, d.Error, "node %s", d.Node)
+		seen[d.Digest] = true
+	}
+	assert.Len(t, seen, tst.Nodes, "each node's own digest: %+v", res.Digests)
+}
