@@ -190,3 +190,68 @@ func TestShrink(t *testing.T) {
 	assert.NotEmpty(t, tries)
 	assert.Contains(t, best.CommandLine(), "--time-limit 8s")
 }
+
+func TestOptionsDimension(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "versions.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(`systems: [etcd]
+nemesis: [pause]
+seed_list: [7, 8]
+op_timeout: 4s
+options:
+  - {etcd-version: v3.6.8, etcd-election-ms: 250}
+  - {etcd-version: v3.6.9, etcd-election-ms: 250}
+`), 0o644))
+	s, err := LoadSpec(p)
+	require.NoError(t, err)
+	runs := s.Runs()
+	require.Len(t, runs, 2*2)
+	var keys []string
+	for _, r := range runs {
+		keys = append(keys, r.Key())
+	}
+	// Seeds outermost: both versions run seed 7 before either runs seed 8.
+	assert.Equal(t, []string{
+		"etcd/local/kv/pause/none/etcd-election-ms=250,etcd-version=v3.6.8/seed-7",
+		"etcd/local/kv/pause/none/etcd-election-ms=250,etcd-version=v3.6.9/seed-7",
+		"etcd/local/kv/pause/none/etcd-election-ms=250,etcd-version=v3.6.8/seed-8",
+		"etcd/local/kv/pause/none/etcd-election-ms=250,etcd-version=v3.6.9/seed-8",
+	}, keys)
+
+	tmpl := baseTest()
+	tmpl.Options = map[string]string{"etcd-heartbeat-ms": "25", "etcd-version": "v3.5.2"}
+	tst := s.Test(runs[1], tmpl, "/tmp/x")
+	assert.Equal(t, map[string]string{"etcd-version": "v3.6.9", "etcd-election-ms": "250", "etcd-heartbeat-ms": "25"}, tst.Options,
+		"the cell's options override the template's")
+	assert.Equal(t, 4*time.Second, tst.OpTimeout.D())
+	assert.Contains(t, tst.CommandLine(), "--etcd-version v3.6.9")
+	assert.Equal(t, "v3.5.2", tmpl.Options["etcd-version"], "the template's map is not written to")
+	tst.Options["etcd-version"] = "changed"
+	assert.Equal(t, "v3.6.9", runs[1].Cell.Options["etcd-version"], "each test has its own map")
+
+	// No options: cells and keys as before.
+	plain := Spec{Systems: []string{"raft"}}
+	assert.Equal(t, "raft/local/kv/none/none", plain.Runs()[0].Cell.Key())
+	assert.Nil(t, plain.Test(plain.Runs()[0], baseTest(), "/tmp/x").Options)
+
+	// The summary shows each options cell apart.
+	dir := t.TempDir()
+	var calls int64
+	sum, err := Execute(context.Background(), s, Options{Dir: dir, Template: baseTest(), Run: fakeRun(&calls)})
+	require.NoError(t, err)
+	require.Len(t, sum.Cells, 2)
+	assert.Equal(t, "etcd-election-ms=250,etcd-version=v3.6.8", sum.Cells[0].Cell.OptionsString())
+	assert.Equal(t, 2, sum.Cells[1].Runs)
+	html, err := os.ReadFile(filepath.Join(dir, "summary.html"))
+	require.NoError(t, err)
+	assert.Contains(t, string(html), "etcd-election-ms=250,etcd-version=v3.6.9")
+
+	for _, bad := range []string{
+		"options:\n  - {--etcd-version: v3.6.8}\n",
+		"options:\n  - {etcd-version: v3.6.8}\n  - {etcd-version: v3.6.8}\n",
+		"op_timeout: soon\n",
+	} {
+		require.NoError(t, os.WriteFile(p, []byte(bad), 0o644))
+		_, err := LoadSpec(p)
+		assert.Error(t, err, bad)
+	}
+}

@@ -1,6 +1,6 @@
 // Package campaign runs matrices of tests — systems × bugs × workloads ×
-// nemesis packages × deployments × seeds — in parallel under a time budget,
-// resumably, and summarizes them (summary.json, summary.html, JUnit XML).
+// nemesis packages × deployments × system options × seeds — in parallel
+// under a time budget, resumably, and summarizes them (summary.json, summary.html, JUnit XML).
 // It also holds the detection benchmark and the shrinker, which are
 // campaigns of a fixed shape.
 //
@@ -13,8 +13,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -48,6 +50,13 @@ type Spec struct {
 	Nodes           int    `yaml:"nodes" json:"nodes"`
 	Concurrency     int    `yaml:"concurrency" json:"concurrency"`
 	StopOnViolation bool   `yaml:"stop_on_violation" json:"stop_on_violation"`
+	// OpTimeout bounds one client operation (--op-timeout), e.g. "4s".
+	OpTimeout string `yaml:"op_timeout" json:"op_timeout"`
+	// Options is one more matrix dimension: each entry is a map of
+	// system options (the keys of `gauntlet run`'s option flags, e.g.
+	// {etcd-version: v3.6.8, etcd-election-ms: 250}) given to the runs of
+	// its cells as Test.Options. Empty = one cell without options.
+	Options []map[string]string `yaml:"options" json:"options"`
 }
 
 // LoadSpec reads a campaign file. Errors name the file and what is wrong.
@@ -76,12 +85,25 @@ func (s Spec) Validate() error {
 	if s.Seeds < 0 {
 		return fmt.Errorf("seeds must be ≥ 0, got %d", s.Seeds)
 	}
-	for _, d := range []struct{ name, v string }{{"time_limit", s.TimeLimit}, {"nemesis_interval", s.NemesisInterval}} {
+	for _, d := range []struct{ name, v string }{{"time_limit", s.TimeLimit}, {"nemesis_interval", s.NemesisInterval}, {"op_timeout", s.OpTimeout}} {
 		if d.v != "" {
 			if _, err := time.ParseDuration(d.v); err != nil {
 				return fmt.Errorf("%s %q is not a duration like 20s", d.name, d.v)
 			}
 		}
+	}
+	seen := map[string]int{}
+	for i, m := range s.Options {
+		for k := range m {
+			if k == "" || strings.HasPrefix(k, "-") || strings.ContainsAny(k, "=,/ ") {
+				return fmt.Errorf("options[%d]: key %q must be an option name without dashes in front, like etcd-version", i, k)
+			}
+		}
+		key := optionsString(m)
+		if j, dup := seen[key]; dup {
+			return fmt.Errorf("options[%d] repeats options[%d] (%s)", i, j, key)
+		}
+		seen[key] = i
 	}
 	return nil
 }
@@ -93,15 +115,38 @@ type Cell struct {
 	Workload string `json:"workload"`
 	Nemesis  string `json:"nemesis"`
 	Bug      string `json:"bug"` // "" = correct system
+	// Options are the system options of the cell (Spec.Options), if any.
+	Options map[string]string `json:"options,omitempty"`
 }
 
-// Key names the cell uniquely and readably.
+// Key names the cell uniquely and readably. Options, when present, are a
+// last part "k=v,k=v" in key order (a slash in a value becomes "_", so the
+// key stays one folder per part).
 func (c Cell) Key() string {
 	bug := c.Bug
 	if bug == "" {
 		bug = "none"
 	}
-	return strings.Join([]string{c.System, c.Deploy, c.Workload, strings.ReplaceAll(c.Nemesis, ",", "+"), bug}, "/")
+	parts := []string{c.System, c.Deploy, c.Workload, strings.ReplaceAll(c.Nemesis, ",", "+"), bug}
+	if len(c.Options) > 0 {
+		parts = append(parts, strings.ReplaceAll(c.OptionsString(), "/", "_"))
+	}
+	return strings.Join(parts, "/")
+}
+
+// OptionsString is the cell's options as "k=v,k=v" in key order ("" when none).
+func (c Cell) OptionsString() string { return optionsString(c.Options) }
+
+func optionsString(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		keys[i] = k + "=" + m[k]
+	}
+	return strings.Join(keys, ",")
 }
 
 // Run is one cell at one seed.
@@ -133,6 +178,10 @@ func (s Spec) Runs() []Run {
 			seeds = append(seeds, s.BaseSeed+int64(i))
 		}
 	}
+	optSets := s.Options
+	if len(optSets) == 0 {
+		optSets = []map[string]string{nil}
+	}
 	var cells []Cell
 	for _, sys := range orDefault(s.Systems, "raft") {
 		for _, dep := range orDefault(s.Deploy, "local") {
@@ -148,7 +197,13 @@ func (s Spec) Runs() []Run {
 						if bug == "none" {
 							bug = ""
 						}
-						cells = append(cells, Cell{System: sys, Deploy: dep, Workload: wl, Nemesis: nem, Bug: bug})
+						for _, opts := range optSets {
+							c := Cell{System: sys, Deploy: dep, Workload: wl, Nemesis: nem, Bug: bug}
+							if len(opts) > 0 {
+								c.Options = opts
+							}
+							cells = append(cells, c)
+						}
 					}
 				}
 			}
@@ -188,6 +243,16 @@ func (s Spec) Test(r Run, template harness.Test, out string) harness.Test {
 	}
 	if s.StopOnViolation {
 		t.StopOnViolation = true
+	}
+	if d, err := time.ParseDuration(s.OpTimeout); err == nil && s.OpTimeout != "" {
+		t.OpTimeout = harness.Duration(d)
+	}
+	if len(template.Options) > 0 || len(r.Cell.Options) > 0 {
+		// A fresh map: the template's and the spec's maps are shared by every run.
+		opts := make(map[string]string, len(template.Options)+len(r.Cell.Options))
+		maps.Copy(opts, template.Options)
+		maps.Copy(opts, r.Cell.Options)
+		t.Options = opts
 	}
 	return t
 }

@@ -36,7 +36,23 @@ const (
 	OptEtcdVersion      = "etcd-version"
 	OptEtcdBinary       = "etcd-binary"
 	OptEtcdSerializable = "etcd-serializable-reads"
+	OptEtcdElectionMS   = "etcd-election-ms"
+	OptEtcdHeartbeatMS  = "etcd-heartbeat-ms"
 )
+
+// OptionFlag is one key of Test.Options with its help text.
+type OptionFlag struct{ Key, Help string }
+
+// OptionFlags lists the option keys, in the order `gauntlet run` shows them.
+func OptionFlags() []OptionFlag {
+	return []OptionFlag{
+		{OptEtcdVersion, "etcd: version to build (--system etcd)"},
+		{OptEtcdBinary, "etcd: use this etcd binary instead of building one"},
+		{OptEtcdSerializable, "etcd: true = serializable (possibly stale) reads"},
+		{OptEtcdElectionMS, "etcd: election timeout in ms (etcd's default 1000; at least 5 heartbeats)"},
+		{OptEtcdHeartbeatMS, "etcd: heartbeat interval in ms (etcd's default 100)"},
+	}
+}
 
 // Systems lists the system names.
 func Systems() []string { return []string{"raft", "quorum", "etcd"} }
@@ -58,12 +74,69 @@ func System(name string, opts map[string]string, log harness.Logger) (harness.Sy
 			}
 			o.SerializableReads = b
 		}
+		if err := etcdTimeouts(opts, &o); err != nil {
+			return nil, err
+		}
+		for k := range opts {
+			if strings.HasPrefix(k, "etcd-") && !knownOption(k) {
+				return nil, fmt.Errorf("unknown etcd option %q (known: %s)", k, strings.Join(optionKeys(), ", "))
+			}
+		}
 		if log != nil {
 			o.Logf = func(f string, args ...any) { log.Info(fmt.Sprintf(f, args...)) }
 		}
 		return etcd.New(o), nil
 	}
 	return nil, fmt.Errorf("unknown system %q (known: %s)", name, strings.Join(Systems(), ", "))
+}
+
+// etcdTimeouts reads the election and heartbeat options (ms). etcd refuses to
+// start with an election timeout under five heartbeats; that is caught here,
+// as a configuration error, rather than as a cluster that never starts.
+func etcdTimeouts(opts map[string]string, o *etcd.Options) error {
+	for _, f := range []struct {
+		key string
+		dst *int
+	}{{OptEtcdElectionMS, &o.ElectionMS}, {OptEtcdHeartbeatMS, &o.HeartbeatMS}} {
+		v := opts[f.key]
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("--%s wants a positive number of milliseconds, got %q", f.key, v)
+		}
+		*f.dst = n
+	}
+	election, heartbeat := o.ElectionMS, o.HeartbeatMS
+	if election == 0 {
+		election = 1000
+	}
+	if heartbeat == 0 {
+		heartbeat = 100
+	}
+	if election < 5*heartbeat {
+		return fmt.Errorf("--%s %d must be at least 5 × --%s %d (etcd refuses to start otherwise; defaults 1000 and 100)",
+			OptEtcdElectionMS, election, OptEtcdHeartbeatMS, heartbeat)
+	}
+	return nil
+}
+
+func optionKeys() []string {
+	var ks []string
+	for _, f := range OptionFlags() {
+		ks = append(ks, f.Key)
+	}
+	return ks
+}
+
+func knownOption(k string) bool {
+	for _, f := range OptionFlags() {
+		if f.Key == k {
+			return true
+		}
+	}
+	return false
 }
 
 // Deployment resolves a deployment name.

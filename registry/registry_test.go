@@ -105,3 +105,33 @@ func TestPartsRejectsWhatCannotRun(t *testing.T) {
 	assert.Len(t, p.Nemeses, 2)
 	assert.Equal(t, "raft", p.System.Name())
 }
+
+func TestEtcdTimeoutOptions(t *testing.T) {
+	sys, err := System("etcd", map[string]string{OptEtcdElectionMS: "250", OptEtcdHeartbeatMS: "25"}, nil)
+	require.NoError(t, err)
+	l := sys.Launch("/bin/etcd", harness.NodeSpec{ID: "n1", Listen: "127.0.0.1:1", DataDir: "/d", Peers: map[string]string{"n1": "127.0.0.1:2"}})
+	args := strings.Join(l.Args, " ")
+	assert.Contains(t, args, "--election-timeout 250")
+	assert.Contains(t, args, "--heartbeat-interval 25")
+
+	sys, err = System("etcd", nil, nil)
+	require.NoError(t, err)
+	l = sys.Launch("/bin/etcd", harness.NodeSpec{ID: "n1", Listen: "127.0.0.1:1", DataDir: "/d", Peers: map[string]string{"n1": "127.0.0.1:2"}})
+	assert.NotContains(t, strings.Join(l.Args, " "), "--election-timeout", "no option: etcd's defaults")
+
+	for _, bad := range []map[string]string{
+		{OptEtcdElectionMS: "fast"},
+		{OptEtcdHeartbeatMS: "-5"},
+		{OptEtcdElectionMS: "300"},                             // < 5 × the default 100 ms heartbeat
+		{OptEtcdElectionMS: "1000", OptEtcdHeartbeatMS: "300"}, // < 5 heartbeats
+		{"etcd-verison": "v3.6.8"},                             // a typo is not silently ignored
+	} {
+		_, err := Parts(harness.Test{System: "etcd", Options: bad}, Options{})
+		var ce *harness.ConfigError
+		assert.ErrorAs(t, err, &ce, "%v", bad)
+	}
+
+	// The options are flags of the command line that replays the run.
+	tst := harness.Test{System: "etcd", Options: map[string]string{OptEtcdElectionMS: "250", OptEtcdHeartbeatMS: "25"}}.WithDefaults()
+	assert.Contains(t, tst.CommandLine(), "--etcd-election-ms 250 --etcd-heartbeat-ms 25")
+}

@@ -54,12 +54,8 @@ func newRunFlags() *runFlags {
 	fs.StringVar(&f.replay, "replay", "", "run DIR: repeat a stored run (its config.json; flags given here override)")
 	fs.BoolVar(&t.StopOnViolation, "stop-on-violation", false, "end the main phase once an online check proves a violation")
 	fs.BoolVar(&f.verbose, "v", false, "log every phase and fault to stderr")
-	for _, o := range []struct{ key, help string }{
-		{registry.OptEtcdVersion, "etcd: version to build (--system etcd)"},
-		{registry.OptEtcdBinary, "etcd: use this etcd binary instead of building one"},
-		{registry.OptEtcdSerializable, "etcd: true = serializable (possibly stale) reads"},
-	} {
-		f.opts[o.key] = fs.String(o.key, "", o.help)
+	for _, o := range registry.OptionFlags() {
+		f.opts[o.Key] = fs.String(o.Key, "", o.Help)
 	}
 	fs.Usage = usageFunc(fs, "[flags]", "Runs a test: starts a cluster, drives the workload while the nemesis injects faults,\nheals, reads every key again, tears down, checks the history and writes the results.")
 	return f
