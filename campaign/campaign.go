@@ -29,6 +29,9 @@ type Options struct {
 	JUnit    string                  // write JUnit XML here if set
 	Logf     func(string, ...any)    // progress lines; nil = quiet
 	Stop     func(Run, *Record) bool // optional: skip remaining runs of a cell (e.g. caught enough)
+	// Judge, optional, may revise the summary's verdicts before it is written
+	// (the detection benchmark judges simulation-reach bugs by the simulation).
+	Judge func(*Summary)
 }
 
 // Record is the outcome of one finished run.
@@ -164,6 +167,9 @@ func ExecuteRuns(ctx context.Context, spec Spec, runs []Run, o Options) (*Summar
 	}
 	sum := Summarize(st, o.Dir)
 	sum.NotStarted = countNotStarted(runs, st, stopped)
+	if o.Judge != nil {
+		o.Judge(sum)
+	}
 	if err := sum.Write(o.Dir); err != nil {
 		return sum, err
 	}

@@ -3,6 +3,7 @@ package campaign
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -147,13 +148,23 @@ func TestDetectStopsEarlyAndFlagsMisses(t *testing.T) {
 			Bugs: []harness.Bug{
 				{Name: "stale-read", Workload: "kv", Nemesis: []string{"partition"}},
 				{Name: "never", Workload: "kv", Nemesis: []string{"kill"}}, // fakeRun catches only under partition
+				{Name: "deep", Workload: "kv", Nemesis: []string{"kill"}, Reach: harness.ReachSimulation},
 			}}},
 		Seeds: 6, CatchEnough: 2,
 		Options: Options{Dir: t.TempDir(), Parallel: 1, Template: baseTest(), Run: fakeRun(&calls)},
 	}
-	sum, err := Detect(context.Background(), o)
+	o.Systems[0].Simulate = func(bug string, seed int64) error {
+		if bug == "deep" && seed == 3 {
+			return errors.New("vote safety: n3 voted twice in term 7")
+		}
+		return nil
+	}
+	sum, sims, err := Detect(context.Background(), o)
 	require.NoError(t, err)
 	assert.False(t, sum.Pass)
+	require.Len(t, sims, 1, "only simulation-reach bugs are simulated")
+	assert.Equal(t, SimResult{System: "raft", Bug: "deep", Tried: 3, Seed: 3, Found: "vote safety: n3 voted twice in term 7", Wall: sims[0].Wall}, sims[0])
+	assert.FileExists(t, filepath.Join(o.Options.Dir, "simulation.json"))
 	var stale, never *CellSummary
 	for i := range sum.Cells {
 		switch sum.Cells[i].Cell.Bug {
@@ -168,10 +179,44 @@ func TestDetectStopsEarlyAndFlagsMisses(t *testing.T) {
 	assert.Equal(t, 3, stale.Runs) // seeds 0,1,2: stopped once caught twice
 	assert.Equal(t, 6, never.Runs)
 	assert.False(t, never.Pass)
+	for _, c := range sum.Cells {
+		if c.Cell.Bug == "deep" {
+			assert.True(t, c.Pass, "missed black-box but caught by the simulation")
+			assert.Equal(t, 6, c.Runs, "still tried black-box with every seed")
+			assert.Contains(t, c.Reason, "caught it at seed 3")
+		}
+	}
 	var b strings.Builder
-	require.NoError(t, WriteDetectTable(&b, sum))
+	require.NoError(t, WriteDetectTable(&b, sum, sims))
 	assert.Contains(t, b.String(), "MISSED")
 	assert.Contains(t, b.String(), "2/3")
+	assert.Contains(t, b.String(), "simulation only")
+	assert.Contains(t, b.String(), "vote safety")
+}
+
+// A simulation-reach bug that the simulation does not catch either fails
+// the benchmark, like any missed bug.
+func TestDetectSimulationMissIsAMiss(t *testing.T) {
+	var calls int64
+	o := DetectOptions{
+		Systems: []DetectSystem{{Name: "raft", Deploy: "local", Control: "kv", Nemeses: []string{"partition"},
+			Bugs:     []harness.Bug{{Name: "deep", Workload: "kv", Nemesis: []string{"kill"}, Reach: harness.ReachSimulation}},
+			Simulate: func(string, int64) error { return nil }}},
+		Seeds: 2, SimSeeds: 5,
+		Options: Options{Dir: t.TempDir(), Parallel: 1, Template: baseTest(), Run: fakeRun(&calls)},
+	}
+	sum, sims, err := Detect(context.Background(), o)
+	require.NoError(t, err)
+	assert.False(t, sum.Pass)
+	require.Len(t, sims, 1)
+	assert.Equal(t, 5, sims[0].Tried)
+	assert.False(t, sims[0].Caught())
+	// The same catalog with a simulation that catches it passes.
+	o.Systems[0].Simulate = func(string, int64) error { return errors.New("found") }
+	o.Options.Dir = t.TempDir()
+	sum, _, err = Detect(context.Background(), o)
+	require.NoError(t, err)
+	assert.True(t, sum.Pass)
 }
 
 func TestShrink(t *testing.T) {

@@ -66,6 +66,24 @@ type Bug struct {
 	Description string   `json:"description"`
 	Workload    string   `json:"workload"` // workload expected to expose it
 	Nemesis     []string `json:"nemesis"`  // fault packages expected to expose it
+	// Reach says who is expected to catch it: "" (ReachHarness) a black-box
+	// run with the workload and faults above; ReachSimulation only the
+	// system's deterministic simulation (see Simulator), because the bug
+	// needs a fault inside a window no process-level fault can aim at.
+	Reach string `json:"reach,omitempty"`
+}
+
+// Who is expected to catch a catalog bug (Bug.Reach).
+const (
+	ReachHarness    = ""
+	ReachSimulation = "simulation"
+)
+
+// Simulator is implemented by systems that ship a deterministic simulation
+// of themselves: Simulate runs one seed with bug switched on and returns
+// the violation it found (nil if none).
+type Simulator interface {
+	Simulate(bug string, seed int64) error
 }
 
 // System knows how to run one kind of system on a node and how to talk to it.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/registry"
 )
 
@@ -25,14 +26,18 @@ func cmdBugs(ctx context.Context, e *env, args []string) int {
 		names = []string{*sys}
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SYSTEM\tBUG\tWORKLOAD\tNEMESIS\tDESCRIPTION")
+	fmt.Fprintln(tw, "SYSTEM\tBUG\tWORKLOAD\tNEMESIS\tCAUGHT BY\tDESCRIPTION")
 	for _, n := range names {
 		s, err := registry.System(n, nil, nil)
 		if err != nil {
 			return badArgs(e, "bugs", "%v", err)
 		}
 		for _, b := range s.Bugs() {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n, b.Name, b.Workload, strings.Join(b.Nemesis, ","), b.Description)
+			by := "harness"
+			if b.Reach == harness.ReachSimulation {
+				by = "simulation"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", n, b.Name, b.Workload, strings.Join(b.Nemesis, ","), by, b.Description)
 		}
 	}
 	if err := tw.Flush(); err != nil {

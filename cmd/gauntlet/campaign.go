@@ -137,6 +137,7 @@ func cmdBench(ctx context.Context, e *env, args []string) int {
 	cf.register(fs)
 	seeds := fs.Int("seeds", 10, "seeds per bug and per correct-store cell")
 	catch := fs.Int("catch", 2, "stop a bug once caught this many times")
+	simSeeds := fs.Int("sim-seeds", 300, "seeds the deterministic simulation may try per simulation-reach bug")
 	systems := fs.String("systems", "raft,quorum", "systems whose catalogs are benchmarked")
 	timeLimit := fs.Duration("time-limit", 20*time.Second, "time limit of each run")
 	nodes := fs.Int("nodes", 5, "cluster size")
@@ -173,17 +174,22 @@ func cmdBench(ctx context.Context, e *env, args []string) int {
 		if name == "quorum" {
 			control = "kv-without-cas"
 		}
-		ds = append(ds, campaign.DetectSystem{Name: name, Bugs: sys.Bugs(), Deploy: *deploy, Control: control, Nemeses: nems})
+		d := campaign.DetectSystem{Name: name, Bugs: sys.Bugs(), Deploy: *deploy, Control: control, Nemeses: nems}
+		if sim, ok := sys.(harness.Simulator); ok {
+			d.Simulate = sim.Simulate
+		}
+		ds = append(ds, d)
 	}
 	o := cf.options(e, "detect")
 	spec := campaign.Spec{Name: "detect", TimeLimit: timeLimit.String(), Nodes: *nodes}
 	ctx, stop := interruptible(ctx, e)
 	defer stop()
 	t0 := time.Now()
-	sum, err := campaign.Detect(ctx, campaign.DetectOptions{Systems: ds, Seeds: *seeds, BaseSeed: 1, CatchEnough: *catch, Options: o, Spec: spec})
+	sum, sims, err := campaign.Detect(ctx, campaign.DetectOptions{Systems: ds, Seeds: *seeds, BaseSeed: 1, CatchEnough: *catch,
+		SimSeeds: *simSeeds, Options: o, Spec: spec})
 	if sum != nil {
 		fmt.Fprintln(e.stdout)
-		_ = campaign.WriteDetectTable(e.stdout, sum)
+		_ = campaign.WriteDetectTable(e.stdout, sum, sims)
 		fmt.Fprintf(e.stdout, "\ndetection benchmark: %s in %s; summary: %s\n", passWord(sum.Pass), time.Since(t0).Round(time.Second),
 			filepath.Join(o.Dir, "summary.html"))
 	}

@@ -6,7 +6,15 @@ type BugInfo struct {
 	Description string
 	Workload    string   // workload expected to expose it
 	Nemesis     []string // fault packages expected to expose it
+	// Reach is "simulation" for bugs that only the deterministic simulation
+	// (Simulate) is expected to catch: their window is a crash or a message
+	// between two specific messages, which no process-level fault can aim
+	// at. A black-box run may still catch them, by luck.
+	Reach string
 }
+
+// ReachSimulation marks a bug only the simulation is expected to catch.
+const ReachSimulation = "simulation"
 
 // Bug names (Config.Bug).
 const (
@@ -37,16 +45,21 @@ func Bugs() []BugInfo {
 		{
 			Name: BugCommitOldTerm,
 			Description: "a leader commits entries of earlier terms by counting replicas (and appends no " +
-				"no-op on election), so a committed entry can be overwritten (Raft §5.4.2, Figure 8)",
+				"no-op on election), so a committed entry can be overwritten (Raft §5.4.2, Figure 8); it needs " +
+				"a leader to win, replicate an old entry to a majority and crash before any entry of its own " +
+				"term reaches a majority, then a rival to win back, which steady client writes almost never allow",
 			Workload: "kv",
 			Nemesis:  []string{"partition", "kill"},
+			Reach:    ReachSimulation,
 		},
 		{
 			Name: BugForgetVote,
 			Description: "the vote is not persisted, so a node restarted in the same term may vote twice " +
-				"and elect two leaders in one term",
+				"and elect two leaders in one term; it needs the node to crash between granting one vote and " +
+				"receiving another candidate's request of the same term (or its new leader's first append)",
 			Workload: "kv",
 			Nemesis:  []string{"kill", "partition"},
+			Reach:    ReachSimulation,
 		},
 		{
 			Name: BugLeaseNoBound,

@@ -211,7 +211,7 @@ func (s *System) Bugs() []harness.Bug {
 	switch s.mode {
 	case "raft":
 		for _, b := range raft.Bugs() {
-			out = append(out, harness.Bug{Name: b.Name, Description: b.Description, Workload: b.Workload, Nemesis: b.Nemesis})
+			out = append(out, harness.Bug{Name: b.Name, Description: b.Description, Workload: b.Workload, Nemesis: b.Nemesis, Reach: b.Reach})
 		}
 	case "quorum":
 		for _, b := range quorum.Bugs() {
@@ -219,6 +219,15 @@ func (s *System) Bugs() []harness.Bug {
 		}
 	}
 	return out
+}
+
+// Simulate runs raft mode's deterministic simulation (raft.Simulate) for one
+// seed; quorum mode has none.
+func (s *System) Simulate(bug string, seed int64) error {
+	if s.mode != "raft" {
+		return fmt.Errorf("kvnode %s mode has no deterministic simulation", s.mode)
+	}
+	return raft.Simulate(seed, bug)
 }
 
 // Converge runs quorum mode's anti-entropy on every node at once (POST
