@@ -1,6 +1,7 @@
 // Package campaign runs matrices of tests — systems × bugs × workloads ×
 // nemesis packages × deployments × system options × seeds — in parallel
-// under a time budget, resumably, and summarizes them (summary.json, summary.html, JUnit XML).
+// under a time budget, resumably, and summarizes them (summary.json,
+// summary.html, JUnit XML).
 // It also holds the detection benchmark and the shrinker, which are
 // campaigns of a fixed shape.
 //
