@@ -107,24 +107,34 @@ func ExecuteRuns(ctx context.Context, spec Spec, runs []Run, o Options) (*Summar
 	g.SetLimit(o.Parallel)
 	skipped := 0
 	stopped := map[string]bool{}
+	// A campaign whose every run so far failed with one and the same error
+	// (kvnode cannot be built, Docker is down) stops starting runs instead
+	// of failing all of them the same way.
+	var hopeless string
+	sameErr, lastErr, anyRan := 0, "", false
+	for _, rec := range st.Records {
+		anyRan = anyRan || rec.Error == ""
+	}
 	for _, r := range runs {
 		r := r
 		mu.Lock()
 		_, done := st.Records[r.Key()]
 		cellStopped := stopped[r.Cell.Key()]
+		giveUp := hopeless != ""
 		mu.Unlock()
 		if done || cellStopped {
 			continue
 		}
-		if ctx.Err() != nil || (o.Budget > 0 && time.Since(start) > o.Budget) {
+		if ctx.Err() != nil || giveUp || (o.Budget > 0 && time.Since(start) > o.Budget) {
 			skipped++
 			continue
 		}
 		g.Go(func() error {
 			mu.Lock()
 			cellStopped := stopped[r.Cell.Key()]
+			giveUp := hopeless != ""
 			mu.Unlock()
-			if ctx.Err() != nil || cellStopped || (o.Budget > 0 && time.Since(start) > o.Budget) {
+			if ctx.Err() != nil || cellStopped || giveUp || (o.Budget > 0 && time.Since(start) > o.Budget) {
 				return nil
 			}
 			out := filepath.Join(o.Dir, "runs", filepath.FromSlash(r.Key()))
@@ -156,6 +166,18 @@ func ExecuteRuns(ctx context.Context, spec Spec, runs []Run, o Options) (*Summar
 			if o.Stop != nil && o.Stop(r, rec) {
 				stopped[r.Cell.Key()] = true
 			}
+			switch {
+			case rec.Error == "":
+				anyRan, sameErr = true, 0
+			case rec.Error == lastErr:
+				sameErr++
+			default:
+				lastErr, sameErr = rec.Error, 1
+			}
+			if !anyRan && sameErr >= hopelessAfter && hopeless == "" {
+				hopeless = rec.Error
+				logf("every run so far could not run, with the same error; not starting the rest: %s", hopeless)
+			}
 			mu.Unlock()
 			logf("done  %s: %s%s", r.Key(), verdictWord(rec), fv(rec))
 			return save()
@@ -163,7 +185,7 @@ func ExecuteRuns(ctx context.Context, spec Spec, runs []Run, o Options) (*Summar
 	}
 	werr := g.Wait()
 	if skipped > 0 {
-		logf("budget or interrupt: %d runs not started", skipped)
+		logf("budget, interrupt or a hopeless campaign: %d runs not started", skipped)
 	}
 	sum := Summarize(st, o.Dir)
 	sum.NotStarted = countNotStarted(runs, st, stopped)
@@ -180,6 +202,10 @@ func ExecuteRuns(ctx context.Context, spec Spec, runs []Run, o Options) (*Summar
 	}
 	return sum, werr
 }
+
+// hopelessAfter is how many runs in a row must fail with one error, before
+// any run worked, for a campaign to stop starting runs.
+const hopelessAfter = 3
 
 func countNotStarted(runs []Run, st *State, stopped map[string]bool) int {
 	n := 0

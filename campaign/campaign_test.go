@@ -141,6 +141,35 @@ func TestBudgetStopsStartingRuns(t *testing.T) {
 	assert.Equal(t, 5-sum.Runs, sum.NotStarted)
 }
 
+// Runs that all fail with one error before any run worked (kvnode cannot
+// be built) stop the campaign from starting the rest; a campaign where some
+// run worked keeps going whatever fails later.
+func TestSameErrorEveryRunStopsStarting(t *testing.T) {
+	spec := Spec{Name: "h", Seeds: 8}
+	var calls atomic.Int64
+	broken := func(ctx context.Context, tst harness.Test) (*harness.Results, error) {
+		calls.Add(1)
+		return &harness.Results{Error: "setup: kvnode: no go.mod"}, nil
+	}
+	sum, err := Execute(context.Background(), spec, Options{Dir: t.TempDir(), Parallel: 1, Template: baseTest(), Run: broken})
+	require.NoError(t, err)
+	assert.EqualValues(t, hopelessAfter, calls.Load())
+	assert.Equal(t, 8-hopelessAfter, sum.NotStarted)
+	assert.False(t, sum.Pass)
+
+	calls.Store(0)
+	worksOnce := func(ctx context.Context, tst harness.Test) (*harness.Results, error) {
+		if calls.Add(1) == 1 {
+			return &harness.Results{Verdict: harness.Valid}, nil
+		}
+		return &harness.Results{Error: "setup: docker: daemon gone"}, nil
+	}
+	sum, err = Execute(context.Background(), spec, Options{Dir: t.TempDir(), Parallel: 1, Template: baseTest(), Run: worksOnce})
+	require.NoError(t, err)
+	assert.EqualValues(t, 8, calls.Load())
+	assert.Zero(t, sum.NotStarted)
+}
+
 func TestDetectStopsEarlyAndFlagsMisses(t *testing.T) {
 	var calls int64
 	o := DetectOptions{
