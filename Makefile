@@ -25,9 +25,12 @@ build:
 	$(GO) build -o bin/gauntlet ./cmd/gauntlet
 
 # The nightly chaos campaign (see campaigns/nightly.yaml), bounded to 2 hours;
-# resumable: rerun with --dir <the campaign folder it printed>.
+# resumable: rerun with --dir <the campaign folder it printed>. Then raft's
+# deterministic simulation over 3000 seeds, and its search for the bugs only
+# it can reach.
 nightly:
 	$(GO) run ./cmd/gauntlet campaign --budget 2h campaigns/nightly.yaml
+	$(GO) test -timeout 30m -count=1 ./systemundertest/raft -run 'TestSim$$|TestSimFindsBugs' -seeds 3000 -v
 
 # The detection benchmark: every catalog bug caught, no false positives.
 detect:

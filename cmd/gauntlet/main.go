@@ -88,7 +88,7 @@ func usage(w io.Writer) {
 // exit status to use and whether to stop.
 func parseFlags(e *env, fs *flag.FlagSet, args []string) (int, bool) {
 	fs.SetOutput(io.Discard)
-	err := fs.Parse(args)
+	err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fs.SetOutput(e.stdout)
 		fs.Usage()
@@ -99,6 +99,29 @@ func parseFlags(e *env, fs *flag.FlagSet, args []string) (int, bool) {
 		return harness.ExitUsage, true
 	}
 	return 0, false
+}
+
+// parseInterspersed parses flags wherever they stand among the arguments
+// (`gauntlet campaign FILE --budget 2h` as well as `--budget 2h FILE`); after
+// "--" everything is an argument. fs.Args() holds the arguments, in order.
+func parseInterspersed(fs *flag.FlagSet, args []string) error {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			pos = append(pos, rest...) // the terminator ended the flags
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	return fs.Parse(append([]string{"--"}, pos...))
 }
 
 func usageFunc(fs *flag.FlagSet, args, help string) func() {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,4 +117,22 @@ func TestProgressLines(t *testing.T) {
 	tty.update(harness.Progress{Phase: harness.PhaseMain, Elapsed: time.Second, Remaining: time.Second})
 	tty.println("interrupted")
 	assert.Contains(t, b.String(), "\r\033[K")
+}
+
+func TestFlagsAfterArguments(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--budget", "2h", "f.yaml"}, []string{"f.yaml"}},
+		{[]string{"f.yaml", "--budget", "2h"}, []string{"f.yaml"}},
+		{[]string{"a", "--budget=2h", "b"}, []string{"a", "b"}},
+		{[]string{"--budget", "2h", "--", "-odd", "--budget"}, []string{"-odd", "--budget"}},
+	} {
+		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		budget := fs.Duration("budget", 0, "")
+		require.NoError(t, parseInterspersed(fs, tc.args), tc.args)
+		assert.Equal(t, 2*time.Hour, *budget, tc.args)
+		assert.Equal(t, tc.want, fs.Args(), tc.args)
+	}
 }
