@@ -2,14 +2,12 @@ package docker
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"debug/elf"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -23,6 +21,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
+	"github.com/gauntlet-dev/gauntlet/internal/source"
 )
 
 const (
@@ -114,34 +113,12 @@ func (d *Deployment) cacheDir() (string, error) {
 	return dir, nil
 }
 
-// moduleDir finds the gauntlet module to build from.
+// moduleDir finds the gauntlet checkout to build from.
 func (d *Deployment) moduleDir(ctx context.Context) (string, error) {
 	if d.opts.ModuleDir != "" {
 		return d.opts.ModuleDir, nil
 	}
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("not inside the gauntlet module: run from the checkout or set docker.Options.ModuleDir")
-	}
-	f, err := os.Open(gomod)
-	if err != nil {
-		return "", fmt.Errorf("read go.mod: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if mod, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "module "); ok {
-			if strings.TrimSpace(mod) != modulePath {
-				return "", fmt.Errorf("module %s is not %s: set docker.Options.ModuleDir", mod, modulePath)
-			}
-			return filepath.Dir(gomod), nil
-		}
-	}
-	return "", fmt.Errorf("%s names no module", gomod)
+	return source.ModuleDir()
 }
 
 // goBuild builds pkg as a static Linux binary for the daemon's architecture.

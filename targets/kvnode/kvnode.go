@@ -5,7 +5,6 @@
 package kvnode
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
+	"github.com/gauntlet-dev/gauntlet/internal/source"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/client"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/quorum"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/raft"
@@ -107,37 +107,13 @@ func (s *System) Build(ctx context.Context, cacheDir string) (string, error) {
 	return out, nil
 }
 
-// moduleRoot walks up from the working directory to our go.mod.
+// moduleRoot finds the checkout to build kvnode from.
 func moduleRoot() (string, error) {
-	wd, err := os.Getwd()
+	dir, err := source.ModuleDir()
 	if err != nil {
-		return "", fmt.Errorf("kvnode: working directory: %w", err)
+		return "", fmt.Errorf("kvnode: %w (or set %s to a kvnode binary)", err, BinaryEnv)
 	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if mod, ok := moduleName(filepath.Join(dir, "go.mod")); ok && mod == modulePath {
-			return dir, nil
-		}
-		if filepath.Dir(dir) == dir {
-			break
-		}
-	}
-	return "", fmt.Errorf("kvnode: no go.mod of %s in %s or above: run from the gauntlet checkout or set %s to a kvnode binary",
-		modulePath, wd, BinaryEnv)
-}
-
-func moduleName(gomod string) (string, bool) {
-	f, err := os.Open(gomod)
-	if err != nil {
-		return "", false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if mod, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "module "); ok {
-			return strings.Trim(strings.TrimSpace(mod), `"`), true
-		}
-	}
-	return "", false
+	return dir, nil
 }
 
 // Launch gives the node its flags; peers are listed in id order so the
