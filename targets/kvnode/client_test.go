@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
+	"github.com/gauntlet-dev/gauntlet/internal/source"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/api"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/clock"
 )
@@ -203,8 +204,12 @@ func TestBuildFindsModule(t *testing.T) {
 	_, err = New("raft").Build(context.Background(), t.TempDir())
 	assert.ErrorContains(t, err, BinaryEnv)
 
+	// Outside a checkout it builds from the one this test binary came from
+	// (internal/source); a wrong GAUNTLET_SOURCE is an error naming both ways out.
 	t.Chdir(t.TempDir())
 	t.Setenv(BinaryEnv, "")
+	t.Setenv(source.Env, t.TempDir())
 	_, err = New("raft").Build(context.Background(), t.TempDir())
-	assert.ErrorContains(t, err, "run from the gauntlet checkout")
+	assert.ErrorContains(t, err, source.Env)
+	assert.ErrorContains(t, err, BinaryEnv)
 }
