@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -188,10 +189,17 @@ func cmdBench(ctx context.Context, e *env, args []string) int {
 	sum, sims, err := campaign.Detect(ctx, campaign.DetectOptions{Systems: ds, Seeds: *seeds, BaseSeed: 1, CatchEnough: *catch,
 		SimSeeds: *simSeeds, Options: o, Spec: spec})
 	if sum != nil {
+		var table bytes.Buffer
+		_ = campaign.WriteDetectTable(&table, sum, sims)
+		fmt.Fprintf(&table, "\ndetection benchmark: %s in %s (%d runs, %d not started, %d at once)\n", passWord(sum.Pass),
+			time.Since(t0).Round(time.Second), sum.Runs, sum.NotStarted, o.Parallel)
 		fmt.Fprintln(e.stdout)
-		_ = campaign.WriteDetectTable(e.stdout, sum, sims)
-		fmt.Fprintf(e.stdout, "\ndetection benchmark: %s in %s; summary: %s\n", passWord(sum.Pass), time.Since(t0).Round(time.Second),
-			filepath.Join(o.Dir, "summary.html"))
+		e.stdout.Write(table.Bytes())
+		path := filepath.Join(o.Dir, "table.txt")
+		if werr := os.WriteFile(path, table.Bytes(), 0o644); werr != nil {
+			fmt.Fprintf(e.stderr, "gauntlet bench detect: %v\n", werr)
+		}
+		fmt.Fprintf(e.stdout, "table: %s\nsummary: %s\n", path, filepath.Join(o.Dir, "summary.html"))
 	}
 	return summaryExit(ctx, sum, err, e, "bench detect")
 }
