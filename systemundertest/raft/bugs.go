@@ -23,6 +23,7 @@ const (
 	BugCommitOldTerm   = "commit-old-term"
 	BugForgetVote      = "forget-vote"
 	BugLeaseNoBound    = "lease-no-bound"
+	BugAckBeforeFsync  = "ack-before-fsync"
 )
 
 // Bugs is the catalog of raft mode's injectable bugs.
@@ -67,6 +68,13 @@ func Bugs() []BugInfo {
 				"no CheckQuorum step-down, so a deposed or partitioned leader serves stale reads",
 			Workload: "kv",
 			Nemesis:  []string{"partition"},
+		},
+		{
+			Name: BugAckBeforeFsync,
+			Description: "every node acknowledges log appends from a memory buffer written (and fsynced) only every " +
+				"200 ms, as a store with fsync off does, so killing a majority at once loses acknowledged writes",
+			Workload: "kv",
+			Nemesis:  []string{"kill"},
 		},
 	}
 }

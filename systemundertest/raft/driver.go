@@ -31,6 +31,9 @@ type driver struct {
 	snapIndex   uint64      // index of the latest saved snapshot
 	done        []completion
 
+	// lazy is the ack-before-fsync bug's log (nil without the bug).
+	lazy *lazyLog
+
 	// onApply, if set, sees every applied entry (the simulation's checks).
 	onApply func(e Entry)
 	// sendEarly, if set, receives the leader's appends and heartbeats
@@ -112,13 +115,18 @@ func newDriver(cfg Config) (*driver, error) {
 	if err != nil {
 		return nil, err
 	}
+	var lazy *lazyLog
+	if cfg.Bug == BugAckBeforeFsync {
+		lazy = &lazyLog{under: cfg.Log, last: cfg.Clock.Now()}
+		cfg.Log = lazy
+	}
 	_, election, heartbeat := ticks(cfg)
 	c := newCore(coreConfig{
 		id: cfg.ID, peers: cfg.Peers, bug: cfg.Bug,
 		electionTicks: election, heartbeatTicks: heartbeat,
 		maxBatch: cfg.MaxBatch, seed: cfg.Seed, preVote: !cfg.DisablePreVote,
 	}, hs, snap.Index, snap.Term, ents)
-	return &driver{c: c, cfg: cfg, readToks: map[uint64]any{}, snapIndex: snap.Index}, nil
+	return &driver{c: c, cfg: cfg, readToks: map[uint64]any{}, snapIndex: snap.Index, lazy: lazy}, nil
 }
 
 // loadLog reads the entries after the snapshot, first dropping what the

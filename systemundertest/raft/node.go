@@ -183,6 +183,13 @@ func (n *Node) run() {
 			for range k {
 				d.c.tick()
 			}
+			if d.lazy != nil {
+				if err := d.lazy.flushDue(now); err != nil {
+					n.log.Error("raft node stopping: storage failed", "err", err)
+					n.shutdown()
+					return
+				}
+			}
 		}
 		// Take everything else that is already waiting, up to a batch.
 	drain:
@@ -237,6 +244,9 @@ func (n *Node) run() {
 }
 
 func (n *Node) shutdown() {
+	if n.d.lazy != nil {
+		_ = n.d.lazy.flush() // a clean stop loses nothing, even with the bug
+	}
 	for _, c := range n.d.stop() {
 		c.tok.(*call).ch <- c
 	}
