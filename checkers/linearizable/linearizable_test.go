@@ -229,14 +229,24 @@ func TestPruneUnobservedInfoWrites(t *testing.T) {
 		v := s(string(rune('a' + i)))
 		b.add(2+float64(i), 10+i, h.Invoke, h.FWrite, "k", v).add(2.5+float64(i), 10+i, h.Info, h.FWrite, "k", v)
 	}
-	b.cas(8, 1, h.Invoke, "k", "b", "z").cas(8.5, 1, h.Info, "k", "b", "z") // expects b: b is observed
+	// An info cas expecting b observes b only if it is kept, and nothing
+	// observed its z: both go.
+	b.cas(8, 1, h.Invoke, "k", "b", "z").cas(8.5, 1, h.Info, "k", "b", "z")
 	b.add(9, 2, h.Invoke, h.FRead, "k", nil).add(10, 2, h.OK, h.FRead, "k", s("c"))
 	r, d := run(t, b.h, Options{})
 	assert.Equal(t, h.Valid, r.Validity, r.Summary)
-	assert.Equal(t, 4, d.Pruned) // a, d, e and the unobserved cas to z; b and c stay
+	assert.Equal(t, 5, d.Pruned) // a, b, d, e and the cas to z; c stays
 	r2, d2 := run(t, b.h, Options{NoPrune: true})
 	assert.Equal(t, h.Valid, r2.Validity)
 	assert.Zero(t, d2.Pruned)
+
+	// A kept info cas (its y is read) keeps the write it expected (d).
+	b2 := &hist{h: append(h.History(nil), b.h...)}
+	b2.cas(10.2, 3, h.Invoke, "k", "d", "y").cas(10.4, 3, h.Info, "k", "d", "y")
+	b2.add(10.6, 4, h.Invoke, h.FRead, "k", nil).add(10.8, 4, h.OK, h.FRead, "k", s("y"))
+	r4, d4 := run(t, b2.h, Options{})
+	assert.Equal(t, h.Valid, r4.Validity, r4.Summary)
+	assert.Equal(t, 4, d4.Pruned, "a, b, e and the cas to z; c, d and the cas to y stay")
 
 	// Pruning never hides a violation: a stale read stays one.
 	b.add(11, 2, h.Invoke, h.FRead, "k", nil).add(12, 2, h.OK, h.FRead, "k", s("1"))

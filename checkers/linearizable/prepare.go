@@ -107,17 +107,20 @@ func split(h harness.History, opts Options) (keys []*keyHist, ignored int) {
 // concurrent with everything after it. Two rewrites, neither of which changes
 // the verdict, tame them.
 //
-// Pruning: an info write or cas of value v that no op observed — no ok read
-// returned v, no cas (ok or info) expected v — is dropped. If the history
-// with it is linearizable, so is the one without it: take the linearization
-// and remove the op; until the next op that changes the state, the ops that
-// followed it saw v, so they cannot be reads of v or cas from v (nothing
-// observed v); an ok cas from another value could not follow it either; what
-// remains are info cas from other values, which may move to the end (an info
-// op may take effect late or never). Conversely, an info op can always be
-// linearized at the end. Counting info cas from v as observers is what keeps
-// this safe with cas; counting only reads would not be. Values need not be
-// unique.
+// Pruning: an info write or cas of value v that no kept op observes — no ok
+// read returned v, no ok cas expected v, no kept info cas expected v — is
+// dropped; an info cas is kept when its own value is observed, so the kept
+// set is a fixpoint. If the history with the dropped ops is linearizable, so
+// is the one without them: take the linearization and remove them; until the
+// next op that changes the state, the ops that followed a removed one saw its
+// value, so they cannot be reads of it or cas (ok or kept) from it; an ok cas
+// from another value could not follow it either; what remains are info cas
+// from other values that did nothing there, which may move to the end (an
+// info op may take effect late or never; such a cas is never bounded, below,
+// as the only writer of an observed value must have taken effect).
+// Conversely, an info op can always be linearized at the end. Counting kept
+// info cas from v as observers is what keeps this safe with cas; counting
+// only reads would not be. Values need not be unique.
 //
 // Bounding: an info write or cas that is the only op that can have written v
 // (v is not the initial value, nothing else writes v), must be linearized
@@ -136,13 +139,8 @@ func (kh *keyHist) build(opts Options) {
 			switch {
 			case r.kind == kRead && r.status == stOK:
 				seen = r.value
-			case r.kind == kCAS && r.status != stFail:
-				if r.from != nil {
-					observed[*r.from] = true
-				}
-				if r.status == stOK {
-					seen = r.from
-				}
+			case r.kind == kCAS && r.status == stOK:
+				seen = r.from
 			}
 			if r.kind != kRead && r.status != stFail && r.value != nil {
 				writers[*r.value]++
@@ -153,6 +151,20 @@ func (kh *keyHist) build(opts Options) {
 			observed[*seen] = true
 			if t, ok := firstSeen[*seen]; !ok || r.ret < t {
 				firstSeen[*seen] = r.ret
+			}
+		}
+	}
+	if !opts.NoPrune {
+		// An info cas observes its from only if it is kept itself, i.e. if
+		// its own value is observed: grow the kept set to a fixpoint.
+		for grew := true; grew; {
+			grew = false
+			for _, r := range kh.recs {
+				if r.kind == kCAS && r.status == stInfo && r.from != nil && r.value != nil &&
+					observed[*r.value] && !observed[*r.from] {
+					observed[*r.from] = true
+					grew = true
+				}
 			}
 		}
 	}
