@@ -453,7 +453,14 @@ func (s *sim) complete(i int, done []completion) {
 
 func (s *sim) checkLeaderCompleteness(i int) {
 	c := s.nodes[i].d.c
-	for idx, e := range s.applied {
+	// In index order, so that a failing seed reports the same entry every time.
+	idxs := make([]uint64, 0, len(s.applied))
+	for idx := range s.applied {
+		idxs = append(idxs, idx)
+	}
+	slices.Sort(idxs)
+	for _, idx := range idxs {
+		e := s.applied[idx]
 		if idx <= c.snapIndex {
 			continue
 		}

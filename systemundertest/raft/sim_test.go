@@ -56,3 +56,13 @@ func TestSimFindsBugs(t *testing.T) {
 		})
 	}
 }
+
+// A failing seed reproduces exactly: the same violation, word for word.
+func TestSimulateIsDeterministic(t *testing.T) {
+	first := Simulate(5, BugCommitOldTerm)
+	require.Error(t, first)
+	for range 5 {
+		require.Equal(t, first.Error(), Simulate(5, BugCommitOldTerm).Error())
+	}
+	require.ErrorContains(t, Simulate(1, "no-such-bug"), "unknown raft bug")
+}
