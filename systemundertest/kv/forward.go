@@ -29,6 +29,11 @@ const BatchPath = "/internal/kv/batch"
 // maxForwardBatch bounds the requests in one forwarded batch.
 const maxForwardBatch = 256
 
+// maxForwardInFlight is how many batches to one leader may be under way at
+// once: with one, a request that just missed a batch waited for that whole
+// round trip (leader fsync, replication, apply) before its own could leave.
+const maxForwardInFlight = 2
+
 // fwdOp is one forwarded request on the wire.
 type fwdOp struct {
 	Op    string `json:"op"` // get | put | cas
@@ -73,7 +78,7 @@ type batcher struct {
 
 	mu       sync.Mutex
 	queue    []*pending
-	inFlight bool
+	inFlight int // senders running (at most maxForwardInFlight)
 }
 
 func (s *Store) batcherFor(leader string) *batcher {
@@ -97,8 +102,8 @@ func (s *Store) forwardOp(ctx context.Context, leader string, op fwdOp) (fwdResu
 	p := &pending{op: op, done: make(chan fwdOutcome, 1)}
 	b.mu.Lock()
 	b.queue = append(b.queue, p)
-	if !b.inFlight {
-		b.inFlight = true
+	if b.inFlight < maxForwardInFlight {
+		b.inFlight++
 		go b.run()
 	}
 	b.mu.Unlock()
@@ -135,8 +140,10 @@ func (b *batcher) run() {
 			}
 		}
 		if len(batch) == 0 {
-			b.inFlight = false
-			b.queue = nil
+			b.inFlight--
+			if b.inFlight == 0 {
+				b.queue = nil
+			}
 			b.mu.Unlock()
 			return
 		}

@@ -278,21 +278,25 @@ func TestForwardsBatchConcurrentRequests(t *testing.T) {
 func TestForwardWithdrawnWhileQueuedIsNeverSent(t *testing.T) {
 	l, f := cluster(t, "")
 	l.node.set(func(n *fakeNode) { n.block = true })
-	first := make(chan error, 1)
-	go func() { first <- f.store.Put(context.Background(), "a", "1") }()
-	require.Eventually(t, func() bool {
-		l.node.mu.Lock()
-		defer l.node.mu.Unlock()
-		return l.node.proposed == 1
-	}, 2*time.Second, time.Millisecond, "the first forward is in flight")
+	first := make(chan error, maxForwardInFlight)
+	for i := range maxForwardInFlight {
+		go func() { first <- f.store.Put(context.Background(), fmt.Sprint("a", i), "1") }()
+		require.Eventually(t, func() bool {
+			l.node.mu.Lock()
+			defer l.node.mu.Unlock()
+			return l.node.proposed == i+1
+		}, 2*time.Second, time.Millisecond, "forward %d is in flight", i)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	err := f.store.Put(ctx, "b", "2") // queued behind the first, then given up
+	err := f.store.Put(ctx, "b", "2") // queued behind the batches in flight, then given up
 	assert.ErrorIs(t, err, api.ErrNotApplied)
-	assert.ErrorIs(t, <-first, api.ErrUnknown)
+	for range maxForwardInFlight {
+		assert.ErrorIs(t, <-first, api.ErrUnknown)
+	}
 	time.Sleep(100 * time.Millisecond)
 	l.node.mu.Lock()
 	defer l.node.mu.Unlock()
-	assert.Equal(t, 1, l.node.proposed, "the withdrawn request never reached the leader")
+	assert.Equal(t, maxForwardInFlight, l.node.proposed, "the withdrawn request never reached the leader")
 }
