@@ -124,6 +124,21 @@ func (t Test) CommandLine() string {
 	if t.StopOnViolation {
 		args = append(args, "--stop-on-violation")
 	}
+	// Bounds are written when they differ from the defaults: a 3 s op
+	// timeout changes what a run can see.
+	for _, b := range []struct {
+		flag      string
+		v         Duration
+		byDefault time.Duration
+	}{
+		{"op-timeout", t.OpTimeout, DefaultOpTimeout},
+		{"recovery-limit", t.RecoveryLimit, DefaultRecoveryLimit},
+		{"check-timeout", t.CheckTimeout, DefaultCheckTimeout},
+	} {
+		if b.v > 0 && b.v.D() != b.byDefault {
+			args = append(args, "--"+b.flag, b.v.D().String())
+		}
+	}
 	keys := make([]string, 0, len(t.Options))
 	for k := range t.Options {
 		keys = append(keys, k)

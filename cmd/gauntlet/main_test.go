@@ -46,7 +46,8 @@ func TestRunFlagsDefaults(t *testing.T) {
 
 func TestRunFlagsRoundTripThroughCommandLine(t *testing.T) {
 	tst, err := parseRun(t, "--system", "quorum", "--nemesis", "kill", "--nodes", "3", "--concurrency", "4",
-		"--time-limit", "7s", "--seed", "99", "--rate", "50", "--bug", "stale-read", "--nemesis-interval", "2s")
+		"--time-limit", "7s", "--seed", "99", "--rate", "50", "--bug", "stale-read", "--nemesis-interval", "2s",
+		"--op-timeout", "3s", "--recovery-limit", "45s", "--check-timeout", "2m0s")
 	require.NoError(t, err)
 	assert.EqualValues(t, 99, tst.Seed)
 	// CommandLine must parse back into the same test.
@@ -54,6 +55,10 @@ func TestRunFlagsRoundTripThroughCommandLine(t *testing.T) {
 	back, err := parseRun(t, args...)
 	require.NoError(t, err)
 	assert.Equal(t, tst.WithDefaults(), back.WithDefaults())
+	assert.Contains(t, tst.CommandLine(), "--op-timeout 3s --recovery-limit 45s --check-timeout 2m0s")
+	def, err := parseRun(t)
+	require.NoError(t, err)
+	assert.NotContains(t, def.WithDefaults().CommandLine(), "timeout", "defaults are left out")
 }
 
 func TestReplayUsesStoredConfigAndOverrides(t *testing.T) {
