@@ -228,6 +228,20 @@ func TestPartitionShapes(t *testing.T) {
 	}
 	assert.Len(t, seen, 5, "every shape is drawn: %v", seen)
 
+	// On 3 nodes no ring is drawn (it would be one-way cuts that TCP turns
+	// into a full cut); every grudge is symmetric.
+	for seed := int64(0); seed < 100; seed++ {
+		c := newFake(3, "n1")
+		ev, err := (&Partition{}).Start(context.Background(), c, rand.New(rand.NewSource(seed)))
+		require.NoError(t, err)
+		assert.NotContains(t, ev.Description, ShapeRing)
+		for a, bs := range c.grudge {
+			for _, b := range bs {
+				assert.Contains(t, c.grudge[b], a, "%s drops %s but not the reverse: %s", a, b, ev.Description)
+			}
+		}
+	}
+
 	// Without a leader finder, isolate-leader says what it did instead.
 	for seed := int64(0); seed < 50; seed++ {
 		c := newFake(5, "")

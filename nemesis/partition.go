@@ -56,11 +56,17 @@ func (p *Partition) Start(ctx context.Context, c harness.Cluster, rng *rand.Rand
 }
 
 // shape builds the grudge for shape over the shuffled nodes. Shapes that
-// need 3 nodes fall back to halves on 2.
+// need 3 nodes fall back to halves on 2. A majorities ring needs 4: on 3,
+// "each hears a majority, no two the same" can only be one-way cuts (n1
+// drops n2, n2 drops n3, n3 drops n1), which over TCP — where a connection
+// needs both directions — cut every link; a bridge is drawn instead.
 func (p *Partition) shape(ctx context.Context, c harness.Cluster, shape int, s []string) (harness.Grudge, string) {
 	n := len(s)
 	if n < 3 && (shape == 3 || shape == 4) {
 		shape = 0
+	}
+	if n == 3 && shape == 3 {
+		shape = 4
 	}
 	switch shape {
 	case 1:
