@@ -33,16 +33,24 @@ func TestQuorumBugsAreCaught(t *testing.T) {
 		{"no-write-back", []string{"partition"}, 1},
 		{"r1w1", []string{"partition", "pause"}, 1},
 		{"lww-wall-clock", []string{"clock"}, 1}, // the clock skew at 5 s
-		// Seed 1 draws "kill all" at 5 s: writes acknowledged in the last
-		// flush window are gone when the nodes restart.
-		{"ack-before-fsync", []string{"kill"}, 1},
+		// Seeds 1, 4 and 20 draw "kill all" at 5 s: writes acknowledged in
+		// the last flush window are gone when the nodes restart, if the kill
+		// lands before the flush, which the seed does not decide. One of the
+		// three must catch it (seed 1 alone missed once in 4 full runs).
+		{"ack-before-fsync", []string{"kill"}, 0},
 	} {
 		t.Run(c.bug, func(t *testing.T) {
-			res := gauntlettest.RunExpect(t, harness.Test{
+			test := harness.Test{
 				System: "quorum", Deploy: "local", Workload: "register-without-cas", Bug: c.bug,
 				Nemesis: c.nemesis, Nodes: 5, Concurrency: 10, TimeLimit: seconds(20),
 				StopOnViolation: true, Seed: c.seed,
-			}, harness.Invalid)
+			}
+			var res *harness.Results
+			if c.seed == 0 {
+				res = gauntlettest.RunCatch(t, test, 1, 4, 20)
+			} else {
+				res = gauntlettest.RunExpect(t, test, harness.Invalid)
+			}
 			a := res.FirstAnomaly()
 			require.NotNil(t, a)
 			assert.Equal(t, "linearizable", a.Checker)

@@ -39,6 +39,41 @@ func Run(t testing.TB, test harness.Test) *harness.Results {
 // harness.Invalid for a test that must find a bug.
 func RunExpect(t testing.TB, test harness.Test, want harness.Validity) *harness.Results {
 	t.Helper()
+	res, log, err := run(t, test)
+	if res.Verdict == want && err == nil {
+		t.Logf("gauntlet: verdict %s as expected (%d ops, %s of test time)", res.Verdict, res.Ops, res.TestTime.D().Round(time.Millisecond))
+		return res
+	}
+	registry.WriteReport(context.Background(), res, log)
+	t.Fatal(Describe(res, want))
+	return res
+}
+
+// RunCatch runs test with each seed in turn until one is invalid, and fails
+// t if none is: for bugs whose exposure depends on timing as well as on the
+// seeded schedule (a buffer lost only if a kill lands before its flush).
+func RunCatch(t testing.TB, test harness.Test, seeds ...int64) *harness.Results {
+	t.Helper()
+	var res *harness.Results
+	for _, s := range seeds {
+		test.Seed = s
+		var err error
+		var log *slog.Logger
+		res, log, err = run(t, test)
+		if res.Verdict == harness.Invalid && err == nil {
+			t.Logf("gauntlet: seed %d caught it (%d ops, %s of test time)", s, res.Ops, res.TestTime.D().Round(time.Millisecond))
+			return res
+		}
+		registry.WriteReport(context.Background(), res, log)
+		t.Logf("gauntlet: seed %d did not catch it:\n%s", s, Describe(res, harness.Invalid))
+	}
+	t.Fatalf("gauntlet: none of seeds %v was invalid", seeds)
+	return res
+}
+
+// run carries out one test; a run that could not be carried out fails t.
+func run(t testing.TB, test harness.Test) (*harness.Results, *slog.Logger, error) {
+	t.Helper()
 	if test.Seed == 0 {
 		test.Seed = seed(t)
 	}
@@ -63,18 +98,10 @@ func RunExpect(t testing.TB, test harness.Test, want harness.Validity) *harness.
 	switch {
 	case errors.As(err, &ce):
 		t.Fatalf("gauntlet: %v", err)
-		return nil
 	case res == nil:
 		t.Fatalf("gauntlet: the run could not be carried out: %v", err)
-		return nil
 	}
-	if res.Verdict == want && err == nil {
-		t.Logf("gauntlet: verdict %s as expected (%d ops, %s of test time)", res.Verdict, res.Ops, res.TestTime.D().Round(time.Millisecond))
-		return res
-	}
-	registry.WriteReport(context.Background(), res, log)
-	t.Fatal(Describe(res, want))
-	return res
+	return res, log, err
 }
 
 // Describe says what went wrong: the verdict, the first anomaly in words and

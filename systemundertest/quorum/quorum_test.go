@@ -187,6 +187,11 @@ func TestWriteBack(t *testing.T) {
 func TestQuorumFailureClassification(t *testing.T) {
 	c := newCluster(t, 3, nil)
 	require.NoError(t, c.s("n1").Put(ctx(t), "k", "x1"))
+	// The put returned once two replicas had it; n1's own may still be on
+	// its way (seen on a loaded machine).
+	for _, id := range c.ids {
+		c.waitLocal(id, "k", "x1")
+	}
 
 	// n1 cut off entirely: the version query fails before anything is sent.
 	c.faults.isolate("n1", "n2", "n3")
