@@ -19,7 +19,11 @@ import (
 // names in the order "all" expands to.
 var names = []string{"partition", "kill", "pause", "clock", "loss", "latency"}
 
-// Names lists the fault packages.
+// targeted are packages that aim one fault at one role; accepted by name,
+// not part of "all".
+var targeted = []string{"pause-leader"}
+
+// Names lists the fault packages ("all" expands to these).
 func Names() []string { return slices.Clone(names) }
 
 // New returns a fresh instance of the named package (instances keep what
@@ -32,6 +36,8 @@ func New(name string) (harness.Nemesis, error) {
 		return &Kill{}, nil
 	case "pause":
 		return &Pause{}, nil
+	case "pause-leader":
+		return &Pause{LeaderOnly: true}, nil
 	case "clock":
 		return &Clock{}, nil
 	case "loss":
@@ -39,7 +45,7 @@ func New(name string) (harness.Nemesis, error) {
 	case "latency":
 		return &Latency{}, nil
 	}
-	return nil, fmt.Errorf("unknown nemesis %q (known: %s, all, none)", name, strings.Join(names, ", "))
+	return nil, fmt.Errorf("unknown nemesis %q (known: %s, all, none)", name, strings.Join(append(Names(), targeted...), ", "))
 }
 
 // Parse expands a --nemesis spec: a comma list of package names, "all" for
@@ -60,7 +66,7 @@ func Parse(spec string) ([]string, error) {
 			for _, n := range names {
 				add(n)
 			}
-		case slices.Contains(names, item):
+		case slices.Contains(names, item) || slices.Contains(targeted, item):
 			add(item)
 		default:
 			unknown = append(unknown, item)
@@ -68,7 +74,7 @@ func Parse(spec string) ([]string, error) {
 	}
 	if len(unknown) > 0 {
 		return nil, fmt.Errorf("unknown nemesis %s in %q (known: %s, all, none)",
-			strings.Join(quoteAll(unknown), ", "), spec, strings.Join(names, ", "))
+			strings.Join(quoteAll(unknown), ", "), spec, strings.Join(append(Names(), targeted...), ", "))
 	}
 	return out, nil
 }

@@ -367,3 +367,23 @@ func TestLinkFaults(t *testing.T) {
 	}
 	assert.Len(t, scopes, 2, "both scopes drawn")
 }
+
+func TestPauseLeaderAlwaysAimsAtTheLeader(t *testing.T) {
+	names, err := Parse("pause-leader")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"pause-leader"}, names)
+	all, err := Parse("all")
+	require.NoError(t, err)
+	assert.NotContains(t, all, "pause-leader", "targeted packages are not part of all")
+	for seed := int64(0); seed < 20; seed++ {
+		c := newFake(5, "n4")
+		n, err := New("pause-leader")
+		require.NoError(t, err)
+		assert.Equal(t, "pause-leader", n.Name())
+		ev, err := n.Start(context.Background(), c, rand.New(rand.NewSource(seed)))
+		require.NoError(t, err)
+		assert.Equal(t, "pause leader n4", ev.Description)
+		_, err = n.Heal(context.Background(), c)
+		require.NoError(t, err)
+	}
+}

@@ -129,7 +129,7 @@ func faultColor(pkg string) string {
 		return "#f4a261"
 	case "kill":
 		return "#e76f51"
-	case "pause":
+	case "pause", "pause-leader":
 		return "#9d4edd"
 	case "clock":
 		return "#4895ef"
