@@ -271,6 +271,7 @@ func TestOptionsDimension(t *testing.T) {
 nemesis: [pause]
 seed_list: [7, 8]
 op_timeout: 4s
+read_fraction: 0.8
 options:
   - {etcd-version: v3.6.8, etcd-election-ms: 250}
   - {etcd-version: v3.6.9, etcd-election-ms: 250}
@@ -297,7 +298,9 @@ options:
 	assert.Equal(t, map[string]string{"etcd-version": "v3.6.9", "etcd-election-ms": "250", "etcd-heartbeat-ms": "25"}, tst.Options,
 		"the cell's options override the template's")
 	assert.Equal(t, 4*time.Second, tst.OpTimeout.D())
+	assert.InDelta(t, 0.8, tst.ReadFraction, 1e-9)
 	assert.Contains(t, tst.CommandLine(), "--etcd-version v3.6.9")
+	assert.Contains(t, tst.CommandLine(), "--read-fraction 0.8")
 	assert.Equal(t, "v3.5.2", tmpl.Options["etcd-version"], "the template's map is not written to")
 	tst.Options["etcd-version"] = "changed"
 	assert.Equal(t, "v3.6.9", runs[1].Cell.Options["etcd-version"], "each test has its own map")

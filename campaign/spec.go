@@ -53,6 +53,8 @@ type Spec struct {
 	StopOnViolation bool   `yaml:"stop_on_violation" json:"stop_on_violation"`
 	// OpTimeout bounds one client operation (--op-timeout), e.g. "4s".
 	OpTimeout string `yaml:"op_timeout" json:"op_timeout"`
+	// ReadFraction is the workload's share of reads (--read-fraction), 0–1.
+	ReadFraction float64 `yaml:"read_fraction" json:"read_fraction"`
 	// Options is one more matrix dimension: each entry is a map of
 	// system options (the keys of `gauntlet run`'s option flags, e.g.
 	// {etcd-version: v3.6.8, etcd-election-ms: 250}) given to the runs of
@@ -85,6 +87,9 @@ func (s Spec) Validate() error {
 	}
 	if s.Seeds < 0 {
 		return fmt.Errorf("seeds must be ≥ 0, got %d", s.Seeds)
+	}
+	if s.ReadFraction < 0 || s.ReadFraction > 1 {
+		return fmt.Errorf("read_fraction must be between 0 and 1, got %g", s.ReadFraction)
 	}
 	for _, d := range []struct{ name, v string }{{"time_limit", s.TimeLimit}, {"nemesis_interval", s.NemesisInterval}, {"op_timeout", s.OpTimeout}} {
 		if d.v != "" {
@@ -247,6 +252,9 @@ func (s Spec) Test(r Run, template harness.Test, out string) harness.Test {
 	}
 	if d, err := time.ParseDuration(s.OpTimeout); err == nil && s.OpTimeout != "" {
 		t.OpTimeout = harness.Duration(d)
+	}
+	if s.ReadFraction > 0 {
+		t.ReadFraction = s.ReadFraction
 	}
 	if len(template.Options) > 0 || len(r.Cell.Options) > 0 {
 		// A fresh map: the template's and the spec's maps are shared by every run.

@@ -102,6 +102,9 @@ func (t Test) Validate() error {
 	if t.Rate < 0 {
 		errs = append(errs, fmt.Errorf("rate must not be negative, got %g", t.Rate))
 	}
+	if t.ReadFraction < 0 || t.ReadFraction > 1 {
+		errs = append(errs, fmt.Errorf("read-fraction must be between 0 and 1, got %g", t.ReadFraction))
+	}
 	for name, d := range map[string]Duration{"time-limit": t.TimeLimit, "nemesis-interval": t.NemesisInterval,
 		"recovery-limit": t.RecoveryLimit, "check-timeout": t.CheckTimeout, "op-timeout": t.OpTimeout} {
 		if d <= 0 {

@@ -45,7 +45,8 @@ type Test struct {
 	NemesisInterval Duration          `json:"nemesis_interval"`
 	Nodes           int               `json:"nodes"`
 	Concurrency     int               `json:"concurrency"`
-	Rate            float64           `json:"rate,omitempty"` // total ops/s; 0 = as fast as possible
+	Rate            float64           `json:"rate,omitempty"`          // total ops/s; 0 = as fast as possible
+	ReadFraction    float64           `json:"read_fraction,omitempty"` // share of reads; 0 = the workload's default
 	TimeLimit       Duration          `json:"time_limit"`
 	RecoveryLimit   Duration          `json:"recovery_limit"`
 	CheckTimeout    Duration          `json:"check_timeout"`
@@ -117,6 +118,9 @@ func (t Test) CommandLine() string {
 		"--time-limit", t.TimeLimit.D().String(), "--seed", fmt.Sprint(t.Seed))
 	if t.Rate > 0 {
 		args = append(args, "--rate", fmt.Sprint(t.Rate))
+	}
+	if t.ReadFraction > 0 {
+		args = append(args, "--read-fraction", fmt.Sprint(t.ReadFraction))
 	}
 	if t.Bug != "" {
 		args = append(args, "--bug", t.Bug)

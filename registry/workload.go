@@ -16,7 +16,7 @@ func Workloads() []string { return workloads.Names() }
 // recovery all replicas hold the same state), so it is added if the
 // workload does not name it.
 func Workload(t harness.Test) (harness.Workload, error) {
-	w, err := workloads.New(t.Workload, workloads.Options{CheckTimeout: t.CheckTimeout.D()})
+	w, err := workloads.New(t.Workload, workloads.Options{CheckTimeout: t.CheckTimeout.D(), ReadFraction: t.ReadFraction})
 	if err != nil {
 		return nil, err
 	}

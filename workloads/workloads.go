@@ -95,7 +95,9 @@ func New(name string, opts Options) (harness.Workload, error) {
 		opts.ReadFraction = defaultRead
 	}
 	if opts.CASFraction <= 0 {
-		opts.CASFraction = defaultCAS
+		// The default cas share yields to a large read share: it takes at
+		// most half of what reads leave, so writes keep the other half.
+		opts.CASFraction = min(defaultCAS, (1-opts.ReadFraction)/2)
 	}
 	if !s.cas {
 		opts.CASFraction = 0

@@ -156,3 +156,13 @@ func TestCheckersJudgeTheWorkload(t *testing.T) {
 	assert.Equal(t, "linearizable", rs[0].Checker)
 	assert.Equal(t, key, rs[0].Anomalies[0].Key)
 }
+
+func TestReadFractionLeavesRoomForWrites(t *testing.T) {
+	w, err := New("kv", Options{ReadFraction: 0.9})
+	require.NoError(t, err)
+	o := w.(*workload).opts
+	assert.InDelta(t, 0.05, o.CASFraction, 1e-9, "cas takes half of what reads leave")
+	w, err = New("kv", Options{})
+	require.NoError(t, err)
+	assert.InDelta(t, 0.2, w.(*workload).opts.CASFraction, 1e-9, "the default mix is unchanged")
+}

@@ -47,7 +47,7 @@ func TestRunFlagsDefaults(t *testing.T) {
 func TestRunFlagsRoundTripThroughCommandLine(t *testing.T) {
 	tst, err := parseRun(t, "--system", "quorum", "--nemesis", "kill", "--nodes", "3", "--concurrency", "4",
 		"--time-limit", "7s", "--seed", "99", "--rate", "50", "--bug", "stale-read", "--nemesis-interval", "2s",
-		"--op-timeout", "3s", "--recovery-limit", "45s", "--check-timeout", "2m0s")
+		"--op-timeout", "3s", "--recovery-limit", "45s", "--check-timeout", "2m0s", "--read-fraction", "0.7")
 	require.NoError(t, err)
 	assert.EqualValues(t, 99, tst.Seed)
 	// CommandLine must parse back into the same test.
@@ -84,7 +84,8 @@ func writeTestJSON(path string, tst harness.Test) error {
 }
 
 func TestBadFlagsExit64WithOneLine(t *testing.T) {
-	for _, args := range [][]string{{"run", "--nodes", "x"}, {"run", "--time-limit", "0s"}, {"run", "extra"}, {"nope"}, {"check"}} {
+	for _, args := range [][]string{{"run", "--nodes", "x"}, {"run", "--time-limit", "0s"}, {"run", "extra"}, {"nope"}, {"check"},
+		{"run", "--read-fraction", "1.5"}} {
 		e, _, errb := testEnv()
 		code := dispatch(context.Background(), e, args)
 		assert.Equal(t, harness.ExitUsage, code, args)

@@ -44,6 +44,7 @@ func newRunFlags() *runFlags {
 	fs.IntVar(&t.Nodes, "nodes", harness.DefaultNodes, "cluster size")
 	fs.IntVar(&t.Concurrency, "concurrency", harness.DefaultConcurrency, "client workers, each with one op outstanding; worker w talks to node w mod nodes")
 	fs.Float64Var(&t.Rate, "rate", 0, "total ops/s across workers (0 = as fast as the system answers)")
+	fs.Float64Var(&t.ReadFraction, "read-fraction", 0, "share of reads in the workload, 0–1 (0 = its default, 0.5); where the workload has cas, cas takes 0.2 or half of the rest if less")
 	durationVar(fs, &t.TimeLimit, "time-limit", harness.DefaultTimeLimit, "length of the main phase (workload + faults)")
 	durationVar(fs, &t.RecoveryLimit, "recovery-limit", harness.DefaultRecoveryLimit, "after healing, how long every key may take to be readable again (longer is a finding)")
 	durationVar(fs, &t.CheckTimeout, "check-timeout", harness.DefaultCheckTimeout, "bound of each checker; expiry is verdict unknown")
@@ -147,6 +148,7 @@ func overlay(base, flags harness.Test, set map[string]bool) harness.Test {
 		"nodes":             func() { t.Nodes = flags.Nodes },
 		"concurrency":       func() { t.Concurrency = flags.Concurrency },
 		"rate":              func() { t.Rate = flags.Rate },
+		"read-fraction":     func() { t.ReadFraction = flags.ReadFraction },
 		"time-limit":        func() { t.TimeLimit = flags.TimeLimit },
 		"recovery-limit":    func() { t.RecoveryLimit = flags.RecoveryLimit },
 		"check-timeout":     func() { t.CheckTimeout = flags.CheckTimeout },
