@@ -1,9 +1,6 @@
 package raft
 
-import (
-	"sync"
-	"time"
-)
+import "time"
 
 // lazyFlushInterval is how long the ack-before-fsync bug keeps appended
 // entries in memory before writing them.
@@ -13,17 +10,15 @@ const lazyFlushInterval = 200 * time.Millisecond
 // entries in memory, and they reach the real log (and its fsync) only when
 // flushDue finds the interval passed — what a store with fsync off, or a
 // write-back cache it trusts, does. A node acknowledges entries it would
-// lose to SIGKILL; a clean stop flushes.
+// lose to SIGKILL; a clean stop flushes. Like the log it wraps, it is used
+// only from the node's run loop, so it needs no lock.
 type lazyLog struct {
-	mu    sync.Mutex
 	under LogStore
 	pend  []Entry
-	last  time.Time
+	last  time.Time // of the last flush
 }
 
 func (l *lazyLog) FirstIndex() (uint64, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	first, err := l.under.FirstIndex()
 	if err == nil && first == 0 && len(l.pend) > 0 {
 		first = l.pend[0].Index
@@ -32,8 +27,6 @@ func (l *lazyLog) FirstIndex() (uint64, error) {
 }
 
 func (l *lazyLog) LastIndex() (uint64, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	if len(l.pend) > 0 {
 		return l.pend[len(l.pend)-1].Index, nil
 	}
@@ -48,15 +41,11 @@ func (l *lazyLog) Entries(lo, hi uint64) ([]Entry, error) {
 }
 
 func (l *lazyLog) Append(ents []Entry) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.pend = append(l.pend, ents...)
 	return nil
 }
 
 func (l *lazyLog) TruncateSuffix(from uint64) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	i := len(l.pend)
 	for i > 0 && l.pend[i-1].Index >= from {
 		i--
@@ -77,21 +66,14 @@ func (l *lazyLog) TruncatePrefix(upto uint64) error {
 
 // flushDue writes the buffered entries if the interval has passed.
 func (l *lazyLog) flushDue(now time.Time) error {
-	l.mu.Lock()
-	due := now.Sub(l.last) >= lazyFlushInterval
-	l.mu.Unlock()
-	if !due {
+	if now.Sub(l.last) < lazyFlushInterval {
 		return nil
 	}
-	l.mu.Lock()
 	l.last = now
-	l.mu.Unlock()
 	return l.flush()
 }
 
 func (l *lazyLog) flush() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	if len(l.pend) == 0 {
 		return nil
 	}
