@@ -26,6 +26,9 @@ var targeted = []string{"pause-leader"}
 // Names lists the fault packages ("all" expands to these).
 func Names() []string { return slices.Clone(names) }
 
+// known lists every name New accepts, for error messages.
+func known() string { return strings.Join(append(Names(), targeted...), ", ") }
+
 // New returns a fresh instance of the named package (instances keep what
 // they must heal, so use one per run).
 func New(name string) (harness.Nemesis, error) {
@@ -45,7 +48,7 @@ func New(name string) (harness.Nemesis, error) {
 	case "latency":
 		return &Latency{}, nil
 	}
-	return nil, fmt.Errorf("unknown nemesis %q (known: %s, all, none)", name, strings.Join(append(Names(), targeted...), ", "))
+	return nil, fmt.Errorf("unknown nemesis %q (known: %s, all, none)", name, known())
 }
 
 // Parse expands a --nemesis spec: a comma list of package names, "all" for
@@ -74,7 +77,7 @@ func Parse(spec string) ([]string, error) {
 	}
 	if len(unknown) > 0 {
 		return nil, fmt.Errorf("unknown nemesis %s in %q (known: %s, all, none)",
-			strings.Join(quoteAll(unknown), ", "), spec, strings.Join(append(Names(), targeted...), ", "))
+			strings.Join(quoteAll(unknown), ", "), spec, known())
 	}
 	return out, nil
 }

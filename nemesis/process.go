@@ -32,7 +32,7 @@ func (k *Kill) Start(ctx context.Context, c harness.Cluster, rng *rand.Rand) (ha
 	if rng.Intn(killManyOneIn) == 0 && len(c.Nodes()) > 1 {
 		return k.startMany(ctx, c, rng)
 	}
-	return k.start(ctx, c, rng, "kill", c.Kill)
+	return k.start(ctx, c, rng, "kill", c.Kill, false)
 }
 
 // startMany kills between ⌊n/2⌋+1 and n random nodes back to back, without
@@ -87,8 +87,7 @@ func (p *Pause) Name() string {
 func (p *Pause) Requires() []harness.Fault { return []harness.Fault{harness.FaultPause} }
 
 func (p *Pause) Start(ctx context.Context, c harness.Cluster, rng *rand.Rand) (harness.FaultEvent, error) {
-	p.leaderOnly = p.LeaderOnly
-	return p.start(ctx, c, rng, "pause", c.Pause)
+	return p.start(ctx, c, rng, "pause", c.Pause, p.LeaderOnly)
 }
 
 func (p *Pause) Heal(ctx context.Context, c harness.Cluster) (harness.FaultEvent, error) {
@@ -97,18 +96,19 @@ func (p *Pause) Heal(ctx context.Context, c harness.Cluster) (harness.FaultEvent
 
 // victims is what kill and pause share: pick a node, act on it, remember it.
 type victims struct {
-	nodes      []string
-	leaderOnly bool // aim at the leader every time
+	nodes []string
 }
 
-func (v *victims) start(ctx context.Context, c harness.Cluster, rng *rand.Rand, verb string, act func(context.Context, string) error) (harness.FaultEvent, error) {
+// start acts on the leader (always if leaderOnly, else one time in two) or
+// a random node.
+func (v *victims) start(ctx context.Context, c harness.Cluster, rng *rand.Rand, verb string, act func(context.Context, string) error, leaderOnly bool) (harness.FaultEvent, error) {
 	nodes := c.Nodes()
 	if len(nodes) == 0 {
 		return harness.FaultEvent{}, errors.New(verb + ": the cluster has no nodes")
 	}
 	// Both draws always happen, so the schedule does not depend on whether
 	// a leader was known.
-	wantLeader := rng.Intn(2) == 0 || v.leaderOnly
+	wantLeader := rng.Intn(2) == 0 || leaderOnly
 	node := nodes[rng.Intn(len(nodes))]
 	desc := fmt.Sprintf("%s %s", verb, node)
 	if wantLeader {
