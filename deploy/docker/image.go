@@ -25,7 +25,7 @@ import (
 )
 
 const (
-	modulePath   = "github.com/gauntlet-dev/gauntlet"
+	modulePath   = source.ModulePath
 	faultPackage = modulePath + "/cmd/gauntlet-fault"
 
 	faultPath = "/gauntlet-fault" // where the helper sits in the holder image

@@ -24,9 +24,8 @@ import (
 )
 
 const (
-	modulePath = "github.com/gauntlet-dev/gauntlet"
 	// Package is the Go package of the node binary.
-	Package = modulePath + "/cmd/kvnode"
+	Package = source.ModulePath + "/cmd/kvnode"
 	// BinaryEnv names an existing kvnode binary to use instead of building one.
 	BinaryEnv = "KVNODE_BINARY"
 	// opTimeout bounds one client request; a worker's op never outlives it.
