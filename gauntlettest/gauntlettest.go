@@ -57,9 +57,8 @@ func RunCatch(t testing.TB, test harness.Test, seeds ...int64) *harness.Results 
 	var res *harness.Results
 	for _, s := range seeds {
 		test.Seed = s
-		var err error
-		var log *slog.Logger
-		res, log, err = run(t, test)
+		r, log, err := run(t, test)
+		res = r
 		if res.Verdict == harness.Invalid && err == nil {
 			t.Logf("gauntlet: seed %d caught it (%d ops, %s of test time)", s, res.Ops, res.TestTime.D().Round(time.Millisecond))
 			return res

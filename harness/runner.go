@@ -935,10 +935,9 @@ func (r *run) collectDigests(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
+			return errors.Join(errs...)
 		case <-time.After(250 * time.Millisecond):
-			continue
 		}
-		break
 	}
 	return errors.Join(errs...)
 }
