@@ -135,10 +135,15 @@ func TestBudgetStopsStartingRuns(t *testing.T) {
 		time.Sleep(30 * time.Millisecond)
 		return &harness.Results{Verdict: harness.Valid}, nil
 	}
-	sum, err := Execute(context.Background(), spec, Options{Dir: t.TempDir(), Parallel: 1, Budget: 40 * time.Millisecond, Template: baseTest(), Run: slow})
+	dir := t.TempDir()
+	sum, err := Execute(context.Background(), spec, Options{Dir: dir, Parallel: 1, Budget: 40 * time.Millisecond, Template: baseTest(), Run: slow})
 	require.NoError(t, err)
 	assert.Less(t, sum.Runs, 5)
 	assert.Equal(t, 5-sum.Runs, sum.NotStarted)
+	assert.Equal(t, "INCOMPLETE", sum.Word(), "no failure, but not everything ran")
+	html, err := os.ReadFile(filepath.Join(dir, "summary.html"))
+	require.NoError(t, err)
+	assert.Contains(t, string(html), ">INCOMPLETE<")
 }
 
 // Runs that all fail with one error before any run worked (kvnode cannot

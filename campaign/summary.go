@@ -42,6 +42,19 @@ type Summary struct {
 	Pass       bool          `json:"pass"`
 }
 
+// Word is the campaign's verdict in a word: FAIL when a cell failed,
+// INCOMPLETE when no cell failed but runs were not started (budget,
+// interrupt), else PASS.
+func (s *Summary) Word() string {
+	switch {
+	case !s.Pass:
+		return "FAIL"
+	case s.NotStarted > 0:
+		return "INCOMPLETE"
+	}
+	return "PASS"
+}
+
 // Summarize aggregates a campaign state.
 func Summarize(st *State, dir string) *Summary {
 	byCell := map[string]*CellSummary{}
@@ -174,7 +187,7 @@ var summaryHTML = template.Must(template.New("s").Funcs(template.FuncMap{
 }).Parse(`<!doctype html><html><head><meta charset="utf-8"><title>campaign {{.Name}}</title>
 <style>body{font:14px system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
 .pass{background:#e6f4ea}.fail{background:#fce8e6}.v{color:#137333}.i{color:#c5221f;font-weight:bold}.u{color:#b06000}h1 span{font-size:70%}</style></head><body>
-<h1>Campaign {{.Name}} <span class="{{if .Pass}}v{{else}}i{{end}}">{{if .Pass}}PASS{{else}}FAIL{{end}}</span></h1>
+<h1>Campaign {{.Name}} <span class="{{if not .Pass}}i{{else if .NotStarted}}u{{else}}v{{end}}">{{.Word}}</span></h1>
 <p>Started {{.Start.Format "2006-01-02 15:04:05"}}, {{.Runs}} runs finished{{if .NotStarted}}, {{.NotStarted}} not started (budget or interrupt){{end}}.</p>
 <table><tr><th>system</th><th>deploy</th><th>workload</th><th>nemesis</th><th>bug</th><th>options</th><th>runs</th><th>valid</th><th>invalid</th><th>unknown</th><th>errors</th><th>median / max s to first violation</th><th>median wall</th><th>verdict</th><th>runs</th></tr>
 {{range .Cells}}<tr class="{{if .Pass}}pass{{else}}fail{{end}}"><td>{{.Cell.System}}</td><td>{{.Cell.Deploy}}</td><td>{{.Cell.Workload}}</td><td>{{.Cell.Nemesis}}</td><td>{{bug .Cell.Bug}}</td><td>{{with .Cell.OptionsString}}{{.}}{{else}}–{{end}}</td>

@@ -116,20 +116,10 @@ func cmdCampaign(ctx context.Context, e *env, args []string) int {
 	fmt.Fprintf(e.stdout, "campaign %s: %d runs, %d at once, folder %s\n", spec.Name, len(spec.Runs()), o.Parallel, o.Dir)
 	sum, err := campaign.Execute(ctx, spec, o)
 	if sum != nil {
-		fmt.Fprintf(e.stdout, "campaign %s: %s (%d runs, %d not started)\nsummary: %s\n", spec.Name, passWord(sum), sum.Runs, sum.NotStarted,
+		fmt.Fprintf(e.stdout, "campaign %s: %s (%d runs, %d not started)\nsummary: %s\n", spec.Name, sum.Word(), sum.Runs, sum.NotStarted,
 			filepath.Join(o.Dir, "summary.html"))
 	}
 	return summaryExit(ctx, sum, err, e, "campaign")
-}
-
-func passWord(sum *campaign.Summary) string {
-	switch {
-	case !sum.Pass:
-		return "FAIL"
-	case sum.NotStarted > 0:
-		return "INCOMPLETE (no failure among the runs that ran)"
-	}
-	return "PASS"
 }
 
 func cmdBench(ctx context.Context, e *env, args []string) int {
@@ -194,7 +184,7 @@ func cmdBench(ctx context.Context, e *env, args []string) int {
 	if sum != nil {
 		var table bytes.Buffer
 		_ = campaign.WriteDetectTable(&table, sum, sims)
-		fmt.Fprintf(&table, "\ndetection benchmark: %s in %s (%d runs, %d not started, %d at once)\n", passWord(sum),
+		fmt.Fprintf(&table, "\ndetection benchmark: %s in %s (%d runs, %d not started, %d at once)\n", sum.Word(),
 			time.Since(t0).Round(time.Second), sum.Runs, sum.NotStarted, o.Parallel)
 		fmt.Fprintln(e.stdout)
 		e.stdout.Write(table.Bytes())
