@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -89,7 +90,6 @@ func Detect(ctx context.Context, o DetectOptions) (*Summary, []SimResult, error)
 		o.SimSeeds = 300
 	}
 	var sims []SimResult
-	simCaught := map[string]SimResult{} // by bug cell key
 	for _, s := range o.Systems {
 		for _, b := range s.Bugs {
 			if b.Reach != harness.ReachSimulation {
@@ -100,7 +100,6 @@ func Detect(ctx context.Context, o DetectOptions) (*Summary, []SimResult, error)
 				r = simulate(ctx, s.Name, b.Name, s.Simulate, o.SimSeeds)
 			}
 			sims = append(sims, r)
-			simCaught[s.Name+"/"+b.Name] = r
 		}
 	}
 	caught := map[string]int{}
@@ -116,7 +115,7 @@ func Detect(ctx context.Context, o DetectOptions) (*Summary, []SimResult, error)
 	if spec.Name == "" {
 		spec.Name = "detect"
 	}
-	opts.Judge = func(sum *Summary) { judgeBySimulation(sum, simCaught) }
+	opts.Judge = func(sum *Summary) { judgeBySimulation(sum, sims) }
 	sum, err := ExecuteRuns(ctx, spec, DetectRuns(o), opts)
 	if sum != nil && opts.Dir != "" {
 		if werr := writeJSONAtomic(filepath.Join(opts.Dir, "simulation.json"), sims); werr != nil && err == nil {
@@ -142,11 +141,13 @@ func simulate(ctx context.Context, system, bug string, run func(string, int64) e
 
 // judgeBySimulation passes a simulation-reach bug cell the harness missed
 // when the simulation caught the bug, and says so in the cell's reason.
-func judgeBySimulation(sum *Summary, sims map[string]SimResult) {
+func judgeBySimulation(sum *Summary, sims []SimResult) {
 	sum.Pass = true
 	for i := range sum.Cells {
 		c := &sum.Cells[i]
-		if r, ok := sims[c.Cell.System+"/"+c.Cell.Bug]; ok && c.Invalid == 0 {
+		j := slices.IndexFunc(sims, func(r SimResult) bool { return r.System == c.Cell.System && r.Bug == c.Cell.Bug })
+		if j >= 0 && c.Invalid == 0 {
+			r := sims[j]
 			c.Pass = r.Caught()
 			if c.Pass {
 				c.Reason = fmt.Sprintf("not caught black-box (0/%d); within the simulation's reach only, which caught it at seed %d", c.Runs, r.Seed)
