@@ -156,14 +156,25 @@ func (kh *keyHist) build(opts Options) {
 	}
 	if !opts.NoPrune {
 		// An info cas observes its from only if it is kept itself, i.e. if
-		// its own value is observed: grow the kept set to a fixpoint.
-		for grew := true; grew; {
-			grew = false
-			for _, r := range kh.recs {
-				if r.kind == kCAS && r.status == stInfo && r.from != nil && r.value != nil &&
-					observed[*r.value] && !observed[*r.from] {
-					observed[*r.from] = true
-					grew = true
+		// its own value is observed: grow the kept set to a fixpoint, each
+		// newly observed value visiting the info cas that wrote it.
+		casFrom := map[string][]string{} // info cas: value written -> values expected
+		for _, r := range kh.recs {
+			if r.kind == kCAS && r.status == stInfo && r.from != nil && r.value != nil {
+				casFrom[*r.value] = append(casFrom[*r.value], *r.from)
+			}
+		}
+		var todo []string
+		for v := range observed {
+			todo = append(todo, v)
+		}
+		for len(todo) > 0 {
+			v := todo[len(todo)-1]
+			todo = todo[:len(todo)-1]
+			for _, from := range casFrom[v] {
+				if !observed[from] {
+					observed[from] = true
+					todo = append(todo, from)
 				}
 			}
 		}
