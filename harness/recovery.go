@@ -1,0 +1,207 @@
+// Recovery: every key is read again after the heal, and the nodes' digests
+// are sampled until they show convergence.
+
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+)
+
+// RecoveryChecker names the runner's own result for the recovery phase.
+const RecoveryChecker = "recovery"
+
+// recoverPhase reads every key the generator used until each read succeeds or
+// the recovery limit expires. The reads are part of the history (they are
+// the final reads the checkers see). A key that cannot be read after every
+// fault was healed is a finding: the runner reports it as an invalid
+// "recovery" result, since a system that never serves again is broken even
+// if everything it did serve was correct.
+func (r *run) recoverPhase(ctx context.Context) error {
+	r.genMu.Lock()
+	var keys []string
+	if r.gen != nil {
+		keys = append(keys, r.gen.Keys()...)
+	}
+	r.genMu.Unlock()
+	if len(keys) == 0 {
+		r.extra = append(r.extra, Result{Checker: RecoveryChecker, Validity: Valid, Summary: "no keys to read"})
+		return nil
+	}
+	limit := r.t.RecoveryLimit.D()
+	rctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	t0 := time.Now()
+
+	keyc := make(chan int, len(keys))
+	for i := range keys {
+		keyc <- i
+	}
+	close(keyc)
+	var mu sync.Mutex
+	failed := map[string]string{} // key -> last error
+	readers := min(r.t.Concurrency, len(keys))
+	var wg sync.WaitGroup
+	for w := 0; w < readers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			clients := map[string]Client{}
+			defer func() {
+				for _, c := range clients {
+					_ = c.Close()
+				}
+			}()
+			proc := Process(r.maxProc.Add(1))
+			for i := range keyc {
+				var last string
+				ok := false
+				for attempt := 0; rctx.Err() == nil; attempt++ {
+					node := r.nodes[(i+attempt)%len(r.nodes)]
+					c := clients[node]
+					if c == nil {
+						var err error
+						if c, err = r.p.System.NewClient(node, r.cluster.ClientAddr(node)); err != nil {
+							last = err.Error()
+							time.Sleep(50 * time.Millisecond)
+							continue
+						}
+						clients[node] = c
+					}
+					inv := r.hw.Record(Op{Process: proc, Type: Invoke, F: FRead, Key: keys[i], Node: node})
+					done := r.invoke(rctx, c, inv)
+					r.count(done.Type)
+					if done.Type == OK {
+						ok = true
+						break
+					}
+					last = done.Error
+					if done.Type == Info {
+						proc = Process(r.maxProc.Add(1))
+					}
+					select {
+					case <-rctx.Done():
+					case <-time.After(50 * time.Millisecond):
+					}
+				}
+				if !ok {
+					mu.Lock()
+					failed[keys[i]] = last
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return ctx.Err() // interrupted: not a finding about the system
+	}
+	res := Result{Checker: RecoveryChecker, Validity: Valid,
+		Summary: fmt.Sprintf("all %d keys read after healing, within %s", len(keys), time.Since(t0).Round(time.Millisecond))}
+	if len(failed) > 0 {
+		bad := make([]string, 0, len(failed))
+		for k := range failed {
+			bad = append(bad, k)
+		}
+		sort.Strings(bad)
+		res.Validity = Invalid
+		res.Summary = fmt.Sprintf("%d of %d keys could not be read within %s after every fault was healed", len(bad), len(keys), limit)
+		now := int64(r.hw.Since())
+		for _, k := range bad {
+			why := failed[k]
+			if why == "" {
+				why = "no answer"
+			}
+			res.Anomalies = append(res.Anomalies, Anomaly{Checker: RecoveryChecker, Key: k, Time: now,
+				Explanation: fmt.Sprintf("the cluster did not serve a read of %s within %s after every fault was healed (last error: %s)", k, limit, why)})
+		}
+	}
+	r.extra = append(r.extra, res)
+	return nil
+}
+
+// collectDigests lets the system converge if it needs a pass (quorum read
+// repair), then samples every node's digest until they show convergence or
+// the recovery limit passes; the convergence checker judges the last sample.
+func (r *run) collectDigests(ctx context.Context) error {
+	var errs []error
+	if cv, ok := r.p.System.(Converger); ok {
+		// The pass and the sampling have a bound each: a pass that hangs
+		// must still leave time to see what the nodes hold.
+		cctx, cancel := context.WithTimeout(ctx, r.t.RecoveryLimit.D())
+		defer cancel()
+		addrs := make([]string, len(r.nodes))
+		for i, n := range r.nodes {
+			addrs[i] = r.cluster.ClientAddr(n)
+		}
+		r.genMu.Lock()
+		var keys []string
+		if r.gen != nil {
+			keys = append(keys, r.gen.Keys()...)
+		}
+		r.genMu.Unlock()
+		if err := cv.Converge(cctx, addrs, keys); err != nil {
+			errs = append(errs, fmt.Errorf("converge: %w", err))
+			r.log.Warn("converge", "err", err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.t.RecoveryLimit.D())
+	defer cancel()
+	converged := r.p.Converged
+	if converged == nil {
+		converged = digestsAgree
+	}
+	// The limit ends the sampling between samples, never inside one: a
+	// sample taken with an expired context would show only deadline errors
+	// and hide the divergence the earlier samples saw.
+	for {
+		d := r.sampleDigests(ctx)
+		if ctx.Err() != nil && r.digests != nil {
+			break // cut short by the limit: keep the last whole sample
+		}
+		r.digests = d
+		if converged(d) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(errs...)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (r *run) sampleDigests(ctx context.Context) []Digest {
+	out := make([]Digest, len(r.nodes))
+	var wg sync.WaitGroup
+	for i, n := range r.nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			d, err := r.p.System.Digest(dctx, r.cluster.ClientAddr(n))
+			d.Node = n
+			if err != nil {
+				d.Error = err.Error()
+			}
+			out[i] = d
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func digestsAgree(ds []Digest) bool {
+	for _, d := range ds {
+		if d.Error != "" || d.Digest != ds[0].Digest {
+			return false
+		}
+	}
+	return len(ds) > 0
+}

@@ -1,0 +1,339 @@
+// The runner: a run is a sequence of phases, each in a file of its own —
+// setup.go (cluster up, healthy, teardown), workers.go (the main phase's
+// clients and pacing), faults.go (the fault schedule and the heal),
+// recovery.go (final reads and convergence digests), check.go (checkers and
+// verdict) and results.go (the run folder).
+
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Parts are the components a test's names resolve to (see package registry).
+type Parts struct {
+	System     System
+	Deployment Deployment
+	Workload   Workload
+	Nemeses    []Nemesis
+	Logger     Logger         // nil = silent
+	Progress   func(Progress) // called about twice a second and at each phase; nil = none
+	// Watch, if set, sees every op as it is recorded, in order (under the
+	// history's lock: keep it short). Returning true ends the main phase
+	// early, e.g. when an online check has proved a violation.
+	Watch func(Op) (stop bool)
+	// Converged tells whether digests show a converged cluster (the
+	// convergence checker's own criterion). The runner samples digests
+	// until it holds or the recovery limit passes, so that a replica still
+	// catching up after a heal is not mistaken for a divergent one. nil: all
+	// digests equal.
+	Converged func([]Digest) bool
+}
+
+// Progress is a snapshot of a run for live display.
+type Progress struct {
+	Phase     string
+	Dir       string
+	Elapsed   time.Duration // of the main phase
+	Remaining time.Duration
+	OK        int64
+	Fail      int64
+	Info      int64
+	Rate      float64  // completed client ops per second, recent
+	Faults    []string // faults active now
+}
+
+// Phase names, in the order a run goes through them.
+const (
+	PhaseSetup    = "setup"
+	PhaseHealthy  = "wait-healthy"
+	PhaseMain     = "main"
+	PhaseHeal     = "heal"
+	PhaseRecovery = "recovery"
+	PhaseDigests  = "digests"
+	PhaseTeardown = "teardown"
+	PhaseCheck    = "check"
+	PhaseDone     = "done"
+)
+
+// Bounds of phases that have no flag of their own.
+const (
+	healthyLimit  = 60 * time.Second
+	nemesisLimit  = 30 * time.Second // one fault's start or heal
+	teardownLimit = 2 * time.Minute
+)
+
+// Run carries out a test: setup → wait healthy → main phase (workers and
+// nemesis) → heal → recovery reads → convergence digests → teardown →
+// check, and writes config.json, history.jsonl, results.json and
+// digests.json under <Out>/<Name>/<start>/ (and points <Out>/latest there).
+//
+// Teardown always runs: after errors, panics and cancellation of ctx. When
+// ctx is cancelled (Ctrl-C) the run skips to teardown, checks what it
+// recorded and returns results with Interrupted set; an interrupted run is
+// never valid (unknown unless it found a violation).
+//
+// A test that cannot be run as configured returns a *ConfigError before
+// anything starts. A run that could not be carried out (the cluster did not
+// start, a panic) returns results with Error set and a non-nil error.
+func Run(ctx context.Context, t Test, p Parts) (*Results, error) {
+	t = t.WithDefaults()
+	if err := checkParts(t, p); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	dir, err := makeRunDir(t.Out, t.Name, start)
+	if err != nil {
+		return nil, err
+	}
+	r := &run{t: t, p: p, dir: dir, log: p.Logger, start: start}
+	if r.log == nil {
+		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return r.execute(ctx)
+}
+
+func checkParts(t Test, p Parts) error {
+	if err := t.Validate(); err != nil {
+		return &ConfigError{err}
+	}
+	if p.System == nil || p.Deployment == nil || p.Workload == nil {
+		return &ConfigError{errors.New("a test needs a system, a deployment and a workload")}
+	}
+	var errs []error
+	for _, n := range p.Nemeses {
+		for _, f := range n.Requires() {
+			if !p.Deployment.Supports(p.System, f) {
+				errs = append(errs, fmt.Errorf("nemesis %q needs %s faults, which the %s deployment cannot make for %s: %w",
+					n.Name(), f, p.Deployment.Name(), p.System.Name(), ErrUnsupported))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return &ConfigError{errors.Join(errs...)}
+	}
+	return nil
+}
+
+// makeRunDir creates <out>/<name>/<start>, adding a suffix if a parallel run
+// took the name in the same second.
+func makeRunDir(out, name string, start time.Time) (string, error) {
+	parent := filepath.Join(out, name)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", fmt.Errorf("create results dir: %w", err)
+	}
+	base := start.UTC().Format("20060102T150405Z")
+	for i := 1; ; i++ {
+		dir := filepath.Join(parent, base)
+		if i > 1 {
+			dir += fmt.Sprintf("-%d", i)
+		}
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
+			return dir, nil
+		}
+		if !errors.Is(err, os.ErrExist) || i > 1000 {
+			return "", fmt.Errorf("create run dir: %w", err)
+		}
+	}
+}
+
+type run struct {
+	t     Test
+	p     Parts
+	dir   string
+	log   Logger
+	start time.Time
+
+	res     Results
+	cluster Cluster
+	nodes   []string
+	hw      *HistoryWriter
+	gen     Generator
+	genMu   sync.Mutex
+	digests []Digest
+	extra   []Result // the runner's own findings (recovery)
+	runErr  error    // why the run could not be carried out
+
+	phaseMu sync.Mutex
+	phase   string
+
+	// live counters for progress
+	okN, failN, infoN atomic.Int64
+	maxProc           atomic.Int64
+	faultMu           sync.Mutex
+	faults            map[string]string // package -> description of the active fault
+	stopMain          context.CancelFunc
+	stopped           atomic.Bool // the Watch hook ended the main phase
+	mainT0            time.Time   // start of the main phase: time 0 of the history
+	phaseT0           []time.Time // absolute starts of res.Phases
+}
+
+func (r *run) execute(ctx context.Context) (res *Results, err error) {
+	r.res = Results{Test: r.t, Start: r.start, Command: r.t.CommandLine(), Dir: r.dir}
+	r.faults = map[string]string{}
+	r.log.Info("run", "test", r.t.Name, "seed", r.t.Seed, "dir", r.dir)
+
+	if err := writeJSON(filepath.Join(r.dir, ConfigFile), r.t); err != nil {
+		return nil, err
+	}
+	// The history exists from the start (an interrupted setup leaves an
+	// empty one); its clock is reset to the main phase's start.
+	hw, err := NewHistoryWriter(filepath.Join(r.dir, HistoryFile), time.Now())
+	if err != nil {
+		return nil, err
+	}
+	r.hw = hw
+	if r.p.Watch != nil {
+		hw.Watch(func(op Op) {
+			if !r.stopped.Load() && r.p.Watch(op) {
+				r.stopped.Store(true)
+				if r.stopMain != nil {
+					r.stopMain()
+				}
+			}
+		})
+	}
+
+	r.cycle(ctx)
+	if ctx.Err() != nil {
+		r.res.Interrupted = true
+	}
+	if err := hw.Close(); err != nil {
+		r.log.Error("history", "err", err)
+		if r.runErr == nil {
+			r.runErr = err
+		}
+	}
+	// Check even an interrupted run: what it recorded may prove a violation.
+	// The check gets its own bound, not ctx, which may be cancelled already.
+	r.setPhase(PhaseCheck)
+	t0 := time.Now()
+	r.check(context.WithoutCancel(ctx))
+	r.addPhase(PhaseCheck, t0, nil)
+	r.finish()
+	if err := r.write(); err != nil && r.runErr == nil {
+		r.runErr = err
+	}
+	r.setPhase(PhaseDone)
+	out := r.res
+	if r.runErr != nil {
+		return &out, r.runErr
+	}
+	return &out, nil
+}
+
+// cycle runs the phases up to teardown; teardown runs whatever happens.
+func (r *run) cycle(ctx context.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			r.runErr = fmt.Errorf("panic: %v\n%s", v, debug.Stack())
+			r.log.Error("panic", "err", r.runErr)
+		}
+		r.teardown(ctx)
+	}()
+	steps := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{PhaseSetup, r.setup},
+		{PhaseHealthy, r.waitHealthy},
+		{PhaseMain, r.mainPhase},
+		{PhaseHeal, r.heal},
+		{PhaseRecovery, r.recoverPhase},
+		{PhaseDigests, r.collectDigests},
+	}
+	for _, s := range steps {
+		if ctx.Err() != nil {
+			return
+		}
+		r.setPhase(s.name)
+		t0 := time.Now()
+		err := s.fn(ctx)
+		r.addPhase(s.name, t0, err)
+		if err != nil && ctx.Err() == nil {
+			switch s.name {
+			case PhaseSetup, PhaseHealthy, PhaseMain:
+				// Without a cluster that serves, there is no test.
+				r.runErr = fmt.Errorf("%s: %w", s.name, err)
+				r.log.Error("phase failed", "phase", s.name, "err", err)
+				return
+			default:
+				r.log.Warn("phase failed", "phase", s.name, "err", err)
+			}
+		}
+	}
+}
+
+func (r *run) setPhase(name string) {
+	r.phaseMu.Lock()
+	r.phase = name
+	r.phaseMu.Unlock()
+	r.log.Info("phase", "phase", name)
+	r.progress(0)
+}
+
+func (r *run) addPhase(name string, t0 time.Time, err error) {
+	ph := Phase{Name: name, Duration: Duration(time.Since(t0))}
+	r.phaseT0 = append(r.phaseT0, t0)
+	if err != nil {
+		ph.Error = err.Error()
+	}
+	r.res.Phases = append(r.res.Phases, ph)
+}
+
+func (r *run) progress(rate float64) {
+	if r.p.Progress == nil {
+		return
+	}
+	r.phaseMu.Lock()
+	phase := r.phase
+	r.phaseMu.Unlock()
+	pr := Progress{Phase: phase, Dir: r.dir, OK: r.okN.Load(), Fail: r.failN.Load(), Info: r.infoN.Load(), Rate: rate}
+	switch {
+	case phase == PhaseMain && r.mainT0.IsZero():
+		pr.Remaining = r.t.TimeLimit.D()
+	case phase == PhaseMain:
+		pr.Elapsed = time.Since(r.mainT0)
+		pr.Remaining = max(0, r.t.TimeLimit.D()-pr.Elapsed)
+	case !r.mainT0.IsZero():
+		pr.Elapsed = r.res.TestTime.D()
+	}
+	r.faultMu.Lock()
+	for _, d := range r.faults {
+		pr.Faults = append(pr.Faults, d)
+	}
+	r.faultMu.Unlock()
+	sort.Strings(pr.Faults)
+	r.p.Progress(pr)
+}
+
+// --- phases -----------------------------------------------------------------
+
+func (r *run) progressLoop(ctx context.Context) {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	lastN, lastT := int64(0), time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			n := r.okN.Load() + r.failN.Load() + r.infoN.Load()
+			rate := float64(n-lastN) / now.Sub(lastT).Seconds()
+			lastN, lastT = n, now
+			r.progress(rate)
+		}
+	}
+}

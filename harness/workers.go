@@ -1,0 +1,271 @@
+// The main phase: client workers driven by the generator, paced, with an
+// optional online check.
+
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+)
+
+// seedFor derives an independent seed per purpose (splitmix64), so that the
+// generator's and the nemesis's draws do not disturb each other on replay.
+func seedFor(seed int64, stream uint64) int64 {
+	z := uint64(seed) + stream*0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return int64(z ^ (z >> 31))
+}
+
+const (
+	streamGenerator = 1
+	streamNemesis   = 2
+)
+
+func (r *run) mainPhase(ctx context.Context) error {
+	r.gen = r.p.Workload.Generator(rand.New(rand.NewSource(seedFor(r.t.Seed, streamGenerator))))
+	clients := make([]Client, r.t.Concurrency)
+	defer func() {
+		for _, c := range clients {
+			if c != nil {
+				_ = c.Close()
+			}
+		}
+	}()
+	for w := range clients {
+		node := r.nodes[w%len(r.nodes)]
+		c, err := r.p.System.NewClient(node, r.cluster.ClientAddr(node))
+		if err != nil {
+			return fmt.Errorf("client for %s: %w", node, err)
+		}
+		clients[w] = c
+	}
+
+	r.mainT0 = time.Now()
+	r.hw.restart(r.mainT0)
+	mctx, cancel := context.WithTimeout(ctx, r.t.TimeLimit.D())
+	defer cancel()
+	r.stopMain = cancel
+	if r.stopped.Load() {
+		cancel()
+	}
+
+	var pace *pacer
+	if r.t.Rate > 0 {
+		pace = &pacer{gap: time.Duration(float64(time.Second) / r.t.Rate)}
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, r.t.Concurrency+1)
+	for w := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.worker(ctx, mctx, w, clients[w], pace); err != nil {
+				errc <- err
+				cancel()
+			}
+		}()
+	}
+	nemDone := make(chan struct{})
+	go func() {
+		defer close(nemDone)
+		defer func() {
+			if v := recover(); v != nil {
+				errc <- fmt.Errorf("nemesis panic: %v\n%s", v, debug.Stack())
+				cancel()
+			}
+		}()
+		r.nemesis(ctx, mctx)
+	}()
+	progDone := make(chan struct{})
+	go func() {
+		defer close(progDone)
+		r.progressLoop(mctx)
+	}()
+	onlineDone := make(chan struct{})
+	go func() {
+		defer close(onlineDone)
+		if r.t.StopOnViolation {
+			r.onlineCheck(mctx, cancel)
+		}
+	}()
+
+	wg.Wait()
+	cancel()
+	<-nemDone
+	<-progDone
+	<-onlineDone
+	r.res.TestTime = Duration(time.Since(r.mainT0))
+	close(errc)
+	var errs []error
+	for err := range errc {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// onlineCheck, for --stop-on-violation, runs the workload's checkers on the
+// history so far every few seconds and ends the main phase once one says
+// invalid. This is sound: ops still in flight count as unknown, so a
+// violation in a prefix is one in the whole history. The final verdict still
+// comes from the full check.
+func (r *run) onlineCheck(mctx context.Context, stop context.CancelFunc) {
+	const every = 2 * time.Second
+	for {
+		select {
+		case <-mctx.Done():
+			return
+		case <-time.After(every):
+		}
+		in := CheckInput{History: r.hw.History()} // Dir "": no artifacts
+		for _, res := range Check(mctx, r.p.Workload.Checkers(), in, r.t.CheckTimeout.D(), nil) {
+			if res.Validity == Invalid && mctx.Err() == nil {
+				r.log.Info("online check found a violation; ending the main phase", "checker", res.Checker)
+				r.stopped.Store(true)
+				stop()
+				return
+			}
+		}
+	}
+}
+
+// worker drives one client: worker w starts as process w and, after each
+// info, continues as process w+Concurrency·k, so every process has at most
+// one op outstanding and an unknown outcome never blocks later ops.
+// Ops run under ctx (not mctx): an op in flight when the time limit
+// expires completes normally, bounded by the op timeout.
+func (r *run) worker(ctx, mctx context.Context, w int, c Client, pace *pacer) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("worker %d panic: %v\n%s", w, v, debug.Stack())
+		}
+	}()
+	node := r.nodes[w%len(r.nodes)]
+	proc := Process(w)
+	r.noteProc(proc)
+	for mctx.Err() == nil {
+		if pace != nil && !pace.wait(mctx) {
+			return nil
+		}
+		next := r.next(proc)
+		next.Process, next.Type, next.Node = proc, Invoke, node
+		inv := r.hw.Record(next)
+		done := r.invoke(ctx, c, inv)
+		r.count(done.Type)
+		if done.Type == Info {
+			proc += Process(r.t.Concurrency)
+			r.noteProc(proc)
+		}
+		if done.Type != OK && time.Duration(done.Time-inv.Time) < fastFailure {
+			// The node refused at once (killed, not yet up): do not spin
+			// and starve the cluster of CPU with thousands of failed ops.
+			select {
+			case <-mctx.Done():
+			case <-time.After(failureBackoff):
+			}
+		}
+	}
+	return nil
+}
+
+// A worker whose op failed within fastFailure waits failureBackoff.
+const (
+	fastFailure    = 2 * time.Millisecond
+	failureBackoff = 20 * time.Millisecond
+)
+
+func (r *run) next(p Process) Op {
+	r.genMu.Lock()
+	defer r.genMu.Unlock()
+	return r.gen.Next(p)
+}
+
+// invoke calls the client and records the completion. A client that panics
+// or answers nonsense yields info: nothing is known of the op.
+func (r *run) invoke(ctx context.Context, c Client, inv Op) (done Op) {
+	octx, cancel := context.WithTimeout(ctx, r.t.OpTimeout.D())
+	defer cancel()
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				done = inv.Complete(Info)
+				done.Error = fmt.Sprintf("client panic: %v", v)
+				r.log.Error("client panic", "op", inv.String(), "panic", v, "stack", string(debug.Stack()))
+			}
+		}()
+		done = c.Invoke(octx, inv)
+	}()
+	switch done.Type {
+	case OK, Fail, Info:
+	default:
+		done.Error = strings.TrimSpace(done.Error + fmt.Sprintf(" (client returned type %q)", done.Type))
+		done.Type = Info
+	}
+	done.Process, done.F, done.Key, done.Node = inv.Process, inv.F, inv.Key, inv.Node
+	if done.Type != OK || inv.F != FRead {
+		// What was attempted stays known to the checker (an info write's value).
+		if done.Value == nil {
+			done.Value = inv.Value
+		}
+		if done.From == nil {
+			done.From = inv.From
+		}
+	}
+	return r.hw.Record(done)
+}
+
+func (r *run) count(t Type) {
+	switch t {
+	case OK:
+		r.okN.Add(1)
+	case Fail:
+		r.failN.Add(1)
+	default:
+		r.infoN.Add(1)
+	}
+}
+
+func (r *run) noteProc(p Process) {
+	for {
+		cur := r.maxProc.Load()
+		if int64(p) <= cur || r.maxProc.CompareAndSwap(cur, int64(p)) {
+			return
+		}
+	}
+}
+
+// pacer spaces ops evenly to a total rate across workers.
+type pacer struct {
+	mu   sync.Mutex
+	next time.Time
+	gap  time.Duration
+}
+
+func (p *pacer) wait(ctx context.Context) bool {
+	p.mu.Lock()
+	now := time.Now()
+	if p.next.Before(now) {
+		p.next = now
+	}
+	at := p.next
+	p.next = p.next.Add(p.gap)
+	p.mu.Unlock()
+	d := time.Until(at)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-tm.C:
+		return true
+	}
+}
