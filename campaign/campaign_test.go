@@ -304,7 +304,7 @@ options:
 		"the cell's options override the template's")
 	assert.Equal(t, 4*time.Second, tst.OpTimeout.D())
 	assert.InDelta(t, 0.8, tst.ReadFraction, 1e-9)
-	assert.Contains(t, tst.CommandLine(), "--etcd-version v3.6.9")
+	assert.Contains(t, tst.CommandLine(), "--etcd-version=v3.6.9")
 	assert.Contains(t, tst.CommandLine(), "--read-fraction 0.8")
 	assert.Equal(t, "v3.5.2", tmpl.Options["etcd-version"], "the template's map is not written to")
 	tst.Options["etcd-version"] = "changed"

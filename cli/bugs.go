@@ -13,7 +13,7 @@ import (
 
 func cmdBugs(ctx context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("bugs", flag.ContinueOnError)
-	sys := fs.String("system", "", "only this system ("+strings.Join(registry.Systems(), ", ")+")")
+	sys := fs.String("system", "", "only this system ("+strings.Join(registry.SystemNames(), ", ")+")")
 	fs.Usage = usageFunc(fs, "[--system S]", "Lists the injectable bugs (--bug NAME) with the workload and faults expected to expose each.")
 	if code, stop := parseFlags(e, fs, args); stop {
 		return code
@@ -21,7 +21,12 @@ func cmdBugs(ctx context.Context, e *env, args []string) int {
 	if fs.NArg() > 0 {
 		return badArgs(e, "bugs", "unexpected argument %q", fs.Arg(0))
 	}
-	names := registry.Systems()
+	var names []string
+	for _, d := range registry.Systems() {
+		if !d.Scheme {
+			names = append(names, d.Name)
+		}
+	}
 	if *sys != "" {
 		names = []string{*sys}
 	}
@@ -32,7 +37,7 @@ func cmdBugs(ctx context.Context, e *env, args []string) int {
 		if err != nil {
 			return badArgs(e, "bugs", "%v", err)
 		}
-		for _, b := range s.Bugs() {
+		for _, b := range harness.BugsOf(s) {
 			by := "harness"
 			if b.Reach == harness.ReachSimulation {
 				by = "simulation"

@@ -56,7 +56,8 @@ func (c *campaignFlags) options(e *env, name string) campaign.Options {
 		Budget:   c.budget,
 		JUnit:    c.junit,
 		Run: func(ctx context.Context, t harness.Test) (*harness.Results, error) {
-			return registry.Run(ctx, t, registry.Options{Logger: log.With("run", t.Name, "seed", t.Seed)})
+			return registry.Run(ctx, t, registry.RunOptions{Logger: log.With("run", t.Name, "seed", t.Seed),
+				Command: func(t harness.Test, _ string) string { return t.CommandLineOf(e.prog()) }})
 		},
 		Logf: func(f string, args ...any) {
 			fmt.Fprintf(e.stdout, "%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(f, args...))
@@ -162,13 +163,13 @@ func cmdBench(ctx context.Context, e *env, args []string) int {
 				nems = append(nems, n)
 			}
 		}
-		// The correct store's workload must be one it is linearizable on:
-		// a leaderless quorum store's cas is not.
+		// The correct store's workload must be one it is linearizable on
+		// (the system says, e.g. a leaderless quorum store's cas is not).
 		control := "kv"
-		if name == "quorum" {
-			control = "kv-without-cas"
+		if c, ok := sys.(interface{ ControlWorkload() string }); ok {
+			control = c.ControlWorkload()
 		}
-		d := campaign.DetectSystem{Name: name, Bugs: sys.Bugs(), Deploy: *deploy, Control: control, Nemeses: nems}
+		d := campaign.DetectSystem{Name: name, Bugs: harness.BugsOf(sys), Deploy: *deploy, Control: control, Nemeses: nems}
 		if sim, ok := sys.(harness.Simulator); ok {
 			d.Simulate = sim.Simulate
 		}
@@ -220,6 +221,10 @@ func cmdShrink(ctx context.Context, e *env, args []string) int {
 	if res.Verdict != harness.Invalid {
 		return badArgs(e, "shrink", "%s is %s, not invalid: nothing to shrink", dir, res.Verdict)
 	}
+	// A run this program cannot make again cannot be shrunk: say so now.
+	if _, err := registry.Parts(res.Test, registry.RunOptions{}); err != nil {
+		return badArgs(e, "shrink", "cannot shrink %s: its runs cannot be made again here: %v", dir, err)
+	}
 	where := *out
 	if where == "" {
 		where = filepath.Join(dir, "shrink")
@@ -230,16 +235,31 @@ func cmdShrink(ctx context.Context, e *env, args []string) int {
 		MaxTries: *tries,
 		Run: func(ctx context.Context, t harness.Test) (*harness.Results, error) {
 			t.Out = where
-			return registry.Run(ctx, t, registry.Options{NoReport: true})
+			return registry.Run(ctx, t, registry.RunOptions{NoReport: true})
 		},
 		Logf: func(f string, args ...any) { fmt.Fprintf(e.stdout, f+"\n", args...) },
 	})
 	if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(e.stderr, "gauntlet shrink: %v\n", err)
 	}
-	fmt.Fprintf(e.stdout, "\n%d candidates tried; smallest failing configuration:\n  %s\n", len(tried), best.CommandLine())
 	if ctx.Err() != nil {
 		return harness.ExitInterrupted
 	}
+	ran := 0
+	for _, tr := range tried {
+		if tr.Verdict != "" {
+			ran++
+		}
+	}
+	if ran == 0 {
+		fmt.Fprintf(e.stderr, "gauntlet shrink: could not shrink %s: none of %d candidates could be run\n", dir, len(tried))
+		return harness.ExitRunFail
+	}
+	if best.Name == res.Test.Name && best.CommandLine() == res.Test.CommandLine() {
+		fmt.Fprintf(e.stdout, "\n%d candidates tried (%d ran); none smaller failed: the run is as small as shrink can make it:\n  %s\n",
+			len(tried), ran, res.Test.CommandLineOf(e.prog()))
+		return 0
+	}
+	fmt.Fprintf(e.stdout, "\n%d candidates tried; smallest failing configuration:\n  %s\n", len(tried), best.CommandLineOf(e.prog()))
 	return 0
 }

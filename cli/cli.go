@@ -27,6 +27,7 @@ import (
 	"os"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
+	_ "github.com/gauntlet-dev/gauntlet/targets/builtin" // the systems Gauntlet ships register themselves
 )
 
 // command is one subcommand; it returns the exit status.
@@ -38,7 +39,8 @@ type command struct {
 // env is where a command writes; tests give their own.
 type env struct {
 	stdout, stderr io.Writer
-	tty            bool // stdout is a terminal: live progress
+	tty            bool   // stdout is a terminal: live progress
+	program        string // the name this command is run by ("gauntlet", or a team's own program)
 	signals        <-chan os.Signal
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -16,7 +17,25 @@ func newEnv() *env {
 	if fi, err := os.Stdout.Stat(); err == nil {
 		tty = fi.Mode()&os.ModeCharDevice != 0 && os.Getenv("TERM") != "dumb"
 	}
-	return &env{stdout: os.Stdout, stderr: os.Stderr, tty: tty}
+	return &env{stdout: os.Stdout, stderr: os.Stderr, tty: tty, program: programName()}
+}
+
+// programName is the name this command runs by: a team's program that
+// calls Main prints its own name in the replay lines of its runs.
+func programName() string {
+	name := filepath.Base(os.Args[0])
+	if name == "" || name == "." || strings.HasSuffix(name, ".test") {
+		return "gauntlet"
+	}
+	return name
+}
+
+// prog is e's program name, "gauntlet" if unset.
+func (e *env) prog() string {
+	if e.program == "" {
+		return "gauntlet"
+	}
+	return e.program
 }
 
 // progressLine shows a run's progress: one line rewritten in place on a

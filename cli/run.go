@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -28,15 +28,43 @@ type runFlags struct {
 	seed    string
 	replay  string
 	verbose bool
-	opts    map[string]*string
+	opts    map[string]*optionValue
 }
 
+// optionValue is a system option as a flag of its declared kind: a Bool
+// option is a boolean flag (--etcd-serializable-reads alone means true).
+type optionValue struct {
+	o registry.Option
+	v string
+}
+
+func (f *optionValue) String() string {
+	if f == nil {
+		return ""
+	}
+	return f.v
+}
+
+func (f *optionValue) Set(s string) error {
+	if f.o.Kind == registry.Bool {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("want true or false")
+		}
+		s = strconv.FormatBool(b)
+	}
+	f.v = s
+	return nil
+}
+
+func (f *optionValue) IsBoolFlag() bool { return f.o.Kind == registry.Bool }
+
 func newRunFlags() *runFlags {
-	f := &runFlags{fs: flag.NewFlagSet("run", flag.ContinueOnError), opts: map[string]*string{}}
+	f := &runFlags{fs: flag.NewFlagSet("run", flag.ContinueOnError), opts: map[string]*optionValue{}}
 	fs := f.fs
 	t := &f.t
 	fs.StringVar(&t.Name, "name", "", "test name, the results subfolder (default: <system>[-<bug>]-<workload>-<nemesis>)")
-	fs.StringVar(&t.System, "system", "raft", "system under test: "+strings.Join(registry.Systems(), ", "))
+	fs.StringVar(&t.System, "system", "raft", "system under test: "+strings.Join(registry.SystemNames(), ", "))
 	fs.StringVar(&t.Deploy, "deploy", "local", "deployment: "+strings.Join(registry.Deployments(), ", "))
 	fs.StringVar(&t.Workload, "workload", "kv", "workload: "+strings.Join(registry.Workloads(), ", "))
 	fs.StringVar(&f.nemesis, "nemesis", "partition,kill,pause", "fault packages, comma separated, or all / none: "+strings.Join(registry.NemesisNames(), ", "))
@@ -55,8 +83,14 @@ func newRunFlags() *runFlags {
 	fs.StringVar(&f.replay, "replay", "", "run DIR: repeat a stored run (its config.json; flags given here override)")
 	fs.BoolVar(&t.StopOnViolation, "stop-on-violation", false, "end the main phase once an online check proves a violation")
 	fs.BoolVar(&f.verbose, "v", false, "log every phase and fault to stderr")
-	for _, o := range registry.OptionFlags() {
-		f.opts[o.Key] = fs.String(o.Key, "", o.Help)
+	for _, o := range registry.Options() {
+		v := &optionValue{o: o}
+		f.opts[o.Name] = v
+		help := o.Help
+		if o.Default != "" {
+			help += " (default " + o.Default + ")"
+		}
+		fs.Var(v, o.Name, help)
 	}
 	fs.Usage = usageFunc(fs, "[flags]", "Runs a test: starts a cluster, drives the workload while the nemesis injects faults,\nheals, reads every key again, tears down, checks the history and writes the results.")
 	return f
@@ -113,7 +147,7 @@ func (f *runFlags) test() (harness.Test, error) {
 			if t.Options == nil {
 				t.Options = map[string]string{}
 			}
-			t.Options[k] = *v
+			t.Options[k] = v.v
 		}
 	}
 	if t.Nodes < 1 {
@@ -166,13 +200,9 @@ func overlay(base, flags harness.Test, set map[string]bool) harness.Test {
 }
 
 func loadTest(dir string) (harness.Test, error) {
-	var t harness.Test
-	b, err := os.ReadFile(filepath.Join(dir, harness.ConfigFile))
+	t, err := harness.ReadTest(dir)
 	if err != nil {
 		return t, fmt.Errorf("--replay: %w", err)
-	}
-	if err := json.Unmarshal(b, &t); err != nil {
-		return t, fmt.Errorf("--replay: %s: %w", filepath.Join(dir, harness.ConfigFile), err)
 	}
 	return t, nil
 }
@@ -219,10 +249,17 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 
 	fmt.Fprintf(e.stdout, "gauntlet: %s: %s on %s, %d nodes, workload %s, nemesis %s, %s, seed %d\n",
 		t.Name, t.System, t.Deploy, t.Nodes, t.Workload, t.NemesisName(), t.TimeLimit.D(), t.Seed)
-	res, err := registry.Run(ctx, t, registry.Options{Logger: log, Progress: pl.update})
+	res, err := registry.Run(ctx, t, registry.RunOptions{Logger: log, Progress: pl.update,
+		Command: func(t harness.Test, _ string) string { return t.CommandLineOf(e.prog()) }})
 	pl.done()
 	var ce *harness.ConfigError
 	if errors.As(err, &ce) {
+		var unknown *registry.UnknownSystemError
+		if errors.As(err, &unknown) && f.replay != "" {
+			if orig, rerr := harness.ReadResults(f.replay); rerr == nil && orig.Command != "" {
+				return badArgs(e, "run", "%v\nthis run was made by: %s", ce.Err, orig.Command)
+			}
+		}
 		return badArgs(e, "run", "%v", ce.Err)
 	}
 	if res == nil {
@@ -257,7 +294,7 @@ func printResults(e *env, res *harness.Results) {
 		if _, err := os.Stat(filepath.Join(res.Dir, harness.ReportFile)); err == nil {
 			fmt.Fprintf(w, "report:  %s\n", filepath.Join(res.Dir, harness.ReportFile))
 		}
-		fmt.Fprintf(w, "replay:  gauntlet run --replay %s\n", res.Dir)
+		fmt.Fprintf(w, "replay:  %s run --replay %s\n", e.prog(), res.Dir)
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 
 	"github.com/gauntlet-dev/gauntlet/gauntlettest"
 	"github.com/gauntlet-dev/gauntlet/harness"
-	"github.com/gauntlet-dev/gauntlet/registry"
 	"github.com/gauntlet-dev/gauntlet/targets/etcd"
 )
 
@@ -54,6 +53,6 @@ func TestEtcdCorrectIsValid(t *testing.T) {
 		System: "etcd", Deploy: "local", Workload: "kv",
 		Nemesis: []string{"kill", "pause"}, NemesisInterval: seconds(3),
 		Nodes: 3, Concurrency: 6, TimeLimit: seconds(12), Seed: 1,
-		Options: map[string]string{registry.OptEtcdVersion: etcdUnder},
+		Options: map[string]string{etcd.OptVersion: etcdUnder},
 	})
 }

@@ -11,6 +11,16 @@
 // a random one, logged with the command that replays the run. Results go to
 // test.Out, else $GAUNTLET_RESULTS, else a temporary folder that is removed
 // when the test passes and kept (and named in the failure) when it fails.
+// A kept run folder has its report.html and the index of its results
+// folder, as `gauntlet run` writes them.
+//
+// A system of your own is registered with package registry (in an init
+// of your test package, say) and named in Test.System. The built-in
+// systems are linked in by this package.
+//
+// Replay: GAUNTLET_REPLAY=<run folder> makes Run, RunExpect and RunCatch
+// run that folder's stored test (its seed, schedule and options) instead of
+// the one given, once. Every failure prints that command line.
 package gauntlettest
 
 import (
@@ -20,6 +30,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,7 +38,11 @@ import (
 
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/registry"
+	_ "github.com/gauntlet-dev/gauntlet/targets/builtin" // raft, quorum, etcd, exec:FILE
 )
+
+// ReplayEnv names a run folder to replay instead of the test given.
+const ReplayEnv = "GAUNTLET_REPLAY"
 
 // Run runs test and fails t unless the verdict is valid.
 func Run(t testing.TB, test harness.Test) *harness.Results {
@@ -44,7 +59,7 @@ func RunExpect(t testing.TB, test harness.Test, want harness.Validity) *harness.
 		t.Logf("gauntlet: verdict %s as expected (%d ops, %s of test time)", res.Verdict, res.Ops, res.TestTime.D().Round(time.Millisecond))
 		return res
 	}
-	registry.WriteReport(context.Background(), res, log)
+	registry.WriteReport(context.Background(), res, log) // the folder is kept: it has its report
 	t.Fatal(Describe(res, want))
 	return res
 }
@@ -54,6 +69,9 @@ func RunExpect(t testing.TB, test harness.Test, want harness.Validity) *harness.
 // seeded schedule (a buffer lost only if a kill lands before its flush).
 func RunCatch(t testing.TB, test harness.Test, seeds ...int64) *harness.Results {
 	t.Helper()
+	if os.Getenv(ReplayEnv) != "" {
+		return RunExpect(t, test, harness.Invalid)
+	}
 	var res *harness.Results
 	for _, s := range seeds {
 		test.Seed = s
@@ -73,14 +91,16 @@ func RunCatch(t testing.TB, test harness.Test, seeds ...int64) *harness.Results 
 // run carries out one test; a run that could not be carried out fails t.
 func run(t testing.TB, test harness.Test) (*harness.Results, *slog.Logger, error) {
 	t.Helper()
+	test = replayed(t, test)
 	if test.Seed == 0 {
 		test.Seed = seed(t)
 	}
+	kept := test.Out != "" || os.Getenv("GAUNTLET_RESULTS") != ""
 	if test.Out == "" {
 		test.Out = outDir(t)
 	}
 	test = test.WithDefaults()
-	t.Logf("gauntlet: %s, seed %d: %s", test.Name, test.Seed, test.CommandLine())
+	t.Logf("gauntlet: %s, seed %d", test.Name, test.Seed)
 
 	ctx := context.Background()
 	if dl, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
@@ -92,7 +112,7 @@ func run(t testing.TB, test harness.Test) (*harness.Results, *slog.Logger, error
 		}
 	}
 	log := slog.New(slog.NewTextHandler(tbWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	res, err := registry.Run(ctx, test, registry.Options{Logger: log, NoReport: true})
+	res, err := registry.Run(ctx, test, registry.RunOptions{Logger: log, NoReport: !kept, Command: replayCommand(t)})
 	var ce *harness.ConfigError
 	switch {
 	case errors.As(err, &ce):
@@ -101,6 +121,49 @@ func run(t testing.TB, test harness.Test) (*harness.Results, *slog.Logger, error
 		t.Fatalf("gauntlet: the run could not be carried out: %v", err)
 	}
 	return res, log, err
+}
+
+// replayed is the stored test of $GAUNTLET_REPLAY, if set, for a test of the
+// same system.
+func replayed(t testing.TB, test harness.Test) harness.Test {
+	t.Helper()
+	dir := os.Getenv(ReplayEnv)
+	if dir == "" {
+		return test
+	}
+	stored, err := harness.ReadTest(dir)
+	if err != nil {
+		t.Fatalf("gauntlet: %s=%s: %v", ReplayEnv, dir, err)
+	}
+	if test.System != "" && stored.System != test.System {
+		t.Fatalf("gauntlet: %s=%s is a run of system %q, but this test runs %q", ReplayEnv, dir, stored.System, test.System)
+	}
+	t.Logf("gauntlet: replaying %s", dir)
+	stored.Out = test.Out
+	return stored
+}
+
+// replayCommand is the command that replays a run made by this test: the
+// same test, from its package's folder, with the run folder to repeat.
+func replayCommand(t testing.TB) func(harness.Test, string) string {
+	pkg, err := os.Getwd()
+	if err != nil {
+		pkg = "."
+	}
+	name := strings.SplitN(t.Name(), "/", 2)[0]
+	return func(_ harness.Test, dir string) string {
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs
+		}
+		return fmt.Sprintf("cd %s && %s=%s go test -count=1 -run '^%s$' .", shellQuote(pkg), ReplayEnv, shellQuote(dir), name)
+	}
+}
+
+func shellQuote(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t'\"$`\\|&;<>()*?") {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // Describe says what went wrong: the verdict, the first anomaly in words and

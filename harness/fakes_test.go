@@ -78,7 +78,7 @@ func newMemSystem() *memSystem { return &memSystem{store: &memStore{kv: map[stri
 
 func (m *memSystem) Name() string                                          { return "mem" }
 func (m *memSystem) Build(context.Context, string) (string, error)         { return "", nil }
-func (m *memSystem) Launch(string, NodeSpec) Launch                        { return Launch{} }
+func (m *memSystem) Launch(context.Context, NodeSpec) (Launch, error)      { return Launch{}, nil }
 func (m *memSystem) Bugs() []Bug                                           { return nil }
 func (m *memSystem) SetClock(context.Context, string, time.Duration) error { return nil }
 func (m *memSystem) NewClient(node, addr string) (Client, error) {

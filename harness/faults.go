@@ -49,7 +49,7 @@ func (r *run) startFault(ctx context.Context, n Nemesis, rng *rand.Rand) {
 	ctx, cancel := context.WithTimeout(ctx, nemesisLimit)
 	defer cancel()
 	inv := r.hw.Record(Op{Process: NemesisProcess, Type: Invoke, F: "start-" + n.Name()})
-	ev, err := n.Start(ctx, r.cluster, rng)
+	ev, err := n.Start(ctx, r.faultCluster(), rng)
 	done := r.faultOp(inv, ev, err)
 	if done.Type == OK {
 		r.faultMu.Lock()
@@ -69,7 +69,7 @@ func (r *run) healFault(ctx context.Context, n Nemesis) {
 	ctx, cancel := context.WithTimeout(ctx, nemesisLimit)
 	defer cancel()
 	inv := r.hw.Record(Op{Process: NemesisProcess, Type: Invoke, F: "stop-" + n.Name()})
-	ev, err := n.Heal(ctx, r.cluster)
+	ev, err := n.Heal(ctx, r.faultCluster())
 	r.faultOp(inv, ev, err)
 	if err != nil {
 		r.log.Warn("heal failed", "stop", n.Name(), "err", err)
@@ -108,7 +108,7 @@ func (r *run) heal(ctx context.Context) error {
 			continue
 		}
 		hctx, cancel := context.WithTimeout(ctx, nemesisLimit)
-		_, err := n.Heal(hctx, r.cluster)
+		_, err := n.Heal(hctx, r.faultCluster())
 		cancel()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("heal %s: %w", n.Name(), err))

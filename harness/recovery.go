@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -73,8 +74,11 @@ func (r *run) recoverPhase(ctx context.Context) error {
 						clients[node] = c
 					}
 					inv := r.hw.Record(Op{Process: proc, Type: Invoke, F: FRead, Key: keys[i], Node: node})
-					done := r.invoke(rctx, c, inv)
+					done, abandoned := r.invoke(rctx, c, inv)
 					r.count(done.Type)
+					if abandoned {
+						delete(clients, node)
+					}
 					if done.Type == OK {
 						ok = true
 						break
@@ -127,7 +131,13 @@ func (r *run) recoverPhase(ctx context.Context) error {
 // collectDigests lets the system converge if it needs a pass (quorum read
 // repair), then samples every node's digest until they show convergence or
 // the recovery limit passes; the convergence checker judges the last sample.
+//
+// A system that makes no digests (not a Digester, or ErrUnsupported from
+// every node) is not waited for: convergence is then not judged.
 func (r *run) collectDigests(ctx context.Context) error {
+	if _, ok := r.p.System.(Digester); !ok {
+		return nil
+	}
 	var errs []error
 	if cv, ok := r.p.System.(Converger); ok {
 		// The pass and the sampling have a bound each: a pass that hangs
@@ -159,7 +169,11 @@ func (r *run) collectDigests(ctx context.Context) error {
 	// sample taken with an expired context would show only deadline errors
 	// and hide the divergence the earlier samples saw.
 	for {
-		d := r.sampleDigests(ctx)
+		d, unsupported := r.sampleDigests(ctx)
+		if unsupported {
+			r.digests = nil
+			break
+		}
 		if ctx.Err() != nil && r.digests != nil {
 			break // cut short by the limit: keep the last whole sample
 		}
@@ -176,8 +190,11 @@ func (r *run) collectDigests(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (r *run) sampleDigests(ctx context.Context) []Digest {
-	out := make([]Digest, len(r.nodes))
+// sampleDigests asks every node for its digest; unsupported is true when
+// every node said the system makes none.
+func (r *run) sampleDigests(ctx context.Context) (out []Digest, unsupported bool) {
+	out = make([]Digest, len(r.nodes))
+	var refused atomic.Int32
 	var wg sync.WaitGroup
 	for i, n := range r.nodes {
 		wg.Add(1)
@@ -185,8 +202,11 @@ func (r *run) sampleDigests(ctx context.Context) []Digest {
 			defer wg.Done()
 			dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
-			d, err := r.p.System.Digest(dctx, r.cluster.ClientAddr(n))
+			d, err := DigestOf(dctx, r.p.System, r.cluster.ClientAddr(n))
 			d.Node = n
+			if errors.Is(err, ErrUnsupported) {
+				refused.Add(1)
+			}
 			if err != nil {
 				d.Error = err.Error()
 			}
@@ -194,7 +214,7 @@ func (r *run) sampleDigests(ctx context.Context) []Digest {
 		}()
 	}
 	wg.Wait()
-	return out
+	return out, int(refused.Load()) == len(out)
 }
 
 func digestsAgree(ds []Digest) bool {

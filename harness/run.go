@@ -33,6 +33,10 @@ type Parts struct {
 	// history's lock: keep it short). Returning true ends the main phase
 	// early, e.g. when an online check has proved a violation.
 	Watch func(Op) (stop bool)
+	// Command makes the command line that replays the run in dir
+	// (results.json, the report); nil = the gauntlet command,
+	// Test.CommandLine.
+	Command func(t Test, dir string) string
 	// Converged tells whether digests show a converged cluster (the
 	// convergence checker's own criterion). The runner samples digests
 	// until it holds or the recovery limit passes, so that a replica still
@@ -58,6 +62,7 @@ type Progress struct {
 const (
 	PhaseSetup    = "setup"
 	PhaseHealthy  = "wait-healthy"
+	PhaseSystem   = "system-setup" // the system's own Setup step
 	PhaseMain     = "main"
 	PhaseHeal     = "heal"
 	PhaseRecovery = "recovery"
@@ -88,6 +93,9 @@ const (
 // anything starts. A run that could not be carried out (the cluster did not
 // start, a panic) returns results with Error set and a non-nil error.
 func Run(ctx context.Context, t Test, p Parts) (*Results, error) {
+	if t.System == "" && p.System != nil {
+		t.System = p.System.Name() // config.json names the system that ran
+	}
 	t = t.WithDefaults()
 	if err := checkParts(t, p); err != nil {
 		return nil, err
@@ -110,6 +118,9 @@ func checkParts(t Test, p Parts) error {
 	}
 	if p.System == nil || p.Deployment == nil || p.Workload == nil {
 		return &ConfigError{errors.New("a test needs a system, a deployment and a workload")}
+	}
+	if p.System.Name() != t.System {
+		return &ConfigError{fmt.Errorf("the test names system %q but the system given is %q: config.json must name the system that runs", t.System, p.System.Name())}
 	}
 	var errs []error
 	for _, n := range p.Nemeses {
@@ -182,10 +193,13 @@ type run struct {
 
 func (r *run) execute(ctx context.Context) (res *Results, err error) {
 	r.res = Results{Test: r.t, Start: r.start, Command: r.t.CommandLine(), Dir: r.dir}
+	if r.p.Command != nil {
+		r.res.Command = r.p.Command(r.t, r.dir)
+	}
 	r.faults = map[string]string{}
 	r.log.Info("run", "test", r.t.Name, "seed", r.t.Seed, "dir", r.dir)
 
-	if err := writeJSON(filepath.Join(r.dir, ConfigFile), r.t); err != nil {
+	if err := WriteJSON(filepath.Join(r.dir, ConfigFile), r.t); err != nil {
 		return nil, err
 	}
 	// The history exists from the start (an interrupted setup leaves an
@@ -249,6 +263,7 @@ func (r *run) cycle(ctx context.Context) {
 	}{
 		{PhaseSetup, r.setup},
 		{PhaseHealthy, r.waitHealthy},
+		{PhaseSystem, r.setupSystem},
 		{PhaseMain, r.mainPhase},
 		{PhaseHeal, r.heal},
 		{PhaseRecovery, r.recoverPhase},
@@ -264,7 +279,7 @@ func (r *run) cycle(ctx context.Context) {
 		r.addPhase(s.name, t0, err)
 		if err != nil && ctx.Err() == nil {
 			switch s.name {
-			case PhaseSetup, PhaseHealthy, PhaseMain:
+			case PhaseSetup, PhaseHealthy, PhaseSystem, PhaseMain:
 				// Without a cluster that serves, there is no test.
 				r.runErr = fmt.Errorf("%s: %w", s.name, err)
 				r.log.Error("phase failed", "phase", s.name, "err", err)

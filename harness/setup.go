@@ -33,51 +33,50 @@ func (r *run) setup(ctx context.Context) error {
 	return nil
 }
 
-// waitHealthy waits until every node answers its status and, for a system
-// with leaders, one is elected. A cluster may know better (WaitHealthy).
+// waitHealthy waits for the cluster to be healthy by the one rule of
+// health.go. A cluster that does not become healthy ends the run with what
+// each node that is not up last wrote to its log.
 func (r *run) waitHealthy(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, healthyLimit)
+	hctx, cancel := context.WithTimeout(ctx, healthyLimit)
 	defer cancel()
-	if w, ok := r.cluster.(interface{ WaitHealthy(context.Context) error }); ok {
-		if err := w.WaitHealthy(ctx); err != nil {
-			return fmt.Errorf("cluster not healthy within %s: %w", healthyLimit, err)
-		}
+	err := WaitHealthy(hctx, r.p.System, r.cluster)
+	if err == nil {
 		return nil
 	}
-	var last error
-	for {
-		last = r.healthy(ctx)
-		if last == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("cluster not healthy within %s: %w", healthyLimit, last)
-		case <-time.After(100 * time.Millisecond):
+	err = fmt.Errorf("cluster not healthy within %s: %w", healthyLimit, err)
+	if nr, ok := r.cluster.(NodeReporter); ok && ctx.Err() == nil {
+		_, errs := nodeStatuses(context.WithoutCancel(ctx), r.p.System, r.cluster)
+		for i, n := range r.nodes {
+			if errs[i] == nil && ReportsLeader(r.p.System) {
+				continue
+			}
+			if tail := nr.LogTail(n, logTailLines); tail != "" {
+				err = fmt.Errorf("%w\nend of %s's log:\n%s", err, n, tail)
+			}
 		}
 	}
+	return err
 }
 
-func (r *run) healthy(ctx context.Context) error {
-	leaderBased, leader := false, false
-	for _, n := range r.nodes {
-		sctx, cancel := context.WithTimeout(ctx, time.Second)
-		st, err := r.p.System.Status(sctx, r.cluster.ClientAddr(n))
-		cancel()
-		if err != nil {
-			return fmt.Errorf("%s: %w", n, err)
-		}
-		switch st.Role {
-		case "leader":
-			leaderBased, leader = true, true
-		case "follower", "candidate":
-			leaderBased = true
-		}
+// logTailLines is how much of a node's log a setup failure shows.
+const logTailLines = 10
+
+// setupSystem runs the system's own setup step, if it has one.
+func (r *run) setupSystem(ctx context.Context) error {
+	s, ok := r.p.System.(Setupper)
+	if !ok {
+		return nil
 	}
-	if leaderBased && !leader {
-		return errors.New("no leader elected")
+	return s.Setup(ctx, SetupEnv{Nodes: r.nodes, Addr: r.cluster.ClientAddr, Log: r.log})
+}
+
+// faultCluster is the cluster as fault packages see it: with the leader
+// rule of health.go when the system reports a leader.
+func (r *run) faultCluster() Cluster {
+	if ReportsLeader(r.p.System) {
+		return withLeader{Cluster: r.cluster, sys: r.p.System}
 	}
-	return nil
+	return r.cluster
 }
 
 // teardown collects logs and closes the cluster with a context of its own:

@@ -2,6 +2,10 @@ package harness
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -20,21 +24,37 @@ type Client interface {
 
 // NodeSpec is how one node of a system is to be launched.
 type NodeSpec struct {
-	ID      string            // "n1"
-	Listen  string            // host:port the node serves clients and peers on
-	Peers   map[string]string // every node id (itself included) -> address this node dials it at (may be a proxy)
+	ID     string // "n1"
+	Binary string // what the system's Build returned ("" for a system without a Builder)
+	Listen string // host:port the node serves clients on (= Ports[PortClient])
+	// Ports has a host:port to listen on for each port the system names
+	// (PortNamer), and for PortClient. Peers reach a node at its PortPeer if
+	// the system names one, else at its client port.
+	Ports map[string]string
+	// Peers maps every node id (itself included) to the address this node
+	// dials that node's peer port at. It may be a proxy of this one link:
+	// partitions are made per link there.
+	Peers   map[string]string
 	DataDir string
 	Bug     string
-	// PeerListen is a second address for peer traffic, given only to systems
-	// that implement SharedPeers (etcd listens for clients and peers apart).
+	// PeerListen is Ports[PortPeer], "" if the system has no peer port.
 	PeerListen string
 }
+
+// Well-known port names (NodeSpec.Ports).
+const (
+	PortClient = "client" // the harness's clients, Status, Digest, SetClock
+	PortPeer   = "peer"   // node-to-node traffic, when it has a port of its own
+)
 
 // Launch is a process to run for a node.
 type Launch struct {
 	Binary string
 	Args   []string
 	Env    []string
+	// Files are written before the node starts, each at its path relative
+	// to the node's data directory (configuration files).
+	Files map[string][]byte
 }
 
 // NodeStatus is what a node says of itself.
@@ -86,25 +106,142 @@ type Simulator interface {
 	Simulate(bug string, seed int64) error
 }
 
-// System knows how to run one kind of system on a node and how to talk to it.
+// System is the seam between Gauntlet and a system under test: how to run
+// one of its nodes and how to talk to it. Everything else a system can offer
+// is an optional interface below, detected by a type assertion; having it is
+// the declaration (a deployment or the runner never probes a node to learn
+// what a system can do).
 type System interface {
+	// Name is the name the system is registered under.
 	Name() string
-	// Build makes sure the node binary exists (building it into cacheDir if
-	// needed) and returns its path.
-	Build(ctx context.Context, cacheDir string) (string, error)
-	// Launch describes the process for a node, given the built binary.
-	Launch(binary string, n NodeSpec) Launch
-	// NewClient returns a client bound to the node at addr.
+	// Launch describes the process for node n. An error (a configuration
+	// file that cannot be made) ends the setup: the run could not be
+	// carried out.
+	Launch(ctx context.Context, n NodeSpec) (Launch, error)
+	// NewClient returns a client bound to the node at addr (its client port).
 	NewClient(node, addr string) (Client, error)
-	// Status asks the node at addr about itself; an error means unhealthy.
+}
+
+// Builder is a system whose node binary is made (or found) before any node
+// launches; the path reaches Launch as NodeSpec.Binary. cacheDir is the
+// deployment's, for the system to keep what it built.
+type Builder interface {
+	Build(ctx context.Context, cacheDir string) (string, error)
+}
+
+// StatusReporter is a system whose nodes say who they are: an answer is
+// health (the runner waits for every node to answer, and for a leader if the
+// system is a LeaderReporter). Without it a node is healthy once its client
+// port accepts connections.
+type StatusReporter interface {
 	Status(ctx context.Context, addr string) (NodeStatus, error)
-	// Digest asks the node at addr for a digest of its state (convergence).
+}
+
+// LeaderReporter is a StatusReporter whose nodes elect a leader and name it
+// in NodeStatus.Leader. Fault packages that aim at the leader need it.
+type LeaderReporter interface {
+	StatusReporter
+	ReportsLeader() bool
+}
+
+// Digester is a system that can hash a node's state: after recovery the
+// digests of all nodes must agree (convergence). Without it, or when Digest
+// returns an error wrapping ErrUnsupported, convergence is not judged and
+// the runner does not wait for it.
+type Digester interface {
 	Digest(ctx context.Context, addr string) (Digest, error)
-	// SetClock offsets the node's clock; ErrUnsupported if the system cannot.
+}
+
+// ClockSetter is a system that can offset one node's clock (through a debug
+// API of its own: an unmodified binary cannot be given a skewed clock).
+// Clock faults need it.
+type ClockSetter interface {
 	SetClock(ctx context.Context, addr string, offset time.Duration) error
-	// Bugs is the catalog of injectable bugs.
+}
+
+// BugCatalog is a system with injectable bugs (--bug NAME reaches every
+// node as NodeSpec.Bug).
+type BugCatalog interface {
 	Bugs() []Bug
 }
+
+// PortNamer is a system whose nodes listen on more ports than the client
+// port: the deployment allocates one per name (NodeSpec.Ports). Name
+// PortPeer to have peers' links arrive there.
+type PortNamer interface {
+	Ports() []string
+}
+
+// SetupEnv is what a system's Setup step may use.
+type SetupEnv struct {
+	Nodes []string
+	Addr  func(node string) string // a node's client address
+	Log   Logger
+}
+
+// Setupper is a system with a step to run once the cluster is healthy and
+// before the main phase (create a bucket, a table). An error ends the run:
+// it could not be carried out.
+type Setupper interface {
+	Setup(ctx context.Context, env SetupEnv) error
+}
+
+// StatusOf asks sys for the status of the node at addr; ErrUnsupported if
+// the system reports none.
+func StatusOf(ctx context.Context, sys System, addr string) (NodeStatus, error) {
+	if s, ok := sys.(StatusReporter); ok {
+		return s.Status(ctx, addr)
+	}
+	return NodeStatus{}, fmt.Errorf("%s reports no node status: %w", sys.Name(), ErrUnsupported)
+}
+
+// ReportsLeader tells whether sys names its leader in node status.
+func ReportsLeader(sys System) bool {
+	l, ok := sys.(LeaderReporter)
+	return ok && l.ReportsLeader()
+}
+
+// DigestOf asks sys for a digest of the node at addr; ErrUnsupported if the
+// system makes none.
+func DigestOf(ctx context.Context, sys System, addr string) (Digest, error) {
+	if d, ok := sys.(Digester); ok {
+		return d.Digest(ctx, addr)
+	}
+	return Digest{}, fmt.Errorf("%s reports no state digest: %w", sys.Name(), ErrUnsupported)
+}
+
+// SetClockOf offsets the clock of the node at addr; ErrUnsupported if the
+// system cannot.
+func SetClockOf(ctx context.Context, sys System, addr string, offset time.Duration) error {
+	if c, ok := sys.(ClockSetter); ok {
+		return c.SetClock(ctx, addr, offset)
+	}
+	return fmt.Errorf("%s cannot offset a node's clock: %w", sys.Name(), ErrUnsupported)
+}
+
+// BugsOf is the system's catalog, nil if it has none.
+func BugsOf(sys System) []Bug {
+	if b, ok := sys.(BugCatalog); ok {
+		return b.Bugs()
+	}
+	return nil
+}
+
+// PortsOf lists the ports a node of sys listens on: PortClient first.
+func PortsOf(sys System) []string {
+	out := []string{PortClient}
+	if p, ok := sys.(PortNamer); ok {
+		for _, name := range p.Ports() {
+			if name != PortClient && !slices.Contains(out, name) {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
+}
+
+// HasPeerPort tells whether peers reach sys's nodes on a port of their own.
+func HasPeerPort(sys System) bool { return slices.Contains(PortsOf(sys), PortPeer) }
 
 // Converger is implemented by systems that need a pass over all keys before
 // replicas agree (e.g. read repair in quorum mode). The runner calls it in
@@ -116,8 +253,32 @@ type Converger interface {
 // SharedPeers is implemented by systems whose members must all agree on
 // every member's peer address (etcd derives its cluster id from them). A
 // deployment then gives every node the same Peers map, each entry the
-// address in front of that member's PeerListen, so it can cut traffic only
+// address in front of that member's peer port, so it can cut traffic only
 // at a member's own entrance, not per link.
 type SharedPeers interface {
 	SharedPeers() bool
+}
+
+// IsSharedPeers tells whether sys's members need one shared peer map.
+func IsSharedPeers(sys System) bool {
+	sp, ok := sys.(SharedPeers)
+	return ok && sp.SharedPeers()
+}
+
+// WriteLaunchFiles writes a Launch's Files under dir (a node's data
+// directory), refusing paths that leave it.
+func WriteLaunchFiles(dir string, files map[string][]byte) error {
+	for name, b := range files {
+		if !filepath.IsLocal(name) {
+			return fmt.Errorf("launch file %q must be a relative path inside the data directory", name)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -107,8 +107,12 @@ const (
 
 // CommandLine is the gauntlet command that runs this test again with the
 // same schedule.
-func (t Test) CommandLine() string {
-	args := []string{"gauntlet", "run",
+func (t Test) CommandLine() string { return t.CommandLineOf("gauntlet") }
+
+// CommandLineOf is CommandLine for a program other than gauntlet: one that
+// calls cli.Main with its own systems registered.
+func (t Test) CommandLineOf(program string) string {
+	args := []string{program, "run",
 		"--system", t.System, "--deploy", t.Deploy, "--workload", t.Workload,
 		"--nemesis", t.NemesisName()}
 	if t.NemesisInterval > 0 {
@@ -149,7 +153,7 @@ func (t Test) CommandLine() string {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		args = append(args, "--"+k, t.Options[k])
+		args = append(args, "--"+k+"="+t.Options[k])
 	}
 	for i, a := range args {
 		if a == "" || strings.ContainsAny(a, " \t'\"$`\\|&;<>()*?") {

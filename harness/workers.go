@@ -66,7 +66,7 @@ func (r *run) mainPhase(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := r.worker(ctx, mctx, w, clients[w], pace); err != nil {
+			if err := r.worker(ctx, mctx, w, &clients[w], pace); err != nil {
 				errc <- err
 				cancel()
 			}
@@ -139,8 +139,10 @@ func (r *run) onlineCheck(mctx context.Context, stop context.CancelFunc) {
 // info, continues as process w+Concurrency·k, so every process has at most
 // one op outstanding and an unknown outcome never blocks later ops.
 // Ops run under ctx (not mctx): an op in flight when the time limit
-// expires completes normally, bounded by the op timeout.
-func (r *run) worker(ctx, mctx context.Context, w int, c Client, pace *pacer) (err error) {
+// expires completes normally, bounded by the op timeout. A client whose call
+// outlives the op timeout is abandoned and replaced (see invoke), so no
+// client can hold the worker past the time limit.
+func (r *run) worker(ctx, mctx context.Context, w int, slot *Client, pace *pacer) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("worker %d panic: %v\n%s", w, v, debug.Stack())
@@ -156,8 +158,16 @@ func (r *run) worker(ctx, mctx context.Context, w int, c Client, pace *pacer) (e
 		next := r.next(proc)
 		next.Process, next.Type, next.Node = proc, Invoke, node
 		inv := r.hw.Record(next)
-		done := r.invoke(ctx, c, inv)
+		done, abandoned := r.invoke(ctx, *slot, inv)
 		r.count(done.Type)
+		if abandoned {
+			c, err := r.p.System.NewClient(node, r.cluster.ClientAddr(node))
+			if err != nil {
+				*slot = nil
+				return fmt.Errorf("worker %d: new client for %s after an abandoned call: %w", w, node, err)
+			}
+			*slot = c
+		}
 		if done.Type == Info {
 			proc += Process(r.t.Concurrency)
 			r.noteProc(proc)
@@ -186,21 +196,48 @@ func (r *run) next(p Process) Op {
 	return r.gen.Next(p)
 }
 
+// opGrace is how long past its deadline a client's call may run before the
+// runner stops waiting for it.
+const opGrace = 200 * time.Millisecond
+
 // invoke calls the client and records the completion. A client that panics
-// or answers nonsense yields info: nothing is known of the op.
-func (r *run) invoke(ctx context.Context, c Client, inv Op) (done Op) {
+// or answers nonsense yields info: nothing is known of the op. A call that
+// has not returned opGrace after the op's deadline (or after ctx ends, on
+// Ctrl-C) is abandoned: the op is recorded info, and abandoned tells the
+// caller to use a new client (the old one is closed once its call returns).
+func (r *run) invoke(ctx context.Context, c Client, inv Op) (done Op, abandoned bool) {
 	octx, cancel := context.WithTimeout(ctx, r.t.OpTimeout.D())
 	defer cancel()
-	func() {
+	resc := make(chan Op, 1)
+	go func() {
 		defer func() {
 			if v := recover(); v != nil {
-				done = inv.Complete(Info)
-				done.Error = fmt.Sprintf("client panic: %v", v)
+				op := inv.Complete(Info)
+				op.Error = fmt.Sprintf("client panic: %v", v)
 				r.log.Error("client panic", "op", inv.String(), "panic", v, "stack", string(debug.Stack()))
+				resc <- op
 			}
 		}()
-		done = c.Invoke(octx, inv)
+		resc <- c.Invoke(octx, inv)
 	}()
+	select {
+	case done = <-resc:
+	case <-octx.Done():
+		grace := time.NewTimer(opGrace)
+		select {
+		case done = <-resc:
+		case <-grace.C:
+			abandoned = true
+			done = inv.Complete(Info)
+			done.Error = fmt.Sprintf("the client did not return within the op timeout (%s); call abandoned", r.t.OpTimeout.D())
+			r.log.Warn("client call abandoned", "op", inv.String())
+			go func() {
+				<-resc
+				_ = c.Close()
+			}()
+		}
+		grace.Stop()
+	}
 	switch done.Type {
 	case OK, Fail, Info:
 	default:
@@ -217,7 +254,7 @@ func (r *run) invoke(ctx context.Context, c Client, inv Op) (done Op) {
 			done.From = inv.From
 		}
 	}
-	return r.hw.Record(done)
+	return r.hw.Record(done), abandoned
 }
 
 func (r *run) count(t Type) {

@@ -2,10 +2,8 @@ package registry
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -23,12 +21,9 @@ import (
 // not a run is a *harness.ConfigError. With write set, checker artifacts go
 // into dir and results.json is replaced; otherwise nothing is written.
 func Recheck(ctx context.Context, dir string, checkTimeout time.Duration, write bool) (*harness.Results, error) {
-	var t harness.Test
-	if err := readJSON(filepath.Join(dir, harness.ConfigFile), &t); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, &harness.ConfigError{Err: fmt.Errorf("%s is not a run directory (no %s)", dir, harness.ConfigFile)}
-		}
-		return nil, &harness.ConfigError{Err: err}
+	t, err := harness.ReadTest(dir)
+	if err != nil {
+		return nil, err
 	}
 	t = t.WithDefaults()
 	if checkTimeout > 0 {
@@ -42,21 +37,25 @@ func Recheck(ctx context.Context, dir string, checkTimeout time.Duration, write 
 		}
 		return nil, &harness.ConfigError{Err: fmt.Errorf("read history: %w", err)}
 	}
-	var digests []harness.Digest
-	if err := readJSON(filepath.Join(dir, harness.DigestsFile), &digests); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, &harness.ConfigError{Err: err}
-	}
-	w, err := Workload(t)
+	digests, err := harness.ReadDigests(dir)
 	if err != nil {
 		return nil, &harness.ConfigError{Err: err}
 	}
+	orig, origErr := harness.ReadResults(dir)
+	// Convergence is judged again where the run judged it: the system made
+	// digests (a check needs the workload, not the system).
+	w, err := workload(t, len(digests) > 0 || (origErr == nil && hasChecker(orig, "convergence")))
+	if err != nil {
+		return nil, &harness.ConfigError{Err: fmt.Errorf("%w (a check needs the run's workload registered in this program)", err)}
+	}
 
 	res := &harness.Results{Test: t, Command: t.CommandLine(), Dir: dir, Digests: digests}
-	var orig harness.Results
-	origErr := readJSON(filepath.Join(dir, harness.ResultsFile), &orig)
 	if origErr == nil {
 		res.Start, res.Duration, res.TestTime = orig.Start, orig.Duration, orig.TestTime
 		res.Interrupted, res.Error, res.Phases = orig.Interrupted, orig.Error, orig.Phases
+		if orig.Command != "" {
+			res.Command = orig.Command
+		}
 	} else {
 		// No results.json: the harness died before the end. What is there is
 		// judged, but it is a partial run.
@@ -73,40 +72,27 @@ func Recheck(ctx context.Context, dir string, checkTimeout time.Duration, write 
 		artifacts = scratch
 	}
 	res.Checkers = harness.Check(ctx, w.Checkers(), harness.CheckInput{History: h, Digests: digests, Dir: artifacts}, t.CheckTimeout.D(), nil)
-	for _, c := range orig.Checkers {
-		if c.Checker == harness.RecoveryChecker {
-			res.Checkers = append(res.Checkers, c)
+	if origErr == nil {
+		for _, c := range orig.Checkers {
+			if c.Checker == harness.RecoveryChecker {
+				res.Checkers = append(res.Checkers, c)
+			}
 		}
 	}
-	for _, op := range h {
-		if !op.IsNemesis() && op.Type != harness.Invoke {
-			res.Ops++
-		}
-	}
-	res.Verdict = harness.Verdict(res.Checkers)
-	res.FirstViolation = harness.FirstViolation(res.Checkers)
-	if (res.Interrupted || res.Error != "") && res.Verdict == harness.Valid {
-		res.Verdict = harness.Unknown
-	}
+	res.Judge(h)
 	if write {
-		b, err := json.MarshalIndent(res, "", "  ")
-		if err != nil {
-			return res, fmt.Errorf("encode results: %w", err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, harness.ResultsFile), append(b, '\n'), 0o644); err != nil {
-			return res, fmt.Errorf("write results: %w", err)
+		if err := harness.WriteJSON(filepath.Join(dir, harness.ResultsFile), res); err != nil {
+			return res, err
 		}
 	}
 	return res, nil
 }
 
-func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
+func hasChecker(r *harness.Results, name string) bool {
+	for _, c := range r.Checkers {
+		if c.Checker == name {
+			return true
+		}
 	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
+	return false
 }

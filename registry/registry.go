@@ -1,7 +1,20 @@
-// Package registry resolves the names of a harness.Test — system,
-// deployment, workload, nemesis packages — to components, and runs or
-// re-checks tests by name. It is the one place that knows every component;
-// cmd/gauntlet and gauntlettest go through it.
+// Package registry is the seam through which Gauntlet learns of systems,
+// deployments, workloads and fault packages, database/sql style: each is
+// registered by name, from the package that defines it, and a
+// harness.Test's names are resolved here.
+//
+// A team tests its own system by registering it from its own module:
+//
+//	func init() {
+//		registry.Register(registry.SystemDef{Name: "toy", New: func(registry.Config) (harness.System, error) {
+//			return toy{}, nil
+//		}})
+//	}
+//
+// and then runs it from `go test` (package gauntlettest) or from a program of
+// its own that calls cli.Main. The built-in targets (targets/kvnode,
+// targets/etcd, targets/exec) register themselves exactly so; nothing here
+// names a system.
 package registry
 
 import (
@@ -9,183 +22,113 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/gauntlet-dev/gauntlet/deploy/docker"
+	"github.com/gauntlet-dev/gauntlet/deploy/local"
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/report"
-	"github.com/gauntlet-dev/gauntlet/targets/etcd"
 )
 
-// Options are what a caller adds to a test's names.
-type Options struct {
-	Logger   harness.Logger         // nil = silent
-	Progress func(harness.Progress) // live progress; nil = none
-	// Watch sees every op (see harness.Parts.Watch); --stop-on-violation's
-	// online check plugs in here.
-	Watch func(harness.Op) bool
-	// NoReport skips report.html and index.html (they cost a second or two).
-	NoReport bool
-}
+// DeploymentFunc makes a deployment; log is the run's logger.
+type DeploymentFunc func(log harness.Logger) harness.Deployment
 
-// Option keys of Test.Options understood here; each is also a flag of
-// `gauntlet run` (Test.CommandLine writes them as --key value).
-const (
-	OptEtcdVersion      = "etcd-version"
-	OptEtcdBinary       = "etcd-binary"
-	OptEtcdSerializable = "etcd-serializable-reads"
-	OptEtcdElectionMS   = "etcd-election-ms"
-	OptEtcdHeartbeatMS  = "etcd-heartbeat-ms"
-)
+var deployments = map[string]DeploymentFunc{}
 
-// OptionFlag is one key of Test.Options with its help text.
-type OptionFlag struct{ Key, Help string }
-
-// OptionFlags lists the option keys, in the order `gauntlet run` shows them.
-func OptionFlags() []OptionFlag {
-	return []OptionFlag{
-		{OptEtcdVersion, "etcd: version to build (--system etcd)"},
-		{OptEtcdBinary, "etcd: use this etcd binary instead of building one"},
-		{OptEtcdSerializable, "etcd: true = serializable (possibly stale) reads"},
-		{OptEtcdElectionMS, "etcd: election timeout in ms (etcd's default 1000; at least 5 heartbeats)"},
-		{OptEtcdHeartbeatMS, "etcd: heartbeat interval in ms (etcd's default 100)"},
+// RegisterDeployment adds a deployment (a second of the same name is an
+// error, kept like Register's).
+func RegisterDeployment(name string, f DeploymentFunc) error {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := deployments[name]; dup || name == "" || f == nil {
+		err := fmt.Errorf("deployment %q: registered twice, unnamed or without a function", name)
+		regErrs = append(regErrs, err)
+		return err
 	}
-}
-
-// Systems lists the system names.
-func Systems() []string { return []string{"raft", "quorum", "etcd"} }
-
-// Deployments lists the deployment names.
-func Deployments() []string { return []string{"local", "docker"} }
-
-// System resolves a system name; opts are the test's Options.
-func System(name string, opts map[string]string, log harness.Logger) (harness.System, error) {
-	switch name {
-	case "raft", "quorum":
-		return kvnodeSystem(name)
-	case "etcd":
-		o := etcd.Options{Version: opts[OptEtcdVersion], Binary: opts[OptEtcdBinary]}
-		if v := opts[OptEtcdSerializable]; v != "" {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return nil, fmt.Errorf("--%s: %w", OptEtcdSerializable, err)
-			}
-			o.SerializableReads = b
-		}
-		if err := etcdTimeouts(opts, &o); err != nil {
-			return nil, err
-		}
-		for k := range opts {
-			if strings.HasPrefix(k, "etcd-") && !knownOption(k) {
-				return nil, fmt.Errorf("unknown etcd option %q (known: %s)", k, strings.Join(optionKeys(), ", "))
-			}
-		}
-		if log != nil {
-			o.Logf = func(f string, args ...any) { log.Info(fmt.Sprintf(f, args...)) }
-		}
-		return etcd.New(o), nil
-	}
-	return nil, fmt.Errorf("unknown system %q (known: %s)", name, strings.Join(Systems(), ", "))
-}
-
-// etcdTimeouts reads the election and heartbeat options (ms). etcd refuses to
-// start with an election timeout under five heartbeats; that is caught here,
-// as a configuration error, rather than as a cluster that never starts.
-func etcdTimeouts(opts map[string]string, o *etcd.Options) error {
-	for _, f := range []struct {
-		key string
-		dst *int
-	}{{OptEtcdElectionMS, &o.ElectionMS}, {OptEtcdHeartbeatMS, &o.HeartbeatMS}} {
-		v := opts[f.key]
-		if v == "" {
-			continue
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			return fmt.Errorf("--%s wants a positive number of milliseconds, got %q", f.key, v)
-		}
-		*f.dst = n
-	}
-	election, heartbeat := o.ElectionMS, o.HeartbeatMS
-	if election == 0 {
-		election = 1000
-	}
-	if heartbeat == 0 {
-		heartbeat = 100
-	}
-	if election < 5*heartbeat {
-		return fmt.Errorf("--%s %d must be at least 5 × --%s %d (etcd refuses to start otherwise; defaults 1000 and 100)",
-			OptEtcdElectionMS, election, OptEtcdHeartbeatMS, heartbeat)
-	}
+	deployments[name] = f
 	return nil
 }
 
-func optionKeys() []string {
-	var ks []string
-	for _, f := range OptionFlags() {
-		ks = append(ks, f.Key)
-	}
-	return ks
+func init() {
+	RegisterDeployment("local", func(log harness.Logger) harness.Deployment { return local.New(local.Options{Logger: log}) })
+	RegisterDeployment("docker", func(log harness.Logger) harness.Deployment { return docker.New(docker.Options{Logger: log}) })
 }
 
-func knownOption(k string) bool {
-	for _, f := range OptionFlags() {
-		if f.Key == k {
-			return true
-		}
+// Deployments lists the deployment names.
+func Deployments() []string {
+	mu.Lock()
+	defer mu.Unlock()
+	out := make([]string, 0, len(deployments))
+	for n := range deployments {
+		out = append(out, n)
 	}
-	return false
+	sort.Strings(out)
+	return out
 }
 
 // Deployment resolves a deployment name.
 func Deployment(name string, log harness.Logger) (harness.Deployment, error) {
-	switch name {
-	case "local":
-		return localDeployment(log)
-	case "docker":
-		return docker.New(docker.Options{Logger: log}), nil
+	mu.Lock()
+	f, ok := deployments[name]
+	mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("unknown deployment %q (known: %s)", name, strings.Join(Deployments(), ", "))
 	}
-	return nil, fmt.Errorf("unknown deployment %q (known: %s)", name, strings.Join(Deployments(), ", "))
+	return f(log), nil
+}
+
+// RunOptions are what a caller adds to a test's names.
+type RunOptions struct {
+	Logger   harness.Logger         // nil = silent
+	Progress func(harness.Progress) // live progress; nil = none
+	// NoReport skips report.html and index.html (they cost a second or two).
+	NoReport bool
+	// Command, if set, makes the command line that replays a run of t in
+	// dir, for results.json and the report (default: t.CommandLine()).
+	Command func(t harness.Test, dir string) string
 }
 
 // Parts resolves every name of t (defaults applied). Errors are
 // *harness.ConfigError.
-func Parts(t harness.Test, o Options) (harness.Parts, error) {
+func Parts(t harness.Test, o RunOptions) (harness.Parts, error) {
 	t = t.WithDefaults()
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	fail := func(err error) (harness.Parts, error) { return harness.Parts{}, &harness.ConfigError{Err: err} }
 	sys, err := System(t.System, t.Options, log)
 	if err != nil {
-		return harness.Parts{}, &harness.ConfigError{Err: err}
+		return fail(err)
 	}
 	dep, err := Deployment(t.Deploy, log)
 	if err != nil {
-		return harness.Parts{}, &harness.ConfigError{Err: err}
+		return fail(err)
 	}
-	w, err := Workload(t)
+	w, err := Workload(t, sys)
 	if err != nil {
-		return harness.Parts{}, &harness.ConfigError{Err: err}
+		return fail(err)
 	}
 	nems, err := Nemeses(t.Nemesis)
 	if err != nil {
-		return harness.Parts{}, &harness.ConfigError{Err: err}
+		return fail(err)
 	}
 	if t.Bug != "" {
 		if err := checkBug(sys, t.Bug); err != nil {
-			return harness.Parts{}, &harness.ConfigError{Err: err}
+			return fail(err)
 		}
 	}
-	return harness.Parts{System: sys, Deployment: dep, Workload: w, Nemeses: nems,
-		Logger: log, Progress: o.Progress, Watch: o.Watch, Converged: converged}, nil
+	p := harness.Parts{System: sys, Deployment: dep, Workload: w, Nemeses: nems,
+		Logger: log, Progress: o.Progress, Converged: converged}
+	p.Command = o.Command
+	return p, nil
 }
 
 func checkBug(sys harness.System, bug string) error {
 	var names []string
-	for _, b := range sys.Bugs() {
+	for _, b := range harness.BugsOf(sys) {
 		if b.Name == bug {
 			return nil
 		}
@@ -201,7 +144,7 @@ func checkBug(sys harness.System, bug string) error {
 // Run resolves t's names, runs it and writes its report and the index of
 // the results folder. A report that cannot be written is logged, not fatal:
 // the verdict is in results.json either way.
-func Run(ctx context.Context, t harness.Test, o Options) (*harness.Results, error) {
+func Run(ctx context.Context, t harness.Test, o RunOptions) (*harness.Results, error) {
 	p, err := Parts(t, o)
 	if err != nil {
 		return nil, err
@@ -213,13 +156,33 @@ func Run(ctx context.Context, t harness.Test, o Options) (*harness.Results, erro
 	return res, err
 }
 
-// WriteReport writes report.html of the run and the results index.
+// WriteReport writes report.html of the run and, when the run folder is
+// <out>/<name>/<start>, the index of <out>.
 func WriteReport(ctx context.Context, res *harness.Results, log harness.Logger) {
 	dir := res.Dir
 	if err := report.Write(ctx, dir); err != nil && log != nil {
 		log.Warn("report", "dir", dir, "err", err)
 	}
-	if err := report.WriteIndex(res.Test.Out); err != nil && log != nil {
-		log.Warn("report index", "dir", res.Test.Out, "err", err)
+	out, ok := resultsRoot(dir)
+	if !ok {
+		return
 	}
+	if err := report.WriteIndex(out); err != nil && log != nil {
+		log.Warn("report index", "dir", out, "err", err)
+	}
+}
+
+// resultsRoot is <out> for a run folder <out>/<name>/<start> whose name
+// folder holds the run's config (so a folder elsewhere gets no index
+// written above it).
+func resultsRoot(dir string) (string, bool) {
+	t, err := harness.ReadTest(dir)
+	if err != nil {
+		return "", false
+	}
+	name := filepath.Base(filepath.Dir(dir))
+	if name != t.Name {
+		return "", false
+	}
+	return filepath.Dir(filepath.Dir(dir)), true
 }

@@ -42,7 +42,7 @@ func storedRun(t *testing.T, stale bool) string {
 		lines = append(lines, string(l))
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, harness.HistoryFile), []byte(strings.Join(lines, "\n")+"\n"), 0o644))
-	res := harness.Results{Test: tst, Checkers: []harness.Result{{Checker: harness.RecoveryChecker, Validity: harness.Valid}}}
+	res := harness.Results{Test: tst, Checkers: []harness.Result{{Checker: harness.RecoveryChecker, Validity: harness.Valid}, {Checker: "convergence", Validity: harness.Valid}}}
 	b, err = json.Marshal(res)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, harness.ResultsFile), b, 0o644))
@@ -88,50 +88,93 @@ func TestRecheckErrors(t *testing.T) {
 	assert.Equal(t, 2, se.Line)
 }
 
+// fakeSystem is a minimal system registered by the tests, as a team would.
+type fakeSystem struct{ name string }
+
+func (f fakeSystem) Name() string { return f.name }
+func (fakeSystem) Launch(context.Context, harness.NodeSpec) (harness.Launch, error) {
+	return harness.Launch{Binary: "/bin/true"}, nil
+}
+func (fakeSystem) NewClient(string, string) (harness.Client, error) {
+	return nil, harness.ErrUnsupported
+}
+
+var fakeOpts = []Option{{Name: "fake-fast", Kind: Bool}, {Name: "fake-n", Kind: Int, Default: "3"}, {Name: "fake-wait", Kind: Duration}}
+
+func init() {
+	Register(SystemDef{Name: "fake", Options: fakeOpts, New: func(c Config) (harness.System, error) {
+		if c.Int("fake-n") < 1 {
+			return nil, errors.New("--fake-n must be at least 1")
+		}
+		return fakeSystem{"fake"}, nil
+	}})
+	Register(SystemDef{Name: "fakeexec", Scheme: true, New: func(c Config) (harness.System, error) {
+		return fakeSystem{c.Name}, nil
+	}})
+}
+
 func TestPartsRejectsWhatCannotRun(t *testing.T) {
 	for _, tst := range []harness.Test{
 		{System: "nosuch"},
-		{Deploy: "nosuch"},
-		{Workload: "nosuch"},
-		{Nemesis: []string{"meteor"}},
-		{Bug: "no-such-bug"},
+		{System: "fake", Deploy: "nosuch"},
+		{System: "fake", Workload: "nosuch"},
+		{System: "fake", Nemesis: []string{"meteor"}},
+		{System: "fake", Bug: "no-such-bug"},
+		{System: "fake", Options: map[string]string{"fake-fast": "maybe"}},
+		{System: "fake", Options: map[string]string{"fake-n": "0"}},
+		{System: "fake", Options: map[string]string{"fake-nn": "3"}},
+		{System: "fakeexec"},
 	} {
-		_, err := Parts(tst, Options{})
+		_, err := Parts(tst, RunOptions{})
 		var ce *harness.ConfigError
 		assert.ErrorAs(t, err, &ce, "%+v", tst)
 	}
-	p, err := Parts(harness.Test{Nemesis: []string{"partition", "kill"}}, Options{})
+	p, err := Parts(harness.Test{System: "fake", Nemesis: []string{"partition", "kill"},
+		Options: map[string]string{"fake-fast": "true", "fake-wait": "2s"}}, RunOptions{})
 	require.NoError(t, err)
 	assert.Len(t, p.Nemeses, 2)
-	assert.Equal(t, "raft", p.System.Name())
-}
-
-func TestEtcdTimeoutOptions(t *testing.T) {
-	sys, err := System("etcd", map[string]string{OptEtcdElectionMS: "250", OptEtcdHeartbeatMS: "25"}, nil)
-	require.NoError(t, err)
-	l := sys.Launch("/bin/etcd", harness.NodeSpec{ID: "n1", Listen: "127.0.0.1:1", DataDir: "/d", Peers: map[string]string{"n1": "127.0.0.1:2"}})
-	args := strings.Join(l.Args, " ")
-	assert.Contains(t, args, "--election-timeout 250")
-	assert.Contains(t, args, "--heartbeat-interval 25")
-
-	sys, err = System("etcd", nil, nil)
-	require.NoError(t, err)
-	l = sys.Launch("/bin/etcd", harness.NodeSpec{ID: "n1", Listen: "127.0.0.1:1", DataDir: "/d", Peers: map[string]string{"n1": "127.0.0.1:2"}})
-	assert.NotContains(t, strings.Join(l.Args, " "), "--election-timeout", "no option: etcd's defaults")
-
-	for _, bad := range []map[string]string{
-		{OptEtcdElectionMS: "fast"},
-		{OptEtcdHeartbeatMS: "-5"},
-		{OptEtcdElectionMS: "300"},                             // < 5 × the default 100 ms heartbeat
-		{OptEtcdElectionMS: "1000", OptEtcdHeartbeatMS: "300"}, // < 5 heartbeats
-		{"etcd-verison": "v3.6.8"},                             // a typo is not silently ignored
-	} {
-		_, err := Parts(harness.Test{System: "etcd", Options: bad}, Options{})
-		var ce *harness.ConfigError
-		assert.ErrorAs(t, err, &ce, "%v", bad)
+	assert.Equal(t, "fake", p.System.Name())
+	for _, c := range p.Workload.Checkers() {
+		assert.NotEqual(t, "convergence", c.Name(), "a system without digests is not judged on convergence")
 	}
 
-	// The options are flags of the command line that replays the run.
-	tst := harness.Test{System: "etcd", Options: map[string]string{OptEtcdElectionMS: "250", OptEtcdHeartbeatMS: "25"}}.WithDefaults()
-	assert.Contains(t, tst.CommandLine(), "--etcd-election-ms 250 --etcd-heartbeat-ms 25")
+	p, err = Parts(harness.Test{System: "fakeexec:some/file.yaml"}, RunOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "fakeexec:some/file.yaml", p.System.Name())
+}
+
+func TestUnknownSystemSaysHowToRegister(t *testing.T) {
+	_, err := System("toy", nil, nil)
+	var u *UnknownSystemError
+	require.ErrorAs(t, err, &u)
+	assert.Contains(t, err.Error(), "registry.Register")
+	assert.Contains(t, u.Known, "fake")
+}
+
+func TestRegisterRefusesTwiceAndKeepsTheError(t *testing.T) {
+	def := SystemDef{Name: "twice", New: func(Config) (harness.System, error) { return fakeSystem{"twice"}, nil }}
+	require.NoError(t, Register(def))
+	err := Register(def)
+	require.ErrorContains(t, err, "registered twice")
+	// Every later resolution by name fails with it (exit 64), not only the
+	// second Register's caller.
+	_, err = Parts(harness.Test{System: "fake"}, RunOptions{})
+	var ce *harness.ConfigError
+	require.ErrorAs(t, err, &ce)
+	assert.ErrorContains(t, err, "registered twice")
+	mu.Lock()
+	regErrs = nil
+	mu.Unlock()
+	assert.Error(t, Register(SystemDef{Name: "a:b", New: def.New}))
+	assert.Error(t, Register(SystemDef{Name: "nonew"}))
+	assert.Error(t, Register(SystemDef{Name: "flagclash", New: def.New, Options: []Option{{Name: "seed"}}}))
+	mu.Lock()
+	regErrs = nil
+	mu.Unlock()
+}
+
+func TestOptionsOnTheCommandLine(t *testing.T) {
+	tst := harness.Test{System: "fake", Options: map[string]string{"fake-fast": "true", "fake-n": "5"}}.WithDefaults()
+	assert.Contains(t, tst.CommandLine(), "--fake-fast=true --fake-n=5")
+	assert.True(t, strings.HasPrefix(tst.CommandLineOf("toyctl"), "toyctl run --system fake"))
 }

@@ -2,23 +2,96 @@ package registry
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
 
 	"github.com/gauntlet-dev/gauntlet/checkers/convergence"
 	"github.com/gauntlet-dev/gauntlet/harness"
+	"github.com/gauntlet-dev/gauntlet/nemesis"
 	"github.com/gauntlet-dev/gauntlet/workloads"
 )
 
-// Workloads lists the workload names.
-func Workloads() []string { return workloads.Names() }
+// WorkloadFunc makes a workload of a test: its checkers are bounded by
+// o.CheckTimeout, and o.ReadFraction is the share of reads asked for.
+type WorkloadFunc func(o workloads.Options) (harness.Workload, error)
 
-// Workload resolves t's workload; its checkers are bounded by t.CheckTimeout.
-// Convergence is judged for every workload (it is about the system: after
-// recovery all replicas hold the same state), so it is added if the
-// workload does not name it.
-func Workload(t harness.Test) (harness.Workload, error) {
-	w, err := workloads.New(t.Workload, workloads.Options{CheckTimeout: t.CheckTimeout.D(), ReadFraction: t.ReadFraction})
-	if err != nil {
+// NemesisFunc makes a fresh fault package (one per run: it remembers what
+// it must heal).
+type NemesisFunc func() harness.Nemesis
+
+var (
+	userWorkloads = map[string]WorkloadFunc{}
+	userNemeses   = map[string]NemesisFunc{}
+)
+
+// RegisterWorkload adds a workload of a team's own (its generator and
+// checkers). A name taken already is an error, kept like Register's.
+func RegisterWorkload(name string, f WorkloadFunc) error {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := userWorkloads[name]; dup || slices.Contains(workloads.Names(), name) || name == "" || f == nil {
+		err := fmt.Errorf("workload %q: registered twice, a built-in name, unnamed or without a function", name)
+		regErrs = append(regErrs, err)
+		return err
+	}
+	userWorkloads[name] = f
+	return nil
+}
+
+// RegisterNemesis adds a fault package of a team's own, used by name in
+// --nemesis (not part of "all").
+func RegisterNemesis(name string, f NemesisFunc) error {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := userNemeses[name]; dup || slices.Contains(nemesis.Names(), name) || name == "" || name == "all" || name == "none" || f == nil {
+		err := fmt.Errorf("nemesis %q: registered twice, a built-in name, unnamed or without a function", name)
+		regErrs = append(regErrs, err)
+		return err
+	}
+	userNemeses[name] = f
+	return nil
+}
+
+// Workloads lists the workload names.
+func Workloads() []string {
+	mu.Lock()
+	defer mu.Unlock()
+	out := workloads.Names()
+	for n := range userWorkloads {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Workload resolves t's workload; its checkers are bounded by
+// t.CheckTimeout. Convergence is judged for every workload of a system that
+// makes digests (it is about the system: after recovery all replicas hold
+// the same state), so it is added if the workload does not name it.
+func Workload(t harness.Test, sys harness.System) (harness.Workload, error) {
+	_, digests := sys.(harness.Digester)
+	return workload(t, digests)
+}
+
+func workload(t harness.Test, withDigests bool) (harness.Workload, error) {
+	if err := Err(); err != nil {
 		return nil, err
+	}
+	o := workloads.Options{CheckTimeout: t.CheckTimeout.D(), ReadFraction: t.ReadFraction}
+	mu.Lock()
+	f, ok := userWorkloads[t.Workload]
+	mu.Unlock()
+	var w harness.Workload
+	var err error
+	if ok {
+		w, err = f(o)
+	} else {
+		w, err = workloads.New(t.Workload, o)
+	}
+	if err != nil || !withDigests {
+		return w, err
 	}
 	return withConvergence{w}, nil
 }
@@ -39,4 +112,65 @@ func (w withConvergence) Checkers() []harness.Checker {
 func converged(ds []harness.Digest) bool {
 	res := convergence.New().Check(context.Background(), harness.CheckInput{Digests: ds})
 	return res.Validity == harness.Valid
+}
+
+// NemesisNames lists the fault packages: the built-in ones, then a team's.
+func NemesisNames() []string {
+	mu.Lock()
+	defer mu.Unlock()
+	out := nemesis.Names()
+	var own []string
+	for n := range userNemeses {
+		own = append(own, n)
+	}
+	sort.Strings(own)
+	return append(out, own...)
+}
+
+// ParseNemesis expands a --nemesis spec ("partition,kill", "all", "none");
+// registered packages are taken by name.
+func ParseNemesis(spec string) ([]string, error) {
+	var builtin, out []string
+	for _, n := range strings.Split(spec, ",") {
+		n = strings.TrimSpace(n)
+		mu.Lock()
+		_, own := userNemeses[n]
+		mu.Unlock()
+		if own {
+			out = append(out, n)
+		} else {
+			builtin = append(builtin, n)
+		}
+	}
+	if len(builtin) > 0 {
+		names, err := nemesis.Parse(strings.Join(builtin, ","))
+		if err != nil {
+			return nil, err
+		}
+		out = append(names, out...)
+	}
+	return out, nil
+}
+
+// Nemeses makes fresh instances of the named packages.
+func Nemeses(names []string) ([]harness.Nemesis, error) {
+	var out []harness.Nemesis
+	for _, n := range names {
+		if n == "none" {
+			continue
+		}
+		mu.Lock()
+		f, own := userNemeses[n]
+		mu.Unlock()
+		if own {
+			out = append(out, f())
+			continue
+		}
+		nem, err := nemesis.New(n)
+		if err != nil {
+			return nil, fmt.Errorf("--nemesis: %w", err)
+		}
+		out = append(out, nem)
+	}
+	return out, nil
 }

@@ -108,7 +108,7 @@ func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Resul
 	switch {
 	case diverged > 0:
 		res.Validity = harness.Invalid
-		res.Summary, res.Anomalies = describe(d, diverged)
+		res.Summary, res.Anomalies = describe(d, diverged, observedAt(in.History))
 	case len(ok) == 0:
 		res.Validity = harness.Unknown
 		res.Summary = fmt.Sprintf("no node reported a digest, convergence unknown: %s", briefErrors(d.Errors))
@@ -126,7 +126,18 @@ func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Resul
 	return res
 }
 
-func describe(d Details, diverged int) (string, []harness.Anomaly) {
+// observedAt is when a divergence was seen: the digests are taken after the
+// recovery reads, so after the history's last op. Time 0 would rank it
+// before every other finding of the run.
+func observedAt(h harness.History) int64 {
+	var last int64
+	for _, op := range h {
+		last = max(last, op.Time)
+	}
+	return last
+}
+
+func describe(d Details, diverged int, at int64) (string, []harness.Anomaly) {
 	var anomalies []harness.Anomaly
 	for _, dv := range d.Divergences {
 		vals := make([]string, 0, len(dv.Values))
@@ -144,7 +155,7 @@ func describe(d Details, diverged int) (string, []harness.Anomaly) {
 		if dv.Key != "" {
 			what = fmt.Sprintf("replicas of %s differ after recovery", dv.Key)
 		}
-		anomalies = append(anomalies, harness.Anomaly{Checker: "convergence", Key: dv.Key,
+		anomalies = append(anomalies, harness.Anomaly{Checker: "convergence", Key: dv.Key, Time: at,
 			Explanation: what + ": " + strings.Join(parts, "; ")})
 	}
 	sum := anomalies[0].Explanation

@@ -80,6 +80,7 @@ func (n *node) setApplied(st *faultState) {
 var (
 	_ harness.Cluster      = (*Cluster)(nil)
 	_ harness.LeaderFinder = (*Cluster)(nil)
+	_ harness.NodeReporter = (*Cluster)(nil)
 )
 
 func (c *Cluster) Nodes() []string {
@@ -380,7 +381,7 @@ func (c *Cluster) SetClock(ctx context.Context, id string, offset time.Duration)
 	if _, err := c.node(id); err != nil {
 		return err
 	}
-	if err := c.spec.System.SetClock(ctx, c.ClientAddr(id), offset); err != nil {
+	if err := harness.SetClockOf(ctx, c.spec.System, c.ClientAddr(id), offset); err != nil {
 		return fmt.Errorf("set clock of %s: %w", id, err)
 	}
 	c.byID[id].event("clock offset %v", offset)
@@ -483,62 +484,35 @@ func (c *Cluster) Close(ctx context.Context) error {
 	return nil
 }
 
-// statuses asks every node about itself, in parallel.
-func (c *Cluster) statuses(ctx context.Context) ([]harness.NodeStatus, []error) {
-	sts := make([]harness.NodeStatus, len(c.nodes))
-	errs := make([]error, len(c.nodes))
-	var wg sync.WaitGroup
-	for i, n := range c.nodes {
-		wg.Go(func() {
-			sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			defer cancel()
-			sts[i], errs[i] = c.spec.System.Status(sctx, c.ClientAddr(n.id))
-		})
-	}
-	wg.Wait()
-	return sts, errs
-}
-
-// Leader is the node that says it leads, with the highest term.
+// Leader is the node the cluster names as leader (harness.Leader's rule).
 func (c *Cluster) Leader(ctx context.Context) (string, error) {
-	sts, _ := c.statuses(ctx)
-	best, term := "", uint64(0)
-	for i, st := range sts {
-		if st.Role == "leader" && (best == "" || st.Term > term) {
-			best, term = c.nodes[i].id, st.Term
-		}
-	}
-	if best == "" {
-		return "", errors.New("docker: no node says it leads")
-	}
-	return best, nil
+	return harness.Leader(ctx, c.spec.System, c)
 }
 
-// WaitHealthy waits until every node answers Status and, for systems with a
-// leader, all of them name the same one.
+// WaitHealthy waits until the cluster is healthy (harness.WaitHealthy's
+// rule); a node that exited fails it at once, with the end of its output.
 func (c *Cluster) WaitHealthy(ctx context.Context) error {
-	var last string
-	for {
-		sts, errs := c.statuses(ctx)
-		last = healthProblem(c.Nodes(), sts, errs)
-		if last == "" {
-			return nil
-		}
-		// A node that exited will not become healthy: say why at once.
-		for i, err := range errs {
-			if err == nil {
-				continue
-			}
-			if dead := c.exited(ctx, c.nodes[i]); dead != "" {
-				return fmt.Errorf("docker: cluster not healthy: %s", dead)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("docker: cluster not healthy (%s): %w", last, ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
+	return harness.WaitHealthy(ctx, c.spec.System, c)
+}
+
+// Exited describes how node's container ended, "" while it runs.
+func (c *Cluster) Exited(ctx context.Context, id string) string {
+	n, err := c.node(id)
+	if err != nil || n.ctr == nil {
+		return ""
 	}
+	return c.exited(ctx, n)
+}
+
+// LogTail is the last lines of node's output.
+func (c *Cluster) LogTail(id string, lines int) string {
+	n, err := c.node(id)
+	if err != nil || n.ctr == nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return c.tail(ctx, n, lines)
 }
 
 // exited describes n's exit with the end of its output, "" while it runs.
@@ -548,39 +522,19 @@ func (c *Cluster) exited(ctx context.Context, n *node) string {
 		return ""
 	}
 	st := insp.Container.State
-	tail := ""
-	if r, err := c.cli.ContainerLogs(ctx, n.ctr.ID, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: "5"}); err == nil {
-		var out bytes.Buffer
-		_, _ = stdcopy.StdCopy(&out, &out, r)
-		r.Close()
-		tail = strings.TrimSpace(out.String())
-	}
-	return fmt.Sprintf("%s exited with status %d: %s", n.id, st.ExitCode, tail)
+	return fmt.Sprintf("%s exited with status %d: %s", n.id, st.ExitCode, c.tail(ctx, n, 5))
 }
 
-// healthProblem says what keeps the cluster from being healthy, "" if
-// nothing.
-func healthProblem(ids []string, sts []harness.NodeStatus, errs []error) string {
-	leaders := map[string]bool{}
-	led := false
-	for i, st := range sts {
-		if errs[i] != nil {
-			return fmt.Sprintf("%s: %v", ids[i], errs[i])
-		}
-		switch st.Role {
-		case "leader", "follower", "candidate":
-			led = true
-		}
-		leaders[st.Leader] = true
+// tail is the last lines of n's output.
+func (c *Cluster) tail(ctx context.Context, n *node, lines int) string {
+	r, err := c.cli.ContainerLogs(ctx, n.ctr.ID, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: fmt.Sprint(lines)})
+	if err != nil {
+		return ""
 	}
-	if led && (len(leaders) != 1 || leaders[""]) {
-		var ls []string
-		for i, st := range sts {
-			ls = append(ls, fmt.Sprintf("%s:%s->%q", ids[i], st.Role, st.Leader))
-		}
-		return "no agreed leader: " + strings.Join(ls, " ")
-	}
-	return ""
+	defer r.Close()
+	var out bytes.Buffer
+	_, _ = stdcopy.StdCopy(&out, &out, r)
+	return strings.TrimSpace(out.String())
 }
 
 // nodeState is the container state, for tests and diagnostics.

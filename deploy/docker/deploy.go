@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,8 @@ import (
 	"maps"
 	"net"
 	"net/netip"
+	"path"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -25,9 +28,19 @@ import (
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
+// containerPorts gives each port a system names its number inside the
+// containers: the client port 7000, the rest from 7001 in the system's
+// order.
+func containerPorts(sys harness.System) map[string]int {
+	out := map[string]int{}
+	for i, name := range harness.PortsOf(sys) {
+		out[name] = clientPort + i
+	}
+	return out
+}
+
 const (
 	clientPort  = 7000 // inside the container; published on 127.0.0.1:<random>
-	peerPort    = 7001 // for systems with a separate peer listener (SharedPeers)
 	controlPort = 7099 // gauntlet-fault's control API in the holder; published on 127.0.0.1
 	dataPath    = "/data"
 )
@@ -61,8 +74,11 @@ func (d *Deployment) Name() string { return "docker" }
 // the daemon's kernel, which is probed once (a short-lived container).
 func (d *Deployment) Supports(sys harness.System, f harness.Fault) bool {
 	switch f {
-	case harness.FaultPartition, harness.FaultKill, harness.FaultPause, harness.FaultLoss, harness.FaultClock:
+	case harness.FaultPartition, harness.FaultKill, harness.FaultPause, harness.FaultLoss:
 		return true
+	case harness.FaultClock:
+		_, ok := sys.(harness.ClockSetter)
+		return ok
 	case harness.FaultLatency:
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
@@ -241,13 +257,10 @@ func (d *Deployment) Deploy(ctx context.Context, spec harness.ClusterSpec) (_ ha
 	if err != nil {
 		return nil, fmt.Errorf("docker deploy: %w", err)
 	}
-	shared := false
-	if sp, ok := spec.System.(harness.SharedPeers); ok {
-		shared = sp.SharedPeers()
-	}
+	ports := containerPorts(spec.System)
 	peerPortFor := clientPort
-	if shared {
-		peerPortFor = peerPort
+	if p, ok := ports[harness.PortPeer]; ok {
+		peerPortFor = p
 	}
 	base := subnet.Addr().As4()
 	for i := range spec.Nodes {
@@ -285,15 +298,21 @@ func (d *Deployment) Deploy(ctx context.Context, spec harness.ClusterSpec) (_ ha
 	for _, n := range c.nodes {
 		ns := harness.NodeSpec{
 			ID:      n.id,
+			Binary:  nodePath,
 			Listen:  netip.AddrPortFrom(n.ip, clientPort).String(),
+			Ports:   map[string]string{},
 			Peers:   maps.Clone(peers),
 			DataDir: dataPath,
 			Bug:     spec.Bug,
 		}
-		if shared {
-			ns.PeerListen = netip.AddrPortFrom(n.ip, peerPort).String()
+		for name, port := range ports {
+			ns.Ports[name] = netip.AddrPortFrom(n.ip, uint16(port)).String()
 		}
-		launch := spec.System.Launch(nodePath, ns)
+		ns.PeerListen = ns.Ports[harness.PortPeer]
+		launch, err := spec.System.Launch(ctx, ns)
+		if err != nil {
+			return nil, fmt.Errorf("docker deploy: launch of %s: %w", n.id, err)
+		}
 		g.Go(func() error { return c.startNode(gctx, p, nodeImg, n, launch) })
 	}
 	if err := g.Wait(); err != nil {
@@ -454,7 +473,16 @@ func (c *Cluster) startNode(ctx context.Context, p *testcontainers.DockerProvide
 		env[k] = v
 	}
 	labels := c.labels(n.id, "node")
+	var files []testcontainers.ContainerFile
+	for name, b := range l.Files {
+		if !filepath.IsLocal(name) {
+			return fmt.Errorf("node %s: launch file %q must be a relative path inside the data directory", n.id, name)
+		}
+		files = append(files, testcontainers.ContainerFile{Reader: bytes.NewReader(b),
+			ContainerFilePath: path.Join(dataPath, filepath.ToSlash(name)), FileMode: 0o644})
+	}
 	ctr, err := p.CreateContainer(ctx, testcontainers.ContainerRequest{
+		Files:      files,
 		Image:      img,
 		Name:       c.containerName(n),
 		Entrypoint: []string{nodePath},

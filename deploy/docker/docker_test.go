@@ -35,15 +35,15 @@ func (testSystem) GoPackage() string {
 func (testSystem) Build(context.Context, string) (string, error) {
 	return "", errors.New("testnode is built by the deployment (GoPackage)")
 }
-func (testSystem) Launch(bin string, n harness.NodeSpec) harness.Launch {
+func (testSystem) Launch(_ context.Context, n harness.NodeSpec) (harness.Launch, error) {
 	var peers []string
 	for id, a := range n.Peers {
 		peers = append(peers, id+"="+a)
 	}
 	sort.Strings(peers)
-	return harness.Launch{Binary: bin, Args: []string{
+	return harness.Launch{Binary: n.Binary, Args: []string{
 		"--id", n.ID, "--listen", n.Listen, "--peers", strings.Join(peers, ","), "--data", n.DataDir,
-	}}
+	}}, nil
 }
 func (testSystem) NewClient(string, string) (harness.Client, error) {
 	return nil, harness.ErrUnsupported
@@ -53,13 +53,6 @@ func (testSystem) Status(ctx context.Context, addr string) (harness.NodeStatus, 
 	err := getJSON(ctx, "http://"+addr+"/status", &st)
 	return st, err
 }
-func (testSystem) Digest(context.Context, string) (harness.Digest, error) {
-	return harness.Digest{}, harness.ErrUnsupported
-}
-func (testSystem) SetClock(context.Context, string, time.Duration) error {
-	return fmt.Errorf("testnode clock: %w", harness.ErrUnsupported)
-}
-func (testSystem) Bugs() []harness.Bug { return nil }
 
 func getJSON(ctx context.Context, url string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -217,7 +210,7 @@ func dial(t *testing.T, c *Cluster, from, peer string, n int, timeout time.Durat
 func status(ctx context.Context, c *Cluster, id string, timeout time.Duration) (harness.NodeStatus, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return c.spec.System.Status(ctx, c.ClientAddr(id))
+	return harness.StatusOf(ctx, c.spec.System, c.ClientAddr(id))
 }
 
 func waitStatus(t *testing.T, c *Cluster, id string) harness.NodeStatus {
@@ -517,15 +510,6 @@ func TestOwnerAlive(t *testing.T) {
 	assert.False(t, ownerAlive(fmt.Sprintf("%s/%d/1", host, os.Getpid()+1_000_000), time.Now()), "no such pid")
 	assert.True(t, ownerAlive("elsewhere/1/2", time.Now()), "another host's fresh run")
 	assert.False(t, ownerAlive("elsewhere/1/2", time.Now().Add(-7*time.Hour)), "another host's old run")
-}
-
-func TestHealthProblem(t *testing.T) {
-	ids := []string{"n1", "n2"}
-	ok := []error{nil, nil}
-	assert.Empty(t, healthProblem(ids, []harness.NodeStatus{{Role: "replica"}, {Role: "replica"}}, ok))
-	assert.Empty(t, healthProblem(ids, []harness.NodeStatus{{Role: "leader", Leader: "n1"}, {Role: "follower", Leader: "n1"}}, ok))
-	assert.NotEmpty(t, healthProblem(ids, []harness.NodeStatus{{Role: "candidate"}, {Role: "follower", Leader: "n1"}}, ok))
-	assert.NotEmpty(t, healthProblem(ids, []harness.NodeStatus{{Role: "replica"}, {}}, []error{nil, errors.New("refused")}))
 }
 
 func TestFaultState(t *testing.T) {

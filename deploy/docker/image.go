@@ -69,11 +69,15 @@ func (d *Deployment) nodeBinary(ctx context.Context, sys harness.System) (string
 	if pkg != "" {
 		return d.goBuild(ctx, pkg, "node-"+sanitize(sys.Name()))
 	}
+	b, ok := sys.(harness.Builder)
+	if !ok {
+		return "", fmt.Errorf("%s has no node binary to put in an image: the docker deployment needs a system with Build (a harness.Builder) returning a static Linux binary", sys.Name())
+	}
 	dir, err := d.cacheDir()
 	if err != nil {
 		return "", err
 	}
-	bin, err := sys.Build(ctx, dir)
+	bin, err := b.Build(ctx, dir)
 	if err != nil {
 		return "", fmt.Errorf("build %s: %w", sys.Name(), err)
 	}

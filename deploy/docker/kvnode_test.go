@@ -28,7 +28,8 @@ func (kvSystem) Bugs() []harness.Bug { return nil }
 func (kvSystem) Build(context.Context, string) (string, error) {
 	return "", fmt.Errorf("built by the deployment: %w", harness.ErrUnsupported)
 }
-func (s kvSystem) Launch(bin string, n harness.NodeSpec) harness.Launch {
+func (s kvSystem) ReportsLeader() bool { return s.mode == "raft" }
+func (s kvSystem) Launch(_ context.Context, n harness.NodeSpec) (harness.Launch, error) {
 	var peers []string
 	for id, a := range n.Peers {
 		peers = append(peers, id+"="+a)
@@ -38,7 +39,7 @@ func (s kvSystem) Launch(bin string, n harness.NodeSpec) harness.Launch {
 	if n.Bug != "" {
 		args = append(args, "--bug", n.Bug)
 	}
-	return harness.Launch{Binary: bin, Args: args}
+	return harness.Launch{Binary: n.Binary, Args: args}, nil
 }
 func (kvSystem) NewClient(string, string) (harness.Client, error) { return nil, harness.ErrUnsupported }
 func (kvSystem) Status(ctx context.Context, addr string) (harness.NodeStatus, error) {

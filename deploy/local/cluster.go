@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -34,12 +33,14 @@ type Cluster struct {
 var (
 	_ harness.Cluster      = (*Cluster)(nil)
 	_ harness.LeaderFinder = (*Cluster)(nil)
+	_ harness.NodeReporter = (*Cluster)(nil)
 )
 
 type node struct {
 	id         string
-	listen     string // clients and (except SharedPeers) peers
-	peerListen string // SharedPeers systems only
+	listen     string            // clients (and peers, for a system without a peer port)
+	peerListen string            // the peer port, for a system that names one
+	ports      map[string]string // every port the system names -> host:port
 	proc       *proc
 	reserved   []net.Listener // hold the node's ports until it starts
 }
@@ -86,7 +87,8 @@ func (c *Cluster) Supports(f harness.Fault) bool {
 	case harness.FaultPartition, harness.FaultLoss, harness.FaultLatency:
 		return !c.shared
 	case harness.FaultClock:
-		return clockSupported(c.spec.System)
+		_, ok := c.spec.System.(harness.ClockSetter)
+		return ok
 	}
 	return false
 }
@@ -213,7 +215,7 @@ func (c *Cluster) SetClock(ctx context.Context, id string, offset time.Duration)
 	if err != nil {
 		return err
 	}
-	return c.spec.System.SetClock(ctx, n.listen, offset)
+	return harness.SetClockOf(ctx, c.spec.System, n.listen, offset)
 }
 
 // CollectLogs copies each node's log to dir/<node>/node.log. Logs already
@@ -296,132 +298,37 @@ func (c *Cluster) Close(ctx context.Context) error {
 	return c.closeErr
 }
 
-// statuses asks every node about itself, in parallel.
-func (c *Cluster) statuses(ctx context.Context) ([]harness.NodeStatus, []error) {
-	sts := make([]harness.NodeStatus, len(c.nodes))
-	errs := make([]error, len(c.nodes))
-	var wg sync.WaitGroup
-	for i, n := range c.nodes {
-		wg.Go(func() {
-			sctx, cancel := context.WithTimeout(ctx, time.Second)
-			defer cancel()
-			sts[i], errs[i] = c.spec.System.Status(sctx, n.listen)
-		})
-	}
-	wg.Wait()
-	return sts, errs
-}
-
-// Leader returns the node that a majority of the cluster names as leader
-// (and that says so itself, if it answers).
+// Leader is the node the cluster names as leader (harness.Leader's rule).
 func (c *Cluster) Leader(ctx context.Context) (string, error) {
-	sts, errs := c.statuses(ctx)
-	return majorityLeader(c.Nodes(), sts, errs)
+	return harness.Leader(ctx, c.spec.System, c)
 }
 
-func majorityLeader(ids []string, sts []harness.NodeStatus, errs []error) (string, error) {
-	votes := map[string]int{}
-	for i, st := range sts {
-		if errs[i] != nil {
-			continue
-		}
-		l := st.Leader
-		if st.Role == "leader" {
-			l = ids[i]
-		}
-		if l != "" {
-			votes[l]++
-		}
-	}
-	for i, st := range sts {
-		// A leader that answers and does not think it leads is not one.
-		if errs[i] == nil && st.Role != "leader" {
-			delete(votes, ids[i])
-		}
-	}
-	var names []string
-	for l := range votes {
-		names = append(names, l)
-	}
-	sort.Strings(names)
-	for _, l := range names {
-		if votes[l] > len(ids)/2 {
-			return l, nil
-		}
-	}
-	if len(names) == 0 {
-		return "", errors.New("local: no node names a leader")
-	}
-	var seen []string
-	for _, l := range names {
-		seen = append(seen, fmt.Sprintf("%s:%d", l, votes[l]))
-	}
-	return "", fmt.Errorf("local: no leader named by a majority of %d nodes (votes: %s)", len(ids), strings.Join(seen, " "))
-}
-
-// WaitHealthy waits until every node answers Status and, for a system with
-// leaders, all name the same leader. A node whose process exited fails it
-// at once, with the end of its log.
+// WaitHealthy waits until the cluster is healthy (harness.WaitHealthy's
+// rule); a node whose process exited fails it at once, with the end of its
+// log.
 func (c *Cluster) WaitHealthy(ctx context.Context) error {
-	for {
-		for _, n := range c.nodes {
-			if n.proc == nil {
-				return fmt.Errorf("local: %s was never started", n.id)
-			}
-			if st := n.proc.exitStatus(); st != "" {
-				return fmt.Errorf("local: %s exited (%s); end of %s:\n%s", n.id, st, n.proc.logPath, n.proc.logTail(10))
-			}
-		}
-		sts, errs := c.statuses(ctx)
-		problem := healthProblem(c.Nodes(), sts, errs)
-		if problem == "" {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("local: cluster not healthy (%s): %w", problem, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return harness.WaitHealthy(ctx, c.spec.System, c)
 }
 
-// healthProblem says what keeps the cluster from being healthy, "" if
-// nothing.
-func healthProblem(ids []string, sts []harness.NodeStatus, errs []error) string {
-	var down []string
-	leaderBased := false
-	leaders := map[string]bool{}
-	for i, st := range sts {
-		if errs[i] != nil {
-			down = append(down, fmt.Sprintf("%s: %v", ids[i], errs[i]))
-			continue
-		}
-		switch st.Role {
-		case "leader", "follower", "candidate":
-			leaderBased = true
-			if st.Role == "leader" {
-				leaders[ids[i]] = true
-			} else {
-				leaders[st.Leader] = true
-			}
-		}
+// Exited describes how node's process ended, with the end of its log; ""
+// while it runs.
+func (c *Cluster) Exited(ctx context.Context, id string) string {
+	n, ok := c.byID[id]
+	if !ok || n.proc == nil {
+		return "never started"
 	}
-	if len(down) > 0 {
-		return "not answering: " + strings.Join(down, "; ")
-	}
-	if !leaderBased {
+	st := n.proc.exitStatus()
+	if st == "" {
 		return ""
 	}
-	if len(leaders) != 1 || leaders[""] {
-		var ls []string
-		for l := range leaders {
-			if l == "" {
-				l = "none"
-			}
-			ls = append(ls, l)
-		}
-		sort.Strings(ls)
-		return "no agreed leader (named: " + strings.Join(ls, ", ") + ")"
+	return fmt.Sprintf("%s; end of %s:\n%s", st, n.proc.logPath, n.proc.logTail(10))
+}
+
+// LogTail is the last lines of node's log.
+func (c *Cluster) LogTail(id string, lines int) string {
+	n, ok := c.byID[id]
+	if !ok || n.proc == nil {
+		return ""
 	}
-	return ""
+	return n.proc.logTail(lines)
 }

@@ -56,6 +56,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"os"
 	"path/filepath"
 
@@ -86,35 +87,18 @@ func (d *Deployment) Name() string { return "local" }
 
 // Supports: processes can always be killed and paused; links can be faulted
 // unless the system needs a shared peer map; clocks if the system can skew
-// its own (asked without contacting any node, see clockSupported).
+// its own (a harness.ClockSetter).
 func (d *Deployment) Supports(sys harness.System, f harness.Fault) bool {
 	switch f {
 	case harness.FaultKill, harness.FaultPause:
 		return true
 	case harness.FaultPartition, harness.FaultLoss, harness.FaultLatency:
-		return !sharedPeers(sys)
+		return !harness.IsSharedPeers(sys)
 	case harness.FaultClock:
-		return clockSupported(sys)
+		_, ok := sys.(harness.ClockSetter)
+		return ok
 	}
 	return false
-}
-
-func sharedPeers(sys harness.System) bool {
-	sp, ok := sys.(harness.SharedPeers)
-	return ok && sp.SharedPeers()
-}
-
-// clockSupported asks the system to skew a node with a context that is
-// already done: a system that can never skew clocks answers ErrUnsupported
-// at once; one that could tries the node and fails on the context.
-func clockSupported(sys harness.System) bool {
-	if sys == nil {
-		return false
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	err := sys.SetClock(ctx, "127.0.0.1:1", 0)
-	return !errors.Is(err, harness.ErrUnsupported)
 }
 
 func (d *Deployment) logger(l harness.Logger) harness.Logger {
@@ -160,20 +144,22 @@ func (d *Deployment) Deploy(ctx context.Context, spec harness.ClusterSpec) (harn
 	if err != nil {
 		return nil, err
 	}
-	bin, err := spec.System.Build(ctx, cache)
-	if err != nil {
-		return nil, fmt.Errorf("local: build %s: %w", spec.System.Name(), err)
+	var bin string
+	if b, ok := spec.System.(harness.Builder); ok {
+		if bin, err = b.Build(ctx, cache); err != nil {
+			return nil, fmt.Errorf("local: build %s: %w", spec.System.Name(), err)
+		}
 	}
 	h := fnv.New64a()
 	h.Write([]byte(spec.RunID))
 	c := &Cluster{spec: spec, log: log, mesh: newMesh(int64(h.Sum64())), byID: map[string]*node{},
-		shared: sharedPeers(spec.System), spawn: newSpawner()}
+		shared: harness.IsSharedPeers(spec.System), spawn: newSpawner()}
 	for i := 1; i <= spec.Nodes; i++ {
 		n := &node{id: fmt.Sprintf("n%d", i)}
 		c.nodes = append(c.nodes, n)
 		c.byID[n.id] = n
 	}
-	if err := c.prepare(bin); err != nil {
+	if err := c.prepare(ctx, bin); err != nil {
 		return c, err
 	}
 	for _, n := range c.nodes {
@@ -187,62 +173,95 @@ func (d *Deployment) Deploy(ctx context.Context, spec harness.ClusterSpec) (harn
 }
 
 // prepare picks addresses, starts the proxies and builds each node's launch.
-func (c *Cluster) prepare(bin string) error {
-	for _, n := range c.nodes {
-		ln, err := reservePort()
-		if err != nil {
-			return fmt.Errorf("local: port for %s: %w", n.id, err)
-		}
-		n.reserved = append(n.reserved, ln)
-		n.listen = ln.Addr().String()
-		if c.shared {
-			if ln, err = reservePort(); err != nil {
-				return fmt.Errorf("local: peer port for %s: %w", n.id, err)
-			}
-			n.reserved = append(n.reserved, ln)
-			n.peerListen = ln.Addr().String()
-		}
+func (c *Cluster) prepare(ctx context.Context, bin string) error {
+	if err := c.reservePorts(); err != nil {
+		return err
 	}
-	peers := map[string]map[string]string{}
-	if c.shared {
-		// One entrance per member, the same map for everyone.
-		m := map[string]string{}
-		for _, n := range c.nodes {
-			l, err := c.mesh.addLink("*", n.id, n.peerListen)
-			if err != nil {
-				return fmt.Errorf("local: proxy to %s: %w", n.id, err)
-			}
-			m[n.id] = l.addr()
-		}
-		for _, n := range c.nodes {
-			peers[n.id] = m
-		}
-	} else {
-		for _, a := range c.nodes {
-			peers[a.id] = map[string]string{a.id: a.listen}
-			for _, b := range c.nodes {
-				if a == b {
-					continue
-				}
-				l, err := c.mesh.addLink(a.id, b.id, b.listen)
-				if err != nil {
-					return fmt.Errorf("local: proxy %s->%s: %w", a.id, b.id, err)
-				}
-				peers[a.id][b.id] = l.addr()
-			}
-		}
+	peers, err := c.peerMaps()
+	if err != nil {
+		return err
 	}
 	for _, n := range c.nodes {
 		data := filepath.Join(c.spec.Dir, "data", n.id)
 		if err := os.MkdirAll(data, 0o755); err != nil {
 			return fmt.Errorf("local: data dir of %s: %w", n.id, err)
 		}
-		l := c.spec.System.Launch(bin, harness.NodeSpec{ID: n.id, Listen: n.listen, Peers: peers[n.id],
-			DataDir: data, Bug: c.spec.Bug, PeerListen: n.peerListen})
+		l, err := c.spec.System.Launch(ctx, harness.NodeSpec{ID: n.id, Binary: bin, Listen: n.listen,
+			Ports: maps.Clone(n.ports), Peers: peers[n.id], DataDir: data, Bug: c.spec.Bug, PeerListen: n.peerListen})
+		if err != nil {
+			return fmt.Errorf("local: launch of %s: %w", n.id, err)
+		}
+		if l.Binary == "" {
+			return fmt.Errorf("local: launch of %s names no binary", n.id)
+		}
+		if err := harness.WriteLaunchFiles(data, l.Files); err != nil {
+			return fmt.Errorf("local: files of %s: %w", n.id, err)
+		}
 		n.proc = &proc{id: n.id, launch: l, log: c.log, spawn: c.spawn,
 			logPath: filepath.Join(c.spec.Dir, harness.NodesDir, n.id, "node.log")}
 	}
 	return nil
+}
+
+// reservePorts holds a free port for each port every node needs.
+func (c *Cluster) reservePorts() error {
+	for _, n := range c.nodes {
+		n.ports = map[string]string{}
+		for _, name := range harness.PortsOf(c.spec.System) {
+			ln, err := reservePort()
+			if err != nil {
+				return fmt.Errorf("local: %s port for %s: %w", name, n.id, err)
+			}
+			n.reserved = append(n.reserved, ln)
+			n.ports[name] = ln.Addr().String()
+		}
+		n.listen = n.ports[harness.PortClient]
+		n.peerListen = n.ports[harness.PortPeer]
+	}
+	return nil
+}
+
+// peerEntrance is where peers' traffic arrives at n.
+func (n *node) peerEntrance() string {
+	if n.peerListen != "" {
+		return n.peerListen
+	}
+	return n.listen
+}
+
+// peerMaps starts the proxies: one per ordered pair of nodes, so that each
+// link can be cut on its own, or, for a system whose members must share one
+// peer map, one per member. It returns each node's Peers.
+func (c *Cluster) peerMaps() (map[string]map[string]string, error) {
+	peers := map[string]map[string]string{}
+	if c.shared {
+		m := map[string]string{}
+		for _, n := range c.nodes {
+			l, err := c.mesh.addLink("*", n.id, n.peerEntrance())
+			if err != nil {
+				return nil, fmt.Errorf("local: proxy to %s: %w", n.id, err)
+			}
+			m[n.id] = l.addr()
+		}
+		for _, n := range c.nodes {
+			peers[n.id] = m
+		}
+		return peers, nil
+	}
+	for _, a := range c.nodes {
+		peers[a.id] = map[string]string{a.id: a.peerEntrance()}
+		for _, b := range c.nodes {
+			if a == b {
+				continue
+			}
+			l, err := c.mesh.addLink(a.id, b.id, b.peerEntrance())
+			if err != nil {
+				return nil, fmt.Errorf("local: proxy %s->%s: %w", a.id, b.id, err)
+			}
+			peers[a.id][b.id] = l.addr()
+		}
+	}
+	return peers, nil
 }
 
 type nopLogger struct{}

@@ -180,7 +180,7 @@ func TestRaftOnLocal(t *testing.T) {
 	eventually(t, 20*time.Second, func() string {
 		var first harness.Digest
 		for i, n := range c.Nodes() {
-			d, err := sys.Digest(ctx, c.ClientAddr(n))
+			d, err := harness.DigestOf(ctx, sys, c.ClientAddr(n))
 			if err != nil {
 				return err.Error()
 			}
@@ -217,7 +217,7 @@ func TestQuorumOnLocal(t *testing.T) {
 		require.Equal(t, harness.OK, r.Type, r.String())
 	}
 	require.NoError(t, c.Heal(ctx))
-	d3, err := sys.Digest(ctx, c.ClientAddr("n3"))
+	d3, err := harness.DigestOf(ctx, sys, c.ClientAddr("n3"))
 	require.NoError(t, err)
 	require.Zero(t, d3.Keys, "n3 missed the writes")
 
@@ -232,7 +232,7 @@ func TestQuorumOnLocal(t *testing.T) {
 	require.NoError(t, conv.Converge(cctx, addrs, nil))
 	held := map[string]map[string]string{}
 	for _, n := range c.Nodes() {
-		d, err := sys.Digest(ctx, c.ClientAddr(n))
+		d, err := harness.DigestOf(ctx, sys, c.ClientAddr(n))
 		require.NoError(t, err)
 		for k, h := range d.Values {
 			if held[k] == nil {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -71,7 +70,7 @@ func (s testSystem) Name() string { return "testnode" }
 func (s testSystem) Build(context.Context, string) (string, error) {
 	return s.bin, nil
 }
-func (s testSystem) Launch(bin string, n harness.NodeSpec) harness.Launch {
+func (s testSystem) Launch(_ context.Context, n harness.NodeSpec) (harness.Launch, error) {
 	var peers []string
 	for id, a := range n.Peers {
 		peers = append(peers, id+"="+a)
@@ -84,7 +83,7 @@ func (s testSystem) Launch(bin string, n harness.NodeSpec) harness.Launch {
 	if s.crash && n.ID == "n2" {
 		args = append(args, "--crash")
 	}
-	return harness.Launch{Binary: bin, Args: args}
+	return harness.Launch{Binary: n.Binary, Args: args}, nil
 }
 func (s testSystem) NewClient(string, string) (harness.Client, error) {
 	return nil, harness.ErrUnsupported
@@ -94,13 +93,6 @@ func (s testSystem) Status(ctx context.Context, addr string) (harness.NodeStatus
 	_, err := get(ctx, addr, "/debug/status", &st)
 	return st, err
 }
-func (s testSystem) Digest(context.Context, string) (harness.Digest, error) {
-	return harness.Digest{}, harness.ErrUnsupported
-}
-func (s testSystem) SetClock(context.Context, string, time.Duration) error {
-	return fmt.Errorf("testnode has no clock: %w", harness.ErrUnsupported)
-}
-func (s testSystem) Bugs() []harness.Bug { return nil }
 
 // get fetches path from addr; a non-nil out decodes JSON.
 func get(ctx context.Context, addr, path string, out any) (string, error) {
@@ -204,7 +196,7 @@ func TestKillRestartKeepsData(t *testing.T) {
 	require.NoError(t, c.Kill(ctx, "n2"))
 	assert.False(t, alive(pid), "killed and reaped")
 	assert.Zero(t, c.PID("n2"))
-	_, err := c.spec.System.Status(ctx, c.ClientAddr("n2"))
+	_, err := harness.StatusOf(ctx, c.spec.System, c.ClientAddr("n2"))
 	assert.Error(t, err)
 	require.NoError(t, c.Kill(ctx, "n2"), "killing a dead node is fine")
 
@@ -250,12 +242,12 @@ func TestPauseResume(t *testing.T) {
 	require.NoError(t, c.Pause(ctx, "n1"))
 	assert.Equal(t, "T", procState(pid))
 	sctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	_, err := c.spec.System.Status(sctx, c.ClientAddr("n1"))
+	_, err := harness.StatusOf(sctx, c.spec.System, c.ClientAddr("n1"))
 	cancel()
 	assert.Error(t, err, "a paused node does not answer")
 	require.NoError(t, c.Resume(ctx, "n1"))
 	assert.NotEqual(t, "T", procState(pid))
-	_, err = c.spec.System.Status(ctx, c.ClientAddr("n1"))
+	_, err = harness.StatusOf(ctx, c.spec.System, c.ClientAddr("n1"))
 	assert.NoError(t, err)
 }
 
@@ -367,43 +359,11 @@ func TestKilledHarnessLeavesNoNode(t *testing.T) {
 	}
 }
 
-func TestMajorityLeader(t *testing.T) {
-	ids := []string{"n1", "n2", "n3", "n4", "n5"}
-	down := errors.New("down")
-	st := func(role, leader string) harness.NodeStatus { return harness.NodeStatus{Role: role, Leader: leader} }
-	l, err := majorityLeader(ids,
-		[]harness.NodeStatus{st("follower", "n2"), st("leader", "n2"), st("follower", "n2"), st("follower", "n1"), {}},
-		[]error{nil, nil, nil, nil, down})
-	require.NoError(t, err)
-	assert.Equal(t, "n2", l)
-
-	// Two say n2, one (a stale minority leader) says n4: no majority.
-	_, err = majorityLeader(ids,
-		[]harness.NodeStatus{st("follower", "n2"), st("leader", "n2"), {}, st("leader", "n4"), {}},
-		[]error{nil, nil, down, nil, down})
-	assert.Error(t, err)
-
-	// Followers name n1, but n1 answers that it does not lead.
-	_, err = majorityLeader(ids,
-		[]harness.NodeStatus{st("candidate", ""), st("follower", "n1"), st("follower", "n1"), st("follower", "n1"), {}},
-		[]error{nil, nil, nil, nil, down})
-	assert.Error(t, err)
-}
-
-func TestHealthProblem(t *testing.T) {
-	ids := []string{"n1", "n2"}
-	st := func(role, leader string) harness.NodeStatus { return harness.NodeStatus{Role: role, Leader: leader} }
-	assert.Empty(t, healthProblem(ids, []harness.NodeStatus{st("replica", ""), st("replica", "")}, []error{nil, nil}))
-	assert.Empty(t, healthProblem(ids, []harness.NodeStatus{st("leader", ""), st("follower", "n1")}, []error{nil, nil}))
-	assert.Contains(t, healthProblem(ids, []harness.NodeStatus{st("follower", ""), st("follower", "")}, []error{nil, nil}), "no agreed leader")
-	assert.Contains(t, healthProblem(ids, []harness.NodeStatus{st("leader", ""), st("leader", "")}, []error{nil, nil}), "no agreed leader")
-	assert.Contains(t, healthProblem(ids, []harness.NodeStatus{{}, {}}, []error{nil, errors.New("refused")}), "n2: refused")
-}
-
 // sharedSystem is a testnode whose members share one peer map.
 type sharedSystem struct{ testSystem }
 
 func (sharedSystem) SharedPeers() bool { return true }
+func (sharedSystem) Ports() []string   { return []string{harness.PortPeer} }
 
 func TestSharedPeers(t *testing.T) {
 	sys := sharedSystem{testSystem{bin: testnodeBinary(t)}}

@@ -11,6 +11,7 @@
 package etcd
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
+	"github.com/gauntlet-dev/gauntlet/registry"
 )
 
 // Options configure the etcd system.
@@ -62,6 +64,12 @@ var _ harness.SharedPeers = (*System)(nil)
 
 func (s *System) Name() string { return "etcd" }
 
+// Ports: etcd members listen for peers apart from clients.
+func (s *System) Ports() []string { return []string{harness.PortPeer} }
+
+// ReportsLeader: etcd members name their leader in their status.
+func (s *System) ReportsLeader() bool { return true }
+
 // SharedPeers: etcd members must agree on every member's peer URL.
 func (s *System) SharedPeers() bool { return true }
 
@@ -80,7 +88,7 @@ func (s *System) Build(ctx context.Context, cacheDir string) (string, error) {
 // Launch gives the member its flags. Clients reach it at n.Listen; peers at
 // n.Peers[id] (the same map for every member), which the deployment forwards
 // to n.PeerListen.
-func (s *System) Launch(binary string, n harness.NodeSpec) harness.Launch {
+func (s *System) Launch(ctx context.Context, n harness.NodeSpec) (harness.Launch, error) {
 	ids := make([]string, 0, len(n.Peers))
 	for id := range n.Peers {
 		ids = append(ids, id)
@@ -112,7 +120,7 @@ func (s *System) Launch(binary string, n harness.NodeSpec) harness.Launch {
 	if s.o.HeartbeatMS > 0 {
 		args = append(args, "--heartbeat-interval", fmt.Sprint(s.o.HeartbeatMS))
 	}
-	return harness.Launch{Binary: binary, Args: args}
+	return harness.Launch{Binary: n.Binary, Args: args}, nil
 }
 
 // NewClient returns a client bound to the member at addr.
@@ -184,11 +192,58 @@ func (s *System) Digest(ctx context.Context, addr string) (harness.Digest, error
 	return d, nil
 }
 
-// SetClock: an unmodified etcd binary reads the host's clock; there is no
-// honest way to skew one member (see FACTS: libfaketime does not reach Go).
-func (s *System) SetClock(ctx context.Context, addr string, offset time.Duration) error {
-	return fmt.Errorf("etcd: clock skew of an unmodified binary: %w", harness.ErrUnsupported)
-}
+// etcd is no ClockSetter: an unmodified binary reads the host's clock, and
+// there is no honest way to skew one member (see FACTS: libfaketime does not
+// reach Go), so clock faults are refused before the run.
 
 // Bugs: etcd has no injectable bugs; known-bad versions are chosen with --etcd-version.
 func (s *System) Bugs() []harness.Bug { return nil }
+
+// Option names of the etcd system (flags of `gauntlet run`).
+const (
+	OptVersion      = "etcd-version"
+	OptBinary       = "etcd-binary"
+	OptSerializable = "etcd-serializable-reads"
+	OptElectionMS   = "etcd-election-ms"
+	OptHeartbeatMS  = "etcd-heartbeat-ms"
+)
+
+func init() {
+	registry.Register(registry.SystemDef{
+		Name: "etcd",
+		Help: "etcd, built from the Go module proxy at --etcd-version (or --etcd-binary), through its JSON gateway",
+		Options: []registry.Option{
+			{Name: OptVersion, Default: DefaultVersion, Help: "etcd: version to build (--system etcd)"},
+			{Name: OptBinary, Help: "etcd: use this etcd binary instead of building one"},
+			{Name: OptSerializable, Kind: registry.Bool, Help: "etcd: serializable (possibly stale) reads instead of linearizable"},
+			{Name: OptElectionMS, Kind: registry.Int, Help: "etcd: election timeout in ms (etcd's default 1000; at least 5 heartbeats)"},
+			{Name: OptHeartbeatMS, Kind: registry.Int, Help: "etcd: heartbeat interval in ms (etcd's default 100)"},
+		},
+		New: newFromConfig,
+	})
+}
+
+// newFromConfig makes the system from its registered options. etcd refuses
+// to start with an election timeout under five heartbeats; that is caught
+// here, as a configuration error, rather than as a cluster that never starts.
+func newFromConfig(c registry.Config) (harness.System, error) {
+	o := Options{Version: c.String(OptVersion), Binary: c.String(OptBinary), SerializableReads: c.Bool(OptSerializable),
+		ElectionMS: c.Int(OptElectionMS), HeartbeatMS: c.Int(OptHeartbeatMS)}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{OptElectionMS, o.ElectionMS}, {OptHeartbeatMS, o.HeartbeatMS}} {
+		if c.Set(f.name) && f.v <= 0 {
+			return nil, fmt.Errorf("--%s wants a positive number of milliseconds, got %d", f.name, f.v)
+		}
+	}
+	election, heartbeat := cmp.Or(o.ElectionMS, 1000), cmp.Or(o.HeartbeatMS, 100)
+	if election < 5*heartbeat {
+		return nil, fmt.Errorf("--%s %d must be at least 5 × --%s %d (etcd refuses to start otherwise; defaults 1000 and 100)",
+			OptElectionMS, election, OptHeartbeatMS, heartbeat)
+	}
+	if c.Log != nil {
+		o.Logf = func(f string, args ...any) { c.Log.Info(fmt.Sprintf(f, args...)) }
+	}
+	return New(o), nil
+}

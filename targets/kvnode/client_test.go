@@ -158,13 +158,13 @@ func TestStatusDigestClock(t *testing.T) {
 	addr, clk := serve(t, st)
 	sys := New("raft")
 	ctx := context.Background()
-	s, err := sys.Status(ctx, addr)
+	s, err := harness.StatusOf(ctx, sys, addr)
 	require.NoError(t, err)
 	assert.Equal(t, harness.NodeStatus{ID: "n1", Role: "leader", Term: 3, Leader: "n1", Commit: 7, Applied: 6}, s)
-	d, err := sys.Digest(ctx, addr)
+	d, err := harness.DigestOf(ctx, sys, addr)
 	require.NoError(t, err)
 	assert.Equal(t, harness.Digest{Node: "n1", Digest: "abc", Applied: 6, Keys: 1, Values: map[string]string{"k": "h"}}, d)
-	require.NoError(t, sys.SetClock(ctx, addr, -1500*time.Millisecond))
+	require.NoError(t, harness.SetClockOf(ctx, sys, addr, -1500*time.Millisecond))
 	assert.Equal(t, -1500*time.Millisecond, clk.Offset())
 }
 
@@ -176,21 +176,22 @@ func TestLaunchAndCatalog(t *testing.T) {
 	_, ok = New("raft").(harness.Converger)
 	assert.False(t, ok)
 
-	l := sys.Launch("/bin/kvnode", harness.NodeSpec{ID: "n2", Listen: "127.0.0.1:2",
+	l, err := sys.Launch(context.Background(), harness.NodeSpec{ID: "n2", Binary: "/bin/kvnode", Listen: "127.0.0.1:2",
 		Peers: map[string]string{"n2": "127.0.0.1:2", "n1": "127.0.0.1:9", "n3": "127.0.0.1:8"}, DataDir: "/d", Bug: "r1w1"})
 	assert.Equal(t, "/bin/kvnode", l.Binary)
 	assert.Equal(t, []string{"--mode", "quorum", "--id", "n2", "--listen", "127.0.0.1:2",
 		"--peers", "n1=127.0.0.1:9,n2=127.0.0.1:2,n3=127.0.0.1:8", "--data", "/d", "--bug", "r1w1"}, l.Args)
+	require.NoError(t, err)
 
 	for _, mode := range []string{"raft", "quorum"} {
-		bugs := New(mode).Bugs()
+		bugs := harness.BugsOf(New(mode))
 		require.NotEmpty(t, bugs, mode)
 		for _, b := range bugs {
 			assert.NotEmpty(t, b.Name)
 			assert.NotEmpty(t, b.Description)
 		}
 	}
-	_, err := New("paxos").Build(context.Background(), t.TempDir())
+	_, err = New("paxos").(harness.Builder).Build(context.Background(), t.TempDir())
 	assert.ErrorContains(t, err, "unknown mode")
 }
 
@@ -201,7 +202,7 @@ func TestBuildFindsModule(t *testing.T) {
 	assert.FileExists(t, root+"/go.mod")
 
 	t.Setenv(BinaryEnv, "/nonexistent/kvnode")
-	_, err = New("raft").Build(context.Background(), t.TempDir())
+	_, err = New("raft").(harness.Builder).Build(context.Background(), t.TempDir())
 	assert.ErrorContains(t, err, BinaryEnv)
 
 	// Outside a checkout it builds from the one this test binary came from
@@ -209,7 +210,7 @@ func TestBuildFindsModule(t *testing.T) {
 	t.Chdir(t.TempDir())
 	t.Setenv(BinaryEnv, "")
 	t.Setenv(source.Env, t.TempDir())
-	_, err = New("raft").Build(context.Background(), t.TempDir())
+	_, err = New("raft").(harness.Builder).Build(context.Background(), t.TempDir())
 	assert.ErrorContains(t, err, source.Env)
 	assert.ErrorContains(t, err, BinaryEnv)
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/internal/source"
+	"github.com/gauntlet-dev/gauntlet/registry"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/client"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/quorum"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/raft"
@@ -60,6 +61,9 @@ func New(mode string) harness.System {
 
 // Name is the mode: "raft" or "quorum".
 func (s *System) Name() string { return s.mode }
+
+// ReportsLeader: raft mode elects a leader; quorum mode has none.
+func (s *System) ReportsLeader() bool { return s.mode == "raft" }
 
 // GoPackage lets deployments that need a static binary (docker) build it.
 func (s *System) GoPackage() string { return Package }
@@ -117,7 +121,7 @@ func moduleRoot() (string, error) {
 
 // Launch gives the node its flags; peers are listed in id order so the
 // command line is the same on every run.
-func (s *System) Launch(binary string, n harness.NodeSpec) harness.Launch {
+func (s *System) Launch(ctx context.Context, n harness.NodeSpec) (harness.Launch, error) {
 	ids := make([]string, 0, len(n.Peers))
 	for id := range n.Peers {
 		ids = append(ids, id)
@@ -132,7 +136,7 @@ func (s *System) Launch(binary string, n harness.NodeSpec) harness.Launch {
 	if n.Bug != "" {
 		args = append(args, "--bug", n.Bug)
 	}
-	return harness.Launch{Binary: binary, Args: args}
+	return harness.Launch{Binary: n.Binary, Args: args}, nil
 }
 
 // NewClient returns a client bound to the node at addr.
@@ -205,6 +209,10 @@ func (s *System) Simulate(bug string, seed int64) error {
 	return raft.Simulate(seed, bug)
 }
 
+// ControlWorkload is the workload the correct quorum store is
+// linearizable on (its cas is not): the detection benchmark's control runs.
+func (s quorumSystem) ControlWorkload() string { return "kv-without-cas" }
+
 // Converge runs quorum mode's anti-entropy on every node at once (POST
 // /internal/quorum/repair): each node reads the keys it holds at all their
 // replicas and writes the newest version back, after which every replica of
@@ -237,4 +245,17 @@ func (s quorumSystem) Converge(ctx context.Context, addrs []string, keys []strin
 		<-done
 	}
 	return errors.Join(errs...)
+}
+
+// The two modes register as systems of their own: --system raft, --system
+// quorum.
+func init() {
+	for _, mode := range []string{"raft", "quorum"} {
+		help := map[string]string{
+			"raft":   "kvnode, Gauntlet's own store, in Raft mode (leader-based, linearizable by design)",
+			"quorum": "kvnode, Gauntlet's own store, in leaderless quorum mode (linearizable reads/writes, cas is not)",
+		}[mode]
+		registry.Register(registry.SystemDef{Name: mode, Help: help,
+			New: func(registry.Config) (harness.System, error) { return New(mode), nil }})
+	}
 }

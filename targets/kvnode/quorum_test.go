@@ -26,12 +26,12 @@ func TestQuorumDigestOfAnEmptyReplica(t *testing.T) {
 	t.Cleanup(srv.Close)
 	addr := strings.TrimPrefix(srv.URL, "http://")
 
-	d, err := New("quorum").Digest(context.Background(), addr)
+	d, err := harness.DigestOf(context.Background(), New("quorum"), addr)
 	require.NoError(t, err)
 	assert.NotNil(t, d.Values)
 	assert.Empty(t, d.Values)
 
-	d, err = New("raft").Digest(context.Background(), addr)
+	d, err = harness.DigestOf(context.Background(), New("raft"), addr)
 	require.NoError(t, err)
 	assert.Nil(t, d.Values, "raft compares whole digests")
 }

@@ -1,0 +1,9 @@
+// Package builtin links in the systems Gauntlet ships — kvnode's raft and
+// quorum modes, etcd, and exec:FILE for a system in any language — each of
+// which registers itself with package registry. Import it for its effect.
+package builtin
+
+import (
+	_ "github.com/gauntlet-dev/gauntlet/targets/etcd"
+	_ "github.com/gauntlet-dev/gauntlet/targets/kvnode"
+)
