@@ -3,6 +3,7 @@ package harness
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -72,7 +73,7 @@ func (t Test) WithDefaults() Test {
 // defaultName is "<system>[-<bug>]-<workload>-<nemesis>", e.g.
 // "raft-stale-read-kv-partition+kill": a directory name that says what ran.
 func (t Test) defaultName() string {
-	parts := []string{t.System}
+	parts := []string{systemWord(t.System)}
 	if t.Bug != "" {
 		parts = append(parts, t.Bug)
 	}
@@ -151,4 +152,23 @@ func (r *Results) FirstAnomaly() *Anomaly {
 		}
 	}
 	return first
+}
+
+// systemWord is a system name fit for a folder name: exec:path/to/pystore.yaml
+// is "exec-pystore" (a file called system.yaml is named by its folder).
+func systemWord(sys string) string {
+	scheme, arg, found := strings.Cut(sys, ":")
+	if !found {
+		return sys
+	}
+	stem := strings.TrimSuffix(filepath.Base(arg), filepath.Ext(arg))
+	if stem == "system" || stem == "." || stem == "" {
+		stem = filepath.Base(filepath.Dir(arg))
+	}
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r == ':' || r == ' ' {
+			return '-'
+		}
+		return r
+	}, scheme+"-"+stem)
 }

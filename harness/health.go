@@ -48,7 +48,7 @@ func nodeStatuses(ctx context.Context, sys System, c Cluster) ([]NodeStatus, []e
 			sctx, cancel := context.WithTimeout(ctx, statusTimeout)
 			defer cancel()
 			addr := c.ClientAddr(n)
-			if _, ok := sys.(StatusReporter); !ok {
+			if !Has(sys, CapStatus) {
 				var d net.Dialer
 				conn, err := d.DialContext(sctx, "tcp", addr)
 				if err == nil {

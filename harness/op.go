@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Type says what is known about an operation.
@@ -120,3 +121,28 @@ func (o Op) String() string {
 
 // MarshalLine encodes the op as one JSON line (no trailing newline).
 func (o Op) MarshalLine() ([]byte, error) { return json.Marshal(o) }
+
+// Read completes the read o as ok with the value read (nil: absent).
+func (o Op) Read(v *string) Op {
+	c := o.Complete(OK)
+	c.Value = v
+	return c
+}
+
+// Failed completes o as t (Fail or Info) with why it did not succeed: err
+// and, if not empty, what the system said.
+func (o Op) Failed(t Type, err error, said string) Op {
+	c := o.Complete(t)
+	var parts []string
+	if err != nil {
+		parts = append(parts, err.Error())
+	}
+	if said != "" {
+		parts = append(parts, said)
+	}
+	c.Error = strings.Join(parts, ": ")
+	if c.Error == "" {
+		c.Error = string(t)
+	}
+	return c
+}

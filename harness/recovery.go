@@ -135,7 +135,7 @@ func (r *run) recoverPhase(ctx context.Context) error {
 // A system that makes no digests (not a Digester, or ErrUnsupported from
 // every node) is not waited for: convergence is then not judged.
 func (r *run) collectDigests(ctx context.Context) error {
-	if _, ok := r.p.System.(Digester); !ok {
+	if !Has(r.p.System, CapDigest) {
 		return nil
 	}
 	var errs []error

@@ -1,11 +1,17 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"sort"
+	"strings"
 	"time"
 )
 
@@ -186,10 +192,43 @@ type Setupper interface {
 	Setup(ctx context.Context, env SetupEnv) error
 }
 
+// Capability names an optional interface of System, for Has.
+type Capability string
+
+const (
+	CapStatus Capability = "status" // StatusReporter
+	CapDigest Capability = "digest" // Digester
+	CapClock  Capability = "clock"  // ClockSetter
+)
+
+// Capable is a system whose one type carries optional methods that its
+// configuration may not back (a system described by a file, exec:FILE):
+// Has says which count. Other systems have exactly what they implement.
+type Capable interface {
+	Has(c Capability) bool
+}
+
+// Has tells whether sys has the optional interface c.
+func Has(sys System, c Capability) bool {
+	var ok bool
+	switch c {
+	case CapStatus:
+		_, ok = sys.(StatusReporter)
+	case CapDigest:
+		_, ok = sys.(Digester)
+	case CapClock:
+		_, ok = sys.(ClockSetter)
+	}
+	if cp, declares := sys.(Capable); ok && declares {
+		return cp.Has(c)
+	}
+	return ok
+}
+
 // StatusOf asks sys for the status of the node at addr; ErrUnsupported if
 // the system reports none.
 func StatusOf(ctx context.Context, sys System, addr string) (NodeStatus, error) {
-	if s, ok := sys.(StatusReporter); ok {
+	if s, ok := sys.(StatusReporter); ok && Has(sys, CapStatus) {
 		return s.Status(ctx, addr)
 	}
 	return NodeStatus{}, fmt.Errorf("%s reports no node status: %w", sys.Name(), ErrUnsupported)
@@ -198,13 +237,13 @@ func StatusOf(ctx context.Context, sys System, addr string) (NodeStatus, error) 
 // ReportsLeader tells whether sys names its leader in node status.
 func ReportsLeader(sys System) bool {
 	l, ok := sys.(LeaderReporter)
-	return ok && l.ReportsLeader()
+	return ok && Has(sys, CapStatus) && l.ReportsLeader()
 }
 
 // DigestOf asks sys for a digest of the node at addr; ErrUnsupported if the
 // system makes none.
 func DigestOf(ctx context.Context, sys System, addr string) (Digest, error) {
-	if d, ok := sys.(Digester); ok {
+	if d, ok := sys.(Digester); ok && Has(sys, CapDigest) {
 		return d.Digest(ctx, addr)
 	}
 	return Digest{}, fmt.Errorf("%s reports no state digest: %w", sys.Name(), ErrUnsupported)
@@ -213,7 +252,7 @@ func DigestOf(ctx context.Context, sys System, addr string) (Digest, error) {
 // SetClockOf offsets the clock of the node at addr; ErrUnsupported if the
 // system cannot.
 func SetClockOf(ctx context.Context, sys System, addr string, offset time.Duration) error {
-	if c, ok := sys.(ClockSetter); ok {
+	if c, ok := sys.(ClockSetter); ok && Has(sys, CapClock) {
 		return c.SetClock(ctx, addr, offset)
 	}
 	return fmt.Errorf("%s cannot offset a node's clock: %w", sys.Name(), ErrUnsupported)
@@ -281,4 +320,40 @@ func WriteLaunchFiles(dir string, files map[string][]byte) error {
 		}
 	}
 	return nil
+}
+
+// PeerList renders NodeSpec.Peers as "id=host:port,…" in id order, the
+// form most node command lines take.
+func PeerList(peers map[string]string) string {
+	ids := make([]string, 0, len(peers))
+	for id := range peers {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for i, id := range ids {
+		ids[i] = id + "=" + peers[id]
+	}
+	return strings.Join(ids, ",")
+}
+
+// GoBuild builds the Go package pkg into cacheDir as a static binary (so
+// that the docker deployment can use it too) and returns its path: a Build
+// for a system written in Go. It builds in the folder of the source file
+// that calls it, so pkg resolves in the caller's module whatever the working
+// directory (a program built with -trimpath builds in the working
+// directory instead).
+func GoBuild(ctx context.Context, cacheDir, pkg string) (string, error) {
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return "", err
+	}
+	bin := filepath.Join(cacheDir, path.Base(pkg))
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
+	if _, file, _, ok := runtime.Caller(1); ok && filepath.IsAbs(file) {
+		cmd.Dir = filepath.Dir(file)
+	}
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %w: %s", pkg, err, bytes.TrimSpace(out))
+	}
+	return bin, nil
 }

@@ -71,8 +71,7 @@ func Workloads() []string {
 // makes digests (it is about the system: after recovery all replicas hold
 // the same state), so it is added if the workload does not name it.
 func Workload(t harness.Test, sys harness.System) (harness.Workload, error) {
-	_, digests := sys.(harness.Digester)
-	return workload(t, digests)
+	return workload(t, harness.Has(sys, harness.CapDigest))
 }
 
 func workload(t harness.Test, withDigests bool) (harness.Workload, error) {

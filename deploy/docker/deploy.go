@@ -77,8 +77,7 @@ func (d *Deployment) Supports(sys harness.System, f harness.Fault) bool {
 	case harness.FaultPartition, harness.FaultKill, harness.FaultPause, harness.FaultLoss:
 		return true
 	case harness.FaultClock:
-		_, ok := sys.(harness.ClockSetter)
-		return ok
+		return harness.Has(sys, harness.CapClock)
 	case harness.FaultLatency:
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()

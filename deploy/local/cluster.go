@@ -87,8 +87,7 @@ func (c *Cluster) Supports(f harness.Fault) bool {
 	case harness.FaultPartition, harness.FaultLoss, harness.FaultLatency:
 		return !c.shared
 	case harness.FaultClock:
-		_, ok := c.spec.System.(harness.ClockSetter)
-		return ok
+		return harness.Has(c.spec.System, harness.CapClock)
 	}
 	return false
 }

@@ -95,8 +95,7 @@ func (d *Deployment) Supports(sys harness.System, f harness.Fault) bool {
 	case harness.FaultPartition, harness.FaultLoss, harness.FaultLatency:
 		return !harness.IsSharedPeers(sys)
 	case harness.FaultClock:
-		_, ok := sys.(harness.ClockSetter)
-		return ok
+		return harness.Has(sys, harness.CapClock)
 	}
 	return false
 }

@@ -5,5 +5,6 @@ package builtin
 
 import (
 	_ "github.com/gauntlet-dev/gauntlet/targets/etcd"
+	_ "github.com/gauntlet-dev/gauntlet/targets/exec"
 	_ "github.com/gauntlet-dev/gauntlet/targets/kvnode"
 )

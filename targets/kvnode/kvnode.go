@@ -7,8 +7,11 @@ package kvnode
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,9 +22,9 @@ import (
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/internal/source"
 	"github.com/gauntlet-dev/gauntlet/registry"
-	"github.com/gauntlet-dev/gauntlet/systemundertest/client"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/quorum"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/raft"
+	"github.com/gauntlet-dev/gauntlet/targets/wire"
 )
 
 const (
@@ -141,47 +144,29 @@ func (s *System) Launch(ctx context.Context, n harness.NodeSpec) (harness.Launch
 
 // NewClient returns a client bound to the node at addr.
 func (s *System) NewClient(node, addr string) (harness.Client, error) {
-	return &Client{node: node, c: client.New(addr, opTimeout)}, nil
+	return wire.NewClient(node, addr, opTimeout), nil
 }
 
 // Status asks the node about itself.
 func (s *System) Status(ctx context.Context, addr string) (harness.NodeStatus, error) {
-	c := client.New(addr, opTimeout)
-	defer c.Close()
-	st, err := c.Status(ctx)
-	if err != nil {
-		return harness.NodeStatus{}, fmt.Errorf("status of %s: %w", addr, err)
-	}
-	return harness.NodeStatus{ID: st.ID, Role: st.Role, Term: st.Term, Leader: st.Leader,
-		Commit: st.Commit, Applied: st.Applied}, nil
+	return wire.Status(ctx, addr, opTimeout)
 }
 
 // Digest asks the node for a digest of its state, with per-key value hashes.
 func (s *System) Digest(ctx context.Context, addr string) (harness.Digest, error) {
-	c := client.New(addr, 10*time.Second)
-	defer c.Close()
-	d, err := c.Digest(ctx)
-	if err != nil {
-		return harness.Digest{}, fmt.Errorf("digest of %s: %w", addr, err)
-	}
-	vals := d.Values
-	if vals == nil && s.mode == "quorum" {
+	d, err := wire.Digest(ctx, addr, 10*time.Second)
+	if err == nil && d.Values == nil && s.mode == "quorum" {
 		// A quorum replica that holds no key still reports per key (its JSON
 		// omits the empty map): nil would make the convergence checker fall
 		// back to whole digests, which differ by design between replicas.
-		vals = map[string]string{}
+		d.Values = map[string]string{}
 	}
-	return harness.Digest{Node: d.ID, Digest: d.Digest, Applied: d.Applied, Keys: d.Keys, Values: vals}, nil
+	return d, err
 }
 
 // SetClock offsets the node's injectable clock (POST /debug/clock).
 func (s *System) SetClock(ctx context.Context, addr string, offset time.Duration) error {
-	c := client.New(addr, opTimeout)
-	defer c.Close()
-	if err := c.SetClock(ctx, offset); err != nil {
-		return fmt.Errorf("set clock of %s to %s: %w", addr, offset, err)
-	}
-	return nil
+	return wire.SetClock(ctx, addr, offset, opTimeout)
 }
 
 // Bugs is the mode's catalog.
@@ -258,4 +243,26 @@ func init() {
 		registry.Register(registry.SystemDef{Name: mode, Help: help,
 			New: func(registry.Config) (harness.System, error) { return New(mode), nil }})
 	}
+}
+
+// repair asks the node at addr for an anti-entropy pass.
+func repair(ctx context.Context, addr string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+quorum.RepairRoute, nil)
+	if err != nil {
+		return fmt.Errorf("repair %s: %w", addr, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("repair %s: %w", addr, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		var r quorum.RepairResult
+		if json.Unmarshal(body, &r) == nil && len(r.Errors) > 0 {
+			return fmt.Errorf("repair %s: %s: %d of %d keys failed, first: %s", addr, resp.Status, r.Failed, r.Keys, r.Errors[0])
+		}
+		return fmt.Errorf("repair %s: %s: %s", addr, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
 }

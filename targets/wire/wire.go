@@ -1,19 +1,62 @@
-package kvnode
+// Package wire is the client side of Gauntlet's KV wire protocol, version 1
+// (docs/protocol.md): the HTTP/JSON API that kvnode speaks and that any
+// system, in any language, can serve to be tested with --system exec:FILE
+// and no Go at all. It maps every answer to ok, fail (certainly not applied)
+// or info (may have happened).
+package wire
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"strings"
+	"time"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/api"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/client"
-	"github.com/gauntlet-dev/gauntlet/systemundertest/quorum"
 )
+
+// Version is the protocol version this package speaks.
+const Version = 1
+
+// NewClient returns a client of the node at addr; timeout bounds each
+// request (the harness bounds each op as well).
+func NewClient(node, addr string, timeout time.Duration) *Client {
+	return &Client{node: node, c: client.New(addr, timeout)}
+}
+
+// Status is GET /debug/status.
+func Status(ctx context.Context, addr string, timeout time.Duration) (harness.NodeStatus, error) {
+	c := client.New(addr, timeout)
+	defer c.Close()
+	st, err := c.Status(ctx)
+	if err != nil {
+		return harness.NodeStatus{}, fmt.Errorf("status of %s: %w", addr, err)
+	}
+	return harness.NodeStatus{ID: st.ID, Role: st.Role, Term: st.Term, Leader: st.Leader,
+		Commit: st.Commit, Applied: st.Applied}, nil
+}
+
+// Digest is GET /debug/digest?values=true.
+func Digest(ctx context.Context, addr string, timeout time.Duration) (harness.Digest, error) {
+	c := client.New(addr, timeout)
+	defer c.Close()
+	d, err := c.Digest(ctx)
+	if err != nil {
+		return harness.Digest{}, fmt.Errorf("digest of %s: %w", addr, err)
+	}
+	return harness.Digest{Node: d.ID, Digest: d.Digest, Applied: d.Applied, Keys: d.Keys, Values: d.Values}, nil
+}
+
+// SetClock is POST /debug/clock.
+func SetClock(ctx context.Context, addr string, offset, timeout time.Duration) error {
+	c := client.New(addr, timeout)
+	defer c.Close()
+	if err := c.SetClock(ctx, offset); err != nil {
+		return fmt.Errorf("set clock of %s to %s: %w", addr, offset, err)
+	}
+	return nil
+}
 
 // Client is one worker's connection to one node. It decides ok/fail/info
 // from kvnode's error classification (api.ErrNotApplied: certainly not
@@ -107,26 +150,4 @@ func mutated(ctx context.Context, op harness.Op, err error) harness.Op {
 	done := op.Complete(t)
 	done.Error = err.Error()
 	return done
-}
-
-// repair asks the node at addr for an anti-entropy pass.
-func repair(ctx context.Context, addr string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+quorum.RepairRoute, nil)
-	if err != nil {
-		return fmt.Errorf("repair %s: %w", addr, err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("repair %s: %w", addr, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		var r quorum.RepairResult
-		if json.Unmarshal(body, &r) == nil && len(r.Errors) > 0 {
-			return fmt.Errorf("repair %s: %s: %d of %d keys failed, first: %s", addr, resp.Status, r.Failed, r.Keys, r.Errors[0])
-		}
-		return fmt.Errorf("repair %s: %s: %s", addr, resp.Status, strings.TrimSpace(string(body)))
-	}
-	return nil
 }
