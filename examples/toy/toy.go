@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/registry"
@@ -16,9 +15,7 @@ import (
 
 type system struct{}
 
-func init() {
-	registry.Register(registry.SystemDef{Name: "toy", New: func(registry.Config) (harness.System, error) { return system{}, nil }})
-}
+var _ = registry.Register(registry.SystemDef{Name: "toy", New: func(registry.Config) (harness.System, error) { return system{}, nil }})
 
 func (system) Name() string { return "toy" }
 
@@ -79,5 +76,5 @@ func call(ctx context.Context, u string) (int, string, error) {
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, strings.TrimSpace(string(b)), err
+	return resp.StatusCode, string(b), err
 }
