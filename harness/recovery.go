@@ -57,42 +57,9 @@ func (r *run) recoverPhase(ctx context.Context) error {
 					_ = c.Close()
 				}
 			}()
-			proc := Process(r.maxProc.Add(1))
+			rd := &reader{r: r, clients: clients, proc: Process(r.maxProc.Add(1))}
 			for i := range keyc {
-				var last string
-				ok := false
-				for attempt := 0; rctx.Err() == nil; attempt++ {
-					node := r.nodes[(i+attempt)%len(r.nodes)]
-					c := clients[node]
-					if c == nil {
-						var err error
-						if c, err = r.p.System.NewClient(node, r.cluster.ClientAddr(node)); err != nil {
-							last = err.Error()
-							time.Sleep(50 * time.Millisecond)
-							continue
-						}
-						clients[node] = c
-					}
-					inv := r.hw.Record(Op{Process: proc, Type: Invoke, F: FRead, Key: keys[i], Node: node})
-					done, abandoned := r.invoke(rctx, c, inv)
-					r.count(done.Type)
-					if abandoned {
-						delete(clients, node)
-					}
-					if done.Type == OK {
-						ok = true
-						break
-					}
-					last = done.Error
-					if done.Type == Info {
-						proc = Process(r.maxProc.Add(1))
-					}
-					select {
-					case <-rctx.Done():
-					case <-time.After(50 * time.Millisecond):
-					}
-				}
-				if !ok {
+				if last, ok := rd.read(rctx, keys[i], i); !ok {
 					mu.Lock()
 					failed[keys[i]] = last
 					mu.Unlock()
@@ -104,28 +71,78 @@ func (r *run) recoverPhase(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return ctx.Err() // interrupted: not a finding about the system
 	}
+	r.extra = append(r.extra, recoveryResult(keys, failed, time.Since(t0), limit, int64(r.hw.Since())))
+	return nil
+}
+
+// recoveryResult judges the recovery reads: a key that could not be read
+// after every fault was healed is a finding.
+func recoveryResult(keys []string, failed map[string]string, took, limit time.Duration, now int64) Result {
 	res := Result{Checker: RecoveryChecker, Validity: Valid,
-		Summary: fmt.Sprintf("all %d keys read after healing, within %s", len(keys), time.Since(t0).Round(time.Millisecond))}
-	if len(failed) > 0 {
-		bad := make([]string, 0, len(failed))
-		for k := range failed {
-			bad = append(bad, k)
+		Summary: fmt.Sprintf("all %d keys read after healing, within %s", len(keys), took.Round(time.Millisecond))}
+	if len(failed) == 0 {
+		return res
+	}
+	bad := make([]string, 0, len(failed))
+	for k := range failed {
+		bad = append(bad, k)
+	}
+	sort.Strings(bad)
+	res.Validity = Invalid
+	res.Summary = fmt.Sprintf("%d of %d keys could not be read within %s after every fault was healed", len(bad), len(keys), limit)
+	for _, k := range bad {
+		why := failed[k]
+		if why == "" {
+			why = "no answer"
 		}
-		sort.Strings(bad)
-		res.Validity = Invalid
-		res.Summary = fmt.Sprintf("%d of %d keys could not be read within %s after every fault was healed", len(bad), len(keys), limit)
-		now := int64(r.hw.Since())
-		for _, k := range bad {
-			why := failed[k]
-			if why == "" {
-				why = "no answer"
+		res.Anomalies = append(res.Anomalies, Anomaly{Checker: RecoveryChecker, Key: k, Time: now,
+			Explanation: fmt.Sprintf("the cluster did not serve a read of %s within %s after every fault was healed (last error: %s)", k, limit, why)})
+	}
+	return res
+}
+
+// reader is one recovery reader: its clients (one per node) and process.
+type reader struct {
+	r       *run
+	clients map[string]Client
+	proc    Process
+}
+
+// read reads key until a read succeeds or ctx ends, trying the nodes in
+// turn from the i-th; it returns the last error if none succeeded.
+func (rd *reader) read(ctx context.Context, key string, i int) (last string, ok bool) {
+	r := rd.r
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		node := r.nodes[(i+attempt)%len(r.nodes)]
+		c := rd.clients[node]
+		if c == nil {
+			var err error
+			if c, err = r.p.System.NewClient(node, r.cluster.ClientAddr(node)); err != nil {
+				last = err.Error()
+				time.Sleep(50 * time.Millisecond)
+				continue
 			}
-			res.Anomalies = append(res.Anomalies, Anomaly{Checker: RecoveryChecker, Key: k, Time: now,
-				Explanation: fmt.Sprintf("the cluster did not serve a read of %s within %s after every fault was healed (last error: %s)", k, limit, why)})
+			rd.clients[node] = c
+		}
+		inv := r.hw.Record(Op{Process: rd.proc, Type: Invoke, F: FRead, Key: key, Node: node})
+		done, abandoned := r.invoke(ctx, c, inv)
+		r.count(done.Type)
+		if abandoned {
+			delete(rd.clients, node)
+		}
+		if done.Type == OK {
+			return "", true
+		}
+		last = done.Error
+		if done.Type == Info {
+			rd.proc = Process(r.maxProc.Add(1))
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	r.extra = append(r.extra, res)
-	return nil
+	return last, false
 }
 
 // collectDigests lets the system converge if it needs a pass (quorum read

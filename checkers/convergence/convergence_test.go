@@ -61,3 +61,15 @@ func TestPerKey(t *testing.T) {
 	assert.Equal(t, "c", r.Anomalies[0].Key)
 	assert.Equal(t, "replicas of c differ after recovery: n2 hold h3; n3 hold stale", r.Anomalies[0].Explanation)
 }
+
+// A divergence is seen after the recovery reads: it ranks after every
+// violation the history shows, not at time 0 before them all.
+func TestDivergenceIsTimedAfterTheHistory(t *testing.T) {
+	hist := h.History{{Type: h.Invoke, F: h.FRead, Time: 10}, {Type: h.OK, F: h.FRead, Time: 25_000_000_000}}
+	r := New().Check(context.Background(), h.CheckInput{History: hist,
+		Digests: []h.Digest{{Node: "n1", Digest: "a"}, {Node: "n2", Digest: "b"}}})
+	require.Equal(t, h.Invalid, r.Validity)
+	assert.EqualValues(t, 25_000_000_000, r.Anomalies[0].Time)
+	lin := h.Result{Checker: "linearizable", Validity: h.Invalid, Anomalies: []h.Anomaly{{Time: 24_000_000_000}}}
+	assert.EqualValues(t, 24_000_000_000, *h.FirstViolation([]h.Result{r, lin}))
+}

@@ -1,0 +1,125 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// hungSystem's clients never return from a write and ignore ctx: a system
+// whose client library hangs.
+type hungSystem struct {
+	*memSystem
+	release chan struct{}
+	calls   atomic.Int64
+}
+
+func (h *hungSystem) NewClient(node, addr string) (Client, error) {
+	return hungClient{h}, nil
+}
+
+type hungClient struct{ h *hungSystem }
+
+func (c hungClient) Invoke(ctx context.Context, op Op) Op {
+	c.h.calls.Add(1)
+	if op.F == FWrite {
+		<-c.h.release // ignores ctx
+	}
+	return op.Complete(Fail)
+}
+func (hungClient) Close() error { return nil }
+
+// The main phase holds its time limit whatever a client does: an overdue
+// call is abandoned, recorded info, and its worker goes on.
+func TestRunHoldsTheTimeLimitWhenClientsHang(t *testing.T) {
+	tst, p, sys, _, _ := testParts(t)
+	h := &hungSystem{memSystem: sys, release: make(chan struct{})}
+	defer close(h.release)
+	p.System = h
+	tst.OpTimeout = Duration(100 * time.Millisecond)
+	tst.TimeLimit = Duration(time.Second)
+	res, err := Run(context.Background(), tst, p)
+	require.NoError(t, err)
+	assert.Less(t, res.TestTime.D(), 2*time.Second, "the main phase ended near its limit")
+	hist, err := ReadHistory(runDir(t, tst.Out) + "/" + HistoryFile)
+	require.NoError(t, err)
+	abandoned := 0
+	for _, op := range hist {
+		if op.Type == Info && op.F == FWrite {
+			assert.Contains(t, op.Error, "abandoned")
+			abandoned++
+		}
+	}
+	assert.Positive(t, abandoned)
+	assert.Greater(t, h.calls.Load(), int64(tst.Concurrency), "workers went on after an abandoned call")
+}
+
+// setupSystem has a Setup step and no digests.
+type setupSystem struct {
+	*memSystem
+	setups atomic.Int64
+	fail   bool
+}
+
+func (s *setupSystem) Setup(ctx context.Context, env SetupEnv) error {
+	s.setups.Add(1)
+	if len(env.Nodes) == 0 || env.Addr(env.Nodes[0]) == "" {
+		return errors.New("no nodes")
+	}
+	if s.fail {
+		return errors.New("bucket exists")
+	}
+	return nil
+}
+
+// noDigests is setupSystem without memSystem's Digest: a system that
+// makes none.
+type noDigests struct{ s *setupSystem }
+
+func (n noDigests) Name() string { return n.s.Name() }
+func (n noDigests) Launch(ctx context.Context, ns NodeSpec) (Launch, error) {
+	return n.s.Launch(ctx, ns)
+}
+func (n noDigests) NewClient(node, addr string) (Client, error) { return n.s.NewClient(node, addr) }
+func (n noDigests) Status(ctx context.Context, addr string) (NodeStatus, error) {
+	return n.s.Status(ctx, addr)
+}
+func (n noDigests) Setup(ctx context.Context, env SetupEnv) error { return n.s.Setup(ctx, env) }
+
+func TestSystemSetupStepAndNoDigests(t *testing.T) {
+	tst, p, sys, _, _ := testParts(t)
+	s := &setupSystem{memSystem: sys}
+	p.System = noDigests{s}
+	res, err := Run(context.Background(), tst, p)
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, s.setups.Load())
+	assert.Zero(t, sys.digests.Load(), "no Digester: no digest asked for, no waiting")
+	assert.Empty(t, res.Digests)
+
+	s.fail = true
+	tst.Out = t.TempDir()
+	res, err = Run(context.Background(), tst, p)
+	require.Error(t, err)
+	assert.Contains(t, res.Error, "bucket exists")
+	assert.Equal(t, ExitRunFail, res.ExitCode())
+}
+
+func TestRunRefusesASystemNameThatDisagrees(t *testing.T) {
+	tst, p, _, _, _ := testParts(t)
+	tst.System = "raft"
+	_, err := Run(context.Background(), tst, p)
+	var ce *ConfigError
+	require.ErrorAs(t, err, &ce)
+	assert.Contains(t, err.Error(), `names system "raft"`)
+
+	// An empty name takes the system's: config.json names what ran.
+	tst.System = ""
+	res, err := Run(context.Background(), tst, p)
+	require.NoError(t, err)
+	assert.Equal(t, "mem", res.Test.System)
+}
