@@ -571,3 +571,53 @@ func TestByTime(t *testing.T) {
 	}
 	assert.Equal(t, []string{in[0], in[3], in[1], in[2], in[4]}, byTime(in))
 }
+
+// builtSystem is shaped like a team's system: no Packager, a Build that
+// makes a static binary (harness.GoBuild), a config file written by
+// Launch, and a peer port of its own.
+type builtSystem struct{ testSystem }
+
+func (builtSystem) GoPackage() string { return "" }
+func (builtSystem) Build(ctx context.Context, cache string) (string, error) {
+	return harness.GoBuild(ctx, cache, modulePath+"/deploy/docker/internal/testnode")
+}
+func (builtSystem) Ports() []string { return []string{harness.PortPeer, "metrics"} }
+func (s builtSystem) Launch(ctx context.Context, n harness.NodeSpec) (harness.Launch, error) {
+	l, err := s.testSystem.Launch(ctx, n)
+	l.Args = append(l.Args, "--peer-listen", n.Ports[harness.PortPeer])
+	l.Files = map[string][]byte{"conf/node.conf": []byte("id=" + n.ID + " metrics=" + n.Ports["metrics"])}
+	return l, err
+}
+
+func TestOutsideSystemShape(t *testing.T) {
+	requireDocker(t)
+	d := New(Options{CacheDir: t.TempDir()}).(*Deployment)
+	run := runID(t)
+	hc, err := d.Deploy(t.Context(), harness.ClusterSpec{Nodes: 3, System: builtSystem{}, RunID: run, Dir: t.TempDir()})
+	if hc != nil {
+		t.Cleanup(func() {
+			assert.NoError(t, hc.Close(context.Background()))
+			assert.Empty(t, leftovers(t, run), "Close left these behind")
+		})
+	}
+	require.NoError(t, err)
+	c := hc.(*Cluster)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	require.NoError(t, c.WaitHealthy(ctx))
+
+	resp, err := http.Get("http://" + c.ClientAddr("n2") + "/file?name=conf/node.conf")
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, "id=n2 metrics=", string(b)[:len("id=n2 metrics=")], "Launch's file is in the data dir")
+	assert.Contains(t, string(b), ":7002", "the metrics port has a number of its own")
+
+	// Peers dial each other's peer port, and a partition cuts one link.
+	assert.Equal(t, 3, dial(t, c, "n1", "n2", 3, time.Second))
+	require.NoError(t, c.Partition(ctx, harness.Grudge{"n1": {"n2"}, "n2": {"n1"}}))
+	assert.Equal(t, 0, dial(t, c, "n1", "n2", 3, 500*time.Millisecond), "n1-n2 is cut")
+	assert.Equal(t, 3, dial(t, c, "n1", "n3", 3, time.Second), "n1-n3 is not")
+	require.NoError(t, c.Heal(ctx))
+	assert.Equal(t, 3, dial(t, c, "n1", "n2", 3, time.Second))
+}

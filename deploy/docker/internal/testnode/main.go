@@ -26,7 +26,24 @@ func main() {
 	listen := flag.String("listen", "", "host:port")
 	peers := flag.String("peers", "", "id=host:port,...")
 	data := flag.String("data", "", "data dir")
+	peerListen := flag.String("peer-listen", "", "host:port for peers (a port of its own); default: peers dial listen")
 	flag.Parse()
+	if *peerListen != "" {
+		// Peers' connections arrive here: accept and close them.
+		ln, err := net.Listen("tcp", *peerListen)
+		if err != nil {
+			log.Fatal(err)
+		}
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+	}
 
 	peerAddr := map[string]string{}
 	for _, p := range strings.Split(*peers, ",") {
@@ -47,6 +64,15 @@ func main() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(map[string]any{"id": *id, "role": "replica", "term": boots, "applied": ticks.Load()})
+	})
+	// /file?name=x returns the file the deployment wrote into the data dir.
+	mux.HandleFunc("GET /file", func(w http.ResponseWriter, r *http.Request) {
+		b, err := os.ReadFile(filepath.Join(*data, filepath.Clean("/"+r.URL.Query().Get("name"))))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		w.Write(b)
 	})
 	// /dial?peer=n2&n=50&timeout=300ms dials the peer n times at once and
 	// says how many connections were made.
