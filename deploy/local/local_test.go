@@ -410,3 +410,35 @@ func TestReservePortOutsideEphemeralRange(t *testing.T) {
 		seen[p] = true
 	}
 }
+
+// peerPortSystem talks to peers on a port of its own and writes a config
+// file, as real products do; partitions stay per link.
+type peerPortSystem struct{ testSystem }
+
+func (peerPortSystem) Ports() []string { return []string{harness.PortPeer, "metrics"} }
+func (s peerPortSystem) Launch(ctx context.Context, n harness.NodeSpec) (harness.Launch, error) {
+	l, err := s.testSystem.Launch(ctx, n)
+	l.Files = map[string][]byte{"conf/node.conf": []byte(n.ID + " " + n.Ports["metrics"])}
+	return l, err
+}
+
+func TestPeerPortKeepsLinksApart(t *testing.T) {
+	sys := peerPortSystem{testSystem{bin: testnodeBinary(t)}}
+	assert.True(t, New(Options{}).Supports(sys, harness.FaultPartition))
+	c, dir := deployTest(t, sys, 3)
+	ctx := context.Background()
+	require.NoError(t, c.WaitHealthy(ctx))
+	b, err := os.ReadFile(filepath.Join(dir, "data", "n2", "conf", "node.conf"))
+	require.NoError(t, err)
+	assert.Regexp(t, `^n2 127\.0\.0\.1:\d+$`, string(b))
+	got, err := call(c, "n1", "n2")
+	require.NoError(t, err)
+	assert.Equal(t, "n2", got)
+	require.NoError(t, c.Partition(ctx, harness.Grudge{"n1": {"n2"}, "n2": {"n1"}}))
+	_, err = call(c, "n1", "n2")
+	assert.Error(t, err, "n1-n2 is cut")
+	got, err = call(c, "n1", "n3")
+	require.NoError(t, err, "n1-n3 is not")
+	assert.Equal(t, "n3", got)
+	require.NoError(t, c.Heal(ctx))
+}
