@@ -64,9 +64,9 @@ func nodeStatuses(ctx context.Context, sys System, c Cluster) ([]NodeStatus, []e
 	return sts, errs
 }
 
-// Healthy checks c once: nil if every node is up and, for a system with a
+// healthy checks c once: nil if every node is up and, for a system with a
 // leader, all name the same one; else what is wrong.
-func Healthy(ctx context.Context, sys System, c Cluster) error {
+func healthy(ctx context.Context, sys System, c Cluster) error {
 	sts, errs := nodeStatuses(ctx, sys, c)
 	return healthProblem(c.Nodes(), sts, errs, ReportsLeader(sys))
 }
@@ -107,7 +107,7 @@ func healthProblem(ids []string, sts []NodeStatus, errs []error, leaderBased boo
 func WaitHealthy(ctx context.Context, sys System, c Cluster) error {
 	exits, _ := c.(NodeReporter)
 	for {
-		last := Healthy(ctx, sys, c)
+		last := healthy(ctx, sys, c)
 		if last == nil {
 			return nil
 		}

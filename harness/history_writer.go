@@ -8,16 +8,16 @@ import (
 	"time"
 )
 
-// FlushInterval bounds how long a recorded op may sit in the writer's buffer:
+// flushInterval bounds how long a recorded op may sit in the writer's buffer:
 // a harness killed with SIGKILL loses at most this much of its history.
-const FlushInterval = 100 * time.Millisecond
+const flushInterval = 100 * time.Millisecond
 
-// HistoryWriter records ops as they happen. It stamps each op with its Index
+// historyWriter records ops as they happen. It stamps each op with its Index
 // (in recording order) and Time (monotonic ns since the writer's start),
 // keeps the history in memory for the checkers, and appends every op to a
-// JSON-lines file, flushed at least every FlushInterval and on Close.
+// JSON-lines file, flushed at least every flushInterval and on Close.
 // Methods are safe for concurrent use.
-type HistoryWriter struct {
+type historyWriter struct {
 	start time.Time
 
 	mu     sync.Mutex
@@ -33,14 +33,14 @@ type HistoryWriter struct {
 	stopOnce sync.Once
 }
 
-// NewHistoryWriter creates (truncates) path and starts the periodic flush.
+// newHistoryWriter creates (truncates) path and starts the periodic flush.
 // Op times are measured from start; pass the time the test started.
-func NewHistoryWriter(path string, start time.Time) (*HistoryWriter, error) {
+func newHistoryWriter(path string, start time.Time) (*historyWriter, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("create history: %w", err)
 	}
-	hw := &HistoryWriter{
+	hw := &historyWriter{
 		start: start,
 		f:     f,
 		w:     bufio.NewWriterSize(f, 256<<10),
@@ -54,7 +54,7 @@ func NewHistoryWriter(path string, start time.Time) (*HistoryWriter, error) {
 // Watch sets a function that sees every op right after it is recorded, in
 // order. It runs under the writer's lock: keep it short and do not record
 // from it.
-func (hw *HistoryWriter) Watch(f func(Op)) {
+func (hw *historyWriter) Watch(f func(Op)) {
 	hw.mu.Lock()
 	hw.watch = f
 	hw.mu.Unlock()
@@ -62,7 +62,7 @@ func (hw *HistoryWriter) Watch(f func(Op)) {
 
 // Record stamps op with the next Index and the current time and appends it.
 // Index and Time are assigned under one lock, so Index order is time order.
-func (hw *HistoryWriter) Record(op Op) Op {
+func (hw *historyWriter) Record(op Op) Op {
 	hw.mu.Lock()
 	defer hw.mu.Unlock()
 	op.Index = len(hw.h)
@@ -85,7 +85,7 @@ func (hw *HistoryWriter) Record(op Op) Op {
 }
 
 // restart moves time 0 of the history; only before the first op.
-func (hw *HistoryWriter) restart(start time.Time) {
+func (hw *historyWriter) restart(start time.Time) {
 	hw.mu.Lock()
 	defer hw.mu.Unlock()
 	if len(hw.h) == 0 {
@@ -94,34 +94,34 @@ func (hw *HistoryWriter) restart(start time.Time) {
 }
 
 // Since returns the writer's clock: time since the test started.
-func (hw *HistoryWriter) Since() time.Duration {
+func (hw *historyWriter) Since() time.Duration {
 	hw.mu.Lock()
 	defer hw.mu.Unlock()
 	return time.Since(hw.start)
 }
 
 // Len returns the number of ops recorded.
-func (hw *HistoryWriter) Len() int {
+func (hw *historyWriter) Len() int {
 	hw.mu.Lock()
 	defer hw.mu.Unlock()
 	return len(hw.h)
 }
 
 // History returns a copy of the ops recorded so far.
-func (hw *HistoryWriter) History() History {
+func (hw *historyWriter) History() History {
 	hw.mu.Lock()
 	defer hw.mu.Unlock()
 	return append(History(nil), hw.h...)
 }
 
 // Flush writes buffered ops to the file.
-func (hw *HistoryWriter) Flush() error {
+func (hw *historyWriter) Flush() error {
 	hw.mu.Lock()
 	defer hw.mu.Unlock()
 	return hw.flushLocked()
 }
 
-func (hw *HistoryWriter) flushLocked() error {
+func (hw *historyWriter) flushLocked() error {
 	if hw.closed {
 		return hw.err
 	}
@@ -133,9 +133,9 @@ func (hw *HistoryWriter) flushLocked() error {
 	return hw.err
 }
 
-func (hw *HistoryWriter) flushLoop() {
+func (hw *historyWriter) flushLoop() {
 	defer close(hw.done)
-	t := time.NewTicker(FlushInterval / 2) // half the bound: a tick may come late
+	t := time.NewTicker(flushInterval / 2) // half the bound: a tick may come late
 	defer t.Stop()
 	for {
 		select {
@@ -149,7 +149,7 @@ func (hw *HistoryWriter) flushLoop() {
 
 // Close flushes, syncs and closes the file. Ops recorded afterwards are kept
 // in memory only. It returns the first write error, if any.
-func (hw *HistoryWriter) Close() error {
+func (hw *historyWriter) Close() error {
 	hw.stopOnce.Do(func() { close(hw.stop) })
 	<-hw.done
 

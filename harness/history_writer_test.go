@@ -13,7 +13,7 @@ import (
 
 func TestHistoryWriterFlushesWithoutClose(t *testing.T) {
 	path := filepath.Join(t.TempDir(), HistoryFile)
-	hw, err := NewHistoryWriter(path, time.Now())
+	hw, err := newHistoryWriter(path, time.Now())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = hw.Close() })
 	for i := range 10 {
@@ -25,12 +25,12 @@ func TestHistoryWriterFlushesWithoutClose(t *testing.T) {
 	require.Eventually(t, func() bool {
 		h, err := ReadHistory(path)
 		return err == nil && len(h) == 10
-	}, 3*FlushInterval, 10*time.Millisecond)
+	}, 3*flushInterval, 10*time.Millisecond)
 }
 
 func TestHistoryWriterTornTailIsReadable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), HistoryFile)
-	hw, err := NewHistoryWriter(path, time.Now())
+	hw, err := newHistoryWriter(path, time.Now())
 	require.NoError(t, err)
 	for i := range 5 {
 		hw.Record(Op{Process: Process(i), Type: Invoke, F: FRead, Key: "k"})
@@ -46,7 +46,7 @@ func TestHistoryWriterTornTailIsReadable(t *testing.T) {
 }
 
 func TestHistoryWriterTimesAreMonotonic(t *testing.T) {
-	hw, err := NewHistoryWriter(filepath.Join(t.TempDir(), HistoryFile), time.Now())
+	hw, err := newHistoryWriter(filepath.Join(t.TempDir(), HistoryFile), time.Now())
 	require.NoError(t, err)
 	defer hw.Close()
 	done := make(chan struct{})

@@ -170,7 +170,7 @@ type run struct {
 	res     Results
 	cluster Cluster
 	nodes   []string
-	hw      *HistoryWriter
+	hw      *historyWriter
 	gen     Generator
 	genMu   sync.Mutex
 	digests []Digest
@@ -204,7 +204,7 @@ func (r *run) execute(ctx context.Context) (res *Results, err error) {
 	}
 	// The history exists from the start (an interrupted setup leaves an
 	// empty one); its clock is reset to the main phase's start.
-	hw, err := NewHistoryWriter(filepath.Join(r.dir, HistoryFile), time.Now())
+	hw, err := newHistoryWriter(filepath.Join(r.dir, HistoryFile), time.Now())
 	if err != nil {
 		return nil, err
 	}

@@ -279,8 +279,6 @@ func PortsOf(sys System) []string {
 	return out
 }
 
-// HasPeerPort tells whether peers reach sys's nodes on a port of their own.
-func HasPeerPort(sys System) bool { return slices.Contains(PortsOf(sys), PortPeer) }
 
 // Converger is implemented by systems that need a pass over all keys before
 // replicas agree (e.g. read repair in quorum mode). The runner calls it in
