@@ -81,6 +81,13 @@ func TestOutsideModuleSystem(t *testing.T) {
 	assert.Equal(t, 0, code, stdout+stderr)
 	assert.Contains(t, stdout, "replay:  toyctl run --replay "+other)
 
+	// A nightly matrix over the team's system, from its own command.
+	camp := t.TempDir()
+	code, stdout, stderr = runBin(t, toyctl, "campaign", "--dir", camp, filepath.Join(mod, "campaign.yaml"))
+	assert.Equal(t, 0, code, stdout+stderr)
+	assert.FileExists(t, filepath.Join(camp, "summary.html"))
+	assertNoProcessUnder(t, camp)
+
 	// Stock gauntlet checks the stored run (a check needs the workload) ...
 	code, stdout, stderr = gauntlet(t, time.Minute, "check", run)
 	assert.Equal(t, 0, code, stdout+stderr)
