@@ -274,26 +274,44 @@ func (d *Deployment) Deploy(ctx context.Context, spec harness.ClusterSpec) (_ ha
 		peers[n.id] = netip.AddrPortFrom(n.ip, uint16(peerPortFor)).String()
 	}
 
+	if err := c.startHolders(ctx, p, holderImg); err != nil {
+		return nil, fmt.Errorf("docker deploy: %w", err)
+	}
+	if err := c.startNodes(ctx, p, nodeImg, peers, ports); err != nil {
+		return nil, fmt.Errorf("docker deploy: %w", err)
+	}
+	log.Info("docker: cluster started", "run", spec.RunID, "nodes", spec.Nodes, "subnet", subnet.String(),
+		"elapsed", time.Since(start).Round(time.Millisecond))
+	return c, nil
+}
+
+// startHolders starts every node's holder and learns from the first what
+// the kernel can do (nftables is required, netem optional).
+func (c *Cluster) startHolders(ctx context.Context, p *testcontainers.DockerProvider, img string) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for _, n := range c.nodes {
-		g.Go(func() error { return c.startHolder(gctx, p, holderImg, n) })
+		g.Go(func() error { return c.startHolder(gctx, p, img, n) })
 	}
 	if err := g.Wait(); err != nil {
-		return nil, fmt.Errorf("docker deploy: %w", err)
+		return err
 	}
 	probe, err := probeIn(ctx, c.nodes[0].holder)
 	if err != nil {
-		return nil, fmt.Errorf("docker deploy: %w", err)
+		return err
 	}
 	if !probe.Nftables {
-		return nil, fmt.Errorf("docker deploy: nftables unusable in the holder: %s", probe.NftablesError)
+		return fmt.Errorf("nftables unusable in the holder: %s", probe.NftablesError)
 	}
 	c.netem, c.netemErr = probe.Netem, probe.NetemError
 	if !probe.Netem {
-		log.Info("docker: no netem in this kernel; latency faults unsupported", "why", probe.NetemError)
+		c.log.Info("docker: no netem in this kernel; latency faults unsupported", "why", probe.NetemError)
 	}
+	return nil
+}
 
-	g, gctx = errgroup.WithContext(ctx)
+// startNodes asks the system how to launch each node and starts it.
+func (c *Cluster) startNodes(ctx context.Context, p *testcontainers.DockerProvider, img string, peers map[string]string, ports map[string]int) error {
+	g, gctx := errgroup.WithContext(ctx)
 	for _, n := range c.nodes {
 		ns := harness.NodeSpec{
 			ID:      n.id,
@@ -302,24 +320,19 @@ func (d *Deployment) Deploy(ctx context.Context, spec harness.ClusterSpec) (_ ha
 			Ports:   map[string]string{},
 			Peers:   maps.Clone(peers),
 			DataDir: dataPath,
-			Bug:     spec.Bug,
+			Bug:     c.spec.Bug,
 		}
 		for name, port := range ports {
 			ns.Ports[name] = netip.AddrPortFrom(n.ip, uint16(port)).String()
 		}
 		ns.PeerListen = ns.Ports[harness.PortPeer]
-		launch, err := spec.System.Launch(ctx, ns)
+		launch, err := c.spec.System.Launch(ctx, ns)
 		if err != nil {
-			return nil, fmt.Errorf("docker deploy: launch of %s: %w", n.id, err)
+			return fmt.Errorf("launch of %s: %w", n.id, err)
 		}
-		g.Go(func() error { return c.startNode(gctx, p, nodeImg, n, launch) })
+		g.Go(func() error { return c.startNode(gctx, p, img, n, launch) })
 	}
-	if err := g.Wait(); err != nil {
-		return nil, fmt.Errorf("docker deploy: %w", err)
-	}
-	log.Info("docker: cluster started", "run", spec.RunID, "nodes", spec.Nodes, "subnet", subnet.String(),
-		"elapsed", time.Since(start).Round(time.Millisecond))
-	return c, nil
+	return g.Wait()
 }
 
 // createNetwork makes the run's bridge network on a /24 derived from the
