@@ -31,7 +31,9 @@ type Parts struct {
 	Progress   func(Progress) // called about twice a second and at each phase; nil = none
 	// Watch, if set, sees every op as it is recorded, in order (under the
 	// history's lock: keep it short). Returning true ends the main phase
-	// early, e.g. when an online check has proved a violation.
+	// early: a hook for programs that drive Run themselves and have their
+	// own reason to stop (--stop-on-violation does not use it; it checks
+	// the history so far every few seconds).
 	Watch func(Op) (stop bool)
 	// Command makes the command line that replays the run in dir
 	// (results.json, the report); nil = the gauntlet command,

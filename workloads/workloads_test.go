@@ -4,11 +4,11 @@ import (
 	"context"
 	"math/rand"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/gauntlet-dev/gauntlet/checkers"
 	h "github.com/gauntlet-dev/gauntlet/harness"
 )
 
@@ -136,7 +136,8 @@ func TestCheckersJudgeTheWorkload(t *testing.T) {
 		}
 		hist = append(hist, c)
 	}
-	v, rs := checkers.Compose(context.Background(), h.CheckInput{History: hist}, w.Checkers()...)
+	rs := h.Check(context.Background(), w.Checkers(), h.CheckInput{History: hist}, time.Minute, nil)
+	v := h.Verdict(rs)
 	require.Equal(t, h.Valid, v, "%+v", rs)
 	require.NotNil(t, stale)
 	// Make that read return what the key held before its latest write.
@@ -151,7 +152,8 @@ func TestCheckersJudgeTheWorkload(t *testing.T) {
 		prev = h.Str("never-written")
 	}
 	hist[*stale].Value = prev
-	v, rs = checkers.Compose(context.Background(), h.CheckInput{History: hist}, w.Checkers()...)
+	rs = h.Check(context.Background(), w.Checkers(), h.CheckInput{History: hist}, time.Minute, nil)
+	v = h.Verdict(rs)
 	assert.Equal(t, h.Invalid, v)
 	assert.Equal(t, "linearizable", rs[0].Checker)
 	assert.Equal(t, key, rs[0].Anomalies[0].Key)
