@@ -247,6 +247,10 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 		}
 	}()
 
+	// Bad names and options are refused before anything is printed or started.
+	if _, err := registry.Parts(t, registry.RunOptions{}); err != nil {
+		return runConfigError(e, f, err)
+	}
 	fmt.Fprintf(e.stdout, "gauntlet: %s: %s on %s, %d nodes, workload %s, nemesis %s, %s, seed %d\n",
 		t.Name, t.System, t.Deploy, t.Nodes, t.Workload, t.NemesisName(), t.TimeLimit.D(), t.Seed)
 	res, err := registry.Run(ctx, t, registry.RunOptions{Logger: log, Progress: pl.update,
@@ -254,13 +258,7 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 	pl.done()
 	var ce *harness.ConfigError
 	if errors.As(err, &ce) {
-		var unknown *registry.UnknownSystemError
-		if errors.As(err, &unknown) && f.replay != "" {
-			if orig, rerr := harness.ReadResults(f.replay); rerr == nil && orig.Command != "" {
-				return badArgs(e, "run", "%v\nthis run was made by: %s", ce.Err, orig.Command)
-			}
-		}
-		return badArgs(e, "run", "%v", ce.Err)
+		return runConfigError(e, f, err)
 	}
 	if res == nil {
 		fmt.Fprintf(e.stderr, "gauntlet run: %v\n", err)
@@ -268,6 +266,23 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 	}
 	printResults(e, res)
 	return res.ExitCode()
+}
+
+// runConfigError reports a test that cannot run as configured (exit 64); a
+// replay of a system this program does not know names the command that
+// made the run.
+func runConfigError(e *env, f *runFlags, err error) int {
+	var ce *harness.ConfigError
+	if errors.As(err, &ce) {
+		err = ce.Err
+	}
+	var unknown *registry.UnknownSystemError
+	if errors.As(err, &unknown) && f.replay != "" {
+		if orig, rerr := harness.ReadResults(f.replay); rerr == nil && orig.Command != "" {
+			return badArgs(e, "run", "%v\nthis run was made by: %s", err, orig.Command)
+		}
+	}
+	return badArgs(e, "run", "%v", err)
 }
 
 // printResults says the verdict, the first anomaly in words and where the
