@@ -72,35 +72,47 @@ func ParseModel(s string) (Model, error) {
 type Error struct {
 	File string
 	Line int
+	Col  int // 0 when only the line is known
 	Msg  string
 }
 
 func (e *Error) Error() string {
+	if e.Col > 0 {
+		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
+	}
 	if e.Line > 0 {
 		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
 	}
 	return fmt.Sprintf("%s: %s", e.File, e.Msg)
 }
 
-var logLine = regexp.MustCompile(`jepsen\.util\s+-\s+(\S+)\s+:(\w+)\s+:(\S+)\s*(.*)$`)
+// logLine is an op line of Jepsen's log ("INFO jepsen.util - 3 :invoke
+// :write 4"); txtLine one of Jepsen's history.txt ("3\t:invoke\t:write\t4").
+var (
+	logLine = regexp.MustCompile(`jepsen\.util\s+-\s+(\S+)\s+:(\w+)\s+:(\S+)\s*(.*)$`)
+	txtLine = regexp.MustCompile(`^\s*(\d+|:nemesis)\t:(invoke|ok|fail|info)\t:(\S+)\s*(.*)$`)
+)
 
-// Detect guesses the format from the first non-empty line.
+// Detect guesses the format: EDN if the first form (after comments and
+// #_ discards) opens a map, vector, list, tagged value or metadata; a
+// Jepsen log or history.txt if some line is an op line.
 func Detect(data []byte) (Format, error) {
-	for _, line := range bytes.Split(data, []byte("\n")) {
-		l := bytes.TrimSpace(line)
-		if len(l) == 0 || l[0] == ';' {
-			continue
-		}
-		switch {
-		case l[0] == '{' || l[0] == '[' || l[0] == '#':
+	rd := newReader(data)
+	if err := rd.skipDiscards(); err == nil && !rd.eof() {
+		if c, _ := rd.peek(); strings.ContainsRune("{[(#^", c) {
 			return FormatEDN, nil
-		case logLine.Match(l):
+		}
+	} else if err == nil {
+		return "", errors.New("empty history")
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		if logLine.Match(sc.Bytes()) || txtLine.Match(sc.Bytes()) {
 			return FormatLog, nil
-		default:
-			return "", errors.New("neither EDN (a line starting with { or [) nor a Jepsen log (\"… jepsen.util - P :type :f value\")")
 		}
 	}
-	return "", errors.New("empty history")
+	return "", errors.New(`neither EDN (op maps {:type :invoke, :f :read, :process 0, :value nil}, alone or in [ ] or ( )) nor a Jepsen log ("… jepsen.util - P :type :f value") nor history.txt ("P<tab>:type<tab>:f<tab>value")`)
 }
 
 // Decode reads a history in the given format ("" = detect).
@@ -132,6 +144,7 @@ func Decode(r io.Reader, name string, format Format, model Model) (harness.Histo
 // rawOp is one parsed op before values are interpreted.
 type rawOp struct {
 	line    int
+	col     int
 	index   int64
 	hasIdx  bool
 	time    int64
@@ -146,80 +159,86 @@ type rawOp struct {
 	node    any
 }
 
+// readEDN reads a history.edn: op maps at the top level, or inside one or
+// more top-level vectors or lists, laid out over lines in any way.
 func readEDN(data []byte, name string) ([]rawOp, error) {
-	lines := bytes.Split(data, []byte("\n"))
+	rd := newReader(data)
 	var out []rawOp
-	first, last := -1, -1
-	for i, l := range lines {
-		if len(bytes.TrimSpace(l)) > 0 {
-			if first < 0 {
-				first = i
-			}
-			last = i
-		}
-	}
-	for i, line := range lines {
-		l := bytes.TrimSpace(line)
-		if len(l) == 0 || l[0] == ';' {
-			continue
-		}
-		// A single vector of maps, one per line: strip the outer brackets.
-		if i == first && l[0] == '[' {
-			l = bytes.TrimSpace(l[1:])
-		}
-		if i == last && len(l) > 0 && l[len(l)-1] == ']' && bytes.Count(l, []byte("[")) < bytes.Count(l, []byte("]")) {
-			l = bytes.TrimSpace(l[:len(l)-1])
-		}
-		if len(l) == 0 {
-			continue
-		}
-		var v any
-		if err := edn.Unmarshal(l, &v); err != nil {
-			if i == first {
-				// Not one op per line (pretty-printed): read the whole stream.
-				return readEDNStream(data, name)
-			}
-			return nil, &Error{File: name, Line: i + 1, Msg: fmt.Sprintf("not an EDN map: %v", err)}
-		}
+	add := func(v any, p Pos) error {
 		op, err := rawFromMap(v)
 		if err != nil {
-			return nil, &Error{File: name, Line: i + 1, Msg: err.Error()}
+			return &Error{File: name, Line: p.Line, Col: p.Col, Msg: "op " + strconv.Itoa(len(out)+1) + ": " + err.Error()}
 		}
-		op.line = i + 1
+		op.line, op.col = p.Line, p.Col
 		out = append(out, op)
+		return nil
+	}
+	for {
+		if err := rd.skipDiscards(); err != nil {
+			return nil, syntaxError(name, err)
+		}
+		if rd.eof() {
+			break
+		}
+		if c, n := rd.peek(); c == '[' || c == '(' {
+			// A collection of ops: read it element by element so that an
+			// error names the op it is in.
+			open := rd.pos()
+			rd.advance(c, n)
+			if err := readOps(rd, c, open, add); err != nil {
+				return nil, syntaxError(name, err)
+			}
+			continue
+		}
+		v, p, err := rd.next()
+		if err != nil {
+			return nil, syntaxError(name, err)
+		}
+		if err := add(v, p); err != nil {
+			return nil, err
+		}
+	}
+	if len(out) == 0 {
+		return nil, &Error{File: name, Msg: "no ops: want op maps like {:type :invoke, :f :read, :process 0, :value nil}"}
 	}
 	return out, nil
 }
 
-// readEDNStream decodes a history that spans lines freely. Errors then name
-// the op's position rather than a line.
-func readEDNStream(data []byte, name string) ([]rawOp, error) {
-	d := edn.NewDecoder(bytes.NewReader(data))
-	var vals []any
+// readOps reads the elements of a top-level collection opened at open.
+func readOps(rd *reader, c rune, open Pos, add func(any, Pos) error) error {
+	want := closer[c]
 	for {
-		var v any
-		err := d.Decode(&v)
-		if errors.Is(err, io.EOF) {
-			break
+		if err := rd.skipDiscards(); err != nil {
+			return err
 		}
+		if rd.eof() {
+			return rd.errAt(open, "the history opened here is never closed: want %q before the end of the input", want)
+		}
+		if c, n := rd.peek(); c == want {
+			rd.advance(c, n)
+			return nil
+		}
+		v, p, err := rd.next()
 		if err != nil {
-			return nil, &Error{File: name, Msg: fmt.Sprintf("malformed EDN after %d ops: %v", len(vals), err)}
+			return err
 		}
-		if vec, ok := v.([]any); ok && len(vals) == 0 {
-			vals = append(vals, vec...)
-			continue
+		if err := add(v, p); err != nil {
+			return err
 		}
-		vals = append(vals, v)
 	}
-	var out []rawOp
-	for i, v := range vals {
-		op, err := rawFromMap(v)
-		if err != nil {
-			return nil, &Error{File: name, Msg: fmt.Sprintf("op %d: %v", i+1, err)}
-		}
-		out = append(out, op)
+}
+
+// syntaxError turns a reader error into an Error naming the file.
+func syntaxError(name string, err error) error {
+	var se *SyntaxError
+	if errors.As(err, &se) {
+		return &Error{File: name, Line: se.Line, Col: se.Col, Msg: se.Msg}
 	}
-	return out, nil
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{File: name, Msg: err.Error()}
 }
 
 func rawFromMap(v any) (rawOp, error) {
@@ -283,7 +302,9 @@ func readLog(data []byte, name string) ([]rawOp, error) {
 		line++
 		m := logLine.FindSubmatch(sc.Bytes())
 		if m == nil {
-			continue // other log lines (setup, nemesis chatter) carry no ops
+			if m = txtLine.FindSubmatch(sc.Bytes()); m == nil {
+				continue // other log lines (setup, nemesis chatter) carry no ops
+			}
 		}
 		var proc any
 		if n, err := strconv.ParseInt(string(m[1]), 10, 64); err == nil {
@@ -292,22 +313,40 @@ func readLog(data []byte, name string) ([]rawOp, error) {
 			proc = edn.Keyword(strings.TrimPrefix(string(m[1]), ":"))
 		}
 		op := rawOp{line: line, process: proc, typ: string(m[2]), f: string(m[3])}
-		if rest := bytes.TrimSpace(m[4]); len(rest) > 0 {
-			var v any
-			if err := edn.Unmarshal(rest, &v); err != nil {
-				op.value = string(rest) // free text (nemesis descriptions)
-			} else if kw, ok := v.(edn.Keyword); ok && op.typ != "invoke" && (op.typ == "fail" || op.typ == "info") {
-				op.err = kw // ":timed-out" and friends are reasons, not values
-			} else {
-				op.value = v
-			}
-		}
+		logValue(&op, bytes.TrimSpace(m[4]))
 		out = append(out, op)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, &Error{File: name, Line: line + 1, Msg: err.Error()}
 	}
+	if len(out) == 0 {
+		return nil, &Error{File: name, Msg: "no op lines (\"… jepsen.util - P :type :f value\")"}
+	}
 	return out, nil
+}
+
+// logValue reads what follows :f on a log line: the value, then perhaps an
+// error (Jepsen prints it after a tab). Text that is no EDN value is a
+// nemesis's description and kept whole.
+func logValue(op *rawOp, rest []byte) {
+	if len(rest) == 0 {
+		return
+	}
+	rd := newReader(rest)
+	v, _, err := rd.next()
+	if err != nil {
+		op.value = string(rest)
+		return
+	}
+	tail := strings.TrimSpace(string(rest[rd.off:]))
+	if kw, ok := v.(edn.Keyword); ok && tail == "" && (op.typ == "fail" || op.typ == "info") {
+		op.err = kw // ":timed-out" and friends are reasons, not values
+		return
+	}
+	op.value = v
+	if tail != "" {
+		op.err = tail
+	}
 }
 
 // convert interprets raw ops as Gauntlet ops under a model.
@@ -340,7 +379,7 @@ func convert(raws []rawOp, name string, model Model) (harness.History, error) {
 		}
 		op, err := convertOp(r, model, indep)
 		if err != nil {
-			return nil, &Error{File: name, Line: r.line, Msg: err.Error()}
+			return nil, &Error{File: name, Line: r.line, Col: r.col, Msg: err.Error()}
 		}
 		op.Index = i
 		if r.hasIdx {
