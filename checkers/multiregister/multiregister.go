@@ -31,7 +31,16 @@ type MicroOp struct {
 }
 
 // Checker is the multi-register linearizability checker.
-type Checker struct{ Timeout time.Duration }
+type Checker struct {
+	Timeout time.Duration
+	// Initial holds the registers' values before the first txn (Knossos's
+	// tests start at {:x 0 :y 0}); a key not in it starts absent.
+	Initial map[string]string
+	// NilReadsUnknown follows Knossos's multi-register, where a read of nil
+	// means "we don't know what the read saw" ("nil reads are always
+	// legal"). Without it nil means the register was absent.
+	NilReadsUnknown bool
+}
 
 // New returns a checker; timeout 0 means 60 s. A timeout is unknown, never valid.
 func New(timeout time.Duration) Checker {
@@ -78,55 +87,67 @@ func encodeState(m map[string]string) state {
 	return state(b)
 }
 
-// Model is the porcupine model of a set of registers.
-var Model = porcupine.Model{
-	Init: func() interface{} { return state("") },
-	Step: func(st, in, out interface{}) (bool, interface{}) {
-		regs := decodeState(st.(state))
-		txn := in.([]MicroOp)
-		o := out.(output)
-		for i, m := range txn {
-			switch m.F {
-			case "w":
-				if m.Value == nil {
-					delete(regs, m.Key)
-				} else {
-					regs[m.Key] = *m.Value
-				}
-			case "r":
-				if !o.known || i >= len(o.ops) {
-					continue
-				}
-				got := o.ops[i].Value
-				cur, ok := regs[m.Key]
-				if got == nil && ok || got != nil && (!ok || *got != cur) {
-					return false, st
+// Model is the porcupine model of a set of registers that start absent.
+var Model = model(nil, false)
+
+// model returns the porcupine model of registers starting at initial.
+func model(initial map[string]string, nilUnknown bool) porcupine.Model {
+	init := encodeState(initial)
+	if len(initial) == 0 {
+		init = ""
+	}
+	return porcupine.Model{
+		Init: func() interface{} { return init },
+		Step: func(st, in, out interface{}) (bool, interface{}) {
+			regs := decodeState(st.(state))
+			txn := in.([]MicroOp)
+			o := out.(output)
+			for i, m := range txn {
+				switch m.F {
+				case "w":
+					if m.Value == nil {
+						delete(regs, m.Key)
+					} else {
+						regs[m.Key] = *m.Value
+					}
+				case "r":
+					if !o.known || i >= len(o.ops) {
+						continue
+					}
+					got := o.ops[i].Value
+					if got == nil && nilUnknown {
+						continue
+					}
+					cur, ok := regs[m.Key]
+					if got == nil && ok || got != nil && (!ok || *got != cur) {
+						return false, st
+					}
 				}
 			}
-		}
-		return true, encodeState(regs)
-	},
-	DescribeOperation: func(in, out interface{}) string {
-		o := out.(output)
-		ops := in.([]MicroOp)
-		if o.known {
-			ops = o.ops
-		}
-		var parts []string
-		for _, m := range ops {
-			v := "nil"
-			if m.Value != nil {
-				v = *m.Value
+			return true, encodeState(regs)
+		},
+		DescribeOperation: func(in, out interface{}) string {
+			o := out.(output)
+			ops := in.([]MicroOp)
+			if o.known {
+				ops = o.ops
 			}
-			parts = append(parts, fmt.Sprintf("%s %s %s", m.F, m.Key, v))
-		}
-		s := "[" + strings.Join(parts, ", ") + "]"
-		if !o.known {
-			s += " ?"
-		}
-		return s
-	},
-	DescribeState: func(st interface{}) string { return string(st.(state)) },
+			var parts []string
+			for _, m := range ops {
+				v := "nil"
+				if m.Value != nil {
+					v = *m.Value
+				}
+				parts = append(parts, fmt.Sprintf("%s %s %s", m.F, m.Key, v))
+			}
+			s := "[" + strings.Join(parts, ", ") + "]"
+			if !o.known {
+				s += " ?"
+			}
+			return s
+		},
+		DescribeState: func(st interface{}) string { return string(st.(state)) },
+	}
 }
 
 // Check judges the history.
@@ -168,7 +189,7 @@ func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Resul
 		res.Summary = "cancelled"
 		return res
 	}
-	r := porcupine.CheckOperationsTimeout(Model, ops, c.Timeout)
+	r := porcupine.CheckOperationsTimeout(model(c.Initial, c.NilReadsUnknown), ops, c.Timeout)
 	switch r {
 	case porcupine.Ok:
 		res.Validity = harness.Valid

@@ -35,3 +35,25 @@ func TestMultiRegister(t *testing.T) {
 	// Half of an atomic write: no linearization.
 	assert.Equal(t, h.Invalid, c.Check(context.Background(), h.CheckInput{History: hist(h.Str("1"), nil)}).Validity)
 }
+
+// Knossos's tests start the registers at {:x 0 :y 0} and read nil as "did
+// not see": both change verdicts.
+func TestMultiRegisterInitialAndNilReads(t *testing.T) {
+	read := func(x, y *string) h.History {
+		return h.History{
+			{Index: 0, Process: 0, Type: h.Invoke, F: "txn", Value: txn(r("x", nil), r("y", nil)), Time: 1},
+			{Index: 1, Process: 0, Type: h.OK, F: "txn", Value: txn(r("x", x), r("y", y)), Time: 2},
+		}
+	}
+	absent := New(5 * time.Second)
+	zero := Checker{Timeout: 5 * time.Second, Initial: map[string]string{"x": "0", "y": "0"}}
+	zeroNil := Checker{Timeout: 5 * time.Second, Initial: map[string]string{"x": "0", "y": "0"}, NilReadsUnknown: true}
+	check := func(c Checker, hh h.History) h.Validity {
+		return c.Check(context.Background(), h.CheckInput{History: hh}).Validity
+	}
+	assert.Equal(t, h.Invalid, check(absent, read(h.Str("0"), h.Str("0"))), "0 was never written and the registers start absent")
+	assert.Equal(t, h.Valid, check(zero, read(h.Str("0"), h.Str("0"))))
+	assert.Equal(t, h.Invalid, check(zero, read(h.Str("0"), nil)), "nil is absent without NilReadsUnknown")
+	assert.Equal(t, h.Valid, check(zeroNil, read(h.Str("0"), nil)))
+	assert.Equal(t, h.Invalid, check(zeroNil, read(h.Str("1"), nil)))
+}

@@ -51,11 +51,12 @@ const (
 	// KVAppend is porcupine's kv test data: get/put/append on string
 	// registers that start empty, keys in :key.
 	KVAppend Model = "kv-append"
+	Mutex    Model = "mutex" // acquire / release, Knossos's mutex
 )
 
 // Models lists the models Decode accepts.
 func Models() []Model {
-	return []Model{Register, CASRegister, MultiRegister, Set, Counter, KVAppend}
+	return []Model{Register, CASRegister, MultiRegister, Set, Counter, KVAppend, Mutex}
 }
 
 // ParseModel validates a model name.
@@ -65,7 +66,7 @@ func ParseModel(s string) (Model, error) {
 			return m, nil
 		}
 	}
-	return "", fmt.Errorf("unknown model %q: want one of register, cas-register, multi-register, set, counter, kv-append", s)
+	return "", fmt.Errorf("unknown model %q: want one of register, cas-register, multi-register, set, counter, kv-append, mutex", s)
 }
 
 // Error is a malformed input: the line and what was wrong.
@@ -420,7 +421,7 @@ func isIndependent(r rawOp, model Model) bool {
 			return ok && len(inner) == 2
 		}
 		return true
-	case Set, Counter:
+	case Set, Counter, Mutex:
 		return true
 	}
 	return false
@@ -517,6 +518,10 @@ func convertOp(r rawOp, model Model, indep bool) (harness.Op, error) {
 			}
 		default:
 			return op, fmt.Errorf(":f :%s is not an operation of the set model (add, read)", r.f)
+		}
+	case Mutex:
+		if op.F != "acquire" && op.F != "release" {
+			return op, fmt.Errorf(":f :%s is not an operation of the mutex model (acquire, release)", r.f)
 		}
 	case MultiRegister:
 		if op.F != "txn" {
