@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"sort"
 	"strings"
 	"time"
@@ -57,133 +58,170 @@ type output struct {
 	ops   []MicroOp
 }
 
-// state is the registers, encoded canonically so equal states compare equal.
-type state string
-
-func decodeState(s state) map[string]string {
-	m := map[string]string{}
-	if s == "" {
-		return m
-	}
-	var kv []string
-	_ = json.Unmarshal([]byte(s), &kv)
-	for i := 0; i+1 < len(kv); i += 2 {
-		m[kv[i]] = kv[i+1]
-	}
-	return m
+// input is one txn; key is its independent key (Jepsen's [k txn] tuples),
+// by which histories are split.
+type input struct {
+	key string
+	txn []MicroOp
 }
 
-func encodeState(m map[string]string) state {
-	keys := make([]string, 0, len(m))
-	for k := range m {
+// state is the registers. States are never modified: a step that writes
+// copies the map.
+type state map[string]string
+
+func stateEqual(a, b interface{}) bool {
+	x, y := a.(state), b.(state)
+	if len(x) != len(y) {
+		return false
+	}
+	for k, v := range x {
+		if w, ok := y[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// stateHash is order-independent, so equal maps hash alike.
+func stateHash(st interface{}) uint64 {
+	var sum uint64
+	for k, v := range st.(state) {
+		h := fnv.New64a()
+		h.Write([]byte(k))
+		h.Write([]byte{0})
+		h.Write([]byte(v))
+		sum += h.Sum64()
+	}
+	return sum
+}
+
+func describeState(st interface{}) string {
+	s := st.(state)
+	keys := make([]string, 0, len(s))
+	for k := range s {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	kv := make([]string, 0, 2*len(keys))
-	for _, k := range keys {
-		kv = append(kv, k, m[k])
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + s[k]
 	}
-	b, _ := json.Marshal(kv)
-	return state(b)
+	return "{" + strings.Join(parts, ", ") + "}"
 }
 
 // Model is the porcupine model of a set of registers that start absent.
 var Model = model(nil, false)
 
+// step applies a txn: its writes always, its reads checked when the outcome
+// is known (nil reads too, unless nilUnknown).
+func step(st, in, out interface{}, nilUnknown bool) (bool, interface{}) {
+	regs := st.(state)
+	o := out.(output)
+	var next state
+	for i, m := range in.(input).txn {
+		if m.F == "w" {
+			if next == nil {
+				next = make(state, len(regs)+1)
+				for k, v := range regs {
+					next[k] = v
+				}
+			}
+			if m.Value == nil {
+				delete(next, m.Key)
+			} else {
+				next[m.Key] = *m.Value
+			}
+			continue
+		}
+		if !o.known || i >= len(o.ops) {
+			continue
+		}
+		got := o.ops[i].Value
+		if got == nil && nilUnknown {
+			continue
+		}
+		cur := regs
+		if next != nil {
+			cur = next
+		}
+		v, ok := cur[m.Key]
+		if got == nil && ok || got != nil && (!ok || *got != v) {
+			return false, st
+		}
+	}
+	if next == nil {
+		return true, regs
+	}
+	return true, next
+}
+
 // model returns the porcupine model of registers starting at initial.
 func model(initial map[string]string, nilUnknown bool) porcupine.Model {
-	init := encodeState(initial)
-	if len(initial) == 0 {
-		init = ""
+	init := state{}
+	for k, v := range initial {
+		init[k] = v
 	}
 	return porcupine.Model{
-		Init: func() interface{} { return init },
+		Partition: partition,
+		Init:      func() interface{} { return init },
 		Step: func(st, in, out interface{}) (bool, interface{}) {
-			regs := decodeState(st.(state))
-			txn := in.([]MicroOp)
-			o := out.(output)
-			for i, m := range txn {
-				switch m.F {
-				case "w":
-					if m.Value == nil {
-						delete(regs, m.Key)
-					} else {
-						regs[m.Key] = *m.Value
-					}
-				case "r":
-					if !o.known || i >= len(o.ops) {
-						continue
-					}
-					got := o.ops[i].Value
-					if got == nil && nilUnknown {
-						continue
-					}
-					cur, ok := regs[m.Key]
-					if got == nil && ok || got != nil && (!ok || *got != cur) {
-						return false, st
-					}
-				}
-			}
-			return true, encodeState(regs)
+			return step(st, in, out, nilUnknown)
 		},
-		DescribeOperation: func(in, out interface{}) string {
-			o := out.(output)
-			ops := in.([]MicroOp)
-			if o.known {
-				ops = o.ops
-			}
-			var parts []string
-			for _, m := range ops {
-				v := "nil"
-				if m.Value != nil {
-					v = *m.Value
-				}
-				parts = append(parts, fmt.Sprintf("%s %s %s", m.F, m.Key, v))
-			}
-			s := "[" + strings.Join(parts, ", ") + "]"
-			if !o.known {
-				s += " ?"
-			}
-			return s
-		},
-		DescribeState: func(st interface{}) string { return string(st.(state)) },
+		Equal:             stateEqual,
+		Hash:              stateHash,
+		DescribeOperation: describeOp,
+		DescribeState:     describeState,
 	}
+}
+
+func partition(ops []porcupine.Operation) [][]porcupine.Operation {
+	byKey := map[string][]porcupine.Operation{}
+	var keys []string
+	for _, op := range ops {
+		k := op.Input.(input).key
+		if _, ok := byKey[k]; !ok {
+			keys = append(keys, k)
+		}
+		byKey[k] = append(byKey[k], op)
+	}
+	sort.Strings(keys)
+	out := make([][]porcupine.Operation, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, byKey[k])
+	}
+	return out
+}
+
+func describeOp(in, out interface{}) string {
+	o := out.(output)
+	ops := in.(input).txn
+	if o.known {
+		ops = o.ops
+	}
+	var parts []string
+	for _, m := range ops {
+		v := "nil"
+		if m.Value != nil {
+			v = *m.Value
+		}
+		parts = append(parts, fmt.Sprintf("%s %s %s", m.F, m.Key, v))
+	}
+	s := "[" + strings.Join(parts, ", ") + "]"
+	if !o.known {
+		s += " ?"
+	}
+	return s
 }
 
 // Check judges the history.
 func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Result {
 	res := harness.Result{Checker: c.Name()}
-	var ops []porcupine.Operation
-	const inf = int64(1<<62 - 1)
-	for _, p := range in.History.Pairs() {
-		if p.Invoke.F != "txn" || p.Invoke.Value == nil {
-			continue
-		}
-		var txn []MicroOp
-		if err := json.Unmarshal([]byte(*p.Invoke.Value), &txn); err != nil {
-			res.Validity = harness.Unknown
-			res.Summary = fmt.Sprintf("txn at index %d is not a list of micro-ops: %v", p.Invoke.Index, err)
-			return res
-		}
-		op := porcupine.Operation{ClientId: int(p.Invoke.Process), Input: txn, Call: p.Invoke.Time, Return: inf, Output: output{}}
-		switch {
-		case p.Completion == nil || p.Completion.Type == harness.Info:
-		case p.Completion.Type == harness.Fail:
-			continue // certainly did not happen
-		case p.Completion.Type == harness.OK:
-			var got []MicroOp
-			if p.Completion.Value != nil {
-				if err := json.Unmarshal([]byte(*p.Completion.Value), &got); err != nil {
-					res.Validity = harness.Unknown
-					res.Summary = fmt.Sprintf("txn completion at index %d is malformed: %v", p.Completion.Index, err)
-					return res
-				}
-			}
-			op.Return = p.Completion.Time
-			op.Output = output{known: true, ops: got}
-		}
-		ops = append(ops, op)
+	ops, err := operations(in.History)
+	if err != nil {
+		res.Validity, res.Summary = harness.Unknown, err.Error()
+		return res
 	}
+	ops = prune(ops)
 	if ctx.Err() != nil {
 		res.Validity = harness.Unknown
 		res.Summary = "cancelled"
@@ -203,4 +241,86 @@ func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Resul
 		res.Summary = fmt.Sprintf("the search timed out after %s over %d transactions: unknown, not valid", c.Timeout, len(ops))
 	}
 	return res
+}
+
+const inf = int64(1<<62 - 1)
+
+// operations turns the txns of a history into porcupine operations.
+func operations(h harness.History) ([]porcupine.Operation, error) {
+	var ops []porcupine.Operation
+	for _, p := range h.Pairs() {
+		if p.Invoke.F != "txn" || p.Invoke.Value == nil {
+			continue
+		}
+		var txn []MicroOp
+		if err := json.Unmarshal([]byte(*p.Invoke.Value), &txn); err != nil {
+			return nil, fmt.Errorf("txn at index %d is not a list of micro-ops: %v", p.Invoke.Index, err)
+		}
+		op := porcupine.Operation{ClientId: int(p.Invoke.Process), Input: input{key: p.Invoke.Key, txn: txn},
+			Call: p.Invoke.Time, Return: inf, Output: output{}}
+		switch {
+		case p.Completion == nil || p.Completion.Type == harness.Info:
+		case p.Completion.Type == harness.Fail:
+			continue // certainly did not happen
+		case p.Completion.Type == harness.OK:
+			var got []MicroOp
+			if p.Completion.Value != nil {
+				if err := json.Unmarshal([]byte(*p.Completion.Value), &got); err != nil {
+					return nil, fmt.Errorf("txn completion at index %d is malformed: %v", p.Completion.Index, err)
+				}
+			}
+			op.Return = p.Completion.Time
+			op.Output = output{known: true, ops: got}
+		}
+		ops = append(ops, op)
+	}
+	return ops, nil
+}
+
+// prune drops txns whose outcome is unknown and that cannot matter, which
+// keeps the verdict and spares the search: those without writes (their
+// reads are unconstrained, they change nothing), and those whose every
+// write is the only write of its value to its key and was never read — a
+// linearization with such a txn stays one without it, since no read sees
+// what it wrote.
+func prune(ops []porcupine.Operation) []porcupine.Operation {
+	type kv struct{ part, key, v string }
+	writes, reads := map[kv]int{}, map[kv]bool{}
+	for _, op := range ops {
+		in := op.Input.(input)
+		for i, m := range in.txn {
+			if m.F == "w" && m.Value != nil {
+				writes[kv{in.key, m.Key, *m.Value}]++
+			}
+			if o := op.Output.(output); o.known && m.F == "r" && i < len(o.ops) && o.ops[i].Value != nil {
+				reads[kv{in.key, m.Key, *o.ops[i].Value}] = true
+			}
+		}
+	}
+	out := ops[:0:0]
+	for _, op := range ops {
+		in := op.Input.(input)
+		if op.Output.(output).known {
+			out = append(out, op)
+			continue
+		}
+		keep := false
+		for _, m := range in.txn {
+			if m.F != "w" {
+				continue
+			}
+			k := kv{in.key, m.Key, ""}
+			if m.Value != nil {
+				k.v = *m.Value
+			}
+			if m.Value == nil || writes[k] > 1 || reads[k] {
+				keep = true
+				break
+			}
+		}
+		if keep {
+			out = append(out, op)
+		}
+	}
+	return out
 }

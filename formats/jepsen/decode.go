@@ -423,8 +423,23 @@ func isIndependent(r rawOp, model Model) bool {
 		return true
 	case Set, Counter, Mutex:
 		return true
+	case MultiRegister: // [k [[:r :x nil] …]], not a txn of two micro-ops
+		return !isMicroOp(vec[0]) && (vec[1] == nil || isTxn(vec[1]))
 	}
 	return false
+}
+
+func isMicroOp(v any) bool {
+	m, ok := v.([]any)
+	return ok && len(m) == 3
+}
+
+func isTxn(v any) bool {
+	ms, ok := v.([]any)
+	for _, m := range ms {
+		ok = ok && isMicroOp(m)
+	}
+	return ok
 }
 
 func isNemesis(p any) bool {
@@ -583,7 +598,7 @@ func toInt(v any) (int64, error) {
 	switch x := v.(type) {
 	case int64:
 		return x, nil
-	case big.Int:
+	case *big.Int:
 		if x.IsInt64() {
 			return x.Int64(), nil
 		}
