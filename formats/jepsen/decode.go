@@ -265,7 +265,11 @@ func rawFromMap(v any) (rawOp, error) {
 	if !ok {
 		return op, errors.New("missing :f")
 	}
-	op.f = strings.TrimPrefix(render(f), ":")
+	if kw, ok := f.(edn.Keyword); ok {
+		op.f = string(kw)
+	} else {
+		op.f = strings.TrimPrefix(render(f), ":")
+	}
 	if p, ok := get("process"); ok {
 		op.process = p
 	} else {

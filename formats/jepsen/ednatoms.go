@@ -91,6 +91,10 @@ var (
 // number parses Clojure's number syntax: int64 where it fits, *big.Int
 // beyond that or with N, float64, Decimal for M, Ratio for a/b.
 func number(tok string) (any, bool) {
+	// The common case first: a short decimal integer.
+	if n, err := strconv.ParseInt(tok, 10, 64); err == nil && (tok[0] != '0' || len(tok) == 1) {
+		return n, true
+	}
 	if m := intRE.FindStringSubmatch(tok); m != nil {
 		digits, base := "", 10
 		switch {

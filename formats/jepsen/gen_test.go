@@ -239,3 +239,18 @@ func (g *gen) breakIt() {
 func seq(p int, f, inv, ok string) []gop {
 	return []gop{{p, "invoke", f, inv}, {p, "ok", f, ok}}
 }
+
+// independent wraps histories of several keys as Jepsen's independent
+// generator records them: one key after another, values as [k v] tuples,
+// each key with processes of its own.
+func independent(perKey [][]gop) []gop {
+	var out []gop
+	for k, ops := range perKey {
+		for _, o := range ops {
+			o.process += 100000 * k
+			o.value = fmt.Sprintf("[%d %s]", k, o.value)
+			out = append(out, o)
+		}
+	}
+	return out
+}
