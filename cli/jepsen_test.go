@@ -140,5 +140,5 @@ func TestCheckJepsenMutex(t *testing.T) {
 	assert.Equal(t, harness.ExitInvalid, code, out)
 	code, _, errOut = checkFile(t, ok, "--model", "cas-register")
 	assert.Equal(t, harness.ExitUsage, code)
-	assert.Contains(t, errOut, "h.edn:1:2: :f :acquire is not an operation of the cas-register model")
+	assert.Contains(t, errOut, "h.edn:1:2: op 1 (process 0, :invoke :acquire): :f :acquire is not an operation of the cas-register model")
 }

@@ -384,7 +384,8 @@ func convert(raws []rawOp, name string, model Model) (harness.History, error) {
 		}
 		op, err := convertOp(r, model, indep)
 		if err != nil {
-			return nil, &Error{File: name, Line: r.line, Col: r.col, Msg: err.Error()}
+			msg := fmt.Sprintf("op %d (process %s, :%s :%s): %v", i+1, renderPlain(r.process), r.typ, r.f, err)
+			return nil, &Error{File: name, Line: r.line, Col: r.col, Msg: msg}
 		}
 		op.Index = i
 		if r.hasIdx {
