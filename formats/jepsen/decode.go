@@ -497,6 +497,11 @@ func convertOp(r rawOp, model Model, indep bool) (harness.Op, error) {
 	case "put":
 		op.F = harness.FWrite
 	}
+	return op, setValue(&op, r, v, model)
+}
+
+// setValue reads an op's value as its model has it.
+func setValue(op *harness.Op, r rawOp, v any, model Model) error {
 	switch model {
 	case Register, CASRegister:
 		switch op.F {
@@ -504,29 +509,29 @@ func convertOp(r rawOp, model Model, indep bool) (harness.Op, error) {
 			op.Value = scalar(v)
 		case harness.FCAS:
 			if model == Register {
-				return op, errors.New(":cas in a register history: use --model cas-register")
+				return errors.New(":cas in a register history: use --model cas-register")
 			}
 			vec, ok := v.([]any)
 			if !ok || len(vec) != 2 {
-				return op, fmt.Errorf(":cas wants :value [from to], got %s", render(v))
+				return fmt.Errorf(":cas wants :value [from to], got %s", render(v))
 			}
 			op.From, op.Value = scalar(vec[0]), scalar(vec[1]) // From nil: expects absent
 		default:
-			return op, fmt.Errorf(":f :%s is not an operation of the %s model (read, write, cas)", r.f, model)
+			return fmt.Errorf(":f :%s is not an operation of the %s model (read, write, cas)", r.f, model)
 		}
 	case KVAppend:
 		switch op.F {
 		case harness.FRead, harness.FWrite, "append":
 			op.Value = scalar(v)
 		default:
-			return op, fmt.Errorf(":f :%s is not an operation of the kv-append model (get, put, append)", r.f)
+			return fmt.Errorf(":f :%s is not an operation of the kv-append model (get, put, append)", r.f)
 		}
 	case Counter:
 		switch op.F {
 		case harness.FRead, harness.FAdd:
 			op.Value = scalar(v)
 		default:
-			return op, fmt.Errorf(":f :%s is not an operation of the counter model (add, read)", r.f)
+			return fmt.Errorf(":f :%s is not an operation of the counter model (add, read)", r.f)
 		}
 	case Set:
 		switch op.F {
@@ -537,27 +542,27 @@ func convertOp(r rawOp, model Model, indep bool) (harness.Op, error) {
 				op.Value = harness.Str(encodeSet(v))
 			}
 		default:
-			return op, fmt.Errorf(":f :%s is not an operation of the set model (add, read)", r.f)
+			return fmt.Errorf(":f :%s is not an operation of the set model (add, read)", r.f)
 		}
 	case Mutex:
 		if op.F != "acquire" && op.F != "release" {
-			return op, fmt.Errorf(":f :%s is not an operation of the mutex model (acquire, release)", r.f)
+			return fmt.Errorf(":f :%s is not an operation of the mutex model (acquire, release)", r.f)
 		}
 	case MultiRegister:
 		if op.F != "txn" {
-			return op, fmt.Errorf(":f :%s is not an operation of the multi-register model (txn)", r.f)
+			return fmt.Errorf(":f :%s is not an operation of the multi-register model (txn)", r.f)
 		}
 		s, err := encodeTxn(v)
 		if err != nil {
-			return op, err
+			return err
 		}
 		if s != "" {
 			op.Value = harness.Str(s)
 		}
 	default:
-		return op, fmt.Errorf("unknown model %q", model)
+		return fmt.Errorf("unknown model %q", model)
 	}
-	return op, nil
+	return nil
 }
 
 // scalar renders a register value: nil stays nil.
