@@ -143,14 +143,20 @@ func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Resul
 		res.Validity, res.Summary = harness.Unknown, "cancelled before the search"
 		return res
 	}
-	switch porcupine.CheckOperationsTimeout(Model, ops, timeout) {
+	result, info := porcupine.CheckOperationsVerbose(Model, ops, timeout)
+	switch result {
 	case porcupine.Ok:
 		res.Validity = harness.Valid
 		res.Summary = fmt.Sprintf("%d acquires and releases are linearizable", len(ops))
 	case porcupine.Illegal:
 		res.Validity = harness.Invalid
 		res.Summary = fmt.Sprintf("the %d acquires and releases admit no linearization", len(ops))
-		res.Anomalies = []harness.Anomaly{{Checker: c.Name(), Explanation: "no order of the acquires and releases that respects real time has each acquire find the lock free and each release find it held"}}
+		a, ok := explain(ops, info)
+		if !ok {
+			a = harness.Anomaly{Checker: c.Name(), Explanation: "no order of the acquires and releases that respects real time has each acquire find the lock free and each release find it held"}
+		}
+		res.Anomalies = []harness.Anomaly{a}
+		res.Summary += "; first: " + a.Explanation
 	default:
 		res.Validity = harness.Unknown
 		res.Summary = fmt.Sprintf("the search timed out after %s over %d ops: unknown, not valid", timeout, len(ops))

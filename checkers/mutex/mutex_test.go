@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	h "github.com/gauntlet-dev/gauntlet/harness"
 )
@@ -70,4 +71,15 @@ func TestMutexPerKeyAndForeignOps(t *testing.T) {
 	r := check(hist(ev{0, h.Invoke, "read"}, ev{0, h.OK, "read"}))
 	assert.Equal(t, h.Unknown, r.Validity)
 	assert.Contains(t, r.Summary, ":read")
+}
+
+// An invalid history's anomaly names the op that cannot take effect.
+func TestMutexExplains(t *testing.T) {
+	r := check(hist(ev{0, h.Invoke, "acquire"}, ev{0, h.OK, "acquire"}, ev{0, h.Invoke, "release"}, ev{0, h.OK, "release"},
+		ev{1, h.Invoke, "release"}, ev{1, h.OK, "release"}))
+	require.Equal(t, h.Invalid, r.Validity)
+	require.Len(t, r.Anomalies, 1)
+	a := r.Anomalies[0]
+	assert.Equal(t, "release by process 1 succeeded, but it cannot take effect: the 2 acquires and releases that can be ordered before it leave the lock free (the last of them: release by process 0)", a.Explanation)
+	assert.Equal(t, int64(5), a.Time, "the time of its completion")
 }
