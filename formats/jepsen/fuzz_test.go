@@ -35,11 +35,17 @@ func FuzzReadHistory(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		start := time.Now()
-		for _, m := range Models() {
-			_, _ = Decode(bytes.NewReader(data), "fuzz", "", m)
-			_, _ = Decode(bytes.NewReader(data), "fuzz", FormatEDN, m)
-			_, _ = ParseInitial(string(data), m)
+		_, _ = Decode(bytes.NewReader(data), "fuzz", "", CASRegister)
+		// Read once in each format, then interpret under every model.
+		for _, read := range []func([]byte, string) ([]rawOp, error){readEDN, readLog} {
+			if raws, err := read(data, "fuzz"); err == nil {
+				for _, m := range Models() {
+					_, _ = convert(raws, "fuzz", m)
+				}
+			}
 		}
+		_, _ = ParseInitial(string(data), CASRegister)
+		_, _ = ParseInitial(string(data), MultiRegister)
 		// The reader always moves on: at most one form per input byte.
 		rd := newReader(data)
 		for i := 0; ; i++ {
