@@ -100,20 +100,32 @@ var (
 func Detect(data []byte) (Format, error) {
 	rd := newReader(data)
 	if err := rd.skipDiscards(); err == nil && !rd.eof() {
-		if c, _ := rd.peek(); strings.ContainsRune("{[(#^", c) {
+		c, _ := rd.peek()
+		// A log line may start with "[" too ("[main] INFO …"): a vector
+		// is EDN only if no early line is an op line.
+		if strings.ContainsRune("{(#^", c) || c == '[' && !hasOpLine(data, 200) {
 			return FormatEDN, nil
 		}
 	} else if err == nil {
 		return "", errors.New("empty history")
 	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	for sc.Scan() {
-		if logLine.Match(sc.Bytes()) || txtLine.Match(sc.Bytes()) {
-			return FormatLog, nil
-		}
+	if hasOpLine(data, -1) {
+		return FormatLog, nil
 	}
 	return "", errors.New(`neither EDN (op maps {:type :invoke, :f :read, :process 0, :value nil}, alone or in [ ] or ( )) nor a Jepsen log ("… jepsen.util - P :type :f value") nor history.txt ("P<tab>:type<tab>:f<tab>value")`)
+}
+
+// hasOpLine says whether one of the first max lines (all if max < 0) is an
+// op line of a Jepsen log or history.txt.
+func hasOpLine(data []byte, max int) bool {
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for n := 0; sc.Scan() && n != max; n++ {
+		if logLine.Match(sc.Bytes()) || txtLine.Match(sc.Bytes()) {
+			return true
+		}
+	}
+	return false
 }
 
 // Decode reads a history in the given format ("" = detect).
