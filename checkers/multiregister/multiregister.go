@@ -227,7 +227,9 @@ func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Resul
 		res.Summary = "cancelled"
 		return res
 	}
-	r := porcupine.CheckOperationsTimeout(model(c.Initial, c.NilReadsUnknown), ops, c.Timeout)
+	m := model(c.Initial, c.NilReadsUnknown)
+	start := time.Now()
+	r := porcupine.CheckOperationsTimeout(m, ops, c.Timeout)
 	switch r {
 	case porcupine.Ok:
 		res.Validity = harness.Valid
@@ -235,7 +237,12 @@ func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Resul
 	case porcupine.Illegal:
 		res.Validity = harness.Invalid
 		res.Summary = fmt.Sprintf("the %d transactions admit no linearization", len(ops))
-		res.Anomalies = []harness.Anomaly{{Checker: c.Name(), Explanation: "no order of the transactions that respects real time explains every read"}}
+		a, ok := explain(m, ops, c.Timeout-time.Since(start))
+		if !ok {
+			a = harness.Anomaly{Checker: c.Name(), Explanation: "no order of the transactions that respects real time explains every read"}
+		}
+		res.Anomalies = []harness.Anomaly{a}
+		res.Summary += "; first: " + a.Explanation
 	default:
 		res.Validity = harness.Unknown
 		res.Summary = fmt.Sprintf("the search timed out after %s over %d transactions: unknown, not valid", c.Timeout, len(ops))

@@ -57,3 +57,19 @@ func TestMultiRegisterInitialAndNilReads(t *testing.T) {
 	assert.Equal(t, h.Valid, check(zeroNil, read(h.Str("0"), nil)))
 	assert.Equal(t, h.Invalid, check(zeroNil, read(h.Str("1"), nil)))
 }
+
+// The anomaly names the txn no order explains and the registers it found.
+func TestMultiRegisterExplains(t *testing.T) {
+	hh := h.History{
+		{Index: 0, Process: 0, Type: h.Invoke, F: "txn", Value: txn(w("x", "1"), w("y", "1")), Time: 1},
+		{Index: 1, Process: 0, Type: h.OK, F: "txn", Value: txn(w("x", "1"), w("y", "1")), Time: 2},
+		{Index: 2, Process: 1, Type: h.Invoke, F: "txn", Value: txn(r("x", nil), r("y", nil)), Time: 3},
+		{Index: 3, Process: 1, Type: h.OK, F: "txn", Value: txn(r("x", h.Str("1")), r("y", nil)), Time: 4},
+	}
+	res := New(5*time.Second).Check(context.Background(), h.CheckInput{History: hh})
+	assert.Equal(t, h.Invalid, res.Validity)
+	if assert.Len(t, res.Anomalies, 1) {
+		assert.Equal(t, "txn [r x 1, r y nil] by process 1 succeeded, but no order explains it: the 1 transactions that can be ordered before it leave the registers {x=1, y=1}", res.Anomalies[0].Explanation)
+		assert.Equal(t, int64(4), res.Anomalies[0].Time)
+	}
+}

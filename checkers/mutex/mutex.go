@@ -143,15 +143,15 @@ func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Resul
 		res.Validity, res.Summary = harness.Unknown, "cancelled before the search"
 		return res
 	}
-	result, info := porcupine.CheckOperationsVerbose(Model, ops, timeout)
-	switch result {
+	start := time.Now()
+	switch porcupine.CheckOperationsTimeout(Model, ops, timeout) {
 	case porcupine.Ok:
 		res.Validity = harness.Valid
 		res.Summary = fmt.Sprintf("%d acquires and releases are linearizable", len(ops))
 	case porcupine.Illegal:
 		res.Validity = harness.Invalid
 		res.Summary = fmt.Sprintf("the %d acquires and releases admit no linearization", len(ops))
-		a, ok := explain(ops, info)
+		a, ok := explain(ops, timeout-time.Since(start))
 		if !ok {
 			a = harness.Anomaly{Checker: c.Name(), Explanation: "no order of the acquires and releases that respects real time has each acquire find the lock free and each release find it held"}
 		}
