@@ -14,7 +14,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"sort"
 	"strings"
 	"time"
@@ -63,40 +62,14 @@ type output struct {
 type input struct {
 	key string
 	txn []MicroOp
+	idx int // the op's number, by which the memo knows it
 }
 
 // state is the registers. States are never modified: a step that writes
-// copies the map.
+// copies the map. Porcupine sees states as numbers (see memo).
 type state map[string]string
 
-func stateEqual(a, b interface{}) bool {
-	x, y := a.(state), b.(state)
-	if len(x) != len(y) {
-		return false
-	}
-	for k, v := range x {
-		if w, ok := y[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
-}
-
-// stateHash is order-independent, so equal maps hash alike.
-func stateHash(st interface{}) uint64 {
-	var sum uint64
-	for k, v := range st.(state) {
-		h := fnv.New64a()
-		h.Write([]byte(k))
-		h.Write([]byte{0})
-		h.Write([]byte(v))
-		sum += h.Sum64()
-	}
-	return sum
-}
-
-func describeState(st interface{}) string {
-	s := st.(state)
+func describeState(s state) string {
 	keys := make([]string, 0, len(s))
 	for k := range s {
 		keys = append(keys, k)
@@ -109,16 +82,11 @@ func describeState(st interface{}) string {
 	return "{" + strings.Join(parts, ", ") + "}"
 }
 
-// Model is the porcupine model of a set of registers that start absent.
-var Model = model(nil, false)
-
 // step applies a txn: its writes always, its reads checked when the outcome
 // is known (nil reads too, unless nilUnknown).
-func step(st, in, out interface{}, nilUnknown bool) (bool, interface{}) {
-	regs := st.(state)
-	o := out.(output)
+func step(regs state, in input, o output, nilUnknown bool) (bool, state) {
 	var next state
-	for i, m := range in.(input).txn {
+	for i, m := range in.txn {
 		if m.F == "w" {
 			if next == nil {
 				next = make(state, len(regs)+1)
@@ -146,7 +114,7 @@ func step(st, in, out interface{}, nilUnknown bool) (bool, interface{}) {
 		}
 		v, ok := cur[m.Key]
 		if got == nil && ok || got != nil && (!ok || *got != v) {
-			return false, st
+			return false, regs
 		}
 	}
 	if next == nil {
@@ -161,16 +129,17 @@ func model(initial map[string]string, nilUnknown bool) porcupine.Model {
 	for k, v := range initial {
 		init[k] = v
 	}
+	m := newMemo(nilUnknown)
+	start := m.id(init)
 	return porcupine.Model{
 		Partition: partition,
-		Init:      func() interface{} { return init },
+		Init:      func() interface{} { return start },
 		Step: func(st, in, out interface{}) (bool, interface{}) {
-			return step(st, in, out, nilUnknown)
+			return m.step(st.(int), in.(input), out.(output))
 		},
-		Equal:             stateEqual,
-		Hash:              stateHash,
+		Hash:              func(st interface{}) uint64 { return uint64(st.(int)) },
 		DescribeOperation: describeOp,
-		DescribeState:     describeState,
+		DescribeState:     func(st interface{}) string { return describeState(m.state(st.(int))) },
 	}
 }
 
@@ -263,7 +232,7 @@ func operations(h harness.History) ([]porcupine.Operation, error) {
 		if err := json.Unmarshal([]byte(*p.Invoke.Value), &txn); err != nil {
 			return nil, fmt.Errorf("txn at index %d is not a list of micro-ops: %v", p.Invoke.Index, err)
 		}
-		op := porcupine.Operation{ClientId: int(p.Invoke.Process), Input: input{key: p.Invoke.Key, txn: txn},
+		op := porcupine.Operation{ClientId: int(p.Invoke.Process), Input: input{key: p.Invoke.Key, txn: txn, idx: len(ops)},
 			Call: p.Invoke.Time, Return: inf, Output: output{}}
 		switch {
 		case p.Completion == nil || p.Completion.Type == harness.Info:
