@@ -3,10 +3,15 @@
 // their history.edn with Gauntlet and run Knossos or Elle on ours.
 //
 // Two input formats are read:
-//   - history.edn: one EDN map per line, or a single vector of maps (Knossos's
-//     data files); Jepsen's tagged op records (#jepsen.history.Op{…}) too;
+//   - history.edn: op maps at the top level or in vectors or lists, laid out
+//     in any way, with comments and #_ discards, tagged op records
+//     (#jepsen.history.Op{…}) — whatever Clojure's reader reads as data
+//     (edn.go, with line and column in every error);
 //   - Jepsen's text log ("INFO jepsen.util - 3 :invoke :write 4"), as in
-//     porcupine's test_data.
+//     porcupine's test_data, and history.txt ("3<tab>:invoke<tab>:write<tab>4").
+//
+// How an imported history is judged (the checkers of each model, the
+// verdict of an import) is in judge.go.
 //
 // Values become strings (EDN integers in decimal; other values in EDN), so the
 // same checkers judge imported and native histories. Independent keys —
