@@ -17,7 +17,7 @@ func cmdCheck(ctx context.Context, e *env, args []string) int {
 	timeout := fs.Duration("check-timeout", 0, "bound of each checker (default: the run's)")
 	write := fs.Bool("write", false, "replace the run's results.json (and checker artifacts, report) with the new verdict")
 	format := fs.String("format", "gauntlet", "input: gauntlet (a run directory) or jepsen (a history.edn or Jepsen log file; also edn, log)")
-	model := fs.String("model", "cas-register", "with --format jepsen: register, cas-register, multi-register, set, counter, kv-append")
+	jf := addJepsenFlags(fs)
 	out := fs.String("out", harness.DefaultOut, "with --format jepsen: where the imported run, its results and report go")
 	fs.Usage = usageFunc(fs, "[flags] DIR | --format jepsen [--model M] FILE", "Checks a stored run again with the current checkers. Works on a run whose harness\nwas killed (a torn last line is dropped); a malformed history exits 64 naming the line.\nWith --format jepsen, judges a Jepsen/Knossos history and writes a full report for it.")
 	if code, stop := parseFlags(e, fs, args); stop {
@@ -27,7 +27,7 @@ func cmdCheck(ctx context.Context, e *env, args []string) int {
 		return badArgs(e, "check", "want one run directory (or, with --format jepsen, one history file), got %d arguments", fs.NArg())
 	}
 	if *format != "gauntlet" {
-		return checkJepsen(ctx, e, fs.Arg(0), *format, *model, *out, *timeout)
+		return checkJepsen(ctx, e, fs.Arg(0), *format, jf, *out, *timeout)
 	}
 	dir := fs.Arg(0)
 	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {

@@ -6,30 +6,49 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/gauntlet-dev/gauntlet/checkers/appendreg"
-	"github.com/gauntlet-dev/gauntlet/checkers/counter"
-	"github.com/gauntlet-dev/gauntlet/checkers/linearizable"
-	"github.com/gauntlet-dev/gauntlet/checkers/multiregister"
-	"github.com/gauntlet-dev/gauntlet/checkers/set"
-	"github.com/gauntlet-dev/gauntlet/checkers/stats"
 	"github.com/gauntlet-dev/gauntlet/formats/jepsen"
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/report"
 )
 
+// jepsenFlags are the flags of gauntlet check that --format jepsen uses.
+type jepsenFlags struct {
+	model, initial *string
+	strict         *bool
+}
+
+func addJepsenFlags(fs *flag.FlagSet) jepsenFlags {
+	return jepsenFlags{
+		model: fs.String("model", "cas-register", "with --format jepsen: register, cas-register, multi-register, mutex, set, counter, kv-append"),
+		initial: fs.String("initial", "", "with --format jepsen: the registers' value before the first op, in EDN or JSON: 0 for\n"+
+			"(cas-register 0), a map such as '{:x 0 :y 0}' or '{\"x\": 0}' for (multi-register {:x 0 :y 0});\n"+
+			"default: absent (nil), as Knossos's (cas-register) with no argument"),
+		strict: fs.Bool("strict", false, "with --format jepsen: the stats checker's verdict counts too (e.g. \"only 0 ops succeeded\n"+
+			"(need 10)\" makes the verdict unknown), as for a live run. Without it the model's verdict\n"+
+			"decides (is this history valid under the model?) and stats are shown beside it"),
+	}
+}
+
 // checkJepsen imports a Jepsen/Knossos history into a run directory of its
 // own (history.jsonl, config.json, results.json, report.html) and judges it
 // with the checkers of its model, so an imported history gets the same
 // report as a native run. The original file is never modified.
-func checkJepsen(ctx context.Context, e *env, file, format, modelName, out string, timeout time.Duration) int {
-	model, err := jepsen.ParseModel(modelName)
+func checkJepsen(ctx context.Context, e *env, file, format string, jf jepsenFlags, out string, timeout time.Duration) int {
+	model, err := jepsen.ParseModel(*jf.model)
 	if err != nil {
 		return badArgs(e, "check", "--model: %v", err)
+	}
+	var init jepsen.Initial
+	if *jf.initial != "" {
+		if init, err = jepsen.ParseInitial(*jf.initial, model); err != nil {
+			return badArgs(e, "check", "%v", err)
+		}
 	}
 	var f jepsen.Format
 	switch format {
@@ -48,17 +67,13 @@ func checkJepsen(ctx context.Context, e *env, file, format, modelName, out strin
 	defer in.Close()
 	h, err := jepsen.Decode(in, file, f, model)
 	if err != nil {
-		var je *jepsen.Error
-		if errors.As(err, &je) {
-			fmt.Fprintf(e.stderr, "gauntlet check: %v\n", je)
-			return harness.ExitUsage
-		}
 		fmt.Fprintf(e.stderr, "gauntlet check: %v\n", err)
 		return harness.ExitUsage
 	}
 	if timeout <= 0 {
 		timeout = harness.DefaultCheckTimeout
 	}
+	opts := jepsen.CheckOptions{Model: model, Initial: init.Resolve(h), Strict: *jf.strict, Timeout: timeout}
 	name := "imported-" + strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
 	dir := filepath.Join(out, name, time.Now().UTC().Format("20060102T150405Z"))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -66,7 +81,7 @@ func checkJepsen(ctx context.Context, e *env, file, format, modelName, out strin
 		return harness.ExitRunFail
 	}
 	t := harness.Test{Name: name, System: "imported", Deploy: "none", Workload: importedPrefix + string(model),
-		CheckTimeout: harness.Duration(timeout), Options: map[string]string{"source": file}}
+		CheckTimeout: harness.Duration(timeout), Options: importOptions(file, opts)}
 	if err := writeJSON(filepath.Join(dir, harness.ConfigFile), t); err != nil {
 		fmt.Fprintf(e.stderr, "gauntlet check: %v\n", err)
 		return harness.ExitRunFail
@@ -75,9 +90,8 @@ func checkJepsen(ctx context.Context, e *env, file, format, modelName, out strin
 		fmt.Fprintf(e.stderr, "gauntlet check: %v\n", err)
 		return harness.ExitRunFail
 	}
-	checkers := jepsenCheckers(model, timeout)
-	res := judgeImported(ctx, t, h, model, dir, checkers, timeout)
-	res.Command = fmt.Sprintf("gauntlet check --format jepsen --model %s %s", model, file)
+	res := judgeImported(ctx, t, h, dir, opts)
+	res.Command = importCommand(file, opts)
 	if err := writeJSON(filepath.Join(dir, harness.ResultsFile), res); err != nil {
 		fmt.Fprintf(e.stderr, "gauntlet check: %v\n", err)
 		return harness.ExitRunFail
@@ -88,10 +102,8 @@ func checkJepsen(ctx context.Context, e *env, file, format, modelName, out strin
 		_ = report.WriteIndex(out)
 	}
 	w := e.stdout
-	fmt.Fprintf(w, "verdict: %s   (%d ops of %s, model %s, checked in %s)\n", res.Verdict, res.Ops, file, model, res.Duration.D().Round(time.Millisecond))
-	for _, c := range res.Checkers {
-		fmt.Fprintf(w, "  %-14s %-8s %s\n", c.Checker, c.Validity, c.Summary)
-	}
+	fmt.Fprintf(w, "verdict: %s   (%d ops of %s, model %s, initial %s, checked in %s)\n", res.Verdict, res.Ops, file, model, opts.Initial, res.Duration.D().Round(time.Millisecond))
+	printImported(w, res, opts.Strict)
 	if a := res.FirstAnomaly(); a != nil {
 		fmt.Fprintf(w, "first anomaly (%s): %s\n", a.Checker, a.Explanation)
 	}
@@ -99,30 +111,50 @@ func checkJepsen(ctx context.Context, e *env, file, format, modelName, out strin
 	return res.Verdict.ExitCode()
 }
 
+// printImported lists the checkers, saying when stats did not decide.
+func printImported(w io.Writer, res *harness.Results, strict bool) {
+	for _, c := range res.Checkers {
+		note := ""
+		if c.Checker == "stats" && !strict && c.Validity != harness.Valid {
+			note = "   (shown, not deciding: the model's verdict decides an import; --strict lets stats count)"
+		}
+		fmt.Fprintf(w, "  %-14s %-8s %s%s\n", c.Checker, c.Validity, c.Summary, note)
+	}
+}
+
+// importOptions records how the import was judged, so that gauntlet check
+// DIR judges it the same way.
+func importOptions(file string, o jepsen.CheckOptions) map[string]string {
+	m := map[string]string{"source": file}
+	if o.Initial.Value != nil || len(o.Initial.Regs) > 0 {
+		b, _ := json.Marshal(o.Initial)
+		m["initial"] = string(b)
+	}
+	if o.Strict {
+		m["strict"] = "true"
+	}
+	return m
+}
+
+func importCommand(file string, o jepsen.CheckOptions) string {
+	cmd := fmt.Sprintf("gauntlet check --format jepsen --model %s", o.Model)
+	if o.Initial.Value != nil || len(o.Initial.Regs) > 0 {
+		cmd += fmt.Sprintf(" --initial '%s'", o.Initial)
+	}
+	if o.Strict {
+		cmd += " --strict"
+	}
+	return cmd + " " + file
+}
+
 // importedPrefix marks the workload of an imported history: "jepsen-<model>".
 const importedPrefix = "jepsen-"
 
-func jepsenCheckers(model jepsen.Model, timeout time.Duration) []harness.Checker {
-	switch model {
-	case jepsen.Register, jepsen.CASRegister:
-		return []harness.Checker{linearizable.New(linearizable.Options{Timeout: timeout}), stats.New()}
-	case jepsen.KVAppend:
-		return []harness.Checker{appendreg.New(timeout), stats.New()}
-	case jepsen.MultiRegister:
-		return []harness.Checker{multiregister.New(timeout)}
-	case jepsen.Set:
-		return []harness.Checker{set.New()}
-	case jepsen.Counter:
-		return []harness.Checker{counter.New()}
-	}
-	return nil
-}
-
-func judgeImported(ctx context.Context, t harness.Test, h harness.History, model jepsen.Model, dir string, checkers []harness.Checker, timeout time.Duration) *harness.Results {
+func judgeImported(ctx context.Context, t harness.Test, h harness.History, dir string, o jepsen.CheckOptions) *harness.Results {
 	start := time.Now()
-	results := harness.Check(ctx, checkers, harness.CheckInput{History: h, Dir: dir}, timeout, nil)
+	results := harness.Check(ctx, jepsen.Checkers(o), harness.CheckInput{History: h, Dir: dir}, o.Timeout, nil)
 	res := &harness.Results{Test: t, Start: start, Checkers: results, Dir: dir,
-		Verdict: harness.Verdict(results), FirstViolation: harness.FirstViolation(results)}
+		Verdict: jepsen.Verdict(results, o.Strict), FirstViolation: harness.FirstViolation(results)}
 	for _, op := range h {
 		if !op.IsNemesis() && op.Type != harness.Invoke {
 			res.Ops++
@@ -147,13 +179,19 @@ func recheckImported(ctx context.Context, e *env, dir string, timeout time.Durat
 	if err != nil {
 		return badArgs(e, "check", "%s: %v", dir, err), true
 	}
+	opts := jepsen.CheckOptions{Model: model, Strict: t.Options["strict"] == "true", Timeout: timeout}
+	if s := t.Options["initial"]; s != "" {
+		if err := json.Unmarshal([]byte(s), &opts.Initial); err != nil {
+			return badArgs(e, "check", "%s: initial %q in %s: %v", dir, s, harness.ConfigFile, err), true
+		}
+	}
 	h, err := harness.ReadHistory(filepath.Join(dir, harness.HistoryFile))
 	if err != nil {
 		fmt.Fprintf(e.stderr, "gauntlet check: %v\n", err)
 		return harness.ExitUsage, true
 	}
-	if timeout <= 0 {
-		timeout = t.CheckTimeout.D()
+	if opts.Timeout <= 0 {
+		opts.Timeout = t.CheckTimeout.D()
 	}
 	scratch, err := os.MkdirTemp("", "gauntlet-check-")
 	if err != nil {
@@ -161,11 +199,9 @@ func recheckImported(ctx context.Context, e *env, dir string, timeout time.Durat
 		return harness.ExitRunFail, true
 	}
 	defer os.RemoveAll(scratch)
-	res := judgeImported(ctx, t, h, model, scratch, jepsenCheckers(model, timeout), timeout)
-	fmt.Fprintf(e.stdout, "verdict: %s   (%d ops, imported history, model %s)\n", res.Verdict, res.Ops, model)
-	for _, c := range res.Checkers {
-		fmt.Fprintf(e.stdout, "  %-14s %-8s %s\n", c.Checker, c.Validity, c.Summary)
-	}
+	res := judgeImported(ctx, t, h, scratch, opts)
+	fmt.Fprintf(e.stdout, "verdict: %s   (%d ops, imported history, model %s, initial %s)\n", res.Verdict, res.Ops, model, opts.Initial)
+	printImported(e.stdout, res, opts.Strict)
 	return res.Verdict.ExitCode(), true
 }
 

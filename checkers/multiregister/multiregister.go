@@ -31,7 +31,16 @@ type MicroOp struct {
 }
 
 // Checker is the multi-register linearizability checker.
-type Checker struct{ Timeout time.Duration }
+type Checker struct {
+	Timeout time.Duration
+	// Initial holds the registers' values before the first txn (Knossos's
+	// tests start at {:x 0 :y 0}); a key not in it starts absent.
+	Initial map[string]string
+	// NilReadsUnknown follows Knossos's multi-register, where a read of nil
+	// means "we don't know what the read saw" ("nil reads are always
+	// legal"). Without it nil means the register was absent.
+	NilReadsUnknown bool
+}
 
 // New returns a checker; timeout 0 means 60 s. A timeout is unknown, never valid.
 func New(timeout time.Duration) Checker {
@@ -48,103 +57,183 @@ type output struct {
 	ops   []MicroOp
 }
 
-// state is the registers, encoded canonically so equal states compare equal.
-type state string
-
-func decodeState(s state) map[string]string {
-	m := map[string]string{}
-	if s == "" {
-		return m
-	}
-	var kv []string
-	_ = json.Unmarshal([]byte(s), &kv)
-	for i := 0; i+1 < len(kv); i += 2 {
-		m[kv[i]] = kv[i+1]
-	}
-	return m
+// input is one txn; key is its independent key (Jepsen's [k txn] tuples),
+// by which histories are split.
+type input struct {
+	key string
+	txn []MicroOp
+	idx int // the op's number, by which the memo knows it
 }
 
-func encodeState(m map[string]string) state {
-	keys := make([]string, 0, len(m))
-	for k := range m {
+// state is the registers. States are never modified: a step that writes
+// copies the map. Porcupine sees states as numbers (see memo).
+type state map[string]string
+
+func describeState(s state) string {
+	keys := make([]string, 0, len(s))
+	for k := range s {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	kv := make([]string, 0, 2*len(keys))
-	for _, k := range keys {
-		kv = append(kv, k, m[k])
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + s[k]
 	}
-	b, _ := json.Marshal(kv)
-	return state(b)
+	return "{" + strings.Join(parts, ", ") + "}"
 }
 
-// Model is the porcupine model of a set of registers.
-var Model = porcupine.Model{
-	Init: func() interface{} { return state("") },
-	Step: func(st, in, out interface{}) (bool, interface{}) {
-		regs := decodeState(st.(state))
-		txn := in.([]MicroOp)
-		o := out.(output)
-		for i, m := range txn {
-			switch m.F {
-			case "w":
-				if m.Value == nil {
-					delete(regs, m.Key)
-				} else {
-					regs[m.Key] = *m.Value
-				}
-			case "r":
-				if !o.known || i >= len(o.ops) {
-					continue
-				}
-				got := o.ops[i].Value
-				cur, ok := regs[m.Key]
-				if got == nil && ok || got != nil && (!ok || *got != cur) {
-					return false, st
+// step applies a txn: its writes always, its reads checked when the outcome
+// is known (nil reads too, unless nilUnknown).
+func step(regs state, in input, o output, nilUnknown bool) (bool, state) {
+	var next state
+	for i, m := range in.txn {
+		if m.F == "w" {
+			if next == nil {
+				next = make(state, len(regs)+1)
+				for k, v := range regs {
+					next[k] = v
 				}
 			}
-		}
-		return true, encodeState(regs)
-	},
-	DescribeOperation: func(in, out interface{}) string {
-		o := out.(output)
-		ops := in.([]MicroOp)
-		if o.known {
-			ops = o.ops
-		}
-		var parts []string
-		for _, m := range ops {
-			v := "nil"
-			if m.Value != nil {
-				v = *m.Value
+			if m.Value == nil {
+				delete(next, m.Key)
+			} else {
+				next[m.Key] = *m.Value
 			}
-			parts = append(parts, fmt.Sprintf("%s %s %s", m.F, m.Key, v))
+			continue
 		}
-		s := "[" + strings.Join(parts, ", ") + "]"
-		if !o.known {
-			s += " ?"
+		if !o.known || i >= len(o.ops) {
+			continue
 		}
-		return s
-	},
-	DescribeState: func(st interface{}) string { return string(st.(state)) },
+		got := o.ops[i].Value
+		if got == nil && nilUnknown {
+			continue
+		}
+		cur := regs
+		if next != nil {
+			cur = next
+		}
+		v, ok := cur[m.Key]
+		if got == nil && ok || got != nil && (!ok || *got != v) {
+			return false, regs
+		}
+	}
+	if next == nil {
+		return true, regs
+	}
+	return true, next
+}
+
+// model returns the porcupine model of registers starting at initial.
+func model(initial map[string]string, nilUnknown bool) porcupine.Model {
+	init := state{}
+	for k, v := range initial {
+		init[k] = v
+	}
+	m := newMemo(nilUnknown)
+	start := m.id(init)
+	return porcupine.Model{
+		Partition: partition,
+		Init:      func() interface{} { return start },
+		Step: func(st, in, out interface{}) (bool, interface{}) {
+			return m.step(st.(int), in.(input), out.(output))
+		},
+		Hash:              func(st interface{}) uint64 { return uint64(st.(int)) },
+		DescribeOperation: describeOp,
+		DescribeState:     func(st interface{}) string { return describeState(m.state(st.(int))) },
+	}
+}
+
+func partition(ops []porcupine.Operation) [][]porcupine.Operation {
+	byKey := map[string][]porcupine.Operation{}
+	var keys []string
+	for _, op := range ops {
+		k := op.Input.(input).key
+		if _, ok := byKey[k]; !ok {
+			keys = append(keys, k)
+		}
+		byKey[k] = append(byKey[k], op)
+	}
+	sort.Strings(keys)
+	out := make([][]porcupine.Operation, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, byKey[k])
+	}
+	return out
+}
+
+func describeOp(in, out interface{}) string {
+	o := out.(output)
+	ops := in.(input).txn
+	if o.known {
+		ops = o.ops
+	}
+	var parts []string
+	for _, m := range ops {
+		v := "nil"
+		if m.Value != nil {
+			v = *m.Value
+		}
+		parts = append(parts, fmt.Sprintf("%s %s %s", m.F, m.Key, v))
+	}
+	s := "[" + strings.Join(parts, ", ") + "]"
+	if !o.known {
+		s += " ?"
+	}
+	return s
 }
 
 // Check judges the history.
 func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Result {
 	res := harness.Result{Checker: c.Name()}
+	ops, err := operations(in.History)
+	if err != nil {
+		res.Validity, res.Summary = harness.Unknown, err.Error()
+		return res
+	}
+	ops = prune(ops)
+	if ctx.Err() != nil {
+		res.Validity = harness.Unknown
+		res.Summary = "cancelled"
+		return res
+	}
+	m := model(c.Initial, c.NilReadsUnknown)
+	start := time.Now()
+	r := porcupine.CheckOperationsTimeout(m, ops, c.Timeout)
+	switch r {
+	case porcupine.Ok:
+		res.Validity = harness.Valid
+		res.Summary = fmt.Sprintf("%d transactions are linearizable", len(ops))
+	case porcupine.Illegal:
+		res.Validity = harness.Invalid
+		res.Summary = fmt.Sprintf("the %d transactions admit no linearization", len(ops))
+		a, ok := explain(m, ops, c.Timeout-time.Since(start))
+		if !ok {
+			a = harness.Anomaly{Checker: c.Name(), Explanation: "no order of the transactions that respects real time explains every read"}
+		}
+		res.Anomalies = []harness.Anomaly{a}
+		res.Summary += "; first: " + a.Explanation
+	default:
+		res.Validity = harness.Unknown
+		res.Summary = fmt.Sprintf("the search timed out after %s over %d transactions: unknown, not valid", c.Timeout, len(ops))
+	}
+	return res
+}
+
+const inf = int64(1<<62 - 1)
+
+// operations turns the txns of a history into porcupine operations.
+func operations(h harness.History) ([]porcupine.Operation, error) {
 	var ops []porcupine.Operation
-	const inf = int64(1<<62 - 1)
-	for _, p := range in.History.Pairs() {
+	for _, p := range h.Pairs() {
 		if p.Invoke.F != "txn" || p.Invoke.Value == nil {
 			continue
 		}
 		var txn []MicroOp
 		if err := json.Unmarshal([]byte(*p.Invoke.Value), &txn); err != nil {
-			res.Validity = harness.Unknown
-			res.Summary = fmt.Sprintf("txn at index %d is not a list of micro-ops: %v", p.Invoke.Index, err)
-			return res
+			return nil, fmt.Errorf("txn at index %d is not a list of micro-ops: %v", p.Invoke.Index, err)
 		}
-		op := porcupine.Operation{ClientId: int(p.Invoke.Process), Input: txn, Call: p.Invoke.Time, Return: inf, Output: output{}}
+		op := porcupine.Operation{ClientId: int(p.Invoke.Process), Input: input{key: p.Invoke.Key, txn: txn, idx: len(ops)},
+			Call: p.Invoke.Time, Return: inf, Output: output{}}
 		switch {
 		case p.Completion == nil || p.Completion.Type == harness.Info:
 		case p.Completion.Type == harness.Fail:
@@ -153,9 +242,7 @@ func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Resul
 			var got []MicroOp
 			if p.Completion.Value != nil {
 				if err := json.Unmarshal([]byte(*p.Completion.Value), &got); err != nil {
-					res.Validity = harness.Unknown
-					res.Summary = fmt.Sprintf("txn completion at index %d is malformed: %v", p.Completion.Index, err)
-					return res
+					return nil, fmt.Errorf("txn completion at index %d is malformed: %v", p.Completion.Index, err)
 				}
 			}
 			op.Return = p.Completion.Time
@@ -163,23 +250,53 @@ func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Resul
 		}
 		ops = append(ops, op)
 	}
-	if ctx.Err() != nil {
-		res.Validity = harness.Unknown
-		res.Summary = "cancelled"
-		return res
+	return ops, nil
+}
+
+// prune drops txns whose outcome is unknown and that cannot matter, which
+// keeps the verdict and spares the search: those without writes (their
+// reads are unconstrained, they change nothing), and those whose every
+// write is the only write of its value to its key and was never read — a
+// linearization with such a txn stays one without it, since no read sees
+// what it wrote.
+func prune(ops []porcupine.Operation) []porcupine.Operation {
+	type kv struct{ part, key, v string }
+	writes, reads := map[kv]int{}, map[kv]bool{}
+	for _, op := range ops {
+		in := op.Input.(input)
+		for i, m := range in.txn {
+			if m.F == "w" && m.Value != nil {
+				writes[kv{in.key, m.Key, *m.Value}]++
+			}
+			if o := op.Output.(output); o.known && m.F == "r" && i < len(o.ops) && o.ops[i].Value != nil {
+				reads[kv{in.key, m.Key, *o.ops[i].Value}] = true
+			}
+		}
 	}
-	r := porcupine.CheckOperationsTimeout(Model, ops, c.Timeout)
-	switch r {
-	case porcupine.Ok:
-		res.Validity = harness.Valid
-		res.Summary = fmt.Sprintf("%d transactions are linearizable", len(ops))
-	case porcupine.Illegal:
-		res.Validity = harness.Invalid
-		res.Summary = fmt.Sprintf("the %d transactions admit no linearization", len(ops))
-		res.Anomalies = []harness.Anomaly{{Checker: c.Name(), Explanation: "no order of the transactions that respects real time explains every read"}}
-	default:
-		res.Validity = harness.Unknown
-		res.Summary = fmt.Sprintf("the search timed out after %s over %d transactions: unknown, not valid", c.Timeout, len(ops))
+	out := ops[:0:0]
+	for _, op := range ops {
+		in := op.Input.(input)
+		if op.Output.(output).known {
+			out = append(out, op)
+			continue
+		}
+		keep := false
+		for _, m := range in.txn {
+			if m.F != "w" {
+				continue
+			}
+			k := kv{in.key, m.Key, ""}
+			if m.Value != nil {
+				k.v = *m.Value
+			}
+			if m.Value == nil || writes[k] > 1 || reads[k] {
+				keep = true
+				break
+			}
+		}
+		if keep {
+			out = append(out, op)
+		}
 	}
-	return res
+	return out
 }

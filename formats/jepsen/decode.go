@@ -3,10 +3,15 @@
 // their history.edn with Gauntlet and run Knossos or Elle on ours.
 //
 // Two input formats are read:
-//   - history.edn: one EDN map per line, or a single vector of maps (Knossos's
-//     data files); Jepsen's tagged op records (#jepsen.history.Op{…}) too;
+//   - history.edn: op maps at the top level or in vectors or lists, laid out
+//     in any way, with comments and #_ discards, tagged op records
+//     (#jepsen.history.Op{…}) — whatever Clojure's reader reads as data
+//     (edn.go, with line and column in every error);
 //   - Jepsen's text log ("INFO jepsen.util - 3 :invoke :write 4"), as in
-//     porcupine's test_data.
+//     porcupine's test_data, and history.txt ("3<tab>:invoke<tab>:write<tab>4").
+//
+// How an imported history is judged (the checkers of each model, the
+// verdict of an import) is in judge.go.
 //
 // Values become strings (EDN integers in decimal; other values in EDN), so the
 // same checkers judge imported and native histories. Independent keys —
@@ -51,11 +56,12 @@ const (
 	// KVAppend is porcupine's kv test data: get/put/append on string
 	// registers that start empty, keys in :key.
 	KVAppend Model = "kv-append"
+	Mutex    Model = "mutex" // acquire / release, Knossos's mutex
 )
 
 // Models lists the models Decode accepts.
 func Models() []Model {
-	return []Model{Register, CASRegister, MultiRegister, Set, Counter, KVAppend}
+	return []Model{Register, CASRegister, MultiRegister, Set, Counter, KVAppend, Mutex}
 }
 
 // ParseModel validates a model name.
@@ -65,42 +71,66 @@ func ParseModel(s string) (Model, error) {
 			return m, nil
 		}
 	}
-	return "", fmt.Errorf("unknown model %q: want one of register, cas-register, multi-register, set, counter, kv-append", s)
+	return "", fmt.Errorf("unknown model %q: want one of register, cas-register, multi-register, set, counter, kv-append, mutex", s)
 }
 
 // Error is a malformed input: the line and what was wrong.
 type Error struct {
 	File string
 	Line int
+	Col  int // 0 when only the line is known
 	Msg  string
 }
 
 func (e *Error) Error() string {
+	if e.Col > 0 {
+		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
+	}
 	if e.Line > 0 {
 		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
 	}
 	return fmt.Sprintf("%s: %s", e.File, e.Msg)
 }
 
-var logLine = regexp.MustCompile(`jepsen\.util\s+-\s+(\S+)\s+:(\w+)\s+:(\S+)\s*(.*)$`)
+// logLine is an op line of Jepsen's log ("INFO jepsen.util - 3 :invoke
+// :write 4"); txtLine one of Jepsen's history.txt ("3\t:invoke\t:write\t4").
+var (
+	logLine = regexp.MustCompile(`jepsen\.util\s+-\s+(\S+)\s+:(\w+)\s+:(\S+)\s*(.*)$`)
+	txtLine = regexp.MustCompile(`^\s*(\d+|:nemesis)\t:(invoke|ok|fail|info)\t:(\S+)\s*(.*)$`)
+)
 
-// Detect guesses the format from the first non-empty line.
+// Detect guesses the format: EDN if the first form (after comments and
+// #_ discards) opens a map, vector, list, tagged value or metadata; a
+// Jepsen log or history.txt if some line is an op line.
 func Detect(data []byte) (Format, error) {
-	for _, line := range bytes.Split(data, []byte("\n")) {
-		l := bytes.TrimSpace(line)
-		if len(l) == 0 || l[0] == ';' {
-			continue
-		}
-		switch {
-		case l[0] == '{' || l[0] == '[' || l[0] == '#':
+	rd := newReader(data)
+	if err := rd.skipDiscards(); err == nil && !rd.eof() {
+		c, _ := rd.peek()
+		// A log line may start with "[" too ("[main] INFO …"): a vector
+		// is EDN only if no early line is an op line.
+		if strings.ContainsRune("{(#^", c) || c == '[' && !hasOpLine(data, 200) {
 			return FormatEDN, nil
-		case logLine.Match(l):
-			return FormatLog, nil
-		default:
-			return "", errors.New("neither EDN (a line starting with { or [) nor a Jepsen log (\"… jepsen.util - P :type :f value\")")
+		}
+	} else if err == nil {
+		return "", errors.New("empty history")
+	}
+	if hasOpLine(data, -1) {
+		return FormatLog, nil
+	}
+	return "", errors.New(`neither EDN (op maps {:type :invoke, :f :read, :process 0, :value nil}, alone or in [ ] or ( )) nor a Jepsen log ("… jepsen.util - P :type :f value") nor history.txt ("P<tab>:type<tab>:f<tab>value")`)
+}
+
+// hasOpLine says whether one of the first max lines (all if max < 0) is an
+// op line of a Jepsen log or history.txt.
+func hasOpLine(data []byte, max int) bool {
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for n := 0; sc.Scan() && n != max; n++ {
+		if logLine.Match(sc.Bytes()) || txtLine.Match(sc.Bytes()) {
+			return true
 		}
 	}
-	return "", errors.New("empty history")
+	return false
 }
 
 // Decode reads a history in the given format ("" = detect).
@@ -132,6 +162,7 @@ func Decode(r io.Reader, name string, format Format, model Model) (harness.Histo
 // rawOp is one parsed op before values are interpreted.
 type rawOp struct {
 	line    int
+	col     int
 	index   int64
 	hasIdx  bool
 	time    int64
@@ -146,80 +177,86 @@ type rawOp struct {
 	node    any
 }
 
+// readEDN reads a history.edn: op maps at the top level, or inside one or
+// more top-level vectors or lists, laid out over lines in any way.
 func readEDN(data []byte, name string) ([]rawOp, error) {
-	lines := bytes.Split(data, []byte("\n"))
+	rd := newReader(data)
 	var out []rawOp
-	first, last := -1, -1
-	for i, l := range lines {
-		if len(bytes.TrimSpace(l)) > 0 {
-			if first < 0 {
-				first = i
-			}
-			last = i
-		}
-	}
-	for i, line := range lines {
-		l := bytes.TrimSpace(line)
-		if len(l) == 0 || l[0] == ';' {
-			continue
-		}
-		// A single vector of maps, one per line: strip the outer brackets.
-		if i == first && l[0] == '[' {
-			l = bytes.TrimSpace(l[1:])
-		}
-		if i == last && len(l) > 0 && l[len(l)-1] == ']' && bytes.Count(l, []byte("[")) < bytes.Count(l, []byte("]")) {
-			l = bytes.TrimSpace(l[:len(l)-1])
-		}
-		if len(l) == 0 {
-			continue
-		}
-		var v any
-		if err := edn.Unmarshal(l, &v); err != nil {
-			if i == first {
-				// Not one op per line (pretty-printed): read the whole stream.
-				return readEDNStream(data, name)
-			}
-			return nil, &Error{File: name, Line: i + 1, Msg: fmt.Sprintf("not an EDN map: %v", err)}
-		}
+	add := func(v any, p Pos) error {
 		op, err := rawFromMap(v)
 		if err != nil {
-			return nil, &Error{File: name, Line: i + 1, Msg: err.Error()}
+			return &Error{File: name, Line: p.Line, Col: p.Col, Msg: "op " + strconv.Itoa(len(out)+1) + ": " + err.Error()}
 		}
-		op.line = i + 1
+		op.line, op.col = p.Line, p.Col
 		out = append(out, op)
+		return nil
+	}
+	for {
+		if err := rd.skipDiscards(); err != nil {
+			return nil, syntaxError(name, err)
+		}
+		if rd.eof() {
+			break
+		}
+		if c, n := rd.peek(); c == '[' || c == '(' {
+			// A collection of ops: read it element by element so that an
+			// error names the op it is in.
+			open := rd.pos()
+			rd.advance(c, n)
+			if err := readOps(rd, c, open, add); err != nil {
+				return nil, syntaxError(name, err)
+			}
+			continue
+		}
+		v, p, err := rd.next()
+		if err != nil {
+			return nil, syntaxError(name, err)
+		}
+		if err := add(v, p); err != nil {
+			return nil, err
+		}
+	}
+	if len(out) == 0 {
+		return nil, &Error{File: name, Msg: "no ops: want op maps like {:type :invoke, :f :read, :process 0, :value nil}"}
 	}
 	return out, nil
 }
 
-// readEDNStream decodes a history that spans lines freely. Errors then name
-// the op's position rather than a line.
-func readEDNStream(data []byte, name string) ([]rawOp, error) {
-	d := edn.NewDecoder(bytes.NewReader(data))
-	var vals []any
+// readOps reads the elements of a top-level collection opened at open.
+func readOps(rd *reader, c rune, open Pos, add func(any, Pos) error) error {
+	want := closer[c]
 	for {
-		var v any
-		err := d.Decode(&v)
-		if errors.Is(err, io.EOF) {
-			break
+		if err := rd.skipDiscards(); err != nil {
+			return err
 		}
+		if rd.eof() {
+			return rd.errAt(open, "the history opened here is never closed: want %q before the end of the input", want)
+		}
+		if c, n := rd.peek(); c == want {
+			rd.advance(c, n)
+			return nil
+		}
+		v, p, err := rd.next()
 		if err != nil {
-			return nil, &Error{File: name, Msg: fmt.Sprintf("malformed EDN after %d ops: %v", len(vals), err)}
+			return err
 		}
-		if vec, ok := v.([]any); ok && len(vals) == 0 {
-			vals = append(vals, vec...)
-			continue
+		if err := add(v, p); err != nil {
+			return err
 		}
-		vals = append(vals, v)
 	}
-	var out []rawOp
-	for i, v := range vals {
-		op, err := rawFromMap(v)
-		if err != nil {
-			return nil, &Error{File: name, Msg: fmt.Sprintf("op %d: %v", i+1, err)}
-		}
-		out = append(out, op)
+}
+
+// syntaxError turns a reader error into an Error naming the file.
+func syntaxError(name string, err error) error {
+	var se *SyntaxError
+	if errors.As(err, &se) {
+		return &Error{File: name, Line: se.Line, Col: se.Col, Msg: se.Msg}
 	}
-	return out, nil
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{File: name, Msg: err.Error()}
 }
 
 func rawFromMap(v any) (rawOp, error) {
@@ -245,7 +282,11 @@ func rawFromMap(v any) (rawOp, error) {
 	if !ok {
 		return op, errors.New("missing :f")
 	}
-	op.f = strings.TrimPrefix(render(f), ":")
+	if kw, ok := f.(edn.Keyword); ok {
+		op.f = string(kw)
+	} else {
+		op.f = strings.TrimPrefix(render(f), ":")
+	}
 	if p, ok := get("process"); ok {
 		op.process = p
 	} else {
@@ -283,7 +324,9 @@ func readLog(data []byte, name string) ([]rawOp, error) {
 		line++
 		m := logLine.FindSubmatch(sc.Bytes())
 		if m == nil {
-			continue // other log lines (setup, nemesis chatter) carry no ops
+			if m = txtLine.FindSubmatch(sc.Bytes()); m == nil {
+				continue // other log lines (setup, nemesis chatter) carry no ops
+			}
 		}
 		var proc any
 		if n, err := strconv.ParseInt(string(m[1]), 10, 64); err == nil {
@@ -292,22 +335,40 @@ func readLog(data []byte, name string) ([]rawOp, error) {
 			proc = edn.Keyword(strings.TrimPrefix(string(m[1]), ":"))
 		}
 		op := rawOp{line: line, process: proc, typ: string(m[2]), f: string(m[3])}
-		if rest := bytes.TrimSpace(m[4]); len(rest) > 0 {
-			var v any
-			if err := edn.Unmarshal(rest, &v); err != nil {
-				op.value = string(rest) // free text (nemesis descriptions)
-			} else if kw, ok := v.(edn.Keyword); ok && op.typ != "invoke" && (op.typ == "fail" || op.typ == "info") {
-				op.err = kw // ":timed-out" and friends are reasons, not values
-			} else {
-				op.value = v
-			}
-		}
+		logValue(&op, bytes.TrimSpace(m[4]))
 		out = append(out, op)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, &Error{File: name, Line: line + 1, Msg: err.Error()}
 	}
+	if len(out) == 0 {
+		return nil, &Error{File: name, Msg: "no op lines (\"… jepsen.util - P :type :f value\")"}
+	}
 	return out, nil
+}
+
+// logValue reads what follows :f on a log line: the value, then perhaps an
+// error (Jepsen prints it after a tab). Text that is no EDN value is a
+// nemesis's description and kept whole.
+func logValue(op *rawOp, rest []byte) {
+	if len(rest) == 0 {
+		return
+	}
+	rd := newReader(rest)
+	v, _, err := rd.next()
+	if err != nil {
+		op.value = string(rest)
+		return
+	}
+	tail := strings.TrimSpace(string(rest[rd.off:]))
+	if kw, ok := v.(edn.Keyword); ok && tail == "" && (op.typ == "fail" || op.typ == "info") {
+		op.err = kw // ":timed-out" and friends are reasons, not values
+		return
+	}
+	op.value = v
+	if tail != "" {
+		op.err = tail
+	}
 }
 
 // convert interprets raw ops as Gauntlet ops under a model.
@@ -340,7 +401,8 @@ func convert(raws []rawOp, name string, model Model) (harness.History, error) {
 		}
 		op, err := convertOp(r, model, indep)
 		if err != nil {
-			return nil, &Error{File: name, Line: r.line, Msg: err.Error()}
+			msg := fmt.Sprintf("op %d (process %s, :%s :%s): %v", i+1, renderPlain(r.process), r.typ, r.f, err)
+			return nil, &Error{File: name, Line: r.line, Col: r.col, Msg: msg}
 		}
 		op.Index = i
 		if r.hasIdx {
@@ -381,10 +443,25 @@ func isIndependent(r rawOp, model Model) bool {
 			return ok && len(inner) == 2
 		}
 		return true
-	case Set, Counter:
+	case Set, Counter, Mutex:
 		return true
+	case MultiRegister: // [k [[:r :x nil] …]], not a txn of two micro-ops
+		return !isMicroOp(vec[0]) && (vec[1] == nil || isTxn(vec[1]))
 	}
 	return false
+}
+
+func isMicroOp(v any) bool {
+	m, ok := v.([]any)
+	return ok && len(m) == 3
+}
+
+func isTxn(v any) bool {
+	ms, ok := v.([]any)
+	for _, m := range ms {
+		ok = ok && isMicroOp(m)
+	}
+	return ok
 }
 
 func isNemesis(p any) bool {
@@ -437,6 +514,11 @@ func convertOp(r rawOp, model Model, indep bool) (harness.Op, error) {
 	case "put":
 		op.F = harness.FWrite
 	}
+	return op, setValue(&op, r, v, model)
+}
+
+// setValue reads an op's value as its model has it.
+func setValue(op *harness.Op, r rawOp, v any, model Model) error {
 	switch model {
 	case Register, CASRegister:
 		switch op.F {
@@ -444,29 +526,29 @@ func convertOp(r rawOp, model Model, indep bool) (harness.Op, error) {
 			op.Value = scalar(v)
 		case harness.FCAS:
 			if model == Register {
-				return op, errors.New(":cas in a register history: use --model cas-register")
+				return errors.New(":cas in a register history: use --model cas-register")
 			}
 			vec, ok := v.([]any)
 			if !ok || len(vec) != 2 {
-				return op, fmt.Errorf(":cas wants :value [from to], got %s", render(v))
+				return fmt.Errorf(":cas wants :value [from to], got %s", render(v))
 			}
 			op.From, op.Value = scalar(vec[0]), scalar(vec[1]) // From nil: expects absent
 		default:
-			return op, fmt.Errorf(":f :%s is not an operation of the %s model (read, write, cas)", r.f, model)
+			return fmt.Errorf(":f :%s is not an operation of the %s model (read, write, cas)", r.f, model)
 		}
 	case KVAppend:
 		switch op.F {
 		case harness.FRead, harness.FWrite, "append":
 			op.Value = scalar(v)
 		default:
-			return op, fmt.Errorf(":f :%s is not an operation of the kv-append model (get, put, append)", r.f)
+			return fmt.Errorf(":f :%s is not an operation of the kv-append model (get, put, append)", r.f)
 		}
 	case Counter:
 		switch op.F {
 		case harness.FRead, harness.FAdd:
 			op.Value = scalar(v)
 		default:
-			return op, fmt.Errorf(":f :%s is not an operation of the counter model (add, read)", r.f)
+			return fmt.Errorf(":f :%s is not an operation of the counter model (add, read)", r.f)
 		}
 	case Set:
 		switch op.F {
@@ -477,23 +559,27 @@ func convertOp(r rawOp, model Model, indep bool) (harness.Op, error) {
 				op.Value = harness.Str(encodeSet(v))
 			}
 		default:
-			return op, fmt.Errorf(":f :%s is not an operation of the set model (add, read)", r.f)
+			return fmt.Errorf(":f :%s is not an operation of the set model (add, read)", r.f)
+		}
+	case Mutex:
+		if op.F != "acquire" && op.F != "release" {
+			return fmt.Errorf(":f :%s is not an operation of the mutex model (acquire, release)", r.f)
 		}
 	case MultiRegister:
 		if op.F != "txn" {
-			return op, fmt.Errorf(":f :%s is not an operation of the multi-register model (txn)", r.f)
+			return fmt.Errorf(":f :%s is not an operation of the multi-register model (txn)", r.f)
 		}
 		s, err := encodeTxn(v)
 		if err != nil {
-			return op, err
+			return err
 		}
 		if s != "" {
 			op.Value = harness.Str(s)
 		}
 	default:
-		return op, fmt.Errorf("unknown model %q", model)
+		return fmt.Errorf("unknown model %q", model)
 	}
-	return op, nil
+	return nil
 }
 
 // scalar renders a register value: nil stays nil.
@@ -539,7 +625,7 @@ func toInt(v any) (int64, error) {
 	switch x := v.(type) {
 	case int64:
 		return x, nil
-	case big.Int:
+	case *big.Int:
 		if x.IsInt64() {
 			return x.Int64(), nil
 		}

@@ -133,3 +133,15 @@ func TestExportRoundTrip(t *testing.T) {
 		assert.Equal(t, want, back[i], "op %d", i)
 	}
 }
+
+// A log whose lines start with "[" is still a log; a vector is still EDN.
+func TestDetectBracketedLog(t *testing.T) {
+	f, err := Detect([]byte("[main] INFO jepsen.core - setup\n[worker 0] INFO jepsen.util - 0\t:invoke\t:read\tnil\n"))
+	require.NoError(t, err)
+	assert.Equal(t, FormatLog, f)
+	f, err = Detect([]byte("; comment\n[{:process 0, :type :invoke, :f :read, :value nil}]"))
+	require.NoError(t, err)
+	assert.Equal(t, FormatEDN, f)
+	_, err = Detect([]byte(" ; only a comment\n#_{:a 1}\n"))
+	assert.EqualError(t, err, "empty history")
+}
