@@ -82,7 +82,7 @@ func checkJepsen(ctx context.Context, e *env, file, format string, jf jepsenFlag
 	}
 	t := harness.Test{Name: name, System: "imported", Deploy: "none", Workload: importedPrefix + string(model),
 		CheckTimeout: harness.Duration(timeout), Options: importOptions(file, opts)}
-	if err := writeJSON(filepath.Join(dir, harness.ConfigFile), t); err != nil {
+	if err := harness.WriteJSON(filepath.Join(dir, harness.ConfigFile), t); err != nil {
 		fmt.Fprintf(e.stderr, "gauntlet check: %v\n", err)
 		return harness.ExitRunFail
 	}
@@ -92,7 +92,7 @@ func checkJepsen(ctx context.Context, e *env, file, format string, jf jepsenFlag
 	}
 	res := judgeImported(ctx, t, h, dir, opts)
 	res.Command = importCommand(file, opts)
-	if err := writeJSON(filepath.Join(dir, harness.ResultsFile), res); err != nil {
+	if err := harness.WriteJSON(filepath.Join(dir, harness.ResultsFile), res); err != nil {
 		fmt.Fprintf(e.stderr, "gauntlet check: %v\n", err)
 		return harness.ExitRunFail
 	}
@@ -153,12 +153,12 @@ const importedPrefix = "jepsen-"
 func judgeImported(ctx context.Context, t harness.Test, h harness.History, dir string, o jepsen.CheckOptions) *harness.Results {
 	start := time.Now()
 	results := harness.Check(ctx, jepsen.Checkers(o), harness.CheckInput{History: h, Dir: dir}, o.Timeout, nil)
-	res := &harness.Results{Test: t, Start: start, Checkers: results, Dir: dir,
-		Verdict: jepsen.Verdict(results, o.Strict), FirstViolation: harness.FirstViolation(results)}
+	res := &harness.Results{Test: t, Start: start, Checkers: results, Dir: dir}
+	res.Judge(h)
+	// An import asks whether the history is linearizable under the model:
+	// the model's checker decides (jepsen.Verdict), unless --strict.
+	res.Verdict = jepsen.Verdict(results, o.Strict)
 	for _, op := range h {
-		if !op.IsNemesis() && op.Type != harness.Invoke {
-			res.Ops++
-		}
 		if op.Time > int64(res.TestTime) {
 			res.TestTime = harness.Duration(op.Time)
 		}
@@ -170,9 +170,8 @@ func judgeImported(ctx context.Context, t harness.Test, h harness.History, dir s
 // recheckImported judges an imported run again (gauntlet check DIR on a
 // directory made by --format jepsen); ok is false if dir is not one.
 func recheckImported(ctx context.Context, e *env, dir string, timeout time.Duration) (code int, ok bool) {
-	var t harness.Test
-	b, err := os.ReadFile(filepath.Join(dir, harness.ConfigFile))
-	if err != nil || json.Unmarshal(b, &t) != nil || !strings.HasPrefix(t.Workload, importedPrefix) {
+	t, err := harness.ReadTest(dir)
+	if err != nil || !strings.HasPrefix(t.Workload, importedPrefix) {
 		return 0, false
 	}
 	model, err := jepsen.ParseModel(strings.TrimPrefix(t.Workload, importedPrefix))
@@ -233,14 +232,6 @@ func cmdExport(ctx context.Context, e *env, args []string) int {
 		return harness.ExitRunFail
 	}
 	return 0
-}
-
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
 func writeHistory(path string, h harness.History) error {
