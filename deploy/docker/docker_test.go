@@ -253,65 +253,7 @@ func TestCluster(t *testing.T) {
 		assert.Equal(t, 3, dial(t, c, "n1", "n2", 3, time.Second))
 	})
 
-	t.Run("partition", func(t *testing.T) {
-		start := time.Now()
-		require.NoError(t, c.Partition(ctx, harness.Symmetric([]string{"n1"}, []string{"n2", "n3"})))
-		t.Logf("FIGURE partition applied in %v", time.Since(start).Round(time.Millisecond))
-		assert.Equal(t, 0, dial(t, c, "n1", "n2", 3, 300*time.Millisecond))
-		assert.Equal(t, 0, dial(t, c, "n3", "n1", 3, 300*time.Millisecond))
-		assert.Equal(t, 3, dial(t, c, "n2", "n3", 3, time.Second), "the majority side stays connected")
-		// The harness still reaches the isolated node.
-		_, err := status(ctx, c, "n1", time.Second)
-		require.NoError(t, err)
-
-		// A new partition replaces the old one.
-		require.NoError(t, c.Partition(ctx, harness.Symmetric([]string{"n3"}, []string{"n1", "n2"})))
-		assert.Equal(t, 3, dial(t, c, "n1", "n2", 3, time.Second))
-		assert.Equal(t, 0, dial(t, c, "n1", "n3", 3, 300*time.Millisecond))
-
-		start = time.Now()
-		require.NoError(t, c.Heal(ctx))
-		t.Logf("FIGURE heal applied in %v", time.Since(start).Round(time.Millisecond))
-		for _, p := range [][2]string{{"n1", "n2"}, {"n1", "n3"}, {"n3", "n2"}} {
-			assert.Equal(t, 3, dial(t, c, p[0], p[1], 3, time.Second), "%s->%s after heal", p[0], p[1])
-		}
-		assert.Error(t, c.Partition(ctx, harness.Grudge{"n9": {"n1"}}), "unknown node")
-	})
-
-	t.Run("loss", func(t *testing.T) {
-		// A connection needs the SYN out and the SYN-ACK back: with loss p on
-		// every link it succeeds with (1-p)^2 = 0.25 here (no SYN retry
-		// within 300ms).
-		require.NoError(t, c.Netem(ctx, harness.LinkFault{Loss: 0.5}))
-		ok := dial(t, c, "n1", "n2", 200, 300*time.Millisecond)
-		t.Logf("loss 0.5: %d/200 connections", ok)
-		assert.Greater(t, ok, 20)
-		assert.Less(t, ok, 90)
-
-		// Limited to one link: n1->n2 only (so only the SYN is at risk).
-		require.NoError(t, c.Netem(ctx, harness.LinkFault{Loss: 0.5, Links: map[string][]string{"n1": {"n2"}}}))
-		assert.Equal(t, 100, dial(t, c, "n1", "n3", 100, time.Second))
-		ok = dial(t, c, "n1", "n2", 200, 300*time.Millisecond)
-		t.Logf("loss 0.5 on n1->n2 only: %d/200 connections", ok)
-		assert.Greater(t, ok, 60)
-		assert.Less(t, ok, 140)
-
-		require.NoError(t, c.Heal(ctx))
-		assert.Equal(t, 200, dial(t, c, "n1", "n2", 200, time.Second))
-	})
-
-	t.Run("latency", func(t *testing.T) {
-		err := c.Netem(ctx, harness.LinkFault{Latency: 100 * time.Millisecond})
-		if !c.Supports(harness.FaultLatency) {
-			require.ErrorIs(t, err, harness.ErrUnsupported)
-			t.Logf("latency unsupported here, as expected: %v", err)
-			return
-		}
-		require.NoError(t, err)
-		assert.Equal(t, 0, dial(t, c, "n1", "n2", 5, 50*time.Millisecond), "a 50ms dial cannot beat 100ms+ each way")
-		require.NoError(t, c.Heal(ctx))
-		assert.Equal(t, 5, dial(t, c, "n1", "n2", 5, time.Second))
-	})
+	networkFaults(t, c)
 
 	t.Run("kill and restart keep IP, port, data and rules", func(t *testing.T) {
 		before := waitStatus(t, c, "n2")
@@ -388,6 +330,71 @@ func TestCluster(t *testing.T) {
 
 // TestCancelMidDeploy cancels Deploy at two points and checks that nothing
 // labelled with the run is left.
+// networkFaults is TestCluster's part on the network: kernel-made
+// partitions, loss and latency.
+func networkFaults(t *testing.T, c *Cluster) {
+	ctx := t.Context()
+	t.Run("partition", func(t *testing.T) {
+		start := time.Now()
+		require.NoError(t, c.Partition(ctx, harness.Symmetric([]string{"n1"}, []string{"n2", "n3"})))
+		t.Logf("FIGURE partition applied in %v", time.Since(start).Round(time.Millisecond))
+		assert.Equal(t, 0, dial(t, c, "n1", "n2", 3, 300*time.Millisecond))
+		assert.Equal(t, 0, dial(t, c, "n3", "n1", 3, 300*time.Millisecond))
+		assert.Equal(t, 3, dial(t, c, "n2", "n3", 3, time.Second), "the majority side stays connected")
+		// The harness still reaches the isolated node.
+		_, err := status(ctx, c, "n1", time.Second)
+		require.NoError(t, err)
+
+		// A new partition replaces the old one.
+		require.NoError(t, c.Partition(ctx, harness.Symmetric([]string{"n3"}, []string{"n1", "n2"})))
+		assert.Equal(t, 3, dial(t, c, "n1", "n2", 3, time.Second))
+		assert.Equal(t, 0, dial(t, c, "n1", "n3", 3, 300*time.Millisecond))
+
+		start = time.Now()
+		require.NoError(t, c.Heal(ctx))
+		t.Logf("FIGURE heal applied in %v", time.Since(start).Round(time.Millisecond))
+		for _, p := range [][2]string{{"n1", "n2"}, {"n1", "n3"}, {"n3", "n2"}} {
+			assert.Equal(t, 3, dial(t, c, p[0], p[1], 3, time.Second), "%s->%s after heal", p[0], p[1])
+		}
+		assert.Error(t, c.Partition(ctx, harness.Grudge{"n9": {"n1"}}), "unknown node")
+	})
+
+	t.Run("loss", func(t *testing.T) {
+		// A connection needs the SYN out and the SYN-ACK back: with loss p on
+		// every link it succeeds with (1-p)^2 = 0.25 here (no SYN retry
+		// within 300ms).
+		require.NoError(t, c.Netem(ctx, harness.LinkFault{Loss: 0.5}))
+		ok := dial(t, c, "n1", "n2", 200, 300*time.Millisecond)
+		t.Logf("loss 0.5: %d/200 connections", ok)
+		assert.Greater(t, ok, 20)
+		assert.Less(t, ok, 90)
+
+		// Limited to one link: n1->n2 only (so only the SYN is at risk).
+		require.NoError(t, c.Netem(ctx, harness.LinkFault{Loss: 0.5, Links: map[string][]string{"n1": {"n2"}}}))
+		assert.Equal(t, 100, dial(t, c, "n1", "n3", 100, time.Second))
+		ok = dial(t, c, "n1", "n2", 200, 300*time.Millisecond)
+		t.Logf("loss 0.5 on n1->n2 only: %d/200 connections", ok)
+		assert.Greater(t, ok, 60)
+		assert.Less(t, ok, 140)
+
+		require.NoError(t, c.Heal(ctx))
+		assert.Equal(t, 200, dial(t, c, "n1", "n2", 200, time.Second))
+	})
+
+	t.Run("latency", func(t *testing.T) {
+		err := c.Netem(ctx, harness.LinkFault{Latency: 100 * time.Millisecond})
+		if !c.Supports(harness.FaultLatency) {
+			require.ErrorIs(t, err, harness.ErrUnsupported)
+			t.Logf("latency unsupported here, as expected: %v", err)
+			return
+		}
+		require.NoError(t, err)
+		assert.Equal(t, 0, dial(t, c, "n1", "n2", 5, 50*time.Millisecond), "a 50ms dial cannot beat 100ms+ each way")
+		require.NoError(t, c.Heal(ctx))
+		assert.Equal(t, 5, dial(t, c, "n1", "n2", 5, time.Second))
+	})
+}
+
 func TestCancelMidDeploy(t *testing.T) {
 	requireDocker(t)
 	for _, at := range []string{"docker: images ready", "Container started"} {

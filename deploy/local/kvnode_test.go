@@ -175,8 +175,13 @@ func TestRaftOnLocal(t *testing.T) {
 
 	require.NoError(t, c.SetClock(ctx, "n1", 2*time.Second))
 	require.NoError(t, c.SetClock(ctx, "n1", 0))
+	digestsAgreeThenClose(t, c, sys)
+}
 
-	// Digests agree once every node has applied everything.
+// digestsAgreeThenClose waits for every node to hold the same state, then
+// closes the cluster and checks that no node process is left.
+func digestsAgreeThenClose(t *testing.T, c *local.Cluster, sys harness.System) {
+	ctx := context.Background()
 	eventually(t, 20*time.Second, func() string {
 		var first harness.Digest
 		for i, n := range c.Nodes() {
