@@ -118,7 +118,7 @@ type page struct {
 	Anomalies []anomalyView // the first maxFullAnomalies, in full
 	More      []anomalyView // the rest, one line each
 	Plots     []template.HTML
-	Lin       []*linView
+	Lin       []linFrame
 	LinNote   string
 	Checkers  []checkerView
 	Counts    []countRow
@@ -179,6 +179,35 @@ func build(ctx context.Context, r *run) (*page, error) {
 	}
 	cops, tmax := ops(r.hist)
 	faults := faultPeriods(r.hist, tmax)
+	p := summary(r, cops, faults)
+	if err := p.addAnomalies(r, cops, faults); err != nil {
+		return nil, err
+	}
+	p.Checkers = checkerViews(r)
+	violation := violationTime(r.res)
+	p.Plots = []template.HTML{
+		latencyPlot(cops, tmax, faults, violation),
+		quantilePlot(cops, tmax, faults, violation),
+		throughputPlot(cops, tmax, faults, violation),
+	}
+	p.Counts = counts(cops)
+	p.Digests, p.DigestsOK = digests(r.digests)
+	p.Logs = logViews(r, violation)
+	if violation != nil {
+		p.LogAt = secs(*violation)
+	}
+	p.Raw = r.rawFiles
+	data, err := timelineData(cops, tmax, faults, violation)
+	if err != nil {
+		return nil, err
+	}
+	p.Data = template.JS(data)
+	return p, nil
+}
+
+// summary fills the banner: verdict, headline, the run's facts and the
+// faults around the first anomaly.
+func summary(r *run, cops []op, faults []fault) *page {
 	p := &page{
 		Test: r.test, Nemesis: r.test.NemesisName(), Missing: r.missing,
 		Faults: faults, Ops: len(cops), CSS: styleCSS, JS: reportJS,
@@ -204,128 +233,157 @@ func build(ctx context.Context, r *run) (*page, error) {
 		p.RunError = res.Error
 		p.Interrupted = res.Interrupted
 		p.Headline, p.Reasons = headline(res, len(cops), p.FaultCount)
+		if a := res.FirstAnomaly(); a != nil && res.Verdict == harness.Invalid {
+			p.Context = faultContext(faults, a.Time)
+		}
 	}
 	if p.Command == "" && r.test.System != "" {
 		p.Command = r.test.CommandLine()
 	}
-	violation := violationTime(res)
-	if res != nil && res.Verdict == harness.Invalid {
-		if a := res.FirstAnomaly(); a != nil {
-			p.Context = faultContext(faults, a.Time)
-		}
-	}
+	return p
+}
 
-	// Anomalies and the linearization views of their keys.
+// addAnomalies lists every checker's anomalies, the first maxFullAnomalies
+// with their windows, and draws the linearization views of their keys.
+func (p *page) addAnomalies(r *run, cops []op, faults []fault) error {
+	if r.res == nil {
+		return nil
+	}
 	linIDs := map[string]string{}
-	if res != nil {
-		n := 0
-		for _, c := range res.Checkers {
-			for _, a := range c.Anomalies {
-				n++
-				if a.Checker == "" {
-					a.Checker = c.Checker
-				}
-				av := anomalyView{N: n, Checker: a.Checker, Key: a.Key, Explanation: a.Explanation,
-					Time: secs(a.Time), TimeNS: a.Time, FirstOp: -1}
-				culprit := map[int]bool{}
-				for _, o := range a.Ops {
-					culprit[o.Index] = true
-				}
-				window := a.Window
-				if len(window) == 0 {
-					window = a.Ops
-				}
-				for _, o := range window {
-					av.Window = append(av.Window, row(o, culprit[o.Index], faults))
-				}
-				if len(a.Ops) > 0 {
-					av.FirstOp = a.Ops[0].Index
-				} else if len(window) > 0 {
-					av.FirstOp = window[0].Index
-				}
-				if a.Key != "" && c.Validity == harness.Invalid && len(p.Lin) < maxLinViews {
-					id, done := linIDs[a.Key]
-					if !done {
-						id = fmt.Sprintf("lin-%d", len(linIDs))
-						v, err := linearizationView(id, r.hist, cops, a.Key, faults)
-						if err != nil {
-							return nil, err
-						}
-						if v == nil {
-							id = ""
-						} else {
-							p.Lin = append(p.Lin, v)
-						}
-						linIDs[a.Key] = id
+	n := 0
+	for _, c := range r.res.Checkers {
+		for _, a := range c.Anomalies {
+			n++
+			if a.Checker == "" {
+				a.Checker = c.Checker
+			}
+			av := anomalyView{N: n, Checker: a.Checker, Key: a.Key, Explanation: a.Explanation,
+				Time: secs(a.Time), TimeNS: a.Time, FirstOp: -1}
+			if n <= maxFullAnomalies {
+				av.Window = windowRows(a, faults) // the rest: one line each; the timeline has the ops
+			}
+			if len(a.Ops) > 0 {
+				av.FirstOp = a.Ops[0].Index
+			} else if len(a.Window) > 0 {
+				av.FirstOp = a.Window[0].Index
+			}
+			if a.Key != "" && c.Validity == harness.Invalid && len(p.Lin) < maxLinViews {
+				id, done := linIDs[a.Key]
+				if !done {
+					v, err := linFrameOf(fmt.Sprintf("lin-%d", len(linIDs)), r.hist, cops, a.Key, faults)
+					if err != nil {
+						return err
 					}
-					av.LinID = id
+					if v != nil {
+						id = v.ID
+						p.Lin = append(p.Lin, *v)
+					}
+					linIDs[a.Key] = id
 				}
-				if n > maxFullAnomalies {
-					av.Window = nil // listed in one line each; the timeline has the ops
-				}
-				p.Anomalies = append(p.Anomalies, av)
+				av.LinID = id
 			}
-		}
-		if len(linIDs) > maxLinViews {
-			p.LinNote = fmt.Sprintf("Views are drawn for the first %d failing keys only.", maxLinViews)
-		}
-		for _, c := range res.Checkers {
-			cv := checkerView{Name: c.Checker, Validity: string(c.Validity), Summary: c.Summary, Anomalies: len(c.Anomalies)}
-			for _, a := range c.Artifacts {
-				if rel := relInside(r.dir, a); rel != "" {
-					cv.Artifacts = append(cv.Artifacts, rel)
-				}
-			}
-			if len(c.Details) > 0 {
-				var v any
-				if json.Unmarshal(c.Details, &v) == nil {
-					b, _ := json.MarshalIndent(v, "", "  ")
-					cv.Details = string(b)
-				}
-			}
-			p.Checkers = append(p.Checkers, cv)
+			p.Anomalies = append(p.Anomalies, av)
 		}
 	}
-
+	if len(linIDs) > maxLinViews {
+		p.LinNote = fmt.Sprintf("Views are drawn for the first %d failing keys only.", maxLinViews)
+	}
 	if len(p.Anomalies) > maxFullAnomalies {
 		p.More = p.Anomalies[maxFullAnomalies:]
 		p.Anomalies = p.Anomalies[:maxFullAnomalies]
 	}
-	p.Plots = []template.HTML{
-		latencyPlot(cops, tmax, faults, violation),
-		quantilePlot(cops, tmax, faults, violation),
-		throughputPlot(cops, tmax, faults, violation),
-	}
-	p.Counts = counts(cops)
-	p.Digests, p.DigestsOK = digests(r.digests)
-	p.Logs = nodeLogs(r.dir, testZero(res), violation)
-	if res != nil {
-		if a := res.FirstAnomaly(); a != nil {
-			involved := map[string]bool{}
-			for _, o := range a.Ops {
-				involved[o.Node] = true
-			}
-			for i := range p.Logs {
-				p.Logs[i].Involved = involved[p.Logs[i].Node]
-				p.Logs[i].Open = p.Logs[i].Involved
-			}
-			sort.SliceStable(p.Logs, func(i, j int) bool { return p.Logs[i].Involved && !p.Logs[j].Involved })
-		}
-	}
-	if len(p.Logs) > 0 && !slices.ContainsFunc(p.Logs, func(l logExcerpt) bool { return l.Open }) && len(p.Logs[0].Lines) > 0 {
-		p.Logs[0].Open = true
-	}
-	if violation != nil {
-		p.LogAt = secs(*violation)
-	}
-	p.Raw = r.rawFiles
+	return nil
+}
 
-	data, err := timelineData(cops, tmax, faults, violation)
-	if err != nil {
+// windowRows are the rows of an anomaly's failing window (its own ops
+// when it has no window), its own ops marked as culprits.
+func windowRows(a harness.Anomaly, faults []fault) []opRow {
+	culprit := map[int]bool{}
+	for _, o := range a.Ops {
+		culprit[o.Index] = true
+	}
+	window := a.Window
+	if len(window) == 0 {
+		window = a.Ops
+	}
+	rows := make([]opRow, 0, len(window))
+	for _, o := range window {
+		rows = append(rows, row(o, culprit[o.Index], faults))
+	}
+	return rows
+}
+
+// linFrame is a linearization view as the page embeds it: porcupine's page
+// packed (gzip + base64), inflated by the page's script when it scrolls
+// into sight.
+type linFrame struct {
+	*linView
+	Packed string
+}
+
+func linFrameOf(id string, h harness.History, cops []op, key string, faults []fault) (*linFrame, error) {
+	v, err := linearizationView(id, h, cops, key, faults)
+	if err != nil || v == nil {
 		return nil, err
 	}
-	p.Data = template.JS(data)
-	return p, nil
+	z, err := packed([]byte(v.HTML))
+	if err != nil {
+		return nil, fmt.Errorf("linearization view of key %q: %w", key, err)
+	}
+	v.HTML = "" // only the packed copy goes into the page
+	return &linFrame{linView: v, Packed: z}, nil
+}
+
+func checkerViews(r *run) []checkerView {
+	if r.res == nil {
+		return nil
+	}
+	var out []checkerView
+	for _, c := range r.res.Checkers {
+		cv := checkerView{Name: c.Checker, Validity: string(c.Validity), Summary: c.Summary, Anomalies: len(c.Anomalies)}
+		for _, a := range c.Artifacts {
+			if rel := relInside(r.dir, a); rel != "" {
+				cv.Artifacts = append(cv.Artifacts, rel)
+			}
+		}
+		if len(c.Details) > 0 {
+			var v any
+			if json.Unmarshal(c.Details, &v) == nil {
+				b, _ := json.MarshalIndent(v, "", "  ")
+				cv.Details = string(b)
+			}
+		}
+		out = append(out, cv)
+	}
+	return out
+}
+
+// logViews cuts the node logs around the first violation; the nodes that
+// served the first anomaly's ops come first, unfolded.
+func logViews(r *run, violation *int64) []logExcerpt {
+	logs := nodeLogs(r.dir, testZero(r.res), violation)
+	if a := firstAnomaly(r.res); a != nil {
+		involved := map[string]bool{}
+		for _, o := range a.Ops {
+			involved[o.Node] = true
+		}
+		for i := range logs {
+			logs[i].Involved = involved[logs[i].Node]
+			logs[i].Open = logs[i].Involved
+		}
+		sort.SliceStable(logs, func(i, j int) bool { return logs[i].Involved && !logs[j].Involved })
+	}
+	if len(logs) > 0 && !slices.ContainsFunc(logs, func(l logExcerpt) bool { return l.Open }) && len(logs[0].Lines) > 0 {
+		logs[0].Open = true
+	}
+	return logs
+}
+
+func firstAnomaly(res *harness.Results) *harness.Anomaly {
+	if res == nil {
+		return nil
+	}
+	return res.FirstAnomaly()
 }
 
 // testZero is the wall time of test time 0 (when the history began), for

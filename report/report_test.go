@@ -1,7 +1,11 @@
 package report
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/base64"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -35,8 +39,10 @@ func TestInvalidReport(t *testing.T) {
 	has(t, page, `<iframe class="porcupine"`)
 	has(t, page, `href="#lin-0"`, "anomaly links to the linearization view")
 	has(t, page, `id="lin-0"`)
-	// Porcupine's page, with the fault lane, is inside the iframe's data.
-	assert.True(t, regexp.MustCompile(`data-srcdoc="[^"]*fault: partition`).MatchString(page), "fault lane in the porcupine view")
+	// Porcupine's page, with the fault lane, is inside the iframe's packed data.
+	m := regexp.MustCompile(`data-srcdoc-gz="([^"]*)"`).FindStringSubmatch(page)
+	require.NotNil(t, m, "packed porcupine view")
+	assert.Contains(t, unpack(t, m[1]), "fault: partition", "fault lane in the porcupine view")
 	// The log excerpt is around the violation (6.31 s), and links the raw file.
 	has(t, page, "serving read locally")
 	has(t, page, `href="nodes/n3/kvnode.log"`)
@@ -130,6 +136,18 @@ func TestBigReportWriteTime(t *testing.T) {
 	// CPU time too: on a shared machine wall time mostly measures the neighbours.
 	t.Logf("100,000-op report written in %s wall, %s CPU (%.1f MB)", elapsed.Round(time.Millisecond),
 		cpu.Round(time.Millisecond), float64(st.Size())/1e6)
+}
+
+// unpack reverses packed: what the page's script inflates.
+func unpack(t testing.TB, s string) string {
+	t.Helper()
+	z, err := base64.RawURLEncoding.DecodeString(s)
+	require.NoError(t, err)
+	zr, err := gzip.NewReader(bytes.NewReader(z))
+	require.NoError(t, err)
+	b, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	return string(b)
 }
 
 // has and hasNot check a page for a string without printing the whole page
