@@ -186,39 +186,19 @@ func latencyRange(all []op) (float64, float64) {
 var outcomeOrder = []string{outOK, outFail, outInfo}
 
 // latencyPlot draws every completed op as a point at its invocation time:
-// colour by outcome, shape by function. Points that would land on the same
-// 2 px cell with the same colour and shape are drawn once, which keeps a
-// 100,000-op plot small without hiding any outcome.
+// colour by outcome, shape by function. The points are a raster
+// (latencyPoints): its size depends on the plot's pixels, not on the number
+// of ops, so a million-op report carries the same small image as a
+// thousand-op one; the frame, fault lanes and legends stay vector.
 func latencyPlot(all []op, tmax int64, faults []fault, violation *int64) template.HTML {
 	f := newFrame("plot-latency", latencyTitle, outcomeLegend(all), tmax, faults, violation)
 	lo, hi, ticks := decades(latencyRange(all))
 	y := f.logScale(lo, hi)
 	f.yAxis("latency (ms)", ticks, y)
-	// One path per outcome and shape: a handful of DOM nodes instead of tens
-	// of thousands, which is what keeps a 100,000-op report quick to open.
-	seen := make(map[uint64]struct{}, 1<<14)
-	for ci, outcome := range outcomeOrder {
-		var paths [4]strings.Builder
-		for _, o := range all {
-			if o.Outcome != outcome {
-				continue
-			}
-			s := shapeOf(o.F)
-			px, py := f.x(o.Start), y(math.Max(float64(o.Latency())/1e6, 0.01))
-			k := uint64(px/2)<<24 | uint64(py/2)<<8 | uint64(ci)<<4 | uint64(s)
-			if _, dup := seen[k]; dup {
-				continue
-			}
-			seen[k] = struct{}{}
-			writeMarker(&paths[s], s, px, py)
-		}
-		fmt.Fprintf(f.b, `<g class="%s">`, outcome)
-		for i := range paths {
-			if paths[i].Len() > 0 {
-				fmt.Fprintf(f.b, `<path d="%s"/>`, paths[i].String())
-			}
-		}
-		f.b.WriteString(`</g>`)
+	if img := latencyPoints(all, f, y); img != "" {
+		m := rasterMargin
+		fmt.Fprintf(f.b, `<image class="points" x="%.0f" y="%.0f" width="%.0f" height="%.0f" preserveAspectRatio="none" href="data:image/png;base64,%s"/>`,
+			f.x0-m, f.y0-m, f.x1-f.x0+2*m, f.y1-f.y0+2*m, img)
 	}
 	// Shape legend beside the title.
 	x := f.x0 + 7*float64(len(latencyTitle)) + 16

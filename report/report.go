@@ -117,6 +117,7 @@ type page struct {
 
 	Anomalies []anomalyView // the first maxFullAnomalies, in full
 	More      []anomalyView // the rest, one line each
+	MoreGz    string        // More packed, for the page's script to list when opened
 	Plots     []template.HTML
 	Lin       []linFrame
 	LinNote   string
@@ -165,7 +166,7 @@ type checkerView struct {
 	Summary   string
 	Anomalies int
 	Artifacts []string
-	Details   string
+	DetailsGz string // indented JSON, packed: inflated when opened
 }
 
 type digestView struct {
@@ -183,7 +184,10 @@ func build(ctx context.Context, r *run) (*page, error) {
 	if err := p.addAnomalies(r, cops, faults); err != nil {
 		return nil, err
 	}
-	p.Checkers = checkerViews(r)
+	var err error
+	if p.Checkers, err = checkerViews(r); err != nil {
+		return nil, err
+	}
 	violation := violationTime(r.res)
 	p.Plots = []template.HTML{
 		latencyPlot(cops, tmax, faults, violation),
@@ -291,8 +295,28 @@ func (p *page) addAnomalies(r *run, cops []op, faults []fault) error {
 	if len(p.Anomalies) > maxFullAnomalies {
 		p.More = p.Anomalies[maxFullAnomalies:]
 		p.Anomalies = p.Anomalies[:maxFullAnomalies]
+		z, err := packedMore(p.More)
+		if err != nil {
+			return err
+		}
+		p.MoreGz = z
 	}
 	return nil
+}
+
+// packedMore packs the one-line anomalies as rows for report.js's
+// fillMore: [n, checker, key, time, explanation, first op, view id]. A run
+// can have thousands; their explanations repeat and pack tenfold.
+func packedMore(more []anomalyView) (string, error) {
+	rows := make([][]any, len(more))
+	for i, a := range more {
+		rows[i] = []any{a.N, a.Checker, a.Key, a.Time, a.Explanation, a.FirstOp, a.LinID}
+	}
+	b, err := json.Marshal(rows)
+	if err != nil {
+		return "", fmt.Errorf("anomalies: %w", err)
+	}
+	return packed(b)
 }
 
 // windowRows are the rows of an anomaly's failing window (its own ops
@@ -334,9 +358,9 @@ func linFrameOf(id string, h harness.History, cops []op, key string, faults []fa
 	return &linFrame{linView: v, Packed: z}, nil
 }
 
-func checkerViews(r *run) []checkerView {
+func checkerViews(r *run) ([]checkerView, error) {
 	if r.res == nil {
-		return nil
+		return nil, nil
 	}
 	var out []checkerView
 	for _, c := range r.res.Checkers {
@@ -349,13 +373,22 @@ func checkerViews(r *run) []checkerView {
 		if len(c.Details) > 0 {
 			var v any
 			if json.Unmarshal(c.Details, &v) == nil {
-				b, _ := json.MarshalIndent(v, "", "  ")
-				cv.Details = string(b)
+				// Set as text by the page's script: no need to escape <, > and &.
+				var b bytes.Buffer
+				enc := json.NewEncoder(&b)
+				enc.SetEscapeHTML(false)
+				enc.SetIndent("", "  ")
+				_ = enc.Encode(v)
+				z, err := packed(b.Bytes())
+				if err != nil {
+					return nil, fmt.Errorf("details of %s: %w", c.Checker, err)
+				}
+				cv.DetailsGz = z
 			}
 		}
 		out = append(out, cv)
 	}
-	return out
+	return out, nil
 }
 
 // logViews cuts the node logs around the first violation; the nodes that
