@@ -417,6 +417,7 @@ func TestBrowserBigReport(t *testing.T) {
 	  return performance.now() - t0 })()`))
 	require.NoError(t, err)
 	tb.screenshot(t, "big", "plots", "timeline")
+	checkOpDetails(t, tb, dir)
 	// The whole run, every chunk inflated: still a window of bars.
 	_, err = chromedp.Run(tb.ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById('tl-fit').click()`))
 	require.NoError(t, err)
@@ -434,6 +435,41 @@ func TestBrowserBigReport(t *testing.T) {
 	assert.Less(t, st.TLOps, 20000, "the timeline draws a window, not every op")
 	assert.Contains(t, st.Status, "of 100000 ops")
 	assert.Empty(t, tb.Problems())
+}
+
+// checkOpDetails jumps to ops spread over the run (every chunk, the long
+// info ops among them) and compares what the page decoded with the history.
+func checkOpDetails(t *testing.T, tb *tab, dir string) {
+	hist, err := h.ReadHistory(filepath.Join(dir, h.HistoryFile))
+	require.NoError(t, err)
+	all, _ := ops(hist)
+	var pick []op
+	for i := 0; i < len(all); i += len(all) / 7 {
+		pick = append(pick, all[i])
+	}
+	for _, o := range all {
+		if o.Outcome == outInfo {
+			pick = append(pick, o)
+			break
+		}
+	}
+	pick = append(pick, all[len(all)-1])
+	for _, o := range pick {
+		_, err := chromedp.Run(tb.ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`window.location.hash = '#op-%d'`, o.Index)))
+		require.NoError(t, err)
+		want := fmt.Sprintf("op #%d (completion #%d) · process %d · node %s\n%s", o.Index, o.EndIndex, o.Process, o.Node, o.F+" "+o.Key)
+		got, err := chromedp.Run(tb.ctx, chromedp.Poll[string](fmt.Sprintf(`(() => { const s = document.getElementById('tl-detail').textContent; return s.startsWith('op #%d ') ? s : null })()`, o.Index)))
+		require.NoError(t, err, "op %d", o.Index)
+		assert.True(t, strings.HasPrefix(got, want), "op %d: got %q, want %q…", o.Index, got, want)
+		if o.Value != nil && (o.F == h.FWrite || o.Outcome == outOK) {
+			assert.Contains(t, got, " "+*o.Value+"\n", "op %d: value", o.Index)
+		}
+		outcome := map[string]string{outOK: "ok", outFail: "fail", outInfo: "info", outPending: "no completion"}[o.Outcome]
+		assert.Contains(t, got, "outcome "+outcome+" · invoked ", "op %d", o.Index)
+		at := float64(o.Start/1000) / 1e6 // the page has µs
+		assert.True(t, strings.Contains(got, fmt.Sprintf("invoked %.2f s", at)) || strings.Contains(got, fmt.Sprintf("invoked %.3f s", at)),
+			"op %d invoked at %.6f s: %q", o.Index, at, got)
+	}
 }
 
 // loadAverage is the first line of /proc/loadavg, for timing figures.

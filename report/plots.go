@@ -298,15 +298,15 @@ func quantilePlot(all []op, tmax int64, faults []fault, violation *int64) templa
 		lat[i] = l
 	}
 	for _, q := range qs {
-		var pts []string
+		var pts []point
 		for i, l := range lat {
 			if len(l) == 0 {
 				continue
 			}
 			v := l[max(0, min(int(math.Ceil(q.q*float64(len(l))))-1, len(l)-1))]
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", f.x(min(int64(i)*1e9+5e8, tmax)), y(v)))
+			pts = append(pts, point{f.x(min(int64(i)*1e9+5e8, tmax)), y(v)})
 		}
-		fmt.Fprintf(f.b, `<polyline class="line q-%s" points="%s"/>`, q.name, strings.Join(pts, " "))
+		fmt.Fprintf(f.b, `<polyline class="line q-%s" points="%s"/>`, q.name, polyline(pts))
 	}
 	return f.html()
 }
@@ -334,13 +334,49 @@ func throughputPlot(all []op, tmax int64, faults []fault, violation *int64) temp
 	y := f.linScale(hi)
 	f.yAxis("ops/s", ticks, y)
 	for _, outcome := range outcomeOrder {
-		var pts []string
+		pts := make([]point, 0, len(bs))
 		for i, c := range perOutcome[outcome] {
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", f.x(min(int64(i)*1e9+5e8, tmax)), y(float64(c))))
+			pts = append(pts, point{f.x(min(int64(i)*1e9+5e8, tmax)), y(float64(c))})
 		}
-		fmt.Fprintf(f.b, `<polyline class="line %s" points="%s"/>`, outcome, strings.Join(pts, " "))
+		fmt.Fprintf(f.b, `<polyline class="line %s" points="%s"/>`, outcome, polyline(pts))
 	}
 	return f.html()
+}
+
+// point is a position on a plot, px.
+type point struct{ x, y float64 }
+
+// polyline is the points attribute of pts, decimated to what a screen
+// can show: of the points that fall in one pixel column it keeps the
+// lowest and the highest (in their time order), so an hour-long run's
+// 3,600 per-second values draw as about 2,000 points and every spike stays.
+func polyline(pts []point) string {
+	var b strings.Builder
+	emit := func(p point) {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%.1f,%.1f", p.x, p.y)
+	}
+	for i := 0; i < len(pts); {
+		col := math.Floor(pts[i].x)
+		lo, hi := i, i
+		j := i + 1
+		for ; j < len(pts) && math.Floor(pts[j].x) == col; j++ {
+			if pts[j].y < pts[lo].y {
+				lo = j
+			}
+			if pts[j].y > pts[hi].y {
+				hi = j
+			}
+		}
+		emit(pts[min(lo, hi)])
+		if lo != hi {
+			emit(pts[max(lo, hi)])
+		}
+		i = j
+	}
+	return b.String()
 }
 
 // niceTicks returns about n round values covering [lo, hi].

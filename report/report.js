@@ -160,25 +160,28 @@
     }
     ch.colStart[C] = acc
     function col (Type, read) { var a = new Type(n); for (var r = 0; r < n; r++) a[r] = read(r); return a }
-    function laneDeltas () {
-      var p = 0
-      return col(Float64Array, function (r) {
-        if (r === ch.colStart[ch.lane[r]]) p = 0
-        p += z()
-        return p
-      })
-    }
     prev = 0
     ch.q = col(Float64Array, function () { prev += z(); return prev })
-    ch.s = laneDeltas()
-    ch.e = col(Float64Array, function (r) { return ch.s[r] + u() })
+    // Times and indices are gaps after the lane's previous op (its end, its
+    // completion), so they are summed once the columns they need are read.
+    var sGap = col(Float64Array, z)
+    var dur = col(Float64Array, u)
     ch.o = col(Uint8Array, u)
     var minus1 = function () { return u() - 1 }
     ch.f = col(Int32Array, minus1)
     ch.k = col(Int32Array, minus1)
     ch.nd = col(Int32Array, minus1)
-    ch.i = laneDeltas()
-    ch.j = col(Float64Array, function (r) { var x = u(); return x > 0 ? ch.i[r] + x : -1 })
+    var iGap = col(Float64Array, z)
+    var jOff = col(Float64Array, u)
+    ch.s = new Float64Array(n); ch.e = new Float64Array(n)
+    ch.i = new Float64Array(n); ch.j = new Float64Array(n)
+    for (r = 0; r < n; r++) {
+      var first = r === ch.colStart[ch.lane[r]]
+      ch.s[r] = sGap[r] + (first ? 0 : ch.e[r - 1])
+      ch.e[r] = ch.s[r] + dur[r]
+      ch.i[r] = iGap[r] + (first ? 0 : ch.j[r - 1] >= 0 ? ch.j[r - 1] : ch.i[r - 1])
+      ch.j[r] = jOff[r] > 0 ? ch.i[r] + jOff[r] : -1
+    }
     ch.tag = col(Uint8Array, u)
     ch.err = col(Int32Array, minus1)
     ch.v = []; ch.from = []

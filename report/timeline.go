@@ -183,29 +183,35 @@ func (in *interner) id(table int, s string) int {
 }
 
 // encodeChunk writes a chunk's ops column by column: the count of ops of
-// each lane, then process, invocation time, duration, outcome, function,
-// key, node, invocation index, completion offset, new-process flag, error,
-// value and cas expected value. Deltas keep the numbers small.
+// each lane, then process (change from the previous op), invocation time
+// (after the lane's previous end), duration, outcome, function, key, node,
+// invocation index (after the lane's previous completion), completion
+// offset, new-process flag, error, value and cas expected value.
 func encodeChunk(c []tlOp, lanes int, in *interner) []byte {
 	var perLane, q, s, d, o, f, k, n, i, j, tag, e, v, from colWriter
 	counts := make([]uint64, lanes)
-	var prevQ, prevS, prevI int64
+	// Within a lane an op starts soon after the previous one ended, and is
+	// invoked a few events after it completed: those gaps are what is
+	// written, small numbers whatever the run's length.
+	var prevQ, prevE, prevJ int64
 	for r, op := range c {
 		counts[op.lane]++
 		if r == 0 || c[r-1].lane != op.lane {
-			prevS, prevI = 0, 0
+			prevE, prevJ = 0, 0
 		}
-		start := op.Start / 1000
+		start, end := op.Start/1000, max(op.End/1000, op.Start/1000)
 		q.z(int64(op.Process) - prevQ)
-		s.z(start - prevS)
-		d.u(uint64(max(op.End/1000-start, 0)))
+		s.z(start - prevE)
+		d.u(uint64(end - start))
 		o.u(uint64(outcomeCode[op.Outcome]))
 		f.u(uint64(in.id(0, op.F) + 1))
 		k.u(uint64(in.id(1, op.Key) + 1))
 		n.u(uint64(in.id(2, op.Node) + 1))
-		i.z(int64(op.Index) - prevI)
+		i.z(int64(op.Index) - prevJ)
+		last := op.Index // completion, or invocation when pending
 		if op.EndIndex >= 0 {
 			j.u(uint64(op.EndIndex - op.Index))
+			last = op.EndIndex
 		} else {
 			j.u(0)
 		}
@@ -217,7 +223,7 @@ func encodeChunk(c []tlOp, lanes int, in *interner) []byte {
 		e.u(uint64(in.id(3, op.Error) + 1))
 		v.str(op.Value)
 		from.str(op.From)
-		prevQ, prevS, prevI = int64(op.Process), start, int64(op.Index)
+		prevQ, prevE, prevJ = int64(op.Process), end, int64(last)
 	}
 	for _, cnt := range counts {
 		perLane.u(cnt)
