@@ -258,35 +258,7 @@ func TestBrowserReports(t *testing.T) {
 		assert.Contains(t, all, "late")
 	})
 
-	t.Run("invalid", func(t *testing.T) {
-		dir := writeFixture(t, root, invalidFixture())
-		require.NoError(t, Write(t.Context(), dir))
-		tb := openTab(t, browser)
-		took := tb.open(t, filepath.Join(dir, h.ReportFile))
-		st := tb.state(t)
-		tb.screenshot(t, "invalid", "plots", "linearization", "checkers", "logs")
-		t.Logf("opened in %s; timeline: %s", took.Round(time.Millisecond), st.Status)
-		assert.True(t, tb.porcupineRendered(t), "porcupine drew the linearization view")
-
-		assert.Equal(t, "invalid", st.Verdict)
-		assert.Contains(t, st.Headline, "read of k3 returned 7 at 6.31 s")
-		require.Len(t, st.Anomalies, 1)
-		assert.Contains(t, st.Anomalies[0], "write k3=9 had completed at 6.10 s")
-		assert.GreaterOrEqual(t, st.Plots, 3)
-		assert.GreaterOrEqual(t, st.Faults, 3*3, "three fault periods shaded on each plot")
-		assert.Equal(t, 1, st.Lin)
-		assert.Positive(t, st.TLOps)
-
-		// The anomaly's link opens the violating op in the timeline.
-		_, err := chromedp.Run(tb.ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector('.anomaly a.tl-link').click()`))
-		require.NoError(t, err)
-		detail, err := chromedp.Run(tb.ctx, chromedp.Poll[string](`(() => { const s = document.getElementById('tl-detail').textContent; return s.startsWith('op #') ? s : null })()`))
-		require.NoError(t, err)
-		assert.Contains(t, detail, "read k3 → 7")
-		assert.Contains(t, detail, "node n3")
-		tb.screenshot(t, "invalid-timeline-click")
-		assert.Empty(t, tb.Problems(), "console errors, exceptions or dialogs")
-	})
+	t.Run("invalid", func(t *testing.T) { testInvalidPage(t, browser, root) })
 
 	t.Run("valid", func(t *testing.T) {
 		dir := writeFixture(t, root, validFixture())
@@ -326,39 +298,7 @@ func TestBrowserReports(t *testing.T) {
 		assert.Empty(t, tb.Problems(), "no alert, no error")
 	})
 
-	// Checker details and the one-line anomalies are packed; opening them
-	// inflates them, as text.
-	t.Run("packed details", func(t *testing.T) {
-		dir := writeFixture(t, root, evilFixture())
-		var res h.Results
-		require.NoError(t, readJSON(filepath.Join(dir, h.ResultsFile), &res))
-		first := res.Checkers[0].Anomalies[0]
-		for i := 2; i <= 8; i++ {
-			a := first
-			a.Explanation = fmt.Sprintf("anomaly number %d: %s", i, xss)
-			res.Checkers[0].Anomalies = append(res.Checkers[0].Anomalies, a)
-		}
-		writeJSON(t, filepath.Join(dir, h.ResultsFile), res)
-		require.NoError(t, Write(t.Context(), dir))
-		tb := openTab(t, browser)
-		tb.open(t, filepath.Join(dir, h.ReportFile))
-		_, err := chromedp.Run(tb.ctx, chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('details').forEach(d => { d.open = true })`))
-		require.NoError(t, err)
-		more, err := chromedp.Run(tb.ctx, chromedp.Poll[[]string](`(() => { const r = Array.from(document.querySelectorAll('details.more tbody tr')).map(tr => tr.textContent); return r.length ? r : null })()`))
-		require.NoError(t, err)
-		require.Len(t, more, 3, "anomalies 6 to 8, one line each")
-		assert.Contains(t, more[0], "anomaly number 6: "+xss)
-		assert.Contains(t, more[2], "anomaly number 8")
-		links, err := chromedp.Run(tb.ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('details.more tbody a')).map(a => a.getAttribute('href'))`))
-		require.NoError(t, err)
-		assert.Contains(t, links, "#lin-0", "a one-line anomaly links its key's view")
-		details, err := chromedp.Run(tb.ctx, chromedp.Poll[string](`(() => { const p = document.querySelector('#checkers pre'); return p && p.textContent ? p.textContent : null })()`))
-		require.NoError(t, err)
-		assert.Contains(t, details, `"note": "`+xss+`"`, "the stats checker's details, as text")
-		tb.screenshot(t, "packed-details", "checkers")
-		assert.Equal(t, 2, tb.state(t).Scripts)
-		assert.Empty(t, tb.Problems(), "no alert, no error")
-	})
+	t.Run("packed details", func(t *testing.T) { testPackedDetails(t, browser, root) })
 
 	t.Run("empty run", func(t *testing.T) {
 		dir := filepath.Join(root, "empty", "run")
@@ -389,6 +329,74 @@ func TestBrowserReports(t *testing.T) {
 		tb.screenshot(t, "index")
 		assert.Empty(t, tb.Problems())
 	})
+}
+
+// testInvalidPage: the invalid run's page says what broke, shades the
+// faults, draws porcupine's view, and its anomaly opens the violating op.
+func testInvalidPage(t *testing.T, browser context.Context, root string) {
+	dir := writeFixture(t, root, invalidFixture())
+	require.NoError(t, Write(t.Context(), dir))
+	tb := openTab(t, browser)
+	took := tb.open(t, filepath.Join(dir, h.ReportFile))
+	st := tb.state(t)
+	tb.screenshot(t, "invalid", "plots", "linearization", "checkers", "logs")
+	t.Logf("opened in %s; timeline: %s", took.Round(time.Millisecond), st.Status)
+	assert.True(t, tb.porcupineRendered(t), "porcupine drew the linearization view")
+
+	assert.Equal(t, "invalid", st.Verdict)
+	assert.Contains(t, st.Headline, "read of k3 returned 7 at 6.31 s")
+	require.Len(t, st.Anomalies, 1)
+	assert.Contains(t, st.Anomalies[0], "write k3=9 had completed at 6.10 s")
+	assert.GreaterOrEqual(t, st.Plots, 3)
+	assert.GreaterOrEqual(t, st.Faults, 3*3, "three fault periods shaded on each plot")
+	assert.Equal(t, 1, st.Lin)
+	assert.Positive(t, st.TLOps)
+
+	// The anomaly's link opens the violating op in the timeline.
+	_, err := chromedp.Run(tb.ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector('.anomaly a.tl-link').click()`))
+	require.NoError(t, err)
+	detail, err := chromedp.Run(tb.ctx, chromedp.Poll[string](`(() => { const s = document.getElementById('tl-detail').textContent; return s.startsWith('op #') ? s : null })()`))
+	require.NoError(t, err)
+	assert.Contains(t, detail, "read k3 → 7")
+	assert.Contains(t, detail, "node n3")
+	tb.screenshot(t, "invalid-timeline-click")
+	assert.Empty(t, tb.Problems(), "console errors, exceptions or dialogs")
+
+}
+
+// testPackedDetails: checker details and the one-line anomalies are
+// packed; opening them inflates them, as text.
+func testPackedDetails(t *testing.T, browser context.Context, root string) {
+	dir := writeFixture(t, root, evilFixture())
+	var res h.Results
+	require.NoError(t, readJSON(filepath.Join(dir, h.ResultsFile), &res))
+	first := res.Checkers[0].Anomalies[0]
+	for i := 2; i <= 8; i++ {
+		a := first
+		a.Explanation = fmt.Sprintf("anomaly number %d: %s", i, xss)
+		res.Checkers[0].Anomalies = append(res.Checkers[0].Anomalies, a)
+	}
+	writeJSON(t, filepath.Join(dir, h.ResultsFile), res)
+	require.NoError(t, Write(t.Context(), dir))
+	tb := openTab(t, browser)
+	tb.open(t, filepath.Join(dir, h.ReportFile))
+	_, err := chromedp.Run(tb.ctx, chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('details').forEach(d => { d.open = true })`))
+	require.NoError(t, err)
+	more, err := chromedp.Run(tb.ctx, chromedp.Poll[[]string](`(() => { const r = Array.from(document.querySelectorAll('details.more tbody tr')).map(tr => tr.textContent); return r.length ? r : null })()`))
+	require.NoError(t, err)
+	require.Len(t, more, 3, "anomalies 6 to 8, one line each")
+	assert.Contains(t, more[0], "anomaly number 6: "+xss)
+	assert.Contains(t, more[2], "anomaly number 8")
+	links, err := chromedp.Run(tb.ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('details.more tbody a')).map(a => a.getAttribute('href'))`))
+	require.NoError(t, err)
+	assert.Contains(t, links, "#lin-0", "a one-line anomaly links its key's view")
+	details, err := chromedp.Run(tb.ctx, chromedp.Poll[string](`(() => { const p = document.querySelector('#checkers pre'); return p && p.textContent ? p.textContent : null })()`))
+	require.NoError(t, err)
+	assert.Contains(t, details, `"note": "`+xss+`"`, "the stats checker's details, as text")
+	tb.screenshot(t, "packed-details", "checkers")
+	assert.Equal(t, 2, tb.state(t).Scripts)
+	assert.Empty(t, tb.Problems(), "no alert, no error")
+
 }
 
 // A 100,000-op run's report is at most 5 MB and is ready (loaded, data
