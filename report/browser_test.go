@@ -200,7 +200,10 @@ func (tb *tab) screenshot(t *testing.T, name string, sections ...string) {
 	for _, s := range sections {
 		_, err := chromedp.Run(tb.ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById('`+s+`').scrollIntoView()`))
 		require.NoError(t, err)
-		time.Sleep(400 * time.Millisecond) // lazy porcupine views load when in sight
+		// Porcupine's views are inflated and loaded when they come into sight.
+		_, err = chromedp.Run(tb.ctx, chromedp.Poll[bool](`Array.from(document.querySelectorAll('iframe.porcupine')).every(f => { const r = f.getBoundingClientRect(); return r.bottom <= 0 || r.top >= innerHeight || f.srcdoc !== '' }) || null`))
+		require.NoError(t, err)
+		time.Sleep(400 * time.Millisecond) // and drawn
 		save("-" + s)
 	}
 }
