@@ -96,7 +96,9 @@ func writeFileAtomic(path string, b []byte) error {
 // page is what the template renders. Every string in it is user data as far
 // as the template is concerned and gets escaped; only Plots (built from
 // numbers and escaped text), Data (json.Marshal, which escapes <, > and &)
-// and the embedded CSS/JS are trusted.
+// and the embedded CSS/JS are trusted. Packed fields (MoreGz, DetailsGz,
+// linFrame.Packed) are base64url, which escaping leaves as it is; what they
+// hold is put in the page as text (textContent) or in a sandboxed iframe.
 type page struct {
 	Verdict     string // valid, invalid, unknown
 	Headline    string
