@@ -19,7 +19,7 @@ import (
 // &, + or quote), so it goes into a script element or an attribute as it is.
 func packed(b []byte) (string, error) {
 	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw, err := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
 	if err != nil {
 		return "", err
 	}
