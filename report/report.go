@@ -341,11 +341,17 @@ func windowRows(a harness.Anomaly, faults []fault) []opRow {
 
 // linFrame is a linearization view as the page embeds it: porcupine's page
 // packed (gzip + base64), inflated by the page's script when it scrolls
-// into sight.
+// into sight; or, when even packed it is over maxLinPacked (a hot key of a
+// long run), a note that sends the reader to the checker's own file.
 type linFrame struct {
 	*linView
 	Packed string
+	TooBig string
 }
+
+// maxLinPacked bounds one embedded view (bytes of base64), so that up to
+// maxLinViews of them keep a report within its budget. A variable for tests.
+var maxLinPacked = 4 << 20
 
 func linFrameOf(id string, h harness.History, cops []op, key string, faults []fault) (*linFrame, error) {
 	v, err := linearizationView(id, h, cops, key, faults)
@@ -356,7 +362,12 @@ func linFrameOf(id string, h harness.History, cops []op, key string, faults []fa
 	if err != nil {
 		return nil, fmt.Errorf("linearization view of key %q: %w", key, err)
 	}
+	size := len(v.HTML)
 	v.HTML = "" // only the packed copy goes into the page
+	if len(z) > maxLinPacked {
+		return &linFrame{linView: v, TooBig: fmt.Sprintf("Porcupine's view of this key is %.1f MB (%.1f MB packed), too large to embed: "+
+			"open the linearizable checker's file (listed under Checkers) for it.", float64(size)/1e6, float64(len(z))/1e6)}, nil
+	}
 	return &linFrame{linView: v, Packed: z}, nil
 }
 

@@ -51,6 +51,18 @@ func TestInvalidReport(t *testing.T) {
 	assert.Empty(t, regexp.MustCompile(`(?i)(src|href)="https?://[^"]*"`).FindAllString(page, -1), "external resources")
 }
 
+// A view too large to embed is replaced by a note naming the checker's file.
+func TestReportLinViewTooBig(t *testing.T) {
+	defer func(old int) { maxLinPacked = old }(maxLinPacked)
+	maxLinPacked = 100
+	dir := writeFixture(t, t.TempDir(), invalidFixture())
+	page := writeReport(t, dir)
+	hasNot(t, page, `<iframe class="porcupine"`)
+	has(t, page, `id="lin-0"`, "the anomaly's link still lands on the view's place")
+	assert.Regexp(t, `view of this key is [0-9.]+ MB \([0-9.]+ MB packed\), too large to embed`, page)
+	has(t, page, `href="linearizability.html"`)
+}
+
 func TestValidReport(t *testing.T) {
 	dir := writeFixture(t, t.TempDir(), validFixture())
 	page := writeReport(t, dir)
