@@ -396,7 +396,7 @@ func testPackedDetails(t *testing.T, browser context.Context, root string) {
 	details, err := chromedp.Run(tb.ctx, chromedp.Poll[string](`(() => { const p = document.querySelector('#checkers pre'); return p && p.textContent ? p.textContent : null })()`))
 	require.NoError(t, err)
 	assert.Contains(t, details, `"note": "`+xss+`"`, "the stats checker's details, as text")
-	tb.screenshot(t, "packed-details", "checkers")
+	tb.screenshot(t, "packed-details", "more-anomalies", "checkers")
 	assert.Equal(t, 2, tb.state(t).Scripts)
 	assert.Empty(t, tb.Problems(), "no alert, no error")
 
