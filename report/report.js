@@ -193,7 +193,7 @@
   function load (ci) {
     var c = chunks[ci]
     if (!c.loading) {
-      c.loading = inflate(c.meta.z).then(function (b) { c.data = decodeChunk(b, c.meta.n) }, function (err) {
+      c.loading = inflate(c.meta.z).then(function (b) { c.data = decodeChunk(b, c.meta.n); c.meta.z = '' }, function (err) {
         c.failed = err
         status.textContent = 'cannot read the timeline data: ' + err.message
       })
