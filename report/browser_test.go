@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -146,7 +147,9 @@ type pageState struct {
 	LoadMS    float64  `json:"loadMS"` // the browser's own clock: navigation start to load end
 	FCPMS     float64  `json:"fcp"`    // first contentful paint: the verdict banner is on screen
 	Timing    struct {
-		Start, Decode, Draw float64 // ms: script start, data decoding, first timeline drawing
+		// ms: script start, header parsing, inflating the start, first
+		// timeline drawing; Ready: when the timeline was drawn, from navigation start
+		Start, Parse, Decode, Draw, Ready float64
 	} `json:"timing"`
 }
 
@@ -197,7 +200,10 @@ func (tb *tab) screenshot(t *testing.T, name string, sections ...string) {
 	for _, s := range sections {
 		_, err := chromedp.Run(tb.ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById('`+s+`').scrollIntoView()`))
 		require.NoError(t, err)
-		time.Sleep(400 * time.Millisecond) // lazy porcupine views load when in sight
+		// Porcupine's views are inflated and loaded when they come into sight.
+		_, err = chromedp.Run(tb.ctx, chromedp.Poll[bool](`Array.from(document.querySelectorAll('iframe.porcupine')).every(f => { const r = f.getBoundingClientRect(); return r.bottom <= 0 || r.top >= innerHeight || f.srcdoc !== '' }) || null`))
+		require.NoError(t, err)
+		time.Sleep(400 * time.Millisecond) // and drawn
 		save("-" + s)
 	}
 }
@@ -255,35 +261,7 @@ func TestBrowserReports(t *testing.T) {
 		assert.Contains(t, all, "late")
 	})
 
-	t.Run("invalid", func(t *testing.T) {
-		dir := writeFixture(t, root, invalidFixture())
-		require.NoError(t, Write(t.Context(), dir))
-		tb := openTab(t, browser)
-		took := tb.open(t, filepath.Join(dir, h.ReportFile))
-		st := tb.state(t)
-		tb.screenshot(t, "invalid", "plots", "linearization", "checkers", "logs")
-		t.Logf("opened in %s; timeline: %s", took.Round(time.Millisecond), st.Status)
-		assert.True(t, tb.porcupineRendered(t), "porcupine drew the linearization view")
-
-		assert.Equal(t, "invalid", st.Verdict)
-		assert.Contains(t, st.Headline, "read of k3 returned 7 at 6.31 s")
-		require.Len(t, st.Anomalies, 1)
-		assert.Contains(t, st.Anomalies[0], "write k3=9 had completed at 6.10 s")
-		assert.GreaterOrEqual(t, st.Plots, 3)
-		assert.GreaterOrEqual(t, st.Faults, 3*3, "three fault periods shaded on each plot")
-		assert.Equal(t, 1, st.Lin)
-		assert.Positive(t, st.TLOps)
-
-		// The anomaly's link opens the violating op in the timeline.
-		_, err := chromedp.Run(tb.ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector('.anomaly a.tl-link').click()`))
-		require.NoError(t, err)
-		detail, err := chromedp.Run(tb.ctx, chromedp.Poll[string](`(() => { const s = document.getElementById('tl-detail').textContent; return s.startsWith('op #') ? s : null })()`))
-		require.NoError(t, err)
-		assert.Contains(t, detail, "read k3 → 7")
-		assert.Contains(t, detail, "node n3")
-		tb.screenshot(t, "invalid-timeline-click")
-		assert.Empty(t, tb.Problems(), "console errors, exceptions or dialogs")
-	})
+	t.Run("invalid", func(t *testing.T) { testInvalidPage(t, browser, root) })
 
 	t.Run("valid", func(t *testing.T) {
 		dir := writeFixture(t, root, validFixture())
@@ -323,6 +301,8 @@ func TestBrowserReports(t *testing.T) {
 		assert.Empty(t, tb.Problems(), "no alert, no error")
 	})
 
+	t.Run("packed details", func(t *testing.T) { testPackedDetails(t, browser, root) })
+
 	t.Run("empty run", func(t *testing.T) {
 		dir := filepath.Join(root, "empty", "run")
 		require.NoError(t, os.MkdirAll(dir, 0o755))
@@ -354,8 +334,77 @@ func TestBrowserReports(t *testing.T) {
 	})
 }
 
-// The issue's budget is 3 s to open a 100,000-op report; the figure is
-// logged, not asserted (the machine is shared), and the page must work.
+// testInvalidPage: the invalid run's page says what broke, shades the
+// faults, draws porcupine's view, and its anomaly opens the violating op.
+func testInvalidPage(t *testing.T, browser context.Context, root string) {
+	dir := writeFixture(t, root, invalidFixture())
+	require.NoError(t, Write(t.Context(), dir))
+	tb := openTab(t, browser)
+	took := tb.open(t, filepath.Join(dir, h.ReportFile))
+	st := tb.state(t)
+	tb.screenshot(t, "invalid", "plots", "linearization", "checkers", "logs")
+	t.Logf("opened in %s; timeline: %s", took.Round(time.Millisecond), st.Status)
+	assert.True(t, tb.porcupineRendered(t), "porcupine drew the linearization view")
+
+	assert.Equal(t, "invalid", st.Verdict)
+	assert.Contains(t, st.Headline, "read of k3 returned 7 at 6.31 s")
+	require.Len(t, st.Anomalies, 1)
+	assert.Contains(t, st.Anomalies[0], "write k3=9 had completed at 6.10 s")
+	assert.GreaterOrEqual(t, st.Plots, 3)
+	assert.GreaterOrEqual(t, st.Faults, 3*3, "three fault periods shaded on each plot")
+	assert.Equal(t, 1, st.Lin)
+	assert.Positive(t, st.TLOps)
+
+	// The anomaly's link opens the violating op in the timeline.
+	_, err := chromedp.Run(tb.ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector('.anomaly a.tl-link').click()`))
+	require.NoError(t, err)
+	detail, err := chromedp.Run(tb.ctx, chromedp.Poll[string](`(() => { const s = document.getElementById('tl-detail').textContent; return s.startsWith('op #') ? s : null })()`))
+	require.NoError(t, err)
+	assert.Contains(t, detail, "read k3 → 7")
+	assert.Contains(t, detail, "node n3")
+	tb.screenshot(t, "invalid-timeline-click")
+	assert.Empty(t, tb.Problems(), "console errors, exceptions or dialogs")
+
+}
+
+// testPackedDetails: checker details and the one-line anomalies are
+// packed; opening them inflates them, as text.
+func testPackedDetails(t *testing.T, browser context.Context, root string) {
+	dir := writeFixture(t, root, evilFixture())
+	var res h.Results
+	require.NoError(t, readJSON(filepath.Join(dir, h.ResultsFile), &res))
+	first := res.Checkers[0].Anomalies[0]
+	for i := 2; i <= 8; i++ {
+		a := first
+		a.Explanation = fmt.Sprintf("anomaly number %d: %s", i, xss)
+		res.Checkers[0].Anomalies = append(res.Checkers[0].Anomalies, a)
+	}
+	writeJSON(t, filepath.Join(dir, h.ResultsFile), res)
+	require.NoError(t, Write(t.Context(), dir))
+	tb := openTab(t, browser)
+	tb.open(t, filepath.Join(dir, h.ReportFile))
+	_, err := chromedp.Run(tb.ctx, chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('details').forEach(d => { d.open = true })`))
+	require.NoError(t, err)
+	more, err := chromedp.Run(tb.ctx, chromedp.Poll[[]string](`(() => { const r = Array.from(document.querySelectorAll('details.more tbody tr')).map(tr => tr.textContent); return r.length ? r : null })()`))
+	require.NoError(t, err)
+	require.Len(t, more, 3, "anomalies 6 to 8, one line each")
+	assert.Contains(t, more[0], "anomaly number 6: "+xss)
+	assert.Contains(t, more[2], "anomaly number 8")
+	links, err := chromedp.Run(tb.ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('details.more tbody a')).map(a => a.getAttribute('href'))`))
+	require.NoError(t, err)
+	assert.Contains(t, links, "#lin-0", "a one-line anomaly links its key's view")
+	details, err := chromedp.Run(tb.ctx, chromedp.Poll[string](`(() => { const p = document.querySelector('#checkers pre'); return p && p.textContent ? p.textContent : null })()`))
+	require.NoError(t, err)
+	assert.Contains(t, details, `"note": "`+xss+`"`, "the stats checker's details, as text")
+	tb.screenshot(t, "packed-details", "more-anomalies", "checkers")
+	assert.Equal(t, 2, tb.state(t).Scripts)
+	assert.Empty(t, tb.Problems(), "no alert, no error")
+
+}
+
+// A 100,000-op run's report is at most 5 MB and is ready (loaded, data
+// inflated, timeline drawn) within 2 s by the page's own clock: the budgets
+// of issue 16. Its figures are logged with the machine's load.
 func TestBrowserBigReport(t *testing.T) {
 	if testing.Short() {
 		t.Skip("100,000-op fixture")
@@ -365,23 +414,82 @@ func TestBrowserBigReport(t *testing.T) {
 	start := time.Now()
 	require.NoError(t, Write(t.Context(), dir))
 	wrote := time.Since(start)
+	file := filepath.Join(dir, h.ReportFile)
+	fi, err := os.Stat(file)
+	require.NoError(t, err)
 	tb := openTab(t, browser)
-	took := tb.open(t, filepath.Join(dir, h.ReportFile))
+	took := tb.open(t, file)
 	st := tb.state(t)
-	// Scroll through the timeline: each frame draws only what is visible.
+	// Scroll through the timeline: each frame draws only what is visible,
+	// and inflates the chunks it reaches.
 	scroll, err := chromedp.Run(tb.ctx, chromedp.Evaluate[float64](`(() => {
 	  const tl = document.getElementById('tl'); const t0 = performance.now()
 	  for (let i = 1; i <= 20; i++) { tl.scrollTop = tl.scrollHeight * i / 21; tl.dispatchEvent(new Event('scroll')); document.getElementById('tl-zoom-out').click() }
 	  return performance.now() - t0 })()`))
 	require.NoError(t, err)
 	tb.screenshot(t, "big", "plots", "timeline")
-	t.Logf("100,000 ops: report written in %s; opened (loaded and timeline drawn) in %s, first paint (the verdict) at %.0f ms and load event at %.0f ms by the page's clock (script started at %.0f ms, decoded the data in %.0f ms, drew the timeline in %.0f ms); 20 zoom-outs at 20 scroll positions in %.0f ms; %s",
-		wrote.Round(time.Millisecond), took.Round(time.Millisecond), st.FCPMS, st.LoadMS, st.Timing.Start, st.Timing.Decode, st.Timing.Draw, scroll, st.Status)
+	checkOpDetails(t, tb, dir)
+	// The whole run, every chunk inflated: still a window of bars.
+	_, err = chromedp.Run(tb.ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById('tl-fit').click()`))
+	require.NoError(t, err)
+	whole, err := chromedp.Run(tb.ctx, chromedp.Poll[string](`(() => { const s = document.getElementById('tl-status').textContent; return /\((\d+) of \1 chunks/.test(s) ? s : null })()`))
+	require.NoError(t, err)
+	tb.screenshot(t, "big-whole")
+	t.Logf("100,000 ops: report %.2f MB written in %s; opened (loaded and timeline drawn) in %s wall; by the page's clock: first paint (the verdict) %.0f ms, load event %.0f ms, script started %.0f ms, header parsed in %.0f ms, start inflated in %.0f ms, first window drawn in %.0f ms, timeline ready at %.0f ms; 20 zoom-outs at 20 scroll positions in %.0f ms; %s; whole run: %s; %s",
+		float64(fi.Size())/1e6, wrote.Round(time.Millisecond), took.Round(time.Millisecond), st.FCPMS, st.LoadMS, st.Timing.Start,
+		st.Timing.Parse, st.Timing.Decode, st.Timing.Draw, st.Timing.Ready, scroll, st.Status, whole, loadAverage())
+	assert.LessOrEqual(t, fi.Size(), int64(5e6), "a 100,000-op report is at most 5 MB")
+	assert.Less(t, st.Timing.Ready, 2000.0, "the timeline is ready within 2 s of navigation")
 	assert.Equal(t, "valid", st.Verdict)
 	assert.GreaterOrEqual(t, st.Plots, 3)
 	assert.Positive(t, st.TLOps)
 	assert.Less(t, st.TLOps, 20000, "the timeline draws a window, not every op")
+	assert.Contains(t, st.Status, "of 100000 ops")
 	assert.Empty(t, tb.Problems())
+}
+
+// checkOpDetails jumps to ops spread over the run (every chunk, the long
+// info ops among them) and compares what the page decoded with the history.
+func checkOpDetails(t *testing.T, tb *tab, dir string) {
+	hist, err := h.ReadHistory(filepath.Join(dir, h.HistoryFile))
+	require.NoError(t, err)
+	all, _ := ops(hist)
+	var pick []op
+	for i := 0; i < len(all); i += len(all) / 7 {
+		pick = append(pick, all[i])
+	}
+	for _, o := range all {
+		if o.Outcome == outInfo {
+			pick = append(pick, o)
+			break
+		}
+	}
+	pick = append(pick, all[len(all)-1])
+	for _, o := range pick {
+		_, err := chromedp.Run(tb.ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`window.location.hash = '#op-%d'`, o.Index)))
+		require.NoError(t, err)
+		want := fmt.Sprintf("op #%d (completion #%d) · process %d · node %s\n%s", o.Index, o.EndIndex, o.Process, o.Node, o.F+" "+o.Key)
+		got, err := chromedp.Run(tb.ctx, chromedp.Poll[string](fmt.Sprintf(`(() => { const s = document.getElementById('tl-detail').textContent; return s.startsWith('op #%d ') ? s : null })()`, o.Index)))
+		require.NoError(t, err, "op %d", o.Index)
+		assert.True(t, strings.HasPrefix(got, want), "op %d: got %q, want %q…", o.Index, got, want)
+		if o.Value != nil && (o.F == h.FWrite || o.Outcome == outOK) {
+			assert.Contains(t, got, " "+*o.Value+"\n", "op %d: value", o.Index)
+		}
+		outcome := map[string]string{outOK: "ok", outFail: "fail", outInfo: "info", outPending: "no completion"}[o.Outcome]
+		assert.Contains(t, got, "outcome "+outcome+" · invoked ", "op %d", o.Index)
+		at := float64(o.Start/1000) / 1e6 // the page has µs
+		assert.True(t, strings.Contains(got, fmt.Sprintf("invoked %.2f s", at)) || strings.Contains(got, fmt.Sprintf("invoked %.3f s", at)),
+			"op %d invoked at %.6f s: %q", o.Index, at, got)
+	}
+}
+
+// loadAverage is the first line of /proc/loadavg, for timing figures.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "load average unknown"
+	}
+	return "load average " + strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
 // TestBrowserStoredRun opens the report of a real run given by

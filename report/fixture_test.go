@@ -59,7 +59,6 @@ func defaultFaults() []scriptedFault {
 // and node logs for f under dir, and returns the run directory.
 func writeFixture(t testing.TB, dir string, f fixture) string {
 	t.Helper()
-	rng := rand.New(rand.NewSource(42))
 	start := f.start
 	if start.IsZero() {
 		start = fixtureStart
@@ -77,9 +76,39 @@ func writeFixture(t testing.TB, dir string, f fixture) string {
 	runDir := filepath.Join(dir, test.Name, start.Format("20060102T150405Z"))
 	require.NoError(t, os.MkdirAll(runDir, 0o755))
 
-	var evs []event
-	add := func(o h.Op) { evs = append(evs, event{op: o, at: o.Time}) }
-	nodes := []string{"n1", "n2", "n3", "n4", "n5"}
+	w := &fixtureWriter{f: f, rng: rand.New(rand.NewSource(42))}
+	w.background()
+	if f.staleRead {
+		w.script("k3", "7", "9")
+	}
+	if f.evilKey != "" {
+		w.script(f.evilKey, xss, "<img src=x onerror=alert(2)>")
+	}
+	w.faults()
+	hist := w.writeHistory(t, runDir)
+	w.writeResults(t, runDir, test, start, hist)
+	writeNodeLogs(t, runDir, f, start)
+	return runDir
+}
+
+var fixtureNodes = []string{"n1", "n2", "n3", "n4", "n5"}
+
+// fixtureWriter collects a fixture's history events and anomalies.
+type fixtureWriter struct {
+	f              fixture
+	rng            *rand.Rand
+	evs            []event
+	nextProc       int
+	anomalies      []h.Anomaly
+	firstViolation *int64
+}
+
+func (w *fixtureWriter) add(o h.Op) { w.evs = append(w.evs, event{op: o, at: o.Time}) }
+
+// background generates the linearizable traffic: each op takes effect at
+// a random instant inside its interval, reads see what the register held.
+func (w *fixtureWriter) background() {
+	f, rng := w.f, w.rng
 	reserved := map[string]bool{"k3": true}
 	type lp struct {
 		at    int64
@@ -90,7 +119,7 @@ func writeFixture(t testing.TB, dir string, f fixture) string {
 	var points []lp
 	perProc := max(1, f.ops/f.procs)
 	step := int64(f.duration) / int64(perProc)
-	nextProc := f.procs
+	w.nextProc = f.procs
 	valueSeq := 0
 	for p := 0; p < f.procs; p++ {
 		proc := h.Process(p)
@@ -101,8 +130,7 @@ func writeFixture(t testing.TB, dir string, f fixture) string {
 			for reserved[key] {
 				key = fmt.Sprintf("k%d", rng.Intn(f.keys))
 			}
-			node := nodes[rng.Intn(len(nodes))]
-			inv := h.Op{Process: proc, Type: h.Invoke, Key: key, Time: tm, Node: node}
+			inv := h.Op{Process: proc, Type: h.Invoke, Key: key, Time: tm, Node: fixtureNodes[rng.Intn(len(fixtureNodes))]}
 			comp := inv
 			comp.Time = tm + lat
 			roll := rng.Intn(100)
@@ -129,14 +157,14 @@ func writeFixture(t testing.TB, dir string, f fixture) string {
 			case comp.F == h.FWrite && (comp.Type == h.OK || rng.Intn(2) == 0):
 				points = append(points, lp{at: at, key: key, write: comp.Value, read: -1})
 			case comp.F == h.FRead && comp.Type == h.OK:
-				points = append(points, lp{at: at, key: key, read: len(evs) + 1})
+				points = append(points, lp{at: at, key: key, read: len(w.evs) + 1})
 			}
-			evs = append(evs, event{op: inv, at: inv.Time})
-			evs = append(evs, event{op: comp, at: comp.Time})
+			w.add(inv)
+			w.add(comp)
 			tm = comp.Time + rng.Int63n(max(step/5, 1))
 			if comp.Type == h.Info {
-				proc = h.Process(nextProc)
-				nextProc++
+				proc = h.Process(w.nextProc)
+				w.nextProc++
 			}
 		}
 	}
@@ -147,50 +175,52 @@ func writeFixture(t testing.TB, dir string, f fixture) string {
 		if p.write != nil {
 			state[p.key] = p.write
 		} else if v := state[p.key]; v != nil {
-			evs[p.read].op.Value = h.Str(*v)
+			w.evs[p.read].op.Value = h.Str(*v)
 		}
 	}
+}
 
-	var anomalies []h.Anomaly
-	var firstViolation *int64
-	script := func(key, old, newV string) {
-		p1, p2 := h.Process(nextProc), h.Process(nextProc+1)
-		nextProc += 2
-		ms := func(x float64) int64 { return int64(x * float64(time.Millisecond)) }
-		w7 := h.Op{Process: p1, Type: h.Invoke, F: h.FWrite, Key: key, Value: h.Str(old), Time: ms(3000), Node: "n1"}
-		w7ok := w7
-		w7ok.Type, w7ok.Time = h.OK, ms(3012)
-		w9 := h.Op{Process: p1, Type: h.Invoke, F: h.FWrite, Key: key, Value: h.Str(newV), Time: ms(6050), Node: "n1"}
-		w9ok := w9
-		w9ok.Type, w9ok.Time = h.OK, ms(6100)
-		r := h.Op{Process: p2, Type: h.Invoke, F: h.FRead, Key: key, Time: ms(6250), Node: "n3"}
-		rok := r
-		rok.Type, rok.Time, rok.Value = h.OK, ms(6310), h.Str(old)
-		for _, o := range []h.Op{w7, w7ok, w9, w9ok, r, rok} {
-			add(o)
-		}
-		anomalies = append(anomalies, h.Anomaly{Checker: "linearizable", Key: key, Time: rok.Time,
-			Explanation: fmt.Sprintf("read of %s returned %s at %.2f s, but write %s=%s had completed at %.2f s and nothing wrote %s after it",
-				key, old, float64(rok.Time)/1e9, key, newV, float64(w9ok.Time)/1e9, old),
-			Ops: []h.Op{r, rok}, Window: []h.Op{w7, w7ok, w9, w9ok, r, rok}})
-		t := rok.Time
-		firstViolation = &t
+// script adds a stale read of key: it returns old after newV was written.
+func (w *fixtureWriter) script(key, old, newV string) {
+	p1, p2 := h.Process(w.nextProc), h.Process(w.nextProc+1)
+	w.nextProc += 2
+	ms := func(x float64) int64 { return int64(x * float64(time.Millisecond)) }
+	w7 := h.Op{Process: p1, Type: h.Invoke, F: h.FWrite, Key: key, Value: h.Str(old), Time: ms(3000), Node: "n1"}
+	w7ok := w7
+	w7ok.Type, w7ok.Time = h.OK, ms(3012)
+	w9 := h.Op{Process: p1, Type: h.Invoke, F: h.FWrite, Key: key, Value: h.Str(newV), Time: ms(6050), Node: "n1"}
+	w9ok := w9
+	w9ok.Type, w9ok.Time = h.OK, ms(6100)
+	r := h.Op{Process: p2, Type: h.Invoke, F: h.FRead, Key: key, Time: ms(6250), Node: "n3"}
+	rok := r
+	rok.Type, rok.Time, rok.Value = h.OK, ms(6310), h.Str(old)
+	for _, o := range []h.Op{w7, w7ok, w9, w9ok, r, rok} {
+		w.add(o)
 	}
-	if f.staleRead {
-		script("k3", "7", "9")
-	}
-	if f.evilKey != "" {
-		script(f.evilKey, xss, "<img src=x onerror=alert(2)>")
-	}
+	w.anomalies = append(w.anomalies, h.Anomaly{Checker: "linearizable", Key: key, Time: rok.Time,
+		Explanation: fmt.Sprintf("read of %s returned %s at %.2f s, but write %s=%s had completed at %.2f s and nothing wrote %s after it",
+			key, old, float64(rok.Time)/1e9, key, newV, float64(w9ok.Time)/1e9, old),
+		Ops: []h.Op{r, rok}, Window: []h.Op{w7, w7ok, w9, w9ok, r, rok}})
+	t := rok.Time
+	w.firstViolation = &t
+}
 
-	for _, ft := range f.faults {
+// faults adds each scripted fault as the runner records it: invocation and
+// completion of its start and of its stop.
+func (w *fixtureWriter) faults() {
+	for _, ft := range w.f.faults {
 		desc := ft.desc
-		add(h.Op{Process: h.NemesisProcess, Type: h.Info, F: "start-" + ft.pkg, Time: int64(ft.start)})
-		add(h.Op{Process: h.NemesisProcess, Type: h.Info, F: "start-" + ft.pkg, Value: &desc, Node: ft.nodes, Time: int64(ft.start) + 2e6})
-		add(h.Op{Process: h.NemesisProcess, Type: h.Info, F: "stop-" + ft.pkg, Time: int64(ft.end)})
-		add(h.Op{Process: h.NemesisProcess, Type: h.Info, F: "stop-" + ft.pkg, Value: h.Str("healed"), Node: ft.nodes, Time: int64(ft.end) + 1e6})
+		w.add(h.Op{Process: h.NemesisProcess, Type: h.Info, F: "start-" + ft.pkg, Time: int64(ft.start)})
+		w.add(h.Op{Process: h.NemesisProcess, Type: h.Info, F: "start-" + ft.pkg, Value: &desc, Node: ft.nodes, Time: int64(ft.start) + 2e6})
+		w.add(h.Op{Process: h.NemesisProcess, Type: h.Info, F: "stop-" + ft.pkg, Time: int64(ft.end)})
+		w.add(h.Op{Process: h.NemesisProcess, Type: h.Info, F: "stop-" + ft.pkg, Value: h.Str("healed"), Node: ft.nodes, Time: int64(ft.end) + 1e6})
 	}
+}
 
+// writeHistory orders and numbers the events, writes history.jsonl and
+// gives the anomalies' ops the indices they got.
+func (w *fixtureWriter) writeHistory(t testing.TB, runDir string) h.History {
+	evs := w.evs
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].at < evs[j].at })
 	var b strings.Builder
 	hist := make(h.History, len(evs))
@@ -202,31 +232,34 @@ func writeFixture(t testing.TB, dir string, f fixture) string {
 		b.Write(line)
 		b.WriteByte('\n')
 	}
-	// Anomaly ops carry the indices they got in the history.
 	idx := map[[3]int64]int{}
 	for _, o := range hist {
 		idx[[3]int64{int64(o.Process), o.Time, int64(len(o.Type))}] = o.Index
 	}
-	for ai := range anomalies {
-		for _, l := range [][]h.Op{anomalies[ai].Ops, anomalies[ai].Window} {
+	for ai := range w.anomalies {
+		for _, l := range [][]h.Op{w.anomalies[ai].Ops, w.anomalies[ai].Window} {
 			for i := range l {
 				l[i].Index = idx[[3]int64{int64(l[i].Process), l[i].Time, int64(len(l[i].Type))}]
 			}
 		}
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(runDir, h.HistoryFile), []byte(b.String()), 0o644))
+	return hist
+}
 
+func (w *fixtureWriter) writeResults(t testing.TB, runDir string, test h.Test, start time.Time, hist h.History) {
+	f := w.f
 	verdict := h.Valid
 	lin := h.Result{Checker: "linearizable", Validity: h.Valid, Summary: fmt.Sprintf("%d keys linearizable", f.keys)}
-	if len(anomalies) > 0 {
+	if len(w.anomalies) > 0 {
 		verdict = h.Invalid
-		lin = h.Result{Checker: "linearizable", Validity: h.Invalid, Summary: fmt.Sprintf("%d of %d keys not linearizable", len(anomalies), f.keys),
-			Anomalies: anomalies, Artifacts: []string{"linearizability.html"}}
+		lin = h.Result{Checker: "linearizable", Validity: h.Invalid, Summary: fmt.Sprintf("%d of %d keys not linearizable", len(w.anomalies), f.keys),
+			Anomalies: w.anomalies, Artifacts: []string{"linearizability.html"}}
 		require.NoError(t, os.WriteFile(filepath.Join(runDir, "linearizability.html"), []byte("<!doctype html><p>porcupine</p>"), 0o644))
 	}
 	details, _ := json.Marshal(map[string]any{"keys": f.keys, "note": xss})
-	digests := make([]h.Digest, 5)
-	for i, n := range nodes {
+	digests := make([]h.Digest, len(fixtureNodes))
+	for i, n := range fixtureNodes {
 		digests[i] = h.Digest{Node: n, Digest: "a1b2c3", Applied: 1234, Keys: f.keys}
 	}
 	// The run began with 5 s of setup before test time 0, as the runner records it.
@@ -235,7 +268,7 @@ func writeFixture(t testing.TB, dir string, f fixture) string {
 		Phases: []h.Phase{{Name: "setup", Start: -int64(setup), Duration: h.Duration(setup)},
 			{Name: "main", Start: 0, Duration: h.Duration(f.duration)}},
 		Duration: h.Duration(f.duration + 5*time.Second),
-		TestTime: h.Duration(f.duration), Ops: len(hist.Pairs()), FirstViolation: firstViolation, Command: test.CommandLine(),
+		TestTime: h.Duration(f.duration), Ops: len(hist.Pairs()), FirstViolation: w.firstViolation, Command: test.CommandLine(),
 		Digests: digests,
 		Checkers: []h.Result{lin,
 			{Checker: "stats", Validity: h.Valid, Summary: "most ops succeeded", Details: details},
@@ -243,8 +276,12 @@ func writeFixture(t testing.TB, dir string, f fixture) string {
 	writeJSON(t, filepath.Join(runDir, h.ResultsFile), res)
 	writeJSON(t, filepath.Join(runDir, h.ConfigFile), test)
 	writeJSON(t, filepath.Join(runDir, h.DigestsFile), digests)
+}
 
-	for _, n := range nodes {
+// writeNodeLogs writes a line every 250 ms per node, and n3's warning at
+// the stale read.
+func writeNodeLogs(t testing.TB, runDir string, f fixture, start time.Time) {
+	for _, n := range fixtureNodes {
 		require.NoError(t, os.MkdirAll(filepath.Join(runDir, h.NodesDir, n), 0o755))
 		var lb strings.Builder
 		for ms := 0; ms < int(f.duration/time.Millisecond); ms += 250 {
@@ -256,7 +293,6 @@ func writeFixture(t testing.TB, dir string, f fixture) string {
 		}
 		require.NoError(t, os.WriteFile(filepath.Join(runDir, h.NodesDir, n, "kvnode.log"), []byte(lb.String()), 0o644))
 	}
-	return runDir
 }
 
 func writeJSON(t testing.TB, path string, v any) {

@@ -186,39 +186,19 @@ func latencyRange(all []op) (float64, float64) {
 var outcomeOrder = []string{outOK, outFail, outInfo}
 
 // latencyPlot draws every completed op as a point at its invocation time:
-// colour by outcome, shape by function. Points that would land on the same
-// 2 px cell with the same colour and shape are drawn once, which keeps a
-// 100,000-op plot small without hiding any outcome.
+// colour by outcome, shape by function. The points are a raster
+// (latencyPoints): its size depends on the plot's pixels, not on the number
+// of ops, so a million-op report carries the same small image as a
+// thousand-op one; the frame, fault lanes and legends stay vector.
 func latencyPlot(all []op, tmax int64, faults []fault, violation *int64) template.HTML {
 	f := newFrame("plot-latency", latencyTitle, outcomeLegend(all), tmax, faults, violation)
 	lo, hi, ticks := decades(latencyRange(all))
 	y := f.logScale(lo, hi)
 	f.yAxis("latency (ms)", ticks, y)
-	// One path per outcome and shape: a handful of DOM nodes instead of tens
-	// of thousands, which is what keeps a 100,000-op report quick to open.
-	seen := make(map[uint64]struct{}, 1<<14)
-	for ci, outcome := range outcomeOrder {
-		var paths [4]strings.Builder
-		for _, o := range all {
-			if o.Outcome != outcome {
-				continue
-			}
-			s := shapeOf(o.F)
-			px, py := f.x(o.Start), y(math.Max(float64(o.Latency())/1e6, 0.01))
-			k := uint64(px/2)<<24 | uint64(py/2)<<8 | uint64(ci)<<4 | uint64(s)
-			if _, dup := seen[k]; dup {
-				continue
-			}
-			seen[k] = struct{}{}
-			writeMarker(&paths[s], s, px, py)
-		}
-		fmt.Fprintf(f.b, `<g class="%s">`, outcome)
-		for i := range paths {
-			if paths[i].Len() > 0 {
-				fmt.Fprintf(f.b, `<path d="%s"/>`, paths[i].String())
-			}
-		}
-		f.b.WriteString(`</g>`)
+	if img := latencyPoints(all, f, y); img != "" {
+		m := rasterMargin
+		fmt.Fprintf(f.b, `<image class="points" x="%.0f" y="%.0f" width="%.0f" height="%.0f" preserveAspectRatio="none" href="data:image/png;base64,%s"/>`,
+			f.x0-m, f.y0-m, f.x1-f.x0+2*m, f.y1-f.y0+2*m, img)
 	}
 	// Shape legend beside the title.
 	x := f.x0 + 7*float64(len(latencyTitle)) + 16
@@ -318,15 +298,15 @@ func quantilePlot(all []op, tmax int64, faults []fault, violation *int64) templa
 		lat[i] = l
 	}
 	for _, q := range qs {
-		var pts []string
+		var pts []point
 		for i, l := range lat {
 			if len(l) == 0 {
 				continue
 			}
 			v := l[max(0, min(int(math.Ceil(q.q*float64(len(l))))-1, len(l)-1))]
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", f.x(min(int64(i)*1e9+5e8, tmax)), y(v)))
+			pts = append(pts, point{f.x(min(int64(i)*1e9+5e8, tmax)), y(v)})
 		}
-		fmt.Fprintf(f.b, `<polyline class="line q-%s" points="%s"/>`, q.name, strings.Join(pts, " "))
+		fmt.Fprintf(f.b, `<polyline class="line q-%s" points="%s"/>`, q.name, polyline(pts))
 	}
 	return f.html()
 }
@@ -354,13 +334,49 @@ func throughputPlot(all []op, tmax int64, faults []fault, violation *int64) temp
 	y := f.linScale(hi)
 	f.yAxis("ops/s", ticks, y)
 	for _, outcome := range outcomeOrder {
-		var pts []string
+		pts := make([]point, 0, len(bs))
 		for i, c := range perOutcome[outcome] {
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", f.x(min(int64(i)*1e9+5e8, tmax)), y(float64(c))))
+			pts = append(pts, point{f.x(min(int64(i)*1e9+5e8, tmax)), y(float64(c))})
 		}
-		fmt.Fprintf(f.b, `<polyline class="line %s" points="%s"/>`, outcome, strings.Join(pts, " "))
+		fmt.Fprintf(f.b, `<polyline class="line %s" points="%s"/>`, outcome, polyline(pts))
 	}
 	return f.html()
+}
+
+// point is a position on a plot, px.
+type point struct{ x, y float64 }
+
+// polyline is the points attribute of pts, decimated to what a screen
+// can show: of the points that fall in one pixel column it keeps the
+// lowest and the highest (in their time order), so an hour-long run's
+// 3,600 per-second values draw as about 2,000 points and every spike stays.
+func polyline(pts []point) string {
+	var b strings.Builder
+	emit := func(p point) {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%.1f,%.1f", p.x, p.y)
+	}
+	for i := 0; i < len(pts); {
+		col := math.Floor(pts[i].x)
+		lo, hi := i, i
+		j := i + 1
+		for ; j < len(pts) && math.Floor(pts[j].x) == col; j++ {
+			if pts[j].y < pts[lo].y {
+				lo = j
+			}
+			if pts[j].y > pts[hi].y {
+				hi = j
+			}
+		}
+		emit(pts[min(lo, hi)])
+		if lo != hi {
+			emit(pts[max(lo, hi)])
+		}
+		i = j
+	}
+	return b.String()
 }
 
 // niceTicks returns about n round values covering [lo, hi].

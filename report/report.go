@@ -96,7 +96,9 @@ func writeFileAtomic(path string, b []byte) error {
 // page is what the template renders. Every string in it is user data as far
 // as the template is concerned and gets escaped; only Plots (built from
 // numbers and escaped text), Data (json.Marshal, which escapes <, > and &)
-// and the embedded CSS/JS are trusted.
+// and the embedded CSS/JS are trusted. Packed fields (MoreGz, DetailsGz,
+// linFrame.Packed) are base64url, which escaping leaves as it is; what they
+// hold is put in the page as text (textContent) or in a sandboxed iframe.
 type page struct {
 	Verdict     string // valid, invalid, unknown
 	Headline    string
@@ -117,8 +119,9 @@ type page struct {
 
 	Anomalies []anomalyView // the first maxFullAnomalies, in full
 	More      []anomalyView // the rest, one line each
+	MoreGz    string        // More packed, for the page's script to list when opened
 	Plots     []template.HTML
-	Lin       []*linView
+	Lin       []linFrame
 	LinNote   string
 	Checkers  []checkerView
 	Counts    []countRow
@@ -165,7 +168,7 @@ type checkerView struct {
 	Summary   string
 	Anomalies int
 	Artifacts []string
-	Details   string
+	DetailsGz string // indented JSON, packed: inflated when opened
 }
 
 type digestView struct {
@@ -179,6 +182,38 @@ func build(ctx context.Context, r *run) (*page, error) {
 	}
 	cops, tmax := ops(r.hist)
 	faults := faultPeriods(r.hist, tmax)
+	p := summary(r, cops, faults)
+	if err := p.addAnomalies(r, cops, faults); err != nil {
+		return nil, err
+	}
+	var err error
+	if p.Checkers, err = checkerViews(r); err != nil {
+		return nil, err
+	}
+	violation := violationTime(r.res)
+	p.Plots = []template.HTML{
+		latencyPlot(cops, tmax, faults, violation),
+		quantilePlot(cops, tmax, faults, violation),
+		throughputPlot(cops, tmax, faults, violation),
+	}
+	p.Counts = counts(cops)
+	p.Digests, p.DigestsOK = digests(r.digests)
+	p.Logs = logViews(r, violation)
+	if violation != nil {
+		p.LogAt = secs(*violation)
+	}
+	p.Raw = r.rawFiles
+	data, err := timelineData(cops, tmax, faults, violation)
+	if err != nil {
+		return nil, err
+	}
+	p.Data = template.JS(data)
+	return p, nil
+}
+
+// summary fills the banner: verdict, headline, the run's facts and the
+// faults around the first anomaly.
+func summary(r *run, cops []op, faults []fault) *page {
 	p := &page{
 		Test: r.test, Nemesis: r.test.NemesisName(), Missing: r.missing,
 		Faults: faults, Ops: len(cops), CSS: styleCSS, JS: reportJS,
@@ -204,128 +239,197 @@ func build(ctx context.Context, r *run) (*page, error) {
 		p.RunError = res.Error
 		p.Interrupted = res.Interrupted
 		p.Headline, p.Reasons = headline(res, len(cops), p.FaultCount)
+		if a := res.FirstAnomaly(); a != nil && res.Verdict == harness.Invalid {
+			p.Context = faultContext(faults, a.Time)
+		}
 	}
 	if p.Command == "" && r.test.System != "" {
 		p.Command = r.test.CommandLine()
 	}
-	violation := violationTime(res)
-	if res != nil && res.Verdict == harness.Invalid {
-		if a := res.FirstAnomaly(); a != nil {
-			p.Context = faultContext(faults, a.Time)
-		}
-	}
+	return p
+}
 
-	// Anomalies and the linearization views of their keys.
+// addAnomalies lists every checker's anomalies, the first maxFullAnomalies
+// with their windows, and draws the linearization views of their keys.
+func (p *page) addAnomalies(r *run, cops []op, faults []fault) error {
+	if r.res == nil {
+		return nil
+	}
 	linIDs := map[string]string{}
-	if res != nil {
-		n := 0
-		for _, c := range res.Checkers {
-			for _, a := range c.Anomalies {
-				n++
-				if a.Checker == "" {
-					a.Checker = c.Checker
-				}
-				av := anomalyView{N: n, Checker: a.Checker, Key: a.Key, Explanation: a.Explanation,
-					Time: secs(a.Time), TimeNS: a.Time, FirstOp: -1}
-				culprit := map[int]bool{}
-				for _, o := range a.Ops {
-					culprit[o.Index] = true
-				}
-				window := a.Window
-				if len(window) == 0 {
-					window = a.Ops
-				}
-				for _, o := range window {
-					av.Window = append(av.Window, row(o, culprit[o.Index], faults))
-				}
-				if len(a.Ops) > 0 {
-					av.FirstOp = a.Ops[0].Index
-				} else if len(window) > 0 {
-					av.FirstOp = window[0].Index
-				}
-				if a.Key != "" && c.Validity == harness.Invalid && len(p.Lin) < maxLinViews {
-					id, done := linIDs[a.Key]
-					if !done {
-						id = fmt.Sprintf("lin-%d", len(linIDs))
-						v, err := linearizationView(id, r.hist, cops, a.Key, faults)
-						if err != nil {
-							return nil, err
-						}
-						if v == nil {
-							id = ""
-						} else {
-							p.Lin = append(p.Lin, v)
-						}
-						linIDs[a.Key] = id
+	n := 0
+	for _, c := range r.res.Checkers {
+		for _, a := range c.Anomalies {
+			n++
+			if a.Checker == "" {
+				a.Checker = c.Checker
+			}
+			av := anomalyView{N: n, Checker: a.Checker, Key: a.Key, Explanation: a.Explanation,
+				Time: secs(a.Time), TimeNS: a.Time, FirstOp: -1}
+			if n <= maxFullAnomalies {
+				av.Window = windowRows(a, faults) // the rest: one line each; the timeline has the ops
+			}
+			if len(a.Ops) > 0 {
+				av.FirstOp = a.Ops[0].Index
+			} else if len(a.Window) > 0 {
+				av.FirstOp = a.Window[0].Index
+			}
+			if a.Key != "" && c.Validity == harness.Invalid && len(p.Lin) < maxLinViews {
+				id, done := linIDs[a.Key]
+				if !done {
+					v, err := linFrameOf(fmt.Sprintf("lin-%d", len(linIDs)), r.hist, cops, a.Key, faults)
+					if err != nil {
+						return err
 					}
-					av.LinID = id
+					if v != nil {
+						id = v.ID
+						p.Lin = append(p.Lin, *v)
+					}
+					linIDs[a.Key] = id
 				}
-				if n > maxFullAnomalies {
-					av.Window = nil // listed in one line each; the timeline has the ops
-				}
-				p.Anomalies = append(p.Anomalies, av)
+				av.LinID = id
 			}
-		}
-		if len(linIDs) > maxLinViews {
-			p.LinNote = fmt.Sprintf("Views are drawn for the first %d failing keys only.", maxLinViews)
-		}
-		for _, c := range res.Checkers {
-			cv := checkerView{Name: c.Checker, Validity: string(c.Validity), Summary: c.Summary, Anomalies: len(c.Anomalies)}
-			for _, a := range c.Artifacts {
-				if rel := relInside(r.dir, a); rel != "" {
-					cv.Artifacts = append(cv.Artifacts, rel)
-				}
-			}
-			if len(c.Details) > 0 {
-				var v any
-				if json.Unmarshal(c.Details, &v) == nil {
-					b, _ := json.MarshalIndent(v, "", "  ")
-					cv.Details = string(b)
-				}
-			}
-			p.Checkers = append(p.Checkers, cv)
+			p.Anomalies = append(p.Anomalies, av)
 		}
 	}
-
+	if len(linIDs) > maxLinViews {
+		p.LinNote = fmt.Sprintf("Views are drawn for the first %d failing keys only.", maxLinViews)
+	}
 	if len(p.Anomalies) > maxFullAnomalies {
 		p.More = p.Anomalies[maxFullAnomalies:]
 		p.Anomalies = p.Anomalies[:maxFullAnomalies]
-	}
-	p.Plots = []template.HTML{
-		latencyPlot(cops, tmax, faults, violation),
-		quantilePlot(cops, tmax, faults, violation),
-		throughputPlot(cops, tmax, faults, violation),
-	}
-	p.Counts = counts(cops)
-	p.Digests, p.DigestsOK = digests(r.digests)
-	p.Logs = nodeLogs(r.dir, testZero(res), violation)
-	if res != nil {
-		if a := res.FirstAnomaly(); a != nil {
-			involved := map[string]bool{}
-			for _, o := range a.Ops {
-				involved[o.Node] = true
-			}
-			for i := range p.Logs {
-				p.Logs[i].Involved = involved[p.Logs[i].Node]
-				p.Logs[i].Open = p.Logs[i].Involved
-			}
-			sort.SliceStable(p.Logs, func(i, j int) bool { return p.Logs[i].Involved && !p.Logs[j].Involved })
+		z, err := packedMore(p.More)
+		if err != nil {
+			return err
 		}
+		p.MoreGz = z
 	}
-	if len(p.Logs) > 0 && !slices.ContainsFunc(p.Logs, func(l logExcerpt) bool { return l.Open }) && len(p.Logs[0].Lines) > 0 {
-		p.Logs[0].Open = true
-	}
-	if violation != nil {
-		p.LogAt = secs(*violation)
-	}
-	p.Raw = r.rawFiles
+	return nil
+}
 
-	data, err := timelineData(cops, tmax, faults, violation)
+// packedMore packs the one-line anomalies as rows for report.js's
+// fillMore: [n, checker, key, time, explanation, first op, view id]. A run
+// can have thousands; their explanations repeat and pack tenfold.
+func packedMore(more []anomalyView) (string, error) {
+	rows := make([][]any, len(more))
+	for i, a := range more {
+		rows[i] = []any{a.N, a.Checker, a.Key, a.Time, a.Explanation, a.FirstOp, a.LinID}
+	}
+	b, err := json.Marshal(rows)
 	if err != nil {
+		return "", fmt.Errorf("anomalies: %w", err)
+	}
+	return packed(b)
+}
+
+// windowRows are the rows of an anomaly's failing window (its own ops
+// when it has no window), its own ops marked as culprits.
+func windowRows(a harness.Anomaly, faults []fault) []opRow {
+	culprit := map[int]bool{}
+	for _, o := range a.Ops {
+		culprit[o.Index] = true
+	}
+	window := a.Window
+	if len(window) == 0 {
+		window = a.Ops
+	}
+	rows := make([]opRow, 0, len(window))
+	for _, o := range window {
+		rows = append(rows, row(o, culprit[o.Index], faults))
+	}
+	return rows
+}
+
+// linFrame is a linearization view as the page embeds it: porcupine's page
+// packed (gzip + base64), inflated by the page's script when it scrolls
+// into sight; or, when even packed it is over maxLinPacked (a hot key of a
+// long run), a note that sends the reader to the checker's own file.
+type linFrame struct {
+	*linView
+	Packed string
+	TooBig string
+}
+
+// maxLinPacked bounds one embedded view (bytes of base64), so that up to
+// maxLinViews of them keep a report within its budget. A variable for tests.
+var maxLinPacked = 4 << 20
+
+func linFrameOf(id string, h harness.History, cops []op, key string, faults []fault) (*linFrame, error) {
+	v, err := linearizationView(id, h, cops, key, faults)
+	if err != nil || v == nil {
 		return nil, err
 	}
-	p.Data = template.JS(data)
-	return p, nil
+	z, err := packed([]byte(v.HTML))
+	if err != nil {
+		return nil, fmt.Errorf("linearization view of key %q: %w", key, err)
+	}
+	size := len(v.HTML)
+	v.HTML = "" // only the packed copy goes into the page
+	if len(z) > maxLinPacked {
+		return &linFrame{linView: v, TooBig: fmt.Sprintf("Porcupine's view of this key is %.1f MB (%.1f MB packed), too large to embed: "+
+			"open the linearizable checker's file (listed under Checkers) for it.", float64(size)/1e6, float64(len(z))/1e6)}, nil
+	}
+	return &linFrame{linView: v, Packed: z}, nil
+}
+
+func checkerViews(r *run) ([]checkerView, error) {
+	if r.res == nil {
+		return nil, nil
+	}
+	var out []checkerView
+	for _, c := range r.res.Checkers {
+		cv := checkerView{Name: c.Checker, Validity: string(c.Validity), Summary: c.Summary, Anomalies: len(c.Anomalies)}
+		for _, a := range c.Artifacts {
+			if rel := relInside(r.dir, a); rel != "" {
+				cv.Artifacts = append(cv.Artifacts, rel)
+			}
+		}
+		if len(c.Details) > 0 {
+			var v any
+			if json.Unmarshal(c.Details, &v) == nil {
+				// Set as text by the page's script: no need to escape <, > and &.
+				var b bytes.Buffer
+				enc := json.NewEncoder(&b)
+				enc.SetEscapeHTML(false)
+				enc.SetIndent("", "  ")
+				_ = enc.Encode(v)
+				z, err := packed(b.Bytes())
+				if err != nil {
+					return nil, fmt.Errorf("details of %s: %w", c.Checker, err)
+				}
+				cv.DetailsGz = z
+			}
+		}
+		out = append(out, cv)
+	}
+	return out, nil
+}
+
+// logViews cuts the node logs around the first violation; the nodes that
+// served the first anomaly's ops come first, unfolded.
+func logViews(r *run, violation *int64) []logExcerpt {
+	logs := nodeLogs(r.dir, testZero(r.res), violation)
+	if a := firstAnomaly(r.res); a != nil {
+		involved := map[string]bool{}
+		for _, o := range a.Ops {
+			involved[o.Node] = true
+		}
+		for i := range logs {
+			logs[i].Involved = involved[logs[i].Node]
+			logs[i].Open = logs[i].Involved
+		}
+		sort.SliceStable(logs, func(i, j int) bool { return logs[i].Involved && !logs[j].Involved })
+	}
+	if len(logs) > 0 && !slices.ContainsFunc(logs, func(l logExcerpt) bool { return l.Open }) && len(logs[0].Lines) > 0 {
+		logs[0].Open = true
+	}
+	return logs
+}
+
+func firstAnomaly(res *harness.Results) *harness.Anomaly {
+	if res == nil {
+		return nil
+	}
+	return res.FirstAnomaly()
 }
 
 // testZero is the wall time of test time 0 (when the history began), for

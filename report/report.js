@@ -1,16 +1,27 @@
-// The report's only script: the copy button, plot clicks and a windowed
-// timeline. Everything from the history is put in the page with
-// textContent, never innerHTML, so keys and values stay text.
+// The report's only script: the copy button, plot clicks, the porcupine
+// views and a windowed timeline. Everything from the history is put in the
+// page with textContent, never innerHTML, so keys and values stay text.
 (function () {
   'use strict'
   var t0 = performance.now()
   var D = JSON.parse(document.getElementById('data').textContent)
-  // Ends and completion indices are stored as differences (shorter JSON).
-  D.e = new Float64Array(D.s.length)
-  for (var di = 0; di < D.s.length; di++) {
-    D.e[di] = D.s[di] + D.d[di]
-    D.j[di] = D.j[di] > 0 ? D.i[di] + D.j[di] : -1
+
+  // ---- packed data ----------------------------------------------------
+  // Bulky parts are gzip + base64 (pack.go); the browser inflates them.
+  function unbase64 (b64) {
+    var bin = atob(b64.replace(/-/g, '+').replace(/_/g, '/')) // base64url
+    var out = new Uint8Array(bin.length)
+    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i)
+    return out
   }
+  function inflate (b64) {
+    if (typeof DecompressionStream === 'undefined') {
+      return Promise.reject(new Error('this browser cannot inflate the report\'s data (no DecompressionStream): open it in a current Chromium, Firefox or Safari'))
+    }
+    var stream = new Blob([unbase64(b64)]).stream().pipeThrough(new DecompressionStream('gzip'))
+    return new Response(stream).arrayBuffer().then(function (b) { return new Uint8Array(b) })
+  }
+  var utf8 = new TextDecoder()
 
   var copy = document.getElementById('copy-command')
   if (copy) {
@@ -34,9 +45,15 @@
 
   // Porcupine measures its text while it lays out, which gives nonsense in
   // an iframe that is off screen (Chromium does not render it); so each view
-  // is loaded when it first scrolls into sight.
-  var views = document.querySelectorAll('iframe.porcupine[data-srcdoc]')
-  var loadView = function (f) { if (!f.srcdoc) f.srcdoc = f.dataset.srcdoc }
+  // is inflated and loaded when it first scrolls into sight.
+  var views = document.querySelectorAll('iframe.porcupine[data-srcdoc-gz]')
+  var loadView = function (f) {
+    if (f.dataset.loading) return
+    f.dataset.loading = '1'
+    inflate(f.dataset.srcdocGz).then(function (b) { f.srcdoc = utf8.decode(b) }, function (err) {
+      f.srcdoc = '<p>' + String(err).replace(/[<&]/g, '') + '</p>'
+    })
+  }
   if ('IntersectionObserver' in window) {
     var io = new IntersectionObserver(function (entries) {
       entries.forEach(function (e) {
@@ -48,12 +65,58 @@
     views.forEach(loadView)
   }
 
+  // Packed parts of closed <details> (checker details, the one-line
+  // anomalies) are inflated when first opened.
+  function fillMore (tbody, rows) {
+    rows.forEach(function (a) {
+      var tr = document.createElement('tr')
+      tr.id = 'anomaly-' + a[0]
+      for (var i = 0; i < 5; i++) {
+        var td = document.createElement('td')
+        td.textContent = a[i]
+        tr.appendChild(td)
+      }
+      var links = document.createElement('td')
+      var link = function (href, text) {
+        var el = document.createElement('a')
+        el.href = href
+        el.textContent = text
+        links.appendChild(el)
+      }
+      if (a[5] >= 0) link('#op-' + a[5], 'timeline')
+      if (a[6]) {
+        if (a[5] >= 0) links.appendChild(document.createTextNode(' · '))
+        link('#' + a[6], 'view')
+      }
+      tr.appendChild(links)
+      tbody.appendChild(tr)
+    })
+  }
+  document.querySelectorAll('details').forEach(function (d) {
+    var els = d.querySelectorAll('[data-gz]')
+    if (!els.length) return
+    d.addEventListener('toggle', function () {
+      if (!d.open) return
+      els.forEach(function (el) {
+        if (el.dataset.done) return
+        el.dataset.done = '1'
+        inflate(el.dataset.gz).then(function (b) {
+          var text = utf8.decode(b)
+          if (el.tagName === 'TBODY') fillMore(el, JSON.parse(text)); else el.textContent = text
+        }, function (err) { el.textContent = 'cannot inflate: ' + err.message })
+      })
+    })
+  })
+
   // ---- timeline -------------------------------------------------------
+  // The ops come in chunks (timeline.go): chunk 0 holds the long ops and is
+  // always loaded; the others are inflated when the visible window first
+  // reaches them. A drawn op is named by its chunk and row.
   var tl = document.getElementById('tl')
   var inner = document.getElementById('tl-inner')
   var detail = document.getElementById('tl-detail')
   var status = document.getElementById('tl-status')
-  var N = D.p.length
+  var N = D.n
   var C = D.lanes
   var COLW = 124
   var GUT = 74
@@ -63,38 +126,98 @@
   var MAXCL = 24 // px: the longest cluster, so a zoomed-out lane still shows when things failed
   var OUTCOLOR = ['#2b9348', '#d62828', '#f59e0b', '#7c3aed']
   var tmax = Math.max(D.tmax, 1)
-  var colStart = new Int32Array(C + 1)
-  for (var i = 0; i < N; i++) {
-    if (i === 0 || D.p[i] !== D.p[i - 1]) colStart[D.p[i]] = i
-  }
-  colStart[C] = N
   var outcomes = ['ok', 'fail', 'info', 'no completion']
-  var selected = -1
-  var keyFilter = ''
+  var T = null // string tables: fs, keys, nodes, errs
+  var chunks = D.chunks.map(function (m) { return { meta: m, data: null, loading: null, failed: null } })
+  var selC = -1; var selR = -1
+  var keyFilter = ''; var keyIdx = -1
   var scheduled = false
+
+  // decodeChunk reads encodeChunk's columns (timeline.go).
+  function decodeChunk (b, n) {
+    var pos = 0
+    function u () {
+      var x = 0; var m = 1; var c
+      do { c = b[pos++]; x += (c & 127) * m; m *= 128 } while (c & 128)
+      return x
+    }
+    function z () { var x = u(); return x % 2 ? -(x + 1) / 2 : x / 2 }
+    function str () {
+      var t = u()
+      if (t === 0) return null
+      if (t > 1) return String(t - 2)
+      var len = u(); var s = utf8.decode(b.subarray(pos, pos + len))
+      pos += len
+      return s
+    }
+    var ch = { n: n, colStart: new Int32Array(C + 1), lane: new Int32Array(n) }
+    var acc = 0; var r; var c; var prev
+    for (c = 0; c < C; c++) {
+      ch.colStart[c] = acc
+      var cnt = u()
+      for (r = acc; r < acc + cnt; r++) ch.lane[r] = c
+      acc += cnt
+    }
+    ch.colStart[C] = acc
+    function col (Type, read) { var a = new Type(n); for (var r = 0; r < n; r++) a[r] = read(r); return a }
+    prev = 0
+    ch.q = col(Float64Array, function () { prev += z(); return prev })
+    // Times and indices are gaps after the lane's previous op (its end, its
+    // completion), so they are summed once the columns they need are read.
+    var sGap = col(Float64Array, z)
+    var dur = col(Float64Array, u)
+    ch.o = col(Uint8Array, u)
+    var minus1 = function () { return u() - 1 }
+    ch.f = col(Int32Array, minus1)
+    ch.k = col(Int32Array, minus1)
+    ch.nd = col(Int32Array, minus1)
+    var iGap = col(Float64Array, z)
+    var jOff = col(Float64Array, u)
+    ch.s = new Float64Array(n); ch.e = new Float64Array(n)
+    ch.i = new Float64Array(n); ch.j = new Float64Array(n)
+    for (r = 0; r < n; r++) {
+      var first = r === ch.colStart[ch.lane[r]]
+      ch.s[r] = sGap[r] + (first ? 0 : ch.e[r - 1])
+      ch.e[r] = ch.s[r] + dur[r]
+      ch.i[r] = iGap[r] + (first ? 0 : ch.j[r - 1] >= 0 ? ch.j[r - 1] : ch.i[r - 1])
+      ch.j[r] = jOff[r] > 0 ? ch.i[r] + jOff[r] : -1
+    }
+    ch.tag = col(Uint8Array, u)
+    ch.err = col(Int32Array, minus1)
+    ch.v = []; ch.from = []
+    for (r = 0; r < n; r++) ch.v.push(str())
+    for (r = 0; r < n; r++) ch.from.push(str())
+    return ch
+  }
+
+  function load (ci) {
+    var c = chunks[ci]
+    if (!c.loading) {
+      c.loading = inflate(c.meta.z).then(function (b) { c.data = decodeChunk(b, c.meta.n); c.meta.z = '' }, function (err) {
+        c.failed = err
+        status.textContent = 'cannot read the timeline data: ' + err.message
+      })
+    }
+    return c.loading
+  }
 
   function fitScale () { return Math.max((tl.clientHeight - HEAD - 12) / tmax, 1e-9) }
   function maxScale () { return 8e6 / tmax } // keep the page under browsers' element height limits
   function clampScale (s) { return Math.min(Math.max(s, fitScale()), Math.max(maxScale(), fitScale())) }
 
   // Default zoom: the median ok op about 22 px tall, so labels are readable.
-  var durs = []
-  for (var r = 0; r < N && durs.length < 5000; r += Math.max(1, Math.floor(N / 5000))) {
-    if (D.o[r] === 0) durs.push(D.e[r] - D.s[r])
-  }
-  durs.sort(function (a, b) { return a - b })
-  var scale = clampScale(durs.length ? 22 / Math.max(durs[durs.length >> 1], 1) : 0)
+  var scale = clampScale(D.medok > 0 ? 22 / D.medok : 0)
 
   function y (us) { return HEAD + us * scale }
   function fmtS (us) { return (us / 1e6).toFixed(us * scale > 1e5 ? 3 : 2) + ' s' }
 
-  function label (r) {
-    var s = D.fs[D.f[r]] || ''
-    if (D.k[r] >= 0) s += ' ' + D.keys[D.k[r]]
-    var v = D.v[r]
-    var from = D.from ? D.from[r] : undefined
-    if (from !== undefined) s += ' ' + from + '→' + (v === null ? 'nil' : v)
-    else if (D.fs[D.f[r]] === 'read') { if (D.o[r] === 0) s += ' → ' + (v === null ? 'nil' : v) } else if (v !== null) s += ' ← ' + v
+  function label (ch, r) {
+    var s = T.fs[ch.f[r]] || ''
+    if (ch.k[r] >= 0) s += ' ' + T.keys[ch.k[r]]
+    var v = ch.v[r]
+    var from = ch.from[r]
+    if (from !== null) s += ' ' + from + '→' + (v === null ? 'nil' : v)
+    else if (T.fs[ch.f[r]] === 'read') { if (ch.o[r] === 0) s += ' → ' + (v === null ? 'nil' : v) } else if (v !== null) s += ' ← ' + v
     return s
   }
 
@@ -121,27 +244,29 @@
     return d
   }
 
-  // firstVisible finds the first row of column c whose end is at or after
-  // t: ends of one process never decrease, since it has one op at a time.
-  function firstVisible (c, t) {
-    var lo = colStart[c]; var hi = colStart[c + 1]
+  // firstVisible finds the first row of lane c in chunk ch whose end is at
+  // or after t: ends in a lane never decrease, since its processes follow
+  // one another and each has one op at a time.
+  function firstVisible (ch, c, t) {
+    var lo = ch.colStart[c]; var hi = ch.colStart[c + 1]
     while (lo < hi) {
       var mid = (lo + hi) >> 1
-      if (D.e[mid] < t) lo = mid + 1; else hi = mid
+      if (ch.e[mid] < t) lo = mid + 1; else hi = mid
     }
     return lo
   }
 
-  function render () {
-    scheduled = false
-    var top = tl.scrollTop; var left = tl.scrollLeft
-    var h = tl.clientHeight; var w = tl.clientWidth
-    var t0 = (top - HEAD) / scale; var t1 = (top + h) / scale
-    var c0 = Math.max(0, Math.floor((left - GUT) / COLW))
-    var c1 = Math.min(C - 1, Math.floor((left + w - GUT) / COLW))
-    var frag = document.createDocumentFragment()
-    var fullW = GUT + C * COLW
+  // needed lists the chunks that hold ops in [t0, t1].
+  function needed (t0, t1) {
+    var out = []
+    for (var ci = 0; ci < chunks.length; ci++) {
+      var m = chunks[ci].meta
+      if (m.n > 0 && !chunks[ci].failed && (ci === 0 || (m.t0 <= t1 && m.t1 >= t0))) out.push(ci)
+    }
+    return out
+  }
 
+  function drawBackground (frag, t0, t1, top, left, fullW) {
     var step = niceStep(70 / scale)
     for (var t = Math.max(0, Math.floor(t0 / step) * step); t <= Math.min(t1, tmax) + step; t += step) {
       frag.appendChild(div('tick', 0, y(t), fullW, null, ''))
@@ -165,62 +290,94 @@
       vl.style.color = '#d62828'
       frag.appendChild(vl)
     }
+  }
 
+  // cluster merges a run of short ops from row r that would overlap on
+  // screen, up to MAXCL px, into one bar split by outcome share; it
+  // returns the last row merged (r itself when there is nothing to merge).
+  function cluster (frag, ch, ci, r, end, x) {
+    var ya = y(ch.s[r]); var yb = Math.max(y(ch.e[r]), ya + MINH)
+    if (yb - ya >= CLUSTER || r + 1 >= end) return r
+    var r2 = r; var cnt = [0, 0, 0, 0]
+    cnt[ch.o[r]]++
+    while (r2 + 1 < end && yb - ya < MAXCL && y(ch.s[r2 + 1]) < yb + 1 && y(ch.e[r2 + 1]) - y(ch.s[r2 + 1]) < CLUSTER) {
+      r2++
+      yb = Math.max(yb, y(ch.e[r2]), y(ch.s[r2]) + MINH)
+      cnt[ch.o[r2]]++
+    }
+    if (r2 === r) return r
+    var cl = div('op cl', x, ya, COLW - 6, yb - ya, '')
+    cl.dataset.c = ci
+    cl.dataset.r0 = r
+    cl.dataset.r1 = r2
+    var total = r2 - r + 1; var acc = 0; var stops = []
+    for (var k = 0; k < 4; k++) {
+      if (!cnt[k]) continue
+      var from = acc * 100 / total; acc += cnt[k]
+      stops.push(OUTCOLOR[k] + ' ' + from.toFixed(1) + '% ' + (acc * 100 / total).toFixed(1) + '%')
+    }
+    cl.style.background = 'linear-gradient(to right, ' + stops.join(', ') + ')'
+    cl.title = total + ' ops (' + cnt[0] + ' ok, ' + cnt[1] + ' fail, ' + cnt[2] + ' info, ' + cnt[3] + ' no completion) ' +
+      fmtS(ch.s[r]) + '–' + fmtS(ch.e[r2]) + ': click to zoom in'
+    frag.appendChild(cl)
+    return r2
+  }
+
+  function drawOp (frag, ch, ci, r, x) {
+    var ya = y(ch.s[r]); var yb = Math.max(y(ch.e[r]), ya + MINH)
+    var cls = 'op o' + ch.o[r]
+    if (ci === selC && r === selR) cls += ' sel'
+    if (keyFilter) cls += (ch.k[r] >= 0 && ch.k[r] === keyIdx) ? ' hi' : ' dim'
+    var el = div(cls, x, ya, COLW - 6, yb - ya, yb - ya >= 13 ? label(ch, r) : '')
+    el.dataset.c = ci
+    el.dataset.r = r
+    el.title = 'process ' + ch.q[r]
+    frag.appendChild(el)
+    // A new process takes over this lane (the previous one was retired).
+    if (ch.tag[r]) frag.appendChild(div('proc', x + COLW - 6, ya, null, null, 'p' + ch.q[r]))
+  }
+
+  var firstDrawn = null
+  function render () {
+    scheduled = false
+    if (!T) return
+    var top = tl.scrollTop; var left = tl.scrollLeft
+    var h = tl.clientHeight; var w = tl.clientWidth
+    var t0 = (top - HEAD) / scale; var t1 = (top + h) / scale
+    var cis = needed(t0 - MINH / scale, t1)
+    var missing = cis.filter(function (ci) { return !chunks[ci].data })
+    if (missing.length) {
+      // Draw once they are inflated; the old drawing stays meanwhile.
+      Promise.all(missing.map(load)).then(schedule)
+      return
+    }
+    var c0 = Math.max(0, Math.floor((left - GUT) / COLW))
+    var c1 = Math.min(C - 1, Math.floor((left + w - GUT) / COLW))
+    var frag = document.createDocumentFragment()
+    var fullW = GUT + C * COLW
+    drawBackground(frag, t0, t1, top, left, fullW)
     var shown = 0
     for (var c = c0; c <= c1; c++) {
       var x = GUT + c * COLW + 2
-      var hd = div('head', x - 2, top, COLW, null, 'worker lane ' + c)
-      frag.appendChild(hd)
-      var end = colStart[c + 1]
-      for (var r = firstVisible(c, t0 - MINH / scale); r < end && D.s[r] <= t1; r++) {
-        var ya = y(D.s[r]); var yb = Math.max(y(D.e[r]), ya + MINH)
-        if (yb - ya < CLUSTER && r + 1 < end) {
-          // Merge a run of short ops that would overlap on screen, up to
-          // MAXCL px, and draw the run as a bar split by outcome share.
-          var r2 = r; var cnt = [0, 0, 0, 0]
-          cnt[D.o[r]]++
-          while (r2 + 1 < end && yb - ya < MAXCL && y(D.s[r2 + 1]) < yb + 1 && y(D.e[r2 + 1]) - y(D.s[r2 + 1]) < CLUSTER) {
-            r2++
-            yb = Math.max(yb, y(D.e[r2]), y(D.s[r2]) + MINH)
-            cnt[D.o[r2]]++
-          }
-          if (r2 > r) {
-            var cl = div('op cl', x, ya, COLW - 6, yb - ya, '')
-            cl.dataset.r0 = r
-            cl.dataset.r1 = r2
-            var total = r2 - r + 1; var acc = 0; var stops = []
-            for (var k = 0; k < 4; k++) {
-              if (!cnt[k]) continue
-              var from = acc * 100 / total; acc += cnt[k]
-              stops.push(OUTCOLOR[k] + ' ' + from.toFixed(1) + '% ' + (acc * 100 / total).toFixed(1) + '%')
-            }
-            cl.style.background = 'linear-gradient(to right, ' + stops.join(', ') + ')'
-            cl.title = total + ' ops (' + cnt[0] + ' ok, ' + cnt[1] + ' fail, ' + cnt[2] + ' info, ' + cnt[3] + ' no completion) ' +
-              fmtS(D.s[r]) + '–' + fmtS(D.e[r2]) + ': click to zoom in'
-            frag.appendChild(cl)
-            shown++
-            r = r2
-            continue
-          }
+      frag.appendChild(div('head', x - 2, top, COLW, null, 'worker lane ' + c))
+      for (var k = 0; k < cis.length; k++) {
+        var ci = cis[k]; var ch = chunks[ci].data
+        var end = ch.colStart[c + 1]
+        for (var r = firstVisible(ch, c, t0 - MINH / scale); r < end && ch.s[r] <= t1; r++) {
+          var r2 = cluster(frag, ch, ci, r, end, x)
+          if (r2 === r) drawOp(frag, ch, ci, r, x)
+          r = r2
+          shown++
         }
-        var cls = 'op o' + D.o[r]
-        if (r === selected) cls += ' sel'
-        if (keyFilter) cls += (D.k[r] >= 0 && D.keys[D.k[r]] === keyFilter) ? ' hi' : ' dim'
-        var el = div(cls, x, ya, COLW - 6, yb - ya, yb - ya >= 13 ? label(r) : '')
-        el.dataset.r = r
-        el.title = 'process ' + D.q[r]
-        frag.appendChild(el)
-        if (r === colStart[c] || D.q[r] !== D.q[r - 1]) {
-          // A new process starts in this lane (the previous one was retired).
-          frag.appendChild(div('proc', x + COLW - 6, ya, null, null, 'p' + D.q[r]))
-        }
-        shown++
       }
     }
     inner.textContent = ''
     inner.appendChild(frag)
+    var loaded = chunks.filter(function (c) { return c.data }).length
     status.textContent = N === 0 ? 'no client ops in the history'
-      : fmtS(Math.max(t0, 0)) + ' – ' + fmtS(Math.min(t1, tmax)) + ' · lanes ' + c0 + '–' + c1 + ' of ' + C + ' · ' + shown + ' bars drawn of ' + N + ' ops'
+      : fmtS(Math.max(t0, 0)) + ' – ' + fmtS(Math.min(t1, tmax)) + ' · lanes ' + c0 + '–' + c1 + ' of ' + C + ' · ' + shown + ' bars drawn of ' + N +
+        ' ops (' + loaded + ' of ' + chunks.length + ' chunks loaded)'
+    if (firstDrawn) { firstDrawn(); firstDrawn = null }
   }
 
   function schedule () {
@@ -236,16 +393,16 @@
   }
   function centre () { return (tl.scrollTop + tl.clientHeight / 2 - HEAD) / scale }
 
-  function show (r) {
-    selected = r
+  function show (ci, r) {
+    var ch = chunks[ci].data
+    selC = ci; selR = r
     var lines = []
-    lines.push('op #' + D.i[r] + (D.j[r] >= 0 ? ' (completion #' + D.j[r] + ')' : ' (no completion in the history)') +
-      ' · process ' + D.q[r] + (D.n[r] >= 0 ? ' · node ' + D.nodes[D.n[r]] : ''))
-    lines.push(label(r))
-    lines.push('outcome ' + outcomes[D.o[r]] + ' · invoked ' + fmtS(D.s[r]) + ' · ' +
-      (D.j[r] >= 0 ? 'completed ' + fmtS(D.e[r]) + ' · latency ' + ((D.e[r] - D.s[r]) / 1000).toFixed(2) + ' ms' : 'never completed'))
-    var err = D.err ? D.err[r] : undefined
-    if (err !== undefined) lines.push('error: ' + D.errs[err])
+    lines.push('op #' + ch.i[r] + (ch.j[r] >= 0 ? ' (completion #' + ch.j[r] + ')' : ' (no completion in the history)') +
+      ' · process ' + ch.q[r] + (ch.nd[r] >= 0 ? ' · node ' + T.nodes[ch.nd[r]] : ''))
+    lines.push(label(ch, r))
+    lines.push('outcome ' + outcomes[ch.o[r]] + ' · invoked ' + fmtS(ch.s[r]) + ' · ' +
+      (ch.j[r] >= 0 ? 'completed ' + fmtS(ch.e[r]) + ' · latency ' + ((ch.e[r] - ch.s[r]) / 1000).toFixed(2) + ' ms' : 'never completed'))
+    if (ch.err[r] >= 0) lines.push('error: ' + T.errs[ch.err[r]])
     detail.textContent = lines.join('\n')
     render()
   }
@@ -256,31 +413,43 @@
     render()
   }
 
-  var byIndex = null
+  function setKeyFilter (k) {
+    keyFilter = k
+    keyIdx = T ? T.keys.indexOf(k) : -1
+  }
+
+  // jumpToOp loads the chunks whose index range holds idx, then finds it.
   function jumpToOp (idx) {
-    if (byIndex === null) {
-      byIndex = new Map()
-      for (var r = 0; r < N; r++) {
-        byIndex.set(D.i[r], r)
-        if (D.j[r] >= 0) byIndex.set(D.j[r], r)
-      }
+    var cand = []
+    for (var ci = 0; ci < chunks.length; ci++) {
+      var m = chunks[ci].meta
+      if (m.i0 <= idx && idx <= m.i1) cand.push(ci)
     }
-    var r = byIndex.get(idx)
     document.getElementById('timeline').scrollIntoView()
-    if (r === undefined) {
+    Promise.all(cand.map(load)).then(function () {
+      for (var k = 0; k < cand.length; k++) {
+        var ch = chunks[cand[k]].data
+        if (!ch) continue
+        for (var r = 0; r < ch.n; r++) {
+          if (ch.i[r] === idx || ch.j[r] === idx) return showOp(cand[k], r)
+        }
+      }
       detail.textContent = 'op #' + idx + ' is not a client op of this history'
-      return
-    }
-    var dur = Math.max(D.e[r] - D.s[r], 1)
+    })
+  }
+
+  function showOp (ci, r) {
+    var ch = chunks[ci].data
+    var dur = Math.max(ch.e[r] - ch.s[r], 1)
     if (dur * scale < 20) { scale = clampScale(20 / dur); setSize() }
-    tl.scrollTop = Math.max(0, y(D.s[r]) - tl.clientHeight / 3)
-    tl.scrollLeft = Math.max(0, GUT + D.p[r] * COLW - tl.clientWidth / 3)
+    tl.scrollTop = Math.max(0, y(ch.s[r]) - tl.clientHeight / 3)
+    tl.scrollLeft = Math.max(0, GUT + ch.lane[r] * COLW - tl.clientWidth / 3)
     // Show the op among the others of its key: the usual next question.
-    if (D.k[r] >= 0) {
-      keyFilter = D.keys[D.k[r]]
+    if (ch.k[r] >= 0) {
+      setKeyFilter(T.keys[ch.k[r]])
       document.getElementById('tl-key').value = keyFilter
     }
-    show(r)
+    show(ci, r)
   }
 
   function onHash () {
@@ -292,17 +461,19 @@
 
   tl.addEventListener('scroll', schedule)
   window.addEventListener('resize', schedule)
-  window.addEventListener('hashchange', onHash)
+  window.addEventListener('hashchange', function () { if (T) onHash() })
   inner.addEventListener('click', function (e) {
     var el = e.target.closest('.op')
     if (!el) return
+    var ci = +el.dataset.c
     if (el.dataset.r0 !== undefined) {
+      var ch = chunks[ci].data
       var r0 = +el.dataset.r0; var r1 = +el.dataset.r1
-      var span = Math.max(D.e[r1] - D.s[r0], 1)
-      zoomAt(Math.max(scale * 4, tl.clientHeight / 2 / span), (D.s[r0] + D.e[r1]) / 2)
+      var span = Math.max(ch.e[r1] - ch.s[r0], 1)
+      zoomAt(Math.max(scale * 4, tl.clientHeight / 2 / span), (ch.s[r0] + ch.e[r1]) / 2)
       return
     }
-    show(+el.dataset.r)
+    show(ci, +el.dataset.r)
   })
   document.getElementById('tl-zoom-in').addEventListener('click', function () { zoomAt(scale * 2, centre()) })
   document.getElementById('tl-zoom-out').addEventListener('click', function () { zoomAt(scale / 2, centre()) })
@@ -312,7 +483,7 @@
     if (!isNaN(v)) jumpToTime(v * 1e6, false)
   })
   document.getElementById('tl-key').addEventListener('input', function (e) {
-    keyFilter = e.target.value
+    setKeyFilter(e.target.value)
     render()
   })
   var plots = document.querySelectorAll('svg.plot')
@@ -328,11 +499,23 @@
     })
   }
 
+
+  // Start: the string tables and the long ops, then the first window. For
+  // the tests' measurements (ms): when the script started, parsing the
+  // header, inflating the start, the first drawing (with the chunks it
+  // inflated), and when the timeline was ready by the page's clock.
   var t1 = performance.now()
-  setSize()
-  render()
-  if (window.location.hash) onHash()
-  // For the tests' measurements: when the script started, and how long
-  // decoding the data and the first drawing took.
-  window.gauntletTiming = { start: t0, decode: t1 - t0, draw: performance.now() - t1 }
+  var tables = inflate(D.tables).then(function (b) { T = JSON.parse(utf8.decode(b)) })
+  Promise.all([tables, load(0)]).then(function () {
+    var t2 = performance.now()
+    firstDrawn = function () {
+      var t3 = performance.now()
+      window.gauntletTiming = { start: t0, parse: t1 - t0, decode: t2 - t1, draw: t3 - t2, ready: t3 }
+    }
+    setSize()
+    render()
+    if (window.location.hash) onHash()
+  }, function (err) {
+    status.textContent = 'cannot read the timeline data: ' + err.message
+  })
 })()

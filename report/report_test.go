@@ -1,7 +1,11 @@
 package report
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/base64"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -35,14 +39,28 @@ func TestInvalidReport(t *testing.T) {
 	has(t, page, `<iframe class="porcupine"`)
 	has(t, page, `href="#lin-0"`, "anomaly links to the linearization view")
 	has(t, page, `id="lin-0"`)
-	// Porcupine's page, with the fault lane, is inside the iframe's data.
-	assert.True(t, regexp.MustCompile(`data-srcdoc="[^"]*fault: partition`).MatchString(page), "fault lane in the porcupine view")
+	// Porcupine's page, with the fault lane, is inside the iframe's packed data.
+	m := regexp.MustCompile(`data-srcdoc-gz="([^"]*)"`).FindStringSubmatch(page)
+	require.NotNil(t, m, "packed porcupine view")
+	assert.Contains(t, unpack(t, m[1]), "fault: partition", "fault lane in the porcupine view")
 	// The log excerpt is around the violation (6.31 s), and links the raw file.
 	has(t, page, "serving read locally")
 	has(t, page, `href="nodes/n3/kvnode.log"`)
 	has(t, page, `href="linearizability.html"`)
 	// No external resources: the page works offline.
 	assert.Empty(t, regexp.MustCompile(`(?i)(src|href)="https?://[^"]*"`).FindAllString(page, -1), "external resources")
+}
+
+// A view too large to embed is replaced by a note naming the checker's file.
+func TestReportLinViewTooBig(t *testing.T) {
+	defer func(old int) { maxLinPacked = old }(maxLinPacked)
+	maxLinPacked = 100
+	dir := writeFixture(t, t.TempDir(), invalidFixture())
+	page := writeReport(t, dir)
+	hasNot(t, page, `<iframe class="porcupine"`)
+	has(t, page, `id="lin-0"`, "the anomaly's link still lands on the view's place")
+	assert.Regexp(t, `view of this key is [0-9.]+ MB \([0-9.]+ MB packed\), too large to embed`, page)
+	has(t, page, `href="linearizability.html"`)
 }
 
 func TestValidReport(t *testing.T) {
@@ -130,6 +148,18 @@ func TestBigReportWriteTime(t *testing.T) {
 	// CPU time too: on a shared machine wall time mostly measures the neighbours.
 	t.Logf("100,000-op report written in %s wall, %s CPU (%.1f MB)", elapsed.Round(time.Millisecond),
 		cpu.Round(time.Millisecond), float64(st.Size())/1e6)
+}
+
+// unpack reverses packed: what the page's script inflates.
+func unpack(t testing.TB, s string) string {
+	t.Helper()
+	z, err := base64.RawURLEncoding.DecodeString(s)
+	require.NoError(t, err)
+	zr, err := gzip.NewReader(bytes.NewReader(z))
+	require.NoError(t, err)
+	b, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	return string(b)
 }
 
 // has and hasNot check a page for a string without printing the whole page
