@@ -142,3 +142,21 @@ func TestFlagsAfterArguments(t *testing.T) {
 		assert.Equal(t, tc.want, fs.Args(), tc.args)
 	}
 }
+
+// `gauntlet report DIR` on a run folder outside <out>/<name>/<start> writes
+// its report and no index into the folders above it.
+func TestReportOutsideResultsWritesNoIndexAbove(t *testing.T) {
+	top := t.TempDir()
+	run := filepath.Join(top, "copied-run")
+	require.NoError(t, os.MkdirAll(run, 0o755))
+	tst := harness.Test{System: "raft", Workload: "register", Seed: 1}.WithDefaults()
+	require.NoError(t, harness.WriteJSON(filepath.Join(run, harness.ConfigFile), tst))
+	require.NoError(t, os.WriteFile(filepath.Join(run, harness.HistoryFile), nil, 0o644))
+	require.NoError(t, harness.WriteJSON(filepath.Join(run, harness.ResultsFile), harness.Results{Test: tst, Verdict: harness.Valid}))
+	var out, errb bytes.Buffer
+	code := dispatch(context.Background(), &env{stdout: &out, stderr: &errb}, []string{"report", run})
+	require.Equal(t, 0, code, errb.String())
+	assert.FileExists(t, filepath.Join(run, harness.ReportFile))
+	assert.NoFileExists(t, filepath.Join(top, "index.html"))
+	assert.NoFileExists(t, filepath.Join(filepath.Dir(top), "index.html"))
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
+	"github.com/gauntlet-dev/gauntlet/registry"
 	"github.com/gauntlet-dev/gauntlet/report"
 )
 
@@ -35,8 +36,12 @@ func cmdReport(ctx context.Context, e *env, args []string) int {
 		return 1
 	}
 	fmt.Fprintf(e.stdout, "report: %s\n", filepath.Join(dir, harness.ReportFile))
-	// A run lives at <results>/<test>/<start>: refresh that folder's index.
-	root := filepath.Dir(filepath.Dir(filepath.Clean(dir)))
+	// A run made by gauntlet lives at <results>/<test>/<start>: refresh
+	// that folder's index. A folder anywhere else gets no index above it.
+	root, ok := registry.ResultsRoot(filepath.Clean(dir))
+	if !ok {
+		return 0
+	}
 	if err := report.WriteIndex(root); err != nil {
 		fmt.Fprintf(e.stderr, "gauntlet report: index: %v\n", err)
 	} else {

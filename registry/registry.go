@@ -163,7 +163,7 @@ func WriteReport(ctx context.Context, res *harness.Results, log harness.Logger) 
 	if err := report.Write(ctx, dir); err != nil && log != nil {
 		log.Warn("report", "dir", dir, "err", err)
 	}
-	out, ok := resultsRoot(dir)
+	out, ok := ResultsRoot(dir)
 	if !ok {
 		return
 	}
@@ -172,10 +172,10 @@ func WriteReport(ctx context.Context, res *harness.Results, log harness.Logger) 
 	}
 }
 
-// resultsRoot is <out> for a run folder <out>/<name>/<start> whose name
+// ResultsRoot is <out> for a run folder <out>/<name>/<start> whose name
 // folder holds the run's config (so a folder elsewhere gets no index
 // written above it).
-func resultsRoot(dir string) (string, bool) {
+func ResultsRoot(dir string) (string, bool) {
 	t, err := harness.ReadTest(dir)
 	if err != nil {
 		return "", false
