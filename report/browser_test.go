@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gauntlet-dev/gauntlet/harness"
 	h "github.com/gauntlet-dev/gauntlet/harness"
 )
 
@@ -372,7 +373,7 @@ func testInvalidPage(t *testing.T, browser context.Context, root string) {
 func testPackedDetails(t *testing.T, browser context.Context, root string) {
 	dir := writeFixture(t, root, evilFixture())
 	var res h.Results
-	require.NoError(t, readJSON(filepath.Join(dir, h.ResultsFile), &res))
+	require.NoError(t, harness.ReadJSON(filepath.Join(dir, h.ResultsFile), &res))
 	first := res.Checkers[0].Anomalies[0]
 	for i := 2; i <= 8; i++ {
 		a := first

@@ -99,7 +99,7 @@ func scanRuns(root string) (*indexPage, error) {
 			}
 			dir := filepath.Join(root, t.Name(), r.Name())
 			var res harness.Results
-			if err := readJSON(filepath.Join(dir, harness.ResultsFile), &res); err != nil {
+			if err := harness.ReadJSON(filepath.Join(dir, harness.ResultsFile), &res); err != nil {
 				if !errors.Is(err, fs.ErrNotExist) {
 					p.Unreadable = append(p.Unreadable, filepath.ToSlash(filepath.Join(t.Name(), r.Name())))
 				}

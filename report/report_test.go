@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gauntlet-dev/gauntlet/harness"
 	h "github.com/gauntlet-dev/gauntlet/harness"
 )
 
@@ -178,7 +179,7 @@ func hasNot(t *testing.T, page, s string, msg ...any) bool {
 func TestUnknownReport(t *testing.T) {
 	dir := writeFixture(t, t.TempDir(), validFixture())
 	var res h.Results
-	require.NoError(t, readJSON(filepath.Join(dir, h.ResultsFile), &res))
+	require.NoError(t, harness.ReadJSON(filepath.Join(dir, h.ResultsFile), &res))
 	res.Verdict = h.Unknown
 	res.Checkers[0] = h.Result{Checker: "linearizable", Validity: h.Unknown, Summary: "timed out after 60s on 3 keys"}
 	writeJSON(t, filepath.Join(dir, h.ResultsFile), res)

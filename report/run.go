@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -37,7 +36,7 @@ func loadRun(dir string) (*run, error) {
 	r := &run{dir: dir}
 
 	var res harness.Results
-	switch err := readJSON(filepath.Join(dir, harness.ResultsFile), &res); {
+	switch err := harness.ReadJSON(filepath.Join(dir, harness.ResultsFile), &res); {
 	case err == nil:
 		r.res = &res
 		r.test = res.Test
@@ -47,7 +46,7 @@ func loadRun(dir string) (*run, error) {
 		return nil, err
 	}
 	var cfg harness.Test
-	switch err := readJSON(filepath.Join(dir, harness.ConfigFile), &cfg); {
+	switch err := harness.ReadJSON(filepath.Join(dir, harness.ConfigFile), &cfg); {
 	case err == nil:
 		if r.res == nil || r.test.Name == "" {
 			r.test = cfg
@@ -68,7 +67,7 @@ func loadRun(dir string) (*run, error) {
 		return nil, fmt.Errorf("read history: %w", err)
 	}
 
-	switch err := readJSON(filepath.Join(dir, harness.DigestsFile), &r.digests); {
+	switch err := harness.ReadJSON(filepath.Join(dir, harness.DigestsFile), &r.digests); {
 	case err == nil:
 	case errors.Is(err, fs.ErrNotExist):
 		if r.res != nil {
@@ -108,17 +107,6 @@ func relInside(dir, p string) string {
 		return ""
 	}
 	return filepath.ToSlash(rel)
-}
-
-func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("parse %s: %w", path, err)
-	}
-	return nil
 }
 
 // outcome of a client op as the report draws it. Pending means the history
