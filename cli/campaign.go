@@ -146,7 +146,7 @@ func cmdBench(ctx context.Context, e *env, args []string) int {
 		if err != nil {
 			return badArgs(e, "bench detect", "%v", err)
 		}
-		dep, err := registry.Deployment(*deploy, nil)
+		dep, err := registry.Deployment(*deploy, "", nil)
 		if err != nil {
 			return badArgs(e, "bench detect", "%v", err)
 		}

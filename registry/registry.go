@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/gauntlet-dev/gauntlet/deploy/docker"
+	sshdeploy "github.com/gauntlet-dev/gauntlet/deploy/ssh"
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/report"
 	"github.com/gauntlet-dev/gauntlet/targets/etcd"
@@ -58,7 +59,7 @@ func OptionFlags() []OptionFlag {
 func Systems() []string { return []string{"raft", "quorum", "etcd"} }
 
 // Deployments lists the deployment names.
-func Deployments() []string { return []string{"local", "docker"} }
+func Deployments() []string { return []string{"local", "docker", "ssh"} }
 
 // System resolves a system name; opts are the test's Options.
 func System(name string, opts map[string]string, log harness.Logger) (harness.System, error) {
@@ -140,12 +141,14 @@ func knownOption(k string) bool {
 }
 
 // Deployment resolves a deployment name.
-func Deployment(name string, log harness.Logger) (harness.Deployment, error) {
+func Deployment(name, hostsFile string, log harness.Logger) (harness.Deployment, error) {
 	switch name {
 	case "local":
 		return localDeployment(log)
 	case "docker":
 		return docker.New(docker.Options{Logger: log}), nil
+	case "ssh":
+		return sshdeploy.New(sshdeploy.Options{Hosts: hostsFile, Logger: log}), nil
 	}
 	return nil, fmt.Errorf("unknown deployment %q (known: %s)", name, strings.Join(Deployments(), ", "))
 }
@@ -162,7 +165,7 @@ func Parts(t harness.Test, o Options) (harness.Parts, error) {
 	if err != nil {
 		return harness.Parts{}, &harness.ConfigError{Err: err}
 	}
-	dep, err := Deployment(t.Deploy, log)
+	dep, err := Deployment(t.Deploy, t.Hosts, log)
 	if err != nil {
 		return harness.Parts{}, &harness.ConfigError{Err: err}
 	}

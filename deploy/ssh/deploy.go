@@ -1,0 +1,269 @@
+// Package ssh deploys a system's nodes on existing Linux hosts over SSH, as
+// Jepsen does: one node per host, faults made on the hosts themselves.
+//
+// A hosts file (see HostsFile) lists the machines. Deploy connects to each
+// (host keys checked against known_hosts), removes whatever an earlier run
+// left there, checks the host offers what the faults need, uploads a static
+// build of the node and starts it with setsid, recording its pid. Kill,
+// stop and pause are signals to that pid (after checking the pid still runs
+// our binary). Partitions and packet loss are an nftables table of ours on
+// each host, replaced in one `nft -f` transaction per change; latency is a
+// netem qdisc where the kernel has sch_netem (refused at configuration time,
+// exit 64, where a host lacks it). Clock faults go through the system's
+// clock API. Nothing but sshd, nft (and tc, for latency) is needed on a
+// host: no agent, no helper binary.
+//
+// Why the nft command rather than uploading cmd/gauntlet-fault (which the
+// docker deployment runs in its holders): a host already has the tool an
+// operator reads and trusts, the exact script applied is logged and can be
+// rerun by hand, and no second binary has to match each host's
+// architecture. The cost is one SSH session and one nft process per host
+// and change (tens of milliseconds, measured in the tests).
+package ssh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/gauntlet-dev/gauntlet/harness"
+)
+
+// Options configures the deployment.
+type Options struct {
+	Hosts  string // the hosts file (--hosts)
+	Logger harness.Logger
+	// CacheDir keeps built binaries; empty: <user cache>/gauntlet/ssh.
+	CacheDir string
+}
+
+// Deployment is the ssh deployment; New makes one.
+type Deployment struct {
+	opts Options
+
+	mu      sync.Mutex
+	netem   map[string]string // host -> why it has no netem ("" = has it); nil until probed
+	probeOK bool
+}
+
+var _ harness.Deployment = (*Deployment)(nil)
+
+// New returns the ssh deployment. It touches no host until used.
+func New(opts Options) *Deployment { return &Deployment{opts: opts} }
+
+func (d *Deployment) Name() string { return "ssh" }
+
+// Supports: partitions and loss need nft (checked at Deploy: a host
+// without it is refused there, naming it); latency needs netem in every
+// host's kernel, which is probed here, once, so that a test asking for it
+// is refused before anything starts.
+func (d *Deployment) Supports(sys harness.System, f harness.Fault) bool {
+	switch f {
+	case harness.FaultPartition, harness.FaultKill, harness.FaultPause, harness.FaultLoss:
+		return true
+	case harness.FaultClock:
+		return clockSupported(sys)
+	case harness.FaultLatency:
+		return d.netemEverywhere()
+	}
+	return false
+}
+
+// netemEverywhere probes every host for netem. A host that cannot be
+// reached counts as having it: Deploy then reports the real problem.
+func (d *Deployment) netemEverywhere() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.netem == nil {
+		d.netem = map[string]string{}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		f, err := LoadHosts(d.opts.Hosts)
+		if err != nil {
+			return true
+		}
+		for i := range f.Hosts {
+			h := &f.Hosts[i]
+			c, err := dial(ctx, f, h, d.logger(nil))
+			if err != nil {
+				continue
+			}
+			p, err := runProbe(ctx, c, h.PeerAddress)
+			c.close()
+			if err == nil && p.netem != "ok" {
+				d.netem[h.String()] = p.netem
+			}
+		}
+	}
+	for h, why := range d.netem {
+		d.logger(nil).Error("ssh: no latency faults: a host has no netem", "host", h, "why", why)
+	}
+	return len(d.netem) == 0
+}
+
+func (d *Deployment) logger(l harness.Logger) harness.Logger {
+	switch {
+	case l != nil:
+		return l
+	case d.opts.Logger != nil:
+		return d.opts.Logger
+	}
+	return nopLogger{}
+}
+
+func (d *Deployment) cacheDir() string {
+	if d.opts.CacheDir != "" {
+		return d.opts.CacheDir
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	return filepath.Join(base, "gauntlet", "ssh")
+}
+
+// inUse keeps two clusters of this process off the same host folder (a
+// campaign with --parallel over one hosts file): the second would sweep the
+// first away. Across processes, a hosts file is one harness's at a time.
+var inUse sync.Map // host + data dir -> run id
+
+// Deploy connects to the first spec.Nodes hosts, sweeps what earlier runs
+// left, checks nft on each, uploads the node and starts it. Problems with a
+// host name it; those of the user's files (key, host key, no nft) are
+// configuration errors (exit 64), an unreachable host is exit 3. On error
+// everything made so far is removed.
+func (d *Deployment) Deploy(ctx context.Context, spec harness.ClusterSpec) (_ harness.Cluster, err error) {
+	log := d.logger(spec.Log)
+	f, err := LoadHosts(d.opts.Hosts)
+	if err != nil {
+		return nil, &harness.ConfigError{Err: err}
+	}
+	if spec.Nodes < 1 || spec.Nodes > len(f.Hosts) {
+		return nil, &harness.ConfigError{Err: fmt.Errorf("--nodes %d, but %s lists %d hosts (one node per host)", spec.Nodes, d.opts.Hosts, len(f.Hosts))}
+	}
+	if spec.RunID == "" {
+		spec.RunID = fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano())
+	}
+	c := &Cluster{spec: spec, log: log, file: f, byID: map[string]*node{}, shared: sharedPeers(spec.System),
+		runDir: "gauntlet-" + sanitize(spec.RunID)}
+	for i := range spec.Nodes {
+		h := &f.Hosts[i]
+		key := h.Address + " " + h.DataDir
+		if other, busy := inUse.LoadOrStore(key, spec.RunID); busy {
+			c.Close(context.WithoutCancel(ctx))
+			return nil, &harness.ConfigError{Err: fmt.Errorf("host %s (%s) is in use by run %v of this process", h, h.DataDir, other)}
+		}
+		n := &node{id: fmt.Sprintf("n%d", i+1), host: h, key: key}
+		n.dir = h.DataDir + "/" + c.runDir + "/" + n.id
+		n.bin = h.DataDir + "/" + c.runDir + "/node"
+		c.nodes = append(c.nodes, n)
+		c.byID[n.id] = n
+	}
+	defer func() {
+		if err != nil {
+			c.Close(context.WithoutCancel(ctx))
+			var he *HostError
+			if errors.As(err, &he) && he.Config {
+				err = &harness.ConfigError{Err: err}
+			}
+		}
+	}()
+	start := time.Now()
+	if err := c.connect(ctx); err != nil {
+		return nil, err
+	}
+	log.Info("ssh: hosts ready", "hosts", len(c.nodes), "elapsed", time.Since(start).Round(time.Millisecond))
+	bin, err := nodeBinary(ctx, spec.System, c.nodes[0].probe.arch, d.cacheDir())
+	if err != nil {
+		return nil, err
+	}
+	if err := c.startAll(ctx, bin); err != nil {
+		return nil, err
+	}
+	log.Info("ssh: cluster started", "run", spec.RunID, "nodes", len(c.nodes), "elapsed", time.Since(start).Round(time.Millisecond))
+	return c, nil
+}
+
+// connect dials every host, sweeps leftovers and probes, in parallel.
+func (c *Cluster) connect(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for i, n := range c.nodes {
+		peer := c.nodes[(i+1)%len(c.nodes)].host.PeerAddress
+		g.Go(func() error {
+			cn, err := dial(gctx, c.file, n.host, c.log)
+			if err != nil {
+				return err
+			}
+			n.conn = cn
+			out, err := sweep(gctx, cn, "gauntlet-*")
+			if err != nil {
+				return err
+			}
+			if out = strings.TrimSpace(out); out != "" {
+				c.log.Info("ssh: removed leftovers of earlier runs", "host", n.host.String(), "what", out)
+			}
+			if n.probe, err = runProbe(gctx, cn, peer); err != nil {
+				return err
+			}
+			if n.probe.nft != "ok" {
+				return &HostError{Host: n.host.String(), Config: true,
+					Err: fmt.Errorf("nftables unusable, so no partitions or loss: %s", n.probe.nft)}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, n := range c.nodes[1:] {
+		if n.probe.arch != c.nodes[0].probe.arch {
+			return &HostError{Host: n.host.String(), Config: true,
+				Err: fmt.Errorf("architecture %s differs from %s's %s (one binary serves all)", n.probe.arch, c.nodes[0].host, c.nodes[0].probe.arch)}
+		}
+	}
+	return nil
+}
+
+// startAll uploads the binary to each host and starts every node.
+func (c *Cluster) startAll(ctx context.Context, bin string) error {
+	port, peerPort := c.file.NodePort, c.file.NodePort+1
+	peers := map[string]string{}
+	for _, n := range c.nodes {
+		p := port
+		if c.shared {
+			p = peerPort
+		}
+		peers[n.id] = joinHostPort(n.host.PeerAddress, p)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, n := range c.nodes {
+		g.Go(func() error {
+			if err := upload(gctx, n.conn, bin, n.bin); err != nil {
+				return fmt.Errorf("upload to %s: %w", n.host, err)
+			}
+			ns := harness.NodeSpec{ID: n.id, Listen: joinHostPort(n.host.PeerAddress, port),
+				Peers: clone(peers), DataDir: n.dir + "/data", Bug: c.spec.Bug}
+			if c.shared {
+				ns.PeerListen = joinHostPort(n.host.PeerAddress, peerPort)
+			}
+			n.launch = launch(c.spec.System, n.bin, ns)
+			n.client = joinHostPort(n.host.ClientAddress, port)
+			return c.start(gctx, n)
+		})
+	}
+	return g.Wait()
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Info(string, ...any)  {}
+func (nopLogger) Warn(string, ...any)  {}
+func (nopLogger) Error(string, ...any) {}
+func (nopLogger) Debug(string, ...any) {}

@@ -1,0 +1,152 @@
+package ssh_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	sshdeploy "github.com/gauntlet-dev/gauntlet/deploy/ssh"
+	"github.com/gauntlet-dev/gauntlet/deploy/ssh/internal/testhosts"
+	"github.com/gauntlet-dev/gauntlet/harness"
+	"github.com/gauntlet-dev/gauntlet/registry"
+	"github.com/gauntlet-dev/gauntlet/targets/kvnode"
+)
+
+// exitCode is what `gauntlet run` would exit with.
+func exitCode(res *harness.Results, err error) int {
+	var ce *harness.ConfigError
+	if errors.As(err, &ce) {
+		return harness.ExitUsage
+	}
+	return res.ExitCode()
+}
+
+func assertClean(t *testing.T, h *testhosts.Hosts, n int) {
+	t.Helper()
+	for i := range n {
+		assert.Empty(t, h.Leftovers(t, i), "host %d (%s) after the run", i+1, h.Addrs[i])
+	}
+}
+
+// TestRunOverSSH runs the correct raft store under partition, kill and pause
+// on three SSH hosts (valid), then with stale-read (invalid), and checks
+// that nothing is left on the hosts after either.
+func TestRunOverSSH(t *testing.T) {
+	h := testhosts.Start(t, 3, testhosts.Options{})
+	hosts := h.HostsFile(t, 0, "")
+	out := t.TempDir()
+	base := harness.Test{System: "raft", Deploy: "ssh", Hosts: hosts, Workload: "kv", Nodes: 3, Concurrency: 6,
+		NemesisInterval: harness.Duration(2 * time.Second), TimeLimit: harness.Duration(12 * time.Second), Out: out}
+
+	valid := base
+	valid.Name, valid.Seed, valid.Nemesis = "ssh-valid", 1, []string{"partition", "kill", "pause"}
+	res, err := registry.Run(t.Context(), valid, registry.Options{NoReport: true})
+	require.NoError(t, err)
+	assert.Equal(t, harness.Valid, res.Verdict, "results in %s", res.Dir)
+	assert.Greater(t, res.Ops, 100)
+	faults := faultKinds(t, res.Dir)
+	for _, f := range []string{"partition", "kill", "pause"} {
+		assert.Contains(t, faults, f, "the run made no %s fault", f)
+	}
+	log, err := os.ReadFile(filepath.Join(res.Dir, harness.NodesDir, "n1", "node.log"))
+	require.NoError(t, err, "node logs are collected")
+	assert.NotEmpty(t, log)
+	assertClean(t, h, 3)
+
+	bug := base
+	bug.Name, bug.Seed, bug.Bug, bug.Nemesis, bug.StopOnViolation = "ssh-stale-read", 1, "stale-read", []string{"partition"}, true
+	res, err = registry.Run(t.Context(), bug, registry.Options{NoReport: true})
+	require.NoError(t, err)
+	assert.Equal(t, harness.Invalid, res.Verdict, "stale-read must be caught; results in %s", res.Dir)
+	assertClean(t, h, 3)
+}
+
+// faultKinds lists the nemesis packages that started a fault in the run.
+func faultKinds(t *testing.T, dir string) []string {
+	b, err := os.ReadFile(filepath.Join(dir, harness.HistoryFile))
+	require.NoError(t, err)
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.Contains(line, `"process":"nemesis"`) {
+			continue
+		}
+		for _, k := range []string{"partition", "kill", "pause"} {
+			if strings.Contains(line, `"f":"start-`+k) && !slices.Contains(out, k) {
+				out = append(out, k)
+			}
+		}
+	}
+	return out
+}
+
+// TestPartitionOverSSH cuts a link for real and measures how long applying
+// and healing a partition takes (one nft transaction per host, in parallel).
+func TestPartitionOverSSH(t *testing.T) {
+	h := testhosts.Start(t, 3, testhosts.Options{})
+	d := sshdeploy.New(sshdeploy.Options{Hosts: h.HostsFile(t, 0, "")})
+	ctx := t.Context()
+	c, err := d.Deploy(ctx, harness.ClusterSpec{Nodes: 3, System: kvnode.New("raft"), RunID: "partition-" + t.Name(), Dir: t.TempDir()})
+	require.NoError(t, err)
+	defer func() {
+		require.NoError(t, c.Close(context.WithoutCancel(ctx)))
+		assertClean(t, h, 3)
+	}()
+	node2 := c.ClientAddr("n2")
+	require.NoError(t, reach(h, 0, node2, time.Minute), "n1's host reaches n2's port before the partition")
+
+	var apply, heal []time.Duration
+	for range 10 {
+		t0 := time.Now()
+		require.NoError(t, c.Partition(ctx, harness.Symmetric([]string{"n1"}, []string{"n2", "n3"})))
+		apply = append(apply, time.Since(t0))
+		t0 = time.Now()
+		require.NoError(t, c.Heal(ctx))
+		heal = append(heal, time.Since(t0))
+	}
+	require.NoError(t, c.Partition(ctx, harness.Symmetric([]string{"n1"}, []string{"n2", "n3"})))
+	assert.Contains(t, h.Exec(t, 0, "nft", "list", "table", "inet", "gauntlet"), "saddr "+h.Addrs[1]+" drop")
+	assert.Error(t, reach(h, 0, node2, 2*time.Second), "n1's host must not reach n2 while partitioned")
+	require.NoError(t, c.Heal(ctx))
+	require.NoError(t, reach(h, 0, node2, 5*time.Second), "healed")
+	t.Logf("partition apply over SSH (3 hosts, 10 times): median %s, max %s; heal: median %s, max %s (load: %s)",
+		median(apply), slices.Max(apply), median(heal), slices.Max(heal), loadavg())
+}
+
+// reach dials addr from host i's namespace until it answers or limit passes.
+func reach(h *testhosts.Hosts, i int, addr string, limit time.Duration) error {
+	host, port, _ := strings.Cut(addr, ":")
+	deadline := time.Now().Add(limit)
+	for {
+		err := exec.Command("ip", "netns", "exec", h.NS[i+1], "timeout", "1", "bash", "-c",
+			fmt.Sprintf("exec 3<>/dev/tcp/%s/%s", host, port)).Run()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2].Round(time.Microsecond)
+}
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
