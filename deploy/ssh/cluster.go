@@ -124,7 +124,7 @@ func (c *Cluster) signal(ctx context.Context, id, sig string, wait bool) error {
 	if err != nil {
 		return err
 	}
-	if _, err := n.conn.run(ctx, signalScript(n.dir, n.bin, sig, wait), nil); err != nil {
+	if _, err := n.conn.fast(ctx, signalScript(n.dir, n.bin, sig, wait)); err != nil {
 		return fmt.Errorf("ssh: %s %s: %w", sig, id, err)
 	}
 	return nil
@@ -206,7 +206,7 @@ func (c *Cluster) applyNft(ctx context.Context, g harness.Grudge, f harness.Link
 	for _, n := range c.nodes {
 		script := nftScript(c.ips(g[n.id]), f.Loss, c.ips(c.lossTargets(n.id, f)))
 		eg.Go(func() error {
-			if _, err := n.conn.run(ectx, n.conn.root("nft -f -"), strings.NewReader(script)); err != nil {
+			if _, err := n.conn.fast(ectx, n.conn.root("nft -f -")+" <<'__GAUNTLET_NFT'\n"+script+"__GAUNTLET_NFT"); err != nil {
 				return fmt.Errorf("ssh: nftables on %s: %w", n.host, err)
 			}
 			return nil
@@ -256,7 +256,7 @@ func (c *Cluster) applyDelay(ctx context.Context, f harness.LinkFault) error {
 		}
 		script := tcScript(n.conn.root("tc"), n.probe.dev, f.Latency, f.Jitter, to)
 		eg.Go(func() error {
-			if _, err := n.conn.run(ectx, script, nil); err != nil {
+			if _, err := n.conn.fast(ectx, script); err != nil {
 				return fmt.Errorf("ssh: netem on %s: %w", n.host, err)
 			}
 			return nil

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -26,6 +27,9 @@ const dialTimeout = 10 * time.Second
 type conn struct {
 	host *Host
 	c    *ssh.Client
+
+	shMu sync.Mutex
+	sh   *shell // for faults; (re)opened on first use
 }
 
 // HostError names the host a problem is with; Config says whether the
@@ -156,7 +160,35 @@ func (c *conn) root(cmd string) string {
 	return cmd
 }
 
-func (c *conn) close() error { return c.c.Close() }
+// fast runs script in the host's control shell (see shell), opening it if
+// needed; where no shell can be had it takes a session of its own.
+func (c *conn) fast(ctx context.Context, script string) (string, error) {
+	c.shMu.Lock()
+	if c.sh == nil || c.sh.broken != nil {
+		sh, err := c.openShell(ctx)
+		if err != nil {
+			c.shMu.Unlock()
+			return c.run(ctx, script, nil)
+		}
+		c.sh = sh
+	}
+	sh := c.sh
+	c.shMu.Unlock()
+	out, err := sh.run(ctx, script)
+	if err != nil {
+		return out, &HostError{Host: c.host.String(), Err: fmt.Errorf("%s: %w", firstWord(script), err)}
+	}
+	return out, nil
+}
+
+func (c *conn) close() error {
+	c.shMu.Lock()
+	if c.sh != nil {
+		c.sh.close()
+	}
+	c.shMu.Unlock()
+	return c.c.Close()
+}
 
 func firstWord(cmd string) string {
 	cmd = strings.TrimSpace(cmd)

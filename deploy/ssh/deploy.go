@@ -216,7 +216,10 @@ func (c *Cluster) connect(ctx context.Context) error {
 				return &HostError{Host: n.host.String(), Config: true,
 					Err: fmt.Errorf("nftables unusable, so no partitions or loss: %s", n.probe.nft)}
 			}
-			return nil
+			// Open the control shell now: the first fault should not pay
+			// for the login shell's start.
+			_, err = cn.fast(gctx, "true")
+			return err
 		})
 	}
 	if err := g.Wait(); err != nil {

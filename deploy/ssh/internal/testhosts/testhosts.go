@@ -214,8 +214,21 @@ func (h *Hosts) Exec(t testing.TB, i int, args ...string) string {
 }
 
 // Leftovers lists what Gauntlet left on host i: processes in its namespace
-// other than sshd, nftables tables, files in its data folder.
+// other than sshd, nftables tables, files in its data folder. sshd's child
+// for a connection just closed may take a moment to go: it waits up to 3 s
+// for the list to be empty.
 func (h *Hosts) Leftovers(t testing.TB, i int) []string {
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		out := h.leftovers(t, i)
+		if len(out) == 0 || time.Now().After(deadline) {
+			return out
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (h *Hosts) leftovers(t testing.TB, i int) []string {
 	var out []string
 	pids, _ := exec.Command("ip", "netns", "pids", h.NS[i+1]).Output()
 	for _, p := range strings.Fields(string(pids)) {

@@ -1,0 +1,90 @@
+package ssh_test
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/ssh"
+
+	sshdeploy "github.com/gauntlet-dev/gauntlet/deploy/ssh"
+	"github.com/gauntlet-dev/gauntlet/deploy/ssh/internal/testhosts"
+	"github.com/gauntlet-dev/gauntlet/harness"
+	"github.com/gauntlet-dev/gauntlet/registry"
+)
+
+// TestBadHosts: every way a host can be wrong ends the run before any
+// fault with exit 64 (the user's files) or 3 (the host), the host named,
+// and nothing left on any host.
+func TestBadHosts(t *testing.T) {
+	h := testhosts.Start(t, 2, testhosts.Options{NoNft: map[int]bool{1: true}})
+	otherKey := filepath.Join(h.Dir, "other_key")
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	block, err := ssh.MarshalPrivateKey(priv, "not authorized")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(otherKey, pem.EncodeToMemory(block), 0o600))
+	emptyKnown := filepath.Join(h.Dir, "known_hosts_empty")
+	require.NoError(t, os.WriteFile(emptyKnown, nil, 0o600))
+
+	host := func(i int, extra string) string {
+		return fmt.Sprintf("  - address: %s\n    data_dir: %s\n%s", h.Addrs[i], h.DataDirs[i], extra)
+	}
+	for _, tc := range []struct {
+		name, yaml string
+		code       int
+		names      string // the host the error must name
+		says       string
+	}{
+		{"unreachable", fmt.Sprintf("user: root\nkey: %s\nknown_hosts: %s\nhosts:\n%s", h.Key, h.KnownHosts, host(0, "    port: 2\n")),
+			harness.ExitRunFail, h.Addrs[0] + ":2", "unreachable"},
+		{"wrong key", fmt.Sprintf("user: root\nkey: %s\nknown_hosts: %s\nhosts:\n%s", otherKey, h.KnownHosts, host(0, "")),
+			harness.ExitUsage, h.Addrs[0] + ":22", "login as root refused"},
+		{"unknown host key", fmt.Sprintf("user: root\nkey: %s\nknown_hosts: %s\nhosts:\n%s", h.Key, emptyKnown, host(0, "")),
+			harness.ExitUsage, h.Addrs[0] + ":22", "host key unknown"},
+		{"no nft", fmt.Sprintf("user: root\nkey: %s\nknown_hosts: %s\nhosts:\n%s%s", h.Key, h.KnownHosts, host(0, ""), host(1, "")),
+			harness.ExitUsage, h.Addrs[1] + ":22", "no nft command"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(h.Dir, "bad.yaml")
+			require.NoError(t, os.WriteFile(path, []byte(tc.yaml), 0o600))
+			test := harness.Test{Name: "bad", System: "raft", Deploy: "ssh", Hosts: path, Workload: "kv",
+				Nodes: 1, Nemesis: []string{"partition"}, TimeLimit: harness.Duration(5 * time.Second), Seed: 1, Out: t.TempDir()}
+			if tc.name == "no nft" {
+				test.Nodes = 2
+			}
+			res, err := registry.Run(t.Context(), test, registry.Options{NoReport: true})
+			require.Error(t, err)
+			assert.Equal(t, tc.code, exitCode(res, err), "%v", err)
+			assert.Contains(t, err.Error(), tc.names, "the error names the host")
+			assert.Contains(t, err.Error(), tc.says)
+			if res != nil {
+				assert.Zero(t, res.Ops, "no operation ran")
+			}
+			assertClean(t, h, 2)
+		})
+	}
+}
+
+// TestLatencyRefusedWithoutNetem: a kernel without sch_netem (this one, at
+// the time of writing) refuses latency faults at configuration time.
+func TestLatencyRefusedWithoutNetem(t *testing.T) {
+	h := testhosts.Start(t, 1, testhosts.Options{})
+	hosts := h.HostsFile(t, 0, "")
+	d := sshdeploy.New(sshdeploy.Options{Hosts: hosts})
+	if d.Supports(nil, harness.FaultLatency) {
+		t.Skip("this kernel has sch_netem: latency is supported here")
+	}
+	test := harness.Test{Name: "latency", System: "raft", Deploy: "ssh", Hosts: hosts, Workload: "kv",
+		Nodes: 1, Nemesis: []string{"latency"}, TimeLimit: harness.Duration(5 * time.Second), Seed: 1, Out: t.TempDir()}
+	res, err := registry.Run(t.Context(), test, registry.Options{NoReport: true})
+	assert.Equal(t, harness.ExitUsage, exitCode(res, err), "%v", err)
+	assertClean(t, h, 1)
+}
