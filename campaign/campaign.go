@@ -52,7 +52,7 @@ type Record struct {
 // State is state.json: enough to resume and to summarize.
 type State struct {
 	Spec    Spec               `json:"spec"`
-	Runs    []Run              `json:"runs"` // every run planned, in order
+	Runs    []Run              `json:"runs"`            // every run planned, in order
 	Shard   string             `json:"shard,omitempty"` // "I/N" when this folder is one shard
 	Start   time.Time          `json:"start"`
 	Records map[string]*Record `json:"records"`
