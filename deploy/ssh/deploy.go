@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -163,6 +164,9 @@ func (d *Deployment) Deploy(ctx context.Context, spec harness.ClusterSpec) (_ ha
 		n := &node{id: fmt.Sprintf("n%d", i+1), host: h, key: key}
 		n.dir = h.DataDir + "/" + c.runDir + "/" + n.id
 		n.bin = h.DataDir + "/" + c.runDir + "/node"
+		if h.NodeBinary != "" {
+			n.bin = h.NodeBinary
+		}
 		c.nodes = append(c.nodes, n)
 		c.byID[n.id] = n
 	}
@@ -180,9 +184,11 @@ func (d *Deployment) Deploy(ctx context.Context, spec harness.ClusterSpec) (_ ha
 		return nil, err
 	}
 	log.Info("ssh: hosts ready", "hosts", len(c.nodes), "elapsed", time.Since(start).Round(time.Millisecond))
-	bin, err := nodeBinary(ctx, spec.System, c.nodes[0].probe.arch, d.cacheDir())
-	if err != nil {
-		return nil, err
+	bin := ""
+	if c.needUpload() {
+		if bin, err = nodeBinary(ctx, spec.System, c.nodes[0].probe.arch, d.cacheDir()); err != nil {
+			return nil, err
+		}
 	}
 	if err := c.startAll(ctx, bin); err != nil {
 		return nil, err
@@ -234,6 +240,15 @@ func (c *Cluster) connect(ctx context.Context) error {
 	return nil
 }
 
+func (c *Cluster) needUpload() bool {
+	for _, n := range c.nodes {
+		if n.host.NodeBinary == "" {
+			return true
+		}
+	}
+	return false
+}
+
 // startAll uploads the binary to each host and starts every node.
 func (c *Cluster) startAll(ctx context.Context, bin string) error {
 	port, peerPort := c.file.NodePort, c.file.NodePort+1
@@ -248,8 +263,16 @@ func (c *Cluster) startAll(ctx context.Context, bin string) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for _, n := range c.nodes {
 		g.Go(func() error {
-			if err := upload(gctx, n.conn, bin, n.bin); err != nil {
-				return fmt.Errorf("upload to %s: %w", n.host, err)
+			if n.host.NodeBinary == "" {
+				if err := upload(gctx, n.conn, bin, n.bin); err != nil {
+					return fmt.Errorf("upload to %s: %w", n.host, err)
+				}
+			}
+			// The sweep of a later run finds the node by its pid file and
+			// this record of the binary it runs.
+			rec := fmt.Sprintf("mkdir -p %s && printf '%%s\\n' %s > %s/binary", quote(n.dir), quote(n.bin), quote(path.Dir(n.dir)))
+			if _, err := n.conn.run(gctx, rec, nil); err != nil {
+				return err
 			}
 			ns := harness.NodeSpec{ID: n.id, Listen: joinHostPort(n.host.PeerAddress, port),
 				Peers: clone(peers), DataDir: n.dir + "/data", Bug: c.spec.Bug}

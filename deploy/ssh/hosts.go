@@ -56,6 +56,9 @@ type Host struct {
 	// DataDir/gauntlet-<run>; the next run removes what a dead one left.
 	DataDir string `yaml:"data_dir"`
 	Sudo    *bool  `yaml:"sudo"` // run nft and tc with sudo -n (false)
+	// NodeBinary is a node binary installed on the host, used instead of
+	// uploading one built here (then the system's Build is not called).
+	NodeBinary string `yaml:"node_binary"`
 
 	peerIP net.IP // PeerAddress resolved: nft rules need an address
 }
@@ -123,7 +126,7 @@ func (f *HostsFile) resolve() error {
 
 func (h *Host) inherit(d Host) {
 	for _, p := range []struct{ dst, def *string }{
-		{&h.User, &d.User}, {&h.Key, &d.Key}, {&h.DataDir, &d.DataDir},
+		{&h.User, &d.User}, {&h.Key, &d.Key}, {&h.DataDir, &d.DataDir}, {&h.NodeBinary, &d.NodeBinary},
 	} {
 		if *p.dst == "" {
 			*p.dst = *p.def
@@ -159,6 +162,9 @@ func (h *Host) check() error {
 	}
 	if !strings.HasPrefix(h.DataDir, "/") || strings.ContainsAny(h.DataDir, " '\"$`\\;&|<>*?\n") {
 		return fmt.Errorf("data_dir %q: want an absolute path without spaces or shell characters", h.DataDir)
+	}
+	if h.NodeBinary != "" && (!strings.HasPrefix(h.NodeBinary, "/") || strings.ContainsAny(h.NodeBinary, "\n")) {
+		return fmt.Errorf("node_binary %q: want an absolute path on the host", h.NodeBinary)
 	}
 	if h.PeerAddress == "" {
 		h.PeerAddress = h.Address

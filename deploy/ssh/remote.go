@@ -36,6 +36,11 @@ for p in /proc/[0-9]*; do
   exe=$(readlink "$p/exe" 2>/dev/null) || continue
   case "$exe" in "$base"/$glob/*) kill -KILL "${p#/proc/}" 2>/dev/null && echo "killed ${p#/proc/} $exe";; esac
 done
+for f in "$base"/$glob/*/pid; do
+  [ -f "$f" ] || continue
+  pid=$(cat "$f"); bin=$(cat "${f%%/*/pid}/binary" 2>/dev/null) || continue
+  case "$(readlink /proc/$pid/exe 2>/dev/null)" in "$bin"*) kill -KILL "$pid" 2>/dev/null && echo "killed $pid $bin";; esac
+done
 if command -v nft >/dev/null 2>&1; then
   printf 'table inet %[3]s\ndelete table inet %[3]s\n' | $NFT -f - 2>/dev/null && echo "nft: table %[3]s removed"
 fi

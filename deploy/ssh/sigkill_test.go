@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -38,9 +39,21 @@ func TestHelperHarness(t *testing.T) {
 // TestSIGKILLedHarnessIsSweptByTheNextRun: a harness killed with SIGKILL
 // leaves nodes running, an nftables table and its folder on every host;
 // the next deployment on those hosts removes all of it before it starts.
+// The hosts use an installed node binary (node_binary, outside the data
+// folder), so the dead run's nodes are found by their pid files.
+// The next deployment then times partitions (checkPartitions).
 func TestSIGKILLedHarnessIsSweptByTheNextRun(t *testing.T) {
-	h := testhosts.Start(t, 2, testhosts.Options{})
-	hosts := h.HostsFile(t, 0, "")
+	start := time.Now()
+	h := testhosts.Start(t, 3, testhosts.Options{})
+	bin := filepath.Join(h.Dir, "kvnode")
+	build := exec.Command("go", "build", "-o", bin, kvnode.Package)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	msg, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", msg)
+	t0 := time.Now()
+	t.Logf("static kvnode built in %s", time.Since(start).Round(time.Millisecond))
+	hosts := h.HostsFile(t, 0, "node_binary: "+bin+"\n")
+
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHarness$", "-test.v")
 	cmd.Env = append(os.Environ(), helperEnv+"="+hosts)
 	out, err := cmd.StdoutPipe()
@@ -63,27 +76,41 @@ func TestSIGKILLedHarnessIsSweptByTheNextRun(t *testing.T) {
 	case <-time.After(2 * time.Minute):
 		t.Fatal("the helper harness did not deploy within 2 minutes")
 	}
+	t.Logf("a harness process deployed and partitioned in %s; SIGKILL", time.Since(t0).Round(time.Millisecond))
 	require.NoError(t, cmd.Process.Kill())
 	_ = cmd.Wait()
 	go func() {
 		for range ready {
 		}
 	}()
+	var doomed []string // "process <pid> <exe>" of the dead run's nodes
 	for i := range 2 {
-		left := strings.Join(h.Leftovers(t, i), "\n")
-		assert.Contains(t, left, "gauntlet-doomed", "host %d: the dead run's node and folder are still there", i+1)
-		assert.Contains(t, left, "nft: table inet gauntlet", "host %d: the dead run's partition is still in force", i+1)
-	}
-
-	d := sshdeploy.New(sshdeploy.Options{Hosts: hosts})
-	c, err := d.Deploy(t.Context(), harness.ClusterSpec{Nodes: 2, System: kvnode.New("raft"), RunID: "next", Dir: t.TempDir()})
-	require.NoError(t, err)
-	for i := range 2 {
-		for _, l := range h.Leftovers(t, i) {
-			assert.NotContains(t, l, "doomed", "host %d: the next run swept the dead one", i+1)
-			assert.NotContains(t, l, "nft:", "host %d: no partition left in force", i+1)
+		left := h.Snapshot(t, i)
+		all := strings.Join(left, "\n")
+		assert.Contains(t, all, "gauntlet-doomed", "host %d: the dead run's folder is still there", i+1)
+		assert.Contains(t, all, "nft: table inet gauntlet", "host %d: the dead run's partition is still in force", i+1)
+		for _, l := range left {
+			if strings.HasPrefix(l, "process ") {
+				doomed = append(doomed, l)
+			}
 		}
 	}
+	require.Len(t, doomed, 2, "the dead run's two nodes still run")
+
+	t0 = time.Now()
+	d := sshdeploy.New(sshdeploy.Options{Hosts: hosts})
+	c, err := d.Deploy(t.Context(), harness.ClusterSpec{Nodes: 3, System: kvnode.New("raft"), RunID: "next", Dir: t.TempDir()})
+	require.NoError(t, err)
+	defer c.Close(context.WithoutCancel(t.Context()))
+	t.Logf("the next deployment swept and started 3 nodes in %s", time.Since(t0).Round(time.Millisecond))
+	for i := range 3 {
+		for _, l := range h.Snapshot(t, i) {
+			assert.NotContains(t, l, "doomed", "host %d: the next run swept the dead one", i+1)
+			assert.NotContains(t, l, "nft:", "host %d: no partition left in force", i+1)
+			assert.NotContains(t, doomed, l, "host %d: the dead run's node was killed", i+1)
+		}
+	}
+	checkPartitions(t, h, c)
 	require.NoError(t, c.Close(t.Context()))
-	assertClean(t, h, 2)
+	assertClean(t, h, 3)
 }

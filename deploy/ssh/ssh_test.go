@@ -1,7 +1,6 @@
 package ssh_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -15,11 +14,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	sshdeploy "github.com/gauntlet-dev/gauntlet/deploy/ssh"
 	"github.com/gauntlet-dev/gauntlet/deploy/ssh/internal/testhosts"
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/registry"
-	"github.com/gauntlet-dev/gauntlet/targets/kvnode"
 )
 
 // exitCode is what `gauntlet run` would exit with.
@@ -92,21 +89,13 @@ func faultKinds(t *testing.T, dir string) []string {
 	return out
 }
 
-// TestPartitionOverSSH cuts a link for real and measures how long applying
-// and healing a partition takes (one nft transaction per host, in parallel).
-func TestPartitionOverSSH(t *testing.T) {
-	h := testhosts.Start(t, 3, testhosts.Options{})
-	d := sshdeploy.New(sshdeploy.Options{Hosts: h.HostsFile(t, 0, "")})
+// checkPartitions cuts a link for real and measures how long applying and
+// healing a partition takes (one nft transaction per host, in parallel,
+// through each host's control shell).
+func checkPartitions(t *testing.T, h *testhosts.Hosts, c harness.Cluster) {
 	ctx := t.Context()
-	c, err := d.Deploy(ctx, harness.ClusterSpec{Nodes: 3, System: kvnode.New("raft"), RunID: "partition-" + t.Name(), Dir: t.TempDir()})
-	require.NoError(t, err)
-	defer func() {
-		require.NoError(t, c.Close(context.WithoutCancel(ctx)))
-		assertClean(t, h, 3)
-	}()
 	node2 := c.ClientAddr("n2")
 	require.NoError(t, reach(h, 0, node2, time.Minute), "n1's host reaches n2's port before the partition")
-
 	var apply, heal []time.Duration
 	for range 10 {
 		t0 := time.Now()

@@ -7,16 +7,17 @@ package ssh
 import (
 	"bytes"
 	"context"
-	"debug/elf"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/internal/source"
+	"github.com/gauntlet-dev/gauntlet/internal/static"
 )
 
 // Packager is implemented by systems whose node is a Go command of the
@@ -35,14 +36,41 @@ func nodeBinary(ctx context.Context, sys harness.System, arch, cacheDir string) 
 	if err != nil {
 		return "", fmt.Errorf("build %s: %w", sys.Name(), err)
 	}
-	if err := checkStatic(bin); err != nil {
+	if err := static.Check(bin); err != nil {
 		return "", fmt.Errorf("%s: %w", sys.Name(), err)
 	}
 	return bin, nil
 }
 
-// goBuild builds pkg with CGO_ENABLED=0 for linux/arch into cacheDir.
+// built memoizes goBuild per process: a campaign deploys many clusters, a
+// link takes seconds, and the sources do not change under one command.
+var built struct {
+	sync.Mutex
+	bins map[string]string
+}
+
+// goBuild builds pkg with CGO_ENABLED=0 for linux/arch into cacheDir, once
+// per process.
 func goBuild(ctx context.Context, pkg, name, arch, cacheDir string) (string, error) {
+	built.Lock()
+	defer built.Unlock()
+	key := pkg + " " + arch + " " + cacheDir
+	if bin, ok := built.bins[key]; ok {
+		if _, err := os.Stat(bin); err == nil {
+			return bin, nil
+		}
+	}
+	bin, err := build(ctx, pkg, name, arch, cacheDir)
+	if err == nil {
+		if built.bins == nil {
+			built.bins = map[string]string{}
+		}
+		built.bins[key] = bin
+	}
+	return bin, err
+}
+
+func build(ctx context.Context, pkg, name, arch, cacheDir string) (string, error) {
 	mod, err := source.ModuleDir()
 	if err != nil {
 		return "", err
@@ -68,21 +96,6 @@ func goBuild(ctx context.Context, pkg, name, arch, cacheDir string) (string, err
 		return "", err
 	}
 	return out, nil
-}
-
-// checkStatic refuses binaries a host without our libraries may not run.
-func checkStatic(path string) error {
-	f, err := elf.Open(path)
-	if err != nil {
-		return fmt.Errorf("%s is not a Linux executable: %w", path, err)
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			return fmt.Errorf("%s is dynamically linked; remote hosts need a static binary", path)
-		}
-	}
-	return nil
 }
 
 // launch is the command line of a node.

@@ -220,7 +220,7 @@ func (h *Hosts) Exec(t testing.TB, i int, args ...string) string {
 func (h *Hosts) Leftovers(t testing.TB, i int) []string {
 	deadline := time.Now().Add(3 * time.Second)
 	for {
-		out := h.leftovers(t, i)
+		out := h.Snapshot(t, i)
 		if len(out) == 0 || time.Now().After(deadline) {
 			return out
 		}
@@ -228,7 +228,8 @@ func (h *Hosts) Leftovers(t testing.TB, i int) []string {
 	}
 }
 
-func (h *Hosts) leftovers(t testing.TB, i int) []string {
+// Snapshot is Leftovers at once, for hosts where something is expected.
+func (h *Hosts) Snapshot(t testing.TB, i int) []string {
 	var out []string
 	pids, _ := exec.Command("ip", "netns", "pids", h.NS[i+1]).Output()
 	for _, p := range strings.Fields(string(pids)) {
