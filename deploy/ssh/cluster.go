@@ -95,14 +95,14 @@ func (c *Cluster) node(id string) (*node, error) {
 // start runs the node unless it is up already (Start of a running node is
 // a no-op, as in the other deployments).
 func (c *Cluster) start(ctx context.Context, n *node) error {
-	out, err := n.conn.run(ctx, aliveScript(n.dir, n.bin), nil)
+	out, err := n.conn.fast(ctx, aliveScript(n.dir, n.bin))
 	if err != nil {
 		return err
 	}
 	if strings.TrimSpace(out) == "up" {
 		return nil
 	}
-	out, err = n.conn.run(ctx, "mkdir -p "+quote(n.dir)+" && "+startScript(n.dir, n.bin, n.launch), nil)
+	out, err = n.conn.fast(ctx, "mkdir -p "+quote(n.dir)+" && "+startScript(n.dir, n.bin, n.launch))
 	if err != nil {
 		return fmt.Errorf("ssh: start %s on %s: %w", n.id, n.host, err)
 	}

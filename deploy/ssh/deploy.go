@@ -208,6 +208,11 @@ func (c *Cluster) connect(ctx context.Context) error {
 				return err
 			}
 			n.conn = cn
+			// Everything but uploads goes through one shell on the host:
+			// each new session would start the login shell again.
+			if _, err := cn.fast(gctx, "true"); err != nil {
+				return err
+			}
 			out, err := sweep(gctx, cn, "gauntlet-*")
 			if err != nil {
 				return err
@@ -222,10 +227,7 @@ func (c *Cluster) connect(ctx context.Context) error {
 				return &HostError{Host: n.host.String(), Config: true,
 					Err: fmt.Errorf("nftables unusable, so no partitions or loss: %s", n.probe.nft)}
 			}
-			// Open the control shell now: the first fault should not pay
-			// for the login shell's start.
-			_, err = cn.fast(gctx, "true")
-			return err
+			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -271,7 +273,7 @@ func (c *Cluster) startAll(ctx context.Context, bin string) error {
 			// The sweep of a later run finds the node by its pid file and
 			// this record of the binary it runs.
 			rec := fmt.Sprintf("mkdir -p %s && printf '%%s\\n' %s > %s/binary", quote(n.dir), quote(n.bin), quote(path.Dir(n.dir)))
-			if _, err := n.conn.run(gctx, rec, nil); err != nil {
+			if _, err := n.conn.fast(gctx, rec); err != nil {
 				return err
 			}
 			ns := harness.NodeSpec{ID: n.id, Listen: joinHostPort(n.host.PeerAddress, port),

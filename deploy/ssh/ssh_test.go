@@ -112,6 +112,19 @@ func checkPartitions(t *testing.T, h *testhosts.Hosts, c harness.Cluster) {
 	require.NoError(t, reach(h, 0, node2, 5*time.Second), "healed")
 	t.Logf("partition apply over SSH (3 hosts, 10 times): median %s, max %s; heal: median %s, max %s (load: %s)",
 		median(apply), slices.Max(apply), median(heal), slices.Max(heal), loadavg())
+
+	// Loss: all packets from n1 to its peers, none to anyone else.
+	require.NoError(t, c.Netem(ctx, harness.LinkFault{Loss: 1}))
+	assert.Contains(t, h.Exec(t, 0, "nft", "list", "table", "inet", "gauntlet"), "daddr "+h.Addrs[1]+" numgen random mod 10000 < 10000 drop")
+	assert.Error(t, reach(h, 0, node2, 2*time.Second), "total loss from n1 to n2")
+	require.NoError(t, c.Heal(ctx))
+	require.NoError(t, reach(h, 0, node2, 5*time.Second), "healed")
+	if !c.Supports(harness.FaultLatency) {
+		assert.ErrorIs(t, c.Netem(ctx, harness.LinkFault{Latency: 10 * time.Millisecond}), harness.ErrUnsupported)
+	}
+	// Clock: through kvnode's clock API at the client address.
+	require.NoError(t, c.SetClock(ctx, "n1", 3*time.Second))
+	require.NoError(t, c.SetClock(ctx, "n1", 0))
 }
 
 // reach dials addr from host i's namespace until it answers or limit passes.
