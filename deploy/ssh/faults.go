@@ -29,9 +29,14 @@ func nftScript(drop []net.IP, loss float64, lossTo []net.IP) string {
 	}
 	if loss > 0 && len(lossTo) > 0 {
 		b.WriteString("  chain output {\n    type filter hook output priority -10; policy accept;\n")
+		// numgen's values are 0..9999: "< 10000" is refused, so total loss
+		// is a plain drop.
+		random := fmt.Sprintf("numgen random mod %d < %d ", lossModulus, int(loss*lossModulus+0.5))
+		if loss >= 1 {
+			random = ""
+		}
 		for _, ip := range lossTo {
-			fmt.Fprintf(&b, "    %s daddr %s numgen random mod %d < %d drop\n", family(ip), ip, lossModulus,
-				int(loss*lossModulus+0.5))
+			fmt.Fprintf(&b, "    %s daddr %s %sdrop\n", family(ip), ip, random)
 		}
 		b.WriteString("  }\n")
 	}

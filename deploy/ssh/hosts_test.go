@@ -74,6 +74,8 @@ func TestNftScript(t *testing.T) {
 	assert.Contains(t, s, "ip daddr 10.0.0.2 numgen random mod 10000 < 2500 drop")
 	assert.Contains(t, s, "hook input")
 	assert.Contains(t, s, "hook output")
+	all := nftScript(nil, 1, []net.IP{net.ParseIP("10.0.0.2")})
+	assert.Contains(t, all, "ip daddr 10.0.0.2 drop", "total loss: numgen cannot say < 10000")
 }
 
 func TestStartScriptQuotes(t *testing.T) {

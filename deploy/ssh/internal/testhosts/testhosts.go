@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -43,6 +44,9 @@ const RequireEnv = "GAUNTLET_REQUIRE_SSH"
 
 const sshd = "/usr/sbin/sshd"
 
+// started counts Start calls of this process (names must not repeat).
+var started atomic.Int64
+
 // Hosts is a set of running test hosts.
 type Hosts struct {
 	Dir        string   // temporary folder of keys, configs, data
@@ -52,7 +56,8 @@ type Hosts struct {
 	NS         []string // host i's network namespace
 	DataDirs   []string // host i's data folder
 	HarnessIP  string   // the root namespace's address on the bridge
-	pid        string
+	pid        string // <pid>n<counter>
+	rootIf     string
 	sshds      []*exec.Cmd
 }
 
@@ -93,7 +98,9 @@ func Start(t testing.TB, n int, o Options) *Hosts {
 	t.Helper()
 	Skip(t)
 	sweepStale(t)
-	h := &Hosts{Dir: t.TempDir(), pid: strconv.Itoa(os.Getpid())}
+	// pid and a counter: the kernel removes a deleted namespace's links
+	// asynchronously, so the next test must not reuse the names.
+	h := &Hosts{Dir: t.TempDir(), pid: fmt.Sprintf("%dn%d", os.Getpid(), started.Add(1))}
 	t.Cleanup(func() { h.Close(t) })
 	prefix := pickSubnet(t)
 	h.HarnessIP = prefix + ".1"
@@ -105,6 +112,7 @@ func Start(t testing.TB, n int, o Options) *Hosts {
 	inSw("ip", "link", "set", "br0", "up")
 	inSw("ip", "link", "set", "lo", "up")
 	rootIf := "gs" + h.pid + "r"
+	h.rootIf = rootIf
 	run(t, "ip", "link", "add", rootIf, "type", "veth", "peer", "name", "up0", "netns", sw)
 	inSw("ip", "link", "set", "up0", "master", "br0", "up")
 	run(t, "ip", "addr", "add", h.HarnessIP+"/24", "dev", rootIf)
@@ -256,6 +264,9 @@ func (h *Hosts) Close(t testing.TB) {
 		_ = c.Wait()
 	}
 	h.sshds = nil
+	if h.rootIf != "" {
+		_ = exec.Command("ip", "link", "del", h.rootIf).Run()
+	}
 	for _, ns := range h.NS {
 		removeNS(ns)
 	}
@@ -295,7 +306,14 @@ func sweepStale(t testing.TB) {
 		}
 		t.Logf("removing network namespace %s of dead test process %d", name, pid)
 		removeNS(name)
-		_ = exec.Command("ip", "link", "del", fmt.Sprintf("gs%dr", pid)).Run()
+		if links, err := exec.Command("ip", "-o", "link", "show").Output(); err == nil {
+			for _, l := range strings.Split(string(links), "\n") {
+				f := strings.Fields(l)
+				if len(f) > 1 && strings.HasPrefix(f[1], fmt.Sprintf("gs%dn", pid)) {
+					_ = exec.Command("ip", "link", "del", strings.TrimSuffix(strings.Split(f[1], "@")[0], ":")).Run()
+				}
+			}
+		}
 	}
 }
 
