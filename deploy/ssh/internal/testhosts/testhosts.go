@@ -56,7 +56,7 @@ type Hosts struct {
 	NS         []string // host i's network namespace
 	DataDirs   []string // host i's data folder
 	HarnessIP  string   // the root namespace's address on the bridge
-	pid        string // <pid>n<counter>
+	pid        string   // <pid>n<counter>
 	rootIf     string
 	sshds      []*exec.Cmd
 }
