@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/gauntlet-dev/gauntlet/deploy/ssh/internal/testhosts"
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/registry"
+	"github.com/gauntlet-dev/gauntlet/targets/kvnode"
 )
 
 // TestBadHosts: every way a host can be wrong ends the run before any
@@ -86,5 +88,41 @@ func TestLatencyRefusedWithoutNetem(t *testing.T) {
 		Nodes: 1, Nemesis: []string{"latency"}, TimeLimit: harness.Duration(5 * time.Second), Seed: 1, Out: t.TempDir()}
 	res, err := registry.Run(t.Context(), test, registry.Options{NoReport: true})
 	assert.Equal(t, harness.ExitUsage, exitCode(res, err), "%v", err)
+	assertClean(t, h, 1)
+}
+
+// warnings records the deployment's warnings.
+type warnings struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (w *warnings) Warn(msg string, args ...any) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.got = append(w.got, fmt.Sprint(append([]any{msg}, args...)...))
+}
+func (w *warnings) Info(string, ...any)  {}
+func (w *warnings) Error(string, ...any) {}
+func (w *warnings) Debug(string, ...any) {}
+
+// TestInsecureHostKeysAreLoud: insecure_ignore_host_keys connects to a host
+// whose key is nowhere listed, and says so, with the key, at every connection.
+func TestInsecureHostKeysAreLoud(t *testing.T) {
+	h := testhosts.Start(t, 1, testhosts.Options{})
+	hosts := filepath.Join(h.Dir, "insecure.yaml")
+	require.NoError(t, os.WriteFile(hosts, []byte(fmt.Sprintf("user: root\nkey: %s\ninsecure_ignore_host_keys: true\nhosts:\n  - address: %s\n    data_dir: %s\n",
+		h.Key, h.Addrs[0], h.DataDirs[0])), 0o600))
+	w := &warnings{}
+	d := sshdeploy.New(sshdeploy.Options{Hosts: hosts, Logger: w})
+	c, err := d.Deploy(t.Context(), harness.ClusterSpec{Nodes: 1, System: kvnode.New("raft"), RunID: "insecure", Dir: t.TempDir()})
+	require.NoError(t, err)
+	require.NoError(t, c.Close(t.Context()))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	require.NotEmpty(t, w.got)
+	assert.Contains(t, w.got[0], "INSECURE")
+	assert.Contains(t, w.got[0], "SHA256:", "the warning shows the key it accepted")
+	assert.Contains(t, w.got[0], h.Addrs[0])
 	assertClean(t, h, 1)
 }
