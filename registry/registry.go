@@ -148,7 +148,7 @@ func Deployment(name, hostsFile string, log harness.Logger) (harness.Deployment,
 	case "docker":
 		return docker.New(docker.Options{Logger: log}), nil
 	case "ssh":
-		return sshdeploy.New(sshdeploy.Options{Hosts: hostsFile, Logger: log}), nil
+		return sshdeploy.Open(sshdeploy.Options{Hosts: hostsFile, Logger: log})
 	}
 	return nil, fmt.Errorf("unknown deployment %q (known: %s)", name, strings.Join(Deployments(), ", "))
 }

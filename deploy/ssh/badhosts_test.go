@@ -126,3 +126,20 @@ func TestInsecureHostKeysAreLoud(t *testing.T) {
 	assert.Contains(t, w.got[0], h.Addrs[0])
 	assertClean(t, h, 1)
 }
+
+// TestBadHostsFileIsRefusedBeforeTheRun: no --hosts, or a hosts file that
+// does not parse, is exit 64 before a run folder exists (no root needed).
+func TestBadHostsFileIsRefusedBeforeTheRun(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "hosts.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("hosts:\n  - adress: 10.0.0.1\n"), 0o600))
+	for hosts, want := range map[string]string{"": "--hosts FILE", bad: "field adress not found"} {
+		out := t.TempDir()
+		test := harness.Test{Name: "bad", System: "raft", Deploy: "ssh", Hosts: hosts, Workload: "kv", Nodes: 1,
+			TimeLimit: harness.Duration(time.Second), Seed: 1, Out: out}
+		res, err := registry.Run(t.Context(), test, registry.Options{NoReport: true})
+		assert.Equal(t, harness.ExitUsage, exitCode(res, err))
+		assert.ErrorContains(t, err, want)
+		entries, _ := os.ReadDir(out)
+		assert.Empty(t, entries, "nothing was started")
+	}
+}

@@ -45,9 +45,10 @@ type Options struct {
 	CacheDir string
 }
 
-// Deployment is the ssh deployment; New makes one.
+// Deployment is the ssh deployment; Open or New makes one.
 type Deployment struct {
 	opts Options
+	file *HostsFile // read by Open; nil: read at first use
 
 	mu      sync.Mutex
 	netem   map[string]string // host -> why it has no netem ("" = has it); nil until probed
@@ -56,8 +57,27 @@ type Deployment struct {
 
 var _ harness.Deployment = (*Deployment)(nil)
 
-// New returns the ssh deployment. It touches no host until used.
+// New returns the ssh deployment. It reads the hosts file and touches the
+// hosts only when used.
 func New(opts Options) *Deployment { return &Deployment{opts: opts} }
+
+// Open reads and checks the hosts file first, so that a bad one is refused
+// before a run starts (no host is contacted).
+func Open(opts Options) (harness.Deployment, error) {
+	f, err := LoadHosts(opts.Hosts)
+	if err != nil {
+		return nil, err
+	}
+	return &Deployment{opts: opts, file: f}, nil
+}
+
+// hosts is the hosts file, read now if Open did not.
+func (d *Deployment) hosts() (*HostsFile, error) {
+	if d.file != nil {
+		return d.file, nil
+	}
+	return LoadHosts(d.opts.Hosts)
+}
 
 func (d *Deployment) Name() string { return "ssh" }
 
@@ -86,7 +106,7 @@ func (d *Deployment) netemEverywhere() bool {
 		d.netem = map[string]string{}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		f, err := LoadHosts(d.opts.Hosts)
+		f, err := d.hosts()
 		if err != nil {
 			return true
 		}
@@ -142,7 +162,7 @@ var inUse sync.Map // host + data dir -> run id
 // everything made so far is removed.
 func (d *Deployment) Deploy(ctx context.Context, spec harness.ClusterSpec) (_ harness.Cluster, err error) {
 	log := d.logger(spec.Log)
-	f, err := LoadHosts(d.opts.Hosts)
+	f, err := d.hosts()
 	if err != nil {
 		return nil, &harness.ConfigError{Err: err}
 	}
