@@ -22,6 +22,13 @@ func TestParseShard(t *testing.T) {
 	}
 }
 
+func TestSpecHostsReachTheRuns(t *testing.T) {
+	s := Spec{Deploy: []string{"ssh"}, Hosts: "/etc/gauntlet/hosts.yaml"}
+	tst := s.Test(s.Runs()[0], baseTest(), t.TempDir())
+	assert.Equal(t, "ssh", tst.Deploy)
+	assert.Equal(t, "/etc/gauntlet/hosts.yaml", tst.Hosts)
+}
+
 func TestShardsCoverTheMatrixOnce(t *testing.T) {
 	spec := Spec{Systems: []string{"raft", "quorum"}, Nemesis: []string{"partition", "kill"}, Bugs: []string{"none", "stale-read"}, Seeds: 3}
 	all := spec.Runs()
