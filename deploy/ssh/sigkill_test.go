@@ -113,6 +113,45 @@ func TestSIGKILLedHarnessIsSweptByTheNextRun(t *testing.T) {
 		}
 	}
 	checkPartitions(t, h, c)
+	checkProcesses(t, c, filepath.Join(h.DataDirs[2], "gauntlet-next", "n3", "pid"))
 	require.NoError(t, c.Close(t.Context()))
 	assertClean(t, h, 3)
+}
+
+// checkProcesses pauses, resumes, kills, restarts and stops node n3, whose
+// pid file (the hosts share this file system) is pidFile, and looks at the
+// process each time.
+func checkProcesses(t *testing.T, c harness.Cluster, pidFile string) {
+	ctx := t.Context()
+	state := func() string {
+		b, err := os.ReadFile(pidFile)
+		require.NoError(t, err)
+		st, err := os.ReadFile("/proc/" + strings.TrimSpace(string(b)) + "/status")
+		if err != nil {
+			return "gone"
+		}
+		for _, l := range strings.Split(string(st), "\n") {
+			if v, ok := strings.CutPrefix(l, "State:"); ok {
+				return strings.Fields(v)[0]
+			}
+		}
+		return "?"
+	}
+	pid := func() string { b, _ := os.ReadFile(pidFile); return strings.TrimSpace(string(b)) }
+	require.NoError(t, c.Pause(ctx, "n3"))
+	assert.Equal(t, "T", state(), "SIGSTOP")
+	require.NoError(t, c.Resume(ctx, "n3"))
+	assert.NotEqual(t, "T", state(), "SIGCONT")
+	first := pid()
+	require.NoError(t, c.Kill(ctx, "n3"))
+	assert.Contains(t, []string{"gone", "Z"}, state(), "SIGKILL, and Kill waits until it is gone")
+	require.NoError(t, c.Start(ctx, "n3"))
+	assert.NotEqual(t, first, pid(), "restarted as a new process")
+	assert.Contains(t, []string{"S", "R"}, state())
+	running := pid()
+	require.NoError(t, c.Start(ctx, "n3"))
+	assert.Equal(t, running, pid(), "starting a running node is a no-op")
+	require.NoError(t, c.Stop(ctx, "n3"))
+	assert.Contains(t, []string{"gone", "Z"}, state(), "SIGTERM")
+	require.NoError(t, c.Start(ctx, "n3"))
 }
