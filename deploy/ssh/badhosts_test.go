@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -107,12 +108,14 @@ func (w *warnings) Error(string, ...any) {}
 func (w *warnings) Debug(string, ...any) {}
 
 // TestInsecureHostKeysAreLoud: insecure_ignore_host_keys connects to a host
-// whose key is nowhere listed, and says so, with the key, at every connection.
+// whose key is nowhere listed, and says so, with the key, at every
+// connection. It logs in with the key in an ssh-agent (agent: true).
 func TestInsecureHostKeysAreLoud(t *testing.T) {
 	h := testhosts.Start(t, 1, testhosts.Options{})
+	startAgent(t, h.Key)
 	hosts := filepath.Join(h.Dir, "insecure.yaml")
-	require.NoError(t, os.WriteFile(hosts, []byte(fmt.Sprintf("user: root\nkey: %s\ninsecure_ignore_host_keys: true\nhosts:\n  - address: %s\n    data_dir: %s\n",
-		h.Key, h.Addrs[0], h.DataDirs[0])), 0o600))
+	require.NoError(t, os.WriteFile(hosts, []byte(fmt.Sprintf("user: root\nagent: true\ninsecure_ignore_host_keys: true\nhosts:\n  - address: %s\n    data_dir: %s\n",
+		h.Addrs[0], h.DataDirs[0])), 0o600))
 	w := &warnings{}
 	d := sshdeploy.New(sshdeploy.Options{Hosts: hosts, Logger: w})
 	c, err := d.Deploy(t.Context(), harness.ClusterSpec{Nodes: 1, System: kvnode.New("raft"), RunID: "insecure", Dir: t.TempDir()})
@@ -141,5 +144,28 @@ func TestBadHostsFileIsRefusedBeforeTheRun(t *testing.T) {
 		assert.ErrorContains(t, err, want)
 		entries, _ := os.ReadDir(out)
 		assert.Empty(t, entries, "nothing was started")
+	}
+}
+
+// startAgent runs an ssh-agent holding key for the test, at SSH_AUTH_SOCK.
+func startAgent(t *testing.T, key string) {
+	for _, tool := range []string{"ssh-agent", "ssh-add"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (openssh-client)", tool)
+		}
+	}
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	agent := exec.Command("ssh-agent", "-D", "-a", sock)
+	require.NoError(t, agent.Start())
+	t.Cleanup(func() { _ = agent.Process.Kill(); _ = agent.Wait() })
+	t.Setenv("SSH_AUTH_SOCK", sock)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out, err := exec.Command("ssh-add", key).CombinedOutput()
+		if err == nil {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "ssh-add: %v: %s", err, out)
+		time.Sleep(50 * time.Millisecond)
 	}
 }
