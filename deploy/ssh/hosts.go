@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -45,7 +46,7 @@ type HostsFile struct {
 type Host struct {
 	Address     string `yaml:"address"`      // SSH host name or IP
 	Port        int    `yaml:"port"`         // SSH port (22)
-	User        string `yaml:"user"`         // SSH user ($USER)
+	User        string `yaml:"user"`         // SSH user (the local user's name)
 	Key         string `yaml:"key"`          // private key file
 	Agent       *bool  `yaml:"agent"`        // use $SSH_AUTH_SOCK
 	PeerAddress string `yaml:"peer_address"` // where the other nodes dial this one (Address)
@@ -150,12 +151,29 @@ func (h *Host) check() error {
 	if h.User == "" {
 		h.User = os.Getenv("USER")
 	}
+	if u, err := user.Current(); h.User == "" && err == nil {
+		h.User = u.Username // as ssh does
+	}
 	if h.User == "" {
 		return errors.New("no user (set `user:`)")
 	}
 	h.Key = expandHome(h.Key)
+	if h.Key == "" && h.Agent == nil {
+		// As ssh does: the agent if one runs, else the usual key files.
+		if os.Getenv("SSH_AUTH_SOCK") != "" {
+			yes := true
+			h.Agent = &yes
+		}
+		home, _ := os.UserHomeDir()
+		for _, k := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
+			if p := filepath.Join(home, ".ssh", k); home != "" && fileExists(p) {
+				h.Key = p
+				break
+			}
+		}
+	}
 	if h.Key == "" && !h.agent() {
-		return errors.New("no way to log in: set `key: FILE` or `agent: true`")
+		return errors.New("no way to log in: set `key: FILE` or `agent: true` (no agent runs and ~/.ssh has no id_ed25519, id_ecdsa or id_rsa)")
 	}
 	if h.DataDir == "" {
 		h.DataDir = "/var/tmp/gauntlet"
@@ -201,3 +219,5 @@ func expandHome(p string) string {
 	}
 	return p
 }
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }

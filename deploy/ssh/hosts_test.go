@@ -50,7 +50,7 @@ func TestLoadHostsRefusesBadFiles(t *testing.T) {
 		"hosts: []\n": "no hosts",
 		"key: /k\nhosts:\n  - address: a\n    colour: red\n":                                         "field colour not found",
 		"key: /k\nhosts:\n  - port: 22\n":                                                            "host 1 has no address",
-		"user: u\nhosts:\n  - address: 10.0.0.1\n":                                                   "no way to log in",
+		"user: u\nagent: false\nhosts:\n  - address: 10.0.0.1\n":                                     "no way to log in",
 		"key: /k\nuser: u\nhosts:\n  - address: 10.0.0.1\n  - address: 10.0.0.1\n    data_dir: /x\n": "listed twice",
 		"key: /k\nuser: u\nhosts:\n  - address: 10.0.0.1\n    data_dir: tmp\n":                       "absolute path",
 		"key: /k\nuser: u\nnode_port: 70000\nhosts:\n  - address: 10.0.0.1\n":                        "node_port",
