@@ -164,7 +164,7 @@ func (c *conn) root(cmd string) string {
 // needed; where no shell can be had it takes a session of its own.
 func (c *conn) fast(ctx context.Context, script string) (string, error) {
 	c.shMu.Lock()
-	if c.sh == nil || c.sh.broken != nil {
+	if c.sh == nil || c.sh.dead.Load() {
 		sh, err := c.openShell(ctx)
 		if err != nil {
 			c.shMu.Unlock()

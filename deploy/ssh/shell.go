@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // shell is one long-lived `sh` on a host that runs scripts sent on its
@@ -26,7 +27,8 @@ type shell struct {
 	in     io.Writer
 	lines  chan string // stdout, line by line; closed when the shell ends
 	marker string
-	broken error
+	broken error       // guarded by mu
+	dead   atomic.Bool // broken != nil, readable without waiting for a running script
 }
 
 type sessionCloser interface{ Close() error }
@@ -110,6 +112,7 @@ func (sh *shell) run(ctx context.Context, script string) (string, error) {
 
 func (sh *shell) fail(err error) {
 	sh.broken = fmt.Errorf("control shell: %w", err)
+	sh.dead.Store(true)
 	sh.s.Close()
 }
 
@@ -119,5 +122,6 @@ func (sh *shell) close() {
 	if sh.broken == nil {
 		sh.broken = errors.New("control shell closed")
 	}
+	sh.dead.Store(true)
 	sh.s.Close()
 }
