@@ -109,7 +109,7 @@ func checkPartitions(t *testing.T, h *testhosts.Hosts, c harness.Cluster) {
 	assert.Contains(t, h.Exec(t, 0, "nft", "list", "table", "inet", "gauntlet"), "saddr "+h.Addrs[1]+" drop")
 	assert.Error(t, reach(h, 0, node2, 2*time.Second), "n1's host must not reach n2 while partitioned")
 	require.NoError(t, c.Heal(ctx))
-	require.NoError(t, reach(h, 0, node2, 5*time.Second), "healed")
+	require.NoError(t, reach(h, 0, node2, 15*time.Second), "healed")
 	t.Logf("partition apply over SSH (3 hosts, 10 times): median %s, max %s; heal: median %s, max %s (load: %s)",
 		median(apply), slices.Max(apply), median(heal), slices.Max(heal), loadavg())
 
@@ -120,7 +120,7 @@ func checkPartitions(t *testing.T, h *testhosts.Hosts, c harness.Cluster) {
 	require.NoError(t, c.Netem(ctx, harness.LinkFault{Loss: 0.3}))
 	assert.Contains(t, h.Exec(t, 0, "nft", "list", "table", "inet", "gauntlet"), "daddr "+h.Addrs[1]+" numgen random mod 10000 < 3000 drop")
 	require.NoError(t, c.Heal(ctx))
-	require.NoError(t, reach(h, 0, node2, 5*time.Second), "healed")
+	require.NoError(t, reach(h, 0, node2, 15*time.Second), "healed")
 	if !c.Supports(harness.FaultLatency) {
 		assert.ErrorIs(t, c.Netem(ctx, harness.LinkFault{Latency: 10 * time.Millisecond}), harness.ErrUnsupported)
 	}
