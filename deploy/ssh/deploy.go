@@ -26,7 +26,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -289,12 +288,6 @@ func (c *Cluster) startAll(ctx context.Context, bin string) error {
 				if err := upload(gctx, n.conn, bin, n.bin); err != nil {
 					return fmt.Errorf("upload to %s: %w", n.host, err)
 				}
-			}
-			// The sweep of a later run finds the node by its pid file and
-			// this record of the binary it runs.
-			rec := fmt.Sprintf("mkdir -p %s && printf '%%s\\n' %s > %s/binary", quote(n.dir), quote(n.bin), quote(path.Dir(n.dir)))
-			if _, err := n.conn.fast(gctx, rec); err != nil {
-				return err
 			}
 			ns := harness.NodeSpec{ID: n.id, Listen: joinHostPort(n.host.PeerAddress, port),
 				Peers: clone(peers), DataDir: n.dir + "/data", Bug: c.spec.Bug}

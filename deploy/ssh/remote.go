@@ -15,7 +15,9 @@ import (
 
 // What Gauntlet leaves on a host, and how it is found again (the tags):
 //   - files: only under <data_dir>/gauntlet-<run>/ (binary, data, logs, pids);
-//   - processes: those whose executable is under <data_dir>/gauntlet-*/;
+//   - processes: those whose executable or working directory is under
+//     <data_dir>/gauntlet-*/ (nodes start in their folder, so an installed
+//     node_binary is found too);
 //   - nftables: the table "inet gauntlet" (per network namespace);
 //   - tc: a root qdisc with handle 6761: ("ga") on the interface to the peers.
 // sweepScript removes all of them, so the next run cleans up after a
@@ -34,12 +36,8 @@ const sweepScript = `
 base=%s; glob=%s
 for p in /proc/[0-9]*; do
   exe=$(readlink "$p/exe" 2>/dev/null) || continue
-  case "$exe" in "$base"/$glob/*) kill -KILL "${p#/proc/}" 2>/dev/null && echo "killed ${p#/proc/} $exe";; esac
-done
-for f in "$base"/$glob/*/pid; do
-  [ -f "$f" ] || continue
-  pid=$(cat "$f"); bin=$(cat "${f%%/*/pid}/binary" 2>/dev/null) || continue
-  case "$(readlink /proc/$pid/exe 2>/dev/null)" in "$bin"*) kill -KILL "$pid" 2>/dev/null && echo "killed $pid $bin";; esac
+  cwd=$(readlink "$p/cwd" 2>/dev/null)
+  case "$exe $cwd" in "$base"/$glob/*|*" $base"/$glob/*) kill -KILL "${p#/proc/}" 2>/dev/null && echo "killed ${p#/proc/} $exe in $cwd";; esac
 done
 if command -v nft >/dev/null 2>&1; then
   printf 'table inet %[3]s\ndelete table inet %[3]s\n' | $NFT -f - 2>/dev/null && echo "nft: table %[3]s removed"
@@ -144,6 +142,12 @@ func startScript(dir, bin string, l harness.Launch) string {
 		b.WriteString(" " + quote(a))
 	}
 	b.WriteString(" >>node.log 2>&1 </dev/null & echo $! >pid; echo $!; }")
+	// $! is setsid's pid, which becomes env's and then the node's by exec:
+	// return once it is the node, or a Start right after would not see it
+	// running (and a Kill would not recognise it).
+	fmt.Fprintf(&b, `
+pid=$(cat pid); i=0
+while [ $i -lt 250 ]; do case "$(readlink /proc/$pid/exe 2>/dev/null)" in %s*) break;; esac; sleep 0.02; i=$((i+1)); done`, quote(bin))
 	return b.String()
 }
 
