@@ -32,6 +32,8 @@ type Options struct {
 	// Judge, optional, may revise the summary's verdicts before it is written
 	// (the detection benchmark judges simulation-reach bugs by the simulation).
 	Judge func(*Summary)
+	// Shard, if set, runs only that share of the matrix (see Shard).
+	Shard Shard
 }
 
 // Record is the outcome of one finished run.
@@ -50,7 +52,8 @@ type Record struct {
 // State is state.json: enough to resume and to summarize.
 type State struct {
 	Spec    Spec               `json:"spec"`
-	Runs    []Run              `json:"runs"` // every run planned, in order
+	Runs    []Run              `json:"runs"`            // every run planned, in order
+	Shard   string             `json:"shard,omitempty"` // "I/N" when this folder is one shard
 	Start   time.Time          `json:"start"`
 	Records map[string]*Record `json:"records"`
 }
@@ -61,7 +64,7 @@ const StateFile = "state.json"
 // Execute runs the campaign and writes its summary. It returns the summary
 // even when ctx is cancelled (runs under way finish their teardown first).
 func Execute(ctx context.Context, spec Spec, o Options) (*Summary, error) {
-	return ExecuteRuns(ctx, spec, spec.Runs(), o)
+	return ExecuteRuns(ctx, spec, o.Shard.Select(spec.Runs()), o)
 }
 
 // ExecuteRuns is Execute over an explicit list of runs (the detection
@@ -86,9 +89,11 @@ func ExecuteRuns(ctx context.Context, spec Spec, runs []Run, o Options) (*Summar
 		return nil, err
 	}
 	if st == nil {
-		st = &State{Spec: spec, Runs: runs, Start: time.Now(), Records: map[string]*Record{}}
+		st = &State{Spec: spec, Runs: runs, Shard: o.Shard.String(), Start: time.Now(), Records: map[string]*Record{}}
 	} else if st.Spec.Name != spec.Name {
 		return nil, fmt.Errorf("campaign dir %s holds campaign %q, not %q", o.Dir, st.Spec.Name, spec.Name)
+	} else if st.Shard != o.Shard.String() {
+		return nil, fmt.Errorf("campaign dir %s holds shard %q of %s, not shard %q", o.Dir, st.Shard, spec.Name, o.Shard.String())
 	} else {
 		logf("resuming campaign %s: %d runs already finished", spec.Name, len(st.Records))
 	}

@@ -55,6 +55,8 @@ type Spec struct {
 	OpTimeout string `yaml:"op_timeout" json:"op_timeout"`
 	// ReadFraction is the workload's share of reads (--read-fraction), 0–1.
 	ReadFraction float64 `yaml:"read_fraction" json:"read_fraction"`
+	// Hosts is the hosts file of cells deployed with ssh (--hosts).
+	Hosts string `yaml:"hosts" json:"hosts,omitempty"`
 	// Options is one more matrix dimension: each entry is a map of
 	// system options (the keys of `gauntlet run`'s option flags, e.g.
 	// {etcd-version: v3.6.8, etcd-election-ms: 250}) given to the runs of
@@ -255,6 +257,9 @@ func (s Spec) Test(r Run, template harness.Test, out string) harness.Test {
 	}
 	if s.ReadFraction > 0 {
 		t.ReadFraction = s.ReadFraction
+	}
+	if s.Hosts != "" {
+		t.Hosts = s.Hosts
 	}
 	if len(template.Options) > 0 || len(r.Cell.Options) > 0 {
 		// A fresh map: the template's and the spec's maps are shared by every run.

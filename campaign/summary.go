@@ -40,6 +40,8 @@ type Summary struct {
 	Runs       int           `json:"runs"`
 	NotStarted int           `json:"not_started"`
 	Pass       bool          `json:"pass"`
+	// Missing lists the runs of the matrix no shard finished (merge only).
+	Missing []string `json:"missing,omitempty"`
 }
 
 // Word is the campaign's verdict in a word: FAIL when a cell failed,
@@ -189,6 +191,7 @@ var summaryHTML = template.Must(template.New("s").Funcs(template.FuncMap{
 .pass{background:#e6f4ea}.fail{background:#fce8e6}.v{color:#137333}.i{color:#c5221f;font-weight:bold}.u{color:#b06000}h1 span{font-size:70%}</style></head><body>
 <h1>Campaign {{.Name}} <span class="{{if not .Pass}}i{{else if .NotStarted}}u{{else}}v{{end}}">{{.Word}}</span></h1>
 <p>Started {{.Start.Format "2006-01-02 15:04:05"}}, {{.Runs}} runs finished{{if .NotStarted}}, {{.NotStarted}} not started (budget or interrupt){{end}}.</p>
+{{with .Missing}}<p class="u">Missing runs (no shard finished them): {{range .}}<code>{{.}}</code> {{end}}</p>{{end}}
 <table><tr><th>system</th><th>deploy</th><th>workload</th><th>nemesis</th><th>bug</th><th>options</th><th>runs</th><th>valid</th><th>invalid</th><th>unknown</th><th>errors</th><th>median / max s to first violation</th><th>median wall</th><th>verdict</th><th>runs</th></tr>
 {{range .Cells}}<tr class="{{if .Pass}}pass{{else}}fail{{end}}"><td>{{.Cell.System}}</td><td>{{.Cell.Deploy}}</td><td>{{.Cell.Workload}}</td><td>{{.Cell.Nemesis}}</td><td>{{bug .Cell.Bug}}</td><td>{{with .Cell.OptionsString}}{{.}}{{else}}–{{end}}</td>
 <td>{{.Runs}}</td><td class="v">{{.Valid}}</td><td class="i">{{.Invalid}}</td><td class="u">{{.Unknown}}</td><td>{{.Errors}}</td><td>{{secs .MedianDetect}} / {{secs .MaxDetect}}</td><td>{{printf "%.1f" .MedianWall}} s</td><td>{{.Reason}}</td>

@@ -97,30 +97,101 @@ func summaryExit(ctx context.Context, sum *campaign.Summary, err error, e *env, 
 }
 
 func cmdCampaign(ctx context.Context, e *env, args []string) int {
+	if len(args) > 0 && args[0] == "merge" {
+		return cmdCampaignMerge(e, args[1:])
+	}
 	fs := flag.NewFlagSet("campaign", flag.ContinueOnError)
 	var cf campaignFlags
 	cf.register(fs)
-	fs.Usage = usageFunc(fs, "[flags] FILE", "Runs a matrix of tests described by a campaign file (campaigns/*.yaml) and writes\nsummary.json, summary.html (and JUnit XML) in the campaign folder. Exit 0 when every\ncorrect cell is valid and every bug cell caught.")
+	shardFlag := fs.String("shard", "", "I/N: run only the I-th of N deterministic shares of the matrix (one per machine; join them with `gauntlet campaign merge`)")
+	fs.Usage = usageFunc(fs, "[flags] FILE\n       gauntlet campaign merge [--dir OUT] [--junit FILE] DIR...", "Runs a matrix of tests described by a campaign file (campaigns/*.yaml) and writes\nsummary.json, summary.html (and JUnit XML) in the campaign folder. Exit 0 when every\ncorrect cell is valid and every bug cell caught. merge joins the folders of --shard runs.")
 	if code, stop := parseFlags(e, fs, args); stop {
 		return code
 	}
 	if fs.NArg() != 1 {
 		return badArgs(e, "campaign", "want one campaign file, got %d arguments", fs.NArg())
 	}
+	var shard campaign.Shard
+	if *shardFlag != "" {
+		var err error
+		if shard, err = campaign.ParseShard(*shardFlag); err != nil {
+			return badArgs(e, "campaign", "%v", err)
+		}
+	}
 	spec, err := campaign.LoadSpec(fs.Arg(0))
 	if err != nil {
 		return badArgs(e, "campaign", "%v", err)
 	}
 	o := cf.options(e, spec.Name)
+	if cf.dir == "" && shard.Count > 0 {
+		o.Dir += campaign.ShardDir(shard)
+	}
+	o.Shard = shard
 	ctx, stop := interruptible(ctx, e)
 	defer stop()
-	fmt.Fprintf(e.stdout, "campaign %s: %d runs, %d at once, folder %s\n", spec.Name, len(spec.Runs()), o.Parallel, o.Dir)
+	fmt.Fprintf(e.stdout, "campaign %s: %d runs%s, %d at once, folder %s\n", spec.Name, len(shard.Select(spec.Runs())),
+		shardNote(shard, len(spec.Runs())), o.Parallel, o.Dir)
 	sum, err := campaign.Execute(ctx, spec, o)
 	if sum != nil {
 		fmt.Fprintf(e.stdout, "campaign %s: %s (%d runs, %d not started)\nsummary: %s\n", spec.Name, sum.Word(), sum.Runs, sum.NotStarted,
 			filepath.Join(o.Dir, "summary.html"))
 	}
 	return summaryExit(ctx, sum, err, e, "campaign")
+}
+
+func shardNote(s campaign.Shard, all int) string {
+	if s.Count == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (shard %s of %d in all)", s, all)
+}
+
+// cmdCampaignMerge joins shard folders. Exit as a campaign: 0 when every
+// cell passed and no run is missing, 1 when a cell failed, 2 when runs are
+// missing (never a pass), 64 on folders that are not one campaign's.
+func cmdCampaignMerge(e *env, args []string) int {
+	fs := flag.NewFlagSet("campaign merge", flag.ContinueOnError)
+	dir := fs.String("dir", "", "folder of the merged summary (default <out>/campaigns/<name>/merged-<time>)")
+	out := fs.String("out", harness.DefaultOut, "results folder")
+	junit := fs.String("junit", "", "also write a JUnit XML file here")
+	fs.Usage = usageFunc(fs, "[flags] DIR...", "Joins the folders of a campaign's shards (gauntlet campaign --shard I/N) into one\nsummary.json, summary.html and JUnit file, and names the runs no shard finished.\nThe merged folder resumes like any campaign folder: --dir OUT FILE runs what is missing.")
+	if code, stop := parseFlags(e, fs, args); stop {
+		return code
+	}
+	if fs.NArg() == 0 {
+		return badArgs(e, "campaign merge", "want the shard folders to merge")
+	}
+	target := *dir
+	if target == "" {
+		var st campaign.State
+		b, err := os.ReadFile(filepath.Join(fs.Arg(0), campaign.StateFile))
+		if err == nil {
+			err = json.Unmarshal(b, &st)
+		}
+		if err != nil {
+			return badArgs(e, "campaign merge", "%s is not a campaign folder: %v", fs.Arg(0), err)
+		}
+		target = filepath.Join(*out, "campaigns", st.Spec.Name, "merged-"+time.Now().UTC().Format("20060102T150405Z"))
+	}
+	sum, err := campaign.Merge(fs.Args(), target, *junit)
+	if err != nil {
+		return badArgs(e, "campaign merge", "%v", err)
+	}
+	fmt.Fprintf(e.stdout, "campaign %s: %s (%d runs from %d folders)\nsummary: %s\n", sum.Name, sum.Word(), sum.Runs, fs.NArg(),
+		filepath.Join(target, "summary.html"))
+	if len(sum.Missing) > 0 {
+		fmt.Fprintf(e.stdout, "missing %d runs (no shard finished them; `gauntlet campaign --dir %s FILE` runs them):\n", len(sum.Missing), target)
+		for _, k := range sum.Missing {
+			fmt.Fprintf(e.stdout, "  %s\n", k)
+		}
+	}
+	switch {
+	case !sum.Pass:
+		return 1
+	case len(sum.Missing) > 0:
+		return 2
+	}
+	return 0
 }
 
 func cmdBench(ctx context.Context, e *env, args []string) int {
@@ -147,7 +218,7 @@ func cmdBench(ctx context.Context, e *env, args []string) int {
 		if err != nil {
 			return badArgs(e, "bench detect", "%v", err)
 		}
-		dep, err := registry.Deployment(*deploy, nil)
+		dep, err := registry.Deployment(harness.Test{Deploy: *deploy}, nil)
 		if err != nil {
 			return badArgs(e, "bench detect", "%v", err)
 		}

@@ -47,9 +47,11 @@ func TestRunFlagsDefaults(t *testing.T) {
 func TestRunFlagsRoundTripThroughCommandLine(t *testing.T) {
 	tst, err := parseRun(t, "--system", "quorum", "--nemesis", "kill", "--nodes", "3", "--concurrency", "4",
 		"--time-limit", "7s", "--seed", "99", "--rate", "50", "--bug", "stale-read", "--nemesis-interval", "2s",
-		"--op-timeout", "3s", "--recovery-limit", "45s", "--check-timeout", "2m0s", "--read-fraction", "0.7")
+		"--op-timeout", "3s", "--recovery-limit", "45s", "--check-timeout", "2m0s", "--read-fraction", "0.7",
+		"--deploy", "ssh", "--hosts", "/etc/gauntlet/hosts.yaml")
 	require.NoError(t, err)
 	assert.EqualValues(t, 99, tst.Seed)
+	assert.Equal(t, "/etc/gauntlet/hosts.yaml", tst.Hosts)
 	// CommandLine must parse back into the same test.
 	args := strings.Fields(tst.WithDefaults().CommandLine())[2:]
 	back, err := parseRun(t, args...)

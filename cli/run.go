@@ -66,6 +66,7 @@ func newRunFlags() *runFlags {
 	fs.StringVar(&t.Name, "name", "", "test name, the results subfolder (default: <system>[-<bug>]-<workload>-<nemesis>)")
 	fs.StringVar(&t.System, "system", "raft", "system under test: "+strings.Join(registry.SystemNames(), ", "))
 	fs.StringVar(&t.Deploy, "deploy", "local", "deployment: "+strings.Join(registry.Deployments(), ", "))
+	fs.StringVar(&t.Hosts, "hosts", "", "--deploy ssh: the hosts file (YAML; see docs/beyond-one-machine.md)")
 	fs.StringVar(&t.Workload, "workload", "kv", "workload: "+strings.Join(registry.Workloads(), ", "))
 	fs.StringVar(&f.nemesis, "nemesis", "partition,kill,pause", "fault packages, comma separated, or all / none: "+strings.Join(registry.NemesisNames(), ", "))
 	durationVar(fs, &t.NemesisInterval, "nemesis-interval", harness.DefaultNemesisInterval, "time between a fault's start and heal, and between faults")
@@ -177,6 +178,7 @@ func overlay(base, flags harness.Test, set map[string]bool) harness.Test {
 		"name":              func() { t.Name = flags.Name },
 		"system":            func() { t.System = flags.System },
 		"deploy":            func() { t.Deploy = flags.Deploy },
+		"hosts":             func() { t.Hosts = flags.Hosts },
 		"workload":          func() { t.Workload = flags.Workload },
 		"nemesis-interval":  func() { t.NemesisInterval = flags.NemesisInterval },
 		"nodes":             func() { t.Nodes = flags.Nodes },

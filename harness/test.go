@@ -56,6 +56,7 @@ type Test struct {
 	Out             string            `json:"out"`
 	StopOnViolation bool              `json:"stop_on_violation,omitempty"`
 	Options         map[string]string `json:"options,omitempty"` // system-specific (e.g. etcd-version)
+	Hosts           string            `json:"hosts,omitempty"`   // hosts file of the ssh deployment
 }
 
 // NemesisName is the nemesis list as one word, e.g. "partition,kill" or "none".
@@ -128,6 +129,9 @@ func (t Test) CommandLineOf(program string) string {
 	}
 	if t.Bug != "" {
 		args = append(args, "--bug", t.Bug)
+	}
+	if t.Hosts != "" {
+		args = append(args, "--hosts", t.Hosts)
 	}
 	if t.StopOnViolation {
 		args = append(args, "--stop-on-violation")

@@ -28,12 +28,14 @@ import (
 
 	"github.com/gauntlet-dev/gauntlet/deploy/docker"
 	"github.com/gauntlet-dev/gauntlet/deploy/local"
+	sshdeploy "github.com/gauntlet-dev/gauntlet/deploy/ssh"
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/report"
 )
 
-// DeploymentFunc makes a deployment; log is the run's logger.
-type DeploymentFunc func(log harness.Logger) harness.Deployment
+// DeploymentFunc makes a deployment for test t (its Hosts, say); log is
+// the run's logger. An error is a configuration error (exit 64).
+type DeploymentFunc func(t harness.Test, log harness.Logger) (harness.Deployment, error)
 
 var deployments = map[string]DeploymentFunc{}
 
@@ -52,8 +54,17 @@ func RegisterDeployment(name string, f DeploymentFunc) error {
 }
 
 func init() {
-	RegisterDeployment("local", func(log harness.Logger) harness.Deployment { return local.New(local.Options{Logger: log}) })
-	RegisterDeployment("docker", func(log harness.Logger) harness.Deployment { return docker.New(docker.Options{Logger: log}) })
+	RegisterDeployment("local", func(_ harness.Test, log harness.Logger) (harness.Deployment, error) {
+		return local.New(local.Options{Logger: log}), nil
+	})
+	RegisterDeployment("docker", func(_ harness.Test, log harness.Logger) (harness.Deployment, error) {
+		return docker.New(docker.Options{Logger: log}), nil
+	})
+	// --deploy ssh --hosts FILE: the hosts file is read now, so a missing or
+	// malformed one is refused before a run folder exists.
+	RegisterDeployment("ssh", func(t harness.Test, log harness.Logger) (harness.Deployment, error) {
+		return sshdeploy.Open(sshdeploy.Options{Hosts: t.Hosts, Logger: log})
+	})
 }
 
 // Deployments lists the deployment names.
@@ -68,15 +79,15 @@ func Deployments() []string {
 	return out
 }
 
-// Deployment resolves a deployment name.
-func Deployment(name string, log harness.Logger) (harness.Deployment, error) {
+// Deployment resolves t's deployment (t.Deploy).
+func Deployment(t harness.Test, log harness.Logger) (harness.Deployment, error) {
 	mu.Lock()
-	f, ok := deployments[name]
+	f, ok := deployments[t.Deploy]
 	mu.Unlock()
 	if !ok {
-		return nil, fmt.Errorf("unknown deployment %q (known: %s)", name, strings.Join(Deployments(), ", "))
+		return nil, fmt.Errorf("unknown deployment %q (known: %s)", t.Deploy, strings.Join(Deployments(), ", "))
 	}
-	return f(log), nil
+	return f(t, log)
 }
 
 // RunOptions are what a caller adds to a test's names.
@@ -103,7 +114,7 @@ func Parts(t harness.Test, o RunOptions) (harness.Parts, error) {
 	if err != nil {
 		return fail(err)
 	}
-	dep, err := Deployment(t.Deploy, log)
+	dep, err := Deployment(t, log)
 	if err != nil {
 		return fail(err)
 	}

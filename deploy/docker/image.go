@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"debug/elf"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/internal/source"
+	"github.com/gauntlet-dev/gauntlet/internal/static"
 )
 
 const (
@@ -81,25 +81,10 @@ func (d *Deployment) nodeBinary(ctx context.Context, sys harness.System) (string
 	if err != nil {
 		return "", fmt.Errorf("build %s: %w", sys.Name(), err)
 	}
-	if err := checkStatic(bin); err != nil {
+	if err := static.Check(bin); err != nil { // a FROM-scratch image runs nothing else
 		return "", fmt.Errorf("%s: %w (set docker.Options.Package to have it built with CGO_ENABLED=0)", sys.Name(), err)
 	}
 	return bin, nil
-}
-
-// checkStatic refuses binaries a FROM-scratch image cannot run.
-func checkStatic(path string) error {
-	f, err := elf.Open(path)
-	if err != nil {
-		return fmt.Errorf("%s is not a Linux executable: %w", path, err)
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			return fmt.Errorf("%s is dynamically linked; a scratch image needs a static binary", path)
-		}
-	}
-	return nil
 }
 
 func (d *Deployment) cacheDir() (string, error) {
