@@ -229,10 +229,8 @@ func waitStatus(t *testing.T, c *Cluster, id string) harness.NodeStatus {
 func TestCluster(t *testing.T) {
 	requireDocker(t)
 	log := &testLogger{t: t}
-	d := newTestDeployment(t, log)
-	c := deploy(t, d, 3)
+	c := deploy(t, newTestDeployment(t, log), 3)
 	ctx := t.Context()
-
 	t.Run("addresses", func(t *testing.T) {
 		assert.Equal(t, []string{"n1", "n2", "n3"}, c.Nodes())
 		seen := map[string]bool{}
