@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -81,8 +82,8 @@ type Details struct {
 	Dropped   int `json:"dropped"`
 	Ignored   int `json:"ignored,omitempty"` // ops of other functions
 	ValidKeys int `json:"valid_keys"`
-	// Zoned counts keys decided by zones rather than porcupine's search
-	// (long read/write keys with unique values; see zones.go).
+	// Zoned counts keys decided by chains rather than porcupine's search
+	// (keys whose written values are unique; see chains.go).
 	Zoned int `json:"zoned,omitempty"`
 	// Invalid holds the keys that are not linearizable, first violation first.
 	Invalid []KeyDetails `json:"invalid,omitempty"`
@@ -264,19 +265,14 @@ func check(ctx context.Context, in harness.CheckInput, opts Options) harness.Res
 // porcupine's partitioned model) tells which keys failed and keeps going past
 // the first failure, since a later key may time out while another is invalid.
 //
-// Long read/write keys with unique values are decided by zones instead.
+// Keys whose written values are unique are decided by chains instead
+// (chains.go), in O(n log n).
 func searchAll(ctx context.Context, m porcupine.Model, keys []*keyHist, initial *string, deadline time.Time, workers int) ([]porcupine.CheckResult, int) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	results := make([]porcupine.CheckResult, len(keys))
-	zoned := 0
-	for i, kh := range keys {
-		if len(kh.ops) >= zoneMinOps && zonesApply(kh, initial) {
-			results[i] = zonesCheck(kh, initial)
-			zoned++
-		}
-	}
+	var zoned atomic.Int64
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
@@ -284,12 +280,14 @@ func searchAll(ctx context.Context, m porcupine.Model, keys []*keyHist, initial 
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				if results[i] != "" {
-					continue // decided by zones
-				}
 				left := time.Until(deadline)
 				if left <= 0 || ctx.Err() != nil {
 					results[i] = porcupine.Unknown // 0 would mean no limit to porcupine
+					continue
+				}
+				if chainsApply(keys[i], initial) {
+					results[i] = chainsCheck(keys[i], initial)
+					zoned.Add(1)
 					continue
 				}
 				results[i] = porcupine.CheckOperationsTimeout(m, keys[i].ops, left)
@@ -301,7 +299,7 @@ func searchAll(ctx context.Context, m porcupine.Model, keys []*keyHist, initial 
 	}
 	close(next)
 	wg.Wait()
-	return results, zoned
+	return results, int(zoned.Load())
 }
 
 // maxDrawOps bounds how many ops of one key are searched verbosely and

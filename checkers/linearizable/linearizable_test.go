@@ -278,14 +278,15 @@ func TestJepsenNilCASAndInitial(t *testing.T) {
 }
 
 // hard is a history porcupine cannot settle quickly: n overlapping writes,
-// then a read of a value nobody wrote.
+// each value written twice (so that chains do not apply), then a read of a
+// value nobody wrote.
 func hard(n int) h.History {
 	b := &hist{}
 	for i := 0; i < n; i++ {
-		b.add(float64(i)*1e-6, i, h.Invoke, h.FWrite, "k", s(string(rune('A'+i))))
+		b.add(float64(i)*1e-6, i, h.Invoke, h.FWrite, "k", s(string(rune('A'+i/2))))
 	}
 	for i := 0; i < n; i++ {
-		b.add(1+float64(i)*1e-6, i, h.OK, h.FWrite, "k", s(string(rune('A'+i))))
+		b.add(1+float64(i)*1e-6, i, h.OK, h.FWrite, "k", s(string(rune('A'+i/2))))
 	}
 	// reads concurrent with everything, each seeing a different write
 	for i := 0; i < n; i++ {

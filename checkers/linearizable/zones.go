@@ -2,7 +2,6 @@ package linearizable
 
 import (
 	"fmt"
-	"sort"
 
 	"github.com/anishathalye/porcupine"
 )
@@ -25,9 +24,6 @@ import (
 // memories", 1997; Anderson et al., HotDep 2010). Intervals are closed, as
 // porcupine's are: ops that touch are concurrent, so only strict overlaps
 // conflict. Tests hold this against porcupine on random histories.
-
-// zoneMinOps: shorter keys go to porcupine, which also draws them.
-const zoneMinOps = 1000
 
 type cluster struct {
 	value              *string // nil: absent
@@ -119,30 +115,7 @@ func zonesFind(kh *keyHist, initial *string) (zoneConflict, bool) {
 			c.maxCall, c.last = op.Call, i
 		}
 	}
-	var fwd, bwd []zone
-	for _, c := range ordered {
-		if c.minFinish < c.maxCall {
-			fwd = append(fwd, zone{c.minFinish, c.maxCall, c})
-		} else {
-			bwd = append(bwd, zone{c.maxCall, c.minFinish, c})
-		}
-	}
-	sort.SliceStable(fwd, func(i, j int) bool { return fwd[i].lo < fwd[j].lo })
-	for i := 1; i < len(fwd); i++ {
-		if fwd[i].lo < fwd[i-1].hi {
-			return zoneConflict{read: -1, a: fwd[i-1], b: fwd[i]}, true // both held over the overlap
-		}
-	}
-	// Forward zones are now disjoint and sorted by both ends: only the last
-	// one starting before a backward zone can contain it.
-	sort.SliceStable(bwd, func(i, j int) bool { return bwd[i].hi < bwd[j].hi })
-	for _, b := range bwd {
-		i := sort.Search(len(fwd), func(i int) bool { return fwd[i].lo >= b.lo }) - 1
-		if i >= 0 && b.hi < fwd[i].hi {
-			return zoneConflict{read: -1, a: fwd[i], b: b}, true // no room outside the other's zone
-		}
-	}
-	return zoneConflict{}, false
+	return orderClusters(ordered)
 }
 
 // zonesExplain words a zone conflict of a key zonesApply accepted. The

@@ -1,0 +1,164 @@
+package linearizable
+
+import (
+	"math/rand"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	h "github.com/gauntlet-dev/gauntlet/harness"
+)
+
+// randomRWC makes a small one-key history of reads, writes and cas with
+// unique written values on a coarse time grid (ops often touch): each op
+// takes effect at a random instant of its interval (info ops later or
+// never), then a few results are corrupted, so that about half the
+// histories are not linearizable.
+func randomRWC(rng *rand.Rand, clients, n int) h.History {
+	type sop struct {
+		op         h.Op
+		start, end int64
+		lin        int64
+		typ        h.Type
+	}
+	free := make([]int64, clients)
+	procs := make([]int, clients)
+	for i := range procs {
+		procs[i] = i
+	}
+	var written []string
+	ops := make([]sop, 0, n)
+	for i := 0; i < n; i++ {
+		c := rng.Intn(clients)
+		so := sop{op: h.Op{Process: h.Process(procs[c]), Key: "k"}, typ: h.OK}
+		so.start = free[c] + int64(rng.Intn(3))
+		so.end = so.start + int64(rng.Intn(4))
+		so.lin = so.start + rng.Int63n(so.end-so.start+1)
+		switch x := rng.Intn(10); {
+		case x < 4:
+			so.op.F = h.FRead
+		case x < 7 || len(written) == 0:
+			so.op.F, so.op.Value = h.FWrite, h.Str(strconv.Itoa(i))
+		default:
+			from := written[max(0, len(written)-1-rng.Intn(3))]
+			so.op.F, so.op.From, so.op.Value = h.FCAS, h.Str(from), h.Str(strconv.Itoa(i))
+		}
+		if so.op.Value != nil {
+			written = append(written, *so.op.Value)
+		}
+		if so.op.F != h.FRead && rng.Intn(6) == 0 {
+			so.typ = h.Info
+			so.lin = so.start + rng.Int63n(20)
+			if rng.Intn(3) == 0 {
+				so.lin = never
+			}
+			procs[c] += clients
+		}
+		free[c] = so.end + 1
+		ops = append(ops, so)
+	}
+	order := make([]int, len(ops))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return ops[order[a]].lin < ops[order[b]].lin })
+	var reg *string
+	for _, i := range order {
+		so := &ops[i]
+		switch {
+		case so.lin == never:
+		case so.op.F == h.FRead:
+			so.op.Value = reg
+		case so.op.F == h.FWrite:
+			reg = so.op.Value
+		case reg != nil && *reg == *so.op.From:
+			reg = so.op.Value
+		case so.typ == h.OK:
+			so.typ = h.Fail
+		}
+	}
+	for i := range ops {
+		if rng.Intn(25) != 0 || len(written) == 0 {
+			continue
+		}
+		switch so := &ops[i]; so.op.F {
+		case h.FRead:
+			so.op.Value = h.Str(written[rng.Intn(len(written))])
+		case h.FCAS:
+			so.typ = h.OK
+			so.op.From = h.Str(written[rng.Intn(len(written))])
+		}
+	}
+	type ev struct {
+		op h.Op
+		t  int64
+		k  int
+	}
+	var evs []ev
+	for _, so := range ops {
+		inv, comp := so.op, so.op
+		inv.Type, inv.Time = h.Invoke, so.start
+		comp.Type, comp.Time = so.typ, so.end
+		if so.op.F == h.FRead {
+			inv.Value = nil
+		}
+		evs = append(evs, ev{inv, so.start, 0}, ev{comp, so.end, 1})
+	}
+	sort.SliceStable(evs, func(a, b int) bool {
+		if evs[a].t != evs[b].t {
+			return evs[a].t < evs[b].t
+		}
+		return evs[a].k < evs[b].k
+	})
+	hist := make(h.History, len(evs))
+	for i, e := range evs {
+		e.op.Index = i
+		hist[i] = e.op
+	}
+	return hist
+}
+
+// Chains decide exactly what porcupine decides on every op (no pruning),
+// on small histories with cas and info ops, from absent and from a present
+// initial value.
+func TestChainsAgreeWithPorcupine(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	counts := map[porcupine.CheckResult]int{}
+	for i := 0; i < 20000; i++ {
+		hh := randomRWC(rng, 2+rng.Intn(4), 4+rng.Intn(16))
+		var initial *string
+		if i%4 == 0 {
+			initial = s("init")
+			for j, op := range hh {
+				if op.Type == h.OK && op.Value == nil && op.F == h.FRead {
+					hh[j].Value = initial
+				}
+				if op.F == h.FCAS && op.From != nil && rng.Intn(3) == 0 {
+					hh[j].From = initial
+				}
+			}
+		}
+		full, _ := split(hh, Options{NoPrune: true, Initial: initial})
+		rewritten, _ := split(hh, Options{Initial: initial})
+		require.Len(t, full, 1)
+		want := porcupine.CheckOperationsTimeout(model(initial, nil), full[0].ops, 10*time.Second)
+		require.True(t, chainsApply(rewritten[0], initial))
+		require.True(t, chainsApply(full[0], initial))
+		got := chainsCheck(rewritten[0], initial)
+		if !assert.Equal(t, want, got, "history %d (pruned):\n%v", i, hh) {
+			return
+		}
+		if !assert.Equal(t, want, chainsCheck(full[0], initial), "history %d (unpruned):\n%v", i, hh) {
+			return
+		}
+		counts[got]++
+	}
+	t.Logf("verdicts: %v", counts)
+	assert.Greater(t, counts[porcupine.Ok], 4000)
+	assert.Greater(t, counts[porcupine.Illegal], 4000)
+}
