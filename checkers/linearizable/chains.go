@@ -59,7 +59,7 @@ func chainsApply(kh *keyHist, initial *string) bool {
 		written[*initial] = struct{}{}
 	}
 	for _, op := range kh.ops {
-		in := op.Input.(input)
+		in := op.Input.(*input)
 		if op.Return < op.Call {
 			return false
 		}
@@ -144,7 +144,7 @@ func buildChainGraph(kh *keyHist, initial *string) (*chainGraph, chainConflict) 
 	n := len(kh.ops)
 	g := &chainGraph{required: make([]bool, n), from: make([]int, n), to: make([]int, n)}
 	for i, op := range kh.ops {
-		in, out := op.Input.(input), op.Output.(output)
+		in, out := op.Input.(*input), op.Output.(*output)
 		g.from[i], g.to[i] = -1, -1
 		switch in.kind {
 		case kRead:
@@ -176,7 +176,7 @@ func buildChainGraph(kh *keyHist, initial *string) (*chainGraph, chainConflict) 
 		}
 		if g.from[i] >= 0 && g.required[i] {
 			need(g.from[i])
-			if op.Input.(input).kind == kRead {
+			if op.Input.(*input).kind == kRead {
 				g.reads[g.from[i]] = append(g.reads[g.from[i]], i)
 			}
 		}
@@ -274,7 +274,7 @@ func (g *chainGraph) walk(kh *keyHist, initial *string, v int) (*cluster, int, c
 		c.value, c.write, c.call, c.ret, c.minFinish = initial, -1, forever, forever, forever
 	} else {
 		w := kh.ops[c.write]
-		to := w.Input.(input).to
+		to := w.Input.(*input).to
 		c.value, c.call, c.ret = &to, w.Call, w.Return
 	}
 	maxCall, maxOp := int64(forever), -1 // latest invocation before the group

@@ -125,17 +125,17 @@ func check(ctx context.Context, in harness.CheckInput, opts Options) harness.Res
 		deadline = d
 	}
 	res := harness.Result{Checker: "linearizable"}
-	keys, ignored := split(in.History, opts)
+	keys, ignored := splitRecs(in.History, opts)
 	det := Details{Keys: len(keys), Ignored: ignored, Timeout: timeout.Seconds()}
+	m := model(opts.Initial, nil)
+	results, zoned := searchAll(ctx, m, keys, opts, deadline)
+	det.Zoned = zoned
 	for _, kh := range keys {
 		det.Ops += len(kh.ops)
 		det.Pruned += kh.pruned
 		det.Bounded += kh.bounded
 		det.Dropped += len(kh.recs) - len(kh.ops) - kh.pruned
 	}
-	m := model(opts.Initial, nil)
-	results, zoned := searchAll(ctx, m, keys, opts.Initial, deadline, opts.Workers)
-	det.Zoned = zoned
 
 	clk := newClock(in.History)
 	var failing []*keyHist
@@ -260,14 +260,15 @@ func check(ctx context.Context, in harness.CheckInput, opts Options) harness.Res
 	return res
 }
 
-// searchAll checks every key on its own, a few at a time, each within what
+// searchAll prepares (keyHist.build) and checks every key on its own, a few at a time, each within what
 // is left of the deadline. Checking keys separately (rather than through
 // porcupine's partitioned model) tells which keys failed and keeps going past
 // the first failure, since a later key may time out while another is invalid.
 //
 // Keys whose written values are unique are decided by chains instead
 // (chains.go), in O(n log n).
-func searchAll(ctx context.Context, m porcupine.Model, keys []*keyHist, initial *string, deadline time.Time, workers int) ([]porcupine.CheckResult, int) {
+func searchAll(ctx context.Context, m porcupine.Model, keys []*keyHist, opts Options, deadline time.Time) ([]porcupine.CheckResult, int) {
+	workers, initial := opts.Workers, opts.Initial
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
@@ -280,6 +281,7 @@ func searchAll(ctx context.Context, m porcupine.Model, keys []*keyHist, initial 
 		go func() {
 			defer wg.Done()
 			for i := range next {
+				keys[i].build(opts)
 				left := time.Until(deadline)
 				if left <= 0 || ctx.Err() != nil {
 					results[i] = porcupine.Unknown // 0 would mean no limit to porcupine
@@ -333,7 +335,7 @@ func verbose(initial *string, keys []*keyHist, cuts []int64, timeout time.Durati
 				continue
 			}
 			kept[ki] = append(kept[ki], id)
-			md := op.Metadata.(meta)
+			md := op.Metadata.(*meta)
 			r := kh.recs[md.rec]
 			id, ok := rows[row{ki, r.inv.Process}]
 			if !ok {
@@ -385,4 +387,27 @@ func tooltip(r rec) string {
 		s += ", error: " + r.comp.Error
 	}
 	return s
+}
+
+// Porcupine judges h with porcupine alone: every op as recorded (no pruning,
+// bounding or chains), one partition per key, within timeout. It is the
+// baseline the checker benchmark (internal/checkbench) compares Check with.
+func Porcupine(h harness.History, opts Options, timeout time.Duration) porcupine.CheckResult {
+	opts.NoPrune = true
+	keys, _ := split(h, opts)
+	var all []porcupine.Operation
+	index := map[string]int{}
+	for i, kh := range keys {
+		index[kh.key] = i
+		all = append(all, kh.ops...)
+	}
+	byKey := func(ops []porcupine.Operation) [][]porcupine.Operation {
+		out := make([][]porcupine.Operation, len(keys))
+		for _, op := range ops {
+			k := index[op.Input.(*input).key]
+			out[k] = append(out[k], op)
+		}
+		return out
+	}
+	return porcupine.CheckOperationsTimeout(model(opts.Initial, byKey), all, timeout)
 }

@@ -355,7 +355,7 @@ func explainWith(kh *keyHist, initial *string, clk clock) explanation {
 func (e *explanation) setPartial(kh *keyHist, lin []int) {
 	e.partial = e.partial[:0]
 	for _, id := range lin {
-		e.partial = append(e.partial, kh.ops[id].Metadata.(meta).rec)
+		e.partial = append(e.partial, kh.ops[id].Metadata.(*meta).rec)
 	}
 }
 
@@ -383,7 +383,7 @@ func (e *explanation) fallback(kh *keyHist, lin, kept []int, initial *string, cl
 	for _, id := range lin {
 		_, st = step(st, kh.ops[id].Input, kh.ops[id].Output)
 	}
-	ri := kh.ops[blocked].Metadata.(meta).rec
+	ri := kh.ops[blocked].Metadata.(*meta).rec
 	r := kh.recs[ri]
 	held := describeState(st)
 	var what string
@@ -495,7 +495,7 @@ func historyOps(kh *keyHist, ris []int) []harness.Op {
 	var ops []harness.Op
 	for _, ri := range ris {
 		r := kh.recs[ri]
-		ops = append(ops, r.inv)
+		ops = append(ops, *r.inv)
 		if r.comp != nil {
 			ops = append(ops, *r.comp)
 		}

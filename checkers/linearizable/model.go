@@ -49,8 +49,8 @@ func matches(s state, from *string) bool {
 
 func step(st, in, out interface{}) (bool, interface{}) {
 	s := st.(state)
-	i := in.(input)
-	o := out.(output)
+	i := in.(*input)
+	o := out.(*output)
 	switch i.kind {
 	case kRead:
 		if !o.known {
@@ -91,8 +91,8 @@ func describeState(st interface{}) string {
 }
 
 func describeOp(in, out interface{}) string {
-	i := in.(input)
-	o := out.(output)
+	i := in.(*input)
+	o := out.(*output)
 	name := i.key
 	if name == "" {
 		name = "reg"
@@ -142,6 +142,8 @@ func model(initial *string, partition func([]porcupine.Operation) [][]porcupine.
 		DescribeOperationMetadata: func(m interface{}) string {
 			switch md := m.(type) {
 			case meta:
+				return html.EscapeString(md.text)
+			case *meta:
 				return html.EscapeString(md.text)
 			case vmeta:
 				return html.EscapeString(md.text)

@@ -56,7 +56,7 @@ func zonesApply(kh *keyHist, initial *string) bool {
 		written[*initial] = true
 	}
 	for _, op := range kh.ops {
-		in := op.Input.(input)
+		in := op.Input.(*input)
 		switch in.kind {
 		case kCAS:
 			return false
@@ -90,7 +90,7 @@ func zonesFind(kh *keyHist, initial *string) (zoneConflict, bool) {
 	clusters[key(initial)] = init
 	ordered := []*cluster{init} // map order would make explanations vary
 	for i, op := range kh.ops {
-		in := op.Input.(input)
+		in := op.Input.(*input)
 		if in.kind == kWrite {
 			c := &cluster{value: &in.to, write: i, call: op.Call, ret: op.Return,
 				minFinish: op.Return, maxCall: op.Call, first: i, last: i}
@@ -99,7 +99,7 @@ func zonesFind(kh *keyHist, initial *string) (zoneConflict, bool) {
 		}
 	}
 	for i, op := range kh.ops {
-		in, out := op.Input.(input), op.Output.(output)
+		in, out := op.Input.(*input), op.Output.(*output)
 		if in.kind != kRead {
 			continue
 		}
@@ -126,7 +126,7 @@ func zonesExplain(kh *keyHist, initial *string, clk clock) (explanation, bool) {
 	if !bad || zc.read >= 0 {
 		return explanation{}, false
 	}
-	rec := func(op int) int { return kh.ops[op].Metadata.(meta).rec }
+	rec := func(op int) int { return kh.ops[op].Metadata.(*meta).rec }
 	e := explanation{found: true, ops: len(kh.ops)}
 	var named []int
 	for _, c := range []*cluster{zc.a.c, zc.b.c} {
