@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -109,7 +111,7 @@ func shapeNames() []string {
 
 // runChild builds the shape's histories, then checks them with one checker
 // and prints the result.
-func runChild(name, checker string, timeout time.Duration, memCap int64) error {
+func runChild(name, checker string, timeout time.Duration, memCap int64, cpuProfile string) error {
 	s, ok := shapeByName(name)
 	if !ok || (checker != "gauntlet" && checker != "porcupine") {
 		return fmt.Errorf("bad child arguments: shape %q, checker %q", name, checker)
@@ -134,7 +136,17 @@ func runChild(name, checker string, timeout time.Duration, memCap int64) error {
 			os.Exit(0)
 		})
 	}
-	start := time.Now()
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
+	start, cpu0 := time.Now(), cpuTime()
 	go watchMemory(memCap, func() {
 		r := r
 		r.Verdict, r.Seconds = "memory", time.Since(start).Seconds()
@@ -146,7 +158,8 @@ func runChild(name, checker string, timeout time.Duration, memCap int64) error {
 		left := timeout - time.Since(start)
 		counts[checkOne(h, checker, left)]++
 	}
-	r.Seconds = time.Since(start).Seconds()
+	r.Seconds, r.CPU = time.Since(start).Seconds(), (cpuTime() - cpu0).Seconds()
+	pprof.StopCPUProfile()
 	r.Verdict = summarize(counts)
 	report(r)
 	return nil
@@ -184,6 +197,16 @@ func summarize(counts map[string]int) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// cpuTime is the CPU time the process used so far (user and system): under
+// load, wall time says more about the neighbours than about the check.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // watchMemory calls stop once the process's resident memory passes limit.

@@ -10,7 +10,10 @@
 // and also the peak of the check alone (VmHWM reset after the history was
 // built).
 //
-//	go run ./internal/checkbench [-shapes hot5,hot10,hot20,easy,etcd] [-timeout 60s] [-mem 8GiB]
+//	go run ./internal/checkbench [-shapes hot5,hot10,hot20,easy,etcd] [-timeout 60s] [-mem 8589934592]
+//
+// To profile one side: go run ./internal/checkbench -child -shape easy
+// -checker gauntlet -cpuprofile cpu.out, then go tool pprof cpu.out.
 package main
 
 import (
@@ -35,6 +38,7 @@ type result struct {
 	Ops     int     `json:"ops"` // invocations checked
 	Verdict string  `json:"verdict"`
 	Seconds float64 `json:"seconds"`
+	CPU     float64 `json:"cpu_s"` // CPU time of the check, all threads
 	CheckMB float64 `json:"check_mb"` // peak RSS while checking (history included)
 	Note    string  `json:"note,omitempty"`
 	// filled by the parent
@@ -48,9 +52,10 @@ func main() {
 	checker := flag.String("checker", "", "the child's checker: gauntlet or porcupine")
 	timeout := flag.Duration("timeout", 60*time.Second, "how long plain porcupine (and Gauntlet's check) may take per shape")
 	memCap := flag.Int64("mem", 8<<30, "a child whose resident memory passes this many bytes stops (plain porcupine has no budget)")
+	cpuProfile := flag.String("cpuprofile", "", "with -child: write the check's CPU profile here (go tool pprof)")
 	flag.Parse()
 	if *child {
-		if err := runChild(*shape, *checker, *timeout, *memCap); err != nil {
+		if err := runChild(*shape, *checker, *timeout, *memCap, *cpuProfile); err != nil {
 			fmt.Fprintln(os.Stderr, "checkbench:", err)
 			os.Exit(1)
 		}
@@ -65,7 +70,7 @@ func main() {
 		var row [2]result
 		for i, c := range []string{"gauntlet", "porcupine"} {
 			row[i] = runParent(s, c, *timeout, *memCap)
-			fmt.Fprintf(os.Stderr, "%-14s %-10s %-8s %8.3f s  peak %6.0f MB  %s\n", s, c, row[i].Verdict, row[i].Seconds, row[i].MaxRSSMB, row[i].Note)
+			fmt.Fprintf(os.Stderr, "%-14s %-10s %-8s %8.3f s (cpu %.3f s)  peak %6.0f MB  %s\n", s, c, row[i].Verdict, row[i].Seconds, row[i].CPU, row[i].MaxRSSMB, row[i].Note)
 		}
 		rows = append(rows, row)
 	}
@@ -111,7 +116,7 @@ func printTable(rows [][2]result) {
 	fmt.Printf("\nGauntlet's linearizable checker vs plain porcupine (per-key partitions), load average %s\n",
 		strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "))
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "shape\tops\tgauntlet\ttime\tpeak RSS\tporcupine\ttime\tpeak RSS\tspeed-up\t")
+	fmt.Fprintln(tw, "shape\tops\tgauntlet\ttime\tcpu\tpeak RSS\tporcupine\ttime\tcpu\tpeak RSS\tspeed-up\t")
 	for _, row := range rows {
 		g, p := row[0], row[1]
 		speed := "-"
@@ -121,8 +126,8 @@ func printTable(rows [][2]result) {
 		case g.Seconds > 0 && p.Seconds > 0:
 			speed = fmt.Sprintf("%.1fx", p.Seconds/g.Seconds)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.0f MB\t%s\t%s\t%.0f MB\t%s\t\n", g.Shape, g.Ops,
-			g.Verdict, secs(g), g.MaxRSSMB, verdict(p), secs(p), p.MaxRSSMB, speed)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.2f s\t%.0f MB\t%s\t%s\t%.2f s\t%.0f MB\t%s\t\n", g.Shape, g.Ops,
+			g.Verdict, secs(g), g.CPU, g.MaxRSSMB, verdict(p), secs(p), p.CPU, p.MaxRSSMB, speed)
 	}
 	tw.Flush()
 	for _, row := range rows {
