@@ -23,6 +23,7 @@ import (
 
 	"github.com/anishathalye/porcupine"
 
+	"github.com/gauntlet-dev/gauntlet/checkers/budget"
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
@@ -47,6 +48,11 @@ type Options struct {
 	Workers int
 	// MaxDrawn is how many failing keys linearizability.html shows (default 5).
 	MaxDrawn int
+	// MemoryBudget bounds how much the check's searches may grow the heap,
+	// in bytes (0: budget.Default(), 2 GiB unless GAUNTLET_CHECK_MEMORY says
+	// otherwise). A search that would exceed it stops, and its key is
+	// undecided: the result is unknown, never an out-of-memory kill.
+	MemoryBudget int64
 }
 
 // FileName is the visualization written into the run directory.
@@ -91,8 +97,11 @@ type Details struct {
 	Undecided []string `json:"undecided,omitempty"`
 	Elapsed   float64  `json:"elapsed_s"`
 	Timeout   float64  `json:"timeout_s"`
-	// Drawn lists the keys shown in linearizability.html, if it was written.
+	// Drawn lists the keys shown in linearizability.html, if it was
+	// written; Views their porcupine pages, relative to the run directory
+	// (in the same order), which reports embed without searching again.
 	Drawn []string `json:"drawn,omitempty"`
+	Views []string `json:"views,omitempty"`
 }
 
 // KeyDetails describes one non-linearizable key.
@@ -124,11 +133,12 @@ func check(ctx context.Context, in harness.CheckInput, opts Options) harness.Res
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
+	mem := budget.Start(opts.MemoryBudget)
+	defer mem.Stop()
 	res := harness.Result{Checker: "linearizable"}
 	keys, ignored := splitRecs(in.History, opts)
 	det := Details{Keys: len(keys), Ignored: ignored, Timeout: timeout.Seconds()}
-	m := model(opts.Initial, nil)
-	results, zoned := searchAll(ctx, m, keys, opts, deadline)
+	results, zoned := searchAll(ctx, keys, opts, deadline, mem)
 	det.Zoned = zoned
 	for _, kh := range keys {
 		det.Ops += len(kh.ops)
@@ -136,8 +146,6 @@ func check(ctx context.Context, in harness.CheckInput, opts Options) harness.Res
 		det.Bounded += kh.bounded
 		det.Dropped += len(kh.recs) - len(kh.ops) - kh.pruned
 	}
-
-	clk := newClock(in.History)
 	var failing []*keyHist
 	for i, kh := range keys {
 		switch results[i] {
@@ -149,129 +157,173 @@ func check(ctx context.Context, in harness.CheckInput, opts Options) harness.Res
 			det.Undecided = append(det.Undecided, kh.key)
 		}
 	}
-	// Explain every failing key; the first ones by time get porcupine's
-	// partial linearizations, and are drawn.
-	expls := make([]explanation, len(failing))
-	for i, kh := range failing {
-		expls[i] = explainKey(kh, opts.Initial, clk)
+	f := &failures{keys: failing, initial: opts.Initial, clk: newClock(in.History), mem: mem}
+	f.explain()
+	// The views and the partial linearizations are niceties: together they
+	// may not eat the budget of other checks. Only a check that writes its
+	// views searches for them.
+	f.budgetEnd = time.Now().Add(max(2*time.Second, timeout/10))
+	if deadline.Before(f.budgetEnd) {
+		f.budgetEnd = deadline
 	}
-	order := make([]int, len(failing))
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool { return expls[order[a]].time < expls[order[b]].time })
-	maxDrawn := opts.MaxDrawn
-	if maxDrawn <= 0 {
-		maxDrawn = 5
-	}
-	var drawn []*keyHist
-	for _, i := range order {
-		if len(drawn) < maxDrawn {
-			drawn = append(drawn, failing[i])
+	if in.Dir != "" {
+		maxDrawn := opts.MaxDrawn
+		if maxDrawn <= 0 {
+			maxDrawn = 5
+		}
+		if err := f.draw(in.Dir, in.History, maxDrawn, &det); err != nil {
+			res.Summary = fmt.Sprintf("(could not write %s: %v) ", FileName, err)
+		} else if len(det.Drawn) > 0 {
+			res.Artifacts = append(res.Artifacts, FileName)
+			res.Artifacts = append(res.Artifacts, det.Views...)
 		}
 	}
-	// The view and the partial linearizations are niceties: together they
-	// may not eat the budget of other checks.
-	budgetEnd := time.Now().Add(max(2*time.Second, timeout/10))
-	if deadline.Before(budgetEnd) {
-		budgetEnd = deadline
-	}
-	index := map[*keyHist]int{}
-	for i, kh := range failing {
-		index[kh] = i
-	}
-	var info *porcupine.LinearizationInfo
-	if len(drawn) > 0 && time.Now().Before(budgetEnd) {
-		cuts := make([]int64, len(drawn))
-		for j, kh := range drawn {
-			cuts[j] = never
-			if e := expls[index[kh]]; e.found {
-				cuts[j] = e.time
-			}
-		}
-		_, li, partials, _ := verbose(opts.Initial, drawn, cuts, time.Until(budgetEnd))
-		info = &li
-		for j, kh := range drawn {
-			expls[index[kh]].setPartial(kh, partials[j])
-		}
-	}
-	// Keys with no proof in words: explain from porcupine's partial
-	// linearization, each searched on its own so that a search cut short
-	// is known to be (and then claims nothing).
-	for i, kh := range failing {
-		if expls[i].found || !time.Now().Before(budgetEnd) {
-			continue
-		}
-		vres, _, partials, kept := verbose(opts.Initial, []*keyHist{kh}, nil, time.Until(budgetEnd))
-		if vres == porcupine.Illegal {
-			expls[i].fallback(kh, partials[0], kept[0], opts.Initial, clk)
-		}
-	}
-	// Re-sort: a fallback explanation learns its time from the partials.
-	sort.SliceStable(order, func(a, b int) bool { return expls[order[a]].time < expls[order[b]].time })
-	for _, i := range order {
-		kh, e := failing[i], expls[i]
+	f.fallbacks()
+	for _, i := range f.sorted() {
+		kh, e := failing[i], f.expls[i]
 		res.Anomalies = append(res.Anomalies, e.anomaly(kh))
 		det.Invalid = append(det.Invalid, e.details(kh))
-	}
-	if info != nil && in.Dir != "" {
-		path := filepath.Join(in.Dir, FileName)
-		if err := writeVisualization(path, m, *info, in.History); err != nil {
-			res.Summary = fmt.Sprintf("(could not write %s: %v) ", FileName, err)
-		} else {
-			res.Artifacts = append(res.Artifacts, FileName)
-			for _, kh := range drawn {
-				det.Drawn = append(det.Drawn, kh.key)
-			}
-		}
 	}
 	det.Elapsed = time.Since(start).Seconds()
 	if b, err := json.Marshal(det); err == nil {
 		res.Details = b
 	}
-	pruned := ""
-	if det.Pruned > 0 {
-		pruned = fmt.Sprintf(", %d unobserved info writes pruned", det.Pruned)
-	}
+	summarize(ctx, &res, det, len(failing), timeout, mem)
+	return res
+}
+
+// summarize sets the verdict and its summary.
+func summarize(ctx context.Context, res *harness.Result, det Details, failing int, timeout time.Duration, mem *budget.Watch) {
 	switch {
-	case len(failing) > 0:
+	case failing > 0:
 		res.Validity = harness.Invalid
-		res.Summary += fmt.Sprintf("%d of %d keys are not linearizable; first: %s", len(failing), len(keys), res.Anomalies[0].Explanation)
+		res.Summary += fmt.Sprintf("%d of %d keys are not linearizable; first: %s", failing, det.Keys, res.Anomalies[0].Explanation)
 		if len(det.Undecided) > 0 {
 			res.Summary += fmt.Sprintf(" (%d keys undecided)", len(det.Undecided))
 		}
 	case len(det.Undecided) > 0:
 		res.Validity = harness.Unknown
 		why := fmt.Sprintf("the search timed out after %s", timeout)
-		if ctx.Err() != nil {
+		switch {
+		case mem.Exceeded():
+			why = mem.Reason()
+		case ctx.Err() != nil:
 			why = "the check was cancelled (" + ctx.Err().Error() + ")"
 		}
 		res.Summary = fmt.Sprintf("%s with %d of %d keys undecided (first: %q): unknown, not valid; %d keys linearizable",
-			why, len(det.Undecided), len(keys), det.Undecided[0], det.ValidKeys)
-	case len(keys) == 0:
+			why, len(det.Undecided), det.Keys, det.Undecided[0], det.ValidKeys)
+	case det.Keys == 0:
 		// Nothing judged is not a pass (an interrupted run, a history of
 		// another workload's ops).
 		res.Validity = harness.Unknown
 		res.Summary = "no read, write or cas ops to check: nothing was judged"
 	default:
 		res.Validity = harness.Valid
-		res.Summary = fmt.Sprintf("%d ops on %d keys are linearizable (%.2f s%s)", det.Ops, len(keys), det.Elapsed, pruned)
+		pruned := ""
+		if det.Pruned > 0 {
+			pruned = fmt.Sprintf(", %d unobserved info writes pruned", det.Pruned)
+		}
+		res.Summary = fmt.Sprintf("%d ops on %d keys are linearizable (%.2f s%s)", det.Ops, det.Keys, det.Elapsed, pruned)
 	}
-	return res
 }
 
-// searchAll prepares (keyHist.build) and checks every key on its own, a few at a time, each within what
-// is left of the deadline. Checking keys separately (rather than through
-// porcupine's partitioned model) tells which keys failed and keeps going past
-// the first failure, since a later key may time out while another is invalid.
+// failures explains the failing keys: a proof in words where one is found,
+// else from porcupine's longest partial linearization.
+type failures struct {
+	keys      []*keyHist
+	expls     []explanation
+	initial   *string
+	clk       clock
+	mem       *budget.Watch
+	budgetEnd time.Time
+}
+
+func (f *failures) explain() {
+	f.expls = make([]explanation, len(f.keys))
+	for i, kh := range f.keys {
+		f.expls[i] = explainKey(kh, f.initial, f.clk)
+	}
+}
+
+// sorted is the failing keys' order: first violation first.
+func (f *failures) sorted() []int {
+	order := make([]int, len(f.keys))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return f.expls[order[a]].time < f.expls[order[b]].time })
+	return order
+}
+
+// draw writes one porcupine page per failing key (the first maxDrawn by
+// time) into dir, each key searched on its own, and linearizability.html
+// framing them; it records their partial linearizations in the
+// explanations and the pages in det (Drawn, Views), so that reports show
+// them without searching again.
+func (f *failures) draw(dir string, h harness.History, maxDrawn int, det *Details) error {
+	var views []view
+	for n, i := range f.sorted() {
+		if n >= maxDrawn || !time.Now().Before(f.budgetEnd) {
+			break
+		}
+		kh := f.keys[i]
+		cut := int64(never)
+		if e := f.expls[i]; e.found {
+			cut = e.time
+		}
+		vres, info, partials, _ := verbose(f.initial, []*keyHist{kh}, []int64{cut}, time.Until(f.budgetEnd), f.mem)
+		if vres == porcupine.Unknown {
+			break // out of time or memory: a partial view would mislead
+		}
+		f.expls[i].setPartial(kh, partials[0])
+		rel := filepath.Join(viewDir, fmt.Sprintf("key-%d.html", len(views)))
+		if err := writeVisualization(filepath.Join(dir, rel), f.initial, info, h); err != nil {
+			return err
+		}
+		views = append(views, view{Key: kh.key, File: rel})
+	}
+	if len(views) == 0 {
+		return nil
+	}
+	if err := writeIndex(filepath.Join(dir, FileName), views); err != nil {
+		return err
+	}
+	for _, v := range views {
+		det.Drawn = append(det.Drawn, v.Key)
+		det.Views = append(det.Views, v.File)
+	}
+	return nil
+}
+
+// fallbacks explains keys with no proof in words from porcupine's partial
+// linearization, each searched on its own so that a search cut short is
+// known to be (and then claims nothing).
+func (f *failures) fallbacks() {
+	for i, kh := range f.keys {
+		if f.expls[i].found || !time.Now().Before(f.budgetEnd) {
+			continue
+		}
+		vres, _, partials, kept := verbose(f.initial, []*keyHist{kh}, nil, time.Until(f.budgetEnd), f.mem)
+		if vres == porcupine.Illegal {
+			f.expls[i].fallback(kh, partials[0], kept[0], f.initial, f.clk)
+		}
+	}
+}
+
+// searchAll prepares (keyHist.build) and checks every key on its own, a few
+// at a time, each within what is left of the deadline and the memory
+// budget. Checking keys separately (rather than through porcupine's
+// partitioned model) tells which keys failed and keeps going past the first
+// failure, since a later key may time out while another is invalid.
 //
 // Keys whose written values are unique are decided by chains instead
 // (chains.go), in O(n log n).
-func searchAll(ctx context.Context, m porcupine.Model, keys []*keyHist, opts Options, deadline time.Time) ([]porcupine.CheckResult, int) {
-	workers, initial := opts.Workers, opts.Initial
+func searchAll(ctx context.Context, keys []*keyHist, opts Options, deadline time.Time, mem *budget.Watch) ([]porcupine.CheckResult, int) {
+	workers := opts.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	m := model(opts.Initial, nil)
 	results := make([]porcupine.CheckResult, len(keys))
 	var zoned atomic.Int64
 	next := make(chan int)
@@ -283,16 +335,20 @@ func searchAll(ctx context.Context, m porcupine.Model, keys []*keyHist, opts Opt
 			for i := range next {
 				keys[i].build(opts)
 				left := time.Until(deadline)
-				if left <= 0 || ctx.Err() != nil {
+				if left <= 0 || ctx.Err() != nil || mem.Exceeded() {
 					results[i] = porcupine.Unknown // 0 would mean no limit to porcupine
 					continue
 				}
-				if chainsApply(keys[i], initial) {
-					results[i] = chainsCheck(keys[i], initial)
+				if chainsApply(keys[i], opts.Initial) {
+					results[i] = chainsCheck(keys[i], opts.Initial)
 					zoned.Add(1)
 					continue
 				}
-				results[i] = porcupine.CheckOperationsTimeout(m, keys[i].ops, left)
+				gm, aborted := mem.Guard(m)
+				results[i] = porcupine.CheckOperationsTimeout(gm, keys[i].ops, left)
+				if aborted.Load() {
+					results[i] = porcupine.Unknown
+				}
 			}
 		}()
 	}
@@ -314,11 +370,42 @@ const maxDrawOps = 3000
 // a second after its violation (cuts[i], never if unknown): a prefix of a
 // history by invocation keeps every op a proof of the violation names. It
 // returns, per key, the indices into kh.ops that were searched, and the
-// longest partial linearization as indices into kh.ops.
-func verbose(initial *string, keys []*keyHist, cuts []int64, timeout time.Duration) (porcupine.CheckResult, porcupine.LinearizationInfo, [][]int, [][]int) {
+// longest partial linearization as indices into kh.ops. A search stopped by
+// the memory budget is Unknown.
+func verbose(initial *string, keys []*keyHist, cuts []int64, timeout time.Duration, mem *budget.Watch) (porcupine.CheckResult, porcupine.LinearizationInfo, [][]int, [][]int) {
+	all, kept := verboseOps(keys, cuts)
+	part := func(h []porcupine.Operation) [][]porcupine.Operation {
+		out := make([][]porcupine.Operation, len(keys))
+		for _, op := range h {
+			k := op.Metadata.(vmeta).key
+			out[k] = append(out[k], op)
+		}
+		return out
+	}
+	m, aborted := mem.Guard(model(initial, part))
+	res, info := porcupine.CheckOperationsVerbose(m, all, timeout)
+	partials := make([][]int, len(keys))
+	if aborted.Load() {
+		return porcupine.Unknown, info, partials, kept
+	}
+	for p, set := range info.PartialLinearizations() {
+		for _, lin := range set {
+			if len(lin) > len(partials[p]) {
+				partials[p] = lin
+			}
+		}
+		// partition-local ids -> indices into kh.ops
+		for j, id := range partials[p] {
+			partials[p][j] = kept[p][id]
+		}
+	}
+	return res, info, partials, kept
+}
+
+// verboseOps gathers the keys' ops to draw: each key gets its own band of
+// rows, one per process, so that keys drawn together do not interleave.
+func verboseOps(keys []*keyHist, cuts []int64) ([]porcupine.Operation, [][]int) {
 	var all []porcupine.Operation
-	// Each key gets its own band of rows, one per process, so that keys
-	// drawn together do not interleave.
 	type row struct {
 		key int
 		p   harness.Process
@@ -347,29 +434,7 @@ func verbose(initial *string, keys []*keyHist, cuts []int64, timeout time.Durati
 			all = append(all, op)
 		}
 	}
-	part := func(h []porcupine.Operation) [][]porcupine.Operation {
-		out := make([][]porcupine.Operation, len(keys))
-		for _, op := range h {
-			k := op.Metadata.(vmeta).key
-			out[k] = append(out[k], op)
-		}
-		return out
-	}
-	m := model(initial, part)
-	res, info := porcupine.CheckOperationsVerbose(m, all, timeout)
-	partials := make([][]int, len(keys))
-	for p, set := range info.PartialLinearizations() {
-		for _, lin := range set {
-			if len(lin) > len(partials[p]) {
-				partials[p] = lin
-			}
-		}
-		// partition-local ids -> indices into kh.ops
-		for j, id := range partials[p] {
-			partials[p][j] = kept[p][id]
-		}
-	}
-	return res, info, partials, kept
+	return all, kept
 }
 
 // vmeta is meta plus the key's position among the drawn keys.

@@ -44,6 +44,16 @@ func run(t *testing.T, hh h.History, opts Options) (h.Result, Details) {
 	return r, d
 }
 
+// runDrawn is run with a run directory: the failing keys are drawn, and get
+// porcupine's partial linearizations.
+func runDrawn(t *testing.T, hh h.History, opts Options) (h.Result, Details) {
+	t.Helper()
+	r := New(opts).Check(context.Background(), h.CheckInput{History: hh, Dir: t.TempDir()})
+	var d Details
+	require.NoError(t, json.Unmarshal(r.Details, &d))
+	return r, d
+}
+
 func TestLinearizableHistories(t *testing.T) {
 	b := &hist{}
 	b.add(0, 0, h.Invoke, h.FWrite, "k", s("1")).add(1, 0, h.OK, h.FWrite, "k", s("1"))
@@ -179,7 +189,7 @@ func TestZoneExplanation(t *testing.T) {
 	b.add(11, 2, h.Invoke, h.FRead, "k", nil).add(12, 2, h.OK, h.FRead, "k", s("2"))
 	b.add(13, 3, h.Invoke, h.FRead, "k", nil).add(14, 3, h.OK, h.FRead, "k", s("1"))
 	b.add(15, 2, h.Invoke, h.FRead, "k", nil).add(16, 2, h.OK, h.FRead, "k", s("2"))
-	r, d := run(t, b.h, Options{})
+	r, d := runDrawn(t, b.h, Options{})
 	require.Equal(t, h.Invalid, r.Validity, r.Summary)
 	a := r.Anomalies[0]
 	assert.Equal(t, "1 and 2 were both current in k between 10.00 s and 13.00 s, which no order allows: "+
@@ -350,14 +360,18 @@ func TestVisualizationWithFaults(t *testing.T) {
 	dir := t.TempDir()
 	r := New(Options{}).Check(context.Background(), h.CheckInput{History: b.h, Dir: dir})
 	require.Equal(t, h.Invalid, r.Validity)
-	assert.Equal(t, []string{FileName}, r.Artifacts)
-	html, err := os.ReadFile(filepath.Join(dir, FileName))
-	require.NoError(t, err)
-	assert.Contains(t, string(html), "fault: partition")
-	assert.Contains(t, string(html), "read k3 → 7")
 	var d Details
 	require.NoError(t, json.Unmarshal(r.Details, &d))
 	assert.Equal(t, []string{"k3"}, d.Drawn)
+	require.Len(t, d.Views, 1)
+	assert.Equal(t, []string{FileName, d.Views[0]}, r.Artifacts)
+	index, err := os.ReadFile(filepath.Join(dir, FileName))
+	require.NoError(t, err)
+	assert.Contains(t, string(index), `src="`+d.Views[0]+`"`, "the index frames each key's page")
+	html, err := os.ReadFile(filepath.Join(dir, d.Views[0]))
+	require.NoError(t, err)
+	assert.Contains(t, string(html), "fault: partition")
+	assert.Contains(t, string(html), "read k3 → 7")
 
 	anns := faultAnnotations(b.h)
 	require.Len(t, anns, 1)
