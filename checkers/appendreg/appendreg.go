@@ -17,6 +17,7 @@ import (
 
 	"github.com/anishathalye/porcupine"
 
+	"github.com/gauntlet-dev/gauntlet/checkers/budget"
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
@@ -24,7 +25,12 @@ import (
 const FAppend = "append"
 
 // Checker is the get/put/append linearizability checker.
-type Checker struct{ Timeout time.Duration }
+type Checker struct {
+	Timeout time.Duration
+	// MemoryBudget bounds the search's heap growth in bytes (0:
+	// budget.Default()); beyond it the result is unknown.
+	MemoryBudget int64
+}
 
 // New returns a checker; timeout 0 means 30 s.
 func New(timeout time.Duration) Checker {
@@ -121,7 +127,8 @@ func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Resul
 		res.Validity, res.Summary = harness.Unknown, "cancelled"
 		return res
 	}
-	switch porcupine.CheckOperationsTimeout(Model, ops, c.Timeout) {
+	verdict, overBudget := budget.Check(Model, ops, c.Timeout, c.MemoryBudget)
+	switch verdict {
 	case porcupine.Ok:
 		res.Validity = harness.Valid
 		res.Summary = fmt.Sprintf("%d get/put/append ops are linearizable", len(ops))
@@ -132,6 +139,9 @@ func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Resul
 	default:
 		res.Validity = harness.Unknown
 		res.Summary = fmt.Sprintf("the search timed out after %s: unknown, not valid", c.Timeout)
+		if overBudget != "" {
+			res.Summary = overBudget + ": unknown, not valid"
+		}
 	}
 	return res
 }

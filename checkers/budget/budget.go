@@ -148,3 +148,17 @@ func heapBytes() int64 {
 	}
 	return int64(s[0].Value.Uint64())
 }
+
+// Check is porcupine.CheckOperationsTimeout within a memory budget of limit
+// bytes (<= 0: Default()). When the budget stopped the search, the result
+// is Unknown and reason says why; reason is empty otherwise.
+func Check(m porcupine.Model, ops []porcupine.Operation, timeout time.Duration, limit int64) (res porcupine.CheckResult, reason string) {
+	w := Start(limit)
+	defer w.Stop()
+	gm, aborted := w.Guard(m)
+	res = porcupine.CheckOperationsTimeout(gm, ops, timeout)
+	if aborted.Load() {
+		return porcupine.Unknown, w.Reason()
+	}
+	return res, ""
+}

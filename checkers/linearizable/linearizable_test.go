@@ -339,6 +339,17 @@ func TestTimeoutIsUnknown(t *testing.T) {
 	assert.Equal(t, h.Unknown, r.Validity, r.Summary)
 }
 
+// A search that would outgrow its memory budget ends unknown, with the
+// reason, long before its timeout.
+func TestMemoryBudgetIsUnknown(t *testing.T) {
+	start := time.Now()
+	r, d := run(t, hard(40), Options{Timeout: 60 * time.Second, MemoryBudget: 16 << 20})
+	assert.Equal(t, h.Unknown, r.Validity, r.Summary)
+	assert.Contains(t, r.Summary, "memory budget of 16 MiB")
+	assert.Equal(t, []string{"k"}, d.Undecided)
+	assert.Less(t, time.Since(start), 30*time.Second)
+}
+
 func TestInvalidBeatsUndecided(t *testing.T) {
 	hh := hard(40)
 	b := &hist{h: hh}

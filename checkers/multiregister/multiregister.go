@@ -20,6 +20,7 @@ import (
 
 	"github.com/anishathalye/porcupine"
 
+	"github.com/gauntlet-dev/gauntlet/checkers/budget"
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
@@ -31,7 +32,12 @@ type MicroOp struct {
 }
 
 // Checker is the multi-register linearizability checker.
-type Checker struct{ Timeout time.Duration }
+type Checker struct {
+	Timeout time.Duration
+	// MemoryBudget bounds the search's heap growth in bytes (0:
+	// budget.Default()); beyond it the result is unknown.
+	MemoryBudget int64
+}
 
 // New returns a checker; timeout 0 means 60 s. A timeout is unknown, never valid.
 func New(timeout time.Duration) Checker {
@@ -168,7 +174,7 @@ func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Resul
 		res.Summary = "cancelled"
 		return res
 	}
-	r := porcupine.CheckOperationsTimeout(Model, ops, c.Timeout)
+	r, overBudget := budget.Check(Model, ops, c.Timeout, c.MemoryBudget)
 	switch r {
 	case porcupine.Ok:
 		res.Validity = harness.Valid
@@ -180,6 +186,9 @@ func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Resul
 	default:
 		res.Validity = harness.Unknown
 		res.Summary = fmt.Sprintf("the search timed out after %s over %d transactions: unknown, not valid", c.Timeout, len(ops))
+		if overBudget != "" {
+			res.Summary = fmt.Sprintf("%s over %d transactions: unknown, not valid", overBudget, len(ops))
+		}
 	}
 	return res
 }
