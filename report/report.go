@@ -247,7 +247,7 @@ func build(ctx context.Context, r *run) (*page, error) {
 					id, done := linIDs[a.Key]
 					if !done {
 						id = fmt.Sprintf("lin-%d", len(linIDs))
-						v, err := linearizationView(id, r.hist, cops, a.Key, faults)
+						v, err := linearizationView(id, r.hist, cops, a.Key, faults, storedView(r.dir, c, a.Key))
 						if err != nil {
 							return nil, err
 						}
