@@ -20,12 +20,6 @@ import (
 // never), then a few results are corrupted, so that about half the
 // histories are not linearizable.
 func randomRWC(rng *rand.Rand, clients, n int) h.History {
-	type sop struct {
-		op         h.Op
-		start, end int64
-		lin        int64
-		typ        h.Type
-	}
 	free := make([]int64, clients)
 	procs := make([]int, clients)
 	for i := range procs {
@@ -94,6 +88,20 @@ func randomRWC(rng *rand.Rand, clients, n int) h.History {
 			so.op.From = h.Str(written[rng.Intn(len(written))])
 		}
 	}
+	return rwcEvents(ops)
+}
+
+// sop is a simulated op of randomRWC.
+type sop struct {
+	op         h.Op
+	start, end int64
+	lin        int64
+	typ        h.Type
+}
+
+// rwcEvents turns ops into a history, invocations before completions at
+// equal times.
+func rwcEvents(ops []sop) h.History {
 	type ev struct {
 		op h.Op
 		t  int64
@@ -125,7 +133,7 @@ func randomRWC(rng *rand.Rand, clients, n int) h.History {
 
 // Chains decide exactly what porcupine decides on every op (no pruning),
 // on small histories with cas and info ops, from absent and from a present
-// initial value.
+// initial value, and explain every violation.
 func TestChainsAgreeWithPorcupine(t *testing.T) {
 	rng := rand.New(rand.NewSource(7))
 	counts := map[porcupine.CheckResult]int{}
@@ -154,6 +162,12 @@ func TestChainsAgreeWithPorcupine(t *testing.T) {
 			return
 		}
 		if !assert.Equal(t, want, chainsCheck(full[0], initial), "history %d (unpruned):\n%v", i, hh) {
+			return
+		}
+		// Every violation gets a proof in words, without a search, and no
+		// linearizable history gets one.
+		e := explainKey(rewritten[0], initial, clock{})
+		if !assert.Equal(t, want == porcupine.Illegal, e.found, "history %d: %q\n%v", i, e.text, hh) {
 			return
 		}
 		counts[got]++

@@ -213,8 +213,9 @@ func TestZoneExplanation(t *testing.T) {
 	assert.Contains(t, r.Anomalies[0].Explanation, "read of k returned 1 at 6.00 s, but write k=2 had completed at 3.00 s")
 }
 
-// Two cas from the same value both succeed while concurrent: neither a pair
-// of ops nor zones (cas) prove it; porcupine's partial linearization does.
+// Two cas from the same value both succeed while concurrent: no pair of ops
+// proves it. With unique values the chains name the two cas; with a value
+// written twice, porcupine's partial linearization explains it.
 func TestFallbackExplanation(t *testing.T) {
 	b := &hist{}
 	b.add(0, 0, h.Invoke, h.FWrite, "k", s("1")).add(1, 0, h.OK, h.FWrite, "k", s("1"))
@@ -222,6 +223,18 @@ func TestFallbackExplanation(t *testing.T) {
 	b.cas(10, 1, h.OK, "k", "1", "2").cas(10, 2, h.OK, "k", "1", "3")
 	b.add(11, 3, h.Invoke, h.FRead, "k", nil).add(12, 3, h.OK, h.FRead, "k", s("3"))
 	r, d := run(t, b.h, Options{})
+	require.Equal(t, h.Invalid, r.Validity, r.Summary)
+	assert.Equal(t, "cas k 1→2 and cas k 1→3 both took effect, but k held 1 only once (values are written once, and each cas replaced it)",
+		r.Anomalies[0].Explanation)
+	assert.Equal(t, 1, d.Zoned)
+	assert.Len(t, r.Anomalies[0].Ops, 4, "both cas, invocations and completions")
+
+	c := &hist{}
+	c.add(0, 0, h.Invoke, h.FWrite, "k", s("1")).add(1, 0, h.OK, h.FWrite, "k", s("1"))
+	c.cas(2, 1, h.Invoke, "k", "1", "2").cas(2, 2, h.Invoke, "k", "1", "2")
+	c.cas(10, 1, h.OK, "k", "1", "2").cas(10, 2, h.OK, "k", "1", "2")
+	c.add(11, 3, h.Invoke, h.FRead, "k", nil).add(12, 3, h.OK, h.FRead, "k", s("2"))
+	r, d = run(t, c.h, Options{})
 	require.Equal(t, h.Invalid, r.Validity, r.Summary)
 	a := r.Anomalies[0]
 	assert.Contains(t, a.Explanation, "no order of the operations on k that respects real time explains it")
