@@ -17,9 +17,13 @@ test:
 e2e:
 	$(GO) test -timeout 20m -v ./e2e/
 
-# Throughput of the harness alone (no-op client) and the checker's speed.
+# Throughput of the harness alone (no-op client) and the checker's speed;
+# then the checker beside plain porcupine on the same histories (hot keys
+# with cas, a million-op history, porcupine's own test_data), with time,
+# CPU time and peak RSS of each; porcupine gets 60 s per shape.
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./harness/ ./checkers/...
+	$(GO) run ./internal/checkbench -timeout 60s
 
 build:
 	$(GO) build -o bin/gauntlet ./cmd/gauntlet
