@@ -141,10 +141,10 @@ func check(ctx context.Context, in harness.CheckInput, opts Options) harness.Res
 	results, zoned := searchAll(ctx, keys, opts, deadline, mem)
 	det.Zoned = zoned
 	for _, kh := range keys {
-		det.Ops += len(kh.ops)
+		det.Ops += kh.nOps
 		det.Pruned += kh.pruned
 		det.Bounded += kh.bounded
-		det.Dropped += len(kh.recs) - len(kh.ops) - kh.pruned
+		det.Dropped += kh.nRecs - kh.nOps - kh.pruned
 	}
 	var failing []*keyHist
 	for i, kh := range keys {
@@ -334,20 +334,17 @@ func searchAll(ctx context.Context, keys []*keyHist, opts Options, deadline time
 			defer wg.Done()
 			for i := range next {
 				keys[i].build(opts)
+				keys[i].nRecs, keys[i].nOps = len(keys[i].recs), len(keys[i].ops)
 				left := time.Until(deadline)
 				if left <= 0 || ctx.Err() != nil || mem.Exceeded() {
 					results[i] = porcupine.Unknown // 0 would mean no limit to porcupine
 					continue
 				}
-				if chainsApply(keys[i], opts.Initial) {
-					results[i] = chainsCheck(keys[i], opts.Initial)
-					zoned.Add(1)
-					continue
-				}
-				gm, aborted := mem.Guard(m)
-				results[i] = porcupine.CheckOperationsTimeout(gm, keys[i].ops, left)
-				if aborted.Load() {
-					results[i] = porcupine.Unknown
+				results[i] = decide(keys[i], opts.Initial, m, left, mem, &zoned)
+				if results[i] == porcupine.Ok {
+					// Only failing keys are explained and drawn: a big
+					// history's valid keys need not stay in memory.
+					keys[i].recs, keys[i].ops = nil, nil
 				}
 			}
 		}()
@@ -358,6 +355,21 @@ func searchAll(ctx context.Context, keys []*keyHist, opts Options, deadline time
 	close(next)
 	wg.Wait()
 	return results, int(zoned.Load())
+}
+
+// decide judges one key: by chains if its values are unique, else by
+// porcupine's search within left and the memory budget.
+func decide(kh *keyHist, initial *string, m porcupine.Model, left time.Duration, mem *budget.Watch, zoned *atomic.Int64) porcupine.CheckResult {
+	if chainsApply(kh, initial) {
+		zoned.Add(1)
+		return chainsCheck(kh, initial)
+	}
+	gm, aborted := mem.Guard(m)
+	res := porcupine.CheckOperationsTimeout(gm, kh.ops, left)
+	if aborted.Load() {
+		return porcupine.Unknown
+	}
+	return res
 }
 
 // maxDrawOps bounds how many ops of one key are searched verbosely and

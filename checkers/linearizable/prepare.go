@@ -43,7 +43,9 @@ type keyHist struct {
 	ops     []porcupine.Operation // what porcupine checks; Metadata is *meta
 	pruned  int                   // info writes dropped because nothing observed their value
 	bounded int                   // info writes given the return of their value's first observer
-	first   int64                 // earliest invocation, to order keys
+	nRecs   int                   // len(recs) and len(ops), kept when a valid key lets them go
+	nOps    int
+	first   int64 // earliest invocation, to order keys
 }
 
 // split groups the register ops of h by key, in order of first appearance.
