@@ -93,12 +93,12 @@ var Model = porcupine.Model{
 	},
 }
 
-// Check judges the history.
-func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Result {
-	res := harness.Result{Checker: c.Name()}
+// Operations are h's get, put and append ops as porcupine checks them with
+// Model: failed ops and unknown gets dropped, other info ops open-ended.
+func Operations(h harness.History) []porcupine.Operation {
 	const inf = int64(1<<62 - 1)
 	var ops []porcupine.Operation
-	for _, p := range in.History.Pairs() {
+	for _, p := range h.Pairs() {
 		f := p.Invoke.F
 		if f != harness.FRead && f != harness.FWrite && f != FAppend {
 			continue
@@ -123,6 +123,13 @@ func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Resul
 		}
 		ops = append(ops, op)
 	}
+	return ops
+}
+
+// Check judges the history.
+func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Result {
+	res := harness.Result{Checker: c.Name()}
+	ops := Operations(in.History)
 	if ctx.Err() != nil {
 		res.Validity, res.Summary = harness.Unknown, "cancelled"
 		return res

@@ -271,11 +271,18 @@ func (f *failures) draw(dir string, h harness.History, maxDrawn int, det *Detail
 		if e := f.expls[i]; e.found {
 			cut = e.time
 		}
-		vres, info, partials, _ := verbose(f.initial, []*keyHist{kh}, []int64{cut}, time.Until(f.budgetEnd), f.mem)
-		if vres == porcupine.Unknown {
-			break // out of time or memory: a partial view would mislead
+		var info porcupine.LinearizationInfo
+		if sr := kh.searched; sr != nil && (cut == never || len(kh.ops) <= maxDrawOps) {
+			info = sr.info // the verdict's own search
+			f.expls[i].setPartial(kh, sr.partial)
+		} else {
+			vres, vinfo, partials, _ := verbose(f.initial, []*keyHist{kh}, []int64{cut}, time.Until(f.budgetEnd), f.mem)
+			if vres == porcupine.Unknown {
+				break // out of time or memory: a partial view would mislead
+			}
+			info = vinfo
+			f.expls[i].setPartial(kh, partials[0])
 		}
-		f.expls[i].setPartial(kh, partials[0])
 		rel := filepath.Join(viewDir, fmt.Sprintf("key-%d.html", len(views)))
 		if err := writeVisualization(filepath.Join(dir, rel), f.initial, info, h); err != nil {
 			return err
@@ -300,7 +307,14 @@ func (f *failures) draw(dir string, h harness.History, maxDrawn int, det *Detail
 // known to be (and then claims nothing).
 func (f *failures) fallbacks() {
 	for i, kh := range f.keys {
-		if f.expls[i].found || !time.Now().Before(f.budgetEnd) {
+		if f.expls[i].found {
+			continue
+		}
+		if sr := kh.searched; sr != nil {
+			f.expls[i].fallback(kh, sr.partial, sr.kept, f.initial, f.clk)
+			continue
+		}
+		if !time.Now().Before(f.budgetEnd) {
 			continue
 		}
 		vres, _, partials, kept := verbose(f.initial, []*keyHist{kh}, nil, time.Until(f.budgetEnd), f.mem)
@@ -323,7 +337,6 @@ func searchAll(ctx context.Context, keys []*keyHist, opts Options, deadline time
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	m := model(opts.Initial, nil)
 	results := make([]porcupine.CheckResult, len(keys))
 	var zoned atomic.Int64
 	next := make(chan int)
@@ -340,7 +353,7 @@ func searchAll(ctx context.Context, keys []*keyHist, opts Options, deadline time
 					results[i] = porcupine.Unknown // 0 would mean no limit to porcupine
 					continue
 				}
-				results[i] = decide(keys[i], opts.Initial, m, left, mem, &zoned)
+				results[i] = decide(keys[i], opts.Initial, left, mem, &zoned)
 				if results[i] == porcupine.Ok {
 					// Only failing keys are explained and drawn: a big
 					// history's valid keys need not stay in memory.
@@ -359,17 +372,26 @@ func searchAll(ctx context.Context, keys []*keyHist, opts Options, deadline time
 
 // decide judges one key: by chains if its values are unique, else by
 // porcupine's search within left and the memory budget.
-func decide(kh *keyHist, initial *string, m porcupine.Model, left time.Duration, mem *budget.Watch, zoned *atomic.Int64) porcupine.CheckResult {
+func decide(kh *keyHist, initial *string, left time.Duration, mem *budget.Watch, zoned *atomic.Int64) porcupine.CheckResult {
 	if chainsApply(kh, initial) {
 		zoned.Add(1)
 		return chainsCheck(kh, initial)
 	}
-	gm, aborted := mem.Guard(m)
-	res := porcupine.CheckOperationsTimeout(gm, kh.ops, left)
-	if aborted.Load() {
-		return porcupine.Unknown
+	// One verbose search: a failing key keeps it, so that neither its
+	// explanation nor its view searches again.
+	res, info, partials, kept := verbose(initial, []*keyHist{kh}, nil, left, mem)
+	if res == porcupine.Illegal {
+		kh.searched = &searched{info: info, partial: partials[0], kept: kept[0]}
 	}
 	return res
+}
+
+// searched is porcupine's verbose search of a failing key: its
+// linearization info (for the view), longest partial linearization and
+// the ops searched (indices into kh.ops).
+type searched struct {
+	info          porcupine.LinearizationInfo
+	partial, kept []int
 }
 
 // maxDrawOps bounds how many ops of one key are searched verbosely and

@@ -38,14 +38,15 @@ type rec struct {
 
 // keyHist is everything about one key.
 type keyHist struct {
-	key     string
-	recs    []rec                 // every op of the key, in invocation order
-	ops     []porcupine.Operation // what porcupine checks; Metadata is *meta
-	pruned  int                   // info writes dropped because nothing observed their value
-	bounded int                   // info writes given the return of their value's first observer
-	nRecs   int                   // len(recs) and len(ops), kept when a valid key lets them go
-	nOps    int
-	first   int64 // earliest invocation, to order keys
+	key      string
+	recs     []rec                 // every op of the key, in invocation order
+	ops      []porcupine.Operation // what porcupine checks; Metadata is *meta
+	pruned   int                   // info writes dropped because nothing observed their value
+	bounded  int                   // info writes given the return of their value's first observer
+	searched *searched             // porcupine's search, for a failing key it decided
+	nRecs    int                   // len(recs) and len(ops), kept when a valid key lets them go
+	nOps     int
+	first    int64 // earliest invocation, to order keys
 }
 
 // split groups the register ops of h by key, in order of first appearance.

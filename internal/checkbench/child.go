@@ -19,6 +19,7 @@ import (
 
 	"github.com/anishathalye/porcupine"
 
+	"github.com/gauntlet-dev/gauntlet/checkers/appendreg"
 	"github.com/gauntlet-dev/gauntlet/checkers/linearizable"
 	"github.com/gauntlet-dev/gauntlet/checkers/linearizable/linsim"
 	"github.com/gauntlet-dev/gauntlet/formats/jepsen"
@@ -54,32 +55,37 @@ func generated(cfg linsim.Config, invalid bool) func() ([]harness.History, error
 	}
 }
 
-// etcd is porcupine's own test_data: Jepsen's 102 etcd cas-register logs,
-// from porcupine's module as go.mod pins it (as formats/jepsen's tests use
-// them).
-func etcd() ([]harness.History, error) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/anishathalye/porcupine").Output()
-	if err != nil {
-		return nil, fmt.Errorf("finding porcupine's test_data (go list -m porcupine): %w", err)
-	}
-	paths, _ := filepath.Glob(filepath.Join(strings.TrimSpace(string(out)), "test_data", "jepsen", "etcd_*.log"))
-	if len(paths) == 0 {
-		return nil, fmt.Errorf("no etcd_*.log in porcupine's test_data")
-	}
-	var hs []harness.History
-	for _, p := range paths {
-		f, err := os.Open(p)
+// testData decodes porcupine's own test_data (the files matching glob, in
+// model), from porcupine's module as go.mod pins it — as formats/jepsen's
+// tests use them. Empty files (one etcd log is) are skipped.
+func testData(glob string, model jepsen.Model) func() ([]harness.History, error) {
+	return func() ([]harness.History, error) {
+		out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/anishathalye/porcupine").Output()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("finding porcupine's test_data (go list -m porcupine): %w", err)
 		}
-		h, err := jepsen.Decode(f, p, "", jepsen.CASRegister)
-		f.Close()
-		if err != nil {
-			return nil, err
+		paths, _ := filepath.Glob(filepath.Join(strings.TrimSpace(string(out)), "test_data", glob))
+		if len(paths) == 0 {
+			return nil, fmt.Errorf("no %s in porcupine's test_data", glob)
 		}
-		hs = append(hs, h)
+		var hs []harness.History
+		for _, p := range paths {
+			if st, err := os.Stat(p); err != nil || st.Size() == 0 {
+				continue
+			}
+			f, err := os.Open(p)
+			if err != nil {
+				return nil, err
+			}
+			h, err := jepsen.Decode(f, p, "", model)
+			f.Close()
+			if err != nil {
+				return nil, err
+			}
+			hs = append(hs, h)
+		}
+		return hs, nil
 	}
-	return hs, nil
 }
 
 var shapes = []shape{
@@ -89,7 +95,8 @@ var shapes = []shape{
 	{"hot20-invalid", "hot20 with one stale read in its second half", hot(20, true)},
 	{"easy", "1,000,000 ops over 10,000 keys, 20 clients, 1% info, 20% cas", easy(false)},
 	{"easy-invalid", "easy with one stale read in its second half", easy(true)},
-	{"etcd", "porcupine's test_data: 102 Jepsen etcd cas-register logs (values repeat)", etcd},
+	{"etcd", "porcupine's test_data: 102 Jepsen etcd cas-register logs (values repeat)", testData("jepsen/etcd_*.log", jepsen.CASRegister)},
+	{"kv", "porcupine's test_data: 6 get/put/append logs (appendreg, porcupine within the budget)", testData("kv/*.txt", jepsen.KVAppend)},
 }
 
 func shapeByName(name string) (shape, bool) {
@@ -169,10 +176,22 @@ func checkOne(h harness.History, checker string, timeout time.Duration) string {
 	if timeout <= 0 {
 		return "timeout"
 	}
-	if checker == "gauntlet" {
-		return string(linearizable.Check(context.Background(), h, linearizable.Options{Timeout: timeout}).Validity)
+	kv := false
+	for _, op := range h {
+		kv = kv || op.F == appendreg.FAppend
 	}
-	switch linearizable.Porcupine(h, linearizable.Options{}, timeout) {
+	var plain porcupine.CheckResult
+	switch {
+	case checker == "gauntlet" && kv:
+		return string(appendreg.New(timeout).Check(context.Background(), harness.CheckInput{History: h}).Validity)
+	case checker == "gauntlet":
+		return string(linearizable.Check(context.Background(), h, linearizable.Options{Timeout: timeout}).Validity)
+	case kv:
+		plain = porcupine.CheckOperationsTimeout(appendreg.Model, appendreg.Operations(h), timeout)
+	default:
+		plain = linearizable.Porcupine(h, linearizable.Options{}, timeout)
+	}
+	switch plain {
 	case porcupine.Ok:
 		return "valid"
 	case porcupine.Illegal:

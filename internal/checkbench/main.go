@@ -10,7 +10,7 @@
 // and also the peak of the check alone (VmHWM reset after the history was
 // built).
 //
-//	go run ./internal/checkbench [-shapes hot5,hot10,hot20,easy,etcd] [-timeout 60s] [-mem 8589934592]
+//	go run ./internal/checkbench [-shapes hot5,hot10,hot20,easy,etcd,kv] [-timeout 60s] [-mem 8589934592]
 //
 // To profile one side: go run ./internal/checkbench -child -shape easy
 // -checker gauntlet -cpuprofile cpu.out, then go tool pprof cpu.out.
@@ -38,7 +38,7 @@ type result struct {
 	Ops     int     `json:"ops"` // invocations checked
 	Verdict string  `json:"verdict"`
 	Seconds float64 `json:"seconds"`
-	CPU     float64 `json:"cpu_s"` // CPU time of the check, all threads
+	CPU     float64 `json:"cpu_s"`    // CPU time of the check, all threads
 	CheckMB float64 `json:"check_mb"` // peak RSS while checking (history included)
 	Note    string  `json:"note,omitempty"`
 	// filled by the parent
@@ -47,7 +47,7 @@ type result struct {
 
 func main() {
 	child := flag.Bool("child", false, "run one check and print its result as JSON (used by the parent)")
-	shapes := flag.String("shapes", "hot5,hot10,hot20,hot20-invalid,easy,easy-invalid,etcd", "comma-separated shapes: "+strings.Join(shapeNames(), ", "))
+	shapes := flag.String("shapes", "hot5,hot10,hot20,hot20-invalid,easy,easy-invalid,etcd,kv", "comma-separated shapes: "+strings.Join(shapeNames(), ", "))
 	shape := flag.String("shape", "", "the child's shape")
 	checker := flag.String("checker", "", "the child's checker: gauntlet or porcupine")
 	timeout := flag.Duration("timeout", 60*time.Second, "how long plain porcupine (and Gauntlet's check) may take per shape")
