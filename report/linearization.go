@@ -33,12 +33,22 @@ type linView struct {
 // linTimeout bounds porcupine's search when it redraws one failing key.
 const linTimeout = 10 * time.Second
 
+// noView is storedView's answer for a key the checker chose not to draw
+// (too costly): the report does not search for it either.
+const noView = "-"
+
 // storedView is the file of the page checker result c drew for key during
-// the run (inside dir), or "" if it drew none.
+// the run (inside dir), noView if it chose not to draw it, or "" if it
+// says nothing of the key (runs stored before it drew per-key pages).
 func storedView(dir string, c harness.Result, key string) string {
 	var d linearizable.Details
 	if c.Checker != "linearizable" || json.Unmarshal(c.Details, &d) != nil || len(d.Views) != len(d.Drawn) {
 		return ""
+	}
+	for _, k := range d.Undrawn {
+		if k == key {
+			return noView
+		}
 	}
 	for i, k := range d.Drawn {
 		if k == key {
@@ -67,6 +77,9 @@ func linearizationView(id string, h harness.History, all []op, key string, fault
 		}
 	}
 	if n == 0 {
+		return nil, nil
+	}
+	if stored == noView {
 		return nil, nil
 	}
 	var buf bytes.Buffer

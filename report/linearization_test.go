@@ -43,6 +43,11 @@ func TestLinearizationViewUsesTheCheckersPage(t *testing.T) {
 	assert.Equal(t, string(page), v.HTML)
 	assert.Contains(t, v.HTML, "read k → 1")
 
-	assert.Empty(t, storedView(dir, res, "other"), "a key the checker did not draw")
+	assert.Empty(t, storedView(dir, res, "other"), "a key the checker says nothing of")
 	assert.Empty(t, storedView(filepath.Join(dir, "elsewhere"), res, "k"), "pages outside the run directory are not read")
+	res.Details = []byte(`{"undrawn":["k"]}`)
+	assert.Equal(t, noView, storedView(dir, res, "k"), "a key the checker chose not to draw")
+	v, err = linearizationView("lin-0", h, all, "k", nil, noView)
+	require.NoError(t, err)
+	assert.Nil(t, v, "no second search")
 }

@@ -102,6 +102,10 @@ type Details struct {
 	// (in the same order), which reports embed without searching again.
 	Drawn []string `json:"drawn,omitempty"`
 	Views []string `json:"views,omitempty"`
+	// Undrawn lists the failing keys the check did not draw (beyond
+	// MaxDrawn, or beyond the time and memory drawing may take): reports do
+	// not search for them again.
+	Undrawn []string `json:"undrawn,omitempty"`
 }
 
 // KeyDetails describes one non-linearizable key.
@@ -157,11 +161,14 @@ func check(ctx context.Context, in harness.CheckInput, opts Options) harness.Res
 			det.Undecided = append(det.Undecided, kh.key)
 		}
 	}
-	f := &failures{keys: failing, initial: opts.Initial, clk: newClock(in.History), mem: mem}
-	f.explain()
 	// The views and the partial linearizations are niceties: together they
-	// may not eat the budget of other checks. Only a check that writes its
-	// views searches for them.
+	// may not eat the time or memory of other checks. Only a check that
+	// writes its views searches for them.
+	mem.Stop()
+	drawMem := budget.Start(min(budget.Default(), drawBudget))
+	defer drawMem.Stop()
+	f := &failures{keys: failing, initial: opts.Initial, clk: newClock(in.History), mem: drawMem}
+	f.explain()
 	f.budgetEnd = time.Now().Add(max(2*time.Second, timeout/10))
 	if deadline.Before(f.budgetEnd) {
 		f.budgetEnd = deadline
@@ -289,18 +296,29 @@ func (f *failures) draw(dir string, h harness.History, maxDrawn int, det *Detail
 		}
 		views = append(views, view{Key: kh.key, File: rel})
 	}
-	if len(views) == 0 {
-		return nil
+	if len(views) > 0 {
+		if err := writeIndex(filepath.Join(dir, FileName), views); err != nil {
+			return err
+		}
 	}
-	if err := writeIndex(filepath.Join(dir, FileName), views); err != nil {
-		return err
-	}
+	drawn := map[string]bool{}
 	for _, v := range views {
 		det.Drawn = append(det.Drawn, v.Key)
 		det.Views = append(det.Views, v.File)
+		drawn[v.Key] = true
+	}
+	for _, kh := range f.keys {
+		if !drawn[kh.key] {
+			det.Undrawn = append(det.Undrawn, kh.key)
+		}
 	}
 	return nil
 }
+
+// drawBudget bounds the memory of the searches for views and partial
+// linearizations: a search that would need more (a busy register's long
+// prefix up to its violation) yields no view rather than gigabytes.
+const drawBudget = 256 << 20
 
 // fallbacks explains keys with no proof in words from porcupine's partial
 // linearization, each searched on its own so that a search cut short is
