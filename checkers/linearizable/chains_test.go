@@ -102,11 +102,6 @@ type sop struct {
 // rwcEvents turns ops into a history, invocations before completions at
 // equal times.
 func rwcEvents(ops []sop) h.History {
-	type ev struct {
-		op h.Op
-		t  int64
-		k  int
-	}
 	var evs []ev
 	for _, so := range ops {
 		inv, comp := so.op, so.op
@@ -117,18 +112,7 @@ func rwcEvents(ops []sop) h.History {
 		}
 		evs = append(evs, ev{inv, so.start, 0}, ev{comp, so.end, 1})
 	}
-	sort.SliceStable(evs, func(a, b int) bool {
-		if evs[a].t != evs[b].t {
-			return evs[a].t < evs[b].t
-		}
-		return evs[a].k < evs[b].k
-	})
-	hist := make(h.History, len(evs))
-	for i, e := range evs {
-		e.op.Index = i
-		hist[i] = e.op
-	}
-	return hist
+	return gridHistory(evs)
 }
 
 // Chains decide exactly what porcupine decides on every op (no pruning),

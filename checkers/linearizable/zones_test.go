@@ -18,11 +18,6 @@ import (
 // coarse time grid (so that ops often touch), reads returning any written
 // value or nothing, and some info writes.
 func randomRW(rng *rand.Rand, clients, n int) h.History {
-	type ev struct {
-		op h.Op
-		t  int64
-		k  int // invoke before completion at equal times: 0, 1
-	}
 	var evs []ev
 	free := make([]int64, clients)
 	procs := make([]int, clients)
@@ -58,6 +53,19 @@ func randomRW(rng *rand.Rand, clients, n int) h.History {
 		evs = append(evs, ev{inv, start, 0}, ev{comp, end, 1})
 		free[c] = end + 1
 	}
+	return gridHistory(evs)
+}
+
+// ev is an invocation or completion on a coarse time grid.
+type ev struct {
+	op h.Op
+	t  int64
+	k  int // invoke before completion at equal times: 0, 1
+}
+
+// gridHistory orders evs by time, invocations first at equal times, and
+// numbers them.
+func gridHistory(evs []ev) h.History {
 	sort.SliceStable(evs, func(a, b int) bool {
 		if evs[a].t != evs[b].t {
 			return evs[a].t < evs[b].t
