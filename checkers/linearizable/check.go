@@ -1,11 +1,12 @@
 // Package linearizable checks that a history of reads, writes and
-// compare-and-sets on independent registers is linearizable, with porcupine,
-// key by key.
+// compare-and-sets on independent registers is linearizable, key by key: a
+// key whose written values are unique by chains in O(n log n) (chains.go),
+// any other with porcupine's search within a memory budget.
 //
 // Semantics (Knossos's): failed ops certainly did not happen and are dropped;
 // reads whose outcome is unknown are dropped; info writes and cas may take
 // effect at any time after their invocation, or never. A check that runs out
-// of time is unknown, never valid. For every key that is not linearizable the
+// of time or memory is unknown, never valid. For every key that is not linearizable the
 // result holds an anomaly explained in words, derived from the ops that prove
 // it, and the smallest failing window around it.
 package linearizable
