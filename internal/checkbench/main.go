@@ -116,18 +116,11 @@ func printTable(rows [][2]result) {
 	fmt.Printf("\nGauntlet's linearizable checker vs plain porcupine (per-key partitions), load average %s\n",
 		strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "))
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "shape\tops\tgauntlet\ttime\tcpu\tpeak RSS\tporcupine\ttime\tcpu\tpeak RSS\tspeed-up\t")
+	fmt.Fprintln(tw, "shape\tops\tgauntlet\ttime\tcpu\tpeak RSS\tporcupine\ttime\tcpu\tpeak RSS\tfaster (wall)\tfaster (cpu)\t")
 	for _, row := range rows {
 		g, p := row[0], row[1]
-		speed := "-"
-		switch {
-		case p.Verdict == "timeout" || p.Verdict == "memory" || p.Verdict == "killed":
-			speed = fmt.Sprintf("> %.0fx", p.Seconds/max(g.Seconds, 1e-6))
-		case g.Seconds > 0 && p.Seconds > 0:
-			speed = fmt.Sprintf("%.1fx", p.Seconds/g.Seconds)
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.2f s\t%.0f MB\t%s\t%s\t%.2f s\t%.0f MB\t%s\t\n", g.Shape, g.Ops,
-			g.Verdict, secs(g), g.CPU, g.MaxRSSMB, verdict(p), secs(p), p.CPU, p.MaxRSSMB, speed)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.2f s\t%.0f MB\t%s\t%s\t%.2f s\t%.0f MB\t%s\t%s\t\n", g.Shape, g.Ops,
+			g.Verdict, secs(g), g.CPU, g.MaxRSSMB, verdict(p), secs(p), p.CPU, p.MaxRSSMB, ratio(p, p.Seconds, g.Seconds), ratio(p, p.CPU, g.CPU))
 	}
 	tw.Flush()
 	for _, row := range rows {
@@ -137,6 +130,18 @@ func printTable(rows [][2]result) {
 			}
 		}
 	}
+}
+
+// ratio is how many times faster Gauntlet was (at least, when porcupine
+// gave no verdict).
+func ratio(p result, pv, gv float64) string {
+	switch {
+	case gv <= 0 || pv <= 0:
+		return "-"
+	case p.Verdict == "timeout" || p.Verdict == "memory" || p.Verdict == "killed":
+		return fmt.Sprintf("> %.0fx", pv/gv)
+	}
+	return fmt.Sprintf("%.1fx", pv/gv)
 }
 
 func secs(r result) string { return fmt.Sprintf("%.3f s", r.Seconds) }
