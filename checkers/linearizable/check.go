@@ -430,7 +430,7 @@ func verbose(initial *string, keys []*keyHist, cuts []int64, timeout time.Durati
 	part := func(h []porcupine.Operation) [][]porcupine.Operation {
 		out := make([][]porcupine.Operation, len(keys))
 		for _, op := range h {
-			k := op.Metadata.(vmeta).key
+			k := op.Metadata.(*vmeta).key
 			out[k] = append(out[k], op)
 		}
 		return out
@@ -465,6 +465,11 @@ func verboseOps(keys []*keyHist, cuts []int64) ([]porcupine.Operation, [][]int) 
 	}
 	rows := map[row]int{}
 	kept := make([][]int, len(keys))
+	n := 0
+	for _, kh := range keys {
+		n += len(kh.ops)
+	}
+	vms := make([]vmeta, 0, n) // the ops point into it: it must not grow
 	for ki, kh := range keys {
 		cut := int64(never)
 		if cuts != nil && len(kh.ops) > maxDrawOps && cuts[ki] < never-int64(time.Second) {
@@ -483,17 +488,20 @@ func verboseOps(keys []*keyHist, cuts []int64) ([]porcupine.Operation, [][]int) 
 				rows[row{ki, r.inv.Process}] = id
 			}
 			op.ClientId = id
-			op.Metadata = vmeta{key: ki, meta: meta{rec: md.rec, text: tooltip(r)}}
+			vms = append(vms, vmeta{key: ki, rec: md.rec, src: &kh.recs[md.rec]})
+			op.Metadata = &vms[len(vms)-1]
 			all = append(all, op)
 		}
 	}
 	return all, kept
 }
 
-// vmeta is meta plus the key's position among the drawn keys.
+// vmeta is an op's metadata in a verbose search: its key's position among
+// the keys searched together, and its record, whose tooltip is worded only
+// if the search is drawn.
 type vmeta struct {
-	key int
-	meta
+	key, rec int
+	src      *rec
 }
 
 func tooltip(r rec) string {

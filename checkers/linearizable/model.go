@@ -145,8 +145,8 @@ func model(initial *string, partition func([]porcupine.Operation) [][]porcupine.
 				return html.EscapeString(md.text)
 			case *meta:
 				return html.EscapeString(md.text)
-			case vmeta:
-				return html.EscapeString(md.text)
+			case *vmeta:
+				return html.EscapeString(tooltip(*md.src))
 			}
 			return ""
 		},
