@@ -315,6 +315,7 @@ func (g *chainGraph) walk(kh *keyHist, initial *string, v int) (*cluster, int, c
 		}
 		maxCall, maxOp = groupMax, groupOp
 		c.reads += len(g.reads[v])
+		c.values++
 		if n := g.next[v]; n >= 0 {
 			v = g.to[n]
 		} else {

@@ -71,10 +71,15 @@ func describeRec(key string, r rec) string {
 
 // chainName names a chain by the value that starts it.
 func chainName(kh *keyHist, c *cluster) string {
-	if c.write < 0 {
+	switch {
+	case c.write < 0 && c.values > 1:
 		return fmt.Sprintf("the values from %s's initial value %s on", keyName(kh.key), showPtr(c.value))
+	case c.write < 0:
+		return fmt.Sprintf("%s's initial value %s", keyName(kh.key), showPtr(c.value))
+	case c.values > 1:
+		return fmt.Sprintf("the values from %s on", showPtr(c.value))
 	}
-	return fmt.Sprintf("the values from %s on", showPtr(c.value))
+	return fmt.Sprintf("the value %s", showPtr(c.value))
 }
 
 // chainHeld says over which stretch a chain certainly held the register.

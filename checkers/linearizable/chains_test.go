@@ -160,3 +160,28 @@ func TestChainsAgreeWithPorcupine(t *testing.T) {
 	assert.Greater(t, counts[porcupine.Ok], 4000)
 	assert.Greater(t, counts[porcupine.Illegal], 4000)
 }
+
+// docs/quorum.md's violation: a cas whose read and write straddled two
+// writes. No pair of ops proves it; the chains do (64, then the cas to 80
+// and its read, held k0 throughout the write of 82).
+func TestChainExplanationQuorumCAS(t *testing.T) {
+	b := &hist{}
+	b.add(0.100, 0, h.Invoke, h.FWrite, "k0", s("64")).add(0.110, 0, h.OK, h.FWrite, "k0", s("64"))
+	b.add(0.130, 1, h.Invoke, h.FRead, "k0", nil)
+	b.cas(0.1356, 2, h.Invoke, "k0", "64", "80")
+	b.add(0.1402, 1, h.OK, h.FRead, "k0", s("64"))
+	b.add(0.1402, 3, h.Invoke, h.FWrite, "k0", s("82"))
+	b.add(0.1480, 4, h.Invoke, h.FWrite, "k0", s("88"))
+	b.add(0.1506, 3, h.OK, h.FWrite, "k0", s("82"))
+	b.cas(0.1522, 2, h.OK, "k0", "64", "80")
+	b.add(0.1548, 4, h.OK, h.FWrite, "k0", s("88"))
+	b.add(0.1576, 5, h.Invoke, h.FRead, "k0", nil).add(0.1604, 5, h.OK, h.FRead, "k0", s("80"))
+	r, d := run(t, b.h, Options{})
+	require.Equal(t, h.Invalid, r.Validity, r.Summary)
+	assert.Equal(t, 1, d.Zoned)
+	a := r.Anomalies[0]
+	t.Log(a.Explanation)
+	assert.Contains(t, a.Explanation, "the values from 64 on")
+	assert.Contains(t, a.Explanation, "cannot both be placed")
+	assert.NotEmpty(t, a.Ops)
+}

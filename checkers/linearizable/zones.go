@@ -32,6 +32,7 @@ type cluster struct {
 	minFinish, maxCall int64
 	first, last        int // op indices of the earliest completion and the latest invocation (-1: the initial write)
 	reads              int
+	values             int // chains: how many values the chain holds
 }
 
 type zone struct {
