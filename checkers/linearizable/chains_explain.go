@@ -1,6 +1,10 @@
 package linearizable
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/anishathalye/porcupine"
+)
 
 // chainsExplain words a chain conflict of a key chainsApply accepted, for
 // violations that no proof of explainWith names (those are simpler, found
@@ -98,4 +102,48 @@ func chainHeld(kh *keyHist, z zone, clk clock) string {
 		return fmt.Sprintf("%s held it at least %s %s", chainName(kh, c), from, to)
 	}
 	return fmt.Sprintf("%s had to be placed whole between %s and %s", chainName(kh, c), clk.bare(c.maxCall), clk.bare(c.minFinish))
+}
+
+// chainsInvolved is the ops (that took effect) of the chains the given
+// records belong to: a failing busy register's view shows those, which
+// hold the violation and which porcupine searches at once, rather than a
+// long prefix it cannot. nil if the key has no chain graph.
+func chainsInvolved(kh *keyHist, initial *string, recs []int) []porcupine.Operation {
+	g, c := buildChainGraph(kh, initial)
+	if c.kind != cNone {
+		return nil
+	}
+	head := func(v int) int {
+		for steps := 0; steps <= len(kh.ops); steps++ {
+			w := g.writer[v]
+			if w < 0 || g.from[w] < 0 {
+				return v
+			}
+			v = g.from[w]
+		}
+		return v
+	}
+	value := func(j int) int {
+		if g.to[j] >= 0 {
+			return g.to[j]
+		}
+		return g.from[j]
+	}
+	named := map[int]bool{}
+	for _, ri := range recs {
+		named[ri] = true
+	}
+	heads := map[int]bool{}
+	for j, op := range kh.ops {
+		if named[op.Metadata.(*meta).rec] && value(j) >= 0 {
+			heads[head(value(j))] = true
+		}
+	}
+	var out []porcupine.Operation
+	for j, op := range kh.ops {
+		if g.required[j] && value(j) >= 0 && heads[head(value(j))] {
+			out = append(out, op)
+		}
+	}
+	return out
 }

@@ -280,9 +280,17 @@ func (f *failures) draw(dir string, h harness.History, maxDrawn int, det *Detail
 			cut = e.time
 		}
 		var info porcupine.LinearizationInfo
+		note := ""
 		if sr := kh.searched; sr != nil && (cut == never || len(kh.ops) <= maxDrawOps) {
 			info = sr.info // the verdict's own search
 			f.expls[i].setPartial(kh, sr.partial)
+		} else if sub, ok := f.involved(kh, f.expls[i]); ok {
+			vres, vinfo, partials, _ := verbose(f.initial, []*keyHist{sub}, nil, time.Until(f.budgetEnd), f.mem)
+			if vres != porcupine.Illegal {
+				continue // not drawn (listed in Undrawn)
+			}
+			info, note = vinfo, fmt.Sprintf("the %d operations of the chains of values the violation involves, of %d", len(sub.ops), len(kh.ops))
+			f.expls[i].setPartial(sub, partials[0])
 		} else {
 			vres, vinfo, partials, _ := verbose(f.initial, []*keyHist{kh}, []int64{cut}, time.Until(f.budgetEnd), f.mem)
 			if vres == porcupine.Unknown {
@@ -295,7 +303,7 @@ func (f *failures) draw(dir string, h harness.History, maxDrawn int, det *Detail
 		if err := writeVisualization(filepath.Join(dir, rel), f.initial, info, h); err != nil {
 			return err
 		}
-		views = append(views, view{Key: kh.key, File: rel})
+		views = append(views, view{Key: kh.key, File: rel, Note: note})
 	}
 	if len(views) > 0 {
 		if err := writeIndex(filepath.Join(dir, FileName), views); err != nil {
@@ -320,6 +328,22 @@ func (f *failures) draw(dir string, h harness.History, maxDrawn int, det *Detail
 // linearizations: a search that would need more (a busy register's long
 // prefix up to its violation) yields no view rather than gigabytes.
 const drawBudget = 256 << 20
+
+// involved is, for a failing key too long to draw whose values are unique
+// and whose violation was proved, the key restricted to the chains of values
+// the proof names.
+func (f *failures) involved(kh *keyHist, e explanation) (*keyHist, bool) {
+	if len(kh.ops) <= maxDrawOps || !e.found || !chainsApply(kh, f.initial) {
+		return nil, false
+	}
+	ops := chainsInvolved(kh, f.initial, e.named)
+	if len(ops) == 0 || len(ops) > maxDrawOps {
+		return nil, false
+	}
+	sub := *kh
+	sub.ops = ops
+	return &sub, true
+}
 
 // fallbacks explains keys with no proof in words from porcupine's partial
 // linearization, each searched on its own so that a search cut short is

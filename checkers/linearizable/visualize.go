@@ -77,6 +77,7 @@ const viewDir = "linearizability"
 type view struct {
 	Key  string
 	File string
+	Note string // what of the key it shows, if not all
 }
 
 func writeVisualization(path string, initial *string, info porcupine.LinearizationInfo, h harness.History) error {
@@ -107,6 +108,7 @@ var indexPage = template.Must(template.New("index").Parse(`<!doctype html>
 <h1>Porcupine's view of the failing keys</h1>
 <p>Each key's longest partial linearizations, with the faults as annotations. Each frame is also a page of its own.</p>
 {{range .}}<h2>Key {{.Key}} <small>(<a href="{{.File}}">{{.File}}</a>)</small></h2>
+{{if .Note}}<p>Shown: {{.Note}}.</p>{{end}}
 <iframe src="{{.File}}" title="key {{.Key}}"></iframe>
 {{end}}</body></html>
 `))
