@@ -504,6 +504,9 @@ func verboseOps(keys []*keyHist, cuts []int64) ([]porcupine.Operation, [][]int) 
 				continue
 			}
 			kept[ki] = append(kept[ki], id)
+			if in := op.Input.(*input); in.kind != kRead && in.next == nil {
+				in.next = state{present: true, v: in.to} // boxed once, not per step
+			}
 			md := op.Metadata.(*meta)
 			r := kh.recs[md.rec]
 			id, ok := rows[row{ki, r.inv.Process}]

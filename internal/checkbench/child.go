@@ -156,7 +156,7 @@ func runChild(name, checker string, timeout time.Duration, memCap int64, cpuProf
 	start, cpu0 := time.Now(), cpuTime()
 	go watchMemory(memCap, func() {
 		r := r
-		r.Verdict, r.Seconds = "memory", time.Since(start).Seconds()
+		r.Verdict, r.Seconds, r.CPU = "memory", time.Since(start).Seconds(), (cpuTime() - cpu0).Seconds()
 		r.Note = fmt.Sprintf("resident memory passed %d MB after %.1f s: stopped", memCap>>20, r.Seconds)
 		report(r)
 	})
