@@ -6,6 +6,11 @@
 // watch started, Exceeded turns true, and a search stepping through Step
 // refuses every further step, so that it unwinds at once. The check then
 // reports unknown, with Reason, instead of the OOM killer ending it.
+//
+// The watch sees the process's heap, not the search's own objects (Go keeps
+// no per-goroutine accounting): runs in parallel in one process (a campaign
+// with --parallel) count against each other's budgets. That errs towards
+// unknown, never towards a wrong verdict.
 package budget
 
 import (
