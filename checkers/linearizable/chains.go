@@ -31,11 +31,10 @@ import (
 
 // chainConflict is why a key is not linearizable (kinds below).
 type chainConflict struct {
-	kind    conflictKind
-	op      int // the op that proves it (index into kh.ops), -1 if none
-	other   int // a second op, -1 if none
-	a, b    zone
-	zoneBad bool
+	kind  conflictKind
+	op    int // the op that proves it (index into kh.ops), -1 if none
+	other int // a second op, -1 if none
+	a, b  zone
 }
 
 type conflictKind uint8
@@ -47,7 +46,6 @@ const (
 	cCycle                  // op is a cas whose value no chain from a write reaches
 	cEarlyOp                // op returned before other, which must precede it, was invoked
 	cZones                  // a and b: chains that cannot both be placed
-	cMalformed              // an op returned before it was invoked
 )
 
 // chainsApply says whether every value the key's checked ops write is
@@ -132,7 +130,7 @@ func chainsFind(kh *keyHist, initial *string) chainConflict {
 		return c
 	}
 	if zc, bad := orderClusters(clusters); bad {
-		return chainConflict{kind: cZones, op: -1, other: -1, a: zc.a, b: zc.b, zoneBad: true}
+		return chainConflict{kind: cZones, op: -1, other: -1, a: zc.a, b: zc.b}
 	}
 	return chainConflict{}
 }

@@ -20,7 +20,7 @@ func chainsExplain(kh *keyHist, initial *string, clk clock) (explanation, bool) 
 	var text string
 	var named []int
 	switch c.kind {
-	case cNone, cMalformed:
+	case cNone:
 		return explanation{}, false
 	case cUnwritten:
 		named = []int{c.op}
