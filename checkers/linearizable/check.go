@@ -166,7 +166,11 @@ func check(ctx context.Context, in harness.CheckInput, opts Options) harness.Res
 	// may not eat the time or memory of other checks. Only a check that
 	// writes its views searches for them.
 	mem.Stop()
-	drawMem := budget.Start(min(budget.Default(), drawBudget))
+	limit := opts.MemoryBudget
+	if limit <= 0 {
+		limit = budget.Default()
+	}
+	drawMem := budget.Start(min(limit, drawBudget))
 	defer drawMem.Stop()
 	f := &failures{keys: failing, initial: opts.Initial, clk: newClock(in.History), mem: drawMem}
 	f.explain()
