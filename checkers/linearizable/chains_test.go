@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/anishathalye/porcupine"
 	"github.com/stretchr/testify/assert"
@@ -119,44 +118,20 @@ func rwcEvents(ops []sop) h.History {
 // on small histories with cas and info ops, from absent and from a present
 // initial value, and explain every violation.
 func TestChainsAgreeWithPorcupine(t *testing.T) {
-	rng := rand.New(rand.NewSource(7))
-	counts := map[porcupine.CheckResult]int{}
-	for i := 0; i < 20000; i++ {
-		hh := randomRWC(rng, 2+rng.Intn(4), 4+rng.Intn(16))
-		var initial *string
-		if i%4 == 0 {
-			initial = s("init")
+	counts := agreement{
+		gen: func(rng *rand.Rand) h.History { return randomRWC(rng, 2+rng.Intn(4), 4+rng.Intn(16)) },
+		adapt: func(rng *rand.Rand, hh h.History, initial *string) {
+			readsOfNothingReadInitial(rng, hh, initial)
 			for j, op := range hh {
-				if op.Type == h.OK && op.Value == nil && op.F == h.FRead {
-					hh[j].Value = initial
-				}
 				if op.F == h.FCAS && op.From != nil && rng.Intn(3) == 0 {
-					hh[j].From = initial
+					hh[j].From = initial // some cas expect it
 				}
 			}
-		}
-		full, _ := split(hh, Options{NoPrune: true, Initial: initial})
-		rewritten, _ := split(hh, Options{Initial: initial})
-		require.Len(t, full, 1)
-		want := porcupine.CheckOperationsTimeout(model(initial, nil), full[0].ops, 10*time.Second)
-		require.True(t, chainsApply(rewritten[0], initial))
-		require.True(t, chainsApply(full[0], initial))
-		got := chainsCheck(rewritten[0], initial)
-		if !assert.Equal(t, want, got, "history %d (pruned):\n%v", i, hh) {
-			return
-		}
-		if !assert.Equal(t, want, chainsCheck(full[0], initial), "history %d (unpruned):\n%v", i, hh) {
-			return
-		}
-		// Every violation gets a proof in words, without a search, and no
-		// linearizable history gets one.
-		e := explainKey(rewritten[0], initial, clock{})
-		if !assert.Equal(t, want == porcupine.Illegal, e.found, "history %d: %q\n%v", i, e.text, hh) {
-			return
-		}
-		counts[got]++
-	}
-	t.Logf("verdicts: %v", counts)
+		},
+		applies:  chainsApply,
+		decide:   chainsCheck,
+		unpruned: true,
+	}.run(t, 7, 20000)
 	assert.Greater(t, counts[porcupine.Ok], 4000)
 	assert.Greater(t, counts[porcupine.Illegal], 4000)
 }
