@@ -17,10 +17,14 @@ test:
 e2e:
 	$(GO) test -timeout 20m -v ./e2e/
 
-# Throughput of the harness alone (no-op client), the checker's speed, and
-# the size of a 1,000,000-op run's report (fails over 20 MB).
+# Throughput of the harness alone (no-op client) and the checker's speed;
+# the size of a 1,000,000-op run's report (fails over 20 MB); then the
+# checker beside plain porcupine on the same histories (hot keys with cas, a
+# million-op history, porcupine's own test_data), with time, CPU time and
+# peak RSS of each; porcupine gets 60 s per shape.
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./harness/ ./checkers/... ./report/
+	$(GO) run ./internal/checkbench -timeout 60s
 
 build:
 	$(GO) build -o bin/gauntlet ./cmd/gauntlet

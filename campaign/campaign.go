@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"time"
@@ -147,6 +148,10 @@ func ExecuteRuns(ctx context.Context, spec Spec, runs []Run, o Options) (*Summar
 			logf("start %s", r.Key())
 			began := time.Now()
 			res, err := o.Run(ctx, t)
+			// A run's history, checks and report are garbage now: give
+			// the memory back, so that the campaign's resident memory is
+			// that of the runs under way, not of the biggest run so far.
+			debug.FreeOSMemory()
 			if ctx.Err() != nil && (res == nil || res.Interrupted) {
 				logf("interrupted %s (will run again on resume)", r.Key())
 				return nil

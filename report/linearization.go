@@ -2,17 +2,23 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/gauntlet-dev/gauntlet/checkers/linearizable"
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
-// The linearization view is redrawn from the history by the linearizable
-// checker itself (linearizable.Visualize), so the view always uses the same
-// register model as the verdict and stored runs get fault annotations. The
-// report only frames it: one sandboxed iframe per failing key.
+// The linearization view is the page the linearizable checker drew for the
+// key during the check (named in its Details.Views), so the report searches
+// nothing again. Runs stored before the checker drew per-key pages, and keys
+// it did not draw, are redrawn from the history by the checker's own code
+// (linearizable.Visualize), with the same register model as the verdict and
+// fault annotations. The report only frames it: one sandboxed iframe per
+// failing key.
 
 // linView is one failing key's porcupine page.
 type linView struct {
@@ -27,9 +33,37 @@ type linView struct {
 // linTimeout bounds porcupine's search when it redraws one failing key.
 const linTimeout = 10 * time.Second
 
-// linearizationView renders porcupine's view of key, or nil when key has no
-// register ops (another workload's anomaly).
-func linearizationView(id string, h harness.History, all []op, key string, faults []fault) (*linView, error) {
+// noView is storedView's answer for a key the checker chose not to draw
+// (too costly): the report does not search for it either.
+const noView = "-"
+
+// storedView is the file of the page checker result c drew for key during
+// the run (inside dir), noView if it chose not to draw it, or "" if it
+// says nothing of the key (runs stored before it drew per-key pages).
+func storedView(dir string, c harness.Result, key string) string {
+	var d linearizable.Details
+	if c.Checker != "linearizable" || json.Unmarshal(c.Details, &d) != nil || len(d.Views) != len(d.Drawn) {
+		return ""
+	}
+	for _, k := range d.Undrawn {
+		if k == key {
+			return noView
+		}
+	}
+	for i, k := range d.Drawn {
+		if k == key {
+			if rel := relInside(dir, d.Views[i]); rel != "" {
+				return filepath.Join(dir, filepath.FromSlash(rel))
+			}
+		}
+	}
+	return ""
+}
+
+// linearizationView renders porcupine's view of key (the stored page if
+// there is one), or nil when key has no register ops (another workload's
+// anomaly).
+func linearizationView(id string, h harness.History, all []op, key string, faults []fault, stored string) (*linView, error) {
 	procs := map[harness.Process]bool{}
 	n := 0
 	for _, o := range all {
@@ -45,18 +79,25 @@ func linearizationView(id string, h harness.History, all []op, key string, fault
 	if n == 0 {
 		return nil, nil
 	}
-	// Only this key's ops and the faults: Visualize splits whatever it is
-	// given, and a whole history per failing key is slow. Completions carry
-	// their invocation's key, so pairs stay whole.
-	sub := make(harness.History, 0, 2*n+64)
-	for _, o := range h {
-		if o.Key == key || o.IsNemesis() {
-			sub = append(sub, o)
-		}
+	if stored == noView {
+		return nil, nil
 	}
 	var buf bytes.Buffer
-	if err := linearizable.Visualize(&buf, sub, []string{key}, linearizable.Options{Timeout: linTimeout}); err != nil {
-		return nil, fmt.Errorf("linearization view of key %q: %w", key, err)
+	if page, err := os.ReadFile(stored); stored != "" && err == nil {
+		buf.Write(page)
+	} else {
+		// Only this key's ops and the faults: Visualize splits whatever it
+		// is given, and a whole history per failing key is slow. Completions
+		// carry their invocation's key, so pairs stay whole.
+		sub := make(harness.History, 0, 2*n+64)
+		for _, o := range h {
+			if o.Key == key || o.IsNemesis() {
+				sub = append(sub, o)
+			}
+		}
+		if err := linearizable.Visualize(&buf, sub, []string{key}, linearizable.Options{Timeout: linTimeout}); err != nil {
+			return nil, fmt.Errorf("linearization view of key %q: %w", key, err)
+		}
 	}
 	// Porcupine draws 45 px per row (processes, then one lane per fault
 	// package) below a 45 px legend.

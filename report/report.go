@@ -276,7 +276,7 @@ func (p *page) addAnomalies(r *run, cops []op, faults []fault) error {
 			if a.Key != "" && c.Validity == harness.Invalid && len(p.Lin) < maxLinViews {
 				id, done := linIDs[a.Key]
 				if !done {
-					v, err := linFrameOf(fmt.Sprintf("lin-%d", len(linIDs)), r.hist, cops, a.Key, faults)
+					v, err := linFrameOf(fmt.Sprintf("lin-%d", len(linIDs)), r.hist, cops, a.Key, faults, storedView(r.dir, c, a.Key))
 					if err != nil {
 						return err
 					}
@@ -353,8 +353,8 @@ type linFrame struct {
 // maxLinViews of them keep a report within its budget. A variable for tests.
 var maxLinPacked = 4 << 20
 
-func linFrameOf(id string, h harness.History, cops []op, key string, faults []fault) (*linFrame, error) {
-	v, err := linearizationView(id, h, cops, key, faults)
+func linFrameOf(id string, h harness.History, cops []op, key string, faults []fault, stored string) (*linFrame, error) {
+	v, err := linearizationView(id, h, cops, key, faults, stored)
 	if err != nil || v == nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/anishathalye/porcupine"
 
+	"github.com/gauntlet-dev/gauntlet/checkers/budget"
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
@@ -24,7 +25,12 @@ import (
 const FAppend = "append"
 
 // Checker is the get/put/append linearizability checker.
-type Checker struct{ Timeout time.Duration }
+type Checker struct {
+	Timeout time.Duration
+	// MemoryBudget bounds the search's heap growth in bytes (0:
+	// budget.Default()); beyond it the result is unknown.
+	MemoryBudget int64
+}
 
 // New returns a checker; timeout 0 means 30 s.
 func New(timeout time.Duration) Checker {
@@ -87,12 +93,12 @@ var Model = porcupine.Model{
 	},
 }
 
-// Check judges the history.
-func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Result {
-	res := harness.Result{Checker: c.Name()}
+// Operations are h's get, put and append ops as porcupine checks them with
+// Model: failed ops and unknown gets dropped, other info ops open-ended.
+func Operations(h harness.History) []porcupine.Operation {
 	const inf = int64(1<<62 - 1)
 	var ops []porcupine.Operation
-	for _, p := range in.History.Pairs() {
+	for _, p := range h.Pairs() {
 		f := p.Invoke.F
 		if f != harness.FRead && f != harness.FWrite && f != FAppend {
 			continue
@@ -117,11 +123,19 @@ func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Resul
 		}
 		ops = append(ops, op)
 	}
+	return ops
+}
+
+// Check judges the history.
+func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Result {
+	res := harness.Result{Checker: c.Name()}
+	ops := Operations(in.History)
 	if ctx.Err() != nil {
 		res.Validity, res.Summary = harness.Unknown, "cancelled"
 		return res
 	}
-	switch porcupine.CheckOperationsTimeout(Model, ops, c.Timeout) {
+	verdict, overBudget := budget.Check(Model, ops, c.Timeout, c.MemoryBudget)
+	switch verdict {
 	case porcupine.Ok:
 		res.Validity = harness.Valid
 		res.Summary = fmt.Sprintf("%d get/put/append ops are linearizable", len(ops))
@@ -132,6 +146,9 @@ func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Resul
 	default:
 		res.Validity = harness.Unknown
 		res.Summary = fmt.Sprintf("the search timed out after %s: unknown, not valid", c.Timeout)
+		if overBudget != "" {
+			res.Summary = overBudget + ": unknown, not valid"
+		}
 	}
 	return res
 }

@@ -1,11 +1,12 @@
 // Package linearizable checks that a history of reads, writes and
-// compare-and-sets on independent registers is linearizable, with porcupine,
-// key by key.
+// compare-and-sets on independent registers is linearizable, key by key: a
+// key whose written values are unique by chains in O(n log n) (chains.go),
+// any other with porcupine's search within a memory budget.
 //
 // Semantics (Knossos's): failed ops certainly did not happen and are dropped;
 // reads whose outcome is unknown are dropped; info writes and cas may take
 // effect at any time after their invocation, or never. A check that runs out
-// of time is unknown, never valid. For every key that is not linearizable the
+// of time or memory is unknown, never valid. For every key that is not linearizable the
 // result holds an anomaly explained in words, derived from the ops that prove
 // it, and the smallest failing window around it.
 package linearizable
@@ -18,10 +19,12 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/anishathalye/porcupine"
 
+	"github.com/gauntlet-dev/gauntlet/checkers/budget"
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
@@ -46,6 +49,11 @@ type Options struct {
 	Workers int
 	// MaxDrawn is how many failing keys linearizability.html shows (default 5).
 	MaxDrawn int
+	// MemoryBudget bounds how much the check's searches may grow the heap,
+	// in bytes (0: budget.Default(), 2 GiB unless GAUNTLET_CHECK_MEMORY says
+	// otherwise). A search that would exceed it stops, and its key is
+	// undecided: the result is unknown, never an out-of-memory kill.
+	MemoryBudget int64
 }
 
 // FileName is the visualization written into the run directory.
@@ -81,8 +89,8 @@ type Details struct {
 	Dropped   int `json:"dropped"`
 	Ignored   int `json:"ignored,omitempty"` // ops of other functions
 	ValidKeys int `json:"valid_keys"`
-	// Zoned counts keys decided by zones rather than porcupine's search
-	// (long read/write keys with unique values; see zones.go).
+	// Zoned counts keys decided by chains rather than porcupine's search
+	// (keys whose written values are unique; see chains.go).
 	Zoned int `json:"zoned,omitempty"`
 	// Invalid holds the keys that are not linearizable, first violation first.
 	Invalid []KeyDetails `json:"invalid,omitempty"`
@@ -90,8 +98,15 @@ type Details struct {
 	Undecided []string `json:"undecided,omitempty"`
 	Elapsed   float64  `json:"elapsed_s"`
 	Timeout   float64  `json:"timeout_s"`
-	// Drawn lists the keys shown in linearizability.html, if it was written.
+	// Drawn lists the keys shown in linearizability.html, if it was
+	// written; Views their porcupine pages, relative to the run directory
+	// (in the same order), which reports embed without searching again.
 	Drawn []string `json:"drawn,omitempty"`
+	Views []string `json:"views,omitempty"`
+	// Undrawn lists the failing keys the check did not draw (beyond
+	// MaxDrawn, or beyond the time and memory drawing may take): reports do
+	// not search for them again.
+	Undrawn []string `json:"undrawn,omitempty"`
 }
 
 // KeyDetails describes one non-linearizable key.
@@ -123,20 +138,19 @@ func check(ctx context.Context, in harness.CheckInput, opts Options) harness.Res
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
+	mem := budget.Start(opts.MemoryBudget)
+	defer mem.Stop()
 	res := harness.Result{Checker: "linearizable"}
-	keys, ignored := split(in.History, opts)
+	keys, ignored := splitRecs(in.History, opts)
 	det := Details{Keys: len(keys), Ignored: ignored, Timeout: timeout.Seconds()}
+	results, zoned := searchAll(ctx, keys, opts, deadline, mem)
+	det.Zoned = zoned
 	for _, kh := range keys {
-		det.Ops += len(kh.ops)
+		det.Ops += kh.nOps
 		det.Pruned += kh.pruned
 		det.Bounded += kh.bounded
-		det.Dropped += len(kh.recs) - len(kh.ops) - kh.pruned
+		det.Dropped += kh.nRecs - kh.nOps - kh.pruned
 	}
-	m := model(opts.Initial, nil)
-	results, zoned := searchAll(ctx, m, keys, opts.Initial, deadline, opts.Workers)
-	det.Zoned = zoned
-
-	clk := newClock(in.History)
 	var failing []*keyHist
 	for i, kh := range keys {
 		switch results[i] {
@@ -148,135 +162,230 @@ func check(ctx context.Context, in harness.CheckInput, opts Options) harness.Res
 			det.Undecided = append(det.Undecided, kh.key)
 		}
 	}
-	// Explain every failing key; the first ones by time get porcupine's
-	// partial linearizations, and are drawn.
-	expls := make([]explanation, len(failing))
-	for i, kh := range failing {
-		expls[i] = explainKey(kh, opts.Initial, clk)
+	// The views and the partial linearizations are niceties: together they
+	// may not eat the time or memory of other checks. Only a check that
+	// writes its views searches for them.
+	mem.Stop()
+	limit := opts.MemoryBudget
+	if limit <= 0 {
+		limit = budget.Default()
 	}
-	order := make([]int, len(failing))
-	for i := range order {
-		order[i] = i
+	drawMem := budget.Start(min(limit, drawBudget))
+	defer drawMem.Stop()
+	f := &failures{keys: failing, initial: opts.Initial, clk: newClock(in.History), mem: drawMem}
+	f.explain()
+	f.budgetEnd = time.Now().Add(max(2*time.Second, timeout/10))
+	if deadline.Before(f.budgetEnd) {
+		f.budgetEnd = deadline
 	}
-	sort.SliceStable(order, func(a, b int) bool { return expls[order[a]].time < expls[order[b]].time })
-	maxDrawn := opts.MaxDrawn
-	if maxDrawn <= 0 {
-		maxDrawn = 5
-	}
-	var drawn []*keyHist
-	for _, i := range order {
-		if len(drawn) < maxDrawn {
-			drawn = append(drawn, failing[i])
+	if in.Dir != "" {
+		maxDrawn := opts.MaxDrawn
+		if maxDrawn <= 0 {
+			maxDrawn = 5
+		}
+		if err := f.draw(in.Dir, in.History, maxDrawn, &det); err != nil {
+			res.Summary = fmt.Sprintf("(could not write %s: %v) ", FileName, err)
+		} else if len(det.Drawn) > 0 {
+			res.Artifacts = append(res.Artifacts, FileName)
+			res.Artifacts = append(res.Artifacts, det.Views...)
 		}
 	}
-	// The view and the partial linearizations are niceties: together they
-	// may not eat the budget of other checks.
-	budgetEnd := time.Now().Add(max(2*time.Second, timeout/10))
-	if deadline.Before(budgetEnd) {
-		budgetEnd = deadline
-	}
-	index := map[*keyHist]int{}
-	for i, kh := range failing {
-		index[kh] = i
-	}
-	var info *porcupine.LinearizationInfo
-	if len(drawn) > 0 && time.Now().Before(budgetEnd) {
-		cuts := make([]int64, len(drawn))
-		for j, kh := range drawn {
-			cuts[j] = never
-			if e := expls[index[kh]]; e.found {
-				cuts[j] = e.time
-			}
-		}
-		_, li, partials, _ := verbose(opts.Initial, drawn, cuts, time.Until(budgetEnd))
-		info = &li
-		for j, kh := range drawn {
-			expls[index[kh]].setPartial(kh, partials[j])
-		}
-	}
-	// Keys with no proof in words: explain from porcupine's partial
-	// linearization, each searched on its own so that a search cut short
-	// is known to be (and then claims nothing).
-	for i, kh := range failing {
-		if expls[i].found || !time.Now().Before(budgetEnd) {
-			continue
-		}
-		vres, _, partials, kept := verbose(opts.Initial, []*keyHist{kh}, nil, time.Until(budgetEnd))
-		if vres == porcupine.Illegal {
-			expls[i].fallback(kh, partials[0], kept[0], opts.Initial, clk)
-		}
-	}
-	// Re-sort: a fallback explanation learns its time from the partials.
-	sort.SliceStable(order, func(a, b int) bool { return expls[order[a]].time < expls[order[b]].time })
-	for _, i := range order {
-		kh, e := failing[i], expls[i]
+	f.fallbacks()
+	for _, i := range f.sorted() {
+		kh, e := failing[i], f.expls[i]
 		res.Anomalies = append(res.Anomalies, e.anomaly(kh))
 		det.Invalid = append(det.Invalid, e.details(kh))
-	}
-	if info != nil && in.Dir != "" {
-		path := filepath.Join(in.Dir, FileName)
-		if err := writeVisualization(path, m, *info, in.History); err != nil {
-			res.Summary = fmt.Sprintf("(could not write %s: %v) ", FileName, err)
-		} else {
-			res.Artifacts = append(res.Artifacts, FileName)
-			for _, kh := range drawn {
-				det.Drawn = append(det.Drawn, kh.key)
-			}
-		}
 	}
 	det.Elapsed = time.Since(start).Seconds()
 	if b, err := json.Marshal(det); err == nil {
 		res.Details = b
 	}
-	pruned := ""
-	if det.Pruned > 0 {
-		pruned = fmt.Sprintf(", %d unobserved info writes pruned", det.Pruned)
-	}
+	summarize(ctx, &res, det, len(failing), timeout, mem)
+	return res
+}
+
+// summarize sets the verdict and its summary.
+func summarize(ctx context.Context, res *harness.Result, det Details, failing int, timeout time.Duration, mem *budget.Watch) {
 	switch {
-	case len(failing) > 0:
+	case failing > 0:
 		res.Validity = harness.Invalid
-		res.Summary += fmt.Sprintf("%d of %d keys are not linearizable; first: %s", len(failing), len(keys), res.Anomalies[0].Explanation)
+		res.Summary += fmt.Sprintf("%d of %d keys are not linearizable; first: %s", failing, det.Keys, res.Anomalies[0].Explanation)
 		if len(det.Undecided) > 0 {
 			res.Summary += fmt.Sprintf(" (%d keys undecided)", len(det.Undecided))
 		}
 	case len(det.Undecided) > 0:
 		res.Validity = harness.Unknown
 		why := fmt.Sprintf("the search timed out after %s", timeout)
-		if ctx.Err() != nil {
+		switch {
+		case mem.Exceeded():
+			why = mem.Reason()
+		case ctx.Err() != nil:
 			why = "the check was cancelled (" + ctx.Err().Error() + ")"
 		}
 		res.Summary = fmt.Sprintf("%s with %d of %d keys undecided (first: %q): unknown, not valid; %d keys linearizable",
-			why, len(det.Undecided), len(keys), det.Undecided[0], det.ValidKeys)
-	case len(keys) == 0:
+			why, len(det.Undecided), det.Keys, det.Undecided[0], det.ValidKeys)
+	case det.Keys == 0:
 		// Nothing judged is not a pass (an interrupted run, a history of
 		// another workload's ops).
 		res.Validity = harness.Unknown
 		res.Summary = "no read, write or cas ops to check: nothing was judged"
 	default:
 		res.Validity = harness.Valid
-		res.Summary = fmt.Sprintf("%d ops on %d keys are linearizable (%.2f s%s)", det.Ops, len(keys), det.Elapsed, pruned)
+		pruned := ""
+		if det.Pruned > 0 {
+			pruned = fmt.Sprintf(", %d unobserved info writes pruned", det.Pruned)
+		}
+		res.Summary = fmt.Sprintf("%d ops on %d keys are linearizable (%.2f s%s)", det.Ops, det.Keys, det.Elapsed, pruned)
 	}
-	return res
 }
 
-// searchAll checks every key on its own, a few at a time, each within what
-// is left of the deadline. Checking keys separately (rather than through
-// porcupine's partitioned model) tells which keys failed and keeps going past
-// the first failure, since a later key may time out while another is invalid.
+// failures explains the failing keys: a proof in words where one is found,
+// else from porcupine's longest partial linearization.
+type failures struct {
+	keys      []*keyHist
+	expls     []explanation
+	initial   *string
+	clk       clock
+	mem       *budget.Watch
+	budgetEnd time.Time
+}
+
+func (f *failures) explain() {
+	f.expls = make([]explanation, len(f.keys))
+	for i, kh := range f.keys {
+		f.expls[i] = explainKey(kh, f.initial, f.clk)
+	}
+}
+
+// sorted is the failing keys' order: first violation first.
+func (f *failures) sorted() []int {
+	order := make([]int, len(f.keys))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return f.expls[order[a]].time < f.expls[order[b]].time })
+	return order
+}
+
+// draw writes one porcupine page per failing key (the first maxDrawn by
+// time) into dir, each key searched on its own, and linearizability.html
+// framing them; it records their partial linearizations in the
+// explanations and the pages in det (Drawn, Views), so that reports show
+// them without searching again.
+func (f *failures) draw(dir string, h harness.History, maxDrawn int, det *Details) error {
+	var views []view
+	for n, i := range f.sorted() {
+		if n >= maxDrawn || !time.Now().Before(f.budgetEnd) {
+			break
+		}
+		kh := f.keys[i]
+		cut := int64(never)
+		if e := f.expls[i]; e.found {
+			cut = e.time
+		}
+		var info porcupine.LinearizationInfo
+		note := ""
+		if sr := kh.searched; sr != nil && (cut == never || len(kh.ops) <= maxDrawOps) {
+			info = sr.info // the verdict's own search
+			f.expls[i].setPartial(kh, sr.partial)
+		} else if sub, ok := f.involved(kh, f.expls[i]); ok {
+			vres, vinfo, partials, _ := verbose(f.initial, []*keyHist{sub}, nil, time.Until(f.budgetEnd), f.mem)
+			if vres != porcupine.Illegal {
+				continue // not drawn (listed in Undrawn)
+			}
+			info, note = vinfo, fmt.Sprintf("the %d operations of the chains of values the violation involves, of %d", len(sub.ops), len(kh.ops))
+			f.expls[i].setPartial(sub, partials[0])
+		} else {
+			vres, vinfo, partials, _ := verbose(f.initial, []*keyHist{kh}, []int64{cut}, time.Until(f.budgetEnd), f.mem)
+			if vres == porcupine.Unknown {
+				break // out of time or memory: a partial view would mislead
+			}
+			info = vinfo
+			f.expls[i].setPartial(kh, partials[0])
+		}
+		rel := filepath.Join(viewDir, fmt.Sprintf("key-%d.html", len(views)))
+		if err := writeVisualization(filepath.Join(dir, rel), f.initial, info, h); err != nil {
+			return err
+		}
+		views = append(views, view{Key: kh.key, File: rel, Note: note})
+	}
+	if len(views) > 0 {
+		if err := writeIndex(filepath.Join(dir, FileName), views); err != nil {
+			return err
+		}
+	}
+	drawn := map[string]bool{}
+	for _, v := range views {
+		det.Drawn = append(det.Drawn, v.Key)
+		det.Views = append(det.Views, v.File)
+		drawn[v.Key] = true
+	}
+	for _, kh := range f.keys {
+		if !drawn[kh.key] {
+			det.Undrawn = append(det.Undrawn, kh.key)
+		}
+	}
+	return nil
+}
+
+// drawBudget bounds the memory of the searches for views and partial
+// linearizations: a search that would need more (a busy register's long
+// prefix up to its violation) yields no view rather than gigabytes.
+const drawBudget = 256 << 20
+
+// involved is, for a failing key too long to draw whose values are unique
+// and whose violation was proved, the key restricted to the chains of values
+// the proof names.
+func (f *failures) involved(kh *keyHist, e explanation) (*keyHist, bool) {
+	if len(kh.ops) <= maxDrawOps || !e.found || !chainsApply(kh, f.initial) {
+		return nil, false
+	}
+	ops := chainsInvolved(kh, f.initial, e.named)
+	if len(ops) == 0 || len(ops) > maxDrawOps {
+		return nil, false
+	}
+	sub := *kh
+	sub.ops = ops
+	return &sub, true
+}
+
+// fallbacks explains keys with no proof in words from porcupine's partial
+// linearization, each searched on its own so that a search cut short is
+// known to be (and then claims nothing).
+func (f *failures) fallbacks() {
+	for i, kh := range f.keys {
+		if f.expls[i].found {
+			continue
+		}
+		if sr := kh.searched; sr != nil {
+			f.expls[i].fallback(kh, sr.partial, sr.kept, f.initial, f.clk)
+			continue
+		}
+		if !time.Now().Before(f.budgetEnd) {
+			continue
+		}
+		vres, _, partials, kept := verbose(f.initial, []*keyHist{kh}, nil, time.Until(f.budgetEnd), f.mem)
+		if vres == porcupine.Illegal {
+			f.expls[i].fallback(kh, partials[0], kept[0], f.initial, f.clk)
+		}
+	}
+}
+
+// searchAll prepares (keyHist.build) and checks every key on its own, a few
+// at a time, each within what is left of the deadline and the memory
+// budget. Checking keys separately (rather than through porcupine's
+// partitioned model) tells which keys failed and keeps going past the first
+// failure, since a later key may time out while another is invalid.
 //
-// Long read/write keys with unique values are decided by zones instead.
-func searchAll(ctx context.Context, m porcupine.Model, keys []*keyHist, initial *string, deadline time.Time, workers int) ([]porcupine.CheckResult, int) {
+// Keys whose written values are unique are decided by chains instead
+// (chains.go), in O(n log n).
+func searchAll(ctx context.Context, keys []*keyHist, opts Options, deadline time.Time, mem *budget.Watch) ([]porcupine.CheckResult, int) {
+	workers := opts.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	results := make([]porcupine.CheckResult, len(keys))
-	zoned := 0
-	for i, kh := range keys {
-		if len(kh.ops) >= zoneMinOps && zonesApply(kh, initial) {
-			results[i] = zonesCheck(kh, initial)
-			zoned++
-		}
-	}
+	var zoned atomic.Int64
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
@@ -284,15 +393,19 @@ func searchAll(ctx context.Context, m porcupine.Model, keys []*keyHist, initial 
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				if results[i] != "" {
-					continue // decided by zones
-				}
+				keys[i].build(opts)
+				keys[i].nRecs, keys[i].nOps = len(keys[i].recs), len(keys[i].ops)
 				left := time.Until(deadline)
-				if left <= 0 || ctx.Err() != nil {
+				if left <= 0 || ctx.Err() != nil || mem.Exceeded() {
 					results[i] = porcupine.Unknown // 0 would mean no limit to porcupine
 					continue
 				}
-				results[i] = porcupine.CheckOperationsTimeout(m, keys[i].ops, left)
+				results[i] = decide(keys[i], opts.Initial, left, mem, &zoned)
+				if results[i] == porcupine.Ok {
+					// Only failing keys are explained and drawn: a big
+					// history's valid keys need not stay in memory.
+					keys[i].recs, keys[i].ops = nil, nil
+				}
 			}
 		}()
 	}
@@ -301,7 +414,31 @@ func searchAll(ctx context.Context, m porcupine.Model, keys []*keyHist, initial 
 	}
 	close(next)
 	wg.Wait()
-	return results, zoned
+	return results, int(zoned.Load())
+}
+
+// decide judges one key: by chains if its values are unique, else by
+// porcupine's search within left and the memory budget.
+func decide(kh *keyHist, initial *string, left time.Duration, mem *budget.Watch, zoned *atomic.Int64) porcupine.CheckResult {
+	if chainsApply(kh, initial) {
+		zoned.Add(1)
+		return chainsCheck(kh, initial)
+	}
+	// One verbose search: a failing key keeps it, so that neither its
+	// explanation nor its view searches again.
+	res, info, partials, kept := verbose(initial, []*keyHist{kh}, nil, left, mem)
+	if res == porcupine.Illegal {
+		kh.searched = &searched{info: info, partial: partials[0], kept: kept[0]}
+	}
+	return res
+}
+
+// searched is porcupine's verbose search of a failing key: its
+// linearization info (for the view), longest partial linearization and
+// the ops searched (indices into kh.ops).
+type searched struct {
+	info          porcupine.LinearizationInfo
+	partial, kept []int
 }
 
 // maxDrawOps bounds how many ops of one key are searched verbosely and
@@ -314,50 +451,24 @@ const maxDrawOps = 3000
 // a second after its violation (cuts[i], never if unknown): a prefix of a
 // history by invocation keeps every op a proof of the violation names. It
 // returns, per key, the indices into kh.ops that were searched, and the
-// longest partial linearization as indices into kh.ops.
-func verbose(initial *string, keys []*keyHist, cuts []int64, timeout time.Duration) (porcupine.CheckResult, porcupine.LinearizationInfo, [][]int, [][]int) {
-	var all []porcupine.Operation
-	// Each key gets its own band of rows, one per process, so that keys
-	// drawn together do not interleave.
-	type row struct {
-		key int
-		p   harness.Process
-	}
-	rows := map[row]int{}
-	kept := make([][]int, len(keys))
-	for ki, kh := range keys {
-		cut := int64(never)
-		if cuts != nil && len(kh.ops) > maxDrawOps && cuts[ki] < never-int64(time.Second) {
-			cut = cuts[ki] + int64(time.Second)
-		}
-		for id, op := range kh.ops {
-			if op.Call > cut {
-				continue
-			}
-			kept[ki] = append(kept[ki], id)
-			md := op.Metadata.(meta)
-			r := kh.recs[md.rec]
-			id, ok := rows[row{ki, r.inv.Process}]
-			if !ok {
-				id = len(rows)
-				rows[row{ki, r.inv.Process}] = id
-			}
-			op.ClientId = id
-			op.Metadata = vmeta{key: ki, meta: meta{rec: md.rec, text: tooltip(r)}}
-			all = append(all, op)
-		}
-	}
+// longest partial linearization as indices into kh.ops. A search stopped by
+// the memory budget is Unknown.
+func verbose(initial *string, keys []*keyHist, cuts []int64, timeout time.Duration, mem *budget.Watch) (porcupine.CheckResult, porcupine.LinearizationInfo, [][]int, [][]int) {
+	all, kept := verboseOps(keys, cuts)
 	part := func(h []porcupine.Operation) [][]porcupine.Operation {
 		out := make([][]porcupine.Operation, len(keys))
 		for _, op := range h {
-			k := op.Metadata.(vmeta).key
+			k := op.Metadata.(*vmeta).key
 			out[k] = append(out[k], op)
 		}
 		return out
 	}
-	m := model(initial, part)
+	m, aborted := mem.Guard(model(initial, part))
 	res, info := porcupine.CheckOperationsVerbose(m, all, timeout)
 	partials := make([][]int, len(keys))
+	if aborted.Load() {
+		return porcupine.Unknown, info, partials, kept
+	}
 	for p, set := range info.PartialLinearizations() {
 		for _, lin := range set {
 			if len(lin) > len(partials[p]) {
@@ -372,10 +483,56 @@ func verbose(initial *string, keys []*keyHist, cuts []int64, timeout time.Durati
 	return res, info, partials, kept
 }
 
-// vmeta is meta plus the key's position among the drawn keys.
+// verboseOps gathers the keys' ops to draw: each key gets its own band of
+// rows, one per process, so that keys drawn together do not interleave.
+func verboseOps(keys []*keyHist, cuts []int64) ([]porcupine.Operation, [][]int) {
+	var all []porcupine.Operation
+	type row struct {
+		key int
+		p   harness.Process
+	}
+	rows := map[row]int{}
+	kept := make([][]int, len(keys))
+	n := 0
+	for _, kh := range keys {
+		n += len(kh.ops)
+	}
+	vms := make([]vmeta, 0, n) // the ops point into it: it must not grow
+	for ki, kh := range keys {
+		cut := int64(never)
+		if cuts != nil && len(kh.ops) > maxDrawOps && cuts[ki] < never-int64(time.Second) {
+			cut = cuts[ki] + int64(time.Second)
+		}
+		for id, op := range kh.ops {
+			if op.Call > cut {
+				continue
+			}
+			kept[ki] = append(kept[ki], id)
+			if in := op.Input.(*input); in.kind != kRead && in.next == nil {
+				in.next = state{present: true, v: in.to} // boxed once, not per step
+			}
+			md := op.Metadata.(*meta)
+			r := kh.recs[md.rec]
+			id, ok := rows[row{ki, r.inv.Process}]
+			if !ok {
+				id = len(rows)
+				rows[row{ki, r.inv.Process}] = id
+			}
+			op.ClientId = id
+			vms = append(vms, vmeta{key: ki, rec: md.rec, src: &kh.recs[md.rec]})
+			op.Metadata = &vms[len(vms)-1]
+			all = append(all, op)
+		}
+	}
+	return all, kept
+}
+
+// vmeta is an op's metadata in a verbose search: its key's position among
+// the keys searched together, and its record, whose tooltip is worded only
+// if the search is drawn.
 type vmeta struct {
-	key int
-	meta
+	key, rec int
+	src      *rec
 }
 
 func tooltip(r rec) string {
@@ -387,4 +544,27 @@ func tooltip(r rec) string {
 		s += ", error: " + r.comp.Error
 	}
 	return s
+}
+
+// Porcupine judges h with porcupine alone: every op as recorded (no pruning,
+// bounding or chains), one partition per key, within timeout. It is the
+// baseline the checker benchmark (internal/checkbench) compares Check with.
+func Porcupine(h harness.History, opts Options, timeout time.Duration) porcupine.CheckResult {
+	opts.NoPrune = true
+	keys, _ := split(h, opts)
+	var all []porcupine.Operation
+	index := map[string]int{}
+	for i, kh := range keys {
+		index[kh.key] = i
+		all = append(all, kh.ops...)
+	}
+	byKey := func(ops []porcupine.Operation) [][]porcupine.Operation {
+		out := make([][]porcupine.Operation, len(keys))
+		for _, op := range ops {
+			k := index[op.Input.(*input).key]
+			out[k] = append(out[k], op)
+		}
+		return out
+	}
+	return porcupine.CheckOperationsTimeout(model(opts.Initial, byKey), all, timeout)
 }

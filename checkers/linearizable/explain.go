@@ -82,272 +82,340 @@ func digitsFor(ts []int64) int {
 }
 
 func explainWith(kh *keyHist, initial *string, clk clock) explanation {
-	e := explanation{violator: -1, time: never, ops: len(kh.ops)}
-	recs := kh.recs
-	writers := map[string][]writer{}
-	failedWrites := map[string][]int{}
-	var okWriters []writer // ok writes and cas, by call time
-	if initial != nil {
-		writers[*initial] = append(writers[*initial], writer{rec: -1, call: forever, ret: forever})
+	x := &explainer{kh: kh, recs: kh.recs, initial: initial, clk: clk,
+		e: explanation{violator: -1, time: never, ops: len(kh.ops)}}
+	x.gatherWriters()
+	x.gatherObservations()
+	for _, o := range x.observations {
+		if x.recs[o.rec].ret >= x.e.time {
+			continue
+		}
+		if o.seen == nil {
+			x.absent(o)
+			continue
+		}
+		if len(x.writers[*o.seen]) == 0 {
+			x.unwritten(o)
+			continue
+		}
+		x.overwritten(o)
 	}
-	for i, r := range recs {
+	if !x.e.found {
+		if zonesApply(kh, initial) {
+			if ze, ok := zonesExplain(kh, initial, clk); ok {
+				return ze
+			}
+		} else if ce, ok := chainsExplain(kh, initial, clk); ok {
+			return ce
+		}
+	}
+	return x.e
+}
+
+// explainer holds what the proofs of explainWith look things up in.
+type explainer struct {
+	kh      *keyHist
+	recs    []rec
+	initial *string
+	clk     clock
+	e       explanation
+
+	writers      map[string][]writer
+	failedWrites map[string][]int
+	okWriters    []writer // ok writes and cas, by call time
+	byRetW       []writer // the same, by return time, to name the latest write before an op
+	sufMin       []int    // sufMin[i]: the ok writer with the smallest return among okWriters[i:]
+	firstOKWrite int      // the ok write that completed first (-1: none)
+
+	observations []obs
+	byRet        []int // observations by return time
+	preMax       []int // preMax[i]: among byRet[:i+1], the observation with the largest g
+	firstPresent int   // the ok observation of a present value that returned first (rec, -1: none)
+}
+
+// obs is an ok read or ok cas, with what it saw.
+type obs struct {
+	rec  int
+	seen *string
+	g    int64 // earliest call among writes of seen (forever if absent or initial)
+}
+
+func (x *explainer) gatherWriters() {
+	x.writers, x.failedWrites = map[string][]writer{}, map[string][]int{}
+	if x.initial != nil {
+		x.writers[*x.initial] = append(x.writers[*x.initial], writer{rec: -1, call: forever, ret: forever})
+	}
+	for i, r := range x.recs {
 		if r.kind == kRead || r.value == nil {
 			continue
 		}
 		switch r.status {
 		case stFail:
-			failedWrites[*r.value] = append(failedWrites[*r.value], i)
+			x.failedWrites[*r.value] = append(x.failedWrites[*r.value], i)
 		case stOK:
-			okWriters = append(okWriters, writer{rec: i, call: r.call, ret: r.ret})
+			x.okWriters = append(x.okWriters, writer{rec: i, call: r.call, ret: r.ret})
 			fallthrough
 		default:
-			writers[*r.value] = append(writers[*r.value], writer{rec: i, call: r.call, ret: r.ret})
+			x.writers[*r.value] = append(x.writers[*r.value], writer{rec: i, call: r.call, ret: r.ret})
 		}
 	}
-	sort.Slice(okWriters, func(a, b int) bool { return okWriters[a].call < okWriters[b].call })
-	// byRetW: the same, by return time, to name the latest write before an op.
-	byRetW := append([]writer(nil), okWriters...)
-	sort.Slice(byRetW, func(a, b int) bool { return byRetW[a].ret < byRetW[b].ret })
-	// sufMin[i]: the ok writer with the smallest return among okWriters[i:].
-	sufMin := make([]int, len(okWriters)+1)
-	sufMin[len(okWriters)] = -1
-	for i := len(okWriters) - 1; i >= 0; i-- {
-		sufMin[i] = i
-		if j := sufMin[i+1]; j >= 0 && okWriters[j].ret < okWriters[i].ret {
-			sufMin[i] = j
+	ok := x.okWriters
+	sort.Slice(ok, func(a, b int) bool { return ok[a].call < ok[b].call })
+	x.byRetW = append([]writer(nil), ok...)
+	sort.Slice(x.byRetW, func(a, b int) bool { return x.byRetW[a].ret < x.byRetW[b].ret })
+	x.sufMin = make([]int, len(ok)+1)
+	x.sufMin[len(ok)] = -1
+	for i := len(ok) - 1; i >= 0; i-- {
+		x.sufMin[i] = i
+		if j := x.sufMin[i+1]; j >= 0 && ok[j].ret < ok[i].ret {
+			x.sufMin[i] = j
 		}
 	}
-	bounds := func(v string) (minCall, maxRet int64) {
-		ws := writers[v]
-		minCall, maxRet = never, forever
-		for _, w := range ws {
-			minCall = min(minCall, w.call)
-			maxRet = max(maxRet, w.ret)
+	x.firstOKWrite = -1
+	for _, w := range ok {
+		if x.firstOKWrite < 0 || w.ret < x.recs[x.firstOKWrite].ret {
+			x.firstOKWrite = w.rec
 		}
-		return minCall, maxRet
 	}
-	// Observations: ok reads and ok cas, with what they saw.
-	type obs struct {
-		rec  int
-		seen *string
-		g    int64 // earliest call among writes of seen (forever if absent or initial)
+}
+
+// bounds are the earliest invocation and the latest completion among the
+// writes of v.
+func (x *explainer) bounds(v string) (minCall, maxRet int64) {
+	minCall, maxRet = never, forever
+	for _, w := range x.writers[v] {
+		minCall = min(minCall, w.call)
+		maxRet = max(maxRet, w.ret)
 	}
-	var observations []obs
+	return minCall, maxRet
+}
+
+func (x *explainer) gatherObservations() {
+	recs := x.recs
 	for i, r := range recs {
 		if r.status != stOK {
 			continue
 		}
 		switch r.kind {
 		case kRead:
-			observations = append(observations, obs{rec: i, seen: r.value})
+			x.observations = append(x.observations, obs{rec: i, seen: r.value})
 		case kCAS:
 			seen := r.from
-			if seen != nil && *seen == "" && initial == nil && len(writers[""]) == 0 {
+			if seen != nil && *seen == "" && x.initial == nil && len(x.writers[""]) == 0 {
 				seen = nil // Jepsen's nil expected value
 			}
-			observations = append(observations, obs{rec: i, seen: seen})
+			x.observations = append(x.observations, obs{rec: i, seen: seen})
 		}
 	}
-	for i := range observations {
-		o := &observations[i]
+	for i := range x.observations {
+		o := &x.observations[i]
 		o.g = forever
-		if o.seen != nil && len(writers[*o.seen]) > 0 {
-			o.g, _ = bounds(*o.seen)
+		if o.seen != nil && len(x.writers[*o.seen]) > 0 {
+			o.g, _ = x.bounds(*o.seen)
 		}
 	}
-	byRet := make([]int, len(observations))
-	for i := range byRet {
-		byRet[i] = i
+	x.byRet = make([]int, len(x.observations))
+	for i := range x.byRet {
+		x.byRet[i] = i
 	}
-	sort.Slice(byRet, func(a, b int) bool {
-		return recs[observations[byRet[a]].rec].ret < recs[observations[byRet[b]].rec].ret
+	sort.Slice(x.byRet, func(a, b int) bool {
+		return recs[x.observations[x.byRet[a]].rec].ret < recs[x.observations[x.byRet[b]].rec].ret
 	})
-	// preMax[i]: among byRet[:i+1], the observation with the largest g.
-	preMax := make([]int, len(byRet))
-	for i, oi := range byRet {
-		preMax[i] = oi
-		if i > 0 && observations[preMax[i-1]].g >= observations[oi].g {
-			preMax[i] = preMax[i-1]
+	x.preMax = make([]int, len(x.byRet))
+	for i, oi := range x.byRet {
+		x.preMax[i] = oi
+		if i > 0 && x.observations[x.preMax[i-1]].g >= x.observations[oi].g {
+			x.preMax[i] = x.preMax[i-1]
 		}
 	}
-	// firstPresent: the ok observation of a present value that returned first.
-	firstPresent := -1
-	for _, oi := range byRet {
-		if observations[oi].seen != nil {
-			firstPresent = observations[oi].rec
+	x.firstPresent = -1
+	for _, oi := range x.byRet {
+		if x.observations[oi].seen != nil {
+			x.firstPresent = x.observations[oi].rec
 			break
 		}
 	}
-	// earliest ok write completion
-	firstOKWrite := -1
-	for _, w := range okWriters {
-		if firstOKWrite < 0 || w.ret < recs[firstOKWrite].ret {
-			firstOKWrite = w.rec
-		}
-	}
+}
 
-	subject := func(ri int) string {
-		r := recs[ri]
-		if r.kind == kCAS {
-			return fmt.Sprintf("%s succeeded %s, so %s held %s then", opName(kh.key, r), clk.at(r.ret), keyName(kh.key), showPtr(r.from))
-		}
-		return fmt.Sprintf("read of %s returned %s %s", keyName(kh.key), showPtr(r.value), clk.at(r.ret))
+func (x *explainer) subject(ri int) string {
+	r := x.recs[ri]
+	if r.kind == kCAS {
+		return fmt.Sprintf("%s succeeded %s, so %s held %s then", opName(x.kh.key, r), x.clk.at(r.ret), keyName(x.kh.key), showPtr(r.from))
 	}
-	began := func(ri int) string {
-		return fmt.Sprintf("before the %s began %s", opShort(recs[ri]), clk.at(recs[ri].call))
-	}
-	consider := func(ri int, text string, named ...int) {
-		if recs[ri].ret < e.time {
-			e.found, e.time, e.violator, e.text = true, recs[ri].ret, ri, text
-			e.named = append([]int{ri}, named...)
-		}
-	}
+	return fmt.Sprintf("read of %s returned %s %s", keyName(x.kh.key), showPtr(r.value), x.clk.at(r.ret))
+}
 
-	for _, o := range observations {
-		r := recs[o.rec]
-		if r.ret >= e.time {
-			continue
-		}
-		if o.seen == nil {
-			if initial != nil {
-				consider(o.rec, fmt.Sprintf("%s, but %s starts at %s and nothing deletes keys",
-					subject(o.rec), keyName(kh.key), showValue(*initial)))
-				continue
-			}
-			if firstOKWrite >= 0 && recs[firstOKWrite].ret < r.call {
-				w := recs[firstOKWrite]
-				consider(o.rec, fmt.Sprintf("%s, but %s had completed %s, %s, and nothing deletes keys",
-					subject(o.rec), opName(kh.key, w), clk.at(w.ret), began(o.rec)), firstOKWrite)
-				continue
-			}
-			if firstPresent >= 0 && recs[firstPresent].ret < r.call {
-				p := recs[firstPresent]
-				consider(o.rec, fmt.Sprintf("%s, but an earlier %s had already seen %s %s, %s, and nothing deletes keys",
-					subject(o.rec), opShort(p), showPtr(seenBy(p)), clk.at(p.ret), began(o.rec)), firstPresent)
-			}
-			continue
-		}
-		v := *o.seen
-		ws := writers[v]
-		if len(ws) == 0 {
-			if fw := failedWrites[v]; len(fw) > 0 {
-				f := recs[fw[0]]
-				consider(o.rec, fmt.Sprintf("%s, but the only write of %s to %s failed (%s %s)",
-					subject(o.rec), showValue(v), keyName(kh.key), opName(kh.key, f), clk.at(f.ret)), fw[0])
-			} else {
-				consider(o.rec, fmt.Sprintf("%s, but no operation ever wrote %s to %s",
-					subject(o.rec), showValue(v), keyName(kh.key)))
-			}
-			continue
-		}
-		minCall, maxRet := bounds(v)
-		if minCall > r.ret {
-			w := ws[0]
-			consider(o.rec, fmt.Sprintf("%s, but %s only began %s, after that",
-				subject(o.rec), opName(kh.key, recs[w.rec]), clk.at(w.call)), w.rec)
-			continue
-		}
-		// A later write certainly between every write of v and this op.
-		var named []int
-		ok := true
-		for _, w := range ws {
-			later := -1
-			// first ok writer with call > w.ret
-			j := sort.Search(len(okWriters), func(j int) bool { return okWriters[j].call > w.ret })
-			if j < len(okWriters) {
-				if m := sufMin[j]; m >= 0 && okWriters[m].ret < r.call && *recs[okWriters[m].rec].value != v {
-					later = okWriters[m].rec
-				} else if m >= 0 && okWriters[m].ret < r.call {
-					for _, x := range okWriters[j:] { // rare: values written twice
-						if x.ret < r.call && *recs[x.rec].value != v {
-							later = x.rec
-							break
-						}
+func (x *explainer) began(ri int) string {
+	return fmt.Sprintf("before the %s began %s", opShort(x.recs[ri]), x.clk.at(x.recs[ri].call))
+}
+
+// consider keeps the proof whose violating op completed first.
+func (x *explainer) consider(ri int, text string, named ...int) {
+	if x.recs[ri].ret < x.e.time {
+		x.e.found, x.e.time, x.e.violator, x.e.text = true, x.recs[ri].ret, ri, text
+		x.e.named = append([]int{ri}, named...)
+	}
+}
+
+// absent: o saw the key absent although it had certainly been written.
+func (x *explainer) absent(o obs) {
+	r, recs, key := x.recs[o.rec], x.recs, x.kh.key
+	switch {
+	case x.initial != nil:
+		x.consider(o.rec, fmt.Sprintf("%s, but %s starts at %s and nothing deletes keys",
+			x.subject(o.rec), keyName(key), showValue(*x.initial)))
+	case x.firstOKWrite >= 0 && recs[x.firstOKWrite].ret < r.call:
+		w := recs[x.firstOKWrite]
+		x.consider(o.rec, fmt.Sprintf("%s, but %s had completed %s, %s, and nothing deletes keys",
+			x.subject(o.rec), opName(key, w), x.clk.at(w.ret), x.began(o.rec)), x.firstOKWrite)
+	case x.firstPresent >= 0 && recs[x.firstPresent].ret < r.call:
+		p := recs[x.firstPresent]
+		x.consider(o.rec, fmt.Sprintf("%s, but an earlier %s had already seen %s %s, %s, and nothing deletes keys",
+			x.subject(o.rec), opShort(p), showPtr(seenBy(p)), x.clk.at(p.ret), x.began(o.rec)), x.firstPresent)
+	}
+}
+
+// unwritten: o saw a value no write or cas (that did not fail) wrote.
+func (x *explainer) unwritten(o obs) {
+	v, key := *o.seen, x.kh.key
+	if fw := x.failedWrites[v]; len(fw) > 0 {
+		f := x.recs[fw[0]]
+		x.consider(o.rec, fmt.Sprintf("%s, but the only write of %s to %s failed (%s %s)",
+			x.subject(o.rec), showValue(v), keyName(key), opName(key, f), x.clk.at(f.ret)), fw[0])
+		return
+	}
+	x.consider(o.rec, fmt.Sprintf("%s, but no operation ever wrote %s to %s",
+		x.subject(o.rec), showValue(v), keyName(key)))
+}
+
+// overwritten: o saw v, but v was written only after o, or certainly
+// overwritten before o began, or an earlier op saw a value written after v.
+func (x *explainer) overwritten(o obs) {
+	r, recs, key := x.recs[o.rec], x.recs, x.kh.key
+	v := *o.seen
+	ws := x.writers[v]
+	minCall, maxRet := x.bounds(v)
+	if minCall > r.ret {
+		w := ws[0]
+		x.consider(o.rec, fmt.Sprintf("%s, but %s only began %s, after that",
+			x.subject(o.rec), opName(key, recs[w.rec]), x.clk.at(w.call)), w.rec)
+		return
+	}
+	if named, ok := x.laterWrites(o, v); ok {
+		x.certainlyOverwritten(o, v, named)
+		return
+	}
+	x.earlierSawLater(o, v, maxRet)
+}
+
+// laterWrites finds, for every write of v, a write of another value that
+// certainly came after it (began after it completed) and completed before o
+// began; ok is false if some write of v has none.
+func (x *explainer) laterWrites(o obs, v string) (named []int, ok bool) {
+	r, recs := x.recs[o.rec], x.recs
+	for _, w := range x.writers[v] {
+		later := -1
+		// first ok writer with call > w.ret
+		j := sort.Search(len(x.okWriters), func(j int) bool { return x.okWriters[j].call > w.ret })
+		if j < len(x.okWriters) {
+			if m := x.sufMin[j]; m >= 0 && x.okWriters[m].ret < r.call && *recs[x.okWriters[m].rec].value != v {
+				later = x.okWriters[m].rec
+			} else if m >= 0 && x.okWriters[m].ret < r.call {
+				for _, y := range x.okWriters[j:] { // rare: values written twice
+					if y.ret < r.call && *recs[y.rec].value != v {
+						later = y.rec
+						break
 					}
 				}
 			}
-			if later < 0 {
-				ok = false
-				break
-			}
-			// Name the latest write that completed before this op began,
-			// if it too came certainly after w: the most telling one.
-			k0 := sort.Search(len(byRetW), func(k int) bool { return byRetW[k].ret >= r.call }) - 1
-			for k := k0; k >= 0 && k > k0-4; k-- {
-				x := byRetW[k]
-				if *recs[x.rec].value == v {
-					continue
-				}
-				if x.call > w.ret {
-					later = x.rec
-				}
-				break
-			}
-			named = append(named, later)
 		}
-		if ok && len(ws) == 1 {
-			x := recs[named[0]]
-			how := fmt.Sprintf("%s was the initial value", showValue(v))
-			refs := []int{named[0]}
-			if w := ws[0]; w.rec >= 0 {
-				how = fmt.Sprintf("%s had completed %s, before %s began", opName(kh.key, recs[w.rec]), clk.at(w.ret), opName(kh.key, x))
-				refs = append(refs, w.rec)
-			}
-			consider(o.rec, fmt.Sprintf("%s, but %s had completed %s, %s, and nothing wrote %s after it (%s)",
-				subject(o.rec), opName(kh.key, x), clk.at(x.ret), began(o.rec), showValue(v), how), refs...)
-			continue
+		if later < 0 {
+			return nil, false
 		}
-		if ok {
-			// Values written more than once: name the latest write of v
-			// and the write that certainly followed it.
-			last := 0
-			for j, w := range ws {
-				if w.call > ws[last].call {
-					last = j
-				}
+		// Name the latest write that completed before this op began, if it
+		// too came certainly after w: the most telling one.
+		k0 := sort.Search(len(x.byRetW), func(k int) bool { return x.byRetW[k].ret >= r.call }) - 1
+		for k := k0; k >= 0 && k > k0-4; k-- {
+			y := x.byRetW[k]
+			if *recs[y.rec].value == v {
+				continue
 			}
-			x := recs[named[last]]
-			refs := []int{named[last]}
-			lastw := "the initial value"
-			if w := ws[last]; w.rec >= 0 {
-				lastw = fmt.Sprintf("%s, completed %s", opName(kh.key, recs[w.rec]), clk.at(w.ret))
-				refs = append(refs, w.rec)
+			if y.call > w.ret {
+				later = y.rec
 			}
-			consider(o.rec, fmt.Sprintf("%s, but each of the %d writes of %s was followed by another write that completed %s (the latest, %s, by %s, completed %s)",
-				subject(o.rec), len(ws), showValue(v), began(o.rec), lastw, opName(kh.key, x), clk.at(x.ret)), refs...)
-			continue
+			break
 		}
-		// An earlier op saw a value written only after every write of v.
-		i := sort.Search(len(byRet), func(i int) bool { return recs[observations[byRet[i]].rec].ret >= r.call }) - 1
-		if i >= 0 {
-			if p := observations[preMax[i]]; p.g > maxRet {
-				pr := recs[p.rec]
-				u := *p.seen
-				xw := writers[u][0]
-				refs := []int{p.rec, xw.rec}
-				how := fmt.Sprintf("%s began %s", opName(kh.key, recs[xw.rec]), clk.at(xw.call))
-				if len(writers[u]) > 1 {
-					how = fmt.Sprintf("every write of %s began %s or later", showValue(u), clk.at(p.g))
-				}
-				after := "the initial value"
-				if w := ws[0]; w.rec >= 0 {
-					refs = append(refs, w.rec)
-					after = fmt.Sprintf("%s completed %s", opName(kh.key, recs[w.rec]), clk.at(w.ret))
-					if len(ws) > 1 {
-						after = fmt.Sprintf("every write of %s had completed", showValue(v))
-					}
-				}
-				consider(o.rec, fmt.Sprintf("%s, but an earlier %s had already seen %s %s, %s, and %s was written after %s (%s, after %s)",
-					subject(o.rec), opShort(pr), showValue(u), clk.at(pr.ret), began(o.rec), showValue(u), showValue(v), how, after), refs...)
-			}
+		named = append(named, later)
+	}
+	return named, true
+}
+
+// certainlyOverwritten words laterWrites' proof.
+func (x *explainer) certainlyOverwritten(o obs, v string, named []int) {
+	recs, key, clk := x.recs, x.kh.key, x.clk
+	ws := x.writers[v]
+	if len(ws) == 1 {
+		y := recs[named[0]]
+		how := fmt.Sprintf("%s was the initial value", showValue(v))
+		refs := []int{named[0]}
+		if w := ws[0]; w.rec >= 0 {
+			how = fmt.Sprintf("%s had completed %s, before %s began", opName(key, recs[w.rec]), clk.at(w.ret), opName(key, y))
+			refs = append(refs, w.rec)
+		}
+		x.consider(o.rec, fmt.Sprintf("%s, but %s had completed %s, %s, and nothing wrote %s after it (%s)",
+			x.subject(o.rec), opName(key, y), clk.at(y.ret), x.began(o.rec), showValue(v), how), refs...)
+		return
+	}
+	// Values written more than once: name the latest write of v and the
+	// write that certainly followed it.
+	last := 0
+	for j, w := range ws {
+		if w.call > ws[last].call {
+			last = j
 		}
 	}
-	if !e.found && zonesApply(kh, initial) {
-		if ze, ok := zonesExplain(kh, initial, clk); ok {
-			return ze
+	y := recs[named[last]]
+	refs := []int{named[last]}
+	lastw := "the initial value"
+	if w := ws[last]; w.rec >= 0 {
+		lastw = fmt.Sprintf("%s, completed %s", opName(key, recs[w.rec]), clk.at(w.ret))
+		refs = append(refs, w.rec)
+	}
+	x.consider(o.rec, fmt.Sprintf("%s, but each of the %d writes of %s was followed by another write that completed %s (the latest, %s, by %s, completed %s)",
+		x.subject(o.rec), len(ws), showValue(v), x.began(o.rec), lastw, opName(key, y), clk.at(y.ret)), refs...)
+}
+
+// earlierSawLater: an op that completed before o began saw a value u whose
+// every write began after every write of v completed.
+func (x *explainer) earlierSawLater(o obs, v string, maxRet int64) {
+	r, recs, key, clk := x.recs[o.rec], x.recs, x.kh.key, x.clk
+	i := sort.Search(len(x.byRet), func(i int) bool { return recs[x.observations[x.byRet[i]].rec].ret >= r.call }) - 1
+	if i < 0 {
+		return
+	}
+	p := x.observations[x.preMax[i]]
+	if p.g <= maxRet {
+		return
+	}
+	ws := x.writers[v]
+	pr := recs[p.rec]
+	u := *p.seen
+	xw := x.writers[u][0]
+	refs := []int{p.rec, xw.rec}
+	how := fmt.Sprintf("%s began %s", opName(key, recs[xw.rec]), clk.at(xw.call))
+	if len(x.writers[u]) > 1 {
+		how = fmt.Sprintf("every write of %s began %s or later", showValue(u), clk.at(p.g))
+	}
+	after := "the initial value"
+	if w := ws[0]; w.rec >= 0 {
+		refs = append(refs, w.rec)
+		after = fmt.Sprintf("%s completed %s", opName(key, recs[w.rec]), clk.at(w.ret))
+		if len(ws) > 1 {
+			after = fmt.Sprintf("every write of %s had completed", showValue(v))
 		}
 	}
-	return e
+	x.consider(o.rec, fmt.Sprintf("%s, but an earlier %s had already seen %s %s, %s, and %s was written after %s (%s, after %s)",
+		x.subject(o.rec), opShort(pr), showValue(u), clk.at(pr.ret), x.began(o.rec), showValue(u), showValue(v), how, after), refs...)
 }
 
 // setPartial records porcupine's longest partial linearization (indices
@@ -355,7 +423,7 @@ func explainWith(kh *keyHist, initial *string, clk clock) explanation {
 func (e *explanation) setPartial(kh *keyHist, lin []int) {
 	e.partial = e.partial[:0]
 	for _, id := range lin {
-		e.partial = append(e.partial, kh.ops[id].Metadata.(meta).rec)
+		e.partial = append(e.partial, kh.ops[id].Metadata.(*meta).rec)
 	}
 }
 
@@ -383,7 +451,7 @@ func (e *explanation) fallback(kh *keyHist, lin, kept []int, initial *string, cl
 	for _, id := range lin {
 		_, st = step(st, kh.ops[id].Input, kh.ops[id].Output)
 	}
-	ri := kh.ops[blocked].Metadata.(meta).rec
+	ri := kh.ops[blocked].Metadata.(*meta).rec
 	r := kh.recs[ri]
 	held := describeState(st)
 	var what string
@@ -495,7 +563,7 @@ func historyOps(kh *keyHist, ris []int) []harness.Op {
 	var ops []harness.Op
 	for _, ri := range ris {
 		r := kh.recs[ri]
-		ops = append(ops, r.inv)
+		ops = append(ops, *r.inv)
 		if r.comp != nil {
 			ops = append(ops, *r.comp)
 		}

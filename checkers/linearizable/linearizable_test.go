@@ -44,6 +44,16 @@ func run(t *testing.T, hh h.History, opts Options) (h.Result, Details) {
 	return r, d
 }
 
+// runDrawn is run with a run directory: the failing keys are drawn, and get
+// porcupine's partial linearizations.
+func runDrawn(t *testing.T, hh h.History, opts Options) (h.Result, Details) {
+	t.Helper()
+	r := New(opts).Check(context.Background(), h.CheckInput{History: hh, Dir: t.TempDir()})
+	var d Details
+	require.NoError(t, json.Unmarshal(r.Details, &d))
+	return r, d
+}
+
 func TestLinearizableHistories(t *testing.T) {
 	b := &hist{}
 	b.add(0, 0, h.Invoke, h.FWrite, "k", s("1")).add(1, 0, h.OK, h.FWrite, "k", s("1"))
@@ -179,7 +189,7 @@ func TestZoneExplanation(t *testing.T) {
 	b.add(11, 2, h.Invoke, h.FRead, "k", nil).add(12, 2, h.OK, h.FRead, "k", s("2"))
 	b.add(13, 3, h.Invoke, h.FRead, "k", nil).add(14, 3, h.OK, h.FRead, "k", s("1"))
 	b.add(15, 2, h.Invoke, h.FRead, "k", nil).add(16, 2, h.OK, h.FRead, "k", s("2"))
-	r, d := run(t, b.h, Options{})
+	r, d := runDrawn(t, b.h, Options{})
 	require.Equal(t, h.Invalid, r.Validity, r.Summary)
 	a := r.Anomalies[0]
 	assert.Equal(t, "1 and 2 were both current in k between 10.00 s and 13.00 s, which no order allows: "+
@@ -203,8 +213,9 @@ func TestZoneExplanation(t *testing.T) {
 	assert.Contains(t, r.Anomalies[0].Explanation, "read of k returned 1 at 6.00 s, but write k=2 had completed at 3.00 s")
 }
 
-// Two cas from the same value both succeed while concurrent: neither a pair
-// of ops nor zones (cas) prove it; porcupine's partial linearization does.
+// Two cas from the same value both succeed while concurrent: no pair of ops
+// proves it. With unique values the chains name the two cas; with a value
+// written twice, porcupine's partial linearization explains it.
 func TestFallbackExplanation(t *testing.T) {
 	b := &hist{}
 	b.add(0, 0, h.Invoke, h.FWrite, "k", s("1")).add(1, 0, h.OK, h.FWrite, "k", s("1"))
@@ -212,6 +223,18 @@ func TestFallbackExplanation(t *testing.T) {
 	b.cas(10, 1, h.OK, "k", "1", "2").cas(10, 2, h.OK, "k", "1", "3")
 	b.add(11, 3, h.Invoke, h.FRead, "k", nil).add(12, 3, h.OK, h.FRead, "k", s("3"))
 	r, d := run(t, b.h, Options{})
+	require.Equal(t, h.Invalid, r.Validity, r.Summary)
+	assert.Equal(t, "cas k 1→2 and cas k 1→3 both took effect, but k held 1 only once (values are written once, and each cas replaced it)",
+		r.Anomalies[0].Explanation)
+	assert.Equal(t, 1, d.Zoned)
+	assert.Len(t, r.Anomalies[0].Ops, 4, "both cas, invocations and completions")
+
+	c := &hist{}
+	c.add(0, 0, h.Invoke, h.FWrite, "k", s("1")).add(1, 0, h.OK, h.FWrite, "k", s("1"))
+	c.cas(2, 1, h.Invoke, "k", "1", "2").cas(2, 2, h.Invoke, "k", "1", "2")
+	c.cas(10, 1, h.OK, "k", "1", "2").cas(10, 2, h.OK, "k", "1", "2")
+	c.add(11, 3, h.Invoke, h.FRead, "k", nil).add(12, 3, h.OK, h.FRead, "k", s("2"))
+	r, d = run(t, c.h, Options{})
 	require.Equal(t, h.Invalid, r.Validity, r.Summary)
 	a := r.Anomalies[0]
 	assert.Contains(t, a.Explanation, "no order of the operations on k that respects real time explains it")
@@ -278,14 +301,15 @@ func TestJepsenNilCASAndInitial(t *testing.T) {
 }
 
 // hard is a history porcupine cannot settle quickly: n overlapping writes,
-// then a read of a value nobody wrote.
+// each value written twice (so that chains do not apply), then a read of a
+// value nobody wrote.
 func hard(n int) h.History {
 	b := &hist{}
 	for i := 0; i < n; i++ {
-		b.add(float64(i)*1e-6, i, h.Invoke, h.FWrite, "k", s(string(rune('A'+i))))
+		b.add(float64(i)*1e-6, i, h.Invoke, h.FWrite, "k", s(string(rune('A'+i/2))))
 	}
 	for i := 0; i < n; i++ {
-		b.add(1+float64(i)*1e-6, i, h.OK, h.FWrite, "k", s(string(rune('A'+i))))
+		b.add(1+float64(i)*1e-6, i, h.OK, h.FWrite, "k", s(string(rune('A'+i/2))))
 	}
 	// reads concurrent with everything, each seeing a different write
 	for i := 0; i < n; i++ {
@@ -328,6 +352,17 @@ func TestTimeoutIsUnknown(t *testing.T) {
 	assert.Equal(t, h.Unknown, r.Validity, r.Summary)
 }
 
+// A search that would outgrow its memory budget ends unknown, with the
+// reason, long before its timeout.
+func TestMemoryBudgetIsUnknown(t *testing.T) {
+	start := time.Now()
+	r, d := run(t, hard(40), Options{Timeout: 60 * time.Second, MemoryBudget: 16 << 20})
+	assert.Equal(t, h.Unknown, r.Validity, r.Summary)
+	assert.Contains(t, r.Summary, "memory budget of 16 MiB")
+	assert.Equal(t, []string{"k"}, d.Undecided)
+	assert.Less(t, time.Since(start), 30*time.Second)
+}
+
 func TestInvalidBeatsUndecided(t *testing.T) {
 	hh := hard(40)
 	b := &hist{h: hh}
@@ -349,14 +384,18 @@ func TestVisualizationWithFaults(t *testing.T) {
 	dir := t.TempDir()
 	r := New(Options{}).Check(context.Background(), h.CheckInput{History: b.h, Dir: dir})
 	require.Equal(t, h.Invalid, r.Validity)
-	assert.Equal(t, []string{FileName}, r.Artifacts)
-	html, err := os.ReadFile(filepath.Join(dir, FileName))
-	require.NoError(t, err)
-	assert.Contains(t, string(html), "fault: partition")
-	assert.Contains(t, string(html), "read k3 → 7")
 	var d Details
 	require.NoError(t, json.Unmarshal(r.Details, &d))
 	assert.Equal(t, []string{"k3"}, d.Drawn)
+	require.Len(t, d.Views, 1)
+	assert.Equal(t, []string{FileName, d.Views[0]}, r.Artifacts)
+	index, err := os.ReadFile(filepath.Join(dir, FileName))
+	require.NoError(t, err)
+	assert.Contains(t, string(index), `src="`+d.Views[0]+`"`, "the index frames each key's page")
+	html, err := os.ReadFile(filepath.Join(dir, d.Views[0]))
+	require.NoError(t, err)
+	assert.Contains(t, string(html), "fault: partition")
+	assert.Contains(t, string(html), "read k3 → 7")
 
 	anns := faultAnnotations(b.h)
 	require.Len(t, anns, 1)

@@ -26,8 +26,9 @@ type state struct {
 type input struct {
 	kind kind
 	key  string
-	from *string // cas: expected value; nil = expects absent
-	to   string  // write, cas: new value
+	from *string     // cas: expected value; nil = expects absent
+	to   string      // write, cas: new value
+	next interface{} // write, cas: state{present: true, v: to}, boxed once (nil: box per step)
 }
 
 type output struct {
@@ -49,27 +50,37 @@ func matches(s state, from *string) bool {
 
 func step(st, in, out interface{}) (bool, interface{}) {
 	s := st.(state)
-	i := in.(input)
-	o := out.(output)
+	i := in.(*input)
+	o := out.(*output)
+	// An unchanged state is returned as given, and a new one is boxed
+	// once per op (input.next): boxing a state per step allocated.
 	switch i.kind {
 	case kRead:
 		if !o.known {
-			return true, s
+			return true, st
 		}
 		if o.value == nil {
-			return !s.present, s
+			return !s.present, st
 		}
-		return s.present && s.v == *o.value, s
+		return s.present && s.v == *o.value, st
 	case kWrite:
-		return true, state{present: true, v: i.to}
+		return true, i.state()
 	default: // kCAS
 		if matches(s, i.from) {
-			return true, state{present: true, v: i.to}
+			return true, i.state()
 		}
 		// An info cas whose expectation does not hold simply did not
 		// apply here; an ok one cannot be placed here.
-		return !o.known, s
+		return !o.known, st
 	}
+}
+
+// state is the register after a write or cas of i.
+func (i *input) state() interface{} {
+	if i.next == nil {
+		return state{present: true, v: i.to}
+	}
+	return i.next
 }
 
 func hashState(st interface{}) uint64 {
@@ -91,8 +102,8 @@ func describeState(st interface{}) string {
 }
 
 func describeOp(in, out interface{}) string {
-	i := in.(input)
-	o := out.(output)
+	i := in.(*input)
+	o := out.(*output)
 	name := i.key
 	if name == "" {
 		name = "reg"
@@ -143,8 +154,10 @@ func model(initial *string, partition func([]porcupine.Operation) [][]porcupine.
 			switch md := m.(type) {
 			case meta:
 				return html.EscapeString(md.text)
-			case vmeta:
+			case *meta:
 				return html.EscapeString(md.text)
+			case *vmeta:
+				return html.EscapeString(tooltip(*md.src))
 			}
 			return ""
 		},

@@ -26,7 +26,7 @@ const (
 
 // rec is one read, write or cas of a key: its invocation and what became of it.
 type rec struct {
-	inv    harness.Op
+	inv    *harness.Op // into the checked history, which is not copied
 	comp   *harness.Op // nil: never completed (treated as info)
 	kind   kind
 	status status
@@ -38,12 +38,15 @@ type rec struct {
 
 // keyHist is everything about one key.
 type keyHist struct {
-	key     string
-	recs    []rec                 // every op of the key, in invocation order
-	ops     []porcupine.Operation // what porcupine checks; Metadata is meta{rec}
-	pruned  int                   // info writes dropped because nothing observed their value
-	bounded int                   // info writes given the return of their value's first observer
-	first   int64                 // earliest invocation, to order keys
+	key      string
+	recs     []rec                 // every op of the key, in invocation order
+	ops      []porcupine.Operation // what porcupine checks; Metadata is *meta
+	pruned   int                   // info writes dropped because nothing observed their value
+	bounded  int                   // info writes given the return of their value's first observer
+	searched *searched             // porcupine's search, for a failing key it decided
+	nRecs    int                   // len(recs) and len(ops), kept when a valid key lets them go
+	nOps     int
+	first    int64 // earliest invocation, to order keys
 }
 
 // split groups the register ops of h by key, in order of first appearance.
@@ -52,10 +55,36 @@ type keyHist struct {
 // time +∞, then build prunes and bounds them (unless opts.NoPrune). Ops of
 // other functions are counted in ignored.
 func split(h harness.History, opts Options) (keys []*keyHist, ignored int) {
+	keys, ignored = splitRecs(h, opts)
+	for _, kh := range keys {
+		kh.build(opts)
+	}
+	return keys, ignored
+}
+
+// splitRecs is split without build, which check runs in parallel.
+func splitRecs(h harness.History, opts Options) (keys []*keyHist, ignored int) {
+	type at struct {
+		kh *keyHist
+		i  int
+	}
 	byKey := map[string]*keyHist{}
-	for _, p := range h.Pairs() {
+	open := map[harness.Process]at{}
+	for i := range h {
+		op := &h[i]
+		if op.IsNemesis() {
+			continue
+		}
+		if op.Type != harness.Invoke {
+			// The next op of the same process completes its invocation.
+			if o, ok := open[op.Process]; ok {
+				complete(&o.kh.recs[o.i], op, opts)
+				delete(open, op.Process)
+			}
+			continue
+		}
 		var k kind
-		switch p.Invoke.F {
+		switch op.F {
 		case harness.FRead:
 			k = kRead
 		case harness.FWrite:
@@ -64,42 +93,43 @@ func split(h harness.History, opts Options) (keys []*keyHist, ignored int) {
 			k = kCAS
 		default:
 			ignored++
+			delete(open, op.Process)
 			continue
 		}
-		r := rec{inv: p.Invoke, comp: p.Completion, kind: k, call: p.Invoke.Time, ret: never, status: stInfo}
-		if p.Completion != nil {
-			switch p.Completion.Type {
-			case harness.OK:
-				r.status, r.ret = stOK, p.Completion.Time
-			case harness.Fail:
-				r.status, r.ret = stFail, p.Completion.Time
-			}
-		}
+		r := rec{inv: op, kind: k, call: op.Time, ret: never, status: stInfo}
 		switch k {
-		case kRead:
-			if r.status == stOK {
-				r.value = p.Completion.Value
-				if r.value == nil && opts.NilReadsUnknown {
-					r.status = stInfo // dropped below, as unknown reads are
-				}
-			}
 		case kWrite:
-			r.value = p.Invoke.Value
+			r.value = op.Value
 		case kCAS:
-			r.value, r.from = p.Invoke.Value, p.Invoke.From
+			r.value, r.from = op.Value, op.From
 		}
-		kh := byKey[p.Invoke.Key]
+		kh := byKey[op.Key]
 		if kh == nil {
-			kh = &keyHist{key: p.Invoke.Key, first: r.call}
-			byKey[p.Invoke.Key] = kh
+			kh = &keyHist{key: op.Key, first: r.call}
+			byKey[op.Key] = kh
 			keys = append(keys, kh)
 		}
 		kh.recs = append(kh.recs, r)
-	}
-	for _, kh := range keys {
-		kh.build(opts)
+		open[op.Process] = at{kh, len(kh.recs) - 1}
 	}
 	return keys, ignored
+}
+
+// complete records the completion c of r.
+func complete(r *rec, c *harness.Op, opts Options) {
+	r.comp = c
+	switch c.Type {
+	case harness.OK:
+		r.status, r.ret = stOK, c.Time
+	case harness.Fail:
+		r.status, r.ret = stFail, c.Time
+	}
+	if r.kind == kRead && r.status == stOK {
+		r.value = c.Value
+		if r.value == nil && opts.NilReadsUnknown {
+			r.status = stInfo // dropped later, as unknown reads are
+		}
+	}
 }
 
 // build turns the key's records into porcupine operations. Info writes and
@@ -130,56 +160,16 @@ func split(h harness.History, opts Options) (keys []*keyHist, ignored int) {
 // This one needs v to be written once; Gauntlet's workloads make all written
 // values unique, Jepsen's cas-register tests do not.
 func (kh *keyHist) build(opts Options) {
-	observed := map[string]bool{}
-	firstSeen := map[string]int64{} // value -> earliest return of an ok observer
-	writers := map[string]int{}
+	var info map[string]*infoValue
 	if !opts.NoPrune {
-		for _, r := range kh.recs {
-			var seen *string
-			switch {
-			case r.kind == kRead && r.status == stOK:
-				seen = r.value
-			case r.kind == kCAS && r.status == stOK:
-				seen = r.from
-			}
-			if r.kind != kRead && r.status != stFail && r.value != nil {
-				writers[*r.value]++
-			}
-			if seen == nil {
-				continue
-			}
-			observed[*seen] = true
-			if t, ok := firstSeen[*seen]; !ok || r.ret < t {
-				firstSeen[*seen] = r.ret
-			}
-		}
+		info = infoValues(kh.recs)
 	}
-	if !opts.NoPrune {
-		// An info cas observes its from only if it is kept itself, i.e. if
-		// its own value is observed: grow the kept set to a fixpoint, each
-		// newly observed value visiting the info cas that wrote it.
-		casFrom := map[string][]string{} // info cas: value written -> values expected
-		for _, r := range kh.recs {
-			if r.kind == kCAS && r.status == stInfo && r.from != nil && r.value != nil {
-				casFrom[*r.value] = append(casFrom[*r.value], *r.from)
-			}
-		}
-		var todo []string
-		for v := range observed {
-			todo = append(todo, v)
-		}
-		for len(todo) > 0 {
-			v := todo[len(todo)-1]
-			todo = todo[:len(todo)-1]
-			for _, from := range casFrom[v] {
-				if !observed[from] {
-					observed[from] = true
-					todo = append(todo, from)
-				}
-			}
-		}
-	}
-	kh.ops = kh.ops[:0]
+	kh.ops = make([]porcupine.Operation, 0, len(kh.recs))
+	// One allocation each for the ops' inputs, outputs and metadata, which
+	// the operations point into (boxing values would allocate per op).
+	ins := make([]input, 0, len(kh.recs))
+	outs := make([]output, 0, len(kh.recs))
+	metas := make([]meta, 0, len(kh.recs))
 	for i, r := range kh.recs {
 		if r.status == stFail || (r.kind == kRead && r.status != stOK) {
 			continue
@@ -197,24 +187,101 @@ func (kh *keyHist) build(opts Options) {
 		}
 		ret := r.ret
 		if !opts.NoPrune && r.status == stInfo && r.kind != kRead {
-			if !observed[in.to] {
+			iv := info[in.to]
+			if !iv.observed {
 				kh.pruned++
 				continue
 			}
-			t, seen := firstSeen[in.to]
+			t, seen := iv.firstSeen, iv.seen
 			initial := opts.Initial != nil && *opts.Initial == in.to
 			// "" is excluded: a cas expecting "" may have seen the
 			// absent register (see matches), not this write.
-			if seen && writers[in.to] == 1 && !initial && in.to != "" && t >= r.call {
+			if seen && iv.writers == 1 && !initial && in.to != "" && t >= r.call {
 				ret = t
 				kh.bounded++
 			}
 		}
+		ins, outs, metas = append(ins, in), append(outs, out), append(metas, meta{rec: i})
 		kh.ops = append(kh.ops, porcupine.Operation{
-			ClientId: 0, Input: in, Output: out, Call: r.call, Return: ret,
-			Metadata: meta{rec: i},
+			ClientId: 0, Input: &ins[len(ins)-1], Output: &outs[len(outs)-1], Call: r.call, Return: ret,
+			Metadata: &metas[len(metas)-1],
 		})
 	}
+}
+
+// infoValue is what pruning and bounding need to know of a value some info
+// write or cas wrote.
+type infoValue struct {
+	observed  bool  // an ok read or cas saw it, or a kept info cas expected it
+	seen      bool  // an ok read or cas saw it, the first returning at firstSeen
+	firstSeen int64 //
+	writers   int   // writes and cas of it that did not fail
+	casFrom   []string
+}
+
+// infoValues finds the values info writes and cas wrote (usually few) and
+// what observed them. The maps stay as small as the info ops.
+func infoValues(recs []rec) map[string]*infoValue {
+	var info map[string]*infoValue
+	for _, r := range recs {
+		if r.kind != kRead && r.status == stInfo && r.value != nil {
+			if info == nil {
+				info = map[string]*infoValue{}
+			}
+			iv := info[*r.value]
+			if iv == nil {
+				iv = &infoValue{}
+				info[*r.value] = iv
+			}
+			if r.kind == kCAS && r.from != nil {
+				iv.casFrom = append(iv.casFrom, *r.from)
+			}
+		}
+	}
+	if info == nil {
+		return nil
+	}
+	var todo []string
+	for _, r := range recs {
+		var seen *string
+		switch {
+		case r.kind == kRead && r.status == stOK:
+			seen = r.value
+		case r.kind == kCAS && r.status == stOK:
+			seen = r.from
+		}
+		if r.kind != kRead && r.status != stFail && r.value != nil {
+			if iv := info[*r.value]; iv != nil {
+				iv.writers++
+			}
+		}
+		if seen == nil {
+			continue
+		}
+		if iv := info[*seen]; iv != nil {
+			if !iv.observed {
+				todo = append(todo, *seen)
+			}
+			iv.observed = true
+			if !iv.seen || r.ret < iv.firstSeen {
+				iv.seen, iv.firstSeen = true, r.ret
+			}
+		}
+	}
+	// An info cas observes its from only if it is kept itself, i.e. if its
+	// own value is observed: grow the kept set to a fixpoint, each newly
+	// observed value visiting the info cas that wrote it.
+	for len(todo) > 0 {
+		v := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		for _, from := range info[v].casFrom {
+			if iv := info[from]; iv != nil && !iv.observed {
+				iv.observed = true
+				todo = append(todo, from)
+			}
+		}
+	}
+	return info
 }
 
 // showValue renders a value for sentences and the visualization.

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand"
-	"sort"
-	"strconv"
 	"testing"
 	"time"
 
@@ -14,147 +12,21 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gauntlet-dev/gauntlet/checkers/linearizable/linsim"
 	h "github.com/gauntlet-dev/gauntlet/harness"
 )
 
-// simulate produces a linearizable kv history: clients run one op at a time
-// against an atomic register per key, each op taking effect at a random
-// instant within its interval. Keys rotate as the kv workload's do (active
-// keys at a time, each retired after opsPerKey ops). A share of ops time out:
-// the client records info and continues as a new process; the op takes
-// effect later or never.
-// values > 0 draws written values from 0..values-1 (as Jepsen's cas-register
-// tests do) instead of making them unique.
+// simulate produces a linearizable kv history (see linsim) with 20% cas.
+// values > 0 draws written values from 0..values-1 instead of making them
+// unique.
 func simulate(rng *rand.Rand, clients, active, opsPerKey, total int, infoRate float64, values int) h.History {
 	return simulateMix(rng, clients, active, opsPerKey, total, infoRate, values, 0.2)
 }
 
 // simulateMix is simulate with casRate of the ops cas.
 func simulateMix(rng *rand.Rand, clients, active, opsPerKey, total int, infoRate float64, values int, casRate float64) h.History {
-	type sop struct {
-		op       h.Op
-		inv, ret int64
-		lin      int64 // never: did not take effect
-		typ      h.Type
-	}
-	free := make([]int64, clients)
-	procs := make([]int, clients)
-	for i := range procs {
-		procs[i] = i
-	}
-	keys := make([]string, active)
-	count := make([]int, active)
-	nextKey := 0
-	for i := range keys {
-		keys[i] = "k" + strconv.Itoa(nextKey)
-		nextKey++
-	}
-	recent := map[string][]string{}
-	value := 0
-	ops := make([]sop, 0, total)
-	for len(ops) < total {
-		c := 0
-		for i := range free {
-			if free[i] < free[c] {
-				c = i
-			}
-		}
-		slot := rng.Intn(active)
-		key := keys[slot]
-		o := h.Op{Process: h.Process(procs[c]), Key: key}
-		x := rng.Float64()
-		switch {
-		case x < 0.5:
-			o.F = h.FRead
-		case x < 0.5+casRate && len(recent[key]) > 0:
-			rv := recent[key]
-			value++
-			if values > 0 {
-				value = rng.Intn(values)
-			}
-			o.F, o.From, o.Value = h.FCAS, h.Str(rv[rng.Intn(len(rv))]), h.Str(strconv.Itoa(value))
-			recent[key] = append(rv, *o.Value)
-		default:
-			value++
-			if values > 0 {
-				value = rng.Intn(values)
-			}
-			o.F, o.Value = h.FWrite, h.Str(strconv.Itoa(value))
-			recent[key] = append(recent[key], *o.Value)
-		}
-		if n := len(recent[key]); n > 4 {
-			recent[key] = recent[key][n-4:]
-		}
-		if count[slot]++; count[slot] >= opsPerKey {
-			keys[slot], count[slot] = "k"+strconv.Itoa(nextKey), 0
-			nextKey++
-		}
-		inv := free[c] + int64(rng.Intn(200_000))
-		d := int64(500_000 + rng.Intn(4_500_000))
-		so := sop{op: o, inv: inv, ret: inv + d, lin: inv + rng.Int63n(d+1), typ: h.OK}
-		if rng.Float64() < infoRate {
-			so.typ = h.Info
-			if rng.Intn(2) == 0 {
-				so.lin = never
-			} else {
-				so.lin = inv + rng.Int63n(50*d)
-			}
-			procs[c] += clients
-		}
-		free[c] = so.ret
-		ops = append(ops, so)
-	}
-	// Apply in linearization order to learn reads' results and cas outcomes.
-	order := make([]int, len(ops))
-	for i := range order {
-		order[i] = i
-	}
-	sort.Slice(order, func(a, b int) bool { return ops[order[a]].lin < ops[order[b]].lin })
-	reg := map[string]*string{}
-	for _, i := range order {
-		so := &ops[i]
-		if so.lin == never {
-			continue
-		}
-		k := so.op.Key
-		switch so.op.F {
-		case h.FRead:
-			so.op.Value = reg[k]
-		case h.FWrite:
-			reg[k] = so.op.Value
-		case h.FCAS:
-			if reg[k] != nil && *reg[k] == *so.op.From {
-				reg[k] = so.op.Value
-			} else if so.typ == h.OK {
-				so.typ = h.Fail
-			}
-		}
-	}
-	type ev struct {
-		op h.Op
-		t  int64
-	}
-	evs := make([]ev, 0, 2*len(ops))
-	for _, so := range ops {
-		invOp := so.op
-		invOp.Type, invOp.Time = h.Invoke, so.inv
-		if invOp.F == h.FRead {
-			invOp.Value = nil
-		}
-		comp := so.op
-		comp.Type, comp.Time = so.typ, so.ret
-		if comp.F == h.FRead && so.typ != h.OK {
-			comp.Value = nil
-		}
-		evs = append(evs, ev{invOp, so.inv}, ev{comp, so.ret})
-	}
-	sort.SliceStable(evs, func(a, b int) bool { return evs[a].t < evs[b].t })
-	hist := make(h.History, len(evs))
-	for i, e := range evs {
-		e.op.Index = i
-		hist[i] = e.op
-	}
-	return hist
+	return linsim.Simulate(rng, linsim.Config{Clients: clients, Active: active, OpsPerKey: opsPerKey, Total: total,
+		InfoRate: infoRate, CASRate: casRate, Values: values})
 }
 
 func TestSimulatedHistoriesAreLinearizable(t *testing.T) {
@@ -324,4 +196,50 @@ func TestLongRegisterByZones(t *testing.T) {
 	assert.Equal(t, 1, d.Zoned)
 	assert.Contains(t, r.Anomalies[0].Explanation, "returned "+first)
 	t.Log(r.Anomalies[0].Explanation)
+}
+
+// A seeded violation (a stale read in the second half) of each benchmark
+// shape is found, with the stale read as the first anomaly, and a busy
+// register's verdict takes no search.
+func TestSeededViolationsPerShape(t *testing.T) {
+	shapes := map[string]linsim.Config{
+		"hot5":  {Clients: 5, Active: 1, OpsPerKey: 1 << 30, Total: 20_000, InfoRate: 0.01, CASRate: 0.2},
+		"hot20": {Clients: 20, Active: 1, OpsPerKey: 1 << 30, Total: 20_000, InfoRate: 0.01, CASRate: 0.2},
+		"easy":  {Clients: 20, Active: 10, OpsPerKey: 100, Total: 100_000, InfoRate: 0.01, CASRate: 0.2},
+	}
+	for name, cfg := range shapes {
+		t.Run(name, func(t *testing.T) {
+			hh := linsim.Simulate(rand.New(rand.NewSource(1)), cfg)
+			start := time.Now()
+			r, d := run(t, hh, Options{})
+			require.Equal(t, h.Valid, r.Validity, r.Summary)
+			assert.Equal(t, d.Keys, d.Zoned, "every key decided by chains")
+			t.Logf("valid in %s", time.Since(start))
+
+			stale := linsim.StaleRead(hh)
+			require.Positive(t, stale)
+			start = time.Now()
+			r, _ = run(t, hh, Options{})
+			t.Logf("invalid in %s: %s", time.Since(start), r.Anomalies[0].Explanation)
+			require.Equal(t, h.Invalid, r.Validity, r.Summary)
+			assert.Equal(t, hh[stale].Time, r.Anomalies[0].Time, "the stale read is the first anomaly")
+			assert.Contains(t, r.Anomalies[0].Explanation, "returned "+*hh[stale].Value)
+			assert.Less(t, time.Since(start), 20*time.Second)
+		})
+	}
+}
+
+// A busy register's violation is drawn from the chains of values its proof
+// names, which porcupine searches at once, not from a long prefix.
+func TestBusyKeyDrawingIsBounded(t *testing.T) {
+	hh := linsim.Simulate(rand.New(rand.NewSource(1)), linsim.Config{Clients: 20, Active: 1, OpsPerKey: 1 << 30, Total: 20_000, InfoRate: 0.01, CASRate: 0.2})
+	require.Positive(t, linsim.StaleRead(hh))
+	start := time.Now()
+	r, d := runDrawn(t, hh, Options{})
+	t.Logf("invalid in %s; drawn %v, undrawn %v", time.Since(start), d.Drawn, d.Undrawn)
+	require.Equal(t, h.Invalid, r.Validity, r.Summary)
+	assert.Equal(t, []string{"k0"}, d.Drawn, "the chains the violation involves are drawn")
+	require.Len(t, d.Invalid, 1)
+	assert.Positive(t, d.Invalid[0].Linearized)
+	assert.Less(t, time.Since(start), 15*time.Second)
 }

@@ -2,16 +2,20 @@ package linearizable
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"html/template"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/anishathalye/porcupine"
 
+	"github.com/gauntlet-dev/gauntlet/checkers/budget"
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
@@ -56,19 +60,37 @@ func Visualize(w io.Writer, h harness.History, keys []string, opts Options) erro
 	if len(chosen) == 0 {
 		return fmt.Errorf("visualize: none of the keys %q has read, write or cas ops", keys)
 	}
-	_, info, _, _ := verbose(opts.Initial, chosen, nil, timeout)
+	mem := budget.Start(opts.MemoryBudget)
+	defer mem.Stop()
+	res, info, _, _ := verbose(opts.Initial, chosen, nil, timeout, mem)
+	if mem.Exceeded() && res == porcupine.Unknown {
+		return fmt.Errorf("visualize: %s", mem.Reason())
+	}
 	info.AddAnnotations(faultAnnotations(h))
 	return porcupine.Visualize(model(opts.Initial, nil), info, w)
 }
 
-func writeVisualization(path string, m porcupine.Model, info porcupine.LinearizationInfo, h harness.History) error {
+// viewDir holds the per-key pages, inside the run directory.
+const viewDir = "linearizability"
+
+// view is one drawn key's page, relative to the run directory.
+type view struct {
+	Key  string
+	File string
+	Note string // what of the key it shows, if not all
+}
+
+func writeVisualization(path string, initial *string, info porcupine.LinearizationInfo, h harness.History) error {
 	info.AddAnnotations(faultAnnotations(h))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("write visualization: %w", err)
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("write visualization: %w", err)
 	}
 	bw := bufio.NewWriter(f)
-	if err := porcupine.Visualize(m, info, bw); err != nil {
+	if err := porcupine.Visualize(model(initial, nil), info, bw); err != nil {
 		f.Close()
 		return fmt.Errorf("write visualization %s: %w", path, err)
 	}
@@ -77,6 +99,27 @@ func writeVisualization(path string, m porcupine.Model, info porcupine.Lineariza
 		return fmt.Errorf("write visualization %s: %w", path, err)
 	}
 	return f.Close()
+}
+
+var indexPage = template.Must(template.New("index").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>Linearizability: failing keys</title>
+<style>body{font-family:sans-serif;margin:1em}iframe{width:100%;height:70vh;border:1px solid #ccc}</style>
+</head><body>
+<h1>Porcupine's view of the failing keys</h1>
+<p>Each key's longest partial linearizations, with the faults as annotations. Each frame is also a page of its own.</p>
+{{range .}}<h2>Key {{.Key}} <small>(<a href="{{.File}}">{{.File}}</a>)</small></h2>
+{{if .Note}}<p>Shown: {{.Note}}.</p>{{end}}
+<iframe src="{{.File}}" title="key {{.Key}}"></iframe>
+{{end}}</body></html>
+`))
+
+// writeIndex writes linearizability.html: the per-key pages, framed.
+func writeIndex(path string, views []view) error {
+	var buf bytes.Buffer
+	if err := indexPage.Execute(&buf, views); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o644)
 }
 
 var faultColors = []string{"#f8d7da", "#fff3cd", "#d1ecf1", "#e2d9f3", "#d4edda", "#fde2c8"}

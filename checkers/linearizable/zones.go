@@ -2,7 +2,6 @@ package linearizable
 
 import (
 	"fmt"
-	"sort"
 
 	"github.com/anishathalye/porcupine"
 )
@@ -26,9 +25,6 @@ import (
 // porcupine's are: ops that touch are concurrent, so only strict overlaps
 // conflict. Tests hold this against porcupine on random histories.
 
-// zoneMinOps: shorter keys go to porcupine, which also draws them.
-const zoneMinOps = 1000
-
 type cluster struct {
 	value              *string // nil: absent
 	write              int     // op index of the write, -1 for the initial value
@@ -36,6 +32,7 @@ type cluster struct {
 	minFinish, maxCall int64
 	first, last        int // op indices of the earliest completion and the latest invocation (-1: the initial write)
 	reads              int
+	values             int // chains: how many values the chain holds
 }
 
 type zone struct {
@@ -60,7 +57,7 @@ func zonesApply(kh *keyHist, initial *string) bool {
 		written[*initial] = true
 	}
 	for _, op := range kh.ops {
-		in := op.Input.(input)
+		in := op.Input.(*input)
 		switch in.kind {
 		case kCAS:
 			return false
@@ -94,7 +91,7 @@ func zonesFind(kh *keyHist, initial *string) (zoneConflict, bool) {
 	clusters[key(initial)] = init
 	ordered := []*cluster{init} // map order would make explanations vary
 	for i, op := range kh.ops {
-		in := op.Input.(input)
+		in := op.Input.(*input)
 		if in.kind == kWrite {
 			c := &cluster{value: &in.to, write: i, call: op.Call, ret: op.Return,
 				minFinish: op.Return, maxCall: op.Call, first: i, last: i}
@@ -103,7 +100,7 @@ func zonesFind(kh *keyHist, initial *string) (zoneConflict, bool) {
 		}
 	}
 	for i, op := range kh.ops {
-		in, out := op.Input.(input), op.Output.(output)
+		in, out := op.Input.(*input), op.Output.(*output)
 		if in.kind != kRead {
 			continue
 		}
@@ -119,30 +116,7 @@ func zonesFind(kh *keyHist, initial *string) (zoneConflict, bool) {
 			c.maxCall, c.last = op.Call, i
 		}
 	}
-	var fwd, bwd []zone
-	for _, c := range ordered {
-		if c.minFinish < c.maxCall {
-			fwd = append(fwd, zone{c.minFinish, c.maxCall, c})
-		} else {
-			bwd = append(bwd, zone{c.maxCall, c.minFinish, c})
-		}
-	}
-	sort.SliceStable(fwd, func(i, j int) bool { return fwd[i].lo < fwd[j].lo })
-	for i := 1; i < len(fwd); i++ {
-		if fwd[i].lo < fwd[i-1].hi {
-			return zoneConflict{read: -1, a: fwd[i-1], b: fwd[i]}, true // both held over the overlap
-		}
-	}
-	// Forward zones are now disjoint and sorted by both ends: only the last
-	// one starting before a backward zone can contain it.
-	sort.SliceStable(bwd, func(i, j int) bool { return bwd[i].hi < bwd[j].hi })
-	for _, b := range bwd {
-		i := sort.Search(len(fwd), func(i int) bool { return fwd[i].lo >= b.lo }) - 1
-		if i >= 0 && b.hi < fwd[i].hi {
-			return zoneConflict{read: -1, a: fwd[i], b: b}, true // no room outside the other's zone
-		}
-	}
-	return zoneConflict{}, false
+	return orderClusters(ordered)
 }
 
 // zonesExplain words a zone conflict of a key zonesApply accepted. The
@@ -153,7 +127,7 @@ func zonesExplain(kh *keyHist, initial *string, clk clock) (explanation, bool) {
 	if !bad || zc.read >= 0 {
 		return explanation{}, false
 	}
-	rec := func(op int) int { return kh.ops[op].Metadata.(meta).rec }
+	rec := func(op int) int { return kh.ops[op].Metadata.(*meta).rec }
 	e := explanation{found: true, ops: len(kh.ops)}
 	var named []int
 	for _, c := range []*cluster{zc.a.c, zc.b.c} {

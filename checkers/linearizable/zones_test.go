@@ -18,11 +18,6 @@ import (
 // coarse time grid (so that ops often touch), reads returning any written
 // value or nothing, and some info writes.
 func randomRW(rng *rand.Rand, clients, n int) h.History {
-	type ev struct {
-		op h.Op
-		t  int64
-		k  int // invoke before completion at equal times: 0, 1
-	}
 	var evs []ev
 	free := make([]int64, clients)
 	procs := make([]int, clients)
@@ -58,6 +53,19 @@ func randomRW(rng *rand.Rand, clients, n int) h.History {
 		evs = append(evs, ev{inv, start, 0}, ev{comp, end, 1})
 		free[c] = end + 1
 	}
+	return gridHistory(evs)
+}
+
+// ev is an invocation or completion on a coarse time grid.
+type ev struct {
+	op h.Op
+	t  int64
+	k  int // invoke before completion at equal times: 0, 1
+}
+
+// gridHistory orders evs by time, invocations first at equal times, and
+// numbers them.
+func gridHistory(evs []ev) h.History {
 	sort.SliceStable(evs, func(a, b int) bool {
 		if evs[a].t != evs[b].t {
 			return evs[a].t < evs[b].t
@@ -72,41 +80,68 @@ func randomRW(rng *rand.Rand, clients, n int) h.History {
 	return hist
 }
 
-func TestZonesAgreeWithPorcupine(t *testing.T) {
-	rng := rand.New(rand.NewSource(1))
-	m := model(nil, nil)
+// agreement holds a decision procedure (zones, chains) and the
+// explanations against porcupine on n random one-key histories from gen; a
+// quarter start at "init" (adapt rewrites them for it: reads of nothing
+// read it). Porcupine judges every op as recorded, the procedure what
+// pruning and bounding keep (and, if unpruned is set, every op too). Every
+// violation must get a proof in words, and no linearizable history one.
+type agreement struct {
+	gen      func(rng *rand.Rand) h.History
+	adapt    func(rng *rand.Rand, hh h.History, initial *string)
+	applies  func(kh *keyHist, initial *string) bool
+	decide   func(kh *keyHist, initial *string) porcupine.CheckResult
+	unpruned bool
+}
+
+func (a agreement) run(t *testing.T, seed int64, n int) map[porcupine.CheckResult]int {
+	rng := rand.New(rand.NewSource(seed))
 	counts := map[porcupine.CheckResult]int{}
-	for i := 0; i < 8000; i++ {
-		hh := randomRW(rng, 2+rng.Intn(4), 4+rng.Intn(14))
+	for i := 0; i < n; i++ {
+		hh := a.gen(rng)
 		var initial *string
-		m := m
-		if i%4 == 0 { // a register that starts at "init"
+		if i%4 == 0 {
 			initial = s("init")
-			m = model(initial, nil)
-			for j, op := range hh {
-				if op.F == h.FRead && op.Type == h.OK && op.Value == nil {
-					hh[j].Value = initial
-				}
-			}
+			a.adapt(rng, hh, initial)
 		}
 		full, _ := split(hh, Options{NoPrune: true, Initial: initial})
 		rewritten, _ := split(hh, Options{Initial: initial})
 		require.Len(t, full, 1)
-		want := porcupine.CheckOperationsTimeout(m, full[0].ops, 10*time.Second)
-		require.True(t, zonesApply(rewritten[0], initial))
-		got := zonesCheck(rewritten[0], initial)
-		if !assert.Equal(t, want, got, "history %d:\n%v", i, hh) {
-			return
+		want := porcupine.CheckOperationsTimeout(model(initial, nil), full[0].ops, 10*time.Second)
+		require.True(t, a.applies(rewritten[0], initial))
+		got := a.decide(rewritten[0], initial)
+		if !assert.Equal(t, want, got, "history %d (pruned):\n%v", i, hh) {
+			return counts
 		}
-		// Every violation of a read/write register gets a proof in words,
-		// and no linearizable history gets one.
+		if a.unpruned && !assert.Equal(t, want, a.decide(full[0], initial), "history %d (unpruned):\n%v", i, hh) {
+			return counts
+		}
 		e := explainKey(rewritten[0], initial, clock{})
 		if !assert.Equal(t, want == porcupine.Illegal, e.found, "history %d: %q\n%v", i, e.text, hh) {
-			return
+			return counts
 		}
 		counts[got]++
 	}
 	t.Logf("verdicts: %v", counts)
+	return counts
+}
+
+// readsOfNothingReadInitial adapts a history to a register starting at initial.
+func readsOfNothingReadInitial(_ *rand.Rand, hh h.History, initial *string) {
+	for j, op := range hh {
+		if op.F == h.FRead && op.Type == h.OK && op.Value == nil {
+			hh[j].Value = initial
+		}
+	}
+}
+
+func TestZonesAgreeWithPorcupine(t *testing.T) {
+	counts := agreement{
+		gen:     func(rng *rand.Rand) h.History { return randomRW(rng, 2+rng.Intn(4), 4+rng.Intn(14)) },
+		adapt:   readsOfNothingReadInitial,
+		applies: zonesApply,
+		decide:  zonesCheck,
+	}.run(t, 1, 8000)
 	assert.Greater(t, counts[porcupine.Ok], 1000)
 	assert.Greater(t, counts[porcupine.Illegal], 1000)
 }

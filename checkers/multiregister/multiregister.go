@@ -20,6 +20,7 @@ import (
 
 	"github.com/anishathalye/porcupine"
 
+	"github.com/gauntlet-dev/gauntlet/checkers/budget"
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
@@ -40,6 +41,9 @@ type Checker struct {
 	// means "we don't know what the read saw" ("nil reads are always
 	// legal"). Without it nil means the register was absent.
 	NilReadsUnknown bool
+	// MemoryBudget bounds the search's heap growth in bytes (0:
+	// budget.Default()); beyond it the result is unknown.
+	MemoryBudget int64
 }
 
 // New returns a checker; timeout 0 means 60 s. A timeout is unknown, never valid.
@@ -198,7 +202,7 @@ func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Resul
 	}
 	m := model(c.Initial, c.NilReadsUnknown)
 	start := time.Now()
-	r := porcupine.CheckOperationsTimeout(m, ops, c.Timeout)
+	r, overBudget := budget.Check(m, ops, c.Timeout, c.MemoryBudget)
 	switch r {
 	case porcupine.Ok:
 		res.Validity = harness.Valid
@@ -215,6 +219,9 @@ func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Resul
 	default:
 		res.Validity = harness.Unknown
 		res.Summary = fmt.Sprintf("the search timed out after %s over %d transactions: unknown, not valid", c.Timeout, len(ops))
+		if overBudget != "" {
+			res.Summary = fmt.Sprintf("%s over %d transactions: unknown, not valid", overBudget, len(ops))
+		}
 	}
 	return res
 }
