@@ -16,6 +16,7 @@ import (
 	"github.com/gauntlet-dev/gauntlet/deploy/docker"
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/report"
+	"github.com/gauntlet-dev/gauntlet/targets/consul"
 	"github.com/gauntlet-dev/gauntlet/targets/etcd"
 )
 
@@ -45,17 +46,21 @@ type OptionFlag struct{ Key, Help string }
 
 // OptionFlags lists the option keys, in the order `gauntlet run` shows them.
 func OptionFlags() []OptionFlag {
-	return []OptionFlag{
+	fs := []OptionFlag{
 		{OptEtcdVersion, "etcd: version to build (--system etcd)"},
 		{OptEtcdBinary, "etcd: use this etcd binary instead of building one"},
 		{OptEtcdSerializable, "etcd: true = serializable (possibly stale) reads"},
 		{OptEtcdElectionMS, "etcd: election timeout in ms (etcd's default 1000; at least 5 heartbeats)"},
 		{OptEtcdHeartbeatMS, "etcd: heartbeat interval in ms (etcd's default 100)"},
 	}
+	for _, f := range consul.Flags {
+		fs = append(fs, OptionFlag{f.Name, f.Help})
+	}
+	return fs
 }
 
 // Systems lists the system names.
-func Systems() []string { return []string{"raft", "quorum", "etcd"} }
+func Systems() []string { return []string{"raft", "quorum", "etcd", "consul"} }
 
 // Deployments lists the deployment names.
 func Deployments() []string { return []string{"local", "docker"} }
@@ -86,6 +91,15 @@ func System(name string, opts map[string]string, log harness.Logger) (harness.Sy
 			o.Logf = func(f string, args ...any) { log.Info(fmt.Sprintf(f, args...)) }
 		}
 		return etcd.New(o), nil
+	case "consul":
+		o, err := consul.FromMap(opts)
+		if err != nil {
+			return nil, err
+		}
+		if log != nil {
+			o.Logf = func(f string, args ...any) { log.Info(fmt.Sprintf(f, args...)) }
+		}
+		return consul.New(o), nil
 	}
 	return nil, fmt.Errorf("unknown system %q (known: %s)", name, strings.Join(Systems(), ", "))
 }
