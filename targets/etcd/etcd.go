@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,7 +45,10 @@ type Options struct {
 const DefaultVersion = "v3.6.10"
 
 // System is etcd as a harness.System.
-type System struct{ o Options }
+type System struct {
+	o       Options
+	members members // client addresses of all members, for Digest
+}
 
 // New returns the etcd system.
 func New(o Options) *System {
@@ -59,6 +63,7 @@ func New(o Options) *System {
 
 var _ harness.System = (*System)(nil)
 var _ harness.SharedPeers = (*System)(nil)
+var _ harness.Converger = (*System)(nil)
 
 func (s *System) Name() string { return "etcd" }
 
@@ -162,7 +167,9 @@ func (s *System) Status(ctx context.Context, addr string) (harness.NodeStatus, e
 }
 
 // Digest hashes every key/value the member serves locally (a serializable
-// range over the whole keyspace) and reports its revision as Applied.
+// range over the whole keyspace), reports its revision as Applied, and adds
+// the revision and the state at the members' lowest revision as pseudo-keys
+// (divergence.go: how etcd #13766 shows).
 func (s *System) Digest(ctx context.Context, addr string) (harness.Digest, error) {
 	c := newGateway(addr, 10*time.Second)
 	var r rangeResp
@@ -181,6 +188,13 @@ func (s *System) Digest(ctx context.Context, addr string) (harness.Digest, error
 	d.Digest = hex.EncodeToString(h.Sum(nil))[:16]
 	d.Keys = len(r.Kvs)
 	fmt.Sscan(r.Header.Revision, &d.Applied)
+	rev := int64(d.Applied)
+	d.Values[KeyRevision] = strconv.FormatInt(rev, 10)
+	st, err := stateAt(ctx, c, s.minRevision(ctx, rev))
+	if err != nil {
+		return harness.Digest{}, err
+	}
+	d.Values[KeyState] = st
 	return d, nil
 }
 

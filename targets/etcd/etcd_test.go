@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -99,6 +100,9 @@ func TestRealMember(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, d.Keys)
 	assert.NotEmpty(t, d.Digest)
+	rev := d.Values[KeyRevision]
+	assert.Equal(t, strconv.FormatUint(d.Applied, 10), rev)
+	assert.Regexp(t, "^r"+rev+"/[0-9a-f]{8}$", d.Values[KeyState], "HashKV at the only member's revision")
 
 	// A member that is gone: reads fail, writes are certainly not applied (never sent).
 	_ = cmd.Process.Kill()
