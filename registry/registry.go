@@ -39,6 +39,7 @@ const (
 	OptEtcdSerializable = "etcd-serializable-reads"
 	OptEtcdElectionMS   = "etcd-election-ms"
 	OptEtcdHeartbeatMS  = "etcd-heartbeat-ms"
+	OptEtcdPadKeys      = "etcd-pad-keys"
 )
 
 // OptionFlag is one key of Test.Options with its help text.
@@ -52,6 +53,7 @@ func OptionFlags() []OptionFlag {
 		{OptEtcdSerializable, "etcd: true = serializable (possibly stale) reads"},
 		{OptEtcdElectionMS, "etcd: election timeout in ms (etcd's default 1000; at least 5 heartbeats)"},
 		{OptEtcdHeartbeatMS, "etcd: heartbeat interval in ms (etcd's default 100)"},
+		{OptEtcdPadKeys, "etcd: write N padding keys; writes and cas also compare them (always true), which lengthens etcd's apply window of #13766"},
 	}
 	for _, f := range consul.Flags {
 		fs = append(fs, OptionFlag{f.Name, f.Help})
@@ -109,16 +111,16 @@ func System(name string, opts map[string]string, log harness.Logger) (harness.Sy
 // as a configuration error, rather than as a cluster that never starts.
 func etcdTimeouts(opts map[string]string, o *etcd.Options) error {
 	for _, f := range []struct {
-		key string
-		dst *int
-	}{{OptEtcdElectionMS, &o.ElectionMS}, {OptEtcdHeartbeatMS, &o.HeartbeatMS}} {
+		key, unit string
+		dst       *int
+	}{{OptEtcdElectionMS, "milliseconds", &o.ElectionMS}, {OptEtcdHeartbeatMS, "milliseconds", &o.HeartbeatMS}, {OptEtcdPadKeys, "keys", &o.PadKeys}} {
 		v := opts[f.key]
 		if v == "" {
 			continue
 		}
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 {
-			return fmt.Errorf("--%s wants a positive number of milliseconds, got %q", f.key, v)
+			return fmt.Errorf("--%s wants a positive number of %s, got %q", f.key, f.unit, v)
 		}
 		*f.dst = n
 	}

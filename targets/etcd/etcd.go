@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
@@ -32,6 +33,10 @@ type Options struct {
 	// SerializableReads makes reads serializable (served locally, possibly
 	// stale — documented etcd behaviour), instead of linearizable.
 	SerializableReads bool
+	// PadKeys > 0 writes that many padding keys once and makes every write
+	// and cas a txn that also compares them (always true): padding.go, for
+	// etcd #13766.
+	PadKeys int
 	// Election timeout and heartbeat in ms (0 = etcd's defaults 1000/100).
 	ElectionMS, HeartbeatMS int
 	// OpTimeout bounds Status calls (default 2s). Client ops are bounded only
@@ -48,6 +53,8 @@ const DefaultVersion = "v3.6.10"
 type System struct {
 	o       Options
 	members members // client addresses of all members, for Digest
+	padOnce sync.Once
+	padErr  error
 }
 
 // New returns the etcd system.
@@ -121,8 +128,22 @@ func (s *System) Launch(binary string, n harness.NodeSpec) harness.Launch {
 }
 
 // NewClient returns a client bound to the member at addr.
+// With PadKeys, the first call writes the padding keys (before the main
+// phase: the runner makes every client before any worker starts).
 func (s *System) NewClient(node, addr string) (harness.Client, error) {
-	return newClient(node, addr, 0, s.o.SerializableReads), nil
+	c := newClient(node, addr, 0, s.o.SerializableReads)
+	if s.o.PadKeys > 0 {
+		s.padOnce.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			s.padErr = writePadding(ctx, addr, s.o.PadKeys)
+		})
+		if s.padErr != nil {
+			return nil, s.padErr
+		}
+		c.pad = true
+	}
+	return c, nil
 }
 
 // Status asks the member about itself.
