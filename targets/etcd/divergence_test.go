@@ -82,3 +82,39 @@ func TestDivergedHistoryIsNamed(t *testing.T) {
 	ds = digests(t, s, memberStub(t, 10, good), memberStub(t, 9, good))
 	assert.Equal(t, ds[0].Values[KeyState], ds[1].Values[KeyState])
 }
+
+// TestPaddedOpsCompareThePadding: with padding, a write is a txn whose
+// only compare covers the padding range, a cas has it besides its value
+// compare, and a txn that did not succeed is a fail, never an ok.
+func TestPaddedOpsCompareThePadding(t *testing.T) {
+	var paths []string
+	var compares [][]map[string]any
+	succeeded := true
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Compare []map[string]any `json:"compare"`
+		}
+		require.NoError(t, json.NewDecoder(r.Body).Decode(&req))
+		paths, compares = append(paths, r.URL.Path), append(compares, req.Compare)
+		fmt.Fprintf(w, `{"succeeded":%v}`, succeeded)
+	}))
+	t.Cleanup(srv.Close)
+	c := newClient("n1", strings.TrimPrefix(srv.URL, "http://"), 0, false)
+	c.pad = true
+	w := c.Invoke(context.Background(), harness.Op{Type: harness.Invoke, F: harness.FWrite, Key: "k", Value: harness.Str("1")})
+	assert.Equal(t, harness.OK, w.Type)
+	cas := c.Invoke(context.Background(), harness.Op{Type: harness.Invoke, F: harness.FCAS, Key: "k", From: harness.Str("1"), Value: harness.Str("2")})
+	assert.Equal(t, harness.OK, cas.Type)
+	require.Equal(t, []string{"/v3/kv/txn", "/v3/kv/txn"}, paths)
+	assert.Len(t, compares[0], 1)
+	assert.Len(t, compares[1], 2)
+	for _, cmp := range []map[string]any{compares[0][0], compares[1][1]} {
+		assert.Equal(t, b64(padPrefix), cmp["key"])
+		assert.Equal(t, b64(padEnd), cmp["range_end"])
+		assert.Equal(t, "GREATER", cmp["result"])
+		assert.Equal(t, "-1", cmp["version"])
+	}
+	succeeded = false
+	w = c.Invoke(context.Background(), harness.Op{Type: harness.Invoke, F: harness.FWrite, Key: "k", Value: harness.Str("3")})
+	assert.Equal(t, harness.Fail, w.Type)
+}
