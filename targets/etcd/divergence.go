@@ -71,12 +71,28 @@ func revisionOf(ctx context.Context, addr string) (int64, error) {
 	return strconv.ParseInt(st.Header.Revision, 10, 64)
 }
 
-// minRevision is the lowest revision among the members that answer (own,
-// the revision of the member asked, is always among them).
+// minRevision is the lowest revision among the members that answer within
+// a second (own, the revision of the member asked, is always among them).
+// The members are asked at once: the runner gives a whole digest 2 s.
 func (s *System) minRevision(ctx context.Context, own int64) int64 {
+	addrs := s.members.get()
+	revs := make([]int64, len(addrs))
+	var wg sync.WaitGroup
+	for i, a := range addrs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			if r, err := revisionOf(cctx, a); err == nil {
+				revs[i] = r
+			}
+		}()
+	}
+	wg.Wait()
 	min := own
-	for _, a := range s.members.get() {
-		if r, err := revisionOf(ctx, a); err == nil && r < min {
+	for _, r := range revs {
+		if r > 0 && r < min {
 			min = r
 		}
 	}
