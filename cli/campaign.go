@@ -195,8 +195,11 @@ func cmdCampaignMerge(e *env, args []string) int {
 }
 
 func cmdBench(ctx context.Context, e *env, args []string) int {
+	if len(args) > 0 && args[0] == "reproduce" {
+		return cmdReproduce(ctx, e, args[1:])
+	}
 	if len(args) == 0 || args[0] != "detect" {
-		return badArgs(e, "bench", "want `gauntlet bench detect [flags]`")
+		return badArgs(e, "bench", "want `gauntlet bench detect [flags]` or `gauntlet bench reproduce [flags]`")
 	}
 	fs := flag.NewFlagSet("bench detect", flag.ContinueOnError)
 	var cf campaignFlags

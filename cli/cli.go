@@ -53,7 +53,7 @@ func commands() []command {
 		{"report", "DIR", "(re)write report.html of a stored run and the results index", cmdReport},
 		{"serve", "[--addr 127.0.0.1:8080] [DIR]", "serve the results folder (default results/)", cmdServe},
 		{"campaign", "[flags] FILE | merge DIR...", "run a matrix of tests (campaigns/*.yaml), resumable, shardable, with a summary", cmdCampaign},
-		{"bench", "detect [flags]", "the detection benchmark: every catalog bug caught, no false positives", cmdBench},
+		{"bench", "detect|reproduce [flags]", "benchmarks: every catalog bug caught (detect); known real bugs on affected and fixed releases (reproduce)", cmdBench},
 		{"shrink", "[flags] DIR", "find a smaller configuration of an invalid run that still fails", cmdShrink},
 	}
 }

@@ -87,7 +87,8 @@ func writeTestJSON(path string, tst harness.Test) error {
 
 func TestBadFlagsExit64WithOneLine(t *testing.T) {
 	for _, args := range [][]string{{"run", "--nodes", "x"}, {"run", "--time-limit", "0s"}, {"run", "extra"}, {"nope"}, {"check"},
-		{"run", "--read-fraction", "1.5"}} {
+		{"run", "--read-fraction", "1.5"}, {"bench", "reproduce", "--registry", "no-such.yaml"},
+		{"bench", "reproduce", "--registry", "../campaigns/reproduce.yaml", "--only", "no such bug"}, {"run", "--system", "consul", "--consul-read-mode", "linear"}} {
 		e, _, errb := testEnv()
 		code := dispatch(context.Background(), e, args)
 		assert.Equal(t, harness.ExitUsage, code, args)

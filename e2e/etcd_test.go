@@ -19,26 +19,33 @@ import (
 const etcdUnder = "v3.6.10"
 
 // buildEtcd builds (or finds in the cache) the etcd server the run will use.
-// Without a module proxy the build cannot resolve etcd: that skips the test
-// on a developer's machine, but fails it in CI (CI=true), where a missing
-// proxy must not silently turn the test off.
 func buildEtcd(t *testing.T, version string) {
+	t.Helper()
+	buildTarget(t, "etcd "+version, etcd.New(etcd.Options{Version: version, Logf: t.Logf}).Build)
+}
+
+// buildTarget builds (or finds in the cache) a target's server, where the
+// local deployment will look for it. Without a module proxy the build
+// cannot resolve the server: that skips the test on a developer's machine,
+// but fails it in CI (CI=true), where a missing proxy must not silently
+// turn the test off.
+func buildTarget(t *testing.T, what string, build func(ctx context.Context, cacheDir string) (string, error)) {
 	t.Helper()
 	cache, err := os.UserCacheDir()
 	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	start := time.Now()
-	_, err = etcd.New(etcd.Options{Version: version, Logf: t.Logf}).Build(ctx, filepath.Join(cache, "gauntlet"))
+	_, err = build(ctx, filepath.Join(cache, "gauntlet", "local"))
 	if err == nil {
-		t.Logf("etcd %s ready in %v", version, time.Since(start).Round(time.Millisecond))
+		t.Logf("%s ready in %v", what, time.Since(start).Round(time.Millisecond))
 		return
 	}
 	unresolved := strings.Contains(err.Error(), "cannot be resolved from the module proxy")
 	if unresolved && os.Getenv("CI") != "true" {
-		t.Skipf("etcd %s cannot be built here (no module proxy?); set CI=true to make this a failure: %v", version, err)
+		t.Skipf("%s cannot be built here (no module proxy?); set CI=true to make this a failure: %v", what, err)
 	}
-	t.Fatalf("building etcd %s: %v", version, err)
+	t.Fatalf("building %s: %v", what, err)
 }
 
 // The correct control: etcd v3.6.10 under kills and pauses on the local

@@ -4,6 +4,7 @@
 package builtin
 
 import (
+	_ "github.com/gauntlet-dev/gauntlet/targets/consul"
 	_ "github.com/gauntlet-dev/gauntlet/targets/etcd"
 	_ "github.com/gauntlet-dev/gauntlet/targets/exec"
 	_ "github.com/gauntlet-dev/gauntlet/targets/kvnode"

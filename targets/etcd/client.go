@@ -151,6 +151,7 @@ type Client struct {
 	node         string
 	g            *gateway
 	serializable bool
+	pad          bool // writes and cas also compare the padding keys (padding.go)
 }
 
 // StaleByDesign is the note every completed serializable read carries in its
@@ -196,8 +197,20 @@ func (c *Client) Invoke(ctx context.Context, op harness.Op) harness.Op {
 			out.Type, out.Error = harness.Fail, "write without a value"
 			return out
 		}
-		err := c.g.call(ctx, "/v3/kv/put", map[string]any{"key": b64(op.Key), "value": b64(*op.Value)}, nil)
+		put := map[string]any{"key": b64(op.Key), "value": b64(*op.Value)}
+		if !c.pad {
+			c.classify(&out, c.g.call(ctx, "/v3/kv/put", put, nil))
+			return out
+		}
+		var r struct {
+			Succeeded bool `json:"succeeded"`
+		}
+		err := c.g.call(ctx, "/v3/kv/txn", map[string]any{"compare": []map[string]any{padCompare()},
+			"success": []map[string]any{{"requestPut": put}}}, &r)
 		c.classify(&out, err)
+		if err == nil && !r.Succeeded {
+			out.Type, out.Error = harness.Fail, "the padding compare failed (padding keys changed?): not written"
+		}
 	case harness.FCAS:
 		if op.Value == nil || op.From == nil {
 			out.Type, out.Error = harness.Fail, "cas without from/to"
@@ -211,8 +224,12 @@ func (c *Client) Invoke(ctx context.Context, op harness.Op) harness.Op {
 				} `json:"response_range"`
 			} `json:"responses"`
 		}
+		compare := []map[string]any{{"key": b64(op.Key), "target": "VALUE", "result": "EQUAL", "value": b64(*op.From)}}
+		if c.pad {
+			compare = append(compare, padCompare())
+		}
 		req := map[string]any{
-			"compare": []map[string]any{{"key": b64(op.Key), "target": "VALUE", "result": "EQUAL", "value": b64(*op.From)}},
+			"compare": compare,
 			"success": []map[string]any{{"requestPut": map[string]any{"key": b64(op.Key), "value": b64(*op.Value)}}},
 			"failure": []map[string]any{{"requestRange": map[string]any{"key": b64(op.Key)}}},
 		}

@@ -19,7 +19,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
@@ -33,6 +35,10 @@ type Options struct {
 	// SerializableReads makes reads serializable (served locally, possibly
 	// stale — documented etcd behaviour), instead of linearizable.
 	SerializableReads bool
+	// PadKeys > 0 writes that many padding keys once and makes every write
+	// and cas a txn that also compares them (always true): padding.go, for
+	// etcd #13766.
+	PadKeys int
 	// Election timeout and heartbeat in ms (0 = etcd's defaults 1000/100).
 	ElectionMS, HeartbeatMS int
 	// OpTimeout bounds Status calls (default 2s). Client ops are bounded only
@@ -46,7 +52,12 @@ type Options struct {
 const DefaultVersion = "v3.6.10"
 
 // System is etcd as a harness.System.
-type System struct{ o Options }
+type System struct {
+	o       Options
+	members members // client addresses of all members, for Digest
+	padOnce sync.Once
+	padErr  error
+}
 
 // New returns the etcd system.
 func New(o Options) *System {
@@ -61,6 +72,7 @@ func New(o Options) *System {
 
 var _ harness.System = (*System)(nil)
 var _ harness.SharedPeers = (*System)(nil)
+var _ harness.Converger = (*System)(nil)
 
 func (s *System) Name() string { return "etcd" }
 
@@ -124,8 +136,22 @@ func (s *System) Launch(ctx context.Context, n harness.NodeSpec) (harness.Launch
 }
 
 // NewClient returns a client bound to the member at addr.
+// With PadKeys, the first call writes the padding keys (before the main
+// phase: the runner makes every client before any worker starts).
 func (s *System) NewClient(node, addr string) (harness.Client, error) {
-	return newClient(node, addr, 0, s.o.SerializableReads), nil
+	c := newClient(node, addr, 0, s.o.SerializableReads)
+	if s.o.PadKeys > 0 {
+		s.padOnce.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			s.padErr = writePadding(ctx, addr, s.o.PadKeys)
+		})
+		if s.padErr != nil {
+			return nil, s.padErr
+		}
+		c.pad = true
+	}
+	return c, nil
 }
 
 // Status asks the member about itself.
@@ -170,7 +196,9 @@ func (s *System) Status(ctx context.Context, addr string) (harness.NodeStatus, e
 }
 
 // Digest hashes every key/value the member serves locally (a serializable
-// range over the whole keyspace) and reports its revision as Applied.
+// range over the whole keyspace), reports its revision as Applied, and adds
+// the revision and the state at the members' lowest revision as pseudo-keys
+// (divergence.go: how etcd #13766 shows).
 func (s *System) Digest(ctx context.Context, addr string) (harness.Digest, error) {
 	c := newGateway(addr, 10*time.Second)
 	var r rangeResp
@@ -189,6 +217,13 @@ func (s *System) Digest(ctx context.Context, addr string) (harness.Digest, error
 	d.Digest = hex.EncodeToString(h.Sum(nil))[:16]
 	d.Keys = len(r.Kvs)
 	fmt.Sscan(r.Header.Revision, &d.Applied)
+	rev := int64(d.Applied)
+	d.Values[KeyRevision] = strconv.FormatInt(rev, 10)
+	st, err := stateAt(ctx, c, s.minRevision(ctx, rev))
+	if err != nil {
+		return harness.Digest{}, err
+	}
+	d.Values[KeyState] = st
 	return d, nil
 }
 
@@ -206,6 +241,7 @@ const (
 	OptSerializable = "etcd-serializable-reads"
 	OptElectionMS   = "etcd-election-ms"
 	OptHeartbeatMS  = "etcd-heartbeat-ms"
+	OptPadKeys      = "etcd-pad-keys"
 )
 
 func init() {
@@ -218,6 +254,7 @@ func init() {
 			{Name: OptSerializable, Kind: registry.Bool, Help: "etcd: serializable (possibly stale) reads instead of linearizable"},
 			{Name: OptElectionMS, Kind: registry.Int, Help: "etcd: election timeout in ms (etcd's default 1000; at least 5 heartbeats)"},
 			{Name: OptHeartbeatMS, Kind: registry.Int, Help: "etcd: heartbeat interval in ms (etcd's default 100)"},
+			{Name: OptPadKeys, Kind: registry.Int, Help: "etcd: write N padding keys; writes and cas also compare them (always true), which lengthens etcd's apply window of #13766"},
 		},
 		New: newFromConfig,
 	})
@@ -228,13 +265,13 @@ func init() {
 // here, as a configuration error, rather than as a cluster that never starts.
 func newFromConfig(c registry.Config) (harness.System, error) {
 	o := Options{Version: c.String(OptVersion), Binary: c.String(OptBinary), SerializableReads: c.Bool(OptSerializable),
-		ElectionMS: c.Int(OptElectionMS), HeartbeatMS: c.Int(OptHeartbeatMS)}
+		ElectionMS: c.Int(OptElectionMS), HeartbeatMS: c.Int(OptHeartbeatMS), PadKeys: c.Int(OptPadKeys)}
 	for _, f := range []struct {
-		name string
-		v    int
-	}{{OptElectionMS, o.ElectionMS}, {OptHeartbeatMS, o.HeartbeatMS}} {
+		name, unit string
+		v          int
+	}{{OptElectionMS, "milliseconds", o.ElectionMS}, {OptHeartbeatMS, "milliseconds", o.HeartbeatMS}, {OptPadKeys, "keys", o.PadKeys}} {
 		if c.Set(f.name) && f.v <= 0 {
-			return nil, fmt.Errorf("--%s wants a positive number of milliseconds, got %d", f.name, f.v)
+			return nil, fmt.Errorf("--%s wants a positive number of %s, got %d", f.name, f.unit, f.v)
 		}
 	}
 	election, heartbeat := cmp.Or(o.ElectionMS, 1000), cmp.Or(o.HeartbeatMS, 100)

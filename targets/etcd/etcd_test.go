@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -101,6 +102,9 @@ func TestRealMember(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, d.Keys)
 	assert.NotEmpty(t, d.Digest)
+	rev := d.Values[KeyRevision]
+	assert.Equal(t, strconv.FormatUint(d.Applied, 10), rev)
+	assert.Regexp(t, "^r"+rev+"/[0-9a-f]{8}$", d.Values[KeyState], "HashKV at the only member's revision")
 
 	// A member that is gone: writes are certainly not applied (never sent).
 	// A new client: on the old one's kept-alive connection a write may
