@@ -78,127 +78,39 @@ func ExecuteRuns(ctx context.Context, spec Spec, runs []Run, o Options) (*Summar
 	if o.Parallel < 1 {
 		o.Parallel = 1
 	}
-	logf := o.Logf
-	if logf == nil {
-		logf = func(string, ...any) {}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
 	}
-	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("campaign dir: %w", err)
-	}
-	st, err := loadState(o.Dir)
+	st, err := openState(spec, runs, o)
 	if err != nil {
 		return nil, err
 	}
-	if st == nil {
-		st = &State{Spec: spec, Runs: runs, Shard: o.Shard.String(), Start: time.Now(), Records: map[string]*Record{}}
-	} else if st.Spec.Name != spec.Name {
-		return nil, fmt.Errorf("campaign dir %s holds campaign %q, not %q", o.Dir, st.Spec.Name, spec.Name)
-	} else if st.Shard != o.Shard.String() {
-		return nil, fmt.Errorf("campaign dir %s holds shard %q of %s, not shard %q", o.Dir, st.Shard, spec.Name, o.Shard.String())
-	} else {
-		logf("resuming campaign %s: %d runs already finished", spec.Name, len(st.Records))
+	x := &executor{spec: spec, o: o, st: st, start: time.Now(), stopped: map[string]bool{}}
+	for _, rec := range st.Records {
+		x.anyRan = x.anyRan || rec.Error == ""
 	}
-	var mu sync.Mutex
-	save := func() error {
-		mu.Lock()
-		defer mu.Unlock()
-		return writeJSONAtomic(filepath.Join(o.Dir, StateFile), st)
-	}
-	if err := save(); err != nil {
+	if err := x.save(); err != nil {
 		return nil, fmt.Errorf("campaign state: %w", err)
 	}
-
-	start := time.Now()
 	g := new(errgroup.Group)
 	g.SetLimit(o.Parallel)
 	skipped := 0
-	stopped := map[string]bool{}
-	// A campaign whose every run so far failed with one and the same error
-	// (kvnode cannot be built, Docker is down) stops starting runs instead
-	// of failing all of them the same way.
-	var hopeless string
-	sameErr, lastErr, anyRan := 0, "", false
-	for _, rec := range st.Records {
-		anyRan = anyRan || rec.Error == ""
-	}
 	for _, r := range runs {
-		r := r
-		mu.Lock()
-		_, done := st.Records[r.Key()]
-		cellStopped := stopped[r.Cell.Key()]
-		giveUp := hopeless != ""
-		mu.Unlock()
-		if done || cellStopped {
+		switch x.wanted(ctx, r) {
+		case skipDone:
 			continue
-		}
-		if ctx.Err() != nil || giveUp || (o.Budget > 0 && time.Since(start) > o.Budget) {
+		case skipOver:
 			skipped++
 			continue
 		}
-		g.Go(func() error {
-			mu.Lock()
-			cellStopped := stopped[r.Cell.Key()]
-			giveUp := hopeless != ""
-			mu.Unlock()
-			if ctx.Err() != nil || cellStopped || giveUp || (o.Budget > 0 && time.Since(start) > o.Budget) {
-				return nil
-			}
-			out := filepath.Join(o.Dir, "runs", filepath.FromSlash(r.Key()))
-			t := spec.Test(r, o.Template, out)
-			logf("start %s", r.Key())
-			began := time.Now()
-			res, err := o.Run(ctx, t)
-			// A run's history, checks and report are garbage now: give
-			// the memory back, so that the campaign's resident memory is
-			// that of the runs under way, not of the biggest run so far.
-			debug.FreeOSMemory()
-			if ctx.Err() != nil && (res == nil || res.Interrupted) {
-				logf("interrupted %s (will run again on resume)", r.Key())
-				return nil
-			}
-			rec := &Record{Run: r, Wall: harness.Duration(time.Since(began)), Finished: time.Now()}
-			if err != nil {
-				rec.Error = err.Error()
-			}
-			if res != nil {
-				rec.Verdict = res.Verdict
-				rec.FirstViolation = res.FirstViolation
-				rec.TestTime = res.TestTime
-				if res.Error != "" {
-					rec.Error = res.Error
-					rec.Verdict = ""
-				}
-				rec.Anomaly = firstAnomaly(res)
-			}
-			rec.Dir = findRunDir(out, o.Dir)
-			mu.Lock()
-			st.Records[r.Key()] = rec
-			if o.Stop != nil && o.Stop(r, rec) {
-				stopped[r.Cell.Key()] = true
-			}
-			switch {
-			case rec.Error == "":
-				anyRan, sameErr = true, 0
-			case rec.Error == lastErr:
-				sameErr++
-			default:
-				lastErr, sameErr = rec.Error, 1
-			}
-			if !anyRan && sameErr >= hopelessAfter && hopeless == "" {
-				hopeless = rec.Error
-				logf("every run so far could not run, with the same error; not starting the rest: %s", hopeless)
-			}
-			mu.Unlock()
-			logf("done  %s: %s%s", r.Key(), verdictWord(rec), fv(rec))
-			return save()
-		})
+		g.Go(func() error { return x.execute(ctx, r) })
 	}
 	werr := g.Wait()
 	if skipped > 0 {
-		logf("budget, interrupt or a hopeless campaign: %d runs not started", skipped)
+		o.Logf("budget, interrupt or a hopeless campaign: %d runs not started", skipped)
 	}
 	sum := Summarize(st, o.Dir)
-	sum.NotStarted = countNotStarted(runs, st, stopped)
+	sum.NotStarted = countNotStarted(runs, st, x.stopped)
 	if o.Judge != nil {
 		o.Judge(sum)
 	}
@@ -211,6 +123,140 @@ func ExecuteRuns(ctx context.Context, spec Spec, runs []Run, o Options) (*Summar
 		}
 	}
 	return sum, werr
+}
+
+// openState resumes the campaign folder's state, or starts one.
+func openState(spec Spec, runs []Run, o Options) (*State, error) {
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("campaign dir: %w", err)
+	}
+	st, err := loadState(o.Dir)
+	switch {
+	case err != nil:
+		return nil, err
+	case st == nil:
+		return &State{Spec: spec, Runs: runs, Shard: o.Shard.String(), Start: time.Now(), Records: map[string]*Record{}}, nil
+	case st.Spec.Name != spec.Name:
+		return nil, fmt.Errorf("campaign dir %s holds campaign %q, not %q", o.Dir, st.Spec.Name, spec.Name)
+	case st.Shard != o.Shard.String():
+		return nil, fmt.Errorf("campaign dir %s holds shard %q of %s, not shard %q", o.Dir, st.Shard, spec.Name, o.Shard.String())
+	}
+	o.Logf("resuming campaign %s: %d runs already finished", spec.Name, len(st.Records))
+	return st, nil
+}
+
+// executor is one campaign's runs under way: the state they record into
+// and what decides whether more start.
+type executor struct {
+	spec  Spec
+	o     Options
+	start time.Time
+
+	mu      sync.Mutex
+	st      *State
+	stopped map[string]bool // cells whose Stop said enough
+	// A campaign whose every run so far failed with one and the same error
+	// (kvnode cannot be built, Docker is down) stops starting runs instead
+	// of failing all of them the same way.
+	hopeless string
+	sameErr  int
+	lastErr  string
+	anyRan   bool
+}
+
+const (
+	runNow   = iota
+	skipDone // finished already, or its cell stopped
+	skipOver // the budget, an interrupt or a hopeless campaign
+)
+
+// wanted says whether r is to start now.
+func (x *executor) wanted(ctx context.Context, r Run) int {
+	x.mu.Lock()
+	_, done := x.st.Records[r.Key()]
+	cellStopped := x.stopped[r.Cell.Key()]
+	giveUp := x.hopeless != ""
+	x.mu.Unlock()
+	if done || cellStopped {
+		return skipDone
+	}
+	if ctx.Err() != nil || giveUp || (x.o.Budget > 0 && time.Since(x.start) > x.o.Budget) {
+		return skipOver
+	}
+	return runNow
+}
+
+func (x *executor) save() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return harness.WriteJSON(filepath.Join(x.o.Dir, StateFile), x.st)
+}
+
+// execute carries out one run and records it.
+func (x *executor) execute(ctx context.Context, r Run) error {
+	if x.wanted(ctx, r) != runNow {
+		return nil
+	}
+	out := filepath.Join(x.o.Dir, "runs", filepath.FromSlash(r.Key()))
+	t := x.spec.Test(r, x.o.Template, out)
+	x.o.Logf("start %s", r.Key())
+	began := time.Now()
+	res, err := x.o.Run(ctx, t)
+	// A run's history, checks and report are garbage now: give the memory
+	// back, so that the campaign's resident memory is that of the runs under
+	// way, not of the biggest run so far.
+	debug.FreeOSMemory()
+	if ctx.Err() != nil && (res == nil || res.Interrupted) {
+		x.o.Logf("interrupted %s (will run again on resume)", r.Key())
+		return nil
+	}
+	rec := recordOf(r, res, err, began)
+	rec.Dir = findRunDir(out, x.o.Dir)
+	x.note(r, rec)
+	x.o.Logf("done  %s: %s%s", r.Key(), verdictWord(rec), fv(rec))
+	return x.save()
+}
+
+// recordOf is what the campaign keeps of a run.
+func recordOf(r Run, res *harness.Results, err error, began time.Time) *Record {
+	rec := &Record{Run: r, Wall: harness.Duration(time.Since(began)), Finished: time.Now()}
+	if err != nil {
+		rec.Error = err.Error()
+	}
+	if res != nil {
+		rec.Verdict = res.Verdict
+		rec.FirstViolation = res.FirstViolation
+		rec.TestTime = res.TestTime
+		if res.Error != "" {
+			rec.Error = res.Error
+			rec.Verdict = ""
+		}
+		rec.Anomaly = firstAnomaly(res)
+	}
+	return rec
+}
+
+// note records rec and decides whether its cell, or the whole campaign,
+// stops starting runs.
+func (x *executor) note(r Run, rec *Record) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.st.Records[r.Key()] = rec
+	if x.o.Stop != nil && x.o.Stop(r, rec) {
+		x.stopped[r.Cell.Key()] = true
+	}
+	switch {
+	case rec.Error == "":
+		x.anyRan, x.sameErr = true, 0
+	case rec.Error == x.lastErr:
+		x.sameErr++
+	default:
+		x.lastErr, x.sameErr = rec.Error, 1
+	}
+	if !x.anyRan && x.sameErr >= hopelessAfter && x.hopeless == "" {
+		x.hopeless = rec.Error
+		x.o.Logf("every run so far could not run, with the same error; not starting the rest: %s", x.hopeless)
+	}
 }
 
 // hopelessAfter is how many runs in a row must fail with one error, before

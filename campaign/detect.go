@@ -118,7 +118,7 @@ func Detect(ctx context.Context, o DetectOptions) (*Summary, []SimResult, error)
 	opts.Judge = func(sum *Summary) { judgeBySimulation(sum, sims) }
 	sum, err := ExecuteRuns(ctx, spec, DetectRuns(o), opts)
 	if sum != nil && opts.Dir != "" {
-		if werr := writeJSONAtomic(filepath.Join(opts.Dir, "simulation.json"), sims); werr != nil && err == nil {
+		if werr := harness.WriteJSON(filepath.Join(opts.Dir, "simulation.json"), sims); werr != nil && err == nil {
 			err = werr
 		}
 	}

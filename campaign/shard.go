@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
 // Shard is the I-th of N shares of a campaign's matrix (1 ≤ I ≤ N), for
@@ -113,7 +115,7 @@ func writeState(dir string, st *State) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return writeJSONAtomic(filepath.Join(dir, StateFile), st)
+	return harness.WriteJSON(filepath.Join(dir, StateFile), st)
 }
 
 // relTo is path relative to base when possible (reports link with it).

@@ -161,7 +161,7 @@ func maxf(xs []float64) float64 {
 
 // Write writes summary.json and summary.html into dir.
 func (s *Summary) Write(dir string) error {
-	if err := writeJSONAtomic(filepath.Join(dir, "summary.json"), s); err != nil {
+	if err := harness.WriteJSON(filepath.Join(dir, "summary.json"), s); err != nil {
 		return fmt.Errorf("summary.json: %w", err)
 	}
 	f, err := os.Create(filepath.Join(dir, "summary.html"))
