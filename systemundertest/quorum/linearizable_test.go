@@ -82,59 +82,9 @@ func runRandomHistory(t *testing.T, seed uint64, bug string, size int, d time.Du
 
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { // nemesis
+	go func() {
 		defer wg.Done()
-		rng := rand.New(rand.NewPCG(seed, 1))
-		pause := func() {
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Duration(20+rng.IntN(60)) * time.Millisecond):
-			}
-		}
-		for ctx.Err() == nil {
-			c.faults.heal()
-			switch kinds[rng.IntN(len(kinds))] {
-			case faultPartition:
-				if rng.IntN(2) == 0 {
-					perm := rng.Perm(size)
-					cut := 1 + rng.IntN(size-1)
-					for _, i := range perm[:cut] {
-						for _, j := range perm[cut:] {
-							c.faults.drop(c.ids[i], c.ids[j])
-							c.faults.drop(c.ids[j], c.ids[i])
-						}
-					}
-				} else {
-					for range 1 + rng.IntN(size) {
-						c.faults.drop(c.ids[rng.IntN(size)], c.ids[rng.IntN(size)], "put")
-					}
-				}
-				pause()
-			case faultCrash:
-				victims := rng.Perm(size)[:size/2+1]
-				for _, i := range victims {
-					c.crash(c.ids[i])
-				}
-				pause()
-				for _, i := range victims {
-					n := c.nodes[c.ids[i]]
-					s, err := Open(n.cfg)
-					if err != nil {
-						t.Errorf("restart %s: %v", n.id, err)
-						return
-					}
-					h := api.NewServer(s, api.ServerOptions{Internal: s.Handler()})
-					n.store.Store(s)
-					n.api.Store(&h)
-				}
-				pause()
-			case faultClock:
-				for _, id := range c.ids {
-					clocks[id].SetOffset(time.Duration(rng.IntN(4000)-2000) * time.Millisecond)
-				}
-				pause()
-			}
-		}
+		randomFaults(ctx, t, c, clocks, seed, kinds)
 	}()
 
 	var mu sync.Mutex
@@ -181,6 +131,64 @@ func runRandomHistory(t *testing.T, seed uint64, bug string, size int, d time.Du
 	}
 	wg.Wait()
 	return hist
+}
+
+// randomFaults injects faults of the given kinds, drawn from seed, until
+// ctx ends: partitions (halves or single links), crashes of a majority
+// with a restart from disk, clock offsets.
+func randomFaults(ctx context.Context, t *testing.T, c *cluster, clocks map[string]*clock.Skewable, seed uint64, kinds []string) {
+	size := len(c.ids)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	pause := func() {
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(20+rng.IntN(60)) * time.Millisecond):
+		}
+	}
+	for ctx.Err() == nil {
+		c.faults.heal()
+		switch kinds[rng.IntN(len(kinds))] {
+		case faultPartition:
+			if rng.IntN(2) == 0 {
+				perm := rng.Perm(size)
+				cut := 1 + rng.IntN(size-1)
+				for _, i := range perm[:cut] {
+					for _, j := range perm[cut:] {
+						c.faults.drop(c.ids[i], c.ids[j])
+						c.faults.drop(c.ids[j], c.ids[i])
+					}
+				}
+			} else {
+				for range 1 + rng.IntN(size) {
+					c.faults.drop(c.ids[rng.IntN(size)], c.ids[rng.IntN(size)], "put")
+				}
+			}
+			pause()
+		case faultCrash:
+			victims := rng.Perm(size)[:size/2+1]
+			for _, i := range victims {
+				c.crash(c.ids[i])
+			}
+			pause()
+			for _, i := range victims {
+				n := c.nodes[c.ids[i]]
+				s, err := Open(n.cfg)
+				if err != nil {
+					t.Errorf("restart %s: %v", n.id, err)
+					return
+				}
+				h := api.NewServer(s, api.ServerOptions{Internal: s.Handler()})
+				n.store.Store(s)
+				n.api.Store(&h)
+			}
+			pause()
+		case faultClock:
+			for _, id := range c.ids {
+				clocks[id].SetOffset(time.Duration(rng.IntN(4000)-2000) * time.Millisecond)
+			}
+			pause()
+		}
+	}
 }
 
 // TestLinearizableUnderFaults checks random histories of the correct store

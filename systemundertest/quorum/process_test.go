@@ -111,24 +111,30 @@ func TestKvnodeProcessesSIGKILL(t *testing.T) {
 			}
 			assert.Zero(t, lost, "acknowledged writes lost after SIGKILL")
 
-			hc := &http.Client{Timeout: 10 * time.Second}
-			for _, id := range ids {
-				res, err := RepairAt(context.Background(), hc, addr[id])
-				require.NoError(t, err)
-				assert.Equal(t, res.Keys, res.Repaired)
-			}
-			var first map[string]string
-			for _, id := range ids {
-				c := client.New(addr[id], 2*time.Second)
-				d, err := c.Digest(context.Background())
-				c.Close()
-				require.NoError(t, err)
-				if first == nil {
-					first = d.Values
-				}
-				assert.Equal(t, first, d.Values, "N=3 of 3 nodes: every node holds every key")
-				assert.Len(t, d.Values, 20)
-			}
+			repairedAgree(t, ids, addr)
 		})
+	}
+}
+
+// repairedAgree runs a repair pass on every node and checks that every node
+// then holds every key with the same value.
+func repairedAgree(t *testing.T, ids []string, addr map[string]string) {
+	hc := &http.Client{Timeout: 10 * time.Second}
+	for _, id := range ids {
+		res, err := RepairAt(context.Background(), hc, addr[id])
+		require.NoError(t, err)
+		assert.Equal(t, res.Keys, res.Repaired)
+	}
+	var first map[string]string
+	for _, id := range ids {
+		c := client.New(addr[id], 2*time.Second)
+		d, err := c.Digest(context.Background())
+		c.Close()
+		require.NoError(t, err)
+		if first == nil {
+			first = d.Values
+		}
+		assert.Equal(t, first, d.Values, "N=3 of 3 nodes: every node holds every key")
+		assert.Len(t, d.Values, 20)
 	}
 }
