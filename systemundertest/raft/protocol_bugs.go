@@ -1,0 +1,66 @@
+package raft
+
+// protocolBugs are one-line mistakes in the election, commit, read,
+// log-repair, snapshot and restart paths, of the kind real Raft
+// implementations shipped. Their Reach is what was measured (see the
+// README's catalog table), not what was hoped.
+func protocolBugs() []BugInfo {
+	return []BugInfo{
+		{
+			Name: BugDoubleVote,
+			Description: "a voter grants any candidate while it knows no leader, forgetting whom it already " +
+				"voted for in the term, so split votes can elect two leaders in one term (election)",
+			Workload: "kv",
+			Nemesis:  []string{"partition", "kill"},
+		},
+		{
+			Name: BugVoteIgnoresIndex,
+			Description: "the up-to-date check compares last terms only, so a candidate with a shorter log of " +
+				"the same last term wins and truncates committed entries (election, Raft §5.4.1)",
+			Workload: "kv",
+			Nemesis:  []string{"partition", "kill"},
+		},
+		{
+			Name: BugHeartbeatCommit,
+			Description: "heartbeats carry the leader's commit index instead of min(match, commit), so a " +
+				"follower with a stale divergent suffix applies entries the leader never committed (commit)",
+			Workload: "kv",
+			Nemesis:  []string{"partition", "kill"},
+		},
+		{
+			Name: BugReadQuorumOffByOne,
+			Description: "ReadIndex confirms leadership with one acknowledgement fewer than a majority, so a " +
+				"leader cut off with a minority serves stale reads until it steps down (read confirmation)",
+			Workload: "kv",
+			Nemesis:  []string{"partition"},
+		},
+		{
+			Name: BugReadBeforeTermCommit,
+			Description: "a new leader answers ReadIndex at its commit index before committing an entry of its " +
+				"own term, when that index may lag what the old leader committed (read confirmation, Raft §6.4)",
+			Workload: "kv",
+			Nemesis:  []string{"kill", "partition"},
+		},
+		{
+			Name: BugTruncateOnAppend,
+			Description: "a follower truncates its log after every append's entries, even matching ones, so a " +
+				"late or duplicated append drops entries it already acknowledged (log repair)",
+			Workload: "kv",
+			Nemesis:  []string{"partition", "kill"},
+		},
+		{
+			Name: BugSnapshotAtCommit,
+			Description: "a snapshot is labelled with the commit index instead of the applied index, so a node " +
+				"restarted from it lacks the entries in between (apply/snapshot)",
+			Workload: "kv",
+			Nemesis:  []string{"kill"},
+		},
+		{
+			Name: BugRestartCommitLog,
+			Description: "a restarted node takes its whole durable log for committed and applies it, including " +
+				"entries a new leader later overwrites (restart)",
+			Workload: "kv",
+			Nemesis:  []string{"kill"},
+		},
+	}
+}
