@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -173,6 +174,16 @@ func loadTest(dir string) (harness.Test, error) {
 	}
 	if err := json.Unmarshal(b, &t); err != nil {
 		return t, fmt.Errorf("--replay: %s: %w", filepath.Join(dir, harness.ConfigFile), err)
+	}
+	// A steered schedule's choices replace it, so the replay repeats them.
+	specs, err := harness.ReplaySpec(dir)
+	if err != nil {
+		return t, fmt.Errorf("--replay: %w", err)
+	}
+	for _, s := range specs {
+		if i := slices.Index(t.Nemesis, "feedback"); i >= 0 {
+			t.Nemesis[i] = s
+		}
 	}
 	return t, nil
 }

@@ -106,6 +106,10 @@ type System interface {
 	Bugs() []Bug
 }
 
+// LeaderReporter is implemented by systems whose nodes elect a leader and
+// name it in Status; packages aimed at the leader require it (FaultLeader).
+type LeaderReporter interface{ ReportsLeader() bool }
+
 // Converger is implemented by systems that need a pass over all keys before
 // replicas agree (e.g. read repair in quorum mode). The runner calls it in
 // the recovery phase, before digests are compared.

@@ -192,3 +192,6 @@ func (s *System) SetClock(ctx context.Context, addr string, offset time.Duration
 
 // Bugs: etcd has no injectable bugs; known-bad versions are chosen with --etcd-version.
 func (s *System) Bugs() []harness.Bug { return nil }
+
+// ReportsLeader: etcd members elect a leader and Status names it.
+func (s *System) ReportsLeader() bool { return true }

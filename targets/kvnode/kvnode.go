@@ -44,8 +44,9 @@ const repairRetry = 200 * time.Millisecond
 type quorumSystem struct{ *System }
 
 var (
-	_ harness.System    = (*System)(nil)
-	_ harness.Converger = quorumSystem{}
+	_ harness.System         = (*System)(nil)
+	_ harness.Converger      = quorumSystem{}
+	_ harness.LeaderReporter = (*System)(nil)
 )
 
 // New returns kvnode in mode "raft" or "quorum". Another mode is reported by
@@ -179,6 +180,10 @@ func (s *System) SetClock(ctx context.Context, addr string, offset time.Duration
 	}
 	return nil
 }
+
+// ReportsLeader: raft mode elects a leader and names it in Status; quorum
+// mode is leaderless (its quorumSystem inherits this and says false).
+func (s *System) ReportsLeader() bool { return s.mode == "raft" }
 
 // Bugs is the mode's catalog.
 func (s *System) Bugs() []harness.Bug {
