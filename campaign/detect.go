@@ -67,9 +67,9 @@ type DetectOptions struct {
 	Schedules []string
 	// NoControls leaves out the correct-store cells.
 	NoControls bool
-	SimSeeds  int // seeds the simulation may try per bug (default 300)
-	Options   Options
-	Spec      Spec // name and per-run overrides (time limit, nodes, …)
+	SimSeeds   int // seeds the simulation may try per bug (default 300)
+	Options    Options
+	Spec       Spec // name and per-run overrides (time limit, nodes, …)
 }
 
 // DetectRuns lists the benchmark's runs: each bug with its catalog workload

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
+	"github.com/gauntlet-dev/gauntlet/nemesis"
 	"github.com/gauntlet-dev/gauntlet/registry"
 )
 
@@ -40,7 +41,7 @@ func newRunFlags() *runFlags {
 	fs.StringVar(&t.System, "system", "raft", "system under test: "+strings.Join(registry.Systems(), ", "))
 	fs.StringVar(&t.Deploy, "deploy", "local", "deployment: "+strings.Join(registry.Deployments(), ", "))
 	fs.StringVar(&t.Workload, "workload", "kv", "workload: "+strings.Join(registry.Workloads(), ", "))
-	fs.StringVar(&f.nemesis, "nemesis", "partition,kill,pause", "fault packages, comma separated, or all / none: "+strings.Join(registry.NemesisNames(), ", "))
+	fs.StringVar(&f.nemesis, "nemesis", "feedback", "fault packages, comma separated, or all / aimed / feedback / none: "+strings.Join(registry.NemesisNames(), ", ")+"; aimed: "+strings.Join(nemesis.Aimed(), ", "))
 	durationVar(fs, &t.NemesisInterval, "nemesis-interval", harness.DefaultNemesisInterval, "time between a fault's start and heal, and between faults")
 	fs.IntVar(&t.Nodes, "nodes", harness.DefaultNodes, "cluster size")
 	fs.IntVar(&t.Concurrency, "concurrency", harness.DefaultConcurrency, "client workers, each with one op outstanding; worker w talks to node w mod nodes")

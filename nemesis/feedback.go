@@ -37,7 +37,7 @@ type Feedback struct {
 
 // feedbackPool is what Feedback chooses from: the aimed packages (when the
 // system reports a leader) and the random ones.
-var feedbackPool = append(slices.Clone(aimed), "partition", "kill", "pause", "latency")
+var feedbackPool = append(slices.Clone(aimed), "partition", "kill", "pause", "latency", "clock")
 
 // NewFeedback returns the feedback schedule; plan (package names), if not
 // empty, is repeated instead of choosing.
@@ -111,28 +111,27 @@ func (f *Feedback) choose(o harness.Observation, r1, r2 float64) (string, string
 	case o.CommitStalled && o.Ops > 0 && r1 < 0.3:
 		return "pause", fmt.Sprintf("commit stalled at %d: a gentler fault", o.Commit)
 	}
-	var untried []string
-	for _, n := range usable {
-		if f.tries[n] == 0 {
-			untried = append(untried, n)
-		}
-	}
-	if len(untried) > 0 {
-		return untried[int(r2*float64(len(untried)))], "not tried yet"
-	}
 	total := 0
 	for _, n := range usable {
 		total += f.tries[n]
 	}
+	// UCB1 with a prior worth one try: aimed packages start at 3 (they
+	// cause elections by design), the others at 1, so a 20 s run needs not
+	// try every package before it exploits.
 	best, bestScore := "", math.Inf(-1)
-	for _, n := range usable {
-		avg := f.reward[n] / float64(f.tries[n])
-		score := avg + math.Sqrt(2*math.Log(float64(total))/float64(f.tries[n])) + r2*1e-9
+	for i, n := range usable {
+		prior := 1.0
+		if slices.Contains(aimed, n) {
+			prior = 3
+		}
+		tries := float64(f.tries[n] + 1)
+		score := (f.reward[n]+prior)/tries + math.Sqrt(2*math.Log(float64(total+1))/tries)
+		score += 1e-6 * float64((i+int(r2*1e6))%len(usable)) // seeded tie-break
 		if score > bestScore {
 			best, bestScore = n, score
 		}
 	}
-	return best, fmt.Sprintf("novelty %.2f per fault over %d tries (errors, latency, leaders)", f.reward[best]/float64(f.tries[best]), f.tries[best])
+	return best, fmt.Sprintf("novelty %.1f over %d faults (new errors, latency regimes, leaders, terms)", f.reward[best], f.tries[best])
 }
 
 // usable: the cluster can make its faults, and its leader is reported if it
@@ -151,7 +150,10 @@ func (f *Feedback) Start(ctx context.Context, c harness.Cluster, rng *rand.Rand)
 		f.cur, f.reason = f.byName["partition"], "not steered"
 	}
 	ev, err := f.cur.Start(ctx, c, rng)
-	ev.Description = fmt.Sprintf("%s: %s (chosen: %s)", f.cur.Name(), ev.Description, f.reason)
+	if !strings.HasPrefix(ev.Description, f.cur.Name()) {
+		ev.Description = f.cur.Name() + ": " + ev.Description
+	}
+	ev.Description += " (chosen: " + f.reason + ")"
 	return ev, err
 }
 
