@@ -179,8 +179,11 @@ func (p *NewLeader) Heal(ctx context.Context, c harness.Cluster) (harness.FaultE
 
 // KillLeader SIGKILLs the current leader, which has just answered writes
 // (the workload never stops writing), and restarts it soon after, while
-// the others elect and before the cluster has settled.
-type KillLeader struct{ victims }
+// the others elect and before the cluster has settled. One time in three
+// it takes a majority down with the leader, back to back: what a node
+// acknowledged but had not made durable is then lost by most of its
+// replicas at once, and the restarted majority rebuilds from disk.
+type KillLeader struct{ Kill }
 
 func (k *KillLeader) Name() string { return "kill-leader" }
 func (k *KillLeader) Requires() []harness.Fault {
@@ -191,11 +194,31 @@ func (k *KillLeader) Pace(rng *rand.Rand) (time.Duration, time.Duration) {
 }
 
 func (k *KillLeader) Start(ctx context.Context, c harness.Cluster, rng *rand.Rand) (harness.FaultEvent, error) {
+	if rng.Intn(killManyOneIn) == 0 && len(c.Nodes()) > 1 {
+		l, err := leader(ctx, c)
+		if err != nil {
+			return k.startMany(ctx, c, rng)
+		}
+		nodes := c.Nodes()
+		picked := minorityWith(l, nodes, rng.Perm(len(nodes)))
+		for _, n := range nodes { // grow the minority by one: a majority
+			if len(picked) <= len(nodes)/2 && !contains(picked, n) {
+				picked = append(picked, n)
+			}
+		}
+		var errs []error
+		for _, n := range picked { // the leader first
+			if !contains(k.nodes, n) {
+				k.nodes = append(k.nodes, n)
+			}
+			if err := c.Kill(ctx, n); err != nil {
+				errs = append(errs, fmt.Errorf("kill %s: %w", n, err))
+			}
+		}
+		desc := fmt.Sprintf("kill leader %s and a majority %s", l, set(picked))
+		return harness.FaultEvent{Description: desc, Nodes: sorted(picked)}, errors.Join(errs...)
+	}
 	return k.start(ctx, c, rng, "kill", c.Kill, true)
-}
-
-func (k *KillLeader) Heal(ctx context.Context, c harness.Cluster) (harness.FaultEvent, error) {
-	return k.heal(ctx, "restart", c.Start)
 }
 
 // Flap partitions briefly and often: each fault holds for 0.3–1.5 election

@@ -176,3 +176,24 @@ func TestFeedbackStrikesFreshLeadersAndLearns(t *testing.T) {
 		assert.Equal(t, choices[i].Package, r.cur.Name())
 	}
 }
+
+func TestKillLeaderSometimesTakesAMajorityWithIt(t *testing.T) {
+	many := 0
+	for seed := int64(0); seed < 30; seed++ {
+		c := newFake(5, "n3")
+		k := &KillLeader{}
+		ev, err := k.Start(context.Background(), c, rand.New(rand.NewSource(seed)))
+		require.NoError(t, err)
+		require.True(t, c.down["n3"], ev.Description)
+		if len(c.down) > 1 {
+			many++
+			assert.Len(t, c.down, 3, "the leader and a majority: %s", ev.Description)
+			assert.Equal(t, "kill n3", c.calls[0], "the leader first")
+		}
+		_, err = k.Heal(context.Background(), c)
+		require.NoError(t, err)
+		assert.Empty(t, c.down)
+	}
+	assert.Positive(t, many)
+	assert.Less(t, many, 20)
+}
