@@ -200,23 +200,16 @@ func (k *KillLeader) Start(ctx context.Context, c harness.Cluster, rng *rand.Ran
 		if err != nil {
 			return k.startMany(ctx, c, rng)
 		}
-		picked := []string{l}
+		var rest []string
 		for _, n := range c.Nodes() {
 			if n != l {
-				picked = append(picked, n)
+				rest = append(rest, n)
 			}
 		}
-		var errs []error
-		for _, n := range picked { // the leader first
-			if !contains(k.nodes, n) {
-				k.nodes = append(k.nodes, n)
-			}
-			if err := c.Kill(ctx, n); err != nil {
-				errs = append(errs, fmt.Errorf("kill %s: %w", n, err))
-			}
-		}
-		desc := fmt.Sprintf("kill leader %s, then all %s", l, set(picked))
-		return harness.FaultEvent{Description: desc, Nodes: sorted(picked)}, errors.Join(errs...)
+		desc := fmt.Sprintf("kill leader %s, then all %s", l, set(c.Nodes()))
+		ev := harness.FaultEvent{Description: desc, Nodes: sorted(c.Nodes())}
+		err = k.killAtOnce(ctx, c, []string{l}) // the leader first, then the rest at once
+		return ev, errors.Join(err, k.killAtOnce(ctx, c, rest))
 	}
 	return k.start(ctx, c, rng, "kill", c.Kill, true)
 }
