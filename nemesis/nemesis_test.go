@@ -59,7 +59,9 @@ func (c *fakeCluster) Start(_ context.Context, n string) error {
 	return c.rec("start %s", n)
 }
 func (c *fakeCluster) Kill(_ context.Context, n string) error {
+	c.mu.Lock() // kills of many nodes come at once
 	c.down[n] = true
+	c.mu.Unlock()
 	return c.rec("kill %s", n)
 }
 func (c *fakeCluster) Stop(_ context.Context, n string) error {
