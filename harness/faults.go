@@ -24,7 +24,7 @@ func (r *run) nemesis(ctx, mctx context.Context) {
 	defer r.writeSchedule()
 	rng := rand.New(rand.NewSource(seedFor(r.t.Seed, streamNemesis)))
 	obs := newObserver(r)
-	hold, quiet := r.t.NemesisInterval.D(), r.t.NemesisInterval.D()
+	quiet := r.t.NemesisInterval.D()
 	if _, ok := r.p.Nemeses[0].(Paced); ok {
 		quiet = pacedWarmup // aimed schedules start soon: 20 s should hold many faults
 	}
@@ -45,7 +45,8 @@ func (r *run) nemesis(ctx, mctx context.Context) {
 		n := r.p.Nemeses[rng.Intn(len(r.p.Nemeses))]
 		r.steer(ctx, n, obs, rng)
 		r.startFault(ctx, n, rng)
-		hold, quiet = r.pace(n, rng)
+		hold, q := r.pace(n, rng)
+		quiet = q
 		if !sleep(hold) {
 			return
 		}
