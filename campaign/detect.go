@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -23,7 +24,22 @@ type DetectSystem struct {
 	// Simulate runs the system's deterministic simulation (nil: it has
 	// none); bugs whose Reach is simulation are judged by it.
 	Simulate func(bug string, seed int64) error
+	// ReportsLeader: the system names a leader, so the aimed schedule can
+	// run on it (otherwise its aimed cells are left out).
+	ReportsLeader bool
 }
+
+// Fault schedules the benchmark compares (DetectOptions.Schedules).
+const (
+	// ScheduleRandom is each bug's catalog packages at random, and the
+	// correct store under every package alone.
+	ScheduleRandom   = "random"
+	ScheduleAimed    = "aimed"    // the aimed packages (nemesis spec "aimed")
+	ScheduleFeedback = "feedback" // the steered schedule (nemesis spec "feedback")
+)
+
+// Schedules lists the schedules the benchmark knows.
+func Schedules() []string { return []string{ScheduleRandom, ScheduleAimed, ScheduleFeedback} }
 
 // SimResult is what the deterministic simulation did for one bug.
 type SimResult struct {
@@ -43,10 +59,17 @@ type DetectOptions struct {
 	Systems     []DetectSystem
 	Seeds       int // K seeds per bug and per control cell (default 10)
 	BaseSeed    int64
-	CatchEnough int // stop a bug once caught this many times (default 2)
-	SimSeeds    int // seeds the simulation may try per bug (default 300)
-	Options     Options
-	Spec        Spec // name and per-run overrides (time limit, nodes, …)
+	CatchEnough int // stop a bug once caught this many times (default 2; AllSeeds overrides)
+	// AllSeeds runs every seed of every bug, so catch rates are measured
+	// over the same seeds for each schedule.
+	AllSeeds bool
+	// Schedules to compare (default: random only).
+	Schedules []string
+	// NoControls leaves out the correct-store cells.
+	NoControls bool
+	SimSeeds   int // seeds the simulation may try per bug (default 300)
+	Options    Options
+	Spec       Spec // name and per-run overrides (time limit, nodes, …)
 }
 
 // DetectRuns lists the benchmark's runs: each bug with its catalog workload
@@ -55,17 +78,17 @@ func DetectRuns(o DetectOptions) []Run {
 	if o.Seeds <= 0 {
 		o.Seeds = 10
 	}
+	scheds := o.Schedules
+	if len(scheds) == 0 {
+		scheds = []string{ScheduleRandom}
+	}
 	var cells []Cell
-	for _, s := range o.Systems {
-		for _, b := range s.Bugs {
-			nem := strings.Join(b.Nemesis, ",")
-			if nem == "" {
-				nem = "none"
+	for _, sched := range scheds {
+		for _, s := range o.Systems {
+			if sched == ScheduleAimed && !s.ReportsLeader {
+				continue // aimed packages refuse a leaderless system
 			}
-			cells = append(cells, Cell{System: s.Name, Deploy: s.Deploy, Workload: b.Workload, Nemesis: nem, Bug: b.Name})
-		}
-		for _, n := range s.Nemeses {
-			cells = append(cells, Cell{System: s.Name, Deploy: s.Deploy, Workload: s.Control, Nemesis: n})
+			cells = append(cells, scheduleCells(s, sched, !o.NoControls)...)
 		}
 	}
 	var runs []Run
@@ -105,7 +128,7 @@ func Detect(ctx context.Context, o DetectOptions) (*Summary, []SimResult, error)
 	caught := map[string]int{}
 	opts := o.Options
 	opts.Stop = func(r Run, rec *Record) bool {
-		if r.Cell.Bug == "" || rec.Verdict != harness.Invalid {
+		if o.AllSeeds || r.Cell.Bug == "" || rec.Verdict != harness.Invalid {
 			return false
 		}
 		caught[r.Cell.Key()]++ // called under the campaign's lock
@@ -159,17 +182,18 @@ func judgeBySimulation(sum *Summary, sims []SimResult) {
 	}
 }
 
-// WriteDetectTable prints the benchmark's table: per bug, caught/tried and
-// time to detection; per system, correct-store runs and false positives.
+// WriteDetectTable prints the benchmark's table: per bug and schedule, the
+// catch rate with its Wilson interval and the time to the first violation;
+// per system and schedule, correct-store runs and false positives.
 func WriteDetectTable(w io.Writer, s *Summary, sims []SimResult) error {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "BUG\tMODE\tWORKLOAD\tNEMESIS\tCAUGHT/TRIED\tMEDIAN s TO VIOLATION\tMAX s\tMEDIAN WALL s\tRESULT")
+	fmt.Fprintln(tw, "BUG\tMODE\tSCHEDULE\tWORKLOAD\tNEMESIS\tCAUGHT/TRIED\tRATE [95% CI]\tMEDIAN s TO VIOLATION\tMAX s\tMEDIAN WALL s\tRESULT")
 	type ctl struct{ runs, fp, unknown, errors int }
-	controls := map[string]*ctl{}
-	var order []string
+	controls := map[[2]string]*ctl{}
+	var order [][2]string
 	for _, c := range s.Cells {
 		if c.Cell.Bug == "" {
-			k := c.Cell.System
+			k := [2]string{c.Cell.System, scheduleOf(c.Cell.Nemesis)}
 			if controls[k] == nil {
 				controls[k] = &ctl{}
 				order = append(order, k)
@@ -187,14 +211,17 @@ func WriteDetectTable(w io.Writer, s *Summary, sims []SimResult) error {
 		case c.Invalid == 0:
 			res = "simulation only"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%.1f\t%s\n", c.Cell.Bug, c.Cell.System, c.Cell.Workload, c.Cell.Nemesis,
-			c.Invalid, c.Runs, fmtSecs(c.MedianDetect), fmtSecs(c.MaxDetect), c.MedianWall, res)
+		lo, hi := Wilson(c.Invalid, c.Runs)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%.0f%% [%.0f–%.0f]\t%s\t%s\t%.1f\t%s\n", c.Cell.Bug, c.Cell.System,
+			scheduleOf(c.Cell.Nemesis), c.Cell.Workload, c.Cell.Nemesis, c.Invalid, c.Runs, rate(c.Invalid, c.Runs), 100*lo, 100*hi,
+			fmtSecs(c.MedianDetect), fmtSecs(c.MaxDetect), c.MedianWall, res)
 	}
 	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "CORRECT STORE\tRUNS\tFALSE POSITIVES\tUNKNOWN\tCOULD NOT RUN")
+	fmt.Fprintln(tw, "CORRECT STORE\tSCHEDULE\tRUNS\tFALSE POSITIVES\tFP RATE [95% CI]\tUNKNOWN\tCOULD NOT RUN")
 	for _, k := range order {
 		c := controls[k]
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", k, c.runs, c.fp, c.unknown, c.errors)
+		lo, hi := Wilson(c.fp, c.runs)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.0f%% [%.0f–%.0f]\t%d\t%d\n", k[0], k[1], c.runs, c.fp, rate(c.fp, c.runs), 100*lo, 100*hi, c.unknown, c.errors)
 	}
 	if len(sims) > 0 {
 		fmt.Fprintln(tw)
@@ -210,9 +237,65 @@ func WriteDetectTable(w io.Writer, s *Summary, sims []SimResult) error {
 	return tw.Flush()
 }
 
+func rate(k, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return 100 * float64(k) / float64(n)
+}
+
 func fmtSecs(p *float64) string {
 	if p == nil {
 		return "-"
 	}
 	return fmt.Sprintf("%.1f", *p)
+}
+
+// scheduleCells are system s's cells under one schedule: each bug, and the
+// correct store (under every package alone for the random schedule).
+func scheduleCells(s DetectSystem, sched string, withControls bool) []Cell {
+	var cells []Cell
+	for _, b := range s.Bugs {
+		nem := sched
+		if sched == ScheduleRandom {
+			nem = strings.Join(b.Nemesis, ",")
+		}
+		if nem == "" {
+			nem = "none"
+		}
+		cells = append(cells, Cell{System: s.Name, Deploy: s.Deploy, Workload: b.Workload, Nemesis: nem, Bug: b.Name})
+	}
+	controls := []string{sched}
+	if sched == ScheduleRandom {
+		controls = s.Nemeses
+	}
+	if !withControls {
+		controls = nil
+	}
+	for _, n := range controls {
+		cells = append(cells, Cell{System: s.Name, Deploy: s.Deploy, Workload: s.Control, Nemesis: n})
+	}
+	return cells
+}
+
+// scheduleOf names the schedule a cell's nemesis spec belongs to.
+func scheduleOf(nemesis string) string {
+	if nemesis == ScheduleAimed || nemesis == ScheduleFeedback {
+		return nemesis
+	}
+	return ScheduleRandom
+}
+
+// Wilson is the Wilson score interval (95%) of k successes in n trials: an
+// honest interval for a rate measured over few seeds, even at 0/n or n/n.
+func Wilson(k, n int) (lo, hi float64) {
+	if n == 0 {
+		return 0, 1
+	}
+	const z = 1.959964
+	p, nf := float64(k)/float64(n), float64(n)
+	den := 1 + z*z/nf
+	centre := (p + z*z/(2*nf)) / den
+	half := z * math.Sqrt(p*(1-p)/nf+z*z/(4*nf*nf)) / den
+	return max(0, centre-half), min(1, centre+half)
 }

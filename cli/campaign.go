@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -205,7 +206,11 @@ func cmdBench(ctx context.Context, e *env, args []string) int {
 	var cf campaignFlags
 	cf.register(fs)
 	seeds := fs.Int("seeds", 10, "seeds per bug and per correct-store cell")
-	catch := fs.Int("catch", 2, "stop a bug once caught this many times")
+	catch := fs.Int("catch", 2, "stop a bug once caught this many times; 0 = run every seed (catch rates)")
+	schedules := fs.String("schedules", campaign.ScheduleRandom, "fault schedules to compare over the same seeds: "+strings.Join(campaign.Schedules(), ", "))
+	bugs := fs.String("bugs", "all", "bugs to benchmark, comma separated (\"none\": only the correct store)")
+	controls := fs.Bool("controls", true, "also run the correct store under every schedule")
+	stopEarly := fs.Bool("stop-on-violation", false, "end each run's main phase at its first proven violation (faster; time to violation unchanged)")
 	simSeeds := fs.Int("sim-seeds", 300, "seeds the deterministic simulation may try per simulation-reach bug")
 	systems := fs.String("systems", "raft,quorum", "systems whose catalogs are benchmarked")
 	timeLimit := fs.Duration("time-limit", 20*time.Second, "time limit of each run")
@@ -243,19 +248,29 @@ func cmdBench(ctx context.Context, e *env, args []string) int {
 		if c, ok := sys.(interface{ ControlWorkload() string }); ok {
 			control = c.ControlWorkload()
 		}
-		d := campaign.DetectSystem{Name: name, Bugs: harness.BugsOf(sys), Deploy: *deploy, Control: control, Nemeses: nems}
+		d := campaign.DetectSystem{Name: name, Bugs: pickBugs(harness.BugsOf(sys), *bugs), Deploy: *deploy, Control: control, Nemeses: nems}
 		if sim, ok := sys.(harness.Simulator); ok {
 			d.Simulate = sim.Simulate
+		}
+		if lr, ok := sys.(harness.LeaderReporter); ok {
+			d.ReportsLeader = lr.ReportsLeader()
 		}
 		ds = append(ds, d)
 	}
 	o := cf.options(e, "detect")
-	spec := campaign.Spec{Name: "detect", TimeLimit: timeLimit.String(), Nodes: *nodes}
+	var scheds []string
+	for _, s := range strings.Split(*schedules, ",") {
+		if !slices.Contains(campaign.Schedules(), s) {
+			return badArgs(e, "bench detect", "--schedules: unknown schedule %q (known: %s)", s, strings.Join(campaign.Schedules(), ", "))
+		}
+		scheds = append(scheds, s)
+	}
+	spec := campaign.Spec{Name: "detect", TimeLimit: timeLimit.String(), Nodes: *nodes, StopOnViolation: *stopEarly}
 	ctx, stop := interruptible(ctx, e)
 	defer stop()
 	t0 := time.Now()
 	sum, sims, err := campaign.Detect(ctx, campaign.DetectOptions{Systems: ds, Seeds: *seeds, BaseSeed: 1, CatchEnough: *catch,
-		SimSeeds: *simSeeds, Options: o, Spec: spec})
+		AllSeeds: *catch == 0, Schedules: scheds, NoControls: !*controls, SimSeeds: *simSeeds, Options: o, Spec: spec})
 	if sum != nil {
 		var table bytes.Buffer
 		_ = campaign.WriteDetectTable(&table, sum, sims)
@@ -270,6 +285,22 @@ func cmdBench(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stdout, "table: %s\nsummary: %s\n", path, filepath.Join(o.Dir, "summary.html"))
 	}
 	return summaryExit(ctx, sum, err, e, "bench detect")
+}
+
+// pickBugs keeps the bugs named in spec ("all", "none" or a comma list);
+// names of other systems' catalogs are simply not there.
+func pickBugs(all []harness.Bug, spec string) []harness.Bug {
+	if spec == "all" {
+		return all
+	}
+	want := strings.Split(spec, ",")
+	var out []harness.Bug
+	for _, b := range all {
+		if slices.Contains(want, b.Name) {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 func cmdShrink(ctx context.Context, e *env, args []string) int {

@@ -36,7 +36,7 @@ func TestRunFlagsDefaults(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "raft", tst.System)
 	assert.Equal(t, "local", tst.Deploy)
-	assert.Equal(t, []string{"partition", "kill", "pause"}, tst.Nemesis)
+	assert.Equal(t, []string{"feedback"}, tst.Nemesis, "the default schedule is the steered one")
 	assert.Equal(t, harness.DefaultTimeLimit, tst.TimeLimit.D())
 	assert.NotZero(t, tst.Seed, "a random seed is chosen")
 	tst2, err := parseRun(t)

@@ -11,11 +11,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
+	"github.com/gauntlet-dev/gauntlet/nemesis"
 	"github.com/gauntlet-dev/gauntlet/registry"
 )
 
@@ -68,7 +70,7 @@ func newRunFlags() *runFlags {
 	fs.StringVar(&t.Deploy, "deploy", "local", "deployment: "+strings.Join(registry.Deployments(), ", "))
 	fs.StringVar(&t.Hosts, "hosts", "", "--deploy ssh: the hosts file (YAML; see docs/beyond-one-machine.md)")
 	fs.StringVar(&t.Workload, "workload", "kv", "workload: "+strings.Join(registry.Workloads(), ", "))
-	fs.StringVar(&f.nemesis, "nemesis", "partition,kill,pause", "fault packages, comma separated, or all / none: "+strings.Join(registry.NemesisNames(), ", "))
+	fs.StringVar(&f.nemesis, "nemesis", "feedback", "fault packages, comma separated, or all / aimed / feedback / none: "+strings.Join(registry.NemesisNames(), ", ")+"; aimed: "+strings.Join(nemesis.Aimed(), ", "))
 	durationVar(fs, &t.NemesisInterval, "nemesis-interval", harness.DefaultNemesisInterval, "time between a fault's start and heal, and between faults")
 	fs.IntVar(&t.Nodes, "nodes", harness.DefaultNodes, "cluster size")
 	fs.IntVar(&t.Concurrency, "concurrency", harness.DefaultConcurrency, "client workers, each with one op outstanding; worker w talks to node w mod nodes")
@@ -205,6 +207,16 @@ func loadTest(dir string) (harness.Test, error) {
 	t, err := harness.ReadTest(dir)
 	if err != nil {
 		return t, fmt.Errorf("--replay: %w", err)
+	}
+	// A steered schedule's choices replace it, so the replay repeats them.
+	specs, err := harness.ReplaySpec(dir)
+	if err != nil {
+		return t, fmt.Errorf("--replay: %w", err)
+	}
+	for _, s := range specs {
+		if i := slices.Index(t.Nemesis, "feedback"); i >= 0 {
+			t.Nemesis[i] = s
+		}
 	}
 	return t, nil
 }

@@ -13,17 +13,23 @@ import (
 
 // nemesis runs the fault schedule until mctx is done: every interval it
 // starts a fault of a package drawn with the nemesis rng, and heals it one
-// interval later. Faults still active at the end are healed by the heal
-// phase. Fault calls use ctx, so a start under way at the time limit
-// finishes and is recorded.
+// interval later (a Paced package sets both lengths itself; a Steered one
+// is first shown what the run did so far). Faults still active at the end
+// are healed by the heal phase. Fault calls use ctx, so a start under way
+// at the time limit finishes and is recorded.
 func (r *run) nemesis(ctx, mctx context.Context) {
 	if len(r.p.Nemeses) == 0 {
 		return
 	}
+	defer r.writeSchedule()
 	rng := rand.New(rand.NewSource(seedFor(r.t.Seed, streamNemesis)))
-	interval := r.t.NemesisInterval.D()
-	sleep := func() bool {
-		tm := time.NewTimer(interval)
+	obs := newObserver(r)
+	quiet := r.t.NemesisInterval.D()
+	if _, ok := r.p.Nemeses[0].(Paced); ok {
+		quiet = pacedWarmup // aimed schedules start soon: 20 s should hold many faults
+	}
+	sleep := func(d time.Duration) bool {
+		tm := time.NewTimer(d)
 		defer tm.Stop()
 		select {
 		case <-mctx.Done():
@@ -33,12 +39,15 @@ func (r *run) nemesis(ctx, mctx context.Context) {
 		}
 	}
 	for {
-		if !sleep() {
+		if !sleep(quiet) {
 			return
 		}
 		n := r.p.Nemeses[rng.Intn(len(r.p.Nemeses))]
+		r.steer(ctx, n, obs, rng)
 		r.startFault(ctx, n, rng)
-		if !sleep() {
+		hold, q := r.pace(n, rng)
+		quiet = q
+		if !sleep(hold) {
 			return
 		}
 		r.healFault(ctx, n)

@@ -127,9 +127,8 @@ func checkParts(t Test, p Parts) error {
 	var errs []error
 	for _, n := range p.Nemeses {
 		for _, f := range n.Requires() {
-			if !p.Deployment.Supports(p.System, f) {
-				errs = append(errs, fmt.Errorf("nemesis %q needs %s faults, which the %s deployment cannot make for %s: %w",
-					n.Name(), f, p.Deployment.Name(), p.System.Name(), ErrUnsupported))
+			if err := unmet(p, n, f); err != nil {
+				errs = append(errs, err)
 			}
 		}
 	}

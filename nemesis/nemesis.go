@@ -26,8 +26,13 @@ var targeted = []string{"pause-leader"}
 // Names lists the fault packages ("all" expands to these).
 func Names() []string { return slices.Clone(names) }
 
+// Aimed lists the packages aimed at the protocol ("aimed" expands to these).
+func Aimed() []string { return slices.Clone(aimed) }
+
 // known lists every name New accepts, for error messages.
-func known() string { return strings.Join(append(Names(), targeted...), ", ") }
+func known() string {
+	return strings.Join(append(append(Names(), targeted...), aimed...), ", ") + ", feedback[:a+b+…]"
+}
 
 // New returns a fresh instance of the named package (instances keep what
 // they must heal, so use one per run).
@@ -47,12 +52,29 @@ func New(name string) (harness.Nemesis, error) {
 		return &Loss{}, nil
 	case "latency":
 		return &Latency{}, nil
+	case "leader-minority":
+		return &LeaderMinority{}, nil
+	case "new-leader":
+		return &NewLeader{}, nil
+	case "kill-leader":
+		return &KillLeader{}, nil
+	case "flap":
+		return &Flap{}, nil
+	case "pause-leader-brief":
+		return &PauseLeaderBrief{}, nil
+	case "feedback":
+		return NewFeedback(nil)
+	}
+	if plan, ok := strings.CutPrefix(name, "feedback:"); ok {
+		return NewFeedback(strings.Split(plan, "+"))
 	}
 	return nil, fmt.Errorf("unknown nemesis %q (known: %s, all, none)", name, known())
 }
 
 // Parse expands a --nemesis spec: a comma list of package names, "all" for
-// every package, "none" or "" for none. Names are deduplicated, in order.
+// the six random packages, "aimed" for the aimed ones, "feedback" for the
+// steered schedule ("feedback:a+b+c" repeats recorded choices), "none" or
+// "" for none. Names are deduplicated, in order.
 func Parse(spec string) ([]string, error) {
 	var out []string
 	add := func(n string) {
@@ -69,7 +91,16 @@ func Parse(spec string) ([]string, error) {
 			for _, n := range names {
 				add(n)
 			}
-		case slices.Contains(names, item) || slices.Contains(targeted, item):
+		case item == "aimed":
+			for _, n := range aimed {
+				add(n)
+			}
+		case slices.Contains(names, item) || slices.Contains(targeted, item) || slices.Contains(aimed, item) || item == "feedback":
+			add(item)
+		case strings.HasPrefix(item, "feedback:"):
+			if _, err := New(item); err != nil {
+				return nil, err
+			}
 			add(item)
 		default:
 			unknown = append(unknown, item)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
@@ -51,17 +52,29 @@ func (k *Kill) startMany(ctx context.Context, c harness.Cluster, rng *rand.Rand)
 		what = "all"
 	}
 	ev := harness.FaultEvent{Description: fmt.Sprintf("kill %s %s", what, set(picked)), Nodes: sorted(picked)}
-	var errs []error
-	for _, n := range picked {
-		// Remembered even if the kill fails, as in start.
-		if !contains(k.nodes, n) {
-			k.nodes = append(k.nodes, n)
+	return ev, k.killAtOnce(ctx, c, picked)
+}
+
+// killAtOnce kills nodes concurrently: one after another, a slow kill (a
+// loaded machine) would leave the last ones time to flush what the first
+// lost. Nodes are remembered even if their kill fails, as in start.
+func (v *victims) killAtOnce(ctx context.Context, c harness.Cluster, nodes []string) error {
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		if !contains(v.nodes, n) {
+			v.nodes = append(v.nodes, n)
 		}
-		if err := c.Kill(ctx, n); err != nil {
-			errs = append(errs, fmt.Errorf("kill %s: %w", n, err))
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.Kill(ctx, n); err != nil {
+				errs[i] = fmt.Errorf("kill %s: %w", n, err)
+			}
+		}()
 	}
-	return ev, errors.Join(errs...)
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func (k *Kill) Heal(ctx context.Context, c harness.Cluster) (harness.FaultEvent, error) {

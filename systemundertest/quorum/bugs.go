@@ -19,6 +19,9 @@ const (
 	BugLWWWallClock   = "lww-wall-clock"
 	BugR1W1           = "r1w1"
 	BugAckBeforeFsync = "ack-before-fsync"
+
+	BugVersionFromFirstReply = "version-from-first-reply"
+	BugPutOverwritesNewer    = "put-overwrites-newer"
 )
 
 // Bugs is the catalog of the quorum mode's injectable bugs.
@@ -64,6 +67,21 @@ func Bugs() []BugInfo {
 			// nodes at once, within the flush window of most of a key's
 			// replicas.
 			Nemesis: []string{"kill"},
+		},
+		{
+			Name: BugVersionFromFirstReply,
+			Description: "a write takes its version above the first replica that answered the version query " +
+				"instead of the newest of the read quorum, so it can be stored under a version older than " +
+				"the value it overwrites and silently lose",
+			Workload: "register-without-cas",
+			Nemesis:  []string{"partition", "pause"},
+		},
+		{
+			Name: BugPutOverwritesNewer,
+			Description: "a replica stores any version that differs from the one it holds, older or not, so a " +
+				"late write or write-back rolls a key back",
+			Workload: "register-without-cas",
+			Nemesis:  []string{"pause", "partition"},
 		},
 	}
 }

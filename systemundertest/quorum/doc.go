@@ -94,8 +94,8 @@
 // # Bugs
 //
 // Bugs() lists the injectable bugs (Config.Bug): no-write-back,
-// sloppy-quorum, lww-wall-clock, r1w1 and ack-before-fsync. What each needs
-// to show:
+// sloppy-quorum, lww-wall-clock, r1w1, ack-before-fsync,
+// version-from-first-reply and put-overwrites-newer. What each needs to show:
 //   - no-write-back: a write that reaches only some replicas (partition,
 //     lost messages, a crash mid-write), then reads through different quorums.
 //   - sloppy-quorum: more members than N (its fallbacks are the members
@@ -106,4 +106,9 @@
 //   - ack-before-fsync: SIGKILL of at least N-R+1 replicas of a key within
 //     the 500 ms flush window (killing one node loses nothing the others
 //     still hold), e.g. killing a majority or every node at once.
+//   - version-from-first-reply: replicas of a key at different versions (any
+//     concurrent writes, more under pause or partition), so the first answer
+//     to a write's version query is not the newest.
+//   - put-overwrites-newer: two puts of one key reaching a replica out of
+//     order (concurrent coordinators, a paused node's late write-back).
 package quorum

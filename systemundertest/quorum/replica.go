@@ -13,13 +13,16 @@ import (
 type replica struct {
 	wal     *wal
 	applied atomic.Uint64
+	// overwrite is bug put-overwrites-newer: any other version replaces the
+	// one held, older or not.
+	overwrite bool
 
 	mu   sync.RWMutex
 	data map[string]entry
 }
 
-func newReplica(w *wal, live []entry) *replica {
-	r := &replica{wal: w, data: make(map[string]entry, len(live))}
+func newReplica(w *wal, live []entry, overwrite bool) *replica {
+	r := &replica{wal: w, data: make(map[string]entry, len(live)), overwrite: overwrite}
 	for _, e := range live {
 		r.data[e.Key] = e
 	}
@@ -41,7 +44,7 @@ func (r *replica) put(e entry) error {
 	r.mu.RLock()
 	cur, ok := r.data[e.Key]
 	r.mu.RUnlock()
-	if ok && !cur.Ver.Less(e.Ver) {
+	if ok && !r.supersedes(e, cur) {
 		return nil
 	}
 	if err := r.wal.commit(e); err != nil {
@@ -50,11 +53,19 @@ func (r *replica) put(e entry) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	// Concurrent puts of one key may finish their fsyncs in any order.
-	if cur, ok := r.data[e.Key]; !ok || cur.Ver.Less(e.Ver) {
+	if cur, ok := r.data[e.Key]; !ok || r.supersedes(e, cur) {
 		r.data[e.Key] = e
 		r.applied.Add(1)
 	}
 	return nil
+}
+
+// supersedes reports whether e replaces cur: a newer version does.
+func (r *replica) supersedes(e, cur entry) bool {
+	if r.overwrite {
+		return e.Ver != cur.Ver // the bug: an older version rolls the key back
+	}
+	return cur.Ver.Less(e.Ver)
 }
 
 func (r *replica) keys() []string {

@@ -72,7 +72,7 @@ func Open(cfg Config) (*Store, error) {
 		cfg:  cfg,
 		q:    q,
 		ring: newRing(cfg.members(), cfg.VNodes),
-		rep:  newReplica(w, live),
+		rep:  newReplica(w, live, cfg.Bug == BugPutOverwritesNewer),
 		http: &http.Client{Transport: cfg.Transport, Timeout: cfg.RPCTimeout},
 		inc:  inc,
 
@@ -358,6 +358,9 @@ func (s *Store) Put(ctx context.Context, key, value string) error {
 			return api.NotApplied("put %s: %d of %d replicas answered the version query, need %d", key, len(oks), len(home), s.q.r)
 		}
 		seen = newest(oks).resp.Ver.Counter
+		if s.cfg.Bug == BugVersionFromFirstReply {
+			seen = oks[0].resp.Ver.Counter // the bug: the first answer, not the newest
+		}
 	}
 	return s.write(ctx, key, value, s.nextVersion(seen))
 }

@@ -24,11 +24,20 @@ const (
 	BugForgetVote      = "forget-vote"
 	BugLeaseNoBound    = "lease-no-bound"
 	BugAckBeforeFsync  = "ack-before-fsync"
+
+	BugDoubleVote           = "double-vote"
+	BugVoteIgnoresIndex     = "vote-ignores-index"
+	BugHeartbeatCommit      = "heartbeat-commit"
+	BugReadQuorumOffByOne   = "read-quorum-off-by-one"
+	BugReadBeforeTermCommit = "read-before-term-commit"
+	BugTruncateOnAppend     = "truncate-on-append"
+	BugSnapshotAtCommit     = "snapshot-at-commit"
+	BugRestartCommitLog     = "restart-commit-log"
 )
 
 // Bugs is the catalog of raft mode's injectable bugs.
 func Bugs() []BugInfo {
-	return []BugInfo{
+	return append([]BugInfo{
 		{
 			Name: BugStaleRead,
 			Description: "reads are served from the local state machine of whichever node got them, " +
@@ -76,7 +85,7 @@ func Bugs() []BugInfo {
 			Workload: "kv",
 			Nemesis:  []string{"kill"},
 		},
-	}
+	}, protocolBugs()...)
 }
 
 // knownBug reports whether name is "" or in the catalog.

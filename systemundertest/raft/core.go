@@ -139,6 +139,9 @@ func newCore(cfg coreConfig, hs HardState, snapIndex, snapTerm uint64, ents []En
 		persistedHS:    hs,
 	}
 	c.stabled = c.lastIndex()
+	if cfg.bug == BugRestartCommitLog {
+		c.commit = c.lastIndex() // the bug: a durable entry is taken for a committed one
+	}
 	c.becomeFollower(c.term, "")
 	return c
 }
@@ -378,7 +381,7 @@ func (c *core) readIndex(id uint64) bool {
 		c.readsReady = append(c.readsReady, readState{id: id, index: c.commit})
 		return true
 	}
-	if !c.committedInTerm() {
+	if !c.committedInTerm() && c.bug != BugReadBeforeTermCommit {
 		c.readsEarly = append(c.readsEarly, id)
 		return true
 	}
@@ -464,6 +467,9 @@ func (c *core) step(m Message) {
 
 func (c *core) handleVote(m Message) {
 	canVote := c.vote == m.From || (c.vote == "" && c.leader == "")
+	if c.bug == BugDoubleVote {
+		canVote = c.vote == m.From || c.leader == "" // the bug: forgets whom it voted for
+	}
 	if canVote && c.upToDate(m) {
 		c.vote = m.From
 		c.electionElapsed = 0
@@ -474,6 +480,9 @@ func (c *core) handleVote(m Message) {
 }
 
 func (c *core) upToDate(m Message) bool {
+	if c.bug == BugVoteIgnoresIndex {
+		return m.LastTerm >= c.lastTerm() // the bug: an equal last term is enough, whatever the length
+	}
 	return m.LastTerm > c.lastTerm() || (m.LastTerm == c.lastTerm() && m.LastIndex >= c.lastIndex())
 }
 
@@ -544,7 +553,7 @@ func (c *core) handleApp(m Message) {
 			c.ents = append(c.ents, m.Entries[i:]...)
 			break
 		}
-		if t, _ := c.termAt(e.Index); t != e.Term {
+		if t, _ := c.termAt(e.Index); t != e.Term || c.bug == BugTruncateOnAppend {
 			if e.Index <= c.commit {
 				panic(fmt.Sprintf("raft %s: leader %s overwrites committed entry %d (commit %d)", c.id, m.From, e.Index, c.commit))
 			}
@@ -672,7 +681,11 @@ func (c *core) bcastHeartbeat() {
 			continue
 		}
 		pr := c.prs[p]
-		c.send(Message{Type: MsgHeartbeat, To: p, Commit: min(pr.match, c.commit), Context: c.readSeq})
+		commit := min(pr.match, c.commit)
+		if c.bug == BugHeartbeatCommit {
+			commit = c.commit // the bug: the follower may hold a different entry at that index
+		}
+		c.send(Message{Type: MsgHeartbeat, To: p, Commit: commit, Context: c.readSeq})
 	}
 }
 
@@ -745,6 +758,9 @@ func (c *core) confirmReads() {
 	slices.Sort(acks)
 	slices.Reverse(acks)
 	confirmed := acks[c.quorum()-1]
+	if c.bug == BugReadQuorumOffByOne {
+		confirmed = acks[c.quorum()-2] // the bug: counts itself twice
+	}
 	i := 0
 	for ; i < len(c.readsWaiting) && c.readsWaiting[i].ctx <= confirmed; i++ {
 		r := c.readsWaiting[i]

@@ -57,6 +57,12 @@
 // ack-before-commit in driver.process, commit-old-term in core.maybeCommit
 // and core.becomeLeader (no no-op), forget-vote in driver.process (the vote
 // is not written), lease-no-bound in core.readIndex and the CheckQuorum
-// switch, stale-read in Node.ReadIndex (and in the kv layer).
+// switch, stale-read in Node.ReadIndex (and in the kv layer); the protocol
+// bugs of protocol_bugs.go: double-vote in core.handleVote,
+// vote-ignores-index in core.upToDate, heartbeat-commit in
+// core.bcastHeartbeat, read-quorum-off-by-one in core.confirmReads,
+// read-before-term-commit in core.readIndex, truncate-on-append in
+// core.handleApp, snapshot-at-commit in driver.snapshot, restart-commit-log
+// in newCore.
 
 package raft

@@ -390,6 +390,9 @@ func (d *driver) apply() error {
 func (d *driver) snapshot() error {
 	c := d.c
 	i := c.applied
+	if d.cfg.Bug == BugSnapshotAtCommit {
+		i = c.commit // the bug: labels the state machine with the commit index, which may be ahead of it
+	}
 	t, ok := c.termAt(i)
 	if !ok {
 		return nil

@@ -43,7 +43,9 @@ func TestSim(t *testing.T) {
 // The simulation must find each bug it claims to catch within a bounded
 // number of seeds; otherwise its fault mix is too weak to be trusted.
 func TestSimFindsBugs(t *testing.T) {
-	for _, bug := range []string{BugStaleRead, BugAckBeforeCommit, BugCommitOldTerm, BugForgetVote, BugLeaseNoBound} {
+	for _, bug := range []string{BugStaleRead, BugAckBeforeCommit, BugCommitOldTerm, BugForgetVote, BugLeaseNoBound,
+		BugDoubleVote, BugVoteIgnoresIndex, BugHeartbeatCommit, BugReadQuorumOffByOne, BugReadBeforeTermCommit,
+		BugTruncateOnAppend, BugSnapshotAtCommit, BugRestartCommitLog} {
 		t.Run(bug, func(t *testing.T) {
 			const budget = 300
 			for seed := int64(1); seed <= budget; seed++ {

@@ -52,8 +52,9 @@ const repairRetry = 200 * time.Millisecond
 type quorumSystem struct{ *System }
 
 var (
-	_ harness.System    = (*System)(nil)
-	_ harness.Converger = quorumSystem{}
+	_ harness.System         = (*System)(nil)
+	_ harness.Converger      = quorumSystem{}
+	_ harness.LeaderReporter = (*System)(nil)
 )
 
 // New returns kvnode in mode "raft" or "quorum". Another mode is reported by
@@ -210,6 +211,7 @@ func (s *System) Digest(ctx context.Context, addr string) (harness.Digest, error
 func (s *System) SetClock(ctx context.Context, addr string, offset time.Duration) error {
 	return wire.SetClock(ctx, addr, offset, opTimeout)
 }
+
 
 // Bugs is the mode's catalog.
 func (s *System) Bugs() []harness.Bug {

@@ -1,0 +1,199 @@
+package nemesis
+
+import (
+	"context"
+	"math/rand"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gauntlet-dev/gauntlet/harness"
+)
+
+func TestParseAimedAndFeedback(t *testing.T) {
+	got, err := Parse("aimed")
+	require.NoError(t, err)
+	assert.Equal(t, Aimed(), got)
+	got, err = Parse("feedback,kill")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"feedback", "kill"}, got)
+	got, err = Parse("feedback:kill-leader+flap")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"feedback:kill-leader+flap"}, got)
+	_, err = Parse("feedback:kill-leader+meteor")
+	require.ErrorContains(t, err, `unknown package "meteor"`)
+	for _, n := range Aimed() {
+		nem, err := New(n)
+		require.NoError(t, err)
+		assert.Equal(t, n, nem.Name())
+		assert.Contains(t, nem.Requires(), harness.FaultLeader, "%s aims at the leader", n)
+		_, paced := nem.(harness.Paced)
+		assert.True(t, paced, "%s paces itself", n)
+	}
+}
+
+func TestLeaderMinorityKeepsTheLeaderWithAMinority(t *testing.T) {
+	for seed := int64(0); seed < 20; seed++ {
+		c := newFake(5, "n4")
+		n := &LeaderMinority{}
+		ev, err := n.Start(context.Background(), c, rand.New(rand.NewSource(seed)))
+		require.NoError(t, err)
+		require.Len(t, c.grudge["n4"], 3, "the leader hears one follower: %s", ev.Description)
+		for _, x := range c.nodes {
+			if x != "n4" && len(c.grudge[x]) == 3 {
+				assert.NotContains(t, c.grudge[x], "n4", "its companion still hears it")
+			}
+		}
+		_, err = n.Heal(context.Background(), c)
+		require.NoError(t, err)
+		assert.Nil(t, c.grudge)
+	}
+	c := newFake(3, "n1")
+	_, err := (&LeaderMinority{}).Start(context.Background(), c, rand.New(rand.NewSource(1)))
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"n2", "n3"}, c.grudge["n1"], "with 3 nodes the leader is alone")
+}
+
+// electing is a fake cluster whose majority elects next once the leader is cut off.
+type electing struct {
+	*fakeCluster
+	next string
+}
+
+func (c *electing) Leader(ctx context.Context) (string, error) {
+	if len(c.grudge[c.leader]) > 0 {
+		return c.next, nil
+	}
+	return c.fakeCluster.Leader(ctx)
+}
+
+func TestNewLeaderStrikesTheWinner(t *testing.T) {
+	struck := map[string]int{}
+	for seed := int64(0); seed < 30; seed++ {
+		c := &electing{fakeCluster: newFake(5, "n1"), next: "n3"}
+		n := &NewLeader{}
+		ev, err := n.Start(context.Background(), c, rand.New(rand.NewSource(seed)))
+		require.NoError(t, err)
+		assert.Contains(t, ev.Description, "isolated leader n1; n3 won after")
+		if c.down["n3"] {
+			struck["kill"]++
+		} else {
+			require.Len(t, c.grudge["n3"], 3, "the new leader is cut off with a minority: %s", ev.Description)
+			struck["isolate"]++
+		}
+		_, err = n.Heal(context.Background(), c)
+		require.NoError(t, err)
+		assert.Empty(t, c.down, "killed winners are restarted")
+	}
+	assert.Positive(t, struck["kill"])
+	assert.Positive(t, struck["isolate"])
+}
+
+func TestKillAndPauseLeaderAimAtTheLeaderAndPaceByTheElection(t *testing.T) {
+	c := newFake(5, "n2")
+	rng := rand.New(rand.NewSource(3))
+	for _, n := range []harness.Nemesis{&KillLeader{}, &PauseLeaderBrief{}} {
+		ev, err := n.Start(context.Background(), c, rng)
+		require.NoError(t, err)
+		assert.Contains(t, ev.Description, "leader n2")
+		hold, quiet := n.(harness.Paced).Pace(rng)
+		assert.Less(t, hold, 4*electionScale)
+		assert.GreaterOrEqual(t, hold, 300*time.Millisecond)
+		assert.Positive(t, quiet)
+		_, err = n.Heal(context.Background(), c)
+		require.NoError(t, err)
+	}
+	assert.Empty(t, c.down)
+	assert.Empty(t, c.paused)
+}
+
+func TestFlapHoldsAroundTheElectionTimeout(t *testing.T) {
+	c := newFake(5, "n5")
+	n := &Flap{}
+	rng := rand.New(rand.NewSource(9))
+	for range 20 {
+		_, err := n.Start(context.Background(), c, rng)
+		require.NoError(t, err)
+		require.NotEmpty(t, c.grudge)
+		hold, _ := n.Pace(rng)
+		assert.GreaterOrEqual(t, hold, electionScale*3/10)
+		assert.Less(t, hold, electionScale*3/2)
+		_, err = n.Heal(context.Background(), c)
+		require.NoError(t, err)
+	}
+}
+
+func obs(leader string, term uint64, reports bool) harness.Observation {
+	sup := map[harness.Fault]bool{harness.FaultLeader: reports}
+	for _, f := range []harness.Fault{harness.FaultPartition, harness.FaultKill, harness.FaultPause, harness.FaultLatency} {
+		sup[f] = true
+	}
+	return harness.Observation{Leader: leader, Term: term, NewLeader: true, ReportsLeader: reports, Supported: sup, Ops: 10}
+}
+
+func TestFeedbackLeavesOutWhatTheSystemCannotDo(t *testing.T) {
+	f, err := NewFeedback(nil)
+	require.NoError(t, err)
+	rng := rand.New(rand.NewSource(1))
+	for i := range 40 {
+		f.Steer(obs("", uint64(i), false), rng)
+		assert.NotContains(t, Aimed(), f.cur.Name(), "no aimed package on a leaderless system")
+		assert.NotEqual(t, "clock", f.cur.Name(), "clock faults are not supported here")
+	}
+}
+
+func TestFeedbackStrikesFreshLeadersAndLearns(t *testing.T) {
+	f, err := NewFeedback(nil)
+	require.NoError(t, err)
+	rng := rand.New(rand.NewSource(2))
+	strikes := 0
+	for i := range 60 {
+		o := obs("n1", uint64(i), true)
+		if f.last == "latency" {
+			o.NewErrors = []string{"read: timeout"} // latency keeps finding something new
+			o.Leaders = 2
+		}
+		f.Steer(o, rng)
+		if f.reason != "" && f.choices[i].Reason[:10] == "new leader" {
+			strikes++
+		}
+	}
+	assert.Greater(t, strikes, 10, "a fresh leader is struck about half the time")
+	assert.Greater(t, f.tries["latency"], f.tries["pause"], "the package followed by novelty is chosen more")
+	spec, choices := f.Plan()
+	require.Len(t, choices, 60)
+
+	// The plan replays the same choices, whatever is observed.
+	names, err := Parse(spec)
+	require.NoError(t, err)
+	replay, err := New(names[0])
+	require.NoError(t, err)
+	r := replay.(*Feedback)
+	for i := range 60 {
+		r.Steer(obs("", 0, false), rng)
+		assert.Equal(t, choices[i].Package, r.cur.Name())
+	}
+}
+
+func TestKillLeaderSometimesTakesTheClusterWithIt(t *testing.T) {
+	many := 0
+	for seed := int64(0); seed < 30; seed++ {
+		c := newFake(5, "n3")
+		k := &KillLeader{}
+		ev, err := k.Start(context.Background(), c, rand.New(rand.NewSource(seed)))
+		require.NoError(t, err)
+		require.True(t, c.down["n3"], ev.Description)
+		if len(c.down) > 1 {
+			many++
+			assert.Len(t, c.down, 5, "the leader, then every node: %s", ev.Description)
+			assert.Equal(t, "kill n3", c.calls[0], "the leader first")
+		}
+		_, err = k.Heal(context.Background(), c)
+		require.NoError(t, err)
+		assert.Empty(t, c.down)
+	}
+	assert.Positive(t, many)
+	assert.Less(t, many, 20)
+}

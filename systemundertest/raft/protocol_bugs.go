@@ -1,0 +1,77 @@
+package raft
+
+// protocolBugs are one-line mistakes in the election, commit, read,
+// log-repair, snapshot and restart paths, of the kind real Raft
+// implementations shipped. Their Reach is what was measured (see the
+// README's catalog table), not what was hoped.
+func protocolBugs() []BugInfo {
+	return []BugInfo{
+		{
+			Name: BugDoubleVote,
+			Description: "a voter grants any candidate while it knows no leader, forgetting whom it already " +
+				"voted for in the term, so split votes can elect two leaders in one term (election); it needs two candidacies in one term within a " +
+				"message delay of each other, which pre-vote and timeouts drawn over [T, 2T) make rare, and the two leaders " +
+				"to commit different entries at one index before either steps down",
+			Workload: "kv",
+			Nemesis:  []string{"partition", "kill"},
+			Reach:    ReachSimulation,
+		},
+		{
+			Name: BugVoteIgnoresIndex,
+			Description: "the up-to-date check compares last terms only, so a candidate with a shorter log of " +
+				"the same last term wins and truncates committed entries (election, Raft §5.4.1); it needs the leader to die while one follower lags " +
+				"by entries already committed, and that follower to time out first, a window of one replication round trip",
+			Workload: "kv",
+			Nemesis:  []string{"partition", "kill"},
+			Reach:    ReachSimulation,
+		},
+		{
+			Name: BugHeartbeatCommit,
+			Description: "heartbeats carry the leader's commit index instead of min(match, commit), so a " +
+				"follower with a stale divergent suffix applies entries the leader never committed (commit)",
+			Workload: "kv",
+			Nemesis:  []string{"partition", "kill"},
+		},
+		{
+			Name: BugReadQuorumOffByOne,
+			Description: "ReadIndex confirms leadership with one acknowledgement fewer than a majority, so a " +
+				"leader cut off with a minority serves stale reads until it steps down (read confirmation)",
+			Workload: "kv",
+			Nemesis:  []string{"partition"},
+		},
+		{
+			Name: BugReadBeforeTermCommit,
+			Description: "a new leader answers ReadIndex at its commit index before committing an entry of its " +
+				"own term, when that index may lag what the old leader committed (read confirmation, Raft §6.4); the window is from the election to " +
+				"the commit of the new leader's no-op, one round trip (about a millisecond on loopback)",
+			Workload: "kv",
+			Nemesis:  []string{"kill", "partition"},
+			Reach:    ReachSimulation,
+		},
+		{
+			Name: BugTruncateOnAppend,
+			Description: "a follower truncates its log after every append's entries, even matching ones, so a " +
+				"late or duplicated append drops entries it already acknowledged (log repair); it needs an append delivered after a newer one on " +
+				"the same link, which TCP's in-order delivery rules out and the simulation's network does not",
+			Workload: "kv",
+			Nemesis:  []string{"partition", "kill"},
+			Reach:    ReachSimulation,
+		},
+		{
+			Name: BugSnapshotAtCommit,
+			Description: "a snapshot is labelled with the commit index instead of the applied index, so a node " +
+				"restarted from it lacks the entries in between (apply/snapshot); it needs a snapshot (every 8192 entries by default) " +
+				"taken in the moment a follower's commit index is ahead of its fsync, then a restart from it",
+			Workload: "kv",
+			Nemesis:  []string{"kill"},
+			Reach:    ReachSimulation,
+		},
+		{
+			Name: BugRestartCommitLog,
+			Description: "a restarted node takes its whole durable log for committed and applies it, including " +
+				"entries a new leader later overwrites (restart)",
+			Workload: "kv",
+			Nemesis:  []string{"kill"},
+		},
+	}
+}
