@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/gauntlet-dev/gauntlet/deploy/local"
 	"github.com/gauntlet-dev/gauntlet/harness"
@@ -24,6 +25,11 @@ func ParseNemesis(spec string) ([]string, error) { return nemesis.Parse(spec) }
 // Nemeses makes fresh instances of the named packages (one per run: they
 // remember what they must heal).
 func Nemeses(names []string) ([]harness.Nemesis, error) {
+	// Groups ("aimed", "all") may come unexpanded, e.g. from a campaign cell.
+	names, err := nemesis.Parse(strings.Join(names, ","))
+	if err != nil {
+		return nil, fmt.Errorf("--nemesis: %w", err)
+	}
 	var out []harness.Nemesis
 	for _, n := range names {
 		if n == "none" {
