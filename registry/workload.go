@@ -153,6 +153,14 @@ func ParseNemesis(spec string) ([]string, error) {
 
 // Nemeses makes fresh instances of the named packages.
 func Nemeses(names []string) ([]harness.Nemesis, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	// Groups ("aimed", "all") may come unexpanded, e.g. from a campaign cell.
+	names, err := ParseNemesis(strings.Join(names, ","))
+	if err != nil {
+		return nil, fmt.Errorf("--nemesis: %w", err)
+	}
 	var out []harness.Nemesis
 	for _, n := range names {
 		if n == "none" {
