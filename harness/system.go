@@ -279,7 +279,6 @@ func PortsOf(sys System) []string {
 	return out
 }
 
-
 // Converger is implemented by systems that need a pass over all keys before
 // replicas agree (e.g. read repair in quorum mode). The runner calls it in
 // the recovery phase, before digests are compared.

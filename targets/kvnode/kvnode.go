@@ -212,7 +212,6 @@ func (s *System) SetClock(ctx context.Context, addr string, offset time.Duration
 	return wire.SetClock(ctx, addr, offset, opTimeout)
 }
 
-
 // Bugs is the mode's catalog.
 func (s *System) Bugs() []harness.Bug {
 	var out []harness.Bug
