@@ -3,6 +3,7 @@ package nemesis
 import (
 	"context"
 	"math/rand"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,23 +178,67 @@ func TestFeedbackStrikesFreshLeadersAndLearns(t *testing.T) {
 	}
 }
 
-func TestKillLeaderSometimesTakesTheClusterWithIt(t *testing.T) {
-	many := 0
-	for seed := int64(0); seed < 30; seed++ {
-		c := newFake(5, "n3")
-		k := &KillLeader{}
-		ev, err := k.Start(context.Background(), c, rand.New(rand.NewSource(seed)))
+func TestPowerLossKillsEveryNodeAndRestartsThem(t *testing.T) {
+	c := newFake(5, "n3")
+	p := &PowerLoss{}
+	ev, err := p.Start(context.Background(), c, rand.New(rand.NewSource(1)))
+	require.NoError(t, err)
+	assert.Len(t, c.down, 5, ev.Description)
+	assert.Equal(t, "power loss: kill all {n1,n2,n3,n4,n5} at once", ev.Description)
+	_, err = p.Heal(context.Background(), c)
+	require.NoError(t, err)
+	assert.Empty(t, c.down)
+}
+
+func TestLeaderMinorityCrashRestartsTheDeposedLeader(t *testing.T) {
+	crashed := 0
+	for seed := int64(0); seed < 10; seed++ {
+		c := newFake(5, "n2")
+		n := &LeaderMinority{}
+		ev, err := n.Start(context.Background(), c, rand.New(rand.NewSource(seed)))
 		require.NoError(t, err)
-		require.True(t, c.down["n3"], ev.Description)
-		if len(c.down) > 1 {
-			many++
-			assert.Len(t, c.down, 5, "the leader, then every node: %s", ev.Description)
-			assert.Equal(t, "kill n3", c.calls[0], "the leader first")
-		}
-		_, err = k.Heal(context.Background(), c)
+		assert.Empty(t, c.down, "nothing is killed while the cut holds")
+		hev, err := n.Heal(context.Background(), c)
 		require.NoError(t, err)
+		require.Contains(t, ev.Description, "n2 will crash and restart")
+		// Killed and restarted inside its minority, then healed.
+		require.Equal(t, []string{"kill n2", "start n2", "heal"}, c.calls[len(c.calls)-3:])
+		assert.Contains(t, hev.Description, "crash-restart deposed leader n2")
 		assert.Empty(t, c.down)
+		assert.Nil(t, c.grudge)
+		crashed++
 	}
-	assert.Positive(t, many)
-	assert.Less(t, many, 20)
+	assert.Equal(t, 10, crashed)
+
+	// No leader known: the cut is drawn at random and nobody is crashed.
+	c := newFake(5, "")
+	n := &LeaderMinority{}
+	_, err := n.Start(context.Background(), c, rand.New(rand.NewSource(1)))
+	require.NoError(t, err)
+	_, err = n.Heal(context.Background(), c)
+	require.NoError(t, err)
+	assert.NotContains(t, strings.Join(c.calls, ";"), "kill")
+}
+
+func TestFeedbackOpensWithEveryPackageOnce(t *testing.T) {
+	for _, reports := range []bool{true, false} {
+		f, err := NewFeedback(nil)
+		require.NoError(t, err)
+		rng := rand.New(rand.NewSource(4))
+		var got []string
+		for i := range 20 {
+			o := obs("", uint64(i), reports)
+			o.NewLeader = false
+			o.Supported[harness.FaultClock] = true
+			f.Steer(o, rng)
+			got = append(got, f.cur.Name())
+		}
+		want := openingLeaderless
+		if reports {
+			want = openingLeader
+		}
+		assert.Equal(t, want, got[:len(want)], "the opening, in order")
+		assert.Equal(t, "opening: every package once, the protocol's classic faults first", f.choices[0].Reason)
+		assert.NotContains(t, f.choices[len(want)].Reason, "opening", "then the scores choose")
+	}
 }

@@ -15,7 +15,8 @@ import (
 
 // Feedback is a schedule that picks each next fault from what the run has
 // shown so far (harness.Steered), in the spirit of Mallory's steered
-// nemesis: every package is tried once, then each is scored by the novelty
+// nemesis: every package is tried once, in the order of the opening, then
+// each is scored by the novelty
 // that followed its faults (new error classes, new latency regimes, leader
 // and term changes, several nodes believing they lead, commits stalling),
 // and the next one is chosen by that score with a bonus for packages tried
@@ -37,7 +38,24 @@ type Feedback struct {
 
 // feedbackPool is what Feedback chooses from: the aimed packages (when the
 // system reports a leader) and the random ones.
-var feedbackPool = append(slices.Clone(aimed), "partition", "kill", "pause", "latency", "clock")
+var feedbackPool = append(slices.Clone(aimed), "power-loss", "partition", "kill", "pause", "latency", "clock")
+
+// The openings: the order in which Feedback first tries each usable
+// package, before it scores them. A 20 s run holds about six faults, so
+// the order decides what a short run sees; the classic faults of each kind
+// of protocol come first. With a leader: the leader cut off with a
+// minority (stale and lease reads, lost acknowledged writes, a deposed
+// leader's uncommitted suffix), every node at once (what was acknowledged
+// but not durable), a frozen leader waking beside a follower that still
+// answers it (read confirmation), a stale follower left the only one that
+// can win (the election restriction), then elections struck while fresh. Without one
+// (leaderless, quorum-replicated stores): partitions, every node at once,
+// then clocks, since such stores order writes by timestamps.
+var (
+	openingLeader = []string{"leader-minority", "power-loss", "pause-leader-brief", "stale-candidate",
+		"new-leader", "kill-leader", "flap", "clock", "partition", "pause", "kill", "latency"}
+	openingLeaderless = []string{"partition", "power-loss", "clock", "pause", "kill", "latency"}
+)
 
 // NewFeedback returns the feedback schedule; plan (package names), if not
 // empty, is repeated instead of choosing.
@@ -103,6 +121,15 @@ func (f *Feedback) choose(o harness.Observation, r1, r2 float64) (string, string
 	}
 	if len(usable) == 0 {
 		return "kill", "nothing else is usable"
+	}
+	opening := openingLeaderless
+	if o.ReportsLeader {
+		opening = openingLeader
+	}
+	for _, n := range opening {
+		if f.tries[n] == 0 && n != f.last && slices.Contains(usable, n) {
+			return n, "opening: every package once, the protocol's classic faults first"
+		}
 	}
 	switch {
 	case o.NewLeader && o.Leader != "" && r1 < 0.5 && slices.Contains(usable, "new-leader"):

@@ -19,9 +19,9 @@ import (
 // names in the order "all" expands to.
 var names = []string{"partition", "kill", "pause", "clock", "loss", "latency"}
 
-// targeted are packages that aim one fault at one role; accepted by name,
-// not part of "all".
-var targeted = []string{"pause-leader"}
+// targeted are packages accepted by name, not part of "all": one fault
+// aimed at one role, or every node at once.
+var targeted = []string{"pause-leader", "power-loss"}
 
 // Names lists the fault packages ("all" expands to these).
 func Names() []string { return slices.Clone(names) }
@@ -46,6 +46,8 @@ func New(name string) (harness.Nemesis, error) {
 		return &Pause{}, nil
 	case "pause-leader":
 		return &Pause{LeaderOnly: true}, nil
+	case "power-loss":
+		return &PowerLoss{}, nil
 	case "clock":
 		return &Clock{}, nil
 	case "loss":
@@ -62,6 +64,8 @@ func New(name string) (harness.Nemesis, error) {
 		return &Flap{}, nil
 	case "pause-leader-brief":
 		return &PauseLeaderBrief{}, nil
+	case "stale-candidate":
+		return &StaleCandidate{}, nil
 	case "feedback":
 		return NewFeedback(nil)
 	}

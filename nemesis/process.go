@@ -81,6 +81,27 @@ func (k *Kill) Heal(ctx context.Context, c harness.Cluster) (harness.FaultEvent,
 	return k.heal(ctx, "restart", c.Start)
 }
 
+// PowerLoss SIGKILLs every node at once, as a power cut does, and
+// restarts them all on Heal. What a node acknowledged but had not yet made
+// durable is gone from every replica together, which a crash of a minority
+// (the survivors still hold it) or of nodes one after another (the last
+// ones have time to flush) can never show. Jepsen's kill of :all.
+type PowerLoss struct{ Kill }
+
+func (p *PowerLoss) Name() string { return "power-loss" }
+
+// Pace: the outage is short; the quiet after it leaves the cluster time to
+// restart, elect and take writes again before the next fault.
+func (p *PowerLoss) Pace(rng *rand.Rand) (time.Duration, time.Duration) {
+	return span(rng, 0.3, 1.5), span(rng, 1, 2)
+}
+
+func (p *PowerLoss) Start(ctx context.Context, c harness.Cluster, rng *rand.Rand) (harness.FaultEvent, error) {
+	nodes := c.Nodes()
+	ev := harness.FaultEvent{Description: "power loss: kill all " + set(nodes) + " at once", Nodes: sorted(nodes)}
+	return ev, p.killAtOnce(ctx, c, nodes)
+}
+
 // Pause SIGSTOPs one node, the current leader or a random one; Heal resumes
 // every node it paused. As "pause-leader" it always aims at the leader
 // (a random node only when none is known): stale reads by a paused leader,

@@ -14,7 +14,12 @@ const (
 	retransmitMin = 200 * time.Millisecond
 	retransmitMax = 400 * time.Millisecond
 	chunkSize     = 32 << 10
-	queueChunks   = 64
+	// queueChunks bounds the chunks in flight per direction. A delayed link
+	// carries latency × message rate of them; too few throttle the link to
+	// queueChunks per latency (64 per 150 ms is under what a Raft leader
+	// sends a follower under load), heartbeats queue behind appends and
+	// every follower times out: a bandwidth cap netem's delay does not have.
+	queueChunks = 4096
 	dialTimeout   = time.Second
 )
 
