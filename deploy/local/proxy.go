@@ -20,7 +20,7 @@ const (
 	// sends a follower under load), heartbeats queue behind appends and
 	// every follower times out: a bandwidth cap netem's delay does not have.
 	queueChunks = 4096
-	dialTimeout   = time.Second
+	dialTimeout = time.Second
 )
 
 // dirKey is one direction of traffic: bytes sent by from to to.
