@@ -25,6 +25,7 @@ import (
 	tcexec "github.com/testcontainers/testcontainers-go/exec"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/gauntlet-dev/gauntlet/deploy/internal/nodes"
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
@@ -238,7 +239,7 @@ func (d *Deployment) Deploy(ctx context.Context, spec harness.ClusterSpec) (_ ha
 		spec:    spec,
 		log:     log,
 		runID:   spec.RunID,
-		netName: "gauntlet-" + sanitize(spec.RunID),
+		netName: "gauntlet-" + nodes.Sanitize(spec.RunID),
 		byID:    map[string]*node{},
 	}
 	defer func() {
@@ -412,7 +413,7 @@ func (c *Cluster) labels(nodeID, role string) map[string]string {
 }
 
 func (c *Cluster) containerName(n *node) string {
-	return "gauntlet-" + sanitize(c.runID) + "-" + n.id
+	return "gauntlet-" + nodes.Sanitize(c.runID) + "-" + n.id
 }
 
 // startHolder starts the namespace owner: static IP on the run network,

@@ -33,6 +33,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/gauntlet-dev/gauntlet/deploy/internal/nodes"
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
@@ -172,7 +173,7 @@ func (d *Deployment) Deploy(ctx context.Context, spec harness.ClusterSpec) (_ ha
 		spec.RunID = fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano())
 	}
 	c := &Cluster{spec: spec, log: log, file: f, byID: map[string]*node{}, shared: sharedPeers(spec.System),
-		runDir: "gauntlet-" + sanitize(spec.RunID)}
+		runDir: "gauntlet-" + nodes.Sanitize(spec.RunID)}
 	for i := range spec.Nodes {
 		h := &f.Hosts[i]
 		key := h.Address + " " + h.DataDir
