@@ -2,6 +2,7 @@ package docker
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -88,14 +89,9 @@ func (d *Deployment) Supports(sys harness.System, f harness.Fault) bool {
 	return false
 }
 
+// logger is the run's logger, else the deployment's, else one that discards.
 func (d *Deployment) logger(l harness.Logger) harness.Logger {
-	if l != nil {
-		return l
-	}
-	if d.opts.Logger != nil {
-		return d.opts.Logger
-	}
-	return nopLogger{}
+	return cmp.Or(l, d.opts.Logger, discard)
 }
 
 // provider is one testcontainers provider (and Docker client) per deployment.

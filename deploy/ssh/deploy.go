@@ -22,9 +22,11 @@
 package ssh
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,14 +131,9 @@ func (d *Deployment) netemEverywhere() bool {
 	return len(d.netem) == 0
 }
 
+// logger is the run's logger, else the deployment's, else one that discards.
 func (d *Deployment) logger(l harness.Logger) harness.Logger {
-	switch {
-	case l != nil:
-		return l
-	case d.opts.Logger != nil:
-		return d.opts.Logger
-	}
-	return nopLogger{}
+	return cmp.Or(l, d.opts.Logger, discard)
 }
 
 func (d *Deployment) cacheDir() string {
@@ -318,9 +315,5 @@ func (c *Cluster) startAll(ctx context.Context, bin string) error {
 	return g.Wait()
 }
 
-type nopLogger struct{}
-
-func (nopLogger) Info(string, ...any)  {}
-func (nopLogger) Warn(string, ...any)  {}
-func (nopLogger) Error(string, ...any) {}
-func (nopLogger) Debug(string, ...any) {}
+// discard is the logger when neither the run nor the options give one.
+var discard harness.Logger = slog.New(slog.DiscardHandler)
