@@ -12,12 +12,12 @@ package appendreg
 import (
 	"context"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/anishathalye/porcupine"
 
 	"github.com/gauntlet-dev/gauntlet/checkers/budget"
+	"github.com/gauntlet-dev/gauntlet/checkers/internal/bykey"
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
@@ -55,24 +55,8 @@ type output struct {
 
 // Model is the porcupine model, partitioned by key.
 var Model = porcupine.Model{
-	Partition: func(ops []porcupine.Operation) [][]porcupine.Operation {
-		byKey := map[string][]porcupine.Operation{}
-		var keys []string
-		for _, op := range ops {
-			k := op.Input.(input).key
-			if _, ok := byKey[k]; !ok {
-				keys = append(keys, k)
-			}
-			byKey[k] = append(byKey[k], op)
-		}
-		sort.Strings(keys)
-		out := make([][]porcupine.Operation, 0, len(keys))
-		for _, k := range keys {
-			out = append(out, byKey[k])
-		}
-		return out
-	},
-	Init: func() interface{} { return "" },
+	Partition: bykey.Partition(func(op porcupine.Operation) string { return op.Input.(input).key }),
+	Init:      func() interface{} { return "" },
 	Step: func(st, in, out interface{}) (bool, interface{}) {
 		s, i, o := st.(string), in.(input), out.(output)
 		switch i.f {

@@ -21,6 +21,7 @@ import (
 	"github.com/anishathalye/porcupine"
 
 	"github.com/gauntlet-dev/gauntlet/checkers/budget"
+	"github.com/gauntlet-dev/gauntlet/checkers/internal/bykey"
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
@@ -136,7 +137,7 @@ func model(initial map[string]string, nilUnknown bool) porcupine.Model {
 	m := newMemo(nilUnknown)
 	start := m.id(init)
 	return porcupine.Model{
-		Partition: partition,
+		Partition: bykey.Partition(func(op porcupine.Operation) string { return op.Input.(input).key }),
 		Init:      func() interface{} { return start },
 		Step: func(st, in, out interface{}) (bool, interface{}) {
 			return m.step(st.(int), in.(input), out.(output))
@@ -145,24 +146,6 @@ func model(initial map[string]string, nilUnknown bool) porcupine.Model {
 		DescribeOperation: describeOp,
 		DescribeState:     func(st interface{}) string { return describeState(m.state(st.(int))) },
 	}
-}
-
-func partition(ops []porcupine.Operation) [][]porcupine.Operation {
-	byKey := map[string][]porcupine.Operation{}
-	var keys []string
-	for _, op := range ops {
-		k := op.Input.(input).key
-		if _, ok := byKey[k]; !ok {
-			keys = append(keys, k)
-		}
-		byKey[k] = append(byKey[k], op)
-	}
-	sort.Strings(keys)
-	out := make([][]porcupine.Operation, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, byKey[k])
-	}
-	return out
 }
 
 func describeOp(in, out interface{}) string {

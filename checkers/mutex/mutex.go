@@ -12,11 +12,11 @@ package mutex
 import (
 	"context"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/anishathalye/porcupine"
 
+	"github.com/gauntlet-dev/gauntlet/checkers/internal/bykey"
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
@@ -61,26 +61,10 @@ func step(st, in, out interface{}) (bool, interface{}) {
 
 // Model is the porcupine model of one lock that starts free.
 var Model = porcupine.Model{
-	Partition: func(ops []porcupine.Operation) [][]porcupine.Operation {
-		byKey := map[string][]porcupine.Operation{}
-		var keys []string
-		for _, op := range ops {
-			k := op.Input.(input).key
-			if _, ok := byKey[k]; !ok {
-				keys = append(keys, k)
-			}
-			byKey[k] = append(byKey[k], op)
-		}
-		sort.Strings(keys)
-		out := make([][]porcupine.Operation, 0, len(keys))
-		for _, k := range keys {
-			out = append(out, byKey[k])
-		}
-		return out
-	},
-	Init:  func() interface{} { return false },
-	Step:  step,
-	Equal: func(a, b interface{}) bool { return a.(bool) == b.(bool) },
+	Partition: bykey.Partition(func(op porcupine.Operation) string { return op.Input.(input).key }),
+	Init:      func() interface{} { return false },
+	Step:      step,
+	Equal:     func(a, b interface{}) bool { return a.(bool) == b.(bool) },
 	DescribeOperation: func(in, out interface{}) string {
 		i := in.(input)
 		s := FRelease

@@ -23,6 +23,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/gauntlet-dev/gauntlet/deploy/internal/nodes"
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
@@ -83,13 +84,7 @@ var (
 	_ harness.NodeReporter = (*Cluster)(nil)
 )
 
-func (c *Cluster) Nodes() []string {
-	out := make([]string, len(c.nodes))
-	for i, n := range c.nodes {
-		out[i] = n.id
-	}
-	return out
-}
+func (c *Cluster) Nodes() []string { return nodes.IDs(c.nodes, func(n *node) string { return n.id }) }
 
 // ClientAddr is the node's port published on 127.0.0.1. Published ports
 // live on the holder, so they survive kills and restarts of the node.

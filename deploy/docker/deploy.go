@@ -2,6 +2,7 @@ package docker
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,6 +26,7 @@ import (
 	tcexec "github.com/testcontainers/testcontainers-go/exec"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/gauntlet-dev/gauntlet/deploy/internal/nodes"
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
@@ -87,14 +89,9 @@ func (d *Deployment) Supports(sys harness.System, f harness.Fault) bool {
 	return false
 }
 
+// logger is the run's logger, else the deployment's, else one that discards.
 func (d *Deployment) logger(l harness.Logger) harness.Logger {
-	if l != nil {
-		return l
-	}
-	if d.opts.Logger != nil {
-		return d.opts.Logger
-	}
-	return nopLogger{}
+	return cmp.Or(l, d.opts.Logger, discard)
 }
 
 // provider is one testcontainers provider (and Docker client) per deployment.
@@ -238,7 +235,7 @@ func (d *Deployment) Deploy(ctx context.Context, spec harness.ClusterSpec) (_ ha
 		spec:    spec,
 		log:     log,
 		runID:   spec.RunID,
-		netName: "gauntlet-" + sanitize(spec.RunID),
+		netName: "gauntlet-" + nodes.Sanitize(spec.RunID),
 		byID:    map[string]*node{},
 	}
 	defer func() {
@@ -412,7 +409,7 @@ func (c *Cluster) labels(nodeID, role string) map[string]string {
 }
 
 func (c *Cluster) containerName(n *node) string {
-	return "gauntlet-" + sanitize(c.runID) + "-" + n.id
+	return "gauntlet-" + nodes.Sanitize(c.runID) + "-" + n.id
 }
 
 // startHolder starts the namespace owner: static IP on the run network,

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gauntlet-dev/gauntlet/deploy/internal/nodes"
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
@@ -136,7 +137,7 @@ func newTestDeployment(t *testing.T, log *testLogger) *Deployment {
 }
 
 func runID(t *testing.T) string {
-	return fmt.Sprintf("test-%s-%d", strings.ToLower(sanitize(t.Name())), time.Now().UnixNano()%1e9)
+	return fmt.Sprintf("test-%s-%d", strings.ToLower(nodes.Sanitize(t.Name())), time.Now().UnixNano()%1e9)
 }
 
 // leftovers lists what carries the run's label, as `docker ps -a`,

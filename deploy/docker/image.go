@@ -13,12 +13,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 
+	"github.com/gauntlet-dev/gauntlet/deploy/internal/nodes"
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/internal/source"
 	"github.com/gauntlet-dev/gauntlet/internal/static"
@@ -67,7 +67,7 @@ func (d *Deployment) nodeBinary(ctx context.Context, sys harness.System) (string
 		pkg = p.GoPackage()
 	}
 	if pkg != "" {
-		return d.goBuild(ctx, pkg, "node-"+sanitize(sys.Name()))
+		return d.goBuild(ctx, pkg, "node-"+nodes.Sanitize(sys.Name()))
 	}
 	b, ok := sys.(harness.Builder)
 	if !ok {
@@ -237,18 +237,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// sanitize keeps what Docker accepts in names: [a-zA-Z0-9_.-].
-func sanitize(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '.', r == '-':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('-')
-		}
-	}
-	return b.String()
 }

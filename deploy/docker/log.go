@@ -2,16 +2,13 @@ package docker
 
 import (
 	"fmt"
+	"log/slog"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
-type nopLogger struct{}
-
-func (nopLogger) Info(string, ...any)  {}
-func (nopLogger) Warn(string, ...any)  {}
-func (nopLogger) Error(string, ...any) {}
-func (nopLogger) Debug(string, ...any) {}
+// discard is the logger when neither the run nor the options give one.
+var discard harness.Logger = slog.New(slog.DiscardHandler)
 
 // tcLogger sends testcontainers' chatter to the harness log at debug level.
 type tcLogger struct{ l harness.Logger }

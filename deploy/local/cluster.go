@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gauntlet-dev/gauntlet/deploy/internal/nodes"
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
@@ -54,13 +55,7 @@ func (n *node) release() {
 }
 
 // Nodes lists node names in order.
-func (c *Cluster) Nodes() []string {
-	ids := make([]string, len(c.nodes))
-	for i, n := range c.nodes {
-		ids[i] = n.id
-	}
-	return ids
-}
+func (c *Cluster) Nodes() []string { return nodes.IDs(c.nodes, func(n *node) string { return n.id }) }
 
 // ClientAddr is where clients reach node (directly, not through the mesh).
 func (c *Cluster) ClientAddr(id string) string {

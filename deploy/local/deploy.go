@@ -52,10 +52,12 @@
 package local
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -100,14 +102,9 @@ func (d *Deployment) Supports(sys harness.System, f harness.Fault) bool {
 	return false
 }
 
+// logger is the run's logger, else the deployment's, else one that discards.
 func (d *Deployment) logger(l harness.Logger) harness.Logger {
-	switch {
-	case l != nil:
-		return l
-	case d.opts.Logger != nil:
-		return d.opts.Logger
-	}
-	return nopLogger{}
+	return cmp.Or(l, d.opts.Logger, discard)
 }
 
 func (d *Deployment) cacheDir() (string, error) {
@@ -263,9 +260,5 @@ func (c *Cluster) peerMaps() (map[string]map[string]string, error) {
 	return peers, nil
 }
 
-type nopLogger struct{}
-
-func (nopLogger) Info(string, ...any)  {}
-func (nopLogger) Warn(string, ...any)  {}
-func (nopLogger) Error(string, ...any) {}
-func (nopLogger) Debug(string, ...any) {}
+// discard is the logger when neither the run nor the options give one.
+var discard harness.Logger = slog.New(slog.DiscardHandler)

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/gauntlet-dev/gauntlet/deploy/internal/nodes"
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
@@ -52,13 +53,7 @@ type node struct {
 	client string // where the harness's clients reach it
 }
 
-func (c *Cluster) Nodes() []string {
-	ids := make([]string, len(c.nodes))
-	for i, n := range c.nodes {
-		ids[i] = n.id
-	}
-	return ids
-}
+func (c *Cluster) Nodes() []string { return nodes.IDs(c.nodes, func(n *node) string { return n.id }) }
 
 func (c *Cluster) ClientAddr(id string) string {
 	if n, ok := c.byID[id]; ok {
@@ -332,17 +327,3 @@ func (c *Cluster) Close(ctx context.Context) error {
 func joinHostPort(h string, p int) string { return net.JoinHostPort(h, strconv.Itoa(p)) }
 
 func clone(m map[string]string) map[string]string { return maps.Clone(m) }
-
-// sanitize keeps [a-zA-Z0-9_.-] (the run id is part of a path and a glob).
-func sanitize(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '.', r == '-':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('-')
-		}
-	}
-	return b.String()
-}

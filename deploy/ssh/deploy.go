@@ -22,9 +22,11 @@
 package ssh
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,6 +35,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/gauntlet-dev/gauntlet/deploy/internal/nodes"
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
@@ -128,14 +131,9 @@ func (d *Deployment) netemEverywhere() bool {
 	return len(d.netem) == 0
 }
 
+// logger is the run's logger, else the deployment's, else one that discards.
 func (d *Deployment) logger(l harness.Logger) harness.Logger {
-	switch {
-	case l != nil:
-		return l
-	case d.opts.Logger != nil:
-		return d.opts.Logger
-	}
-	return nopLogger{}
+	return cmp.Or(l, d.opts.Logger, discard)
 }
 
 func (d *Deployment) cacheDir() string {
@@ -172,7 +170,7 @@ func (d *Deployment) Deploy(ctx context.Context, spec harness.ClusterSpec) (_ ha
 		spec.RunID = fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano())
 	}
 	c := &Cluster{spec: spec, log: log, file: f, byID: map[string]*node{}, shared: sharedPeers(spec.System),
-		runDir: "gauntlet-" + sanitize(spec.RunID)}
+		runDir: "gauntlet-" + nodes.Sanitize(spec.RunID)}
 	for i := range spec.Nodes {
 		h := &f.Hosts[i]
 		key := h.Address + " " + h.DataDir
@@ -317,9 +315,5 @@ func (c *Cluster) startAll(ctx context.Context, bin string) error {
 	return g.Wait()
 }
 
-type nopLogger struct{}
-
-func (nopLogger) Info(string, ...any)  {}
-func (nopLogger) Warn(string, ...any)  {}
-func (nopLogger) Error(string, ...any) {}
-func (nopLogger) Debug(string, ...any) {}
+// discard is the logger when neither the run nor the options give one.
+var discard harness.Logger = slog.New(slog.DiscardHandler)

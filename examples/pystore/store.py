@@ -48,16 +48,21 @@ def load():
                     state[e["k"]] = e["v"]
 
 
+def append_synced(lines):
+    """Appends lines to the log: they are on disk when this returns."""
+    with open(log_path, "a") as f:
+        f.writelines(lines)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def persist(key, value):
     """Called with lock held: the write is durable when this returns (correct mode)."""
     line = json.dumps({"k": key, "v": value}) + "\n"
     if args.lose_acked_writes:
         pending.append(line)
         return
-    with open(log_path, "a") as f:
-        f.write(line)
-        f.flush()
-        os.fsync(f.fileno())
+    append_synced([line])
 
 
 def flusher():
@@ -67,10 +72,7 @@ def flusher():
             lines = pending[:]
             del pending[:]
         if lines:
-            with open(log_path, "a") as f:
-                f.writelines(lines)
-                f.flush()
-                os.fsync(f.fileno())
+            append_synced(lines)
 
 
 def pusher():

@@ -1,21 +1,18 @@
 package consul
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/gauntlet-dev/gauntlet/targets/internal/gobuild"
 )
 
 // wrapperMain is Consul's own main.go (v1.15.4) less its Windows service
 // hook: `go install github.com/hashicorp/consul@vX` fails on the root
 // module's replace directives, but a module importing its command packages
-// resolves. It is written into the cache, never into our module, so Consul's
-// dependency tree stays out of Gauntlet's go.mod.
+// resolves (gobuild writes it into the cache, never into our module).
 var wrapperMain = []byte(`package main
 
 import (
@@ -88,52 +85,12 @@ func Build(ctx context.Context, version, cacheDir string, logf func(string, ...a
 	if !ok {
 		return "", fmt.Errorf("consul version %s has no known-good dependency pins (checked here: %s; use --consul-binary for others)", version, strings.Join(Versions, ", "))
 	}
-	dir := filepath.Join(cacheDir, "consul-"+version)
-	bin := filepath.Join(dir, "consul")
-	if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() {
-		return bin, nil
-	}
-	src := filepath.Join(dir, "src")
-	if err := os.MkdirAll(src, 0o755); err != nil {
-		return "", fmt.Errorf("consul build dir: %w", err)
-	}
-	gomod := fmt.Sprintf("module gauntlet.local/consulserver\n\ngo 1.24\n\nrequire github.com/hashicorp/consul %s\n\n%s", version, pin)
-	if err := os.WriteFile(filepath.Join(src, "go.mod"), []byte(gomod), 0o644); err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(filepath.Join(src, "main.go"), wrapperMain, 0o644); err != nil {
-		return "", err
-	}
-	if logf != nil {
-		logf("building consul %s into %s (first use; several minutes)", version, dir)
-	}
-	run := func(args ...string) error {
-		cmd := exec.CommandContext(ctx, "go", args...)
-		cmd.Dir = src
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOWORK=off")
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, tail(out.String(), 1500))
-		}
-		return nil
-	}
-	if err := run("mod", "tidy"); err != nil {
-		return "", fmt.Errorf("consul %s cannot be resolved from the module proxy (checked here: %s): %w", version, strings.Join(Versions, ", "), err)
-	}
-	tmp := bin + ".tmp"
-	if err := run("build", "-trimpath", "-o", tmp, "."); err != nil {
-		return "", fmt.Errorf("building consul %s: %w", version, err)
-	}
-	if err := os.Rename(tmp, bin); err != nil {
-		return "", err
-	}
-	return bin, nil
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
+	return gobuild.Build(ctx, gobuild.Wrapper{
+		Name:     "consul",
+		Version:  version,
+		GoMod:    fmt.Sprintf("module gauntlet.local/consulserver\n\ngo 1.24\n\nrequire github.com/hashicorp/consul %s\n\n%s", version, pin),
+		Main:     wrapperMain,
+		Versions: Versions,
+		Takes:    "several minutes",
+	}, cacheDir, logf)
 }

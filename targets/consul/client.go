@@ -7,74 +7,41 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
+	"github.com/gauntlet-dev/gauntlet/targets/internal/httpcall"
 )
 
 // api calls one agent's HTTP API. It never retries.
-type api struct {
-	base    string
-	http    *http.Client
-	timeout time.Duration
-}
+type api struct{ *httpcall.Client }
 
 // newAPI: timeout bounds each call (and its dial); 0 leaves the bound to the
 // caller's context (client ops: the harness's --op-timeout).
 func newAPI(addr string, timeout time.Duration) *api {
-	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: timeout}).DialContext,
-		MaxIdleConnsPerHost: 8,
-		IdleConnTimeout:     30 * time.Second,
-	}
-	return &api{base: "http://" + addr, http: &http.Client{Transport: tr}, timeout: timeout}
+	return &api{httpcall.New(addr, timeout)}
 }
-
-// callError is a failed call, with what we know of whether it took effect.
-type callError struct {
-	sent   bool // the request may have reached the agent
-	status int  // HTTP status (0 if none)
-	msg    string
-}
-
-func (e *callError) Error() string { return e.msg }
 
 // do sends one request and returns the body of a 200 answer, the
-// X-Consul-Index header, or a *callError. A 404 is returned as a
-// callError with status 404 (the KV API's "no such key").
+// X-Consul-Index header, or an *httpcall.Error. A 404 is returned as an
+// error with status 404 (the KV API's "no such key").
 func (a *api) do(ctx context.Context, method, path, body string) ([]byte, uint64, error) {
-	if a.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, a.timeout)
-		defer cancel()
-	}
 	var rd io.Reader
 	if method == http.MethodPut {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, a.base+path, rd)
+	resp, data, err := a.Do(ctx, method, path, rd, "")
 	if err != nil {
-		return nil, 0, &callError{msg: err.Error()}
-	}
-	resp, err := a.http.Do(req)
-	if err != nil {
-		return nil, 0, &callError{sent: !notSent(err), msg: err.Error()}
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, 0, &callError{sent: true, status: resp.StatusCode, msg: "reading response: " + err.Error()}
+		return nil, 0, err
 	}
 	index, _ := strconv.ParseUint(resp.Header.Get("X-Consul-Index"), 10, 64)
 	if resp.StatusCode != http.StatusOK {
-		return nil, index, &callError{sent: true, status: resp.StatusCode,
-			msg: fmt.Sprintf("%s: %s", resp.Status, strings.TrimSpace(string(data)))}
+		return nil, index, &httpcall.Error{Sent: true, Status: resp.StatusCode,
+			Msg: fmt.Sprintf("%s: %s", resp.Status, strings.TrimSpace(string(data)))}
 	}
 	return data, index, nil
 }
@@ -85,7 +52,7 @@ func (a *api) getJSON(ctx context.Context, path string, out any) error {
 		return err
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return &callError{sent: true, msg: "decoding response: " + err.Error()}
+		return &httpcall.Error{Sent: true, Msg: "decoding response: " + err.Error()}
 	}
 	return nil
 }
@@ -100,8 +67,8 @@ type kvEntry struct {
 // getKV reads KV entries; a missing key (404) is no entries and no error.
 func (a *api) getKV(ctx context.Context, path string, out *[]kvEntry) (uint64, error) {
 	data, index, err := a.do(ctx, http.MethodGet, path, "")
-	var ce *callError
-	if errors.As(err, &ce) && ce.status == http.StatusNotFound {
+	var ce *httpcall.Error
+	if errors.As(err, &ce) && ce.Status == http.StatusNotFound {
 		*out = nil
 		return index, nil
 	}
@@ -109,17 +76,9 @@ func (a *api) getKV(ctx context.Context, path string, out *[]kvEntry) (uint64, e
 		return index, err
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return index, &callError{sent: true, msg: "decoding response: " + err.Error()}
+		return index, &httpcall.Error{Sent: true, Msg: "decoding response: " + err.Error()}
 	}
 	return index, nil
-}
-
-func notSent(err error) bool {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return true
-	}
-	return errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // noLeader is the body Consul answers when no leader is known. Consul
@@ -128,19 +87,13 @@ func notSent(err error) bool {
 // changed" (agent/consul/rpc.go, canRetry, v1.15.4).
 const noLeader = "No cluster leader"
 
-// certainlyNotApplied: the request never reached an agent, Consul refused it
-// as malformed (4xx), or it answered that no leader was known.
-func certainlyNotApplied(err error) bool {
-	var ce *callError
-	if !errors.As(err, &ce) {
-		return false
-	}
+// refused: Consul refused the request as malformed (4xx), or answered that
+// no leader was known; either way it was not applied.
+func refused(e *httpcall.Error) bool {
 	switch {
-	case !ce.sent:
+	case e.Status >= 400 && e.Status < 500:
 		return true
-	case ce.status >= 400 && ce.status < 500:
-		return true
-	case ce.status == http.StatusInternalServerError && strings.HasSuffix(ce.msg, ": "+noLeader):
+	case e.Status == http.StatusInternalServerError && strings.HasSuffix(e.Msg, ": "+noLeader):
 		return true
 	}
 	return false
@@ -167,7 +120,7 @@ func newClient(node, addr string, timeout time.Duration, mode string) *Client {
 
 // Close releases connections.
 func (c *Client) Close() error {
-	c.a.http.CloseIdleConnections()
+	c.a.Close()
 	return nil
 }
 
@@ -260,20 +213,20 @@ func (c *Client) cas(ctx context.Context, out *harness.Op) {
 }
 
 // put writes and classifies: "true" ok; "false" (a cas whose index no
-// longer matched; Raft applied it as a no-op) fail; errors by
-// certainlyNotApplied.
+// longer matched; Raft applied it as a no-op) fail; errors fail when never
+// sent or refused, info otherwise.
 func (c *Client) put(ctx context.Context, out *harness.Op, path, value string) {
 	data, _, err := c.a.do(ctx, http.MethodPut, path, value)
-	switch {
-	case err == nil && strings.TrimSpace(string(data)) == "true":
+	if err != nil {
+		httpcall.Classify(out, err, refused)
+		return
+	}
+	switch answer := strings.TrimSpace(string(data)); answer {
+	case "true":
 		out.Type = harness.OK
-	case err == nil && strings.TrimSpace(string(data)) == "false":
+	case "false":
 		out.Type, out.Error = harness.Fail, "false"
-	case err == nil:
-		out.Type, out.Error = harness.Info, "unexpected answer: "+strings.TrimSpace(string(data))
-	case certainlyNotApplied(err):
-		out.Type, out.Error = harness.Fail, err.Error()
 	default:
-		out.Type, out.Error = harness.Info, err.Error()
+		out.Type, out.Error = harness.Info, "unexpected answer: "+answer
 	}
 }

@@ -5,44 +5,23 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
+	"github.com/gauntlet-dev/gauntlet/targets/internal/httpcall"
 )
 
 // gateway posts JSON to one member's gRPC gateway. It never retries.
-type gateway struct {
-	base    string
-	http    *http.Client
-	timeout time.Duration
-}
+type gateway struct{ *httpcall.Client }
 
 // newGateway: timeout bounds each call (and its dial); 0 leaves the bound to
 // the caller's context (client ops: the harness's --op-timeout).
 func newGateway(addr string, timeout time.Duration) *gateway {
-	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: timeout}).DialContext,
-		MaxIdleConnsPerHost: 8,
-		IdleConnTimeout:     30 * time.Second,
-	}
-	return &gateway{base: "http://" + addr, http: &http.Client{Transport: tr}, timeout: timeout}
+	return &gateway{httpcall.New(addr, timeout)}
 }
-
-// callError is a failed call, with what we know of whether it was sent.
-type callError struct {
-	sent bool   // the request may have reached the server
-	code int    // gRPC code from the gateway's error body (0 if none)
-	msg  string // reason
-}
-
-func (e *callError) Error() string { return e.msg }
 
 // gRPC codes that etcd returns before a request is proposed.
 const (
@@ -51,29 +30,16 @@ const (
 	codeFailedPrecond     = 9
 )
 
+// call posts in as JSON and decodes a 200 answer into out (unless nil). A
+// failure is an *httpcall.Error carrying the gateway's gRPC code, if any.
 func (g *gateway) call(ctx context.Context, path string, in, out any) error {
-	if g.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, g.timeout)
-		defer cancel()
-	}
 	body, err := json.Marshal(in)
 	if err != nil {
-		return &callError{msg: err.Error()}
+		return &httpcall.Error{Msg: err.Error()}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.base+path, bytes.NewReader(body))
+	resp, data, err := g.Do(ctx, http.MethodPost, path, bytes.NewReader(body), "application/json")
 	if err != nil {
-		return &callError{msg: err.Error()}
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := g.http.Do(req)
-	if err != nil {
-		return &callError{sent: !notSent(err), msg: err.Error()}
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return &callError{sent: true, msg: "reading response: " + err.Error()}
+		return err
 	}
 	if resp.StatusCode != http.StatusOK {
 		var e struct {
@@ -89,35 +55,20 @@ func (g *gateway) call(ctx context.Context, path string, in, out any) error {
 		if msg == "" {
 			msg = strings.TrimSpace(string(data))
 		}
-		return &callError{sent: true, code: e.Code, msg: fmt.Sprintf("%s: %s", resp.Status, msg)}
+		return &httpcall.Error{Sent: true, Status: resp.StatusCode, Code: e.Code, Msg: fmt.Sprintf("%s: %s", resp.Status, msg)}
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
-			return &callError{sent: true, msg: "decoding response: " + err.Error()}
+			return &httpcall.Error{Sent: true, Msg: "decoding response: " + err.Error()}
 		}
 	}
 	return nil
 }
 
-func notSent(err error) bool {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return true
-	}
-	return errors.Is(err, syscall.ECONNREFUSED)
-}
-
-// certainlyNotApplied: the request never reached a member, or etcd refused
-// it before proposing (bad argument, too many requests, precondition).
-func certainlyNotApplied(err error) bool {
-	var ce *callError
-	if !errors.As(err, &ce) {
-		return false
-	}
-	if !ce.sent {
-		return true
-	}
-	switch ce.code {
+// refusedBeforeProposal: etcd turned the request down before proposing it
+// (bad argument, too many requests, precondition), so it was not applied.
+func refusedBeforeProposal(e *httpcall.Error) bool {
+	switch e.Code {
 	case codeInvalidArgument, codeResourceExhausted, codeFailedPrecond:
 		return true
 	}
@@ -166,7 +117,7 @@ func newClient(node, addr string, timeout time.Duration, serializable bool) *Cli
 
 // Close releases connections.
 func (c *Client) Close() error {
-	c.g.http.CloseIdleConnections()
+	c.g.Close()
 	return nil
 }
 
@@ -199,7 +150,7 @@ func (c *Client) Invoke(ctx context.Context, op harness.Op) harness.Op {
 		}
 		put := map[string]any{"key": b64(op.Key), "value": b64(*op.Value)}
 		if !c.pad {
-			c.classify(&out, c.g.call(ctx, "/v3/kv/put", put, nil))
+			httpcall.Classify(&out, c.g.call(ctx, "/v3/kv/put", put, nil), refusedBeforeProposal)
 			return out
 		}
 		var r struct {
@@ -207,7 +158,7 @@ func (c *Client) Invoke(ctx context.Context, op harness.Op) harness.Op {
 		}
 		err := c.g.call(ctx, "/v3/kv/txn", map[string]any{"compare": []map[string]any{padCompare()},
 			"success": []map[string]any{{"requestPut": put}}}, &r)
-		c.classify(&out, err)
+		httpcall.Classify(&out, err, refusedBeforeProposal)
 		if err == nil && !r.Succeeded {
 			out.Type, out.Error = harness.Fail, "the padding compare failed (padding keys changed?): not written"
 		}
@@ -235,7 +186,7 @@ func (c *Client) Invoke(ctx context.Context, op harness.Op) harness.Op {
 		}
 		err := c.g.call(ctx, "/v3/kv/txn", req, &r)
 		if err != nil {
-			c.classify(&out, err)
+			httpcall.Classify(&out, err, refusedBeforeProposal)
 			return out
 		}
 		if r.Succeeded {
@@ -252,15 +203,4 @@ func (c *Client) Invoke(ctx context.Context, op harness.Op) harness.Op {
 		out.Type, out.Error = harness.Fail, "etcd client: unknown op "+op.F
 	}
 	return out
-}
-
-func (c *Client) classify(out *harness.Op, err error) {
-	switch {
-	case err == nil:
-		out.Type = harness.OK
-	case certainlyNotApplied(err):
-		out.Type, out.Error = harness.Fail, err.Error()
-	default:
-		out.Type, out.Error = harness.Info, err.Error()
-	}
 }

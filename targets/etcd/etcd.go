@@ -15,13 +15,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
@@ -35,9 +35,9 @@ type Options struct {
 	// SerializableReads makes reads serializable (served locally, possibly
 	// stale — documented etcd behaviour), instead of linearizable.
 	SerializableReads bool
-	// PadKeys > 0 writes that many padding keys once and makes every write
-	// and cas a txn that also compares them (always true): padding.go, for
-	// etcd #13766.
+	// PadKeys > 0 writes that many padding keys in the Setup step and makes
+	// every write and cas a txn that also compares them (always true):
+	// padding.go, for etcd #13766.
 	PadKeys int
 	// Election timeout and heartbeat in ms (0 = etcd's defaults 1000/100).
 	ElectionMS, HeartbeatMS int
@@ -55,8 +55,6 @@ const DefaultVersion = "v3.6.10"
 type System struct {
 	o       Options
 	members members // client addresses of all members, for Digest
-	padOnce sync.Once
-	padErr  error
 }
 
 // New returns the etcd system.
@@ -73,6 +71,7 @@ func New(o Options) *System {
 var _ harness.System = (*System)(nil)
 var _ harness.SharedPeers = (*System)(nil)
 var _ harness.Converger = (*System)(nil)
+var _ harness.Setupper = (*System)(nil)
 
 func (s *System) Name() string { return "etcd" }
 
@@ -135,22 +134,26 @@ func (s *System) Launch(ctx context.Context, n harness.NodeSpec) (harness.Launch
 	return harness.Launch{Binary: n.Binary, Args: args}, nil
 }
 
-// NewClient returns a client bound to the member at addr.
-// With PadKeys, the first call writes the padding keys (before the main
-// phase: the runner makes every client before any worker starts).
+// Setup writes the padding keys (Options.PadKeys) through the first
+// member, once the cluster is healthy and before any client exists; without
+// padding there is nothing to set up.
+func (s *System) Setup(ctx context.Context, env harness.SetupEnv) error {
+	if s.o.PadKeys <= 0 {
+		return nil
+	}
+	if len(env.Nodes) == 0 {
+		return errors.New("etcd: no member to write the padding keys through")
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	return writePadding(ctx, env.Addr(env.Nodes[0]), s.o.PadKeys)
+}
+
+// NewClient returns a client bound to the member at addr; with PadKeys its
+// writes and cas also compare the padding keys Setup wrote.
 func (s *System) NewClient(node, addr string) (harness.Client, error) {
 	c := newClient(node, addr, 0, s.o.SerializableReads)
-	if s.o.PadKeys > 0 {
-		s.padOnce.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			s.padErr = writePadding(ctx, addr, s.o.PadKeys)
-		})
-		if s.padErr != nil {
-			return nil, s.padErr
-		}
-		c.pad = true
-	}
+	c.pad = s.o.PadKeys > 0
 	return c, nil
 }
 

@@ -6,17 +6,17 @@ import (
 	"time"
 )
 
-// Padding widens the window of etcd #13766 without touching the server:
-// with Options.PadKeys = N, the System writes N padding keys once, and every
+// Padding widens the window of etcd #13766 without touching the server: with
+// Options.PadKeys = N, the System's Setup writes N padding keys, and every
 // write and cas of the clients becomes a txn that also compares the version
 // of every padding key with -1 — always true, so the op means what it meant,
 // but etcd v3.5 evaluates a txn's compares (compareToPath in
-// applierV3backend.Txn) after applyEntryNormal has set the entry's
-// consistent index and before it takes the backend's write lock. A periodic
-// backend commit in that window persists the index without the entry's
-// writes; a SIGKILL before the next commit makes the restarted member skip
-// the entry. The longer the compare, the more of the apply loop's time is
-// inside the window.
+// applierV3backend.Txn) after applyEntryNormal has set the entry's consistent
+// index and before it takes the backend's write lock. A periodic backend
+// commit in that window persists the index without the entry's writes; a
+// SIGKILL before the next commit makes the restarted member skip the entry.
+// The longer the compare, the more of the apply loop's time is inside the
+// window.
 const (
 	padPrefix = "gauntlet-pad/"
 	padEnd    = "gauntlet-pad0" // '/' + 1: the end of the prefix's range

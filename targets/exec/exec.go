@@ -209,17 +209,8 @@ func (s *System) Launch(_ context.Context, n harness.NodeSpec) (harness.Launch, 
 	if err != nil {
 		return harness.Launch{}, fmt.Errorf("listen address %q: %w", n.Listen, err)
 	}
-	ids := make([]string, 0, len(n.Peers))
-	for id := range n.Peers {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	peers := make([]string, len(ids))
-	for i, id := range ids {
-		peers[i] = id + "=" + n.Peers[id]
-	}
 	vals := map[string]string{"id": n.ID, "listen": n.Listen, "host": host, "port": port,
-		"peers": strings.Join(peers, ","), "data": n.DataDir, "bug": n.Bug, "dir": s.dir}
+		"peers": harness.PeerList(n.Peers), "data": n.DataDir, "bug": n.Bug, "dir": s.dir}
 	for name, addr := range n.Ports {
 		vals["port:"+name] = addr
 	}

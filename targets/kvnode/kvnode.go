@@ -168,17 +168,8 @@ func moduleRoot() (string, error) {
 // Launch gives the node its flags; peers are listed in id order so the
 // command line is the same on every run.
 func (s *System) Launch(ctx context.Context, n harness.NodeSpec) (harness.Launch, error) {
-	ids := make([]string, 0, len(n.Peers))
-	for id := range n.Peers {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	peers := make([]string, len(ids))
-	for i, id := range ids {
-		peers[i] = id + "=" + n.Peers[id]
-	}
 	args := []string{"--mode", s.mode, "--id", n.ID, "--listen", n.Listen,
-		"--peers", strings.Join(peers, ","), "--data", n.DataDir}
+		"--peers", harness.PeerList(n.Peers), "--data", n.DataDir}
 	if n.Bug != "" {
 		args = append(args, "--bug", n.Bug)
 	}
