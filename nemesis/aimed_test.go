@@ -3,6 +3,7 @@ package nemesis
 import (
 	"context"
 	"math/rand"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -241,4 +242,53 @@ func TestFeedbackOpensWithEveryPackageOnce(t *testing.T) {
 		assert.Equal(t, "opening: every package once, the protocol's classic faults first", f.choices[0].Reason)
 		assert.NotContains(t, f.choices[len(want)].Reason, "opening", "then the scores choose")
 	}
+}
+
+func TestStaleCandidateLeavesTheLaggingFollowerTheOnlyPathToAMajority(t *testing.T) {
+	c := newFake(5, "n1")
+	n := &StaleCandidate{}
+	ev, err := n.Start(context.Background(), c, rand.New(rand.NewSource(7)))
+	require.NoError(t, err)
+	var f string
+	for _, call := range c.calls {
+		if x, ok := strings.CutPrefix(call, "pause "); ok {
+			f = x
+		}
+	}
+	require.NotEmpty(t, f, ev.Description)
+	require.NotEqual(t, "n1", f, "a follower is frozen, not the leader")
+	// Frozen first, the leader killed while it is frozen, the star made,
+	// then it wakes.
+	require.Equal(t, "pause "+f, c.calls[0])
+	require.Equal(t, "kill n1", c.calls[1])
+	require.True(t, strings.HasPrefix(c.calls[2], "partition"), c.calls[2])
+	require.Equal(t, "resume "+f, c.calls[3])
+	assert.Empty(t, c.grudge[f], "the centre hears everyone")
+	for _, x := range c.nodes {
+		if x != f {
+			assert.NotContains(t, c.grudge[x], f, "%s hears the centre", x)
+			assert.Len(t, c.grudge[x], 3, "%s hears no one else", x)
+		}
+	}
+	_, err = n.Heal(context.Background(), c)
+	require.NoError(t, err)
+	assert.Nil(t, c.grudge)
+	assert.Empty(t, c.down, "the leader is restarted")
+	assert.Empty(t, c.paused)
+}
+
+func TestPauseLeaderBriefKeepsACompanionThatStillAnswersIt(t *testing.T) {
+	c := newFake(5, "n4")
+	n := &PauseLeaderBrief{}
+	ev, err := n.Start(context.Background(), c, rand.New(rand.NewSource(2)))
+	require.NoError(t, err)
+	assert.True(t, c.paused["n4"], ev.Description)
+	require.Len(t, c.grudge["n4"], 3, "the leader hears one follower: %s", ev.Description)
+	assert.Contains(t, ev.Description, "the cut holds")
+	_, err = n.Heal(context.Background(), c)
+	require.NoError(t, err)
+	assert.Empty(t, c.paused)
+	assert.Nil(t, c.grudge)
+	resume, heal := slices.Index(c.calls, "resume n4"), slices.Index(c.calls, "heal")
+	assert.Less(t, resume, heal, "it wakes while still cut off")
 }
