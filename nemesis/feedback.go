@@ -48,13 +48,14 @@ var feedbackPool = append(slices.Clone(aimed), "power-loss", "partition", "kill"
 // leader's uncommitted suffix), every node at once (what was acknowledged
 // but not durable), a frozen leader waking beside a follower that still
 // answers it (read confirmation), a stale follower left the only one that
-// can win (the election restriction), then elections struck while fresh. Without one
-// (leaderless, quorum-replicated stores): partitions, every node at once,
-// then clocks, since such stores order writes by timestamps.
+// can win (the election restriction), then elections struck while fresh.
+// Without one (leaderless, quorum-replicated stores): clocks first, since
+// such stores order writes by timestamps or clock-fed versions, then
+// partitions and every node at once.
 var (
 	openingLeader = []string{"leader-minority", "power-loss", "pause-leader-brief", "stale-candidate",
 		"new-leader", "kill-leader", "flap", "clock", "partition", "pause", "kill", "latency"}
-	openingLeaderless = []string{"partition", "power-loss", "clock", "pause", "kill", "latency"}
+	openingLeaderless = []string{"clock", "partition", "power-loss", "pause", "latency", "kill"}
 )
 
 // NewFeedback returns the feedback schedule; plan (package names), if not
