@@ -9,21 +9,19 @@ func protocolBugs() []BugInfo {
 		{
 			Name: BugDoubleVote,
 			Description: "a voter grants any candidate while it knows no leader, forgetting whom it already " +
-				"voted for in the term, so split votes can elect two leaders in one term (election); it needs two candidacies in one term within a " +
-				"message delay of each other, which pre-vote and timeouts drawn over [T, 2T) make rare, and the two leaders " +
-				"to commit different entries at one index before either steps down",
+				"voted for in the term, so split votes can elect two leaders in one term (election); it needs two candidacies in one term " +
+				"within a message delay of each other, which pre-vote and timeouts drawn over [T, 2T) make rare on a healthy network; " +
+				"stale-candidate's star (the leader dead, every live node hearing only one) makes contended elections the rule",
 			Workload: "kv",
-			Nemesis:  []string{"partition", "kill"},
-			Reach:    ReachSimulation,
+			Nemesis:  []string{"stale-candidate"},
 		},
 		{
 			Name: BugVoteIgnoresIndex,
 			Description: "the up-to-date check compares last terms only, so a candidate with a shorter log of " +
-				"the same last term wins and truncates committed entries (election, Raft §5.4.1); it needs the leader to die while one follower lags " +
-				"by entries already committed, and that follower to time out first, a window of one replication round trip",
+				"the same last term wins and truncates committed entries (election, Raft §5.4.1); it needs the leader to die while one " +
+				"follower lags by entries already committed, and that follower to time out first: stale-candidate makes both happen",
 			Workload: "kv",
-			Nemesis:  []string{"partition", "kill"},
-			Reach:    ReachSimulation,
+			Nemesis:  []string{"stale-candidate"},
 		},
 		{
 			Name: BugHeartbeatCommit,
@@ -35,12 +33,11 @@ func protocolBugs() []BugInfo {
 		{
 			Name: BugReadQuorumOffByOne,
 			Description: "ReadIndex confirms leadership with one acknowledgement fewer than a majority, so a " +
-				"leader cut off with a minority serves stale reads until it steps down (read confirmation); CheckQuorum deposes it one to two election " +
-				"timeouts after the cut, about when the majority has elected and committed, so the stale window is " +
-				"short and rare (caught black-box in 1 of 10 runs under the default schedule)",
+				"leader cut off with a minority serves stale reads until it steps down (read confirmation); CheckQuorum deposes it one " +
+				"to two election timeouts after the cut, about when the majority has elected and committed, so a plain cut rarely shows " +
+				"it; pause-leader-brief freezes the leader beside its one follower and wakes it into a moved-on cluster",
 			Workload: "kv",
-			Nemesis:  []string{"partition"},
-			Reach:    ReachSimulation,
+			Nemesis:  []string{"pause-leader-brief"},
 		},
 		{
 			Name: BugReadBeforeTermCommit,
