@@ -70,7 +70,7 @@ func newRunFlags() *runFlags {
 	fs.StringVar(&t.Deploy, "deploy", "local", "deployment: "+strings.Join(registry.Deployments(), ", "))
 	fs.StringVar(&t.Hosts, "hosts", "", "--deploy ssh: the hosts file (YAML; see docs/beyond-one-machine.md)")
 	fs.StringVar(&t.Workload, "workload", "kv", "workload: "+strings.Join(registry.Workloads(), ", "))
-	fs.StringVar(&f.nemesis, "nemesis", "feedback", "fault packages, comma separated, or all / aimed / feedback / none: "+strings.Join(registry.NemesisNames(), ", ")+"; aimed: "+strings.Join(nemesis.Aimed(), ", "))
+	fs.StringVar(&f.nemesis, "nemesis", "feedback", "fault packages, comma separated, or all / aimed / feedback / none: "+strings.Join(registry.NemesisNames(), ", ")+"; aimed: "+strings.Join(nemesis.Aimed(), ", ")+"; by name only: "+strings.Join(nemesis.Targeted(), ", "))
 	durationVar(fs, &t.NemesisInterval, "nemesis-interval", harness.DefaultNemesisInterval, "time between a fault's start and heal, and between faults")
 	fs.IntVar(&t.Nodes, "nodes", harness.DefaultNodes, "cluster size")
 	fs.IntVar(&t.Concurrency, "concurrency", harness.DefaultConcurrency, "client workers, each with one op outstanding; worker w talks to node w mod nodes")

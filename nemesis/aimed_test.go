@@ -292,3 +292,14 @@ func TestPauseLeaderBriefKeepsACompanionThatStillAnswersIt(t *testing.T) {
 	resume, heal := slices.Index(c.calls, "resume n4"), slices.Index(c.calls, "heal")
 	assert.Less(t, resume, heal, "it wakes while still cut off")
 }
+
+func TestBuiltInNamesCoverEveryPackageAndGroup(t *testing.T) {
+	for _, n := range append(append(append(Names(), Aimed()...), Targeted()...), "all", "aimed", "none", "feedback", "feedback:kill+flap") {
+		assert.True(t, BuiltIn(n), n)
+		if n != "all" && n != "aimed" && n != "none" {
+			_, err := New(n)
+			assert.NoError(t, err, n)
+		}
+	}
+	assert.False(t, BuiltIn("my-fault"))
+}

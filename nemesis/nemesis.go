@@ -29,6 +29,19 @@ func Names() []string { return slices.Clone(names) }
 // Aimed lists the packages aimed at the protocol ("aimed" expands to these).
 func Aimed() []string { return slices.Clone(aimed) }
 
+// Targeted lists the packages accepted by name only, in no group.
+func Targeted() []string { return slices.Clone(targeted) }
+
+// BuiltIn tells whether name is a package or group of this package, which a
+// team's own package may not take.
+func BuiltIn(name string) bool {
+	switch {
+	case name == "all" || name == "aimed" || name == "none" || name == "feedback" || strings.HasPrefix(name, "feedback:"):
+		return true
+	}
+	return slices.Contains(names, name) || slices.Contains(targeted, name) || slices.Contains(aimed, name)
+}
+
 // known lists every name New accepts, for error messages.
 func known() string {
 	return strings.Join(append(append(Names(), targeted...), aimed...), ", ") + ", feedback[:a+b+…]"

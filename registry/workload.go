@@ -45,7 +45,7 @@ func RegisterWorkload(name string, f WorkloadFunc) error {
 func RegisterNemesis(name string, f NemesisFunc) error {
 	mu.Lock()
 	defer mu.Unlock()
-	if _, dup := userNemeses[name]; dup || slices.Contains(nemesis.Names(), name) || name == "" || name == "all" || name == "none" || f == nil {
+	if _, dup := userNemeses[name]; dup || nemesis.BuiltIn(name) || name == "" || f == nil {
 		err := fmt.Errorf("nemesis %q: registered twice, a built-in name, unnamed or without a function", name)
 		regErrs = append(regErrs, err)
 		return err
