@@ -50,7 +50,7 @@ var feedbackPool = append(slices.Clone(aimed), "power-loss", "partition", "kill"
 // answers it (read confirmation), a stale follower left the only one that
 // can win (the election restriction), then elections struck while fresh.
 // Without one (leaderless, quorum-replicated stores): clocks first, since
-// such stores order writes by timestamps or clock-fed versions, then
+// such stores often order writes by timestamps (last writer wins), then
 // partitions and every node at once.
 var (
 	openingLeader = []string{"leader-minority", "power-loss", "pause-leader-brief", "stale-candidate",
