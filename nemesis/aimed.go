@@ -43,8 +43,8 @@ func span(rng *rand.Rand, lo, hi float64) time.Duration {
 // a restart, so the plain repair is exercised too.)
 type LeaderMinority struct {
 	partitioned
-	deposed string // to crash-restart before the heal
-	down    string // killed, its restart still owed
+	deposed string  // to crash-restart before the heal
+	killed  victims // killed, restart owed (kept if it fails)
 }
 
 func (p *LeaderMinority) Name() string { return "leader-minority" }
@@ -73,25 +73,17 @@ func (p *LeaderMinority) Start(ctx context.Context, c harness.Cluster, rng *rand
 // Heal crash-restarts the deposed leader if Start said so, then heals. A
 // restart that failed is tried again by the next Heal.
 func (p *LeaderMinority) Heal(ctx context.Context, c harness.Cluster) (harness.FaultEvent, error) {
-	var errs []error
 	what := ""
+	var kerr error
 	if d := p.deposed; d != "" {
-		p.deposed, p.down = "", d
+		p.deposed = ""
 		what = fmt.Sprintf("crash-restart deposed leader %s; ", d)
-		if err := c.Kill(ctx, d); err != nil {
-			errs = append(errs, fmt.Errorf("kill %s: %w", d, err))
-		}
+		kerr = p.killed.on(ctx, d, "kill", c.Kill)
 	}
-	if d := p.down; d != "" {
-		if err := c.Start(ctx, d); err != nil {
-			errs = append(errs, fmt.Errorf("restart %s: %w", d, err))
-		} else {
-			p.down = ""
-		}
-	}
+	_, serr := p.killed.heal(ctx, "restart", c.Start)
 	ev, err := p.partitioned.Heal(ctx, c)
 	ev.Description = what + ev.Description
-	return ev, errors.Join(append(errs, err)...)
+	return ev, errors.Join(kerr, serr, err)
 }
 
 // minorityWith returns the largest minority that contains x, the others
@@ -304,13 +296,7 @@ func (p *PauseLeaderBrief) Start(ctx context.Context, c harness.Cluster, rng *ra
 	}
 	ev, cerr := p.cut(ctx, c, minorityWith(l, nodes, perm), "cut off", nil)
 	p.wake = wake
-	if !contains(p.nodes, l) {
-		p.nodes = append(p.nodes, l)
-	}
-	perr := c.Pause(ctx, l)
-	if perr != nil {
-		perr = fmt.Errorf("pause %s: %w", l, perr)
-	}
+	perr := p.on(ctx, l, "pause", c.Pause)
 	ev.Description = fmt.Sprintf("pause leader %s, %s; the cut holds %s after it resumes", l, ev.Description, wake)
 	return ev, errors.Join(cerr, perr)
 }
@@ -320,10 +306,7 @@ func (p *PauseLeaderBrief) Heal(ctx context.Context, c harness.Cluster) (harness
 	if len(p.partitioned.active) == 0 {
 		return ev, err
 	}
-	select {
-	case <-ctx.Done():
-	case <-time.After(p.wake):
-	}
+	sleep(ctx, p.wake)
 	nev, nerr := p.partitioned.Heal(ctx, c)
 	ev.Description += fmt.Sprintf(", %s later %s", p.wake, nev.Description)
 	return ev, errors.Join(err, nerr)

@@ -54,26 +54,15 @@ func (p *StaleCandidate) Start(ctx context.Context, c harness.Cluster, rng *rand
 		ev.Description = fmt.Sprintf("stale-candidate: pause follower %s", f)
 		return ev, errors.Join(fmt.Errorf("pause %s: %w", f, err), c.Resume(ctx, f)) // it may have half-happened
 	}
-	select { // the others commit without it
-	case <-ctx.Done():
-	case <-time.After(lag):
-	}
-	kerr := p.killed.killAtOnce(ctx, c, []string{l})
-	var others []string
+	sleep(ctx, lag) // the others commit without it
+	kerr := p.killed.on(ctx, l, "kill", c.Kill)
+	var others [][]string // each alone: cut from each other, not from f
 	for _, n := range nodes {
 		if n != f {
-			others = append(others, n)
+			others = append(others, []string{n})
 		}
 	}
-	g := harness.Grudge{}
-	for _, a := range others {
-		for _, b := range others {
-			if a != b {
-				g[a] = append(g[a], b)
-			}
-		}
-	}
-	perr := c.Partition(ctx, g)
+	perr := c.Partition(ctx, harness.Symmetric(others...))
 	p.active = ev.Nodes
 	rerr := c.Resume(ctx, f)
 	ev.Description = fmt.Sprintf("stale-candidate: pause follower %s for %s while the others commit, kill leader %s, "+

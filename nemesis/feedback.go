@@ -128,7 +128,7 @@ func (f *Feedback) choose(o harness.Observation, r1, r2 float64) (string, string
 		opening = openingLeader
 	}
 	for _, n := range opening {
-		if f.tries[n] == 0 && n != f.last && slices.Contains(usable, n) {
+		if f.tries[n] == 0 && slices.Contains(usable, n) { // tries counts the last choice already
 			return n, "opening: every package once, the protocol's classic faults first"
 		}
 	}

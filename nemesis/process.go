@@ -153,15 +153,29 @@ func (v *victims) start(ctx context.Context, c harness.Cluster, rng *rand.Rand, 
 		}
 	}
 	ev := harness.FaultEvent{Description: desc, Nodes: []string{node}}
-	// Remembered even if act fails: it may have half-happened, and healing
-	// a node that is fine is harmless.
+	return ev, v.on(ctx, node, verb, act)
+}
+
+// on acts on node and remembers it for the heal, even if act fails: it may
+// have half-happened, and healing a node that is fine is harmless.
+func (v *victims) on(ctx context.Context, node, verb string, act func(context.Context, string) error) error {
 	if !contains(v.nodes, node) {
 		v.nodes = append(v.nodes, node)
 	}
 	if err := act(ctx, node); err != nil {
-		return ev, fmt.Errorf("%s %s: %w", verb, node, err)
+		return fmt.Errorf("%s %s: %w", verb, node, err)
 	}
-	return ev, nil
+	return nil
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 func (v *victims) heal(ctx context.Context, verb string, act func(context.Context, string) error) (harness.FaultEvent, error) {
