@@ -114,6 +114,15 @@ func (hw *historyWriter) History() History {
 	return append(History(nil), hw.h...)
 }
 
+// tail returns a copy of the ops recorded from index i on: readers that
+// follow the history copy only what is new, not the whole of it under the
+// lock the workers record through.
+func (hw *historyWriter) tail(i int) History {
+	hw.mu.Lock()
+	defer hw.mu.Unlock()
+	return append(History(nil), hw.h[min(i, len(hw.h)):]...)
+}
+
 // Flush writes buffered ops to the file.
 func (hw *historyWriter) Flush() error {
 	hw.mu.Lock()

@@ -85,9 +85,9 @@ var errNoise = regexp.MustCompile(`[0-9]+(\.[0-9]+)*(:[0-9]+)?`)
 // never seen before, and whether the median latency fell in a new
 // power-of-two bucket.
 func (o *observer) history(ob *Observation) {
-	h := o.r.hw.History()
+	tail := o.r.hw.tail(o.seen)
 	var lat []int64
-	for _, op := range h[min(o.seen, len(h)):] {
+	for _, op := range tail {
 		if op.IsNemesis() {
 			continue
 		}
@@ -108,7 +108,7 @@ func (o *observer) history(ob *Observation) {
 			ob.NewErrors = append(ob.NewErrors, class)
 		}
 	}
-	o.seen = len(h)
+	o.seen += len(tail)
 	if len(lat) > 0 {
 		slices.Sort(lat)
 		b := bits.Len64(uint64(max(lat[len(lat)/2], 1)))
