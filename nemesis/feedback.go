@@ -38,7 +38,7 @@ type Feedback struct {
 
 // feedbackPool is what Feedback chooses from: the aimed packages (when the
 // system reports a leader) and the random ones.
-var feedbackPool = append(slices.Clone(aimed), "power-loss", "partition", "kill", "pause", "latency", "clock")
+var feedbackPool = append(slices.Clone(aimed), "power-loss", "partition", "kill", "pause", "stutter", "latency", "clock")
 
 // The openings: the order in which Feedback first tries each usable
 // package, before it scores them. A 20 s run holds about six faults, so
@@ -51,11 +51,12 @@ var feedbackPool = append(slices.Clone(aimed), "power-loss", "partition", "kill"
 // can win (the election restriction), then elections struck while fresh.
 // Without one (leaderless, quorum-replicated stores): clocks first, since
 // such stores often order writes by timestamps (last writer wins), then
-// partitions and every node at once.
+// partitions, every node at once, and stalls shorter than an op timeout
+// (a node waking to serve before it catches up).
 var (
 	openingLeader = []string{"leader-minority", "power-loss", "pause-leader-brief", "stale-candidate",
-		"new-leader", "kill-leader", "flap", "clock", "partition", "pause", "kill", "latency"}
-	openingLeaderless = []string{"clock", "partition", "power-loss", "pause", "latency", "kill"}
+		"new-leader", "kill-leader", "flap", "clock", "partition", "pause", "kill", "latency", "stutter"}
+	openingLeaderless = []string{"clock", "partition", "power-loss", "stutter", "pause", "latency", "kill"}
 )
 
 // NewFeedback returns the feedback schedule; plan (package names), if not

@@ -21,7 +21,7 @@ var names = []string{"partition", "kill", "pause", "clock", "loss", "latency"}
 
 // targeted are packages accepted by name, not part of "all": one fault
 // aimed at one role, or every node at once.
-var targeted = []string{"pause-leader", "power-loss"}
+var targeted = []string{"pause-leader", "power-loss", "stutter"}
 
 // Names lists the fault packages ("all" expands to these).
 func Names() []string { return slices.Clone(names) }
@@ -61,6 +61,8 @@ func New(name string) (harness.Nemesis, error) {
 		return &Pause{LeaderOnly: true}, nil
 	case "power-loss":
 		return &PowerLoss{}, nil
+	case "stutter":
+		return &Stutter{}, nil
 	case "clock":
 		return &Clock{}, nil
 	case "loss":

@@ -73,8 +73,16 @@ func Bugs() []BugInfo {
 			Description: "a write takes its version above the first replica that answered the version query " +
 				"instead of the newest of the read quorum, so it can be stored under a version older than " +
 				"the value it overwrites and silently lose",
-			Workload: "register-without-cas",
-			Nemesis:  []string{"partition", "pause"},
+			// Many keys, not one register: the lost write is only visible
+			// to a read that follows it before any other write of the key.
+			// On one register written by ten workers, five to seven writes
+			// are in flight at any moment and the checker may order any of
+			// them after the lost one (measured: 43 writes lost in 10 s,
+			// none visible). On rotating keys a key has one or two writers.
+			// Stalls shorter than an op timeout leave a replica behind that
+			// answers first when it wakes.
+			Workload: "kv-without-cas",
+			Nemesis:  []string{"stutter", "pause"},
 		},
 		{
 			Name: BugPutOverwritesNewer,

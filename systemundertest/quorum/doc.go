@@ -107,8 +107,9 @@
 //     the 500 ms flush window (killing one node loses nothing the others
 //     still hold), e.g. killing a majority or every node at once.
 //   - version-from-first-reply: replicas of a key at different versions (any
-//     concurrent writes, more under pause or partition), so the first answer
-//     to a write's version query is not the newest.
+//     concurrent writes, more when a node wakes from a short stall), so the
+//     first answer to a write's version query is not the newest; and few
+//     writers per key, or a concurrent write hides the lost one.
 //   - put-overwrites-newer: two puts of one key reaching a replica out of
 //     order (concurrent coordinators, a paused node's late write-back).
 package quorum

@@ -1,0 +1,63 @@
+package nemesis
+
+import (
+	"context"
+	"math/rand"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func stutterFor(t *testing.T, c *fakeCluster, seed int64, d time.Duration) []string {
+	t.Helper()
+	s := &Stutter{}
+	ev, err := s.Start(context.Background(), c, rand.New(rand.NewSource(seed)))
+	require.NoError(t, err)
+	assert.Contains(t, ev.Description, "stutter")
+	time.Sleep(d)
+	hev, err := s.Heal(context.Background(), c)
+	require.NoError(t, err)
+	assert.Contains(t, hev.Description, "stutter over")
+	return c.calls
+}
+
+func TestStutterFreezesOneNodeAtATimeAndLeavesNoneFrozen(t *testing.T) {
+	c := newFake(5, "")
+	calls := stutterFor(t, c, 1, 1500*time.Millisecond)
+	// At least two freezes of at most 600 ms with gaps of at most 400 ms fit
+	// in 1.5 s; each pause is followed by the resume of the same node.
+	require.GreaterOrEqual(t, len(calls), 4, calls)
+	require.Zero(t, len(calls)%2, "every freeze ends in a resume: %v", calls)
+	for i := 0; i < len(calls); i += 2 {
+		node, ok := strings.CutPrefix(calls[i], "pause ")
+		require.True(t, ok, calls)
+		assert.Equal(t, "resume "+node, calls[i+1])
+	}
+	assert.Empty(t, c.paused, "nothing stays frozen after the heal")
+
+	// The same seed freezes the same nodes in the same order.
+	again := stutterFor(t, newFake(5, ""), 1, 1500*time.Millisecond)
+	n := min(len(calls), len(again))
+	assert.Equal(t, calls[:n], again[:n])
+}
+
+func TestStutterHealRetriesAResumeThatFailed(t *testing.T) {
+	c := newFake(3, "")
+	c.failAll = true // the first pause and its resume fail: the loop stops
+	s := &Stutter{}
+	_, err := s.Start(context.Background(), c, rand.New(rand.NewSource(2)))
+	require.NoError(t, err)
+	time.Sleep(700 * time.Millisecond) // longer than the longest freeze
+	c.mu.Lock()
+	c.failAll = false
+	c.mu.Unlock()
+	ev, err := s.Heal(context.Background(), c)
+	require.NoError(t, err, "the node left frozen is resumed")
+	assert.Contains(t, ev.Description, "stopped early")
+	assert.Empty(t, c.paused)
+	_, err = s.Heal(context.Background(), c)
+	assert.NoError(t, err, "a second heal does nothing")
+}
