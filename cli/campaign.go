@@ -19,6 +19,7 @@ import (
 
 	"github.com/gauntlet-dev/gauntlet/campaign"
 	"github.com/gauntlet-dev/gauntlet/harness"
+	"github.com/gauntlet-dev/gauntlet/nemesis"
 	"github.com/gauntlet-dev/gauntlet/registry"
 )
 
@@ -230,8 +231,11 @@ func cmdBench(ctx context.Context, e *env, args []string) int {
 		if err != nil {
 			return badArgs(e, "bench detect", "%v", err)
 		}
+		// The correct store runs under every package a run can name: the
+		// random ones, a team's, and those taken by name only (pause-leader,
+		// power-loss, stutter); the aimed ones are the aimed schedule's.
 		var nems []string
-		for _, n := range registry.NemesisNames() {
+		for _, n := range append(registry.NemesisNames(), nemesis.Targeted()...) {
 			ok := true
 			if ns, err := registry.Nemeses([]string{n}); err == nil {
 				for _, f := range ns[0].Requires() {
