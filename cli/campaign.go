@@ -231,21 +231,7 @@ func cmdBench(ctx context.Context, e *env, args []string) int {
 		if err != nil {
 			return badArgs(e, "bench detect", "%v", err)
 		}
-		// The correct store runs under every package a run can name: the
-		// random ones, a team's, and those taken by name only (pause-leader,
-		// power-loss, stutter); the aimed ones are the aimed schedule's.
-		var nems []string
-		for _, n := range append(registry.NemesisNames(), nemesis.Targeted()...) {
-			ok := true
-			if ns, err := registry.Nemeses([]string{n}); err == nil {
-				for _, f := range ns[0].Requires() {
-					ok = ok && dep.Supports(sys, f)
-				}
-			}
-			if ok {
-				nems = append(nems, n)
-			}
-		}
+		nems := controlNemeses(sys, dep)
 		// The correct store's workload must be one it is linearizable on
 		// (the system says, e.g. a leaderless quorum store's cas is not).
 		control := "kv"
@@ -371,4 +357,25 @@ func cmdShrink(ctx context.Context, e *env, args []string) int {
 	}
 	fmt.Fprintf(e.stdout, "\n%d candidates tried; smallest failing configuration:\n  %s\n", len(tried), best.CommandLineOf(e.prog()))
 	return 0
+}
+
+// controlNemeses lists the packages the correct store runs under in the
+// random schedule: every package a run can name that the deployment can
+// make for the system — the random ones, a team's, and those taken by name
+// only (pause-leader, power-loss, stutter). The aimed ones belong to the
+// aimed schedule's row.
+func controlNemeses(sys harness.System, dep harness.Deployment) []string {
+	var nems []string
+	for _, n := range append(registry.NemesisNames(), nemesis.Targeted()...) {
+		ok := true
+		if ns, err := registry.Nemeses([]string{n}); err == nil {
+			for _, f := range ns[0].Requires() {
+				ok = ok && dep.Supports(sys, f)
+			}
+		}
+		if ok {
+			nems = append(nems, n)
+		}
+	}
+	return nems
 }

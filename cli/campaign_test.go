@@ -10,6 +10,8 @@ import (
 
 	"github.com/gauntlet-dev/gauntlet/campaign"
 	"github.com/gauntlet-dev/gauntlet/harness"
+	"github.com/gauntlet-dev/gauntlet/nemesis"
+	"github.com/gauntlet-dev/gauntlet/registry"
 )
 
 func TestCampaignMergeNamesMissingRuns(t *testing.T) {
@@ -37,4 +39,23 @@ func TestCampaignMergeNamesMissingRuns(t *testing.T) {
 	e, _, errb = testEnv()
 	assert.Equal(t, harness.ExitUsage, dispatch(t.Context(), e, []string{"campaign", "--shard", "4/3", "x.yaml"}))
 	assert.Contains(t, errb.String(), "I/N")
+}
+
+func TestBenchControlsCoverThePackagesTakenByNameOnly(t *testing.T) {
+	dep, err := registry.Deployment(harness.Test{Deploy: "local"}, nil)
+	require.NoError(t, err)
+	for _, name := range []string{"raft", "quorum"} {
+		sys, err := registry.System(name, nil, nil)
+		require.NoError(t, err)
+		got := controlNemeses(sys, dep)
+		assert.Subset(t, got, append(nemesis.Names(), nemesis.Targeted()...), name)
+		for _, a := range nemesis.Aimed() {
+			assert.NotContains(t, got, a, "%s: aimed packages have their own schedule", name)
+		}
+	}
+	etcd, err := registry.System("etcd", nil, nil)
+	require.NoError(t, err)
+	got := controlNemeses(etcd, dep)
+	assert.NotContains(t, got, "partition", "local cannot partition etcd")
+	assert.Contains(t, got, "stutter")
 }
