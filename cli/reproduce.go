@@ -22,6 +22,7 @@ func cmdReproduce(ctx context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("bench reproduce", flag.ContinueOnError)
 	var cf campaignFlags
 	cf.register(fs)
+	fs.Lookup("dir").Usage = "folder of this set of runs, one subfolder per reproducer; an existing one is resumed (default <out>/reproduce/<start>)"
 	reg := fs.String("registry", "campaigns/reproduce.yaml", "the reproduction registry")
 	only := fs.String("only", "", "run only the reproducers whose bug contains this")
 	seeds := fs.Int("seeds", 0, "runs per release (0 = each entry's seeds)")
@@ -50,6 +51,12 @@ func cmdReproduce(ctx context.Context, e *env, args []string) int {
 	base := filepath.Join(cf.out, "reproduce")
 	start := time.Now().UTC()
 	commit := headCommit()
+	// --dir names the folder of this set of runs (an existing one is
+	// resumed, as for campaigns); each reproducer gets its own inside.
+	runs := cf.dir
+	if runs == "" {
+		runs = filepath.Join(base, start.Format("20060102T150405Z"))
+	}
 	code := 0
 	for _, p := range todo {
 		spec, err := r.Spec(p)
@@ -58,7 +65,7 @@ func cmdReproduce(ctx context.Context, e *env, args []string) int {
 		}
 		c := cf
 		c.budget = cf.budget / time.Duration(len(todo))
-		c.dir = filepath.Join(base, start.Format("20060102T150405Z"), spec.Name)
+		c.dir = filepath.Join(runs, spec.Name)
 		o := c.options(e, spec.Name)
 		fmt.Fprintf(e.stdout, "reproduce %s: %d runs (affected and fixed, same seeds), folder %s\n", p.Bug, len(spec.Runs()), o.Dir)
 		sum, err := campaign.Execute(ctx, spec, o)
