@@ -258,6 +258,29 @@ func TestPartitionShapes(t *testing.T) {
 	t.Fatal("no isolate-leader drawn")
 }
 
+// leaderlessSystem is a cluster whose system has no leader to name.
+type leaderlessSystem struct{ *fakeCluster }
+
+func (leaderlessSystem) Leader(context.Context) (string, error) {
+	return "", fmt.Errorf("quorum does not report a leader: %w", harness.ErrUnsupported)
+}
+
+func TestPartitionOnALeaderlessSystemNamesAPlainIsolation(t *testing.T) {
+	for seed := int64(0); seed < 50; seed++ {
+		c := newFake(5, "")
+		ev, err := (&Partition{}).Start(context.Background(), leaderlessSystem{c}, rand.New(rand.NewSource(seed)))
+		require.NoError(t, err)
+		assert.NotContains(t, ev.Description, ShapeLeader, "no leader to aim at")
+		if strings.Contains(ev.Description, "names no leader") {
+			alone := strings.Fields(ev.Description)[1]
+			assert.True(t, strings.HasPrefix(ev.Description, ShapeIsolate+" "), ev.Description)
+			assert.Equal(t, []string{alone}, hears(c.grudge, c.nodes, alone))
+			return
+		}
+	}
+	t.Fatal("the leader shape was never drawn")
+}
+
 func TestKillPauseHeal(t *testing.T) {
 	c := newFake(5, "n2")
 	k := &Kill{}

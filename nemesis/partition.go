@@ -2,6 +2,7 @@ package nemesis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand"
 	"strings"
@@ -72,14 +73,19 @@ func (p *Partition) shape(ctx context.Context, c harness.Cluster, shape int, s [
 	case 1:
 		return harness.Symmetric(s[:1], s[1:]), fmt.Sprintf("%s %s | %s", ShapeIsolate, s[0], set(s[1:]))
 	case 2:
-		victim, how := s[0], ""
+		victim, label, how := s[0], ShapeLeader, ""
 		if lf, ok := c.(harness.LeaderFinder); ok {
 			lctx, cancel := context.WithTimeout(ctx, leaderTimeout)
 			l, err := lf.Leader(lctx)
 			cancel()
-			if err == nil && l != "" {
-				victim, how = l, ""
-			} else {
+			switch {
+			case err == nil && l != "":
+				victim = l
+			case errors.Is(err, harness.ErrUnsupported):
+				// A leaderless system: there is no leader to aim at, so
+				// this is a plain isolation and is named as one.
+				label, how = ShapeIsolate, " (the system names no leader)"
+			default:
 				how = fmt.Sprintf(" (no leader known: %v; isolated %s instead)", err, victim)
 			}
 		} else {
@@ -91,7 +97,7 @@ func (p *Partition) shape(ctx context.Context, c harness.Cluster, shape int, s [
 				rest = append(rest, x)
 			}
 		}
-		return harness.Symmetric([]string{victim}, rest), fmt.Sprintf("%s %s | %s%s", ShapeLeader, victim, set(rest), how)
+		return harness.Symmetric([]string{victim}, rest), fmt.Sprintf("%s %s | %s%s", label, victim, set(rest), how)
 	case 3:
 		g := ring(s)
 		return g, fmt.Sprintf("%s %s: %s", ShapeRing, strings.Join(s, "-"), g)
