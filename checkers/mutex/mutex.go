@@ -16,6 +16,7 @@ import (
 
 	"github.com/anishathalye/porcupine"
 
+	"github.com/gauntlet-dev/gauntlet/checkers/budget"
 	"github.com/gauntlet-dev/gauntlet/checkers/internal/bykey"
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
@@ -27,7 +28,13 @@ const (
 )
 
 // Checker is the mutex linearizability checker.
-type Checker struct{ Timeout time.Duration }
+type Checker struct {
+	Timeout time.Duration
+	// MemoryBudget bounds the search's heap growth in bytes (0:
+	// budget.Default()); beyond it the result is unknown, as for every
+	// porcupine search here, instead of the OOM killer ending the process.
+	MemoryBudget int64
+}
 
 // New returns a checker; timeout 0 means 60 s.
 func New(timeout time.Duration) Checker {
@@ -128,7 +135,8 @@ func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Resul
 		return res
 	}
 	start := time.Now()
-	switch porcupine.CheckOperationsTimeout(Model, ops, timeout) {
+	verdict, overBudget := budget.Check(Model, ops, timeout, c.MemoryBudget)
+	switch verdict {
 	case porcupine.Ok:
 		res.Validity = harness.Valid
 		res.Summary = fmt.Sprintf("%d acquires and releases are linearizable", len(ops))
@@ -144,6 +152,9 @@ func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Resul
 	default:
 		res.Validity = harness.Unknown
 		res.Summary = fmt.Sprintf("the search timed out after %s over %d ops: unknown, not valid", timeout, len(ops))
+		if overBudget != "" {
+			res.Summary = fmt.Sprintf("%s over %d ops: unknown, not valid", overBudget, len(ops))
+		}
 	}
 	return res
 }

@@ -83,3 +83,35 @@ func TestMutexExplains(t *testing.T) {
 	assert.Equal(t, "release by process 1 succeeded, but it cannot take effect: the 2 acquires and releases that can be ordered before it leave the lock free (the last of them: release by process 0)", a.Explanation)
 	assert.Equal(t, int64(5), a.Time, "the time of its completion")
 }
+
+// A search that would outgrow its memory budget ends unknown, with the
+// reason, instead of taking the process down: 24 acquires and releases of
+// unknown outcome stay open while one process acquires 30 times in a row,
+// so every subset of them must be tried before the history is found
+// illegal.
+func TestMutexMemoryBudgetIsUnknown(t *testing.T) {
+	var evs []ev
+	for p := h.Process(1); p <= 24; p++ {
+		f := "acquire"
+		if p%2 == 0 {
+			f = "release"
+		}
+		evs = append(evs, ev{p, h.Invoke, f})
+	}
+	for range 30 {
+		evs = append(evs, ev{0, h.Invoke, "acquire"}, ev{0, h.OK, "acquire"})
+	}
+	for p := h.Process(1); p <= 24; p++ {
+		f := "acquire"
+		if p%2 == 0 {
+			f = "release"
+		}
+		evs = append(evs, ev{p, h.Info, f})
+	}
+	c := Checker{Timeout: time.Minute, MemoryBudget: 4 << 20}
+	start := time.Now()
+	r := c.Check(context.Background(), h.CheckInput{History: hist(evs...)})
+	assert.Equal(t, h.Unknown, r.Validity, r.Summary)
+	assert.Contains(t, r.Summary, "memory budget of 4 MiB")
+	assert.Less(t, time.Since(start), 30*time.Second)
+}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+
+	"github.com/gauntlet-dev/gauntlet/checkers/budget"
 )
 
 // Stuck is the op that cannot take effect and what comes before it.
@@ -29,8 +31,14 @@ func Search(m porcupine.Model, ops []porcupine.Operation, left time.Duration, kn
 	if left <= 0 {
 		return Stuck{}, false
 	}
-	r, info := porcupine.CheckOperationsVerbose(m, ops, left)
-	if r != porcupine.Illegal {
+	// The verbose search keeps every partial linearization: bound it like
+	// the verdict's search. A search cut short by the budget fails every
+	// step and so looks illegal; its "stuck" op would be made up.
+	w := budget.Start(0)
+	defer w.Stop()
+	gm, aborted := w.Guard(m)
+	r, info := porcupine.CheckOperationsVerbose(gm, ops, left)
+	if r != porcupine.Illegal || aborted.Load() {
 		return Stuck{}, false
 	}
 	return Find(m, ops, info, known)
