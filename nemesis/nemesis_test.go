@@ -413,3 +413,12 @@ func TestPauseLeaderAlwaysAimsAtTheLeader(t *testing.T) {
 		require.NoError(t, err)
 	}
 }
+
+func TestKillAndPauseOnALeaderlessSystemSayNothingOfALeader(t *testing.T) {
+	for seed := int64(0); seed < 20; seed++ {
+		c := newFake(5, "")
+		ev, err := (&Pause{}).Start(context.Background(), leaderlessSystem{c}, rand.New(rand.NewSource(seed)))
+		require.NoError(t, err)
+		assert.Regexp(t, `^pause n\d$`, ev.Description)
+	}
+}

@@ -146,9 +146,13 @@ func (v *victims) start(ctx context.Context, c harness.Cluster, rng *rand.Rand, 
 	node := nodes[rng.Intn(len(nodes))]
 	desc := fmt.Sprintf("%s %s", verb, node)
 	if wantLeader {
-		if l, err := leader(ctx, c); err == nil {
+		l, err := leader(ctx, c)
+		switch {
+		case err == nil:
 			node, desc = l, fmt.Sprintf("%s leader %s", verb, l)
-		} else {
+		case errors.Is(err, harness.ErrUnsupported):
+			// A leaderless system: the random node is all there is to aim at.
+		default:
 			desc = fmt.Sprintf("%s %s (no leader known: %v)", verb, node, err)
 		}
 	}
