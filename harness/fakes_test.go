@@ -70,7 +70,9 @@ func (c *memClient) Close() error { return nil }
 type memSystem struct {
 	store        *memStore
 	panicClients bool
-	diverge      bool // every node reports its own digest, and honours ctx
+	diverge      bool   // every node reports its own digest, and honours ctx
+	applied      uint64 // the applied index every node reports
+	leader       string // if set, the system reports a leader: this node
 	digests      atomic.Int64
 }
 
@@ -85,17 +87,18 @@ func (m *memSystem) NewClient(node, addr string) (Client, error) {
 	return &memClient{s: m.store, panic: m.panicClients}, nil
 }
 func (m *memSystem) Status(ctx context.Context, addr string) (NodeStatus, error) {
-	return NodeStatus{ID: addr, Role: "replica"}, nil
+	return NodeStatus{ID: addr, Role: "replica", Leader: m.leader}, nil
 }
+func (m *memSystem) ReportsLeader() bool { return m.leader != "" }
 func (m *memSystem) Digest(ctx context.Context, addr string) (Digest, error) {
 	m.digests.Add(1)
 	if m.diverge {
 		if err := ctx.Err(); err != nil {
 			return Digest{}, err
 		}
-		return Digest{Digest: "only " + addr}, nil
+		return Digest{Digest: "only " + addr, Applied: m.applied}, nil
 	}
-	return Digest{Digest: "same"}, nil
+	return Digest{Digest: "same", Applied: m.applied}, nil
 }
 
 type memCluster struct {

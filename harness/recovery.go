@@ -185,6 +185,10 @@ func (r *run) collectDigests(ctx context.Context) error {
 	// The limit ends the sampling between samples, never inside one: a
 	// sample taken with an expired context would show only deadline errors
 	// and hide the divergence the earlier samples saw.
+	var still time.Time // since when the samples have not changed
+	// Applied is a log index only where a leader orders one log; a
+	// leaderless store's count of applied writes says nothing of equality.
+	logIndexed := ReportsLeader(r.p.System)
 	for {
 		d, unsupported := r.sampleDigests(ctx)
 		if unsupported {
@@ -194,8 +198,15 @@ func (r *run) collectDigests(ctx context.Context) error {
 		if ctx.Err() != nil && r.digests != nil {
 			break // cut short by the limit: keep the last whole sample
 		}
+		if still.IsZero() || !sameSample(r.digests, d) {
+			still = time.Now()
+		}
 		r.digests = d
 		if converged(d) {
+			break
+		}
+		if logIndexed && time.Since(still) >= settleFor && settledApart(d) {
+			r.log.Info("digests settled apart: nodes that applied as much hold different states; not waiting for the recovery limit")
 			break
 		}
 		select {
@@ -205,6 +216,46 @@ func (r *run) collectDigests(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// settleFor is how long samples must stay the same before a divergence of
+// nodes at the same applied index is taken as final.
+const settleFor = time.Second
+
+// settledApart: two nodes that applied the same prefix of one log (the
+// same Applied > 0, on a system with a leader) hold different states. A
+// replicated state machine cannot get there and back: the divergence is
+// final, and waiting out the recovery limit (30 s) would only delay the
+// verdict, which the convergence checker still gives. The sample must also
+// have stayed unchanged for settleFor, so a digest read while its node was
+// applying is not taken for one.
+func settledApart(ds []Digest) bool {
+	byApplied := map[uint64]string{}
+	for _, d := range ds {
+		if d.Error != "" || d.Applied == 0 {
+			continue
+		}
+		if prev, ok := byApplied[d.Applied]; ok && prev != d.Digest {
+			return true
+		}
+		byApplied[d.Applied] = d.Digest
+	}
+	return false
+}
+
+// sameSample: every node reports the same digest and applied index as
+// before, without errors.
+func sameSample(a, b []Digest) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Error != "" || b[i].Error != "" || a[i].Node != b[i].Node ||
+			a[i].Digest != b[i].Digest || a[i].Applied != b[i].Applied {
+			return false
+		}
+	}
+	return true
 }
 
 // sampleDigests asks every node for its digest; unsupported is true when

@@ -379,3 +379,33 @@ func TestDivergentDigestsKeepLastWholeSample(t *testing.T) {
 	}
 	assert.Len(t, seen, tst.Nodes, "each node's own digest: %+v", res.Digests)
 }
+
+// Nodes of one leader's log that applied as much but hold different states
+// have diverged for good: once the samples stop changing, the runner does
+// not wait out the recovery limit. Nodes at different applied indexes may
+// still catch up, and a leaderless store's applied count says nothing of
+// equality, so those are waited for.
+func TestDigestsSettledApartEndTheWait(t *testing.T) {
+	tst, p, sys, _, _ := testParts(t)
+	sys.diverge, sys.applied, sys.leader = true, 42, "n1"
+	tst.RecoveryLimit = Duration(30 * time.Second)
+	t0 := time.Now()
+	res, err := Run(context.Background(), tst, p)
+	require.NoError(t, err)
+	assert.Less(t, time.Since(t0), tst.TimeLimit.D()+15*time.Second, "not the 30 s limit")
+	require.Len(t, res.Digests, tst.Nodes)
+	assert.NotEqual(t, res.Digests[0].Digest, res.Digests[1].Digest)
+
+	tst, p, sys, _, _ = testParts(t)
+	sys.diverge, sys.applied = true, 42 // no leader
+	tst.RecoveryLimit = Duration(3 * time.Second)
+	t0 = time.Now()
+	_, err = Run(context.Background(), tst, p)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, time.Since(t0), tst.RecoveryLimit.D(), "a leaderless store is given the whole limit")
+
+	assert.True(t, settledApart([]Digest{{Node: "a", Digest: "x", Applied: 5}, {Node: "b", Digest: "y", Applied: 5}}))
+	assert.False(t, settledApart([]Digest{{Node: "a", Digest: "x", Applied: 5}, {Node: "b", Digest: "y", Applied: 6}}), "b may be ahead")
+	assert.False(t, settledApart([]Digest{{Node: "a", Digest: "x"}, {Node: "b", Digest: "y"}}), "no applied index: unknown")
+	assert.False(t, settledApart([]Digest{{Node: "a", Digest: "x", Applied: 5}, {Node: "b", Digest: "y", Applied: 5, Error: "timeout"}}))
+}
