@@ -75,8 +75,12 @@ type NodeStatus struct {
 
 // Digest is a hash of a node's applied state.
 type Digest struct {
-	Node    string `json:"node"`
-	Digest  string `json:"digest"`
+	Node   string `json:"node"`
+	Digest string `json:"digest"`
+	// Applied is the index of the last log entry the state reflects (0 if
+	// not known). On a system that reports a leader, two nodes at the same
+	// Applied must hold the same state: when they do not, and the samples
+	// stop changing, the runner takes the divergence as final.
 	Applied uint64 `json:"applied"`
 	Keys    int    `json:"keys"`
 	// Values maps key -> hash of the value held, when the system reports per
