@@ -74,22 +74,15 @@ func (p *Partition) shape(ctx context.Context, c harness.Cluster, shape int, s [
 		return harness.Symmetric(s[:1], s[1:]), fmt.Sprintf("%s %s | %s", ShapeIsolate, s[0], set(s[1:]))
 	case 2:
 		victim, label, how := s[0], ShapeLeader, ""
-		if lf, ok := c.(harness.LeaderFinder); ok {
-			lctx, cancel := context.WithTimeout(ctx, leaderTimeout)
-			l, err := lf.Leader(lctx)
-			cancel()
-			switch {
-			case err == nil && l != "":
-				victim = l
-			case errors.Is(err, harness.ErrUnsupported):
-				// A leaderless system: there is no leader to aim at, so
-				// this is a plain isolation and is named as one.
-				label, how = ShapeIsolate, " (the system names no leader)"
-			default:
-				how = fmt.Sprintf(" (no leader known: %v; isolated %s instead)", err, victim)
-			}
-		} else {
-			how = fmt.Sprintf(" (the cluster cannot tell its leader; isolated %s instead)", victim)
+		switch l, err := leader(ctx, c); {
+		case err == nil:
+			victim = l
+		case errors.Is(err, harness.ErrUnsupported):
+			// A leaderless system: there is no leader to aim at, so this
+			// is a plain isolation and is named as one.
+			label, how = ShapeIsolate, " (the system names no leader)"
+		default:
+			how = fmt.Sprintf(" (no leader known: %v; isolated %s instead)", err, victim)
 		}
 		var rest []string
 		for _, x := range s {
