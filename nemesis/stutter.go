@@ -1,11 +1,11 @@
 package nemesis
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand"
-	"sync"
 	"time"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
@@ -23,12 +23,12 @@ import (
 // The freezes run in the background between Start and Heal; their lengths
 // come from one seeded draw, so a seed gives the same sequence.
 type Stutter struct {
-	stop   chan struct{}
-	done   chan struct{}
-	mu     sync.Mutex
+	stop context.CancelFunc // ends the freezes
+	done chan struct{}      // closed once the last freeze is undone
+	// Written by the loop only, read by Heal once done is closed.
 	frozen []string // every node frozen so far in this fault
 	stuck  string   // a node whose resume failed, for Heal to retry
-	errs   []error
+	err    error    // the failure that ended the freezes early
 }
 
 func (s *Stutter) Name() string              { return "stutter" }
@@ -53,9 +53,13 @@ func (s *Stutter) Start(ctx context.Context, c harness.Cluster, rng *rand.Rand) 
 	if s.stop != nil {
 		return harness.FaultEvent{}, errors.New("stutter: already running")
 	}
-	s.stop, s.done, s.frozen, s.errs = make(chan struct{}), make(chan struct{}), nil, nil
-	// Start's ctx ends when Start returns; the freezes outlive it until Heal.
-	go s.loop(context.WithoutCancel(ctx), c, nodes, rand.New(rand.NewSource(seed)))
+	// Start's ctx ends when Start returns; the freezes outlive it until
+	// Heal. The calls to the cluster get a context Heal does not cancel,
+	// so the last resume still goes through.
+	calls := context.WithoutCancel(ctx)
+	running, stop := context.WithCancel(calls)
+	s.stop, s.done, s.frozen, s.stuck, s.err = stop, make(chan struct{}), nil, "", nil
+	go s.loop(running, calls, c, nodes, rand.New(rand.NewSource(seed)))
 	ev := harness.FaultEvent{
 		Description: fmt.Sprintf("stutter: freeze one random node after another for %v–%v each, %v–%v apart",
 			stutterFreezeMin, stutterFreezeMax, stutterGapMin, stutterGapMax),
@@ -64,52 +68,38 @@ func (s *Stutter) Start(ctx context.Context, c harness.Cluster, rng *rand.Rand) 
 	return ev, nil
 }
 
-func (s *Stutter) loop(ctx context.Context, c harness.Cluster, nodes []string, rng *rand.Rand) {
+// loop freezes nodes until running ends or a pause or resume fails.
+func (s *Stutter) loop(running, calls context.Context, c harness.Cluster, nodes []string, rng *rand.Rand) {
 	defer close(s.done)
 	between := func(lo, hi time.Duration) time.Duration {
 		return lo + time.Duration(rng.Int63n(int64(hi-lo)/int64(time.Millisecond)+1))*time.Millisecond
 	}
-	wait := func(d time.Duration) bool {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-s.stop:
-			return false
-		case <-t.C:
-			return true
-		}
-	}
-	call := func(verb, node string, act func(context.Context, string) error) bool {
-		cctx, cancel := context.WithTimeout(ctx, leaderTimeout)
+	call := func(verb, node string, act func(context.Context, string) error) error {
+		cctx, cancel := context.WithTimeout(calls, leaderTimeout)
 		defer cancel()
 		if err := act(cctx, node); err != nil {
-			s.mu.Lock()
-			s.errs = append(s.errs, fmt.Errorf("%s %s: %w", verb, node, err))
-			s.mu.Unlock()
-			return false
+			return fmt.Errorf("%s %s: %w", verb, node, err)
 		}
-		return true
+		return nil
 	}
-	for {
+	for running.Err() == nil {
 		node := nodes[rng.Intn(len(nodes))]
 		freeze, gap := between(stutterFreezeMin, stutterFreezeMax), between(stutterGapMin, stutterGapMax)
-		s.mu.Lock()
 		if !contains(s.frozen, node) {
 			s.frozen = append(s.frozen, node)
 		}
-		s.mu.Unlock()
-		paused := call("pause", node, c.Pause)
-		stopped := !wait(freeze)
+		perr := call("pause", node, c.Pause)
+		sleep(running, freeze)
 		// Resume even if the pause reported an error: it may have half-happened.
-		if !call("resume", node, c.Resume) {
-			s.mu.Lock()
-			s.stuck = node
-			s.mu.Unlock()
+		rerr := call("resume", node, c.Resume)
+		if err := cmp.Or(perr, rerr); err != nil {
+			s.err = err
+			if rerr != nil {
+				s.stuck = node
+			}
 			return
 		}
-		if !paused || stopped || !wait(gap) {
-			return
-		}
+		sleep(running, gap)
 	}
 }
 
@@ -119,21 +109,19 @@ func (s *Stutter) Heal(ctx context.Context, c harness.Cluster) (harness.FaultEve
 	if s.stop == nil {
 		return harness.FaultEvent{Description: "resume nothing"}, nil
 	}
-	close(s.stop)
+	s.stop()
 	<-s.done
 	s.stop, s.done = nil, nil
-	s.mu.Lock()
-	frozen, stuck, errs := sorted(s.frozen), s.stuck, s.errs
-	s.mu.Unlock()
+	frozen := sorted(s.frozen)
 	ev := harness.FaultEvent{Description: fmt.Sprintf("stutter over (froze %s)", set(frozen)), Nodes: frozen}
-	if len(errs) > 0 {
+	if s.err != nil {
 		// The freezes stopped at the first failure; Heal fails only if a
 		// node is left frozen, so say what went wrong in the event.
-		ev.Description += fmt.Sprintf("; stopped early: %v", errs[0])
+		ev.Description += fmt.Sprintf("; stopped early: %v", s.err)
 	}
-	if stuck != "" {
-		if err := c.Resume(ctx, stuck); err != nil {
-			return ev, fmt.Errorf("resume %s: %w", stuck, err)
+	if s.stuck != "" {
+		if err := c.Resume(ctx, s.stuck); err != nil {
+			return ev, fmt.Errorf("resume %s: %w", s.stuck, err)
 		}
 		s.stuck = ""
 	}
