@@ -90,24 +90,17 @@ func TestMutexExplains(t *testing.T) {
 // so every subset of them must be tried before the history is found
 // illegal.
 func TestMutexMemoryBudgetIsUnknown(t *testing.T) {
-	var evs []ev
-	for p := h.Process(1); p <= 24; p++ {
-		f := "acquire"
-		if p%2 == 0 {
-			f = "release"
+	open := func(typ h.Type) (out []ev) {
+		for p := h.Process(1); p <= 24; p++ {
+			out = append(out, ev{p, typ, []string{"release", "acquire"}[p%2]})
 		}
-		evs = append(evs, ev{p, h.Invoke, f})
+		return out
 	}
+	evs := open(h.Invoke)
 	for range 30 {
 		evs = append(evs, ev{0, h.Invoke, "acquire"}, ev{0, h.OK, "acquire"})
 	}
-	for p := h.Process(1); p <= 24; p++ {
-		f := "acquire"
-		if p%2 == 0 {
-			f = "release"
-		}
-		evs = append(evs, ev{p, h.Info, f})
-	}
+	evs = append(evs, open(h.Info)...)
 	c := Checker{Timeout: time.Minute, MemoryBudget: 4 << 20}
 	start := time.Now()
 	r := c.Check(context.Background(), h.CheckInput{History: hist(evs...)})
