@@ -175,8 +175,11 @@ type run struct {
 	gen     Generator
 	genMu   sync.Mutex
 	digests []Digest
-	extra   []Result // the runner's own findings (recovery)
-	runErr  error    // why the run could not be carried out
+	extra   []Result // the runner's own findings (recovery, elections)
+	// elections samples statuses from the main phase to teardown (nil if
+	// the system's statuses cannot show election safety).
+	elections *electionWatch
+	runErr    error // why the run could not be carried out
 
 	phaseMu sync.Mutex
 	phase   string
@@ -255,6 +258,9 @@ func (r *run) cycle(ctx context.Context) {
 		if v := recover(); v != nil {
 			r.runErr = fmt.Errorf("panic: %v\n%s", v, debug.Stack())
 			r.log.Error("panic", "err", r.runErr)
+		}
+		if r.elections != nil {
+			r.extra = append(r.extra, r.elections.finish())
 		}
 		r.teardown(ctx)
 	}()

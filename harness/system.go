@@ -154,6 +154,19 @@ type LeaderReporter interface {
 	ReportsLeader() bool
 }
 
+// ElectionReporter is a LeaderReporter whose NodeStatus.Role and Term are
+// one snapshot of the node's election state: Term is the term it is in now
+// (not the term of the last entry it applied, which is what etcd's
+// maintenance status reports), and Role "leader" means it won that term.
+// The runner then samples every node's status through the run and checks
+// election safety: at most one leader per term (Raft §5.2; a Paxos ballot or
+// a Zab epoch alike). Declare it only if a node can never say it leads a
+// term it did not win.
+type ElectionReporter interface {
+	LeaderReporter
+	ReportsElections() bool
+}
+
 // Digester is a system that can hash a node's state: after recovery the
 // digests of all nodes must agree (convergence). Without it, or when Digest
 // returns an error wrapping ErrUnsupported, convergence is not judged and
@@ -242,6 +255,13 @@ func StatusOf(ctx context.Context, sys System, addr string) (NodeStatus, error) 
 func ReportsLeader(sys System) bool {
 	l, ok := sys.(LeaderReporter)
 	return ok && Has(sys, CapStatus) && l.ReportsLeader()
+}
+
+// ReportsElections tells whether sys's statuses can be checked for one
+// leader per term (ElectionReporter).
+func ReportsElections(sys System) bool {
+	e, ok := sys.(ElectionReporter)
+	return ok && ReportsLeader(sys) && e.ReportsElections()
 }
 
 // DigestOf asks sys for a digest of the node at addr; ErrUnsupported if the

@@ -56,6 +56,14 @@ func (r *run) mainPhase(ctx context.Context) error {
 		cancel()
 	}
 
+	r.elections = r.watchElections(ctx, func() {
+		if r.t.StopOnViolation && mctx.Err() == nil {
+			r.log.Info("two leaders in one term; ending the main phase", "checker", ElectionChecker)
+			r.stopped.Store(true)
+			cancel()
+		}
+	})
+
 	var pace *pacer
 	if r.t.Rate > 0 {
 		pace = &pacer{gap: time.Duration(float64(time.Second) / r.t.Rate)}

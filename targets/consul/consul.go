@@ -124,6 +124,7 @@ func (s *System) NewClient(node, addr string) (harness.Client, error) {
 // name — both answered from the agent's own state, without a leader).
 func (s *System) Status(ctx context.Context, addr string) (harness.NodeStatus, error) {
 	a := newAPI(addr, s.o.OpTimeout)
+	defer a.Close()
 	var self struct {
 		Config struct{ NodeName string }
 		Stats  struct {
@@ -165,6 +166,7 @@ var roles = map[string]string{"Leader": "leader", "Follower": "follower", "Candi
 // the KV table's index (X-Consul-Index) as Applied.
 func (s *System) Digest(ctx context.Context, addr string) (harness.Digest, error) {
 	a := newAPI(addr, 10*time.Second)
+	defer a.Close()
 	var entries []kvEntry
 	index, err := a.getKV(ctx, "/v1/kv/?recurse&stale", &entries)
 	if err != nil {

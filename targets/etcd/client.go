@@ -65,6 +65,21 @@ func (g *gateway) call(ctx context.Context, path string, in, out any) error {
 	return nil
 }
 
+// get fetches path and decodes a 200 answer into out.
+func (g *gateway) get(ctx context.Context, path string, out any) error {
+	resp, data, err := g.Do(ctx, http.MethodGet, path, nil, "")
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return &httpcall.Error{Sent: true, Status: resp.StatusCode, Msg: fmt.Sprintf("GET %s: %s", path, resp.Status)}
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return &httpcall.Error{Sent: true, Msg: "decoding response: " + err.Error()}
+	}
+	return nil
+}
+
 // refusedBeforeProposal: etcd turned the request down before proposing it
 // (bad argument, too many requests, precondition), so it was not applied.
 func refusedBeforeProposal(e *httpcall.Error) bool {

@@ -65,7 +65,9 @@ func revisionOf(ctx context.Context, addr string) (int64, error) {
 			Revision string `json:"revision"`
 		} `json:"header"`
 	}
-	if err := newGateway(addr, 2*time.Second).call(ctx, "/v3/maintenance/status", struct{}{}, &st); err != nil {
+	g := newGateway(addr, 2*time.Second)
+	defer g.Close()
+	if err := g.call(ctx, "/v3/maintenance/status", struct{}{}, &st); err != nil {
 		return 0, err
 	}
 	return strconv.ParseInt(st.Header.Revision, 10, 64)

@@ -81,6 +81,10 @@ func (s *System) Ports() []string { return []string{harness.PortPeer} }
 // ReportsLeader: etcd members name their leader in their status.
 func (s *System) ReportsLeader() bool { return true }
 
+// ReportsElections: Status reads raft.status, the member's role and current
+// term in one snapshot, so the runner can check one leader per term.
+func (s *System) ReportsElections() bool { return true }
+
 // SharedPeers: etcd members must agree on every member's peer URL.
 func (s *System) SharedPeers() bool { return true }
 
@@ -157,20 +161,30 @@ func (s *System) NewClient(node, addr string) (harness.Client, error) {
 	return c, nil
 }
 
-// Status asks the member about itself.
+// Status asks the member about itself. Role, term, leader and indexes come
+// from raft.status at /debug/vars: one snapshot of the member's raft state,
+// taken by its raft goroutine. (The maintenance status reports as its term
+// the term of the last entry applied, and its leader separately: a leader
+// elected a moment ago still shows the old term there, which would look
+// like two leaders of one term.) The member list maps raft IDs to names.
 func (s *System) Status(ctx context.Context, addr string) (harness.NodeStatus, error) {
 	c := newGateway(addr, s.o.OpTimeout)
-	var st struct {
-		Header struct {
-			MemberID string `json:"member_id"`
-			RaftTerm string `json:"raft_term"`
-		} `json:"header"`
-		Leader           string `json:"leader"`
-		RaftIndex        string `json:"raftIndex"`
-		RaftAppliedIndex string `json:"raftAppliedIndex"`
+	defer c.Close()
+	var vars struct {
+		Raft *struct {
+			ID        string `json:"id"`
+			Term      uint64 `json:"term"`
+			Lead      string `json:"lead"`
+			RaftState string `json:"raftState"`
+			Commit    uint64 `json:"commit"`
+			Applied   uint64 `json:"applied"`
+		} `json:"raft.status"`
 	}
-	if err := c.call(ctx, "/v3/maintenance/status", struct{}{}, &st); err != nil {
+	if err := c.get(ctx, "/debug/vars", &vars); err != nil {
 		return harness.NodeStatus{}, err
+	}
+	if vars.Raft == nil {
+		return harness.NodeStatus{}, errors.New("etcd: /debug/vars has no raft.status (the member has not started its raft node)")
 	}
 	var ml struct {
 		Members []struct {
@@ -181,22 +195,27 @@ func (s *System) Status(ctx context.Context, addr string) (harness.NodeStatus, e
 	if err := c.call(ctx, "/v3/cluster/member/list", struct{}{}, &ml); err != nil {
 		return harness.NodeStatus{}, err
 	}
-	names := map[string]string{}
+	names := map[uint64]string{} // the gateway gives IDs in decimal, raft.status in hex
 	for _, m := range ml.Members {
-		names[m.ID] = m.Name
+		if id, err := strconv.ParseUint(m.ID, 10, 64); err == nil {
+			names[id] = m.Name
+		}
 	}
-	ns := harness.NodeStatus{ID: names[st.Header.MemberID], Role: "follower", Leader: names[st.Leader]}
-	if st.Leader == "0" || st.Leader == "" {
-		ns.Leader = ""
+	rs := vars.Raft
+	id, _ := strconv.ParseUint(rs.ID, 16, 64)
+	lead, _ := strconv.ParseUint(rs.Lead, 16, 64)
+	ns := harness.NodeStatus{ID: names[id], Role: roles[rs.RaftState], Term: rs.Term, Commit: rs.Commit, Applied: rs.Applied}
+	if ns.Role == "" {
+		ns.Role = "candidate" // pre-candidate: not serving as leader or follower
 	}
-	if st.Leader == st.Header.MemberID && ns.Leader != "" {
-		ns.Role = "leader"
+	if lead != 0 {
+		ns.Leader = names[lead]
 	}
-	fmt.Sscan(st.Header.RaftTerm, &ns.Term)
-	fmt.Sscan(st.RaftIndex, &ns.Commit)
-	fmt.Sscan(st.RaftAppliedIndex, &ns.Applied)
 	return ns, nil
 }
+
+// roles maps raft's StateType names to harness roles.
+var roles = map[string]string{"StateLeader": "leader", "StateFollower": "follower", "StateCandidate": "candidate"}
 
 // Digest hashes every key/value the member serves locally (a serializable
 // range over the whole keyspace), reports its revision as Applied, and adds
@@ -204,6 +223,7 @@ func (s *System) Status(ctx context.Context, addr string) (harness.NodeStatus, e
 // (divergence.go: how etcd #13766 shows).
 func (s *System) Digest(ctx context.Context, addr string) (harness.Digest, error) {
 	c := newGateway(addr, 10*time.Second)
+	defer c.Close()
 	var r rangeResp
 	all := b64("\x00")
 	if err := c.call(ctx, "/v3/kv/range", map[string]any{"key": all, "range_end": all, "serializable": true}, &r); err != nil {

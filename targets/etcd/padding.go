@@ -33,6 +33,7 @@ func padCompare() map[string]any {
 // at most maxTxnOps puts.
 func writePadding(ctx context.Context, addr string, n int) error {
 	g := newGateway(addr, 10*time.Second)
+	defer g.Close()
 	for i := 0; i < n; i += maxTxnOps {
 		var puts []map[string]any
 		for j := i; j < min(n, i+maxTxnOps); j++ {

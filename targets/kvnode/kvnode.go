@@ -73,6 +73,11 @@ func (s *System) Name() string { return s.mode }
 // ReportsLeader: raft mode elects a leader; quorum mode has none.
 func (s *System) ReportsLeader() bool { return s.mode == "raft" }
 
+// ReportsElections: raft mode's status is one snapshot of the node's raft
+// state (role and current term, taken together after every batch), so the
+// runner can check one leader per term.
+func (s *System) ReportsElections() bool { return s.mode == "raft" }
+
 // GoPackage lets deployments that need a static binary (docker) build it.
 func (s *System) GoPackage() string { return Package }
 

@@ -1,0 +1,198 @@
+// Election safety: at most one leader per term, checked on the statuses of
+// a system whose role and term are one snapshot (ElectionReporter).
+
+package harness
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ElectionChecker names the runner's result for election safety.
+const ElectionChecker = "election-safety"
+
+// electionEvery is how often every node's status is sampled. A second
+// leader of a term lasts until it hears of a higher term, at least a
+// heartbeat and usually an election timeout: a few samples.
+const electionEvery = 100 * time.Millisecond
+
+// leadership is one node saying it leads a term, over consecutive samples.
+type leadership struct {
+	Node    string `json:"node"`
+	Term    uint64 `json:"term"`
+	From    int64  `json:"from"` // ns since the main phase began
+	To      int64  `json:"to"`
+	Samples int    `json:"samples"`
+
+	confirmed int64 // when its second sample came
+}
+
+// electionWatch samples statuses from the start of the main phase until the
+// run is torn down. A claim counts once a node has said it in two samples in
+// a row: a status read in parts (role, then term) can pair a role with a
+// term it never held together, but not twice alike.
+type electionWatch struct {
+	r       *run
+	stop    context.CancelFunc
+	done    chan struct{}
+	once    sync.Once
+	samples int
+	streak  map[string]*leadership   // the node's current run of leader samples
+	claims  map[uint64][]*leadership // confirmed, by term
+	found   func()                   // called at the first violation, if not nil
+}
+
+// watchElections starts the watch if the system declares its statuses fit
+// (nil otherwise). found is called at the first violation.
+func (r *run) watchElections(ctx context.Context, found func()) *electionWatch {
+	if !ReportsElections(r.p.System) {
+		return nil
+	}
+	ctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	w := &electionWatch{r: r, stop: stop, done: make(chan struct{}), found: found,
+		streak: map[string]*leadership{}, claims: map[uint64][]*leadership{}}
+	go w.loop(ctx)
+	return w
+}
+
+func (w *electionWatch) loop(ctx context.Context) {
+	defer close(w.done)
+	t := time.NewTicker(electionEvery)
+	defer t.Stop()
+	for {
+		w.sample(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// sample asks every node at once; a node that does not answer keeps its
+// streak (a paused leader still says it leads when it wakes).
+func (w *electionWatch) sample(ctx context.Context) {
+	nodes := w.r.cluster.Nodes()
+	sts := make([]NodeStatus, len(nodes))
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sctx, cancel := context.WithTimeout(ctx, 3*electionEvery)
+			defer cancel()
+			sts[i], errs[i] = StatusOf(sctx, w.r.p.System, w.r.cluster.ClientAddr(n))
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return
+	}
+	at := int64(w.r.hw.Since())
+	w.samples++
+	for i, n := range nodes {
+		if errs[i] == nil {
+			w.see(n, sts[i], at)
+		}
+	}
+}
+
+// see takes one answer of node: a leader sample extends or starts its
+// streak; the second sample alike confirms the claim.
+func (w *electionWatch) see(node string, st NodeStatus, at int64) {
+	cur := w.streak[node]
+	if st.Role != "leader" {
+		delete(w.streak, node)
+		return
+	}
+	if cur == nil || cur.Term != st.Term {
+		w.streak[node] = &leadership{Node: node, Term: st.Term, From: at, To: at, Samples: 1}
+		return
+	}
+	cur.To, cur.Samples = at, cur.Samples+1
+	if cur.Samples != 2 {
+		return
+	}
+	cur.confirmed = at
+	w.claims[cur.Term] = append(w.claims[cur.Term], cur)
+	if len(leaders(w.claims[cur.Term])) == 2 && w.found != nil {
+		w.found()
+		w.found = nil
+	}
+}
+
+// leaders are the distinct nodes of claims, in the order they were
+// confirmed. (One node may lead a term in two streaks, around a sample
+// that found it stepped down.)
+func leaders(claims []*leadership) []string {
+	var out []string
+	for _, c := range claims {
+		if !slices.Contains(out, c.Node) {
+			out = append(out, c.Node)
+		}
+	}
+	return out
+}
+
+// finish stops the sampling and judges what it saw.
+func (w *electionWatch) finish() Result {
+	w.once.Do(func() {
+		w.stop()
+		<-w.done
+	})
+	return w.result()
+}
+
+func (w *electionWatch) result() Result {
+	var all []*leadership
+	var bad []uint64
+	for term, cs := range w.claims {
+		all = append(all, cs...)
+		if len(leaders(cs)) > 1 {
+			bad = append(bad, term)
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].From < all[j].From })
+	sort.Slice(bad, func(i, j int) bool { return bad[i] < bad[j] })
+	details, _ := json.Marshal(struct {
+		EveryMS int64         `json:"every_ms"`
+		Samples int           `json:"samples"`
+		Leaders []*leadership `json:"leaders"`
+	}{electionEvery.Milliseconds(), w.samples, all})
+	res := Result{Checker: ElectionChecker, Validity: Valid, Details: details,
+		Summary: fmt.Sprintf("one leader per term: %d leaderships in %d terms, in %d status samples of every node, %s apart",
+			len(all), len(w.claims), w.samples, electionEvery)}
+	if len(bad) == 0 {
+		return res
+	}
+	res.Validity = Invalid
+	res.Summary = fmt.Sprintf("%d terms had two leaders or more (%d status samples of every node, %s apart)", len(bad), w.samples, electionEvery)
+	for _, term := range bad {
+		cs := w.claims[term]
+		var who []string
+		at := int64(-1) // when the term had its second leader
+		for _, c := range cs {
+			who = append(who, fmt.Sprintf("%s from %s to %s (%d samples)", c.Node, seconds(c.From), seconds(c.To), c.Samples))
+			if at < 0 && c.Node != cs[0].Node {
+				at = c.confirmed
+			}
+		}
+		names := leaders(cs)
+		res.Anomalies = append(res.Anomalies, Anomaly{Checker: ElectionChecker, Time: at,
+			Explanation: fmt.Sprintf("%s each said, in consecutive status samples, that they led term %d: %s. "+
+				"A term has at most one leader (election safety): some node granted its vote twice in the term, or a node took leadership without a majority.",
+				strings.Join(names, " and "), term, strings.Join(who, "; "))})
+	}
+	return res
+}
+
+func seconds(ns int64) string {
+	return fmt.Sprintf("%.2f s", time.Duration(ns).Seconds())
+}
