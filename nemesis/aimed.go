@@ -23,7 +23,7 @@ import (
 const electionScale = time.Second
 
 // aimed lists the aimed packages in the order "aimed" expands to.
-var aimed = []string{"leader-minority", "new-leader", "kill-leader", "flap", "pause-leader-brief", "stale-candidate"}
+var aimed = []string{"leader-minority", "new-leader", "kill-leader", "flap", "pause-leader-brief", "stale-candidate", "slow-election"}
 
 // span draws a duration in [lo, hi) multiples of electionScale.
 func span(rng *rand.Rand, lo, hi float64) time.Duration {

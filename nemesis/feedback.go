@@ -48,14 +48,16 @@ var feedbackPool = append(slices.Clone(aimed), "power-loss", "partition", "kill"
 // leader's uncommitted suffix), every node at once (what was acknowledged
 // but not durable), a frozen leader waking beside a follower that still
 // answers it (read confirmation), a stale follower left the only one that
-// can win (the election restriction), then elections struck while fresh.
+// can win (the election restriction), an election on a slow network
+// (candidacies of one term that overlap), then elections struck while
+// fresh.
 // Without one (leaderless, quorum-replicated stores): clocks first, since
 // such stores often order writes by timestamps (last writer wins), then
 // partitions, every node at once, and stalls shorter than an op timeout
 // (a node waking to serve before it catches up).
 var (
 	openingLeader = []string{"leader-minority", "power-loss", "pause-leader-brief", "stale-candidate",
-		"new-leader", "kill-leader", "flap", "clock", "partition", "pause", "kill", "latency", "stutter"}
+		"slow-election", "new-leader", "kill-leader", "flap", "clock", "partition", "pause", "kill", "latency", "stutter"}
 	openingLeaderless = []string{"clock", "partition", "power-loss", "stutter", "pause", "latency", "kill"}
 )
 

@@ -81,6 +81,8 @@ func New(name string) (harness.Nemesis, error) {
 		return &PauseLeaderBrief{}, nil
 	case "stale-candidate":
 		return &StaleCandidate{}, nil
+	case "slow-election":
+		return &SlowElection{}, nil
 	case "feedback":
 		return NewFeedback(nil)
 	}
