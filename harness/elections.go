@@ -17,6 +17,13 @@ import (
 // ElectionChecker names the runner's result for election safety.
 const ElectionChecker = "election-safety"
 
+// ByRunner tells whether a result is the runner's own finding, from what
+// it saw during the run (recovery reads, node statuses) rather than from
+// the history: checking a history again keeps such results as they were.
+func ByRunner(checker string) bool {
+	return checker == RecoveryChecker || checker == ElectionChecker
+}
+
 // electionEvery is how often every node's status is sampled. A second
 // leader of a term lasts until it hears of a higher term, at least a
 // heartbeat and usually an election timeout: a few samples.

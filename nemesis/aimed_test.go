@@ -303,3 +303,29 @@ func TestBuiltInNamesCoverEveryPackageAndGroup(t *testing.T) {
 	}
 	assert.False(t, BuiltIn("my-fault"))
 }
+
+func TestSlowElectionSlowsEveryLinkThenKillsTheLeader(t *testing.T) {
+	c := newFake(5, "n3")
+	n := &SlowElection{}
+	ev, err := n.Start(context.Background(), c, rand.New(rand.NewSource(5)))
+	require.NoError(t, err)
+	require.Len(t, c.calls, 2, ev.Description)
+	assert.True(t, strings.HasPrefix(c.calls[0], "netem"), "the network is slow before the election starts: %v", c.calls)
+	assert.Equal(t, "kill n3", c.calls[1])
+	assert.Nil(t, c.link.Links, "every link")
+	assert.GreaterOrEqual(t, c.link.Latency, 80*time.Millisecond)
+	assert.Less(t, c.link.Latency, 200*time.Millisecond)
+	assert.LessOrEqual(t, c.link.Jitter, c.link.Latency/4)
+	assert.Contains(t, ev.Description, "then kill leader n3")
+	_, err = n.Heal(context.Background(), c)
+	require.NoError(t, err)
+	assert.Zero(t, c.link, "the delay is removed")
+	assert.Empty(t, c.down, "the leader is restarted")
+
+	// No leader known: the slow network alone, and nothing to restart.
+	c = newFake(5, "")
+	ev, err = (&SlowElection{}).Start(context.Background(), c, rand.New(rand.NewSource(5)))
+	require.NoError(t, err)
+	assert.Contains(t, ev.Description, "no leader to kill")
+	assert.Len(t, c.calls, 1)
+}

@@ -74,7 +74,7 @@ func Recheck(ctx context.Context, dir string, checkTimeout time.Duration, write 
 	res.Checkers = harness.Check(ctx, w.Checkers(), harness.CheckInput{History: h, Digests: digests, Dir: artifacts}, t.CheckTimeout.D(), nil)
 	if origErr == nil {
 		for _, c := range orig.Checkers {
-			if c.Checker == harness.RecoveryChecker {
+			if harness.ByRunner(c.Checker) {
 				res.Checkers = append(res.Checkers, c)
 			}
 		}

@@ -178,3 +178,22 @@ func TestOptionsOnTheCommandLine(t *testing.T) {
 	assert.Contains(t, tst.CommandLine(), "--fake-fast=true --fake-n=5")
 	assert.True(t, strings.HasPrefix(tst.CommandLineOf("toyctl"), "toyctl run --system fake"))
 }
+
+func TestRecheckKeepsTheRunnersFindings(t *testing.T) {
+	dir := storedRun(t, false)
+	var res harness.Results
+	b, err := os.ReadFile(filepath.Join(dir, harness.ResultsFile))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &res))
+	// Two leaders of one term are seen in node statuses, which the history
+	// does not hold: checking it again must not lose them.
+	res.Checkers = append(res.Checkers, harness.Result{Checker: harness.ElectionChecker, Validity: harness.Invalid,
+		Anomalies: []harness.Anomaly{{Checker: harness.ElectionChecker, Time: 5, Explanation: "n1 and n2 each said they led term 3"}}})
+	require.NoError(t, harness.WriteJSON(filepath.Join(dir, harness.ResultsFile), res))
+
+	again, err := Recheck(context.Background(), dir, 0, false)
+	require.NoError(t, err)
+	assert.Equal(t, harness.Invalid, again.Verdict)
+	require.NotNil(t, again.FirstAnomaly())
+	assert.Equal(t, harness.ElectionChecker, again.FirstAnomaly().Checker)
+}

@@ -10,10 +10,11 @@ func protocolBugs() []BugInfo {
 			Name: BugDoubleVote,
 			Description: "a voter grants any candidate while it knows no leader, forgetting whom it already " +
 				"voted for in the term, so split votes can elect two leaders in one term (election); it needs two candidacies in one term " +
-				"within a message delay of each other, which pre-vote and timeouts drawn over [T, 2T) make rare on a healthy network; " +
-				"stale-candidate's star (the leader dead, every live node hearing only one) makes contended elections the rule",
+				"within a message delay of each other, which pre-vote and timeouts drawn over [T, 2T) make rare on a fast network; " +
+				"slow-election (every link slowed, then the leader killed) makes contended elections the rule, and the runner's " +
+				"election-safety check sees the two leaders in the nodes' statuses",
 			Workload: "kv",
-			Nemesis:  []string{"stale-candidate"},
+			Nemesis:  []string{"slow-election", "stale-candidate"},
 		},
 		{
 			Name: BugVoteIgnoresIndex,

@@ -10,6 +10,7 @@
 //	health: /debug/status   # GET path that answers 200 when the node serves; default: TCP connect
 //	status: true            # GET /debug/status (role, leader, term): health and leader-aimed faults
 //	leader: true            # the status names a leader
+//	elections: true         # role and term are one snapshot of the current term: check one leader per term
 //	digest: true            # GET /debug/digest: convergence after recovery
 //	clock: false            # POST /debug/clock: clock faults
 //	bugs:                   # --bug NAME adds the bug's args to the command (and fills {bug})
@@ -57,9 +58,13 @@ type File struct {
 	Health   string            `yaml:"health"`
 	Status   bool              `yaml:"status"`
 	Leader   bool              `yaml:"leader"`
-	Digest   bool              `yaml:"digest"`
-	Clock    bool              `yaml:"clock"`
-	Bugs     []Bug             `yaml:"bugs"`
+	// Elections: a status's role and term are read together and the term
+	// is the node's current term, so two nodes that say they lead one term
+	// break election safety (harness.ElectionReporter).
+	Elections bool  `yaml:"elections"`
+	Digest    bool  `yaml:"digest"`
+	Clock     bool  `yaml:"clock"`
+	Bugs      []Bug `yaml:"bugs"`
 	// OpTimeout bounds one request (default 2s; the harness's --op-timeout
 	// bounds each op as well).
 	OpTimeout time.Duration `yaml:"op_timeout"`
@@ -116,6 +121,9 @@ func (f *File) check() error {
 	}
 	if f.Leader && !f.Status {
 		errs = append(errs, errors.New("leader: true needs status: true (the leader is read from GET /debug/status)"))
+	}
+	if f.Elections && !f.Leader {
+		errs = append(errs, errors.New("elections: true needs leader: true (a leader per term is what it checks)"))
 	}
 	for _, b := range f.Bugs {
 		if b.Name == "" {
@@ -193,6 +201,9 @@ func (s *System) Ports() []string { return s.f.Ports }
 
 // ReportsLeader is the file's leader: true.
 func (s *System) ReportsLeader() bool { return s.f.Leader }
+
+// ReportsElections is the file's elections: true.
+func (s *System) ReportsElections() bool { return s.f.Elections }
 
 // Bugs is the file's catalog.
 func (s *System) Bugs() []harness.Bug {

@@ -32,6 +32,7 @@ bugs:
 	require.NoError(t, err)
 	assert.Equal(t, []string{"peer"}, s.Ports())
 	assert.True(t, harness.ReportsLeader(s))
+	assert.False(t, harness.ReportsElections(s), "elections: not declared")
 	assert.False(t, harness.Has(s, harness.CapDigest), "digest: not declared")
 	assert.False(t, harness.Has(s, harness.CapClock))
 	n := harness.NodeSpec{ID: "n2", Listen: "127.0.0.1:7000", Ports: map[string]string{"client": "127.0.0.1:7000", "peer": "127.0.0.1:7001"},
@@ -54,13 +55,14 @@ func TestLoadRefusesWhatCannotRun(t *testing.T) {
 	for body, want := range map[string]string{
 		"protocol: 1\ncommand: [x, \"{nope}\"]\n":         "unknown placeholder {nope}",
 		"protocol: 1\ncommand: [x, \"{port:metrics}\"]\n": "unknown placeholder {port:metrics}",
-		"protocol: 1\n":                                     "command: missing",
-		"protocol: 2\ncommand: [x]\n":                       "speaks protocol 1",
-		"protocol: 1\ncommand: [x]\nleader: true\n":         "leader: true needs status: true",
-		"protocol: 1\ncommand: [x]\nhealth: ready\n":        "must be an HTTP path",
-		"protocol: 1\ncommand: [x]\nports: [client]\n":      "not a port name",
-		"protocol: 1\ncommand: [x]\ndigests: true\n":        "digests",
-		"protocol: 1\ncommand: [x]\nbugs: [{args: [-b]}]\n": "has no name",
+		"protocol: 1\n":                                              "command: missing",
+		"protocol: 2\ncommand: [x]\n":                                "speaks protocol 1",
+		"protocol: 1\ncommand: [x]\nleader: true\n":                  "leader: true needs status: true",
+		"protocol: 1\ncommand: [x]\nstatus: true\nelections: true\n": "elections: true needs leader: true",
+		"protocol: 1\ncommand: [x]\nhealth: ready\n":                 "must be an HTTP path",
+		"protocol: 1\ncommand: [x]\nports: [client]\n":               "not a port name",
+		"protocol: 1\ncommand: [x]\ndigests: true\n":                 "digests",
+		"protocol: 1\ncommand: [x]\nbugs: [{args: [-b]}]\n":          "has no name",
 	} {
 		_, err := Load(systemFile(t, body))
 		require.Error(t, err, body)
