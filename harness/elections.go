@@ -86,19 +86,9 @@ func (w *electionWatch) loop(ctx context.Context) {
 // streak (a paused leader still says it leads when it wakes).
 func (w *electionWatch) sample(ctx context.Context) {
 	nodes := w.r.cluster.Nodes()
-	sts := make([]NodeStatus, len(nodes))
-	errs := make([]error, len(nodes))
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sctx, cancel := context.WithTimeout(ctx, 3*electionEvery)
-			defer cancel()
-			sts[i], errs[i] = StatusOf(sctx, w.r.p.System, w.r.cluster.ClientAddr(n))
-		}()
-	}
-	wg.Wait()
+	sctx, cancel := context.WithTimeout(ctx, 3*electionEvery)
+	sts, errs := nodeStatuses(sctx, w.r.p.System, w.r.cluster)
+	cancel()
 	if ctx.Err() != nil {
 		return
 	}

@@ -7,7 +7,6 @@ import (
 	"math/bits"
 	"regexp"
 	"slices"
-	"sync"
 	"time"
 )
 
@@ -45,19 +44,9 @@ func (o *observer) observe(ctx context.Context) Observation {
 // observer calls the system.)
 func (o *observer) status(ctx context.Context, ob *Observation) {
 	nodes := o.r.cluster.Nodes()
-	sts := make([]NodeStatus, len(nodes))
-	errs := make([]error, len(nodes))
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-			defer cancel()
-			sts[i], errs[i] = StatusOf(sctx, o.r.p.System, o.r.cluster.ClientAddr(n))
-		}()
-	}
-	wg.Wait()
+	sctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	sts, errs := nodeStatuses(sctx, o.r.p.System, o.r.cluster)
+	cancel()
 	var leadTerm uint64
 	for i, st := range sts {
 		if errs[i] != nil {
