@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,17 +34,18 @@ const electionEvery = 100 * time.Millisecond
 type leadership struct {
 	Node    string `json:"node"`
 	Term    uint64 `json:"term"`
-	From    int64  `json:"from"` // ns since the main phase began
+	From    int64  `json:"from"` // ns since the main phase began (negative: before it)
 	To      int64  `json:"to"`
 	Samples int    `json:"samples"`
 
-	confirmed int64 // when its second sample came
+	from, to, confirmed time.Time // confirmed: its second sample
 }
 
-// electionWatch samples statuses from the start of the main phase until the
-// run is torn down. A claim counts once a node has said it in two samples in
-// a row: a status read in parts (role, then term) can pair a role with a
-// term it never held together, but not twice alike.
+// electionWatch samples statuses from the wait for a healthy cluster until
+// the run is torn down (two leaders elected at boot are a violation too). A
+// claim counts once a node has said it in two samples in a row: a status
+// read in parts (role, then term) can pair a role with a term it never held
+// together, but not twice alike.
 type electionWatch struct {
 	r       *run
 	stop    context.CancelFunc
@@ -53,6 +55,7 @@ type electionWatch struct {
 	streak  map[string]*leadership   // the node's current run of leader samples
 	claims  map[uint64][]*leadership // confirmed, by term
 	found   func()                   // called at the first violation, if not nil
+	bad     atomic.Bool              // a violation was found
 }
 
 // watchElections starts the watch if the system declares its statuses fit
@@ -67,6 +70,9 @@ func (r *run) watchElections(ctx context.Context, found func()) *electionWatch {
 	go w.loop(ctx)
 	return w
 }
+
+// violated tells whether two leaders of one term were seen so far.
+func (w *electionWatch) violated() bool { return w != nil && w.bad.Load() }
 
 func (w *electionWatch) loop(ctx context.Context) {
 	defer close(w.done)
@@ -92,7 +98,7 @@ func (w *electionWatch) sample(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
-	at := int64(w.r.hw.Since())
+	at := time.Now()
 	w.samples++
 	for i, n := range nodes {
 		if errs[i] == nil {
@@ -103,25 +109,27 @@ func (w *electionWatch) sample(ctx context.Context) {
 
 // see takes one answer of node: a leader sample extends or starts its
 // streak; the second sample alike confirms the claim.
-func (w *electionWatch) see(node string, st NodeStatus, at int64) {
+func (w *electionWatch) see(node string, st NodeStatus, at time.Time) {
 	cur := w.streak[node]
 	if st.Role != "leader" {
 		delete(w.streak, node)
 		return
 	}
 	if cur == nil || cur.Term != st.Term {
-		w.streak[node] = &leadership{Node: node, Term: st.Term, From: at, To: at, Samples: 1}
+		w.streak[node] = &leadership{Node: node, Term: st.Term, from: at, to: at, Samples: 1}
 		return
 	}
-	cur.To, cur.Samples = at, cur.Samples+1
+	cur.to, cur.Samples = at, cur.Samples+1
 	if cur.Samples != 2 {
 		return
 	}
 	cur.confirmed = at
 	w.claims[cur.Term] = append(w.claims[cur.Term], cur)
-	if len(leaders(w.claims[cur.Term])) == 2 && w.found != nil {
-		w.found()
-		w.found = nil
+	if len(leaders(w.claims[cur.Term])) == 2 && !w.bad.Load() {
+		w.bad.Store(true)
+		if w.found != nil {
+			w.found()
+		}
 	}
 }
 
@@ -138,19 +146,28 @@ func leaders(claims []*leadership) []string {
 	return out
 }
 
-// finish stops the sampling and judges what it saw.
+// finish stops the sampling and judges what it saw; times are counted from
+// the start of the main phase, or of the run if the main phase never began.
 func (w *electionWatch) finish() Result {
 	w.once.Do(func() {
 		w.stop()
 		<-w.done
 	})
-	return w.result()
+	if w.r.mainT0.IsZero() {
+		return w.result(w.r.start, "times are from the start of the run: the main phase never began")
+	}
+	return w.result(w.r.mainT0, "")
 }
 
-func (w *electionWatch) result() Result {
+// result judges the claims; times count from t0, and note (if any) says
+// from what.
+func (w *electionWatch) result(t0 time.Time, note string) Result {
 	var all []*leadership
 	var bad []uint64
 	for term, cs := range w.claims {
+		for _, c := range cs {
+			c.From, c.To = int64(c.from.Sub(t0)), int64(c.to.Sub(t0))
+		}
 		all = append(all, cs...)
 		if len(leaders(cs)) > 1 {
 			bad = append(bad, term)
@@ -174,18 +191,25 @@ func (w *electionWatch) result() Result {
 	for _, term := range bad {
 		cs := w.claims[term]
 		var who []string
-		at := int64(-1) // when the term had its second leader
+		var at time.Time // when the term had its second leader
 		for _, c := range cs {
 			who = append(who, fmt.Sprintf("%s from %s to %s (%d samples)", c.Node, seconds(c.From), seconds(c.To), c.Samples))
-			if at < 0 && c.Node != cs[0].Node {
+			if at.IsZero() && c.Node != cs[0].Node {
 				at = c.confirmed
 			}
 		}
+		when := ""
+		switch {
+		case note != "":
+			when = " (" + note + ")"
+		case cs[0].from.Before(t0):
+			when = " (times before 0 are before the main phase, while the cluster was starting)"
+		}
 		names := leaders(cs)
-		res.Anomalies = append(res.Anomalies, Anomaly{Checker: ElectionChecker, Time: at,
-			Explanation: fmt.Sprintf("%s each said, in consecutive status samples, that they led term %d: %s. "+
+		res.Anomalies = append(res.Anomalies, Anomaly{Checker: ElectionChecker, Time: max(0, int64(at.Sub(t0))),
+			Explanation: fmt.Sprintf("%s each said, in consecutive status samples, that they led term %d: %s%s. "+
 				"A term has at most one leader (election safety): some node granted its vote twice in the term, or a node took leadership without a majority.",
-				strings.Join(names, " and "), term, strings.Join(who, "; "))})
+				strings.Join(names, " and "), term, strings.Join(who, "; "), when)})
 	}
 	return res
 }

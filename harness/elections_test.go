@@ -87,36 +87,59 @@ func TestOneLeaderAndSystemsThatDoNotDeclare(t *testing.T) {
 	assert.Equal(t, Valid, res.Verdict)
 }
 
+func TestTwoLeadersAtBootAreAFindingNotAFailedSetup(t *testing.T) {
+	tst, p, mem, _, _ := testParts(t)
+	sys := &electingSystem{memSystem: mem, leads: map[string]uint64{"n1": 2, "n2": 2}, declares: true}
+	sys.main.Store(true) // from the start: the cluster never agrees on a leader
+	p.System = sys
+	tst.StopOnViolation = true
+	t0 := time.Now()
+	res, err := Run(context.Background(), tst, p)
+	require.NoError(t, err, "a finding, not a run that could not be carried out")
+	assert.Less(t, time.Since(t0), 30*time.Second, "the wait for health ends at the finding")
+	assert.Equal(t, Invalid, res.Verdict)
+	assert.Equal(t, ExitInvalid, res.ExitCode())
+	er := electionResult(t, res)
+	require.NotNil(t, er)
+	require.Len(t, er.Anomalies, 1)
+	assert.Contains(t, er.Anomalies[0].Explanation, "the main phase never began")
+}
+
 func TestElectionClaimsNeedTwoSamples(t *testing.T) {
+	t0 := time.Now()
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
 	w := &electionWatch{streak: map[string]*leadership{}, claims: map[uint64][]*leadership{}}
 	lead := func(term uint64) NodeStatus { return NodeStatus{Role: "leader", Term: term} }
 	follow := NodeStatus{Role: "follower", Term: 5}
-	w.see("n1", lead(5), 0)
-	w.see("n1", lead(5), 100)
-	w.see("n2", lead(5), 100) // a status read in parts: once, not twice
-	w.see("n2", follow, 200)
-	w.see("n2", lead(5), 300) // and again later, alone
-	w.see("n2", follow, 400)
-	w.see("n1", follow, 500) // n1 steps down and leads term 5 again (two streaks, one node)
-	w.see("n1", lead(5), 600)
-	w.see("n1", lead(5), 700)
-	w.see("n2", lead(6), 800)
-	w.see("n2", lead(6), 900)
-	res := w.result()
+	w.see("n1", lead(5), ms(0))
+	w.see("n1", lead(5), ms(100))
+	w.see("n2", lead(5), ms(100)) // a status read in parts: once, not twice
+	w.see("n2", follow, ms(200))
+	w.see("n2", lead(5), ms(300)) // and again later, alone
+	w.see("n2", follow, ms(400))
+	w.see("n1", follow, ms(500)) // n1 steps down and leads term 5 again (two streaks, one node)
+	w.see("n1", lead(5), ms(600))
+	w.see("n1", lead(5), ms(700))
+	w.see("n2", lead(6), ms(800))
+	w.see("n2", lead(6), ms(900))
+	res := w.result(t0, "")
 	assert.Equal(t, Valid, res.Validity, res.Summary)
 	assert.Contains(t, res.Summary, "3 leaderships in 2 terms")
+	assert.False(t, w.violated())
 
 	found := 0
 	w.found = func() { found++ }
-	w.see("n3", lead(6), 1000)
-	w.see("n3", lead(6), 1100)
-	w.see("n3", lead(6), 1200)
-	w.see("n4", lead(6), 1300)
-	w.see("n4", lead(6), 1400)
-	res = w.result()
+	w.see("n3", lead(6), ms(1000))
+	w.see("n3", lead(6), ms(1100))
+	w.see("n3", lead(6), ms(1200))
+	w.see("n4", lead(6), ms(1300))
+	w.see("n4", lead(6), ms(1400))
+	res = w.result(t0, "")
 	assert.Equal(t, Invalid, res.Validity)
+	assert.True(t, w.violated())
 	assert.Equal(t, 1, found, "called once, at the first violation")
 	require.Len(t, res.Anomalies, 1)
-	assert.EqualValues(t, 1100, res.Anomalies[0].Time, "when the term's second leader was confirmed")
+	assert.EqualValues(t, 1100*time.Millisecond, res.Anomalies[0].Time, "when the term's second leader was confirmed")
 	assert.Contains(t, res.Anomalies[0].Explanation, "n2 and n3 and n4 each said")
+	assert.Contains(t, res.Anomalies[0].Explanation, "n3 from 1.00 s to 1.20 s (3 samples)")
 }

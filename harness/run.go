@@ -189,10 +189,11 @@ type run struct {
 	maxProc           atomic.Int64
 	faultMu           sync.Mutex
 	faults            map[string]string // package -> description of the active fault
-	stopMain          context.CancelFunc
-	stopped           atomic.Bool // the Watch hook ended the main phase
-	mainT0            time.Time   // start of the main phase: time 0 of the history
-	phaseT0           []time.Time // absolute starts of res.Phases
+	stopMu            sync.Mutex
+	stopMain          context.CancelFunc // under stopMu
+	stopped           atomic.Bool        // the main phase was ended early (endMain)
+	mainT0            time.Time          // start of the main phase: time 0 of the history
+	phaseT0           []time.Time        // absolute starts of res.Phases
 }
 
 func (r *run) execute(ctx context.Context) (res *Results, err error) {
@@ -216,10 +217,7 @@ func (r *run) execute(ctx context.Context) (res *Results, err error) {
 	if r.p.Watch != nil {
 		hw.Watch(func(op Op) {
 			if !r.stopped.Load() && r.p.Watch(op) {
-				r.stopped.Store(true)
-				if r.stopMain != nil {
-					r.stopMain()
-				}
+				r.endMain()
 			}
 		})
 	}
@@ -284,6 +282,12 @@ func (r *run) cycle(ctx context.Context) {
 		t0 := time.Now()
 		err := s.fn(ctx)
 		r.addPhase(s.name, t0, err)
+		if err != nil && ctx.Err() == nil && s.name == PhaseHealthy && r.elections.violated() {
+			// Not a setup that failed: the nodes elected two leaders of one
+			// term, and the election-safety result says so.
+			r.log.Warn("the cluster did not become healthy: two leaders of one term", "err", err)
+			return
+		}
 		if err != nil && ctx.Err() == nil {
 			switch s.name {
 			case PhaseSetup, PhaseHealthy, PhaseSystem, PhaseMain:
@@ -295,6 +299,17 @@ func (r *run) cycle(ctx context.Context) {
 				r.log.Warn("phase failed", "phase", s.name, "err", err)
 			}
 		}
+	}
+}
+
+// endMain ends the main phase early (a Watch hook, a finding); before the
+// main phase it makes the main phase end as it begins.
+func (r *run) endMain() {
+	r.stopMu.Lock()
+	defer r.stopMu.Unlock()
+	r.stopped.Store(true)
+	if r.stopMain != nil {
+		r.stopMain()
 	}
 }
 

@@ -39,6 +39,13 @@ func (r *run) setup(ctx context.Context) error {
 func (r *run) waitHealthy(ctx context.Context) error {
 	hctx, cancel := context.WithTimeout(ctx, healthyLimit)
 	defer cancel()
+	r.elections = r.watchElections(ctx, func() {
+		if r.t.StopOnViolation {
+			r.log.Info("two leaders in one term; ending the main phase", "checker", ElectionChecker)
+			r.endMain()
+			cancel() // waiting for health is moot: the run has its finding
+		}
+	})
 	err := WaitHealthy(hctx, r.p.System, r.cluster)
 	if err == nil {
 		return nil

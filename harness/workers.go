@@ -51,18 +51,12 @@ func (r *run) mainPhase(ctx context.Context) error {
 	r.hw.restart(r.mainT0)
 	mctx, cancel := context.WithTimeout(ctx, r.t.TimeLimit.D())
 	defer cancel()
+	r.stopMu.Lock()
 	r.stopMain = cancel
+	r.stopMu.Unlock()
 	if r.stopped.Load() {
 		cancel()
 	}
-
-	r.elections = r.watchElections(ctx, func() {
-		if r.t.StopOnViolation && mctx.Err() == nil {
-			r.log.Info("two leaders in one term; ending the main phase", "checker", ElectionChecker)
-			r.stopped.Store(true)
-			cancel()
-		}
-	})
 
 	var pace *pacer
 	if r.t.Rate > 0 {
