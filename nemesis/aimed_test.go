@@ -2,6 +2,7 @@ package nemesis
 
 import (
 	"context"
+	"fmt"
 	"math/rand"
 	"slices"
 	"strings"
@@ -328,4 +329,19 @@ func TestSlowElectionSlowsEveryLinkThenKillsTheLeader(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, ev.Description, "no leader to kill")
 	assert.Len(t, c.calls, 1)
+
+	// A deployment that cannot delay links: the leader is killed all the same.
+	c = newFake(5, "n2")
+	ev, err = (&SlowElection{}).Start(context.Background(), noNetem{c}, rand.New(rand.NewSource(5)))
+	require.NoError(t, err)
+	assert.Contains(t, ev.Description, "no delay")
+	assert.Contains(t, ev.Description, "then kill leader n2")
+	assert.True(t, c.down["n2"])
+}
+
+// noNetem is a cluster whose deployment cannot delay links.
+type noNetem struct{ *fakeCluster }
+
+func (noNetem) Netem(context.Context, harness.LinkFault) error {
+	return fmt.Errorf("no sch_netem: %w", harness.ErrUnsupported)
 }

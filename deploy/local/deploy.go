@@ -48,7 +48,9 @@
 //
 // Systems whose members must share one peer map (harness.SharedPeers, e.g.
 // etcd) get one proxy per member instead of per link; it cannot tell who is
-// calling, so network faults are not supported for them here.
+// calling, so partitions and faults on some links are not supported for
+// them here (Supports says no), only delay and loss on every link at once
+// (Cluster.Netem without Links).
 package local
 
 import (

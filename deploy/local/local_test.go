@@ -378,7 +378,17 @@ func TestSharedPeers(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "n3", got)
 	assert.ErrorIs(t, c.Partition(ctx, harness.Grudge{"n1": {"n2"}}), harness.ErrUnsupported)
-	assert.ErrorIs(t, c.Netem(ctx, harness.LinkFault{Loss: 0.1}), harness.ErrUnsupported)
+	assert.ErrorIs(t, c.Netem(ctx, harness.LinkFault{Loss: 0.1, Links: map[string][]string{"n1": {"n2"}}}), harness.ErrUnsupported)
+
+	// Every link at once is made at the members' proxies: a forwarded call
+	// crosses one of them.
+	require.NoError(t, c.Netem(ctx, harness.LinkFault{Latency: 150 * time.Millisecond}))
+	t0 := time.Now()
+	got, err = call(c, "n1", "n3")
+	require.NoError(t, err)
+	assert.Equal(t, "n3", got)
+	assert.GreaterOrEqual(t, time.Since(t0), 150*time.Millisecond, "the peer link is slowed")
+	require.NoError(t, c.Heal(ctx))
 
 	// Every member got the same map, each entry in front of a peer listener.
 	var maps []string
