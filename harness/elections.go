@@ -32,12 +32,9 @@ const electionEvery = 100 * time.Millisecond
 
 // leadership is one node saying it leads a term, over consecutive samples.
 type leadership struct {
-	Node    string `json:"node"`
-	Term    uint64 `json:"term"`
-	From    int64  `json:"from"` // ns since the main phase began (negative: before it)
-	To      int64  `json:"to"`
-	Samples int    `json:"samples"`
-
+	node                string
+	term                uint64
+	samples             int
 	from, to, confirmed time.Time // confirmed: its second sample
 }
 
@@ -115,17 +112,17 @@ func (w *electionWatch) see(node string, st NodeStatus, at time.Time) {
 		delete(w.streak, node)
 		return
 	}
-	if cur == nil || cur.Term != st.Term {
-		w.streak[node] = &leadership{Node: node, Term: st.Term, from: at, to: at, Samples: 1}
+	if cur == nil || cur.term != st.Term {
+		w.streak[node] = &leadership{node: node, term: st.Term, from: at, to: at, samples: 1}
 		return
 	}
-	cur.to, cur.Samples = at, cur.Samples+1
-	if cur.Samples != 2 {
+	cur.to, cur.samples = at, cur.samples+1
+	if cur.samples != 2 {
 		return
 	}
 	cur.confirmed = at
-	w.claims[cur.Term] = append(w.claims[cur.Term], cur)
-	if len(leaders(w.claims[cur.Term])) == 2 && !w.bad.Load() {
+	w.claims[cur.term] = append(w.claims[cur.term], cur)
+	if len(leaders(w.claims[cur.term])) == 2 && !w.bad.Load() {
 		w.bad.Store(true)
 		if w.found != nil {
 			w.found()
@@ -139,8 +136,8 @@ func (w *electionWatch) see(node string, st NodeStatus, at time.Time) {
 func leaders(claims []*leadership) []string {
 	var out []string
 	for _, c := range claims {
-		if !slices.Contains(out, c.Node) {
-			out = append(out, c.Node)
+		if !slices.Contains(out, c.node) {
+			out = append(out, c.node)
 		}
 	}
 	return out
@@ -162,23 +159,30 @@ func (w *electionWatch) finish() Result {
 // result judges the claims; times count from t0, and note (if any) says
 // from what.
 func (w *electionWatch) result(t0 time.Time, note string) Result {
-	var all []*leadership
+	// A leadership as details.json shows it: times in ns since t0.
+	type shown struct {
+		Node    string `json:"node"`
+		Term    uint64 `json:"term"`
+		From    int64  `json:"from"`
+		To      int64  `json:"to"`
+		Samples int    `json:"samples"`
+	}
+	var all []shown
 	var bad []uint64
 	for term, cs := range w.claims {
 		for _, c := range cs {
-			c.From, c.To = int64(c.from.Sub(t0)), int64(c.to.Sub(t0))
+			all = append(all, shown{c.node, c.term, int64(c.from.Sub(t0)), int64(c.to.Sub(t0)), c.samples})
 		}
-		all = append(all, cs...)
 		if len(leaders(cs)) > 1 {
 			bad = append(bad, term)
 		}
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].From < all[j].From })
-	sort.Slice(bad, func(i, j int) bool { return bad[i] < bad[j] })
+	slices.Sort(bad)
 	details, _ := json.Marshal(struct {
-		EveryMS int64         `json:"every_ms"`
-		Samples int           `json:"samples"`
-		Leaders []*leadership `json:"leaders"`
+		EveryMS int64   `json:"every_ms"`
+		Samples int     `json:"samples"`
+		Leaders []shown `json:"leaders"`
 	}{electionEvery.Milliseconds(), w.samples, all})
 	res := Result{Checker: ElectionChecker, Validity: Valid, Details: details,
 		Summary: fmt.Sprintf("one leader per term: %d leaderships in %d terms, in %d status samples of every node, %s apart",
@@ -193,8 +197,8 @@ func (w *electionWatch) result(t0 time.Time, note string) Result {
 		var who []string
 		var at time.Time // when the term had its second leader
 		for _, c := range cs {
-			who = append(who, fmt.Sprintf("%s from %s to %s (%d samples)", c.Node, seconds(c.From), seconds(c.To), c.Samples))
-			if at.IsZero() && c.Node != cs[0].Node {
+			who = append(who, fmt.Sprintf("%s from %s to %s (%d samples)", c.node, seconds(c.from.Sub(t0)), seconds(c.to.Sub(t0)), c.samples))
+			if at.IsZero() && c.node != cs[0].node {
 				at = c.confirmed
 			}
 		}
@@ -205,15 +209,14 @@ func (w *electionWatch) result(t0 time.Time, note string) Result {
 		case cs[0].from.Before(t0):
 			when = " (times before 0 are before the main phase, while the cluster was starting)"
 		}
-		names := leaders(cs)
 		res.Anomalies = append(res.Anomalies, Anomaly{Checker: ElectionChecker, Time: max(0, int64(at.Sub(t0))),
 			Explanation: fmt.Sprintf("%s each said, in consecutive status samples, that they led term %d: %s%s. "+
 				"A term has at most one leader (election safety): some node granted its vote twice in the term, or a node took leadership without a majority.",
-				strings.Join(names, " and "), term, strings.Join(who, "; "), when)})
+				strings.Join(leaders(cs), " and "), term, strings.Join(who, "; "), when)})
 	}
 	return res
 }
 
-func seconds(ns int64) string {
-	return fmt.Sprintf("%.2f s", time.Duration(ns).Seconds())
+func seconds(d time.Duration) string {
+	return fmt.Sprintf("%.2f s", d.Seconds())
 }

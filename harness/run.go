@@ -176,8 +176,8 @@ type run struct {
 	genMu   sync.Mutex
 	digests []Digest
 	extra   []Result // the runner's own findings (recovery, elections)
-	// elections samples statuses from the main phase to teardown (nil if
-	// the system's statuses cannot show election safety).
+	// elections samples statuses from the wait for health to teardown (nil
+	// if the system's statuses cannot show election safety).
 	elections *electionWatch
 	runErr    error // why the run could not be carried out
 
