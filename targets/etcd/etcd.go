@@ -19,9 +19,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
@@ -55,6 +57,9 @@ const DefaultVersion = "v3.6.10"
 type System struct {
 	o       Options
 	members members // client addresses of all members, for Digest
+
+	namesMu sync.Mutex
+	names   map[uint64]string // raft ID -> member name: IDs never change, so Status asks once
 }
 
 // New returns the etcd system.
@@ -166,7 +171,8 @@ func (s *System) NewClient(node, addr string) (harness.Client, error) {
 // taken by its raft goroutine. (The maintenance status reports as its term
 // the term of the last entry applied, and its leader separately: a leader
 // elected a moment ago still shows the old term there, which would look
-// like two leaders of one term.) The member list maps raft IDs to names.
+// like two leaders of one term.) The member list maps raft IDs to names; it
+// is asked only for an ID not seen before.
 func (s *System) Status(ctx context.Context, addr string) (harness.NodeStatus, error) {
 	c := newGateway(addr, s.o.OpTimeout)
 	defer c.Close()
@@ -186,32 +192,56 @@ func (s *System) Status(ctx context.Context, addr string) (harness.NodeStatus, e
 	if vars.Raft == nil {
 		return harness.NodeStatus{}, errors.New("etcd: /debug/vars has no raft.status (the member has not started its raft node)")
 	}
-	var ml struct {
-		Members []struct {
-			ID   string `json:"ID"`
-			Name string `json:"name"`
-		} `json:"members"`
-	}
-	if err := c.call(ctx, "/v3/cluster/member/list", struct{}{}, &ml); err != nil {
-		return harness.NodeStatus{}, err
-	}
-	names := map[uint64]string{} // the gateway gives IDs in decimal, raft.status in hex
-	for _, m := range ml.Members {
-		if id, err := strconv.ParseUint(m.ID, 10, 64); err == nil {
-			names[id] = m.Name
-		}
-	}
 	rs := vars.Raft
 	id, _ := strconv.ParseUint(rs.ID, 16, 64)
 	lead, _ := strconv.ParseUint(rs.Lead, 16, 64)
-	ns := harness.NodeStatus{ID: names[id], Role: roles[rs.RaftState], Term: rs.Term, Commit: rs.Commit, Applied: rs.Applied}
+	names, err := s.memberNames(ctx, c, id, lead)
+	if err != nil {
+		return harness.NodeStatus{}, err
+	}
+	ns := harness.NodeStatus{ID: names[0], Role: roles[rs.RaftState], Term: rs.Term, Commit: rs.Commit, Applied: rs.Applied}
 	if ns.Role == "" {
 		ns.Role = "candidate" // pre-candidate: not serving as leader or follower
 	}
 	if lead != 0 {
-		ns.Leader = names[lead]
+		ns.Leader = names[1]
 	}
 	return ns, nil
+}
+
+// memberNames names the raft IDs ids (0: none), asking the member list
+// through c only if one of them was not seen before.
+func (s *System) memberNames(ctx context.Context, c *gateway, ids ...uint64) ([]string, error) {
+	s.namesMu.Lock()
+	defer s.namesMu.Unlock()
+	unseen := func(id uint64) bool {
+		_, ok := s.names[id]
+		return id != 0 && !ok
+	}
+	if slices.ContainsFunc(ids, unseen) {
+		var ml struct {
+			Members []struct {
+				ID   string `json:"ID"`
+				Name string `json:"name"`
+			} `json:"members"`
+		}
+		if err := c.call(ctx, "/v3/cluster/member/list", struct{}{}, &ml); err != nil {
+			return nil, err
+		}
+		if s.names == nil {
+			s.names = map[uint64]string{}
+		}
+		for _, m := range ml.Members { // the gateway gives IDs in decimal, raft.status in hex
+			if id, err := strconv.ParseUint(m.ID, 10, 64); err == nil {
+				s.names[id] = m.Name
+			}
+		}
+	}
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = s.names[id]
+	}
+	return out, nil
 }
 
 // roles maps raft's StateType names to harness roles.
