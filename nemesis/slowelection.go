@@ -58,7 +58,7 @@ func (p *SlowElection) Start(ctx context.Context, c harness.Cluster, rng *rand.R
 // Heal removes the delay, then restarts the killed leader (a restart that
 // fails is tried again by the next Heal).
 func (p *SlowElection) Heal(ctx context.Context, c harness.Cluster) (harness.FaultEvent, error) {
-	ev := harness.FaultEvent{Description: "heal latency", Nodes: sorted(c.Nodes())}
+	ev := harness.FaultEvent{Description: "heal the network", Nodes: sorted(c.Nodes())}
 	herr := c.Heal(ctx)
 	if herr != nil {
 		herr = fmt.Errorf("slow-election: heal: %w", herr)
