@@ -6,6 +6,7 @@ package harness
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -25,7 +26,11 @@ const (
 	FRead  = "read"
 	FWrite = "write"
 	FCAS   = "cas"
-	FAdd   = "add"
+	FAdd   = "add" // counter: add the signed Value; set: add the element Value
+	// A lock: Key names it; an ok acquire may carry the fencing token the
+	// system handed out in Value.
+	FAcquire = "acquire"
+	FRelease = "release"
 )
 
 // Process identifies who issued an op. Client processes are numbered from 0;
@@ -79,9 +84,12 @@ type Op struct {
 	Key     string  `json:"key,omitempty"`
 	Value   *string `json:"value,omitempty"`
 	From    *string `json:"from,omitempty"`
-	Time    int64   `json:"time"` // ns since the test started (monotonic)
-	Node    string  `json:"node,omitempty"`
-	Error   string  `json:"error,omitempty"`
+	// Txn holds a transaction's micro-ops (F "txn"); a completion carries
+	// them again with what its reads returned.
+	Txn   []Mop  `json:"txn,omitempty"`
+	Time  int64  `json:"time"` // ns since the test started (monotonic)
+	Node  string `json:"node,omitempty"`
+	Error string `json:"error,omitempty"`
 }
 
 // Str returns a pointer to s, for Op values.
@@ -94,6 +102,9 @@ func (o Op) IsNemesis() bool { return o.Process == NemesisProcess }
 func (o Op) Complete(t Type) Op {
 	c := o
 	c.Type = t
+	// The completion gets micro-ops of its own: filling in its reads must
+	// not change the recorded invocation.
+	c.Txn = slices.Clone(o.Txn)
 	return c
 }
 
@@ -102,6 +113,9 @@ func (o Op) String() string {
 	s := fmt.Sprintf("%s %s %s", o.Process, o.Type, o.F)
 	if o.Key != "" {
 		s += " " + o.Key
+	}
+	if len(o.Txn) > 0 {
+		s += " " + TxnString(o.Txn)
 	}
 	if o.From != nil {
 		s += " " + *o.From + "->"

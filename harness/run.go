@@ -125,6 +125,9 @@ func checkParts(t Test, p Parts) error {
 		return &ConfigError{fmt.Errorf("the test names system %q but the system given is %q: config.json must name the system that runs", t.System, p.System.Name())}
 	}
 	var errs []error
+	if err := Serves(p.System, p.Workload); err != nil {
+		errs = append(errs, err)
+	}
 	for _, n := range p.Nemeses {
 		for _, f := range n.Requires() {
 			if err := unmet(p, n, f); err != nil {
