@@ -56,6 +56,15 @@ type Spec struct {
 	ReadFraction float64 `yaml:"read_fraction" json:"read_fraction"`
 	// Hosts is the hosts file of cells deployed with ssh (--hosts).
 	Hosts string `yaml:"hosts" json:"hosts,omitempty"`
+	// Workload knobs (--keys, --min-txn-length, …), given to every run; a
+	// workload refuses one it has no use for, so set them in a campaign of
+	// the workloads they shape.
+	Keys            int    `yaml:"keys" json:"keys,omitempty"`
+	MinTxnLength    int    `yaml:"min_txn_length" json:"min_txn_length,omitempty"`
+	MaxTxnLength    int    `yaml:"max_txn_length" json:"max_txn_length,omitempty"`
+	MaxWritesPerKey int    `yaml:"max_writes_per_key" json:"max_writes_per_key,omitempty"`
+	Accounts        int    `yaml:"accounts" json:"accounts,omitempty"`
+	Consistency     string `yaml:"consistency" json:"consistency,omitempty"`
 	// Options is one more matrix dimension: each entry is a map of
 	// system options (the keys of `gauntlet run`'s option flags, e.g.
 	// {etcd-version: v3.6.8, etcd-election-ms: 250}) given to the runs of
@@ -91,6 +100,12 @@ func (s Spec) Validate() error {
 	}
 	if s.ReadFraction < 0 || s.ReadFraction > 1 {
 		return fmt.Errorf("read_fraction must be between 0 and 1, got %g", s.ReadFraction)
+	}
+	for name, n := range map[string]int{"keys": s.Keys, "min_txn_length": s.MinTxnLength, "max_txn_length": s.MaxTxnLength,
+		"max_writes_per_key": s.MaxWritesPerKey, "accounts": s.Accounts} {
+		if n < 0 {
+			return fmt.Errorf("%s must not be negative, got %d", name, n)
+		}
 	}
 	for _, d := range []struct{ name, v string }{{"time_limit", s.TimeLimit}, {"nemesis_interval", s.NemesisInterval}, {"op_timeout", s.OpTimeout}} {
 		if d.v != "" {
@@ -260,6 +275,7 @@ func (s Spec) Test(r Run, template harness.Test, out string) harness.Test {
 	if s.Hosts != "" {
 		t.Hosts = s.Hosts
 	}
+	s.knobs(&t)
 	if len(template.Options) > 0 || len(r.Cell.Options) > 0 {
 		// A fresh map: the template's and the spec's maps are shared by every run.
 		opts := make(map[string]string, len(template.Options)+len(r.Cell.Options))
@@ -268,4 +284,20 @@ func (s Spec) Test(r Run, template harness.Test, out string) harness.Test {
 		t.Options = opts
 	}
 	return t
+}
+
+// knobs gives a run the workload knobs the spec sets.
+func (s Spec) knobs(t *harness.Test) {
+	for _, k := range []struct {
+		dst *int
+		v   int
+	}{{&t.Keys, s.Keys}, {&t.MinTxnLength, s.MinTxnLength}, {&t.MaxTxnLength, s.MaxTxnLength},
+		{&t.MaxWritesPerKey, s.MaxWritesPerKey}, {&t.Accounts, s.Accounts}} {
+		if k.v > 0 {
+			*k.dst = k.v
+		}
+	}
+	if s.Consistency != "" {
+		t.Consistency = s.Consistency
+	}
 }

@@ -76,6 +76,7 @@ func newRunFlags() *runFlags {
 	fs.IntVar(&t.Concurrency, "concurrency", harness.DefaultConcurrency, "client workers, each with one op outstanding; worker w talks to node w mod nodes")
 	fs.Float64Var(&t.Rate, "rate", 0, "total ops/s across workers (0 = as fast as the system answers)")
 	fs.Float64Var(&t.ReadFraction, "read-fraction", 0, "share of reads in the workload, 0–1 (0 = its default, 0.5); where the workload has cas, cas takes 0.2 or half of the rest if less")
+	knobFlags(fs, t)
 	durationVar(fs, &t.TimeLimit, "time-limit", harness.DefaultTimeLimit, "length of the main phase (workload + faults)")
 	durationVar(fs, &t.RecoveryLimit, "recovery-limit", harness.DefaultRecoveryLimit, "after healing, how long every key may take to be readable again (longer is a finding)")
 	durationVar(fs, &t.CheckTimeout, "check-timeout", harness.DefaultCheckTimeout, "bound of each checker; expiry is verdict unknown")
@@ -95,7 +96,7 @@ func newRunFlags() *runFlags {
 		}
 		fs.Var(v, o.Name, help)
 	}
-	fs.Usage = usageFunc(fs, "[flags]", "Runs a test: starts a cluster, drives the workload while the nemesis injects faults,\nheals, reads every key again, tears down, checks the history and writes the results.")
+	fs.Usage = usageFunc(fs, "[flags]", "Runs a test: starts a cluster, drives the workload while the nemesis injects faults,\nheals, reads every key again, tears down, checks the history and writes the results.\n\nworkloads:\n"+workloadList())
 	return f
 }
 
@@ -199,6 +200,7 @@ func overlay(base, flags harness.Test, set map[string]bool) harness.Test {
 			f()
 		}
 	}
+	overlayKnobs(&t, flags, set)
 	t.Out = flags.Out // results go where this command says, not where the stored run went
 	return t
 }

@@ -106,6 +106,12 @@ func (t Test) Validate() error {
 	if t.ReadFraction < 0 || t.ReadFraction > 1 {
 		errs = append(errs, fmt.Errorf("read-fraction must be between 0 and 1, got %g", t.ReadFraction))
 	}
+	for name, n := range map[string]int{"keys": t.Keys, "min-txn-length": t.MinTxnLength, "max-txn-length": t.MaxTxnLength,
+		"max-writes-per-key": t.MaxWritesPerKey, "accounts": t.Accounts} {
+		if n < 0 {
+			errs = append(errs, fmt.Errorf("%s must not be negative, got %d", name, n))
+		}
+	}
 	for name, d := range map[string]Duration{"time-limit": t.TimeLimit, "nemesis-interval": t.NemesisInterval,
 		"recovery-limit": t.RecoveryLimit, "check-timeout": t.CheckTimeout, "op-timeout": t.OpTimeout} {
 		if d <= 0 {

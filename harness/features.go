@@ -14,7 +14,7 @@ type Feature string
 const (
 	FeatureTxnAppend Feature = "txn-append" // transactions of append and list reads (list-append)
 	FeatureTxnRW     Feature = "txn-rw"     // transactions of register reads and writes (rw-register)
-	FeatureTxnAdd    Feature = "txn-add"    // transactions of add and register reads (bank)
+	FeatureTxnAdd    Feature = "txn-add"    // transactions of add, register reads and integer writes (bank)
 	FeatureLock      Feature = "lock"       // acquire and release of a named lock
 	FeatureSet       Feature = "set"        // add an element, read the whole set
 	FeatureCounter   Feature = "counter"    // add a signed delta, read the count
@@ -24,6 +24,29 @@ const (
 // write and cas; Features lists them. Without it a system offers none.
 type FeatureSystem interface {
 	Features() []Feature
+}
+
+// FeatureGap is a system that says why it lacks a feature: the refusal of a
+// workload that needs it then gives the reason ("its replicas apply each key
+// independently, so it has no atomic multi-key transactions").
+type FeatureGap interface {
+	Lacks(f Feature) string // "" when it has nothing to say
+}
+
+// ConsistencySystem is a system that promises a consistency model for its
+// transactions, named as the isolation checker names them ("serializable",
+// "strict-serializable", …): transactional workloads are judged against it
+// unless the test names another (--consistency).
+type ConsistencySystem interface {
+	Consistency() string
+}
+
+// ConsistencyOf is the model sys promises, "" if it declares none.
+func ConsistencyOf(sys System) string {
+	if c, ok := sys.(ConsistencySystem); ok {
+		return c.Consistency()
+	}
+	return ""
 }
 
 // FeatureWorkload is a workload that needs features of the system it runs on.
@@ -68,6 +91,18 @@ func Serves(sys System, w Workload) error {
 		}
 		offers = "read, write, cas and " + strings.Join(names, ", ")
 	}
-	return fmt.Errorf("workload %q needs %s, which system %q does not offer (its clients perform %s)",
+	err := fmt.Errorf("workload %q needs %s, which system %q does not offer (its clients perform %s)",
 		w.Name(), strings.Join(missing, ", "), sys.Name(), offers)
+	if g, ok := sys.(FeatureGap); ok {
+		var why []string
+		for _, f := range missing {
+			if r := g.Lacks(Feature(f)); r != "" && !slices.Contains(why, r) {
+				why = append(why, r)
+			}
+		}
+		if len(why) > 0 {
+			err = fmt.Errorf("%w: %s", err, strings.Join(why, "; "))
+		}
+	}
+	return err
 }

@@ -124,7 +124,9 @@ func (rd *reader) read(ctx context.Context, key string, i int) (last string, ok 
 			}
 			rd.clients[node] = c
 		}
-		inv := r.hw.Record(Op{Process: rd.proc, Type: Invoke, F: FRead, Key: key, Node: node})
+		inv := r.finalRead(key)
+		inv.Process, inv.Type, inv.Node = rd.proc, Invoke, node
+		inv = r.hw.Record(inv)
 		done, abandoned := r.invoke(ctx, c, inv)
 		r.count(done.Type)
 		if abandoned {
@@ -143,6 +145,17 @@ func (rd *reader) read(ctx context.Context, key string, i int) (last string, ok 
 		}
 	}
 	return last, false
+}
+
+// finalRead is the invocation that reads key in the recovery phase: the
+// generator's own (FinalReader), else a read.
+func (r *run) finalRead(key string) Op {
+	r.genMu.Lock()
+	defer r.genMu.Unlock()
+	if f, ok := r.gen.(FinalReader); ok {
+		return f.FinalRead(key)
+	}
+	return Op{F: FRead, Key: key}
 }
 
 // collectDigests lets the system converge if it needs a pass (quorum read

@@ -57,6 +57,16 @@ type Test struct {
 	StopOnViolation bool              `json:"stop_on_violation,omitempty"`
 	Options         map[string]string `json:"options,omitempty"` // system-specific (e.g. etcd-version)
 	Hosts           string            `json:"hosts,omitempty"`   // hosts file of the ssh deployment
+
+	// Workload knobs; 0 (or "") is the workload's default (see workloads).
+	Keys            int `json:"keys,omitempty"`               // keys in use at once
+	MinTxnLength    int `json:"min_txn_length,omitempty"`     // micro-ops of a transaction, at least
+	MaxTxnLength    int `json:"max_txn_length,omitempty"`     // micro-ops of a transaction, at most
+	MaxWritesPerKey int `json:"max_writes_per_key,omitempty"` // writes of a key before it is retired
+	Accounts        int `json:"accounts,omitempty"`           // bank accounts
+	// Consistency is the model transactions are judged against (the
+	// system's promise when not given).
+	Consistency string `json:"consistency,omitempty"`
 }
 
 // NemesisName is the nemesis list as one word, e.g. "partition,kill" or "none".
@@ -126,6 +136,18 @@ func (t Test) CommandLineOf(program string) string {
 	}
 	if t.ReadFraction > 0 {
 		args = append(args, "--read-fraction", fmt.Sprint(t.ReadFraction))
+	}
+	for _, k := range []struct {
+		flag string
+		v    int
+	}{{"keys", t.Keys}, {"min-txn-length", t.MinTxnLength}, {"max-txn-length", t.MaxTxnLength},
+		{"max-writes-per-key", t.MaxWritesPerKey}, {"accounts", t.Accounts}} {
+		if k.v > 0 {
+			args = append(args, "--"+k.flag, fmt.Sprint(k.v))
+		}
+	}
+	if t.Consistency != "" {
+		args = append(args, "--consistency", t.Consistency)
 	}
 	if t.Bug != "" {
 		args = append(args, "--bug", t.Bug)

@@ -162,6 +162,7 @@ func (r *run) worker(ctx, mctx context.Context, w int, slot *Client, pace *pacer
 		inv := r.hw.Record(next)
 		done, abandoned := r.invoke(ctx, *slot, inv)
 		r.count(done.Type)
+		r.observe(done)
 		if abandoned {
 			c, err := r.p.System.NewClient(node, r.cluster.ClientAddr(node))
 			if err != nil {
@@ -196,6 +197,15 @@ func (r *run) next(p Process) Op {
 	r.genMu.Lock()
 	defer r.genMu.Unlock()
 	return r.gen.Next(p)
+}
+
+// observe shows a completion to a generator that watches them (Observer).
+func (r *run) observe(done Op) {
+	if o, ok := r.gen.(Observer); ok {
+		r.genMu.Lock()
+		defer r.genMu.Unlock()
+		o.Observe(done)
+	}
 }
 
 // opGrace is how long past its deadline a client's call may run before the

@@ -17,6 +17,23 @@ type Generator interface {
 	Keys() []string
 }
 
+// Observer is a generator that sees how its ops ended: the runner calls
+// Observe with every completion (ok, fail or info) of a main-phase client
+// op, under the same lock as Next, so a generator can let what it issues
+// next depend on what was acknowledged (the bank writes its initial
+// balances until one such transaction is ok, then transfers).
+type Observer interface {
+	Observe(done Op)
+}
+
+// FinalReader is a generator whose recovery reads are not plain reads of a
+// key: FinalRead returns the invocation that reads key after the heal (a
+// transaction, for transactional workloads). Without it the recovery phase
+// reads each key with F "read".
+type FinalReader interface {
+	FinalRead(key string) Op
+}
+
 // Workload is a generator of operations plus the checkers that judge them.
 type Workload interface {
 	Name() string

@@ -44,7 +44,7 @@ func Recheck(ctx context.Context, dir string, checkTimeout time.Duration, write 
 	orig, origErr := harness.ReadResults(dir)
 	// Convergence is judged again where the run judged it: the system made
 	// digests (a check needs the workload, not the system).
-	w, err := workload(t, len(digests) > 0 || (origErr == nil && hasChecker(orig, "convergence")))
+	w, err := workload(t, len(digests) > 0 || (origErr == nil && hasChecker(orig, "convergence")), "")
 	if err != nil {
 		return nil, &harness.ConfigError{Err: fmt.Errorf("%w (a check needs the run's workload registered in this program)", err)}
 	}

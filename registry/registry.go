@@ -122,6 +122,9 @@ func Parts(t harness.Test, o RunOptions) (harness.Parts, error) {
 	if err != nil {
 		return fail(err)
 	}
+	if err := harness.Serves(sys, w); err != nil {
+		return fail(err) // here too, so the command refuses before printing anything
+	}
 	nems, err := Nemeses(t.Nemesis)
 	if err != nil {
 		return fail(err)
@@ -159,6 +162,11 @@ func Run(ctx context.Context, t harness.Test, o RunOptions) (*harness.Results, e
 	p, err := Parts(t, o)
 	if err != nil {
 		return nil, err
+	}
+	// config.json names the model the run is judged against, the system's
+	// promise included: a re-check or a replay judges as this run did.
+	if c := judgedAgainst(p.Workload); c != "" {
+		t.Consistency = c
 	}
 	res, err := harness.Run(ctx, t, p)
 	if res != nil && !o.NoReport {

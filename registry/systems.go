@@ -168,7 +168,8 @@ func validDef(def SystemDef) error {
 func harnessFlag(name string) bool {
 	return slices.Contains([]string{"name", "system", "deploy", "workload", "nemesis", "nemesis-interval", "nodes",
 		"concurrency", "rate", "read-fraction", "time-limit", "recovery-limit", "check-timeout", "op-timeout",
-		"seed", "bug", "out", "replay", "stop-on-violation", "v", "hosts"}, name)
+		"seed", "bug", "out", "replay", "stop-on-violation", "v", "hosts",
+		"keys", "min-txn-length", "max-txn-length", "max-writes-per-key", "accounts", "consistency"}, name)
 }
 
 // Err is every registration that failed, joined; nil if none did.

@@ -71,14 +71,19 @@ func Workloads() []string {
 // makes digests (it is about the system: after recovery all replicas hold
 // the same state), so it is added if the workload does not name it.
 func Workload(t harness.Test, sys harness.System) (harness.Workload, error) {
-	return workload(t, harness.Has(sys, harness.CapDigest))
+	return workload(t, harness.Has(sys, harness.CapDigest), harness.ConsistencyOf(sys))
 }
 
-func workload(t harness.Test, withDigests bool) (harness.Workload, error) {
+// workload makes t's workload; promised is the consistency model the
+// system promises ("" when it declares none, or when re-checking a stored
+// run, whose config.json names the model it was judged against).
+func workload(t harness.Test, withDigests bool, promised string) (harness.Workload, error) {
 	if err := Err(); err != nil {
 		return nil, err
 	}
-	o := workloads.Options{CheckTimeout: t.CheckTimeout.D(), ReadFraction: t.ReadFraction}
+	o := workloads.Options{CheckTimeout: t.CheckTimeout.D(), ReadFraction: t.ReadFraction,
+		Keys: t.Keys, MinTxnLength: t.MinTxnLength, MaxTxnLength: t.MaxTxnLength, MaxWritesPerKey: t.MaxWritesPerKey,
+		Accounts: t.Accounts, Consistency: t.Consistency, Promised: promised}
 	mu.Lock()
 	f, ok := userWorkloads[t.Workload]
 	mu.Unlock()
@@ -96,6 +101,25 @@ func workload(t harness.Test, withDigests bool) (harness.Workload, error) {
 }
 
 type withConvergence struct{ harness.Workload }
+
+// Needs are the wrapped workload's: the system must still be refused
+// before the run when it cannot serve them.
+func (w withConvergence) Needs() []harness.Feature { return harness.NeedsOf(w.Workload) }
+
+// Unwrap is the workload without the added checker.
+func (w withConvergence) Unwrap() harness.Workload { return w.Workload }
+
+// judgedAgainst is the consistency model w's transactions are judged
+// against, "" if w judges none.
+func judgedAgainst(w harness.Workload) string {
+	if u, ok := w.(interface{ Unwrap() harness.Workload }); ok {
+		w = u.Unwrap()
+	}
+	if c, ok := w.(interface{ Consistency() string }); ok {
+		return c.Consistency()
+	}
+	return ""
+}
 
 func (w withConvergence) Checkers() []harness.Checker {
 	cs := w.Workload.Checkers()

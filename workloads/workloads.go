@@ -41,6 +41,17 @@ type Options struct {
 	CASFraction float64
 	// CheckTimeout bounds the linearizability check (default 30 s).
 	CheckTimeout time.Duration
+
+	// Transactions (list-append, rw-register, bank; see txn.go, bank.go).
+	MinTxnLength    int    // micro-ops of a transaction, at least (default 1)
+	MaxTxnLength    int    // micro-ops of a transaction, at most (default 4)
+	MaxWritesPerKey int    // writes of a key before it is retired (default 32)
+	Accounts        int    // bank accounts (default 8)
+	// Consistency is the model the isolation checker judges against, as the
+	// test names it ("" = not named); Promised is the system's own
+	// (harness.ConsistencySystem), used when the test names none.
+	Consistency string
+	Promised    string
 }
 
 const (
@@ -57,6 +68,9 @@ type spec struct {
 	cas    bool
 	about  string
 	single string // the register's key
+	// make builds a workload of another family than the registers (the
+	// transactional ones); nil: the register family below.
+	make func(name string, o Options) (harness.Workload, error)
 }
 
 var specs = map[string]spec{
@@ -64,6 +78,9 @@ var specs = map[string]spec{
 	"register-without-cas": {about: "one key: read, write"},
 	"kv":                   {keys: true, cas: true, about: "many independent rotating keys: read, write, cas"},
 	"kv-without-cas":       {keys: true, about: "many independent rotating keys: read, write"},
+	"list-append":          {make: newListAppend, about: "transactions of appends to lists and list reads over rotating keys (Elle's list-append)"},
+	"rw-register":          {make: newRWRegister, about: "transactions of register writes (unique values) and reads over rotating keys (Elle's rw-register)"},
+	"bank":                 {make: newBank, about: "transfers between accounts inside transactions, reads of every account in one; the total never changes"},
 }
 
 // Names lists the workloads, sorted.
@@ -84,6 +101,16 @@ func New(name string, opts Options) (harness.Workload, error) {
 	s, ok := specs[name]
 	if !ok {
 		return nil, fmt.Errorf("unknown workload %q: want one of %v", name, Names())
+	}
+	if s.make != nil {
+		return s.make(name, opts)
+	}
+	knobs := knobRead
+	if s.keys {
+		knobs |= knobKeys
+	}
+	if err := unused(name, opts, knobs); err != nil {
+		return nil, err
 	}
 	if opts.Keys <= 0 {
 		opts.Keys = defaultKeys

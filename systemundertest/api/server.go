@@ -51,6 +51,8 @@ type ServerOptions struct {
 //	PUT  /kv/{key}               {"value": "..."} → 200 {}
 //	POST /kv/{key}/cas           {"from": "...", "to": "..."} → 200 {"ok": true}
 //	                             or 409 {"ok": false, "value": "...", "found": bool}
+//	POST /txn                    {"txn": [["append","x","1"], ["r","y",[]]]} → 200 {"txn": [… reads filled]}
+//	                             or 409 {"error": …} refused as a whole (see txn.go)
 //	GET  /debug/status           Status
 //	GET  /debug/digest[?values=true]  Digest
 //	POST /debug/clock            {"offset_ms": N} → 200 {"offset_ms": N}
@@ -70,6 +72,7 @@ func NewServer(store Store, opts ServerOptions) http.Handler {
 	mux.HandleFunc("GET /kv/{key}", s.get)
 	mux.HandleFunc("PUT /kv/{key}", s.put)
 	mux.HandleFunc("POST /kv/{key}/cas", s.cas)
+	mux.HandleFunc("POST /txn", s.txn)
 	mux.HandleFunc("GET /debug/status", s.status)
 	mux.HandleFunc("GET /debug/digest", s.digest)
 	mux.HandleFunc("POST /debug/clock", s.setClock)

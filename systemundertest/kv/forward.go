@@ -41,6 +41,7 @@ type fwdOp struct {
 	Value string `json:"value,omitempty"` // put value
 	From  string `json:"from,omitempty"`
 	To    string `json:"to,omitempty"`
+	fwdTxn
 }
 
 // fwdResult is the leader's answer to one fwdOp, with the status code the
@@ -51,6 +52,7 @@ type fwdResult struct {
 	Found  bool   `json:"found,omitempty"`
 	OK     bool   `json:"ok,omitempty"`
 	Error  string `json:"error,omitempty"`
+	fwdTxn
 }
 
 // pending is a request waiting in a batcher.
@@ -120,7 +122,7 @@ func (s *Store) forwardOp(ctx context.Context, leader string, op fwdOp) (fwdResu
 		return fwdResult{}, api.NotApplied("forward to leader %s: gave up before sending: %v", leader, ctx.Err())
 	}
 	b.mu.Unlock()
-	if op.Op == "get" {
+	if op.readOnly() {
 		return fwdResult{}, api.NotApplied("forward to leader %s: %v", leader, ctx.Err())
 	}
 	return fwdResult{}, api.Unknown("forward to leader %s: gave up after sending: %v", leader, ctx.Err())
@@ -164,7 +166,7 @@ func (b *batcher) send(batch []*pending) {
 		switch {
 		case err == nil:
 			o.res = results[i]
-		case !sent || p.op.Op == "get" || api.Classify(err) == api.ErrNotApplied:
+		case !sent || p.op.readOnly() || api.Classify(err) == api.ErrNotApplied:
 			o.err = api.NotApplied("forward to leader %s: %v", b.leader, err)
 		default:
 			o.err = api.Unknown("forward to leader %s after sending: %v", b.leader, err)
@@ -237,7 +239,7 @@ func resultError(leader string, op fwdOp, r fwdResult) error {
 	case http.StatusServiceUnavailable, http.StatusBadRequest:
 		return api.NotApplied("leader %s: %s", leader, r.Error)
 	default:
-		if op.Op == "get" {
+		if op.readOnly() {
 			return api.NotApplied("leader %s: %s", leader, r.Error)
 		}
 		return api.Unknown("leader %s: %s", leader, r.Error)
@@ -289,6 +291,8 @@ func (s *Store) serveOp(ctx context.Context, op fwdOp) fwdResult {
 		r.Value, r.Found, err = s.Get(ctx, op.Key, false)
 	case "put":
 		err = s.Put(ctx, op.Key, op.Value)
+	case "txn":
+		r, err = s.serveTxn(ctx, op) // txn.go
 	case "cas":
 		var c api.CASResult
 		if c, err = s.CAS(ctx, op.Key, op.From, op.To); err == nil {

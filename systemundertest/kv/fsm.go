@@ -118,9 +118,15 @@ type FSM struct {
 func NewFSM() *FSM { return &FSM{data: map[string]string{}} }
 
 // Apply executes one committed command. Results: nil for a put,
-// api.CASResult for a cas, an error for an undecodable entry (which changes
-// nothing, identically on every replica).
+// api.CASResult for a cas, TxnResult for a transaction, an error for an
+// undecodable entry (which changes nothing, identically on every replica).
 func (f *FSM) Apply(index uint64, data []byte) any {
+	if len(data) > 0 && data[0] == opTxn {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.index = index
+		return f.applyTxn(data) // txn.go
+	}
 	c, err := decodeCommand(data)
 	f.mu.Lock()
 	defer f.mu.Unlock()

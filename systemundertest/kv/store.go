@@ -89,6 +89,7 @@ type Store struct {
 	batchers map[string]*batcher // leader id -> its forwarding batcher
 	closeOne sync.Once
 	closed   atomic.Bool
+	txnLocks keyLocks // txn-write-skew's (txnbugs.go)
 }
 
 var _ api.Store = (*Store)(nil)

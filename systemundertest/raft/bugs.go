@@ -85,7 +85,7 @@ func Bugs() []BugInfo {
 			Workload: "kv",
 			Nemesis:  []string{"kill"},
 		},
-	}, protocolBugs()...)
+	}, append(protocolBugs(), txnBugs()...)...)
 }
 
 // knownBug reports whether name is "" or in the catalog.

@@ -13,6 +13,8 @@
 //	elections: true         # role and term are one snapshot of the current term: check one leader per term
 //	digest: true            # GET /debug/digest: convergence after recovery
 //	clock: false            # POST /debug/clock: clock faults
+//	txn: true               # POST /txn (protocol 2): list-append, rw-register, bank
+//	consistency: serializable  # what its transactions promise (default strict-serializable)
 //	bugs:                   # --bug NAME adds the bug's args to the command (and fills {bug})
 //	  - {name: lose-acked-writes, args: [--lose-acked-writes], description: "...", workload: kv, nemesis: [kill]}
 //
@@ -65,6 +67,11 @@ type File struct {
 	Digest    bool  `yaml:"digest"`
 	Clock     bool  `yaml:"clock"`
 	Bugs      []Bug `yaml:"bugs"`
+	// Txn: the node serves POST /txn (protocol 2), so the transactional
+	// workloads run on it; Consistency is the model its transactions
+	// promise (txn.go).
+	Txn         bool   `yaml:"txn"`
+	Consistency string `yaml:"consistency"`
 	// OpTimeout bounds one request (default 2s; the harness's --op-timeout
 	// bounds each op as well).
 	OpTimeout time.Duration `yaml:"op_timeout"`
@@ -92,9 +99,10 @@ func Load(path string) (*File, error) {
 
 func (f *File) check() error {
 	var errs []error
-	if f.Protocol != wire.Version {
-		errs = append(errs, fmt.Errorf("protocol: %d; this Gauntlet speaks protocol %d (write `protocol: %d`)", f.Protocol, wire.Version, wire.Version))
+	if f.Protocol < 1 || f.Protocol > wire.Version {
+		errs = append(errs, fmt.Errorf("protocol: %d; this Gauntlet speaks protocol 1 to %d (write `protocol: %d`)", f.Protocol, wire.Version, wire.Version))
 	}
+	errs = append(errs, f.checkTxn()...)
 	if len(f.Command) == 0 || f.Command[0] == "" {
 		errs = append(errs, errors.New("command: missing; say how to start a node, e.g. command: [python3, \"{dir}/store.py\", --listen, \"{listen}\"]"))
 	}

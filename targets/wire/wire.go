@@ -1,8 +1,9 @@
-// Package wire is the client side of Gauntlet's KV wire protocol, version 1
+// Package wire is the client side of Gauntlet's KV wire protocol, version 2
 // (docs/protocol.md): the HTTP/JSON API that kvnode speaks and that any
 // system, in any language, can serve to be tested with --system exec:FILE
 // and no Go at all. It maps every answer to ok, fail (certainly not applied)
-// or info (may have happened).
+// or info (may have happened). Version 2 adds transactions (POST /txn,
+// txn.go); a version 1 system serves everything else unchanged.
 package wire
 
 import (
@@ -16,8 +17,9 @@ import (
 	"github.com/gauntlet-dev/gauntlet/systemundertest/client"
 )
 
-// Version is the protocol version this package speaks.
-const Version = 1
+// Version is the protocol version this package speaks; it speaks every
+// version from 1 on.
+const Version = 2
 
 // NewClient returns a client of the node at addr; timeout bounds each
 // request (the harness bounds each op as well).
@@ -111,6 +113,8 @@ func (c *Client) Invoke(ctx context.Context, op harness.Op) harness.Op {
 			return done
 		}
 		return op.Complete(harness.OK)
+	case harness.FTxn:
+		return c.txn(ctx, op)
 	default:
 		return refused(op, "unsupported operation "+op.F)
 	}
