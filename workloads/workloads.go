@@ -43,10 +43,10 @@ type Options struct {
 	CheckTimeout time.Duration
 
 	// Transactions (list-append, rw-register, bank; see txn.go, bank.go).
-	MinTxnLength    int    // micro-ops of a transaction, at least (default 1)
-	MaxTxnLength    int    // micro-ops of a transaction, at most (default 4)
-	MaxWritesPerKey int    // writes of a key before it is retired (default 32)
-	Accounts        int    // bank accounts (default 8)
+	MinTxnLength    int // micro-ops of a transaction, at least (default 1)
+	MaxTxnLength    int // micro-ops of a transaction, at most (default 4)
+	MaxWritesPerKey int // writes of a key before it is retired (default 32)
+	Accounts        int // bank accounts (default 8)
 	// Consistency is the model the isolation checker judges against, as the
 	// test names it ("" = not named); Promised is the system's own
 	// (harness.ConsistencySystem), used when the test names none.
