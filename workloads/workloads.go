@@ -105,11 +105,8 @@ func New(name string, opts Options) (harness.Workload, error) {
 	if s.make != nil {
 		return s.make(name, opts)
 	}
-	knobs := knobRead
-	if s.keys {
-		knobs |= knobKeys
-	}
-	if err := unused(name, opts, knobs); err != nil {
+	// register keeps its one key whatever Keys says (documented above).
+	if err := unused(name, opts, knobKeys|knobRead); err != nil {
 		return nil, err
 	}
 	if opts.Keys <= 0 {

@@ -25,9 +25,12 @@ func gen(t *testing.T, name string, opts Options, seed int64, n int) ([]h.Op, h.
 }
 
 func TestNames(t *testing.T) {
-	assert.Equal(t, []string{"kv", "kv-without-cas", "register", "register-without-cas"}, Names())
-	_, err := New("bank", Options{})
-	assert.ErrorContains(t, err, `unknown workload "bank"`)
+	assert.Equal(t, []string{"bank", "kv", "kv-without-cas", "list-append", "register", "register-without-cas", "rw-register"}, Names())
+	for _, n := range Names() {
+		assert.NotEmpty(t, Describe(n), n)
+	}
+	_, err := New("counter", Options{})
+	assert.ErrorContains(t, err, `unknown workload "counter"`)
 	_, err = New("kv", Options{ReadFraction: 0.9, CASFraction: 0.2})
 	assert.Error(t, err)
 }

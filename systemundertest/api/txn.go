@@ -198,8 +198,9 @@ func (s *server) txn(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.requestContext(r)
 	defer cancel()
 	out, err := ts.Txn(ctx, in.Txn)
-	if errors.Is(err, ErrRefused) {
-		writeJSON(w, http.StatusConflict, errorBody{Error: err.Error()})
+	var refused *RefusedError
+	if errors.As(err, &refused) {
+		writeJSON(w, http.StatusConflict, errorBody{Error: refused.Reason})
 		return
 	}
 	if err != nil {

@@ -30,6 +30,10 @@ type fakeNode struct {
 	block    bool  // Propose blocks until ctx is done, then ErrUnknownOutcome
 	reads    int   // ReadIndex calls
 	proposed int
+	// proposeHook, if set, may refuse a proposal (its error is returned as
+	// Propose's); onPropose sees each entry proposed.
+	proposeHook func() error
+	onPropose   func(data []byte)
 }
 
 func (n *fakeNode) Deliver(raft.Message) {}
@@ -43,6 +47,15 @@ func (n *fakeNode) Propose(ctx context.Context, data []byte) (any, error) {
 	if n.err != nil {
 		defer n.mu.Unlock()
 		return nil, n.err
+	}
+	if n.proposeHook != nil {
+		if err := n.proposeHook(); err != nil {
+			n.mu.Unlock()
+			return nil, err
+		}
+	}
+	if n.onPropose != nil {
+		n.onPropose(data)
 	}
 	n.proposed++
 	if n.block {

@@ -56,7 +56,7 @@ func TestLoadRefusesWhatCannotRun(t *testing.T) {
 		"protocol: 1\ncommand: [x, \"{nope}\"]\n":         "unknown placeholder {nope}",
 		"protocol: 1\ncommand: [x, \"{port:metrics}\"]\n": "unknown placeholder {port:metrics}",
 		"protocol: 1\n":                                              "command: missing",
-		"protocol: 2\ncommand: [x]\n":                                "speaks protocol 1",
+		"protocol: 3\ncommand: [x]\n":                                "speaks protocol 1 to 2",
 		"protocol: 1\ncommand: [x]\nleader: true\n":                  "leader: true needs status: true",
 		"protocol: 1\ncommand: [x]\nstatus: true\nelections: true\n": "elections: true needs leader: true",
 		"protocol: 1\ncommand: [x]\nhealth: ready\n":                 "must be an HTTP path",
