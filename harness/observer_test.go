@@ -47,7 +47,9 @@ func (g *observingGen) Observe(done Op) {
 
 func (g *observingGen) Keys() []string { return []string{"k0"} }
 
-func (g *observingGen) FinalRead(key string) Op { return Op{F: FRead, Key: key, Value: Str("final-read")} }
+func (g *observingGen) FinalRead(key string) Op {
+	return Op{F: FRead, Key: key, Value: Str("final-read")}
+}
 
 func TestObserverSeesEveryCompletionAndFinalReadIsUsed(t *testing.T) {
 	tst, p, _, _, _ := testParts(t)

@@ -164,7 +164,9 @@ func TestTxnKeyByKeyBugProposesEachMicroOp(t *testing.T) {
 
 	// A failure after a write leaves the transaction half applied: unknown.
 	calls := 0
-	l.node.set(func(n *fakeNode) { n.proposeHook = func() error { calls++; return errIf(calls == 2, raft.ErrNotLeader) } })
+	l.node.set(func(n *fakeNode) {
+		n.proposeHook = func() error { calls++; return errIf(calls == 2, raft.ErrNotLeader) }
+	})
 	_, err = l.store.Txn(ctx, []api.Mop{app("x", "3"), app("y", "4")})
 	assert.ErrorIs(t, err, api.ErrUnknown)
 	out, _, _ = l.node.fsm.ReadTxn([]api.Mop{readList("x"), readList("y")})
