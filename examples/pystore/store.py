@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A small replicated key-value store in Python (standard library only) that
-speaks Gauntlet's wire protocol v1 (docs/protocol.md), to show how a system in
+speaks Gauntlet's wire protocol v2 (docs/protocol.md), to show how a system in
 any language is tested with `gauntlet run --system exec:examples/pystore/system.yaml`.
 
 Design: the node with the smallest id is the primary. Every read, write and cas
@@ -8,9 +8,19 @@ is served by the primary (other nodes forward to it), which makes a write
 durable (appended to its log and fsynced) before acknowledging it, and pushes
 its whole state to the other nodes every 200 ms, so that all replicas converge.
 
+Transactions (POST /txn) run on the primary under the same lock as every
+write: all their micro-ops are applied, and logged as one line, before any
+other request sees the state (serializable, and strict serializable since the
+primary serves every read).
+
 --lose-acked-writes is a deliberate bug: the primary acknowledges a write once
 it is in memory and flushes its log only every second, so a primary killed in
 that second forgets writes it acknowledged.
+
+--txn-op-by-op is another: a transaction runs micro-op by micro-op, each
+logged and applied on its own under the lock, which is released in between
+("so that a long transaction never holds up the others"). Other transactions
+run in the gaps, so their writes interleave and their reads see half of one.
 """
 import argparse
 import hashlib
@@ -28,6 +38,7 @@ p.add_argument("--listen", required=True)
 p.add_argument("--peers", required=True, help="id=host:port,... (every node, itself included)")
 p.add_argument("--data", required=True)
 p.add_argument("--lose-acked-writes", action="store_true")
+p.add_argument("--txn-op-by-op", action="store_true")
 args = p.parse_args()
 
 peers = dict(kv.split("=", 1) for kv in args.peers.split(","))
@@ -35,7 +46,8 @@ primary = min(peers)
 is_primary = args.id == primary
 log_path = os.path.join(args.data, "log.jsonl")
 lock = threading.Lock()
-state = {}      # key -> value
+state = {}      # key -> value (registers)
+lists = {}      # key -> list of values (what appends build)
 pending = []    # log lines not yet on disk (--lose-acked-writes only)
 
 
@@ -44,8 +56,18 @@ def load():
         with open(log_path) as f:
             for line in f:
                 if line.endswith("\n"):  # a torn last line was never acknowledged
-                    e = json.loads(line)
-                    state[e["k"]] = e["v"]
+                    apply_entry(json.loads(line))
+
+
+def apply_entry(e):
+    """A log line: {"k": key, "v": value} sets a register; {"w": {key: value},
+    "a": [[key, value], ...]} is a transaction's writes and appends."""
+    if "k" in e:
+        state[e["k"]] = e["v"]
+        return
+    state.update(e.get("w", {}))
+    for k, v in e.get("a", []):
+        lists.setdefault(k, []).append(v)
 
 
 def append_synced(lines):
@@ -58,7 +80,11 @@ def append_synced(lines):
 
 def persist(key, value):
     """Called with lock held: the write is durable when this returns (correct mode)."""
-    line = json.dumps({"k": key, "v": value}) + "\n"
+    persist_entry({"k": key, "v": value})
+
+
+def persist_entry(entry):
+    line = json.dumps(entry) + "\n"
     if args.lose_acked_writes:
         pending.append(line)
         return
@@ -80,7 +106,7 @@ def pusher():
     while True:
         time.sleep(0.2)
         with lock:
-            body = json.dumps(state)
+            body = json.dumps({"state": state, "lists": lists})
         for nid, addr in peers.items():
             if nid != args.id:
                 try:
@@ -138,7 +164,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, {"id": args.id, "role": "leader" if is_primary else "follower", "leader": primary})
         if self.path.startswith("/debug/digest"):
             with lock:
-                items = sorted(state.items())
+                items = sorted(state.items()) + sorted(("list:" + k, v) for k, v in lists.items())
             h = hashlib.sha256("".join("%r=%r\n" % kv for kv in items).encode()).hexdigest()[:16]
             return self.reply(200, {"id": args.id, "digest": h, "keys": len(items)})
         if not self.path.startswith("/kv/"):
@@ -167,10 +193,17 @@ class Handler(BaseHTTPRequestHandler):
         data = self.body()
         if self.path == "/internal/sync":
             if not is_primary:
+                synced = json.loads(data)
                 with lock:
                     state.clear()
-                    state.update(json.loads(data))
+                    state.update(synced["state"])
+                    lists.clear()
+                    lists.update(synced["lists"])
             return self.reply(200, {})
+        if self.path == "/txn":
+            if not is_primary:
+                return self.forward("POST", data)
+            return self.txn(data)
         if not (self.path.startswith("/kv/") and self.path.endswith("/cas")):
             return self.reply(404, {"error": "no route"})
         if not is_primary:
@@ -183,6 +216,62 @@ class Handler(BaseHTTPRequestHandler):
             persist(key, req["to"])
             state[key] = req["to"]
         self.reply(200, {"ok": True})
+
+    def txn(self, data):
+        try:
+            txn = json.loads(data)["txn"]
+            for f, k, v in txn:
+                assert f in ("r", "w", "append", "add") and isinstance(k, str)
+                if f == "add":
+                    int(v)
+        except (ValueError, KeyError, TypeError, AssertionError) as e:
+            return self.reply(400, {"error": "bad transaction: %r" % e})
+        if args.txn_op_by_op:
+            out = []
+            for mop in txn:
+                with lock:
+                    done, refused = run_txn([mop])
+                if refused:
+                    return self.reply(504, {"error": refused + " (after earlier micro-ops were applied)"} if out else {"error": refused})
+                out += done
+            return self.reply(200, {"txn": out})
+        with lock:
+            out, refused = run_txn(txn)
+        if refused:
+            return self.reply(409, {"error": refused})
+        return self.reply(200, {"txn": out})
+
+
+def run_txn(txn):
+    """Called with lock held: runs the micro-ops, logs their effects as one
+    line and applies them. Returns (micro-ops with reads filled, None) or
+    (None, why it is refused as a whole)."""
+    writes, appends, out = {}, [], []
+    for f, k, v in txn:
+        if f == "r":
+            if v is not None:  # [] asks for a list
+                v = lists.get(k, []) + [x for (ak, x) in appends if ak == k]
+            else:
+                v = writes.get(k, state.get(k))
+        elif f == "w":
+            writes[k] = v
+        elif f == "append":
+            appends.append([k, v])
+        elif f == "add":
+            cur = writes.get(k, state.get(k, "0"))
+            try:
+                n = int(cur) + int(v)
+            except ValueError:
+                return None, "add %s: it holds %r, not an integer" % (k, cur)
+            if n < 0:
+                return None, "add %s %s: it holds %s, and would fall below zero" % (k, v, cur)
+            writes[k] = str(n)
+        out.append([f, k, v])
+    if writes or appends:
+        entry = {"w": writes, "a": appends}
+        persist_entry(entry)
+        apply_entry(entry)
+    return out, None
 
 
 os.makedirs(args.data, exist_ok=True)
