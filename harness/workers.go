@@ -40,7 +40,7 @@ func (r *run) mainPhase(ctx context.Context) error {
 	}()
 	for w := range clients {
 		node := r.nodes[w%len(r.nodes)]
-		c, err := r.p.System.NewClient(node, r.cluster.ClientAddr(node))
+		c, err := r.p.System.NewClient(r.cluster.Node(node))
 		if err != nil {
 			return fmt.Errorf("client for %s: %w", node, err)
 		}
@@ -164,7 +164,7 @@ func (r *run) worker(ctx, mctx context.Context, w int, slot *Client, pace *pacer
 		r.count(done.Type)
 		r.observe(done)
 		if abandoned {
-			c, err := r.p.System.NewClient(node, r.cluster.ClientAddr(node))
+			c, err := r.p.System.NewClient(r.cluster.Node(node))
 			if err != nil {
 				*slot = nil
 				return fmt.Errorf("worker %d: new client for %s after an abandoned call: %w", w, node, err)
