@@ -10,6 +10,8 @@ import (
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
+var _ harness.Digester = txnSystem{}
+
 // txnSystem offers transactions, promises serializability and makes
 // digests (so its workloads are wrapped with the convergence checker).
 type txnSystem struct{ fakeSystem }
@@ -18,7 +20,7 @@ func (txnSystem) Features() []harness.Feature {
 	return []harness.Feature{harness.FeatureTxnAppend, harness.FeatureTxnRW, harness.FeatureTxnAdd}
 }
 func (txnSystem) Consistency() string { return "serializable" }
-func (txnSystem) Digest(context.Context, string) (harness.Digest, error) {
+func (txnSystem) Digest(context.Context, harness.Node) (harness.Digest, error) {
 	return harness.Digest{}, nil
 }
 
