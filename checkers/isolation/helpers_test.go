@@ -58,13 +58,15 @@ func (b *hist) txn(p int, t harness.Type, mops ...harness.Mop) *hist {
 	return b.inv(p, mops...).done(p, t, mops...)
 }
 
-func app(k, v string) harness.Mop { return harness.Mop{F: harness.MAppend, Key: k, Value: harness.Str(v)} }
+func app(k, v string) harness.Mop {
+	return harness.Mop{F: harness.MAppend, Key: k, Value: harness.Str(v)}
+}
 func rl(k string, vs ...string) harness.Mop {
 	return harness.Mop{F: harness.MRead, Key: k, List: append([]string{}, vs...)}
 }
 func w(k, v string) harness.Mop { return harness.Mop{F: harness.MWrite, Key: k, Value: harness.Str(v)} }
 func r(k, v string) harness.Mop { return harness.Mop{F: harness.MRead, Key: k, Value: harness.Str(v)} }
-func rnil(k string) harness.Mop  { return harness.Mop{F: harness.MRead, Key: k} }
+func rnil(k string) harness.Mop { return harness.Mop{F: harness.MRead, Key: k} }
 
 func check(t *testing.T, m Model, consistency string, h harness.History) (harness.Result, Details) {
 	t.Helper()
