@@ -21,10 +21,16 @@ func (b *hist) txn(p int, t harness.Type, mops ...harness.Mop) *hist {
 	return b
 }
 
-func wr(k string, v int) harness.Mop { return harness.Mop{F: harness.MWrite, Key: k, Value: harness.Str(strconv.Itoa(v))} }
-func add(k string, v int) harness.Mop { return harness.Mop{F: harness.MAdd, Key: k, Value: harness.Str(strconv.Itoa(v))} }
-func rd(k string, v int) harness.Mop  { return harness.Mop{F: harness.MRead, Key: k, Value: harness.Str(strconv.Itoa(v))} }
-func rnil(k string) harness.Mop       { return harness.Mop{F: harness.MRead, Key: k} }
+func wr(k string, v int) harness.Mop {
+	return harness.Mop{F: harness.MWrite, Key: k, Value: harness.Str(strconv.Itoa(v))}
+}
+func add(k string, v int) harness.Mop {
+	return harness.Mop{F: harness.MAdd, Key: k, Value: harness.Str(strconv.Itoa(v))}
+}
+func rd(k string, v int) harness.Mop {
+	return harness.Mop{F: harness.MRead, Key: k, Value: harness.Str(strconv.Itoa(v))}
+}
+func rnil(k string) harness.Mop { return harness.Mop{F: harness.MRead, Key: k} }
 
 var accounts = []string{"a", "b", "c"}
 
