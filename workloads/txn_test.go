@@ -1,8 +1,11 @@
 package workloads
 
 import (
+	"context"
 	"math/rand"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -192,4 +195,123 @@ func TestBankOpensThenTransfersAndReads(t *testing.T) {
 	assert.InDelta(t, 1000, reads, 100)
 	assert.Equal(t, []string{"a0", "a1", "a2", "a3"}, g.Keys())
 	assert.Len(t, g.(h.FinalReader).FinalRead("a2").Txn, 4)
+}
+
+// serial runs the workload's transactions one at a time against a map, as
+// a correct store would, and returns the history.
+func serial(t *testing.T, name string, n int, apply func(op h.Op, state map[string][]string) h.Op) h.History {
+	t.Helper()
+	w, err := New(name, Options{})
+	require.NoError(t, err)
+	g := w.Generator(rand.New(rand.NewSource(9)))
+	state := map[string][]string{}
+	var hist h.History
+	for i := range n {
+		p := h.Process(i % 10)
+		op := g.Next(p)
+		op.Process, op.Type, op.Index, op.Time = p, h.Invoke, len(hist), int64(len(hist))*1e6
+		hist = append(hist, op)
+		c := apply(op, state)
+		c.Index, c.Time = len(hist), int64(len(hist))*1e6
+		hist = append(hist, c)
+		if o, ok := g.(h.Observer); ok {
+			o.Observe(c)
+		}
+	}
+	return hist
+}
+
+func applyList(op h.Op, state map[string][]string) h.Op {
+	c := op.Complete(h.OK)
+	for i, m := range c.Txn {
+		switch m.F {
+		case h.MAppend:
+			state[m.Key] = append(state[m.Key], *m.Value)
+		case h.MRead:
+			c.Txn[i].List = append([]string{}, state[m.Key]...)
+		}
+	}
+	return c
+}
+
+// The workload's own checkers accept its transactions applied one at a
+// time, and catch a read that missed an append completed before it.
+func TestTxnCheckersJudgeTheWorkload(t *testing.T) {
+	w, err := New("list-append", Options{})
+	require.NoError(t, err)
+	hist := serial(t, "list-append", 2000, applyList)
+	rs := h.Check(context.Background(), w.Checkers(), h.CheckInput{History: hist}, time.Minute, nil)
+	require.Equal(t, h.Valid, h.Verdict(rs), "%+v", rs)
+
+	// Drop the last element of a late read whose list has at least two.
+	for i := len(hist) - 1; i > 1000; i-- {
+		done := false
+		for j, m := range hist[i].Txn {
+			if hist[i].Type == h.OK && m.IsListRead() && len(m.List) >= 2 {
+				hist[i].Txn[j].List = m.List[:len(m.List)-1]
+				done = true
+				break
+			}
+		}
+		if done {
+			break
+		}
+	}
+	rs = h.Check(context.Background(), w.Checkers(), h.CheckInput{History: hist}, time.Minute, nil)
+	assert.Equal(t, h.Invalid, h.Verdict(rs), "%+v", rs)
+}
+
+func TestBankCheckersJudgeTheWorkload(t *testing.T) {
+	w, err := New("bank", Options{})
+	require.NoError(t, err)
+	apply := func(op h.Op, state map[string][]string) h.Op {
+		c := op.Complete(h.OK)
+		bal := func(k string) int {
+			if v := state[k]; len(v) > 0 {
+				n, _ := strconv.Atoi(v[0])
+				return n
+			}
+			return 0
+		}
+		for _, m := range c.Txn {
+			if m.F == h.MAdd {
+				d, _ := strconv.Atoi(*m.Value)
+				if bal(m.Key)+d < 0 {
+					return op.Complete(h.Fail)
+				}
+			}
+		}
+		for i, m := range c.Txn {
+			switch m.F {
+			case h.MWrite:
+				state[m.Key] = []string{*m.Value}
+			case h.MAdd:
+				d, _ := strconv.Atoi(*m.Value)
+				state[m.Key] = []string{strconv.Itoa(bal(m.Key) + d)}
+			case h.MRead:
+				c.Txn[i].Value = h.Str(strconv.Itoa(bal(m.Key)))
+			}
+		}
+		return c
+	}
+	hist := serial(t, "bank", 2000, apply)
+	rs := h.Check(context.Background(), w.Checkers(), h.CheckInput{History: hist}, time.Minute, nil)
+	require.Equal(t, h.Valid, h.Verdict(rs), "%+v", rs)
+	fails := 0
+	for _, op := range hist {
+		if op.Type == h.Fail {
+			fails++
+		}
+	}
+	assert.Positive(t, fails, "some transfers overdraw and are refused")
+	// A transfer whose second half is lost creates a wrong total.
+	for i := len(hist) - 1; i > 0; i-- {
+		if hist[i].Type == h.OK && hist[i].Txn[0].F == h.MRead {
+			v, _ := strconv.Atoi(*hist[i].Txn[0].Value)
+			hist[i].Txn[0].Value = h.Str(strconv.Itoa(v + 3))
+			break
+		}
+	}
+	rs = h.Check(context.Background(), w.Checkers(), h.CheckInput{History: hist}, time.Minute, nil)
+	assert.Equal(t, h.Invalid, h.Verdict(rs), "%+v", rs)
 }
