@@ -229,37 +229,49 @@ func (s *Store) Get(ctx context.Context, key string, stale bool) (string, bool, 
 		v, ok := s.cfg.FSM.Get(key)
 		return v, ok, nil
 	}
+	var v string
+	var found bool
+	r, forwarded, err := s.linearRead(ctx, fwdOp{Op: "get", Key: key}, func() { v, found = s.cfg.FSM.Get(key) })
+	if err != nil {
+		return "", false, err
+	}
+	if forwarded {
+		return r.Value, r.Found, nil
+	}
+	return v, found, nil
+}
+
+// linearRead serves a read linearizably: on the leader, local runs once
+// ReadIndex allows; elsewhere op goes to the leader, whose answer is r
+// (forwarded). Any failure is certainly not applied: a read changes nothing.
+func (s *Store) linearRead(ctx context.Context, op fwdOp, local func()) (r fwdResult, forwarded bool, err error) {
 	if s.closed.Load() {
-		return "", false, api.NotApplied("node is shutting down")
+		return r, false, api.NotApplied("node is shutting down")
 	}
 	leader, err := s.leader(ctx)
 	if err != nil {
-		return "", false, err
+		return r, false, err
 	}
 	if leader == s.cfg.ID {
 		err = s.cfg.Node.ReadIndex(ctx)
 		if err == nil {
-			v, ok := s.cfg.FSM.Get(key)
-			return v, ok, nil
+			local()
+			return r, false, nil
 		}
 		if !errors.Is(err, raft.ErrNotLeader) || api.Forwarded(ctx) {
-			return "", false, classify("read index", err)
+			return r, false, classify("read index", err)
 		}
 		if leader = s.cfg.Node.Status().Leader; leader == "" || leader == s.cfg.ID {
-			return "", false, classify("read index", err)
+			return r, false, classify("read index", err)
 		}
 	} else if api.Forwarded(ctx) {
-		return "", false, api.NotApplied("not the leader (leader is %s); forwarded requests are not forwarded again", leader)
+		return r, false, api.NotApplied("not the leader (leader is %s); forwarded requests are not forwarded again", leader)
 	}
-	op := fwdOp{Op: "get", Key: key}
-	r, err := s.forwardOp(ctx, leader, op)
+	r, err = s.forwardOp(ctx, leader, op)
 	if err == nil {
 		err = resultError(leader, op, r)
 	}
-	if err != nil {
-		return "", false, err
-	}
-	return r.Value, r.Found, nil
+	return r, true, err
 }
 
 // leader returns the current leader's id, waiting up to LeaderWait for one

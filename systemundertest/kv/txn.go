@@ -9,7 +9,6 @@ import (
 	"strconv"
 
 	"github.com/gauntlet-dev/gauntlet/systemundertest/api"
-	"github.com/gauntlet-dev/gauntlet/systemundertest/raft"
 )
 
 // Transactions.
@@ -265,37 +264,18 @@ func (s *Store) proposeTxn(ctx context.Context, txn []api.Mop) ([]api.Mop, error
 // readTxn serves a read-only transaction as Get serves a read: on the
 // leader after ReadIndex, else through the leader.
 func (s *Store) readTxn(ctx context.Context, txn []api.Mop) ([]api.Mop, error) {
-	leader, err := s.leader(ctx)
+	var out []api.Mop
+	r, forwarded, err := s.linearRead(ctx, fwdOp{Op: "txn", fwdTxn: fwdTxn{Txn: txn}}, func() { out, _, _ = s.cfg.FSM.ReadTxn(txn) })
 	if err != nil {
 		return nil, err
 	}
-	if leader == s.cfg.ID {
-		err = s.cfg.Node.ReadIndex(ctx)
-		if err == nil {
-			out, _, _ := s.cfg.FSM.ReadTxn(txn)
-			return out, nil
-		}
-		if !errors.Is(err, raft.ErrNotLeader) || api.Forwarded(ctx) {
-			return nil, classify("read index", err)
-		}
-		if leader = s.cfg.Node.Status().Leader; leader == "" || leader == s.cfg.ID {
-			return nil, classify("read index", err)
-		}
-	} else if api.Forwarded(ctx) {
-		return nil, api.NotApplied("not the leader (leader is %s); forwarded requests are not forwarded again", leader)
+	if forwarded {
+		out = r.Txn
 	}
-	op := fwdOp{Op: "txn", fwdTxn: fwdTxn{Txn: txn}}
-	r, err := s.forwardOp(ctx, leader, op)
-	if err == nil {
-		err = resultError(leader, op, r)
+	if len(out) != len(txn) {
+		return nil, api.NotApplied("%d micro-ops answered for %d", len(out), len(txn))
 	}
-	if err != nil {
-		return nil, err
-	}
-	if len(r.Txn) != len(txn) {
-		return nil, api.NotApplied("leader %s answered %d micro-ops for %d", leader, len(r.Txn), len(txn))
-	}
-	return r.Txn, nil
+	return out, nil
 }
 
 // fwdTxn is what a forwarded transaction adds to a forwarded request (op
