@@ -103,7 +103,7 @@ func CheckMop(model Model, t harness.Type, m harness.Mop) error {
 				return fmt.Errorf("micro-op %s: a read in the list-append model returns a list, e.g. [r x [1 2]], not %s", m, *m.Value)
 			}
 		default:
-			return fmt.Errorf("micro-op %s: the list-append model has only append and r (a %s belongs to %s)", m, m.F, modelOf(m.F))
+			return fmt.Errorf("micro-op %s: the list-append model has only append and r (%s)", m, modelOf(m.F))
 		}
 	case RWRegister:
 		switch m.F {
@@ -116,7 +116,7 @@ func CheckMop(model Model, t harness.Type, m harness.Mop) error {
 				return fmt.Errorf("micro-op %s: a read in the rw-register model returns one value or nil, e.g. [r x 4], not a list", m)
 			}
 		default:
-			return fmt.Errorf("micro-op %s: the rw-register model has only w and r (a %s belongs to %s)", m, m.F, modelOf(m.F))
+			return fmt.Errorf("micro-op %s: the rw-register model has only w and r (%s)", m, modelOf(m.F))
 		}
 	default:
 		return fmt.Errorf("unknown model %q: want %s or %s", model, ListAppend, RWRegister)
@@ -124,16 +124,17 @@ func CheckMop(model Model, t harness.Type, m harness.Mop) error {
 	return nil
 }
 
+// modelOf says where a micro-op belongs.
 func modelOf(f string) string {
 	switch f {
 	case harness.MAppend:
-		return "the list-append model"
+		return "an append belongs to the list-append model"
 	case harness.MWrite:
-		return "the rw-register model"
+		return "a w belongs to the rw-register model"
 	case harness.MAdd:
-		return "the bank workload's checker"
+		return "an add belongs to the bank workload's checker"
 	}
-	return "no model of this checker"
+	return "no model of this checker has " + f
 }
 
 // Add takes the next op of the history (ops in history order). It returns
