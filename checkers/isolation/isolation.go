@@ -101,7 +101,7 @@ type Stream struct {
 	writes *kvTable
 	keys   []keyState        // list-append
 	aside  map[int32][]int64 // reads no prefix of the longest, by micro-op
-	open   map[harness.Process]openInv
+	open   map[harness.Process]*openInv
 	lastOK map[harness.Process]int32
 
 	procEdges      [][2]int32
@@ -120,15 +120,16 @@ type Stream struct {
 	err        error
 	source     harness.History // when set, anomalies show its ops
 
+	raw        rawOp   // the op being read
+	arena      []int64 // its lists' elements
 	scrAppends []scrAppend
 	scrKeys    []scrKey
-	scrRead    []int64
 }
 
 // Stream starts a check fed op by op.
 func (c Checker) Stream() *Stream {
 	return &Stream{o: c.o, start: time.Now(), in: newInterner(), writes: newKVTable(1 << 12),
-		aside: map[int32][]int64{}, open: map[harness.Process]openInv{}, lastOK: map[harness.Process]int32{},
+		aside: map[int32][]int64{}, open: map[harness.Process]*openInv{}, lastOK: map[harness.Process]int32{},
 		counts: map[string]int{}, minLevel: lvNone}
 }
 

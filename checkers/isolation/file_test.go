@@ -1,0 +1,117 @@
+package isolation
+
+import (
+	"context"
+	"encoding/json"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gauntlet-dev/gauntlet/checkers/isolation/txnsim"
+	"github.com/gauntlet-dev/gauntlet/harness"
+)
+
+func writeHistory(t *testing.T, h harness.History) string {
+	t.Helper()
+	var b strings.Builder
+	for _, op := range h {
+		l, err := op.MarshalLine()
+		require.NoError(t, err)
+		b.Write(l)
+		b.WriteByte('\n')
+	}
+	p := filepath.Join(t.TempDir(), harness.HistoryFile)
+	require.NoError(t, os.WriteFile(p, []byte(b.String()), 0o644))
+	return p
+}
+
+// The hand-written decoder reads what the harness writes exactly as
+// encoding/json does.
+func TestDecodeOp(t *testing.T) {
+	h := txnsim.History(rand.New(rand.NewSource(3)), txnsim.Config{ListAppend: true, Clients: 5, Total: 300, InfoRate: 0.1, FailRate: 0.1})
+	h = append(h, harness.Op{Index: 999, Process: harness.NemesisProcess, Type: harness.Info, F: "start-partition", Value: harness.Str("a \"quoted\" fault"), Node: "n1,n2"},
+		harness.Op{Index: 1000, Process: 3, Type: harness.OK, F: harness.FCAS, Key: "k", From: harness.Str("1"), Value: harness.Str("2"), Error: "é"},
+		harness.Op{Index: 1001, Process: 4, Type: harness.OK, F: harness.FTxn, Txn: []harness.Mop{{F: harness.MRead, Key: "x"}, {F: harness.MRead, Key: "y", List: []string{}}}})
+	for _, op := range h {
+		l, err := op.MarshalLine()
+		require.NoError(t, err)
+		var want, got harness.Op
+		require.NoError(t, json.Unmarshal(l, &want))
+		require.NoError(t, decodeOp(l, &got), string(l))
+		assert.Equal(t, want, got, string(l))
+	}
+	// Numbers where the harness writes strings, as an Elle history turned
+	// into JSON has them.
+	var got harness.Op
+	require.NoError(t, decodeOp([]byte(`{"index":1,"process":0,"type":"ok","f":"txn","txn":[["append",3,4],["r",3,[1,2]]],"time":5}`), &got))
+	assert.Equal(t, []harness.Mop{{F: "append", Key: "3", Value: harness.Str("4")}, {F: "r", Key: "3", List: []string{"1", "2"}}}, got.Txn)
+	assert.Error(t, decodeOp([]byte(`{"index":1,"process":0,"type":"done","f":"txn"}`), &got))
+	assert.Error(t, decodeOp([]byte(`{"index":1,"process":0,"type":"ok"}`), &got))
+}
+
+// Checking a file as it streams gives the verdict of checking it whole.
+func TestCheckFile(t *testing.T) {
+	for _, la := range []bool{true, false} {
+		m := RWRegister
+		if la {
+			m = ListAppend
+		}
+		h := txnsim.History(rand.New(rand.NewSource(5)), txnsim.Config{ListAppend: la, Clients: 8, Total: 3000, InfoRate: 0.05, FailRate: 0.05})
+		c := New(Options{Model: m})
+		res, err := c.CheckFile(context.Background(), writeHistory(t, h))
+		require.NoError(t, err)
+		assert.Equal(t, harness.Valid, res.Validity, res.Summary)
+		// Broken: a read that misses a completed append.
+		if !la {
+			continue
+		}
+		b := newHist()
+		b.txn(0, harness.OK, app("x", "1")).txn(1, harness.OK, rl("x"))
+		res, err = c.CheckFile(context.Background(), writeHistory(t, b.h))
+		require.NoError(t, err)
+		assert.Equal(t, harness.Invalid, res.Validity)
+		require.NotEmpty(t, res.Anomalies)
+		assert.Equal(t, []harness.Mop{{F: harness.MRead, Key: "x", List: []string{}}}, res.Anomalies[0].Ops[1].Txn, "ops rebuilt from what the checker kept")
+	}
+	// Bad input names the line.
+	b := newHist()
+	b.txn(0, harness.OK, w("x", "1"))
+	_, err := New(Options{Model: ListAppend}).CheckFile(context.Background(), writeHistory(t, b.h))
+	var ie *InputError
+	require.ErrorAs(t, err, &ie)
+	assert.Contains(t, err.Error(), "history.jsonl:1: op 0 (process 0): micro-op [w x 1]")
+	p := writeHistory(t, b.h)
+	require.NoError(t, os.WriteFile(p, []byte("{\"index\":0,\n"), 0o644))
+	_, err = New(Options{Model: ListAppend}).CheckFile(context.Background(), p)
+	var se *harness.SyntaxError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, 1, se.Line)
+}
+
+// Streaming a file judges small random histories, valid and not, as
+// checking them whole does.
+func TestCheckFileAgrees(t *testing.T) {
+	rng := rand.New(rand.NewSource(9))
+	for i := 0; i < 300; i++ {
+		m := ListAppend
+		if i%2 == 1 {
+			m = RWRegister
+		}
+		h := simulate(rng, m)
+		c := New(Options{Model: m})
+		whole := c.Check(context.Background(), harness.CheckInput{History: h})
+		streamed, err := c.CheckFile(context.Background(), writeHistory(t, h))
+		require.NoError(t, err)
+		require.Equal(t, whole.Validity, streamed.Validity, whole.Summary)
+		require.Equal(t, whole.Summary, streamed.Summary)
+		require.Equal(t, len(whole.Anomalies), len(streamed.Anomalies))
+		for j := range whole.Anomalies {
+			require.Equal(t, whole.Anomalies[j].Explanation, streamed.Anomalies[j].Explanation)
+		}
+	}
+}
