@@ -68,10 +68,10 @@ type openInv struct {
 	process harness.Process
 	index   int
 	time    int64
-	pos   int32
-	seq   int32
-	rtIn  int32
-	mops  []mop
+	pos     int32
+	seq     int32
+	rtIn    int32
+	mops    []mop
 }
 
 // rawOp is an op as both readers (harness.Op, history.jsonl lines) hand it
