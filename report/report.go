@@ -145,7 +145,8 @@ type anomalyView struct {
 	TimeNS      int64
 	Window      []opRow
 	LinID       string
-	FirstOp     int // history index to jump to in the timeline; -1 if none
+	FirstOp     int           // history index to jump to in the timeline; -1 if none
+	Graph       template.HTML // a dependency cycle drawn (cycles.go), built from escaped text
 }
 
 type opRow struct {
@@ -257,8 +258,9 @@ func (p *page) addAnomalies(r *run, cops []op, faults []fault) error {
 	}
 	linIDs := map[string]string{}
 	n := 0
-	for _, c := range r.res.Checkers {
-		for _, a := range c.Anomalies {
+	for ci, c := range r.res.Checkers {
+		graphs := cycleGraphs(c, ci) // isolation anomalies: their cycles drawn
+		for ai, a := range c.Anomalies {
 			n++
 			if a.Checker == "" {
 				a.Checker = c.Checker
@@ -267,6 +269,7 @@ func (p *page) addAnomalies(r *run, cops []op, faults []fault) error {
 				Time: secs(a.Time), TimeNS: a.Time, FirstOp: -1}
 			if n <= maxFullAnomalies {
 				av.Window = windowRows(a, faults) // the rest: one line each; the timeline has the ops
+				av.Graph = graphs[ai]
 			}
 			if len(a.Ops) > 0 {
 				av.FirstOp = a.Ops[0].Index
@@ -550,6 +553,8 @@ func row(o harness.Op, culprit bool, faults []fault) opRow {
 		r.Value = *o.Value
 	case o.F == harness.FRead && o.Type == harness.OK:
 		r.Value = "nil"
+	case len(o.Txn) > 0:
+		r.Value = *txnValue(o)
 	}
 	var during []string
 	for _, f := range faults {

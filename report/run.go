@@ -150,6 +150,9 @@ func ops(h harness.History) (out []op, tmax int64) {
 		o := op{Index: p.Invoke.Index, EndIndex: -1, Process: p.Invoke.Process, F: p.Invoke.F,
 			Key: p.Invoke.Key, Value: p.Invoke.Value, From: p.Invoke.From, Start: p.Invoke.Time,
 			End: tmax, Outcome: outPending, Node: p.Invoke.Node}
+		if v := txnValue(p.Invoke); v != nil {
+			o.Value = v
+		}
 		if c := p.Completion; c != nil {
 			o.EndIndex = c.Index
 			o.End = c.Time
@@ -160,6 +163,9 @@ func ops(h harness.History) (out []op, tmax int64) {
 			}
 			if c.Value != nil || c.F == harness.FRead {
 				o.Value = c.Value
+			}
+			if v := txnValue(*c); v != nil {
+				o.Value = v
 			}
 			if c.Key != "" {
 				o.Key = c.Key

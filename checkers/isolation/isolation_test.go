@@ -181,7 +181,7 @@ func TestAnomalyClasses(t *testing.T) {
 				assert.Empty(t, a.Key, "no key: the report would draw a register's linearization")
 			}
 			text := strings.Join(all, "\n")
-			assert.Contains(t, text, c.class+":")
+			assert.Contains(t, text, c.class+" (")
 			for _, w := range c.words {
 				assert.Contains(t, text, w)
 			}
