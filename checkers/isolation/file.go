@@ -28,6 +28,8 @@ func (c Checker) CheckFile(ctx context.Context, path string) (harness.Result, er
 	}
 	defer f.Close()
 	s := c.Stream()
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	br := bufio.NewReaderSize(f, 1<<20)
 	line, last := 0, -1<<62
 	var op harness.Op

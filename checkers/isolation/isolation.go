@@ -81,13 +81,26 @@ func (Checker) Name() string { return "isolation" }
 // Check judges the transactions of a history.
 func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Result {
 	s := c.Stream()
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	s.source = in.History
 	for i := range in.History {
 		if s.add(in.History[i], int32(i)) != nil {
 			break
 		}
+		if i&0xffff == 0xffff && ctx.Err() != nil {
+			break // Result says the check was cut short
+		}
 	}
 	return s.Result(ctx)
+}
+
+// bound applies the checker's timeout, counted from the stream's start.
+func (s *Stream) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.o.Timeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, s.start.Add(s.o.Timeout))
 }
 
 // Stream is a check fed one op at a time, in history order: Add every op,
