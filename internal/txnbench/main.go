@@ -2,8 +2,9 @@
 // of a correct store (checkers/isolation/txnsim: concurrent clients, 1% info
 // and 1% failed transactions, 10 keys in use, each retired after 32
 // writes): transactions per second, time, CPU time and peak RSS, for 100k
-// and 1M transactions, 10 and 50 clients, list-append and rw-register.
-// `make bench` runs it.
+// and 1M transactions, 10 and 50 clients, list-append and rw-register; and
+// one broken history (1% of reads stale), whose anomalies must be found
+// and explained in time too. `make bench` runs it.
 //
 // Each check runs in a child process of its own, so peak RSS is that
 // check's (the kernel's maximum resident set, as /usr/bin/time -v prints
@@ -43,15 +44,17 @@ type shape struct {
 	model   isolation.Model
 	txns    int
 	clients int
+	stale   float64 // share of stale reads: a broken store, an invalid history
 }
 
 var shapes = []shape{
-	{"la-100k-c10", isolation.ListAppend, 100_000, 10},
-	{"la-100k-c50", isolation.ListAppend, 100_000, 50},
-	{"la-1m-c10", isolation.ListAppend, 1_000_000, 10},
-	{"la-1m-c50", isolation.ListAppend, 1_000_000, 50},
-	{"rw-100k-c10", isolation.RWRegister, 100_000, 10},
-	{"rw-1m-c10", isolation.RWRegister, 1_000_000, 10},
+	{"la-100k-c10", isolation.ListAppend, 100_000, 10, 0},
+	{"la-100k-c50", isolation.ListAppend, 100_000, 50, 0},
+	{"la-1m-c10", isolation.ListAppend, 1_000_000, 10, 0},
+	{"la-1m-c50", isolation.ListAppend, 1_000_000, 50, 0},
+	{"rw-100k-c10", isolation.RWRegister, 100_000, 10, 0},
+	{"rw-1m-c10", isolation.RWRegister, 1_000_000, 10, 0},
+	{"la-1m-c10-stale", isolation.ListAppend, 1_000_000, 10, 0.01},
 }
 
 type result struct {
@@ -150,7 +153,7 @@ func ensure(s shape, dir string) error {
 		return err
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
-	cfg := txnsim.Config{ListAppend: s.model == isolation.ListAppend, Clients: s.clients, Total: s.txns, InfoRate: 0.01, FailRate: 0.01}
+	cfg := txnsim.Config{ListAppend: s.model == isolation.ListAppend, Clients: s.clients, Total: s.txns, InfoRate: 0.01, FailRate: 0.01, StaleRate: s.stale}
 	err = txnsim.Simulate(rand.New(rand.NewSource(1)), cfg, func(op harness.Op) error {
 		b, err := op.MarshalLine()
 		if err != nil {
@@ -236,9 +239,16 @@ func runChild(name, mode, dir string) (result, error) {
 	}
 	r.Verdict = string(res.Validity)
 	if res.Validity != harness.Valid {
-		r.Note = res.Summary
+		r.Note = firstOf(res.Summary, 160)
 	}
 	return r, nil
+}
+
+func firstOf(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }
 
 func loadAvg() string {
