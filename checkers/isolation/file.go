@@ -196,6 +196,7 @@ func (s *Stream) addLine(b []byte) (index int, ok bool, err error) {
 				return 0, false, nil
 			}
 		case "txn":
+			r.mops, s.arena = r.mops[:0], s.arena[:0]
 			if !d.rawTxn(s) {
 				return 0, false, nil
 			}
@@ -377,19 +378,41 @@ func (d *scanner) str() ([]byte, bool) {
 	return nil, false
 }
 
-// number reads a JSON number's text.
+// number reads a JSON number's text: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
 func (d *scanner) number() ([]byte, bool) {
 	d.ws()
 	start := d.i
-	for d.i < len(d.b) {
-		c := d.b[d.i]
-		if c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
+	digits := func() int {
+		n := 0
+		for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
 			d.i++
-			continue
+			n++
 		}
-		break
+		return n
 	}
-	return d.b[start:d.i], d.i > start
+	if d.i < len(d.b) && d.b[d.i] == '-' {
+		d.i++
+	}
+	first := d.i
+	if n := digits(); n == 0 || n > 1 && d.b[first] == '0' {
+		return nil, false
+	}
+	if d.i < len(d.b) && d.b[d.i] == '.' {
+		d.i++
+		if digits() == 0 {
+			return nil, false
+		}
+	}
+	if d.i < len(d.b) && (d.b[d.i] == 'e' || d.b[d.i] == 'E') {
+		d.i++
+		if d.i < len(d.b) && (d.b[d.i] == '+' || d.b[d.i] == '-') {
+			d.i++
+		}
+		if digits() == 0 {
+			return nil, false
+		}
+	}
+	return d.b[start:d.i], true
 }
 
 func (d *scanner) int() (int64, bool) {
@@ -517,6 +540,7 @@ func (d *scanner) fast(op *harness.Op) bool {
 				op.From = v
 			}
 		case "txn":
+			op.Txn = nil
 			if !d.txn(op) {
 				return false
 			}

@@ -115,3 +115,27 @@ func TestCheckFileAgrees(t *testing.T) {
 		}
 	}
 }
+
+// Whatever the hand-written decoder accepts, it reads as encoding/json does.
+func FuzzDecodeOp(f *testing.F) {
+	for _, s := range []string{
+		`{"index":3,"process":1,"type":"ok","f":"txn","txn":[["append","x","4"],["r","x",["1","4"]],["r","y",null]],"time":99,"node":"n1"}`,
+		`{"index":0,"process":"nemesis","type":"info","f":"start-kill","value":"n1 killed","time":5}`,
+		`{"index":1,"process":2,"type":"fail","f":"cas","key":"k","value":"2","from":"1","time":7,"error":"timeout"}`,
+		`{"index":1,"process":0,"type":"ok","f":"txn","txn":[["r","3",[1,2]],["append",3,4]],"time":5}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var got harness.Op
+		d := scanner{b: b}
+		if !d.fast(&got) {
+			return
+		}
+		var want harness.Op
+		if err := json.Unmarshal(b, &want); err != nil {
+			t.Fatalf("the fast path read %q, encoding/json refused it: %v", b, err)
+		}
+		assert.Equal(t, want, got)
+	})
+}
