@@ -28,7 +28,8 @@ type analysis struct {
 
 	g         *graph
 	budget    int64
-	uncertain int // the weakest model a cut search left undecided
+	unlimited bool // the search under way is linear: no budget
+	uncertain int  // the weakest model a cut search left undecided
 
 	// bfs scratch
 	prev, dist []int32

@@ -16,8 +16,9 @@ var errBudget = errors.New("search budget spent")
 
 // searchBudget bounds the edges the searches for G-single and
 // G-nonadjacent visit (quadratic in a large component); past it they are
-// incomplete and the models they decide are unknown, never satisfied.
-const searchBudget = 200_000_000
+// incomplete and the models they decide are unknown, never satisfied. A
+// variable for tests.
+var searchBudget int64 = 200_000_000
 
 // maxCycleTxns bounds the transactions listed in one anomaly.
 const maxCycleTxns = 16
@@ -135,7 +136,10 @@ func (a *analysis) plain(sb *sub, mask uint8, comps func(uint8) ([]int32, error)
 		}
 		c = id[u]
 		tried++
+		// Linear in the component: not counted against the budget.
+		a.unlimited = true
 		walk, err := a.bfs(sb.g, sb.real, u, func(v int32) bool { return id[v] == c }, mask, nil, func(v int32, _ uint8) bool { return v == u }, true)
+		a.unlimited = false
 		if err != nil {
 			return nil, err
 		}
@@ -343,7 +347,7 @@ func (a *analysis) bfs(g *graph, real []bool, src int32, in func(int32) bool, ma
 		}
 		d := a.dist[x] + cost
 		for e := g.off[v]; e < g.off[v+1]; e++ {
-			if a.budget--; a.budget < 0 {
+			if a.budget--; a.budget < 0 && !a.unlimited {
 				return nil, errBudget
 			}
 			k := g.kind[e]

@@ -249,3 +249,23 @@ func TestTimeout(t *testing.T) {
 	res = New(Options{Model: ListAppend, Timeout: time.Nanosecond}).Check(context.Background(), harness.CheckInput{History: h})
 	assert.NotEqual(t, harness.Valid, res.Validity)
 }
+
+// A search cut short leaves the models it decides unknown, never valid.
+func TestBudgetSpent(t *testing.T) {
+	var skew classCase
+	for _, c := range classCases() {
+		if c.class == "G2-item" && c.model == ListAppend {
+			skew = c
+		}
+	}
+	defer func(b int64) { searchBudget = b }(searchBudget)
+	searchBudget = 0
+	for model, want := range map[string]harness.Validity{
+		ReadCommitted: harness.Valid, SnapshotIsolation: harness.Unknown, Serializable: harness.Invalid,
+	} {
+		res, d := check(t, ListAppend, model, skew.h.h)
+		assert.Equal(t, want, res.Validity, "%s: %s", model, res.Summary)
+		assert.Equal(t, []string{SnapshotIsolation}, d.Undecided)
+		assert.Contains(t, res.Summary, "budget")
+	}
+}
