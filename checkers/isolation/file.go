@@ -91,16 +91,9 @@ func (c Checker) checkWhole(ctx context.Context, path string) (harness.Result, e
 	return c.Check(ctx, harness.CheckInput{History: h}), nil
 }
 
-// decodeOp reads one history line into op. The common shape (what the
-// harness writes) is read by hand, several times faster than
-// encoding/json; anything else falls back to encoding/json, which also
+// decodeOp reads a line addLine could not, with encoding/json, which also
 // gives the precise error.
 func decodeOp(b []byte, op *harness.Op) error {
-	*op = harness.Op{}
-	d := scanner{b: b}
-	if d.fast(op) {
-		return nil
-	}
 	*op = harness.Op{}
 	if err := json.Unmarshal(b, op); err != nil {
 		return err
@@ -124,6 +117,30 @@ func (s *Stream) addLine(b []byte) (index int, ok bool, err error) {
 	if s.err != nil {
 		return 0, true, s.err
 	}
+	kind, ok := s.parseLine(b)
+	switch {
+	case !ok:
+		return 0, false, nil
+	case kind == lineTxn:
+		return s.raw.index, true, s.addRaw(&s.raw, -1)
+	case kind == lineOther:
+		s.nonTxn++
+	}
+	return s.raw.index, true, nil
+}
+
+type lineKind uint8
+
+const (
+	lineTxn lineKind = iota
+	lineNemesis
+	lineOther // an op of another function
+)
+
+// parseLine reads a line of the common shape (what the harness writes:
+// flat fields, "txn" as arrays of [f, key, value], strings without
+// escapes) into s.raw. It gives up (false) on anything else.
+func (s *Stream) parseLine(b []byte) (lineKind, bool) {
 	d := scanner{b: b}
 	r := &s.raw
 	*r = rawOp{mops: r.mops[:0]}
@@ -131,44 +148,44 @@ func (s *Stream) addLine(b []byte) (index int, ok bool, err error) {
 	var f []byte
 	nemesis, hasType := false, false
 	if !d.eat('{') {
-		return 0, false, nil
+		return 0, false
 	}
 	for {
 		k, ok := d.str()
 		if !ok || !d.eat(':') {
-			return 0, false, nil
+			return 0, false
 		}
 		switch string(k) {
 		case "index":
 			n, ok := d.int()
 			if !ok {
-				return 0, false, nil
+				return 0, false
 			}
 			r.index = int(n)
 		case "time":
 			n, ok := d.int()
 			if !ok {
-				return 0, false, nil
+				return 0, false
 			}
 			r.time = n
 		case "process":
 			if d.peek() == '"' {
 				p, ok := d.str()
 				if !ok || string(p) != "nemesis" {
-					return 0, false, nil
+					return 0, false
 				}
 				nemesis = true
 			} else {
 				n, ok := d.int()
 				if !ok {
-					return 0, false, nil
+					return 0, false
 				}
 				r.process = harness.Process(n)
 			}
 		case "type":
 			t, ok := d.str()
 			if !ok {
-				return 0, false, nil
+				return 0, false
 			}
 			switch string(t) {
 			case "invoke":
@@ -180,49 +197,48 @@ func (s *Stream) addLine(b []byte) (index int, ok bool, err error) {
 			case "info":
 				r.typ = harness.Info
 			default:
-				return 0, false, nil
+				return 0, false
 			}
 			hasType = true
 		case "f":
 			if f, ok = d.str(); !ok {
-				return 0, false, nil
+				return 0, false
 			}
 		case "key", "node", "error":
 			if _, ok := d.str(); !ok {
-				return 0, false, nil
+				return 0, false
 			}
 		case "value", "from":
 			if !d.skipScalar() {
-				return 0, false, nil
+				return 0, false
 			}
 		case "txn":
 			r.mops, s.arena = r.mops[:0], s.arena[:0]
 			if !d.rawTxn(s) {
-				return 0, false, nil
+				return 0, false
 			}
 		default:
-			return 0, false, nil
+			return 0, false
 		}
 		if d.eat(',') {
 			continue
 		}
 		if !d.eat('}') {
-			return 0, false, nil
+			return 0, false
 		}
 		d.ws()
 		if d.i != len(d.b) || !hasType || len(f) == 0 {
-			return 0, false, nil
+			return 0, false
 		}
 		break
 	}
 	switch {
 	case nemesis:
-		return r.index, true, nil
+		return lineNemesis, true
 	case string(f) != harness.FTxn:
-		s.nonTxn++
-		return r.index, true, nil
+		return lineOther, true
 	}
-	return r.index, true, s.addRaw(r, -1)
+	return lineTxn, true
 }
 
 func (d *scanner) skipScalar() bool {
@@ -328,8 +344,8 @@ func (d *scanner) rawTxn(s *Stream) bool {
 	}
 }
 
-// scanner reads the JSON of an op line: flat fields, "txn" as arrays of
-// [f, key, value]. It gives up (false) on anything unusual.
+// scanner reads the JSON of an op line, giving up (false) on anything
+// unusual.
 type scanner struct {
 	b []byte
 	i int
@@ -431,200 +447,4 @@ func (d *scanner) null() bool {
 		return true
 	}
 	return false
-}
-
-// scalar reads a string, a number (as its text) or null (nil).
-func (d *scanner) scalar() (*string, bool) {
-	switch c := d.peek(); {
-	case c == '"':
-		s, ok := d.str()
-		if !ok {
-			return nil, false
-		}
-		v := string(s)
-		return &v, true
-	case c == 'n':
-		return nil, d.null()
-	default:
-		n, ok := d.number()
-		if !ok {
-			return nil, false
-		}
-		v := string(n)
-		return &v, true
-	}
-}
-
-func (d *scanner) fast(op *harness.Op) bool {
-	if !d.eat('{') {
-		return false
-	}
-	if d.eat('}') {
-		return false
-	}
-	var hasType, hasF bool
-	for {
-		k, ok := d.str()
-		if !ok || !d.eat(':') {
-			return false
-		}
-		switch string(k) {
-		case "index":
-			n, ok := d.int()
-			if !ok {
-				return false
-			}
-			op.Index = int(n)
-		case "time":
-			n, ok := d.int()
-			if !ok {
-				return false
-			}
-			op.Time = n
-		case "process":
-			if d.peek() == '"' {
-				s, ok := d.str()
-				if !ok || string(s) != "nemesis" {
-					return false
-				}
-				op.Process = harness.NemesisProcess
-			} else {
-				n, ok := d.int()
-				if !ok {
-					return false
-				}
-				op.Process = harness.Process(n)
-			}
-		case "type", "f", "key", "node", "error":
-			s, ok := d.str()
-			if !ok {
-				return false
-			}
-			switch string(k) {
-			case "type":
-				switch string(s) {
-				case "invoke":
-					op.Type = harness.Invoke
-				case "ok":
-					op.Type = harness.OK
-				case "fail":
-					op.Type = harness.Fail
-				case "info":
-					op.Type = harness.Info
-				default:
-					return false
-				}
-				hasType = true
-			case "f":
-				if string(s) == harness.FTxn {
-					op.F = harness.FTxn
-				} else {
-					op.F = string(s)
-				}
-				hasF = len(s) > 0
-			case "key":
-				op.Key = string(s)
-			case "node":
-				op.Node = string(s)
-			case "error":
-				op.Error = string(s)
-			}
-		case "value", "from":
-			v, ok := d.scalar()
-			if !ok {
-				return false
-			}
-			if string(k) == "value" {
-				op.Value = v
-			} else {
-				op.From = v
-			}
-		case "txn":
-			op.Txn = nil
-			if !d.txn(op) {
-				return false
-			}
-		default:
-			return false
-		}
-		if d.eat(',') {
-			continue
-		}
-		if d.eat('}') {
-			d.ws()
-			return d.i == len(d.b) && hasType && hasF
-		}
-		return false
-	}
-}
-
-func (d *scanner) txn(op *harness.Op) bool {
-	if d.null() {
-		return true
-	}
-	if !d.eat('[') {
-		return false
-	}
-	if d.eat(']') {
-		return true
-	}
-	for {
-		if !d.eat('[') {
-			return false
-		}
-		f, ok := d.str()
-		if !ok || len(f) == 0 || !d.eat(',') {
-			return false
-		}
-		key, ok := d.scalar()
-		if !ok || key == nil || !d.eat(',') {
-			return false
-		}
-		m := harness.Mop{Key: *key}
-		switch string(f) {
-		case harness.MRead:
-			m.F = harness.MRead
-		case harness.MAppend:
-			m.F = harness.MAppend
-		case harness.MWrite:
-			m.F = harness.MWrite
-		case harness.MAdd:
-			m.F = harness.MAdd
-		default:
-			m.F = string(f)
-		}
-		if d.eat('[') {
-			m.List = []string{}
-			if !d.eat(']') {
-				for {
-					v, ok := d.scalar()
-					if !ok || v == nil {
-						return false
-					}
-					m.List = append(m.List, *v)
-					if d.eat(',') {
-						continue
-					}
-					if !d.eat(']') {
-						return false
-					}
-					break
-				}
-			}
-		} else {
-			v, ok := d.scalar()
-			if !ok {
-				return false
-			}
-			m.Value = v
-		}
-		if !d.eat(']') {
-			return false
-		}
-		op.Txn = append(op.Txn, m)
-		if d.eat(',') {
-			continue
-		}
-		return d.eat(']')
-	}
 }

@@ -2,7 +2,7 @@ package isolation
 
 import (
 	"context"
-	"encoding/json"
+	"fmt"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -30,28 +30,66 @@ func writeHistory(t *testing.T, h harness.History) string {
 	return p
 }
 
-// The hand-written decoder reads what the harness writes exactly as
-// encoding/json does.
-func TestDecodeOp(t *testing.T) {
+// rawString renders the op a stream was handed.
+func rawString(s *Stream) string {
+	r := s.raw
+	out := fmt.Sprintf("%d %s %s %d:", r.index, r.process, r.typ, r.time)
+	for _, m := range r.mops {
+		out += " " + s.rawText(m) + fmt.Sprint(m.isList)
+	}
+	return out
+}
+
+// parsedAsJSON says whether the line reader read b as encoding/json does.
+func parsedAsJSON(t *testing.T, b []byte) {
+	a := New(Options{Model: ListAppend}).Stream()
+	kind, ok := a.parseLine(b)
+	if !ok {
+		return
+	}
+	var op harness.Op
+	require.NoError(t, decodeOp(b, &op), "the line reader read %q, encoding/json refused it", b)
+	switch {
+	case op.IsNemesis():
+		assert.Equal(t, lineNemesis, kind)
+	case op.F != harness.FTxn:
+		assert.Equal(t, lineOther, kind)
+	default:
+		require.Equal(t, lineTxn, kind)
+		j := New(Options{Model: ListAppend}).Stream()
+		require.NoError(t, j.rawFrom(op))
+		j.raw.index, j.raw.process, j.raw.typ, j.raw.time = op.Index, op.Process, op.Type, op.Time
+		assert.Equal(t, rawString(j), rawString(a), string(b))
+	}
+}
+
+// The line reader reads what the harness writes exactly as encoding/json
+// does.
+func TestParseLine(t *testing.T) {
 	h := txnsim.History(rand.New(rand.NewSource(3)), txnsim.Config{ListAppend: true, Clients: 5, Total: 300, InfoRate: 0.1, FailRate: 0.1})
-	h = append(h, harness.Op{Index: 999, Process: harness.NemesisProcess, Type: harness.Info, F: "start-partition", Value: harness.Str("a \"quoted\" fault"), Node: "n1,n2"},
-		harness.Op{Index: 1000, Process: 3, Type: harness.OK, F: harness.FCAS, Key: "k", From: harness.Str("1"), Value: harness.Str("2"), Error: "é"},
+	h = append(h, harness.Op{Index: 999, Process: harness.NemesisProcess, Type: harness.Info, F: "start-partition", Value: harness.Str("a fault"), Node: "n1,n2"},
+		harness.Op{Index: 1000, Process: 3, Type: harness.OK, F: harness.FCAS, Key: "k", From: harness.Str("1"), Value: harness.Str("2"), Error: "e"},
 		harness.Op{Index: 1001, Process: 4, Type: harness.OK, F: harness.FTxn, Txn: []harness.Mop{{F: harness.MRead, Key: "x"}, {F: harness.MRead, Key: "y", List: []string{}}}})
 	for _, op := range h {
 		l, err := op.MarshalLine()
 		require.NoError(t, err)
-		var want, got harness.Op
-		require.NoError(t, json.Unmarshal(l, &want))
-		require.NoError(t, decodeOp(l, &got), string(l))
-		assert.Equal(t, want, got, string(l))
+		a := New(Options{Model: ListAppend}).Stream()
+		_, ok := a.parseLine(l)
+		require.True(t, ok, "the harness's own line %s", l)
+		parsedAsJSON(t, l)
 	}
 	// Numbers where the harness writes strings, as an Elle history turned
 	// into JSON has them.
-	var got harness.Op
-	require.NoError(t, decodeOp([]byte(`{"index":1,"process":0,"type":"ok","f":"txn","txn":[["append",3,4],["r",3,[1,2]]],"time":5}`), &got))
-	assert.Equal(t, []harness.Mop{{F: "append", Key: "3", Value: harness.Str("4")}, {F: "r", Key: "3", List: []string{"1", "2"}}}, got.Txn)
-	assert.Error(t, decodeOp([]byte(`{"index":1,"process":0,"type":"done","f":"txn"}`), &got))
-	assert.Error(t, decodeOp([]byte(`{"index":1,"process":0,"type":"ok"}`), &got))
+	parsedAsJSON(t, []byte(`{"index":1,"process":0,"type":"ok","f":"txn","txn":[["append",3,4],["r",3,[1,2]]],"time":5}`))
+	// What it does not read goes to encoding/json: escapes, odd numbers.
+	for _, l := range []string{`{"index":1,"process":0,"type":"ok","f":"txn","txn":[["append","a\"b","1"]]}`,
+		`{"index":1,"process":0,"type":"ok","f":"txn","txn":[["append","x",01]]}`, `{"index":1,"process":0,"type":"done","f":"txn"}`} {
+		_, ok := New(Options{Model: ListAppend}).Stream().parseLine([]byte(l))
+		assert.False(t, ok, l)
+	}
+	var op harness.Op
+	assert.Error(t, decodeOp([]byte(`{"index":1,"process":0,"type":"done","f":"txn"}`), &op))
+	assert.Error(t, decodeOp([]byte(`{"index":1,"process":0,"type":"ok"}`), &op))
 }
 
 // Checking a file as it streams gives the verdict of checking it whole.
@@ -116,26 +154,15 @@ func TestCheckFileAgrees(t *testing.T) {
 	}
 }
 
-// Whatever the hand-written decoder accepts, it reads as encoding/json does.
-func FuzzDecodeOp(f *testing.F) {
+// Whatever the line reader accepts, it reads as encoding/json does.
+func FuzzParseLine(f *testing.F) {
 	for _, s := range []string{
 		`{"index":3,"process":1,"type":"ok","f":"txn","txn":[["append","x","4"],["r","x",["1","4"]],["r","y",null]],"time":99,"node":"n1"}`,
 		`{"index":0,"process":"nemesis","type":"info","f":"start-kill","value":"n1 killed","time":5}`,
 		`{"index":1,"process":2,"type":"fail","f":"cas","key":"k","value":"2","from":"1","time":7,"error":"timeout"}`,
-		`{"index":1,"process":0,"type":"ok","f":"txn","txn":[["r","3",[1,2]],["append",3,4]],"time":5}`,
+		`{"index":1,"process":0,"type":"ok","f":"txn","txn":[["r","3",[1,2]],["append",3,4.5e3]],"time":5}`,
 	} {
 		f.Add([]byte(s))
 	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		var got harness.Op
-		d := scanner{b: b}
-		if !d.fast(&got) {
-			return
-		}
-		var want harness.Op
-		if err := json.Unmarshal(b, &want); err != nil {
-			t.Fatalf("the fast path read %q, encoding/json refused it: %v", b, err)
-		}
-		assert.Equal(t, want, got)
-	})
+	f.Fuzz(func(t *testing.T, b []byte) { parsedAsJSON(t, b) })
 }

@@ -212,6 +212,15 @@ func (s *Stream) add(op harness.Op, pos int32) error {
 		s.nonTxn++
 		return nil
 	}
+	if err := s.rawFrom(op); err != nil {
+		s.err = err
+		return err
+	}
+	return s.addRaw(&s.raw, pos)
+}
+
+// rawFrom fills s.raw from a transaction op.
+func (s *Stream) rawFrom(op harness.Op) error {
 	r := &s.raw
 	r.index, r.process, r.typ, r.time = op.Index, op.Process, op.Type, op.Time
 	r.mops = r.mops[:0]
@@ -219,7 +228,6 @@ func (s *Stream) add(op harness.Op, pos int32) error {
 	for _, m := range op.Txn {
 		k, err := s.key(m.Key)
 		if err != nil {
-			s.err = err
 			return err
 		}
 		rm := rawMop{f: fCode(m.F), key: k, val: nilValue}
@@ -239,7 +247,7 @@ func (s *Stream) add(op harness.Op, pos int32) error {
 		}
 		r.mops = append(r.mops, rm)
 	}
-	return s.addRaw(r, pos)
+	return nil
 }
 
 // addRaw takes the next transaction op.

@@ -55,30 +55,13 @@ func (in *interner) keyBytes(b []byte) (int32, error) {
 // valueBytes is value without an allocation when the value is a decimal or
 // known.
 func (in *interner) valueBytes(b []byte) int64 {
-	if n, ok := decimalBytes(b); ok {
+	if n, ok := decimal(b); ok {
 		return n
 	}
 	if id, ok := in.valIDs[string(b)]; ok {
 		return id
 	}
 	return in.value(string(b))
-}
-
-func decimalBytes(s []byte) (int64, bool) {
-	if len(s) == 0 || len(s) > 12 || (s[0] == '0' && len(s) > 1) {
-		return 0, false
-	}
-	var n int64
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	if n > maxDirect {
-		return 0, false
-	}
-	return n, true
 }
 
 // value codes a value. Decimal text without a sign or leading zeros, as
@@ -97,7 +80,7 @@ func (in *interner) value(s string) int64 {
 }
 
 // decimal parses canonical decimal text up to maxDirect.
-func decimal(s string) (int64, bool) {
+func decimal[T string | []byte](s T) (int64, bool) {
 	if len(s) == 0 || len(s) > 12 || (s[0] == '0' && len(s) > 1) {
 		return 0, false
 	}
