@@ -356,7 +356,7 @@ func linFrameOf(id string, h harness.History, cops []op, key string, faults []fa
 	v.HTML = "" // only the packed copy goes into the page
 	if len(z) > maxLinPacked {
 		return &linFrame{linView: v, TooBig: fmt.Sprintf("Porcupine's view of this key is %.1f MB (%.1f MB packed), too large to embed: "+
-			"open the linearizable checker's file (listed under Checkers) for it.", float64(size)/1e6, float64(len(z))/1e6)}, nil
+			"open the register checker's file (listed under Checkers) for it.", float64(size)/1e6, float64(len(z))/1e6)}, nil
 	}
 	return &linFrame{linView: v, Packed: z}, nil
 }
