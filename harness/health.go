@@ -47,17 +47,17 @@ func nodeStatuses(ctx context.Context, sys System, c Cluster) ([]NodeStatus, []e
 		wg.Go(func() {
 			sctx, cancel := context.WithTimeout(ctx, statusTimeout)
 			defer cancel()
-			addr := c.ClientAddr(n)
+			node := c.Node(n)
 			if !Has(sys, CapStatus) {
 				var d net.Dialer
-				conn, err := d.DialContext(sctx, "tcp", addr)
+				conn, err := d.DialContext(sctx, "tcp", node.Addr())
 				if err == nil {
 					conn.Close()
 				}
 				errs[i] = err
 				return
 			}
-			sts[i], errs[i] = StatusOf(sctx, sys, addr)
+			sts[i], errs[i] = StatusOf(sctx, sys, node)
 		})
 	}
 	wg.Wait()
