@@ -239,7 +239,7 @@ func WriteDetectTable(w io.Writer, s *Summary, sims []SimResult) error {
 			controls[k].errors += c.Errors
 			continue
 		}
-		if c.Runs == 0 {
+		if c.Cell.Nemesis == ScheduleSimulation {
 			continue // judged by the simulation alone: its own table below
 		}
 		res := "caught"
