@@ -1,6 +1,8 @@
 package report
 
 import (
+	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 
@@ -82,8 +84,9 @@ func opLines(ops []harness.Op, named map[int]bool, faults []fault) []opLine {
 		l := &lines[i]
 		l.Outcome, l.Completed, l.Error = string(o.Type), secs(o.Time), o.Error
 		l.Named = l.Named || named[o.Index]
-		// A read's value is what it returned; a write's or a cas's is what it asked for.
-		if v := opValue(o); v != "" && (o.F == harness.FRead || l.Value == "") {
+		// A read's (or a transaction's) value is what it returned; a
+		// write's or a cas's is what it asked for.
+		if v := opValue(o); v != "" && (o.F == harness.FRead || o.F == harness.FTxn || l.Value == "") {
 			l.Value = v
 		}
 	}
@@ -99,9 +102,16 @@ func opLines(ops []harness.Op, named map[int]bool, faults []fault) []opLine {
 	return lines
 }
 
-// opValue is an op's value as a cell shows it: "from → to" for a cas.
+// opValue is an op's value as a cell shows it: "from → to" for a cas, the
+// micro-ops as Jepsen writes them for a transaction.
 func opValue(o harness.Op) string {
 	switch {
+	case len(o.Txn) > 0:
+		b, err := json.Marshal(o.Txn)
+		if err != nil {
+			return fmt.Sprint(o.Txn)
+		}
+		return string(b)
 	case o.From != nil:
 		return *o.From + " → " + deref(o.Value)
 	case o.Value != nil:

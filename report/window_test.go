@@ -115,3 +115,15 @@ func TestReportAnomalyLeadsWithNamedOps(t *testing.T) {
 	assert.Less(t, strings.Index(art, `class="ops named"`), strings.Index(art, `class="ops window`), "named ops first")
 	assert.Equal(t, 1, strings.Count(art, "isolate n3: {n1,n2,n4,n5} | {n3}"), "the fault's description once")
 }
+
+// A transaction shows its micro-ops, with what its reads returned.
+func TestAnomalyOpsShowTransactions(t *testing.T) {
+	inv := h.Op{Index: 0, Process: 1, Type: h.Invoke, F: h.FTxn, Time: 1e9,
+		Txn: []h.Mop{{F: h.MAppend, Key: "x", Value: h.Str("4")}, {F: h.MRead, Key: "x"}}}
+	ok := inv.Complete(h.OK)
+	ok.Index, ok.Time = 1, 2e9
+	ok.Txn[1].List = []string{"1", "4"}
+	lines := opLines([]h.Op{inv, ok}, map[int]bool{0: true}, nil)
+	require.Len(t, lines, 1)
+	assert.Equal(t, `[["append","x","4"],["r","x",["1","4"]]]`, lines[0].Value)
+}
