@@ -95,5 +95,5 @@ func TestCheckRefusesTxnsForRegisters(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, harness.HistoryFile), []byte(strings.Join(lines, "\n")+"\n"), 0o644))
 	e, _, stderr := testEnv()
 	assert.Equal(t, harness.ExitUsage, dispatch(context.Background(), e, []string{"check", dir}))
-	assert.Contains(t, stderr.String(), "history.jsonl:3: op 2 (1 invoke txn [append r 2]): a transaction, but the linearizable checker judges")
+	assert.Contains(t, stderr.String(), "history.jsonl:3: op 2 (1 invoke txn [append r 2]): a transaction, but the register checker judges")
 }

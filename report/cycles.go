@@ -181,12 +181,3 @@ func towards(p [2]float64, x, y, r float64) (float64, float64) {
 	}
 	return p[0] + dx/l*r, p[1] + dy/l*r
 }
-
-// txnValue renders a transaction's micro-ops for an op's value cell
-// ("[append x 4] [r y [1 2]]"); nil for any other op.
-func txnValue(o harness.Op) *string {
-	if len(o.Txn) == 0 {
-		return nil
-	}
-	return harness.Str(harness.TxnString(o.Txn))
-}

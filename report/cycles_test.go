@@ -52,5 +52,4 @@ func TestCycleGraphs(t *testing.T) {
 		}
 	}
 	assert.Nil(t, cycleGraphs(harness.Result{Checker: "linearizable"}, 0))
-	assert.Equal(t, "[append x 1]", *txnValue(harness.Op{Txn: []harness.Mop{mop(harness.MAppend, "x", "1")}}))
 }

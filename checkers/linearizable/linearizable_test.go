@@ -467,6 +467,6 @@ func TestRefusesTransactions(t *testing.T) {
 	}
 	res := New(Options{}).Check(context.Background(), h.CheckInput{History: hist})
 	assert.Equal(t, h.Unknown, res.Validity)
-	assert.Contains(t, res.Summary, "op 0 (0 invoke txn [append x 1]): a transaction, but the linearizable checker judges")
+	assert.Contains(t, res.Summary, "op 0 (0 invoke txn [append x 1]): a transaction, but the register checker judges")
 	assert.NotNil(t, New(Options{}).ValidateHistory(hist))
 }
