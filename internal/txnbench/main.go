@@ -78,6 +78,7 @@ func main() {
 	shapeName := flag.String("shape", "", "the child's shape")
 	mode := flag.String("mode", "", "the child's mode")
 	cpuProfile := flag.String("cpuprofile", "", "with -child: write the check's CPU profile here (go tool pprof)")
+	generate := flag.Bool("generate", false, "only generate the histories (kept in -dir), measure nothing")
 	flag.Parse()
 	if *child {
 		if *cpuProfile != "" {
@@ -105,6 +106,9 @@ func main() {
 			fmt.Fprintln(os.Stderr, "txnbench:", err)
 			os.Exit(1)
 		}
+		if *generate {
+			continue
+		}
 		for _, m := range strings.Split(*modes, ",") {
 			if m == "memory" && s.txns > *memMax {
 				continue
@@ -115,7 +119,9 @@ func main() {
 			rows = append(rows, r)
 		}
 	}
-	printTable(rows)
+	if !*generate {
+		printTable(rows)
+	}
 }
 
 func names() string {
