@@ -71,7 +71,8 @@ func newRunFlags() *runFlags {
 	fs.StringVar(&t.Hosts, "hosts", "", "--deploy ssh: the hosts file (YAML; see docs/beyond-one-machine.md)")
 	fs.StringVar(&t.Workload, "workload", "kv", "workload: "+strings.Join(registry.Workloads(), ", "))
 	fs.StringVar(&f.nemesis, "nemesis", "feedback", "fault packages, comma separated, or all / aimed / feedback / none: "+strings.Join(registry.NemesisNames(), ", ")+"; aimed: "+strings.Join(nemesis.Aimed(), ", ")+"; by name only: "+strings.Join(nemesis.Targeted(), ", "))
-	durationVar(fs, &t.NemesisInterval, "nemesis-interval", harness.DefaultNemesisInterval, "time between a fault's start and heal, and between faults")
+	durationVar(fs, &t.NemesisInterval, "nemesis-interval", 0, "time between a fault's start and heal, and between faults (default: 2.5 timescales, at least 5s)")
+	durationVar(fs, &t.Timescale, "timescale", 0, "the system's failure-detection and election timescale, which every timed fault scales by (default: what the system declares, else 1s)")
 	fs.IntVar(&t.Nodes, "nodes", harness.DefaultNodes, "cluster size")
 	fs.IntVar(&t.Concurrency, "concurrency", harness.DefaultConcurrency, "client workers, each with one op outstanding; worker w talks to node w mod nodes")
 	fs.Float64Var(&t.Rate, "rate", 0, "total ops/s across workers (0 = as fast as the system answers)")
@@ -99,9 +100,14 @@ func newRunFlags() *runFlags {
 	return f
 }
 
+// durationVar is a positive duration flag; def 0 means its default is
+// derived, as help says.
 func durationVar(fs *flag.FlagSet, d *harness.Duration, name string, def time.Duration, help string) {
 	*d = harness.Duration(def)
-	fs.Func(name, fmt.Sprintf("%s (default %s)", help, def), func(s string) error {
+	if def > 0 {
+		help = fmt.Sprintf("%s (default %s)", help, def)
+	}
+	fs.Func(name, help, func(s string) error {
 		v, err := time.ParseDuration(s)
 		if err != nil {
 			return fmt.Errorf("want a duration like 20s: %w", err)
@@ -183,6 +189,7 @@ func overlay(base, flags harness.Test, set map[string]bool) harness.Test {
 		"hosts":             func() { t.Hosts = flags.Hosts },
 		"workload":          func() { t.Workload = flags.Workload },
 		"nemesis-interval":  func() { t.NemesisInterval = flags.NemesisInterval },
+		"timescale":         func() { t.Timescale = flags.Timescale },
 		"nodes":             func() { t.Nodes = flags.Nodes },
 		"concurrency":       func() { t.Concurrency = flags.Concurrency },
 		"rate":              func() { t.Rate = flags.Rate },

@@ -68,6 +68,9 @@ type File struct {
 	// OpTimeout bounds one request (default 2s; the harness's --op-timeout
 	// bounds each op as well).
 	OpTimeout time.Duration `yaml:"op_timeout"`
+	// Timescale: how long the nodes go without a leader before they elect
+	// another (harness.Timescaler); timed faults scale by it.
+	Timescale time.Duration `yaml:"timescale"`
 }
 
 var placeholder = regexp.MustCompile(`\{([^{}]*)\}`)
@@ -115,6 +118,9 @@ func (f *File) check() error {
 				errs = append(errs, fmt.Errorf("unknown placeholder {%s} in %q (known: {%s})", m[1], arg, strings.Join(known, "}, {")))
 			}
 		}
+	}
+	if f.Timescale < 0 {
+		errs = append(errs, fmt.Errorf("timescale: %s must be positive (an election timeout such as 5s)", f.Timescale))
 	}
 	if f.Health != "" && !strings.HasPrefix(f.Health, "/") {
 		errs = append(errs, fmt.Errorf("health: %q must be an HTTP path starting with /", f.Health))
