@@ -14,7 +14,7 @@ import (
 func cmdBugs(ctx context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("bugs", flag.ContinueOnError)
 	sys := fs.String("system", "", "only this system ("+strings.Join(registry.SystemNames(), ", ")+")")
-	fs.Usage = usageFunc(fs, "[--system S]", "Lists the injectable bugs (--bug NAME) with the workload and faults expected to expose each.")
+	fs.Usage = usageFunc(e, fs, "[--system S]", "Lists the injectable bugs (--bug NAME) with the workload and faults expected to expose each.")
 	if code, stop := parseFlags(e, fs, args); stop {
 		return code
 	}

@@ -61,7 +61,7 @@ func (f *optionValue) Set(s string) error {
 
 func (f *optionValue) IsBoolFlag() bool { return f.o.Kind == registry.Bool }
 
-func newRunFlags() *runFlags {
+func newRunFlags(e *env) *runFlags {
 	f := &runFlags{fs: flag.NewFlagSet("run", flag.ContinueOnError), opts: map[string]*optionValue{}}
 	fs := f.fs
 	t := &f.t
@@ -96,7 +96,7 @@ func newRunFlags() *runFlags {
 		}
 		fs.Var(v, o.Name, help)
 	}
-	fs.Usage = usageFunc(fs, "[flags]", "Runs a test: starts a cluster, drives the workload while the nemesis injects faults,\nheals, reads every key again, tears down, checks the history and writes the results.")
+	fs.Usage = usageFunc(e, fs, "[flags]", "Runs a test: starts a cluster, drives the workload while the nemesis injects faults,\nheals, reads every key again, tears down, checks the history and writes the results.")
 	return f
 }
 
@@ -229,7 +229,7 @@ func loadTest(dir string) (harness.Test, error) {
 }
 
 func cmdRun(ctx context.Context, e *env, args []string) int {
-	f := newRunFlags()
+	f := newRunFlags(e)
 	if code, stop := parseFlags(e, f.fs, args); stop {
 		return code
 	}
@@ -262,7 +262,7 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 			case 2:
 				pl.println("still tearing down; one more Ctrl-C abandons it and may leave nodes running")
 			default:
-				fmt.Fprintln(e.stderr, "gauntlet: abandoned teardown")
+				fmt.Fprintf(e.stderr, "%s: abandoned teardown\n", e.prog())
 				os.Exit(harness.ExitInterrupted)
 			}
 		}
@@ -272,8 +272,8 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 	if _, err := registry.Parts(t, registry.RunOptions{}); err != nil {
 		return runConfigError(e, f, err)
 	}
-	fmt.Fprintf(e.stdout, "gauntlet: %s: %s on %s, %d nodes, workload %s, nemesis %s, %s, seed %d\n",
-		t.Name, t.System, t.Deploy, t.Nodes, t.Workload, t.NemesisName(), t.TimeLimit.D(), t.Seed)
+	fmt.Fprintf(e.stdout, "%s: %s: %s on %s, %d nodes, workload %s, nemesis %s, %s, seed %d\n",
+		e.prog(), t.Name, t.System, t.Deploy, t.Nodes, t.Workload, t.NemesisName(), t.TimeLimit.D(), t.Seed)
 	res, err := registry.Run(ctx, t, registry.RunOptions{Logger: log, Progress: pl.update,
 		Command: func(t harness.Test, _ string) string { return t.CommandLineOf(e.prog()) }})
 	pl.done()
@@ -282,7 +282,7 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 		return runConfigError(e, f, err)
 	}
 	if res == nil {
-		fmt.Fprintf(e.stderr, "gauntlet run: %v\n", err)
+		fmt.Fprintf(e.stderr, "%s run: %v\n", e.prog(), err)
 		return harness.ExitRunFail
 	}
 	printResults(e, res)
