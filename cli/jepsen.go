@@ -80,7 +80,7 @@ func checkJepsen(ctx context.Context, e *env, file, format string, jf jepsenFlag
 	defer in.Close()
 	h, err := jepsen.Decode(in, file, f, model)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "gauntlet check: %v\n", err)
+		fmt.Fprintf(e.stderr, "%s check: %v\n", e.prog(), err)
 		return harness.ExitUsage
 	}
 	if timeout <= 0 {
@@ -90,27 +90,27 @@ func checkJepsen(ctx context.Context, e *env, file, format string, jf jepsenFlag
 	name := "imported-" + strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
 	dir := filepath.Join(out, name, time.Now().UTC().Format("20060102T150405Z"))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		fmt.Fprintf(e.stderr, "gauntlet check: %v\n", err)
+		fmt.Fprintf(e.stderr, "%s check: %v\n", e.prog(), err)
 		return harness.ExitRunFail
 	}
 	t := harness.Test{Name: name, System: "imported", Deploy: "none", Workload: importedPrefix + string(model),
 		CheckTimeout: harness.Duration(timeout), Options: importOptions(file, opts)}
 	if err := harness.WriteJSON(filepath.Join(dir, harness.ConfigFile), t); err != nil {
-		fmt.Fprintf(e.stderr, "gauntlet check: %v\n", err)
+		fmt.Fprintf(e.stderr, "%s check: %v\n", e.prog(), err)
 		return harness.ExitRunFail
 	}
 	if err := writeHistory(filepath.Join(dir, harness.HistoryFile), h); err != nil {
-		fmt.Fprintf(e.stderr, "gauntlet check: %v\n", err)
+		fmt.Fprintf(e.stderr, "%s check: %v\n", e.prog(), err)
 		return harness.ExitRunFail
 	}
 	res := judgeImported(ctx, t, h, dir, opts)
 	res.Command = importCommand(file, opts)
 	if err := harness.WriteJSON(filepath.Join(dir, harness.ResultsFile), res); err != nil {
-		fmt.Fprintf(e.stderr, "gauntlet check: %v\n", err)
+		fmt.Fprintf(e.stderr, "%s check: %v\n", e.prog(), err)
 		return harness.ExitRunFail
 	}
 	if err := report.Write(ctx, dir); err != nil {
-		fmt.Fprintf(e.stderr, "gauntlet check: report: %v\n", err)
+		fmt.Fprintf(e.stderr, "%s check: report: %v\n", e.prog(), err)
 	} else {
 		_ = report.WriteIndex(out)
 	}
@@ -215,7 +215,7 @@ func recheckImported(ctx context.Context, e *env, dir string, timeout time.Durat
 	}
 	h, err := harness.ReadHistory(filepath.Join(dir, harness.HistoryFile))
 	if err != nil {
-		fmt.Fprintf(e.stderr, "gauntlet check: %v\n", err)
+		fmt.Fprintf(e.stderr, "%s check: %v\n", e.prog(), err)
 		return harness.ExitUsage, true
 	}
 	if opts.Timeout <= 0 {
@@ -223,7 +223,7 @@ func recheckImported(ctx context.Context, e *env, dir string, timeout time.Durat
 	}
 	scratch, err := os.MkdirTemp("", "gauntlet-check-")
 	if err != nil {
-		fmt.Fprintf(e.stderr, "gauntlet check: %v\n", err)
+		fmt.Fprintf(e.stderr, "%s check: %v\n", e.prog(), err)
 		return harness.ExitRunFail, true
 	}
 	defer os.RemoveAll(scratch)
@@ -237,7 +237,7 @@ func recheckImported(ctx context.Context, e *env, dir string, timeout time.Durat
 func cmdExport(ctx context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	format := fs.String("format", "jepsen", "output format: jepsen (history.edn, one op map per line)")
-	fs.Usage = usageFunc(fs, "[--format jepsen] DIR", "Writes a stored run's history in another harness's format on stdout,\ne.g. gauntlet export --format jepsen results/latest > history.edn for Knossos or Elle.")
+	fs.Usage = usageFunc(e, fs, "[--format jepsen] DIR", "Writes a stored run's history in another harness's format on stdout,\ne.g. gauntlet export --format jepsen results/latest > history.edn for Knossos or Elle.")
 	if code, stop := parseFlags(e, fs, args); stop {
 		return code
 	}
@@ -251,13 +251,13 @@ func cmdExport(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		var se *harness.SyntaxError
 		if errors.As(err, &se) {
-			fmt.Fprintf(e.stderr, "gauntlet export: %v\n", se)
+			fmt.Fprintf(e.stderr, "%s export: %v\n", e.prog(), se)
 			return harness.ExitUsage
 		}
 		return badArgs(e, "export", "%s is not a run directory: %v", fs.Arg(0), err)
 	}
 	if err := jepsen.Encode(e.stdout, h); err != nil {
-		fmt.Fprintf(e.stderr, "gauntlet export: %v\n", err)
+		fmt.Fprintf(e.stderr, "%s export: %v\n", e.prog(), err)
 		return harness.ExitRunFail
 	}
 	return 0
