@@ -83,7 +83,7 @@ func interruptible(ctx context.Context, e *env) (context.Context, func()) {
 
 func summaryExit(ctx context.Context, sum *campaign.Summary, err error, e *env, what string) int {
 	if err != nil {
-		fmt.Fprintf(e.stderr, "gauntlet %s: %v\n", what, err)
+		fmt.Fprintf(e.stderr, "%s %s: %v\n", e.prog(), what, err)
 	}
 	switch {
 	case sum == nil:
@@ -105,8 +105,8 @@ func cmdCampaign(ctx context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("campaign", flag.ContinueOnError)
 	var cf campaignFlags
 	cf.register(fs)
-	shardFlag := fs.String("shard", "", "I/N: run only the I-th of N deterministic shares of the matrix (one per machine; join them with `gauntlet campaign merge`)")
-	fs.Usage = usageFunc(fs, "[flags] FILE\n       gauntlet campaign merge [--dir OUT] [--junit FILE] DIR...", "Runs a matrix of tests described by a campaign file (campaigns/*.yaml) and writes\nsummary.json, summary.html (and JUnit XML) in the campaign folder. Exit 0 when every\ncorrect cell is valid and every bug cell caught. merge joins the folders of --shard runs.")
+	shardFlag := fs.String("shard", "", "I/N: run only the I-th of N deterministic shares of the matrix (one per machine; join them with: gauntlet campaign merge)")
+	fs.Usage = usageFunc(e, fs, "[flags] FILE\n       gauntlet campaign merge [--dir OUT] [--junit FILE] DIR...", "Runs a matrix of tests described by a campaign file (campaigns/*.yaml) and writes\nsummary.json, summary.html (and JUnit XML) in the campaign folder. Exit 0 when every\ncorrect cell is valid and every bug cell caught. merge joins the folders of --shard runs.")
 	if code, stop := parseFlags(e, fs, args); stop {
 		return code
 	}
@@ -156,7 +156,7 @@ func cmdCampaignMerge(e *env, args []string) int {
 	dir := fs.String("dir", "", "folder of the merged summary (default <out>/campaigns/<name>/merged-<time>)")
 	out := fs.String("out", harness.DefaultOut, "results folder")
 	junit := fs.String("junit", "", "also write a JUnit XML file here")
-	fs.Usage = usageFunc(fs, "[flags] DIR...", "Joins the folders of a campaign's shards (gauntlet campaign --shard I/N) into one\nsummary.json, summary.html and JUnit file, and names the runs no shard finished.\nThe merged folder resumes like any campaign folder: --dir OUT FILE runs what is missing.")
+	fs.Usage = usageFunc(e, fs, "[flags] DIR...", "Joins the folders of a campaign's shards (gauntlet campaign --shard I/N) into one\nsummary.json, summary.html and JUnit file, and names the runs no shard finished.\nThe merged folder resumes like any campaign folder: --dir OUT FILE runs what is missing.")
 	if code, stop := parseFlags(e, fs, args); stop {
 		return code
 	}
@@ -206,18 +206,19 @@ func cmdBench(ctx context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("bench detect", flag.ContinueOnError)
 	var cf campaignFlags
 	cf.register(fs)
-	seeds := fs.Int("seeds", 10, "seeds per bug and per correct-store cell")
+	seeds := fs.Int("seeds", campaign.DefaultDetectSeeds, "seeds per bug and per correct-store cell")
 	catch := fs.Int("catch", 2, "stop a bug once caught this many times; 0 = run every seed (catch rates)")
-	schedules := fs.String("schedules", campaign.ScheduleRandom, "fault schedules to compare over the same seeds: "+strings.Join(campaign.Schedules(), ", "))
+	schedules := fs.String("schedules", campaign.ScheduleDefault, "fault schedules to compare over the same seeds: "+strings.Join(campaign.Schedules(), ", ")+" (random: each bug's catalog packages)")
 	bugs := fs.String("bugs", "all", "bugs to benchmark, comma separated (\"none\": only the correct store)")
-	controls := fs.Bool("controls", true, "also run the correct store under every schedule")
-	stopEarly := fs.Bool("stop-on-violation", false, "end each run's main phase at its first proven violation (faster; time to violation unchanged)")
+	controls := fs.Bool("controls", true, "also run the correct store under every schedule, with every workload of its catalog")
+	stopEarly := fs.Bool("stop-on-violation", true, "end each run's main phase at its first proven violation (time to violation unchanged; =false runs every main phase to its time limit)")
 	simSeeds := fs.Int("sim-seeds", 300, "seeds the deterministic simulation may try per simulation-reach bug")
+	simBlackBox := fs.Bool("sim-black-box", false, "also run the simulation-reach bugs black-box (the simulation judges them either way)")
 	systems := fs.String("systems", "raft,quorum", "systems whose catalogs are benchmarked")
 	timeLimit := fs.Duration("time-limit", 20*time.Second, "time limit of each run")
 	nodes := fs.Int("nodes", 5, "cluster size")
 	deploy := fs.String("deploy", "local", "deployment")
-	fs.Usage = usageFunc(fs, "[flags]", "The detection benchmark: every catalog bug with the workload and faults its entry\nnames, and the correct store under every nemesis package, for the same seeds.\nExit 1 if a bug is never caught or the correct store is ever judged invalid.")
+	fs.Usage = usageFunc(e, fs, "[flags]", "The detection benchmark: every catalog bug with its entry's workload under the default\nfault schedule of gauntlet run (or each of --schedules), and the correct store under the\nsame schedules with every workload of its catalog, for the same seeds. Bugs only the\ndeterministic simulation reaches are judged by it. Exit 1 if a bug is never caught or\nthe correct store is ever judged invalid.")
 	if code, stop := parseFlags(e, fs, args[1:]); stop {
 		return code
 	}
@@ -260,7 +261,7 @@ func cmdBench(ctx context.Context, e *env, args []string) int {
 	defer stop()
 	t0 := time.Now()
 	sum, sims, err := campaign.Detect(ctx, campaign.DetectOptions{Systems: ds, Seeds: *seeds, BaseSeed: 1, CatchEnough: *catch,
-		AllSeeds: *catch == 0, Schedules: scheds, NoControls: !*controls, SimSeeds: *simSeeds, Options: o, Spec: spec})
+		AllSeeds: *catch == 0, Schedules: scheds, NoControls: !*controls, SimBlackBox: *simBlackBox, SimSeeds: *simSeeds, Options: o, Spec: spec})
 	if sum != nil {
 		var table bytes.Buffer
 		_ = campaign.WriteDetectTable(&table, sum, sims)
@@ -270,7 +271,7 @@ func cmdBench(ctx context.Context, e *env, args []string) int {
 		e.stdout.Write(table.Bytes())
 		path := filepath.Join(o.Dir, "table.txt")
 		if werr := os.WriteFile(path, table.Bytes(), 0o644); werr != nil {
-			fmt.Fprintf(e.stderr, "gauntlet bench detect: %v\n", werr)
+			fmt.Fprintf(e.stderr, "%s bench detect: %v\n", e.prog(), werr)
 		}
 		fmt.Fprintf(e.stdout, "table: %s\nsummary: %s\n", path, filepath.Join(o.Dir, "summary.html"))
 	}
@@ -297,7 +298,7 @@ func cmdShrink(ctx context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("shrink", flag.ContinueOnError)
 	tries := fs.Int("max-tries", 12, "candidate runs at most")
 	out := fs.String("out", "", "where the candidate runs go (default DIR/shrink)")
-	fs.Usage = usageFunc(fs, "[flags] DIR", "Looks for a smaller configuration of an invalid run that still fails with the same seed\n(fewer fault packages, a shorter time limit, fewer clients) and prints the command.")
+	fs.Usage = usageFunc(e, fs, "[flags] DIR", "Looks for a smaller configuration of an invalid run that still fails with the same seed\n(fewer fault packages, a shorter time limit, fewer clients) and prints the command.")
 	if code, stop := parseFlags(e, fs, args); stop {
 		return code
 	}
@@ -335,7 +336,7 @@ func cmdShrink(ctx context.Context, e *env, args []string) int {
 		Logf: func(f string, args ...any) { fmt.Fprintf(e.stdout, f+"\n", args...) },
 	})
 	if err != nil && !errors.Is(err, context.Canceled) {
-		fmt.Fprintf(e.stderr, "gauntlet shrink: %v\n", err)
+		fmt.Fprintf(e.stderr, "%s shrink: %v\n", e.prog(), err)
 	}
 	if ctx.Err() != nil {
 		return harness.ExitInterrupted
@@ -347,7 +348,7 @@ func cmdShrink(ctx context.Context, e *env, args []string) int {
 		}
 	}
 	if ran == 0 {
-		fmt.Fprintf(e.stderr, "gauntlet shrink: could not shrink %s: none of %d candidates could be run\n", dir, len(tried))
+		fmt.Fprintf(e.stderr, "%s shrink: could not shrink %s: none of %d candidates could be run\n", e.prog(), dir, len(tried))
 		return harness.ExitRunFail
 	}
 	if best.Name == res.Test.Name && best.CommandLine() == res.Test.CommandLine() {

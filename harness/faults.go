@@ -24,9 +24,15 @@ func (r *run) nemesis(ctx, mctx context.Context) {
 	defer r.writeSchedule()
 	rng := rand.New(rand.NewSource(seedFor(r.t.Seed, streamNemesis)))
 	obs := newObserver(r)
+	for _, n := range r.p.Nemeses {
+		if ts, ok := n.(Timescaled); ok {
+			ts.SetTimescale(r.t.Timescale.D())
+		}
+	}
 	quiet := r.t.NemesisInterval.D()
 	if _, ok := r.p.Nemeses[0].(Paced); ok {
-		quiet = pacedWarmup // aimed schedules start soon: 20 s should hold many faults
+		// Aimed schedules start soon: 20 s should hold many faults.
+		quiet = max(pacedWarmup, r.t.Timescale.D())
 	}
 	sleep := func(d time.Duration) bool {
 		tm := time.NewTimer(d)
@@ -57,7 +63,7 @@ func (r *run) nemesis(ctx, mctx context.Context) {
 func (r *run) startFault(ctx context.Context, n Nemesis, rng *rand.Rand) {
 	ctx, cancel := context.WithTimeout(ctx, nemesisLimit)
 	defer cancel()
-	inv := r.hw.Record(Op{Process: NemesisProcess, Type: Invoke, F: "start-" + n.Name()})
+	inv := r.hw.Record(Op{Process: NemesisProcess, Type: Invoke, F: "start-" + n.Name(), Fault: &FaultMark{Package: n.Name()}})
 	ev, err := n.Start(ctx, r.faultCluster(), rng)
 	done := r.faultOp(inv, ev, err)
 	if done.Type == OK {
@@ -77,7 +83,7 @@ func (r *run) startFault(ctx context.Context, n Nemesis, rng *rand.Rand) {
 func (r *run) healFault(ctx context.Context, n Nemesis) {
 	ctx, cancel := context.WithTimeout(ctx, nemesisLimit)
 	defer cancel()
-	inv := r.hw.Record(Op{Process: NemesisProcess, Type: Invoke, F: "stop-" + n.Name()})
+	inv := r.hw.Record(Op{Process: NemesisProcess, Type: Invoke, F: "stop-" + n.Name(), Fault: &FaultMark{Package: n.Name(), Stop: true}})
 	ev, err := n.Heal(ctx, r.faultCluster())
 	r.faultOp(inv, ev, err)
 	if err != nil {

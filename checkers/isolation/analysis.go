@@ -28,7 +28,8 @@ type analysis struct {
 
 	g         *graph
 	budget    int64
-	uncertain int // the weakest model a cut search left undecided
+	unlimited bool // the search under way is linear: no budget
+	uncertain int  // the weakest model a cut search left undecided
 
 	// bfs scratch
 	prev, dist []int32
@@ -150,11 +151,8 @@ type Stats struct {
 
 // Result finishes the stream and judges it.
 func (s *Stream) Result(ctx context.Context) harness.Result {
-	if s.o.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.o.Timeout)
-		defer cancel()
-	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	res := harness.Result{Checker: "isolation", Validity: harness.Unknown}
 	if _, err := ParseModel(string(s.o.Model)); err != nil {
 		res.Summary = err.Error()
@@ -262,12 +260,15 @@ func (a *analysis) summary(v harness.Validity, want string, certain, uncertain i
 	case certain < lvNone:
 		fmt.Fprintf(&b, "; rules out %s and every stronger model", ladder[certain])
 	}
-	if m := min(certain, uncertain); m > 0 {
-		fmt.Fprintf(&b, "; may satisfy %s", strings.Join(ladder[:min(m, len(ladder))], ", "))
+	switch m := min(certain, uncertain); {
+	case m >= len(ladder):
+		fmt.Fprintf(&b, "; may satisfy every model up to %s", ladder[len(ladder)-1])
+	case m > 0:
+		fmt.Fprintf(&b, "; may satisfy %s", strings.Join(ladder[:m], ", "))
 	}
 	switch v {
 	case harness.Valid:
-		fmt.Fprintf(&b, "; consistent with %s, as promised", want)
+		fmt.Fprintf(&b, "; %s, as promised", want)
 	case harness.Invalid:
 		fmt.Fprintf(&b, "; %s was promised", want)
 	default:

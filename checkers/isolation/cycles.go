@@ -16,8 +16,9 @@ var errBudget = errors.New("search budget spent")
 
 // searchBudget bounds the edges the searches for G-single and
 // G-nonadjacent visit (quadratic in a large component); past it they are
-// incomplete and the models they decide are unknown, never satisfied.
-const searchBudget = 200_000_000
+// incomplete and the models they decide are unknown, never satisfied. A
+// variable for tests.
+var searchBudget int64 = 200_000_000
 
 // maxCycleTxns bounds the transactions listed in one anomaly.
 const maxCycleTxns = 16
@@ -135,7 +136,10 @@ func (a *analysis) plain(sb *sub, mask uint8, comps func(uint8) ([]int32, error)
 		}
 		c = id[u]
 		tried++
+		// Linear in the component: not counted against the budget.
+		a.unlimited = true
 		walk, err := a.bfs(sb.g, sb.real, u, func(v int32) bool { return id[v] == c }, mask, nil, func(v int32, _ uint8) bool { return v == u }, true)
+		a.unlimited = false
 		if err != nil {
 			return nil, err
 		}
@@ -180,6 +184,32 @@ func rwTargets(sb *sub, u int32, out []rwTarget) []rwTarget {
 
 type rwTarget struct{ to, via int32 }
 
+// eachRW calls f with each transaction u of a component (comp: component
+// ids) that has rw edges inside its component, and their targets; a walk f
+// returns ends the loop.
+func eachRW(sb *sub, comp []int32, f func(u int32, ts []rwTarget) ([]int32, error)) ([]int32, error) {
+	var targets, inside []rwTarget
+	for u := int32(0); u < int32(sb.g.n); u++ {
+		if !sb.real[u] || comp[u] < 0 {
+			continue
+		}
+		targets = rwTargets(sb, u, targets[:0])
+		inside = inside[:0]
+		for _, t := range targets {
+			if comp[t.to] == comp[u] {
+				inside = append(inside, t)
+			}
+		}
+		if len(inside) == 0 {
+			continue
+		}
+		if walk, err := f(u, inside); walk != nil || err != nil {
+			return walk, err
+		}
+	}
+	return nil, nil
+}
+
 // oneRW finds a cycle of one rw edge u → s and a path back from s to u
 // over the mask's other kinds (G-single and its variants).
 func (a *analysis) oneRW(sb *sub, base uint8, comps func(uint8) ([]int32, error)) ([]int32, error) {
@@ -191,60 +221,46 @@ func (a *analysis) oneRW(sb *sub, base uint8, comps func(uint8) ([]int32, error)
 	if err != nil {
 		return nil, err
 	}
-	var targets []rwTarget
 	// First, rw edges inside a component of the other kinds: a path back
 	// certainly exists.
-	for u := int32(0); u < int32(sb.g.n); u++ {
-		if !sb.real[u] || all[u] < 0 {
-			continue
-		}
-		targets = rwTargets(sb, u, targets[:0])
-		for _, t := range targets {
-			if inner[u] >= 0 && inner[t.to] == inner[u] {
-				c := inner[u]
+	walk, err := eachRW(sb, all, func(u int32, ts []rwTarget) ([]int32, error) {
+		for _, t := range ts {
+			if c := inner[u]; c >= 0 && inner[t.to] == c {
 				back, err := a.bfs(sb.g, sb.real, t.to, func(v int32) bool { return inner[v] == c }, base, nil, func(v int32, _ uint8) bool { return v == u }, false)
-				if err != nil {
-					return nil, err
-				}
-				if back != nil {
-					return joinRW(u, t, back), nil
+				if back != nil || err != nil {
+					return joinRW(u, t, back), err
 				}
 			}
 		}
+		return nil, nil
+	})
+	if walk != nil || err != nil {
+		return walk, err
 	}
 	// Otherwise search back from each rw edge's tail for one of its heads.
-	for u := int32(0); u < int32(sb.g.n); u++ {
-		if !sb.real[u] || all[u] < 0 {
-			continue
-		}
-		targets = rwTargets(sb, u, targets[:0])
-		var heads []int32
-		for _, t := range targets {
-			if all[t.to] == all[u] {
-				heads = append(heads, t.to)
-			}
-		}
-		if len(heads) == 0 {
-			continue
-		}
+	return eachRW(sb, all, func(u int32, ts []rwTarget) ([]int32, error) {
 		c := all[u]
-		path, err := a.bfs(sb.rev, sb.real, u, func(v int32) bool { return all[v] == c }, base, nil, func(v int32, _ uint8) bool { return slices.Contains(heads, v) }, false)
-		if err != nil {
-			return nil, err
+		isHead := func(v int32, _ uint8) bool {
+			for _, t := range ts {
+				if t.to == v {
+					return true
+				}
+			}
+			return false
 		}
-		if path == nil {
-			continue
+		path, err := a.bfs(sb.rev, sb.real, u, func(v int32) bool { return all[v] == c }, base, nil, isHead, false)
+		if path == nil || err != nil {
+			return nil, err
 		}
 		// path runs u ← … ← s in the reverse graph: s → … → u forward.
 		slices.Reverse(path)
-		s := path[0]
-		for _, t := range targets {
-			if t.to == s {
+		for _, t := range ts {
+			if t.to == path[0] {
 				return joinRW(u, t, path), nil
 			}
 		}
-	}
-	return nil, nil
+		return nil, nil
+	})
 }
 
 // joinRW closes u → (fan) → s with the path s → … → u.
@@ -264,37 +280,26 @@ func (a *analysis) nonAdjacent(sb *sub, mask uint8, comps func(uint8) ([]int32, 
 	if err != nil {
 		return nil, err
 	}
-	var targets []rwTarget
-	for u := int32(0); u < int32(sb.g.n); u++ {
-		if !sb.real[u] || all[u] < 0 {
-			continue
+	// State 1: the last edge was rw.
+	step := func(st, k uint8) (uint8, bool) {
+		switch {
+		case k&kPass != 0:
+			return st, true
+		case k&kRW != 0:
+			return 1, st == 0
 		}
-		targets = rwTargets(sb, u, targets[:0])
-		for _, t := range targets {
-			if all[t.to] != all[u] {
-				continue
-			}
-			c := all[u]
-			// State 1: the last edge was rw.
-			step := func(st, k uint8) (uint8, bool) {
-				switch {
-				case k&kPass != 0:
-					return st, true
-				case k&kRW != 0:
-					return 1, st == 0
-				}
-				return 0, true
-			}
-			back, err := a.bfs(sb.g, sb.real, t.to, func(v int32) bool { return all[v] == c }, mask, step, func(v int32, st uint8) bool { return v == u && st == 0 }, false)
-			if err != nil {
-				return nil, err
-			}
-			if back != nil {
-				return joinRW(u, t, back), nil
-			}
-		}
+		return 0, true
 	}
-	return nil, nil
+	return eachRW(sb, all, func(u int32, ts []rwTarget) ([]int32, error) {
+		c := all[u]
+		for _, t := range ts {
+			back, err := a.bfs(sb.g, sb.real, t.to, func(v int32) bool { return all[v] == c }, mask, step, func(v int32, st uint8) bool { return v == u && st == 0 }, false)
+			if back != nil || err != nil {
+				return joinRW(u, t, back), err
+			}
+		}
+		return nil, nil
+	})
 }
 
 // bfs finds a shortest path from src to a node where done holds, over
@@ -343,7 +348,7 @@ func (a *analysis) bfs(g *graph, real []bool, src int32, in func(int32) bool, ma
 		}
 		d := a.dist[x] + cost
 		for e := g.off[v]; e < g.off[v+1]; e++ {
-			if a.budget--; a.budget < 0 {
+			if a.budget--; a.budget < 0 && !a.unlimited {
 				return nil, errBudget
 			}
 			k := g.kind[e]

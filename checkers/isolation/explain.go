@@ -206,7 +206,7 @@ func (a *analysis) justifyList(h *hop, x, y int32) {
 			if m.key != b.key {
 				continue
 			}
-			k := in.keys[m.key]
+			k := a.keyText(m.key)
 			switch {
 			case m.n == mAppend:
 				ea := s.writes.get(pack(m.key, m.val))
@@ -240,7 +240,7 @@ func (a *analysis) justifyList(h *hop, x, y int32) {
 		}
 		if e := s.writes.get(pack(m.key, m.val)); e != nil && e.writer == x {
 			h.add(kWR, false, fmt.Sprintf("\x02 read %s = %s, whose last element \x01 appended",
-				in.keys[m.key], a.readText(s.txns[y].mop0+int32(i))))
+				a.keyText(m.key), a.readText(s.txns[y].mop0+int32(i))))
 		}
 	}
 }
@@ -264,7 +264,7 @@ func (a *analysis) justifyRegister(h *hop, x, y int32) {
 		if b.n != mWrite || a.extWrite(my, b.key) != b.val {
 			continue
 		}
-		k := in.keys[b.key]
+		k := a.keyText(b.key)
 		// x's final write of k, or x's read of k, precedes y's write.
 		if wx := a.extWrite(mx, b.key); wx != noValue {
 			if r, ok := extRead(my, y, b.key); ok && r == wx {
@@ -285,7 +285,7 @@ func (a *analysis) justifyRegister(h *hop, x, y int32) {
 	for _, m := range my {
 		if r, ok := extRead(my, y, m.key); ok && r != nilValue && m.n == mRegRead && r == m.val {
 			if e := s.writes.get(pack(m.key, r)); e != nil && e.writer == x && a.extWrite(mx, m.key) == r {
-				h.add(kWR, false, fmt.Sprintf("\x02 read %s = %s, which \x01 wrote", in.keys[m.key], in.text(r)))
+				h.add(kWR, false, fmt.Sprintf("\x02 read %s = %s, which \x01 wrote", a.keyText(m.key), in.text(r)))
 			}
 		}
 	}
@@ -387,32 +387,41 @@ func (a *analysis) mopsText(t int32) string {
 	return strings.Join(parts, " ")
 }
 
-// cycleText explains a cycle in words.
+// keyText names a key in a sentence: "x", or "key 3" when it is a number.
+func (a *analysis) keyText(k int32) string {
+	name := a.s.in.keys[k]
+	if _, ok := decimal(name); ok {
+		return "key " + name
+	}
+	return name
+}
+
+// cycleText explains a cycle in words: first what it is and what it rules
+// out, then its transactions, then why each precedes the next.
 func (a *analysis) cycleText(cy *cycle) string {
 	n := names{}
+	order := make([]string, 0, len(cy.txns)+1)
+	for _, t := range cy.txns {
+		order = append(order, n.of(t))
+	}
+	order = append(order, n.of(cy.txns[0]))
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s. ", cy.class, meaningOf(cy.class))
+	fmt.Fprintf(&b, "%s (%s): %s, a cycle no order of the transactions allows; %s.", cy.class, meaningOf(cy.class), strings.Join(order, " < "), forbids(cy.level))
+	if cy.level > anomalyLevel[cy.class] {
+		b.WriteString(" (An order of versions here was inferred from a read followed by a write of one key, which holds from read committed up.)")
+	}
 	var intro []string
 	for _, t := range cy.txns {
 		intro = append(intro, a.txnText(t, n))
 	}
-	b.WriteString(strings.Join(intro, "; ") + ". ")
+	b.WriteString("\n" + strings.Join(intro, "; ") + ".\n")
 	var steps []string
 	for i, h := range cy.hops {
 		x, y := cy.txns[i], cy.txns[(i+1)%len(cy.txns)]
 		why := strings.NewReplacer("\x01", n.of(x), "\x02", n.of(y)).Replace(h.why[bit(h.kind)])
 		steps = append(steps, fmt.Sprintf("%s, so %s precedes %s (%s)", why, n.of(x), n.of(y), kindName(h.kind)))
 	}
-	b.WriteString(strings.Join(steps, "; ") + ". ")
-	order := make([]string, 0, len(cy.txns)+1)
-	for _, t := range cy.txns {
-		order = append(order, n.of(t))
-	}
-	order = append(order, n.of(cy.txns[0]))
-	fmt.Fprintf(&b, "So %s: a cycle, which no order of the transactions allows; %s.", strings.Join(order, " < "), forbids(cy.level))
-	if cy.level > anomalyLevel[cy.class] {
-		b.WriteString(" (An order of versions here was inferred from a read followed by a write of one key, which holds from read committed up.)")
-	}
+	b.WriteString(strings.Join(steps, "; ") + ".")
 	return b.String()
 }
 
@@ -423,17 +432,19 @@ func (a *analysis) findingText(f *finding) string {
 	n := names{}
 	k := ""
 	if f.key >= 0 && int(f.key) < len(in.keys) {
-		k = in.keys[f.key]
+		k = a.keyText(f.key)
 	}
+	// The transactions are introduced after the sentence that names them.
+	var introduced []int32
 	intro := func(ts ...int32) string {
-		var parts []string
 		for _, t := range ts {
-			parts = append(parts, a.txnText(t, n))
+			n.of(t)
 		}
-		return strings.Join(parts, "; ") + ". "
+		introduced = append(introduced, ts...)
+		return ""
 	}
 	read := func(mi int32) string { return k + " = " + a.readText(mi) }
-	head := fmt.Sprintf("%s: %s. ", f.class, meaningOf(f.class))
+	head := fmt.Sprintf("%s (%s): ", f.class, meaningOf(f.class))
 	var body string
 	switch f.class {
 	case "G1a":
@@ -498,7 +509,15 @@ func (a *analysis) findingText(f *finding) string {
 	default:
 		body = intro(f.txns...)
 	}
-	return head + body + "; " + forbids(anomalyLevel[f.class]) + "."
+	var parts []string
+	seen := map[int32]bool{}
+	for _, t := range introduced {
+		if !seen[t] {
+			seen[t] = true
+			parts = append(parts, a.txnText(t, n))
+		}
+	}
+	return head + body + "; " + forbids(anomalyLevel[f.class]) + ".\n" + strings.Join(parts, "; ") + "."
 }
 
 func (a *analysis) expectedText(vals []int64) string {

@@ -3,6 +3,7 @@ package isolation
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
@@ -61,13 +62,62 @@ const (
 func (m mop) isListRead() bool { return m.n >= 0 }
 func (m mop) isWrite() bool    { return m.n == mAppend || m.n == mWrite }
 
-// openInv is an invocation awaiting its completion.
+// openInv is an invocation awaiting its completion: what it attempted, in
+// compact form (reads carry nothing).
 type openInv struct {
-	op   harness.Op
-	pos  int32
-	seq  int32
-	rtIn int32
+	process harness.Process
+	index   int
+	time    int64
+	pos     int32
+	seq     int32
+	rtIn    int32
+	mops    []mop
 }
+
+// rawOp is an op as both readers (harness.Op, history.jsonl lines) hand it
+// to the stream, keys and values already interned.
+type rawOp struct {
+	index   int
+	process harness.Process
+	typ     harness.Type
+	time    int64
+	mops    []rawMop
+}
+
+// rawMop is a micro-op, interned. A list's elements are list[lo:hi] of the
+// stream's arena.
+type rawMop struct {
+	f      uint8
+	isList bool
+	key    int32
+	val    int64 // a scalar's code; nilValue for null
+	lo, hi int32
+	name   string // f's text when it is none of ours
+}
+
+const (
+	fRead uint8 = iota
+	fAppend
+	fWrite
+	fAdd
+	fOther
+)
+
+func fCode(f string) uint8 {
+	switch f {
+	case harness.MRead:
+		return fRead
+	case harness.MAppend:
+		return fAppend
+	case harness.MWrite:
+		return fWrite
+	case harness.MAdd:
+		return fAdd
+	}
+	return fOther
+}
+
+var fNames = [...]string{harness.MRead, harness.MAppend, harness.MWrite, harness.MAdd}
 
 // keyState is what ingest knows of one key (list-append).
 type keyState struct {
@@ -91,32 +141,41 @@ func (e *InputError) Error() string {
 
 // CheckMop says whether a micro-op of an op of type t belongs to the model.
 func CheckMop(model Model, t harness.Type, m harness.Mop) error {
+	isList, hasValue := m.List != nil, m.Value != nil
+	if err := checkShape(model, t, fCode(m.F), isList, hasValue); err != nil {
+		return fmt.Errorf("micro-op %s: %v", m, err)
+	}
+	return nil
+}
+
+// checkShape says what is wrong with a micro-op of f with a list or a value.
+func checkShape(model Model, t harness.Type, f uint8, isList, hasValue bool) error {
 	switch model {
 	case ListAppend:
-		switch m.F {
-		case harness.MAppend:
-			if m.Value == nil || m.List != nil {
-				return fmt.Errorf("micro-op %s: an append needs one value, e.g. [append x 4]", m)
+		switch f {
+		case fAppend:
+			if !hasValue || isList {
+				return fmt.Errorf("an append needs one value, e.g. [append x 4]")
 			}
-		case harness.MRead:
-			if m.Value != nil && t == harness.OK {
-				return fmt.Errorf("micro-op %s: a read in the list-append model returns a list, e.g. [r x [1 2]], not %s", m, *m.Value)
+		case fRead:
+			if hasValue && !isList && t == harness.OK {
+				return fmt.Errorf("a read of a list that is not a list: a read in the list-append model returns a list, e.g. [r x [1 2]]")
 			}
 		default:
-			return fmt.Errorf("micro-op %s: the list-append model has only append and r (a %s belongs to %s)", m, m.F, modelOf(m.F))
+			return fmt.Errorf("the list-append model has only append and r (%s)", modelOf(f))
 		}
 	case RWRegister:
-		switch m.F {
-		case harness.MWrite:
-			if m.Value == nil || m.List != nil {
-				return fmt.Errorf("micro-op %s: a write needs one value, e.g. [w x 4]", m)
+		switch f {
+		case fWrite:
+			if !hasValue || isList {
+				return fmt.Errorf("a write needs one value, e.g. [w x 4]")
 			}
-		case harness.MRead:
-			if m.List != nil && t == harness.OK {
-				return fmt.Errorf("micro-op %s: a read in the rw-register model returns one value or nil, e.g. [r x 4], not a list", m)
+		case fRead:
+			if isList && t == harness.OK {
+				return fmt.Errorf("a read in the rw-register model returns one value or nil, e.g. [r x 4], not a list")
 			}
 		default:
-			return fmt.Errorf("micro-op %s: the rw-register model has only w and r (a %s belongs to %s)", m, m.F, modelOf(m.F))
+			return fmt.Errorf("the rw-register model has only w and r (%s)", modelOf(f))
 		}
 	default:
 		return fmt.Errorf("unknown model %q: want %s or %s", model, ListAppend, RWRegister)
@@ -124,16 +183,17 @@ func CheckMop(model Model, t harness.Type, m harness.Mop) error {
 	return nil
 }
 
-func modelOf(f string) string {
+// modelOf says where a micro-op belongs.
+func modelOf(f uint8) string {
 	switch f {
-	case harness.MAppend:
-		return "the list-append model"
-	case harness.MWrite:
-		return "the rw-register model"
-	case harness.MAdd:
-		return "the bank workload's checker"
+	case fAppend:
+		return "an append belongs to the list-append model"
+	case fWrite:
+		return "a w belongs to the rw-register model"
+	case fAdd:
+		return "an add belongs to the bank workload's checker"
 	}
-	return "no model of this checker"
+	return "no model of this checker has it"
 }
 
 // Add takes the next op of the history (ops in history order). It returns
@@ -152,93 +212,196 @@ func (s *Stream) add(op harness.Op, pos int32) error {
 		s.nonTxn++
 		return nil
 	}
+	if err := s.rawFrom(op); err != nil {
+		s.err = err
+		return err
+	}
+	return s.addRaw(&s.raw, pos)
+}
+
+// rawFrom fills s.raw from a transaction op.
+func (s *Stream) rawFrom(op harness.Op) error {
+	r := &s.raw
+	r.index, r.process, r.typ, r.time = op.Index, op.Process, op.Type, op.Time
+	r.mops = r.mops[:0]
+	s.arena = s.arena[:0]
+	for _, m := range op.Txn {
+		k, err := s.key(m.Key)
+		if err != nil {
+			return err
+		}
+		rm := rawMop{f: fCode(m.F), key: k, val: nilValue}
+		if rm.f == fOther {
+			rm.name = m.F
+		}
+		switch {
+		case m.List != nil:
+			rm.isList = true
+			rm.lo = int32(len(s.arena))
+			for _, e := range m.List {
+				s.arena = append(s.arena, s.in.value(e))
+			}
+			rm.hi = int32(len(s.arena))
+		case m.Value != nil:
+			rm.val = s.in.value(*m.Value)
+		}
+		r.mops = append(r.mops, rm)
+	}
+	return nil
+}
+
+// addRaw takes the next transaction op.
+func (s *Stream) addRaw(op *rawOp, pos int32) error {
+	if s.err != nil {
+		return s.err
+	}
 	s.ops++
 	s.seq++
-	if op.Type == harness.Invoke {
+	if op.typ == harness.Invoke {
+		if err := s.checkMops(op, op.typ); err != nil {
+			return err
+		}
 		s.closeBarrier()
-		s.open[op.Process] = openInv{op: op, pos: pos, seq: s.seq, rtIn: int32(len(s.barrierEnd)) - 1}
+		o := s.open[op.process]
+		if o == nil {
+			o = &openInv{}
+			s.open[op.process] = o
+		}
+		*o = openInv{process: op.process, index: op.index, time: op.time, pos: pos, seq: s.seq, rtIn: int32(len(s.barrierEnd)) - 1, mops: o.mops[:0]}
+		for _, m := range op.mops {
+			cm := mop{key: m.key, val: m.val, n: mUnknown}
+			switch m.f {
+			case fAppend:
+				cm.n = mAppend
+			case fWrite:
+				cm.n = mWrite
+			}
+			o.mops = append(o.mops, cm)
+		}
 		return nil
 	}
-	inv, ok := s.open[op.Process]
-	if !ok {
+	inv := s.open[op.process]
+	if inv == nil || inv.seq == 0 {
 		return nil // a completion without its invocation: nothing to pair
 	}
-	delete(s.open, op.Process)
-	var t txnType
-	switch op.Type {
+	t := tInfo
+	switch op.typ {
 	case harness.OK:
 		t = tOK
 	case harness.Fail:
 		t = tFail
-	default:
-		t = tInfo
 	}
-	mops := op.Txn
-	if len(mops) == 0 || t != tOK {
-		mops = inv.op.Txn // the invocation says what was attempted
-		if len(mops) == 0 {
-			mops = op.Txn
+	comp := op
+	if t != tOK || len(op.mops) == 0 {
+		comp.mops = nil // what was attempted: the invocation's
+	} else if err := s.checkMops(op, op.typ); err != nil {
+		return err
+	}
+	err := s.addTxn(inv, comp, pos, s.seq, t)
+	inv.seq = 0
+	return err
+}
+
+// checkMops refuses micro-ops the model cannot judge.
+func (s *Stream) checkMops(op *rawOp, t harness.Type) error {
+	for _, m := range op.mops {
+		if err := checkShape(s.o.Model, t, m.f, m.isList, m.val != nilValue); err != nil {
+			s.err = &InputError{Index: op.index, Process: op.process, Msg: fmt.Sprintf("micro-op %s: %v", s.rawText(m), err)}
+			return s.err
 		}
 	}
-	return s.addTxn(inv, &op, pos, s.seq, t, mops)
+	return nil
+}
+
+// rawText renders a micro-op as the history has it: "[append x 4]".
+func (s *Stream) rawText(m rawMop) string {
+	f := m.name
+	if m.f < fOther {
+		f = fNames[m.f]
+	}
+	v := s.in.text(m.val)
+	if m.isList {
+		parts := make([]string, 0, m.hi-m.lo)
+		for _, e := range s.arena[m.lo:m.hi] {
+			parts = append(parts, s.in.text(e))
+		}
+		v = "[" + strings.Join(parts, " ") + "]"
+	}
+	return "[" + f + " " + s.in.keys[m.key] + " " + v + "]"
 }
 
 // finish turns invocations that never completed into info transactions.
 func (s *Stream) finish() {
-	for p, inv := range s.open {
-		if s.err == nil {
-			s.err = s.addTxn(inv, nil, -1, math.MaxInt32, tInfo, inv.op.Txn)
+	for _, inv := range s.open {
+		if inv.seq != 0 && s.err == nil {
+			s.err = s.addTxn(inv, nil, -1, math.MaxInt32, tInfo)
 		}
-		delete(s.open, p)
+		inv.seq = 0
 	}
 }
 
-func (s *Stream) addTxn(inv openInv, comp *harness.Op, pos, seq int32, t txnType, mops []harness.Mop) error {
-	opType := harness.Info
-	if comp != nil {
-		opType = comp.Type
-	}
-	for _, m := range mops {
-		if err := CheckMop(s.o.Model, opType, m); err != nil {
-			idx, proc := inv.op.Index, inv.op.Process
-			if comp != nil {
-				idx = comp.Index
-			}
-			s.err = &InputError{Index: idx, Process: proc, Msg: err.Error()}
-			return s.err
-		}
-	}
+// addTxn records a transaction: comp is its completion (nil: none), with
+// micro-ops only when they are to be used (an ok completion's).
+func (s *Stream) addTxn(inv *openInv, comp *rawOp, pos, seq int32, t txnType) error {
 	id := int32(len(s.txns))
-	tx := txn{invTime: inv.op.Time, compTime: math.MaxInt64, invIndex: inv.op.Index, compIndex: -1,
-		invSeq: inv.seq, compSeq: seq, src: -1, invSrc: inv.pos, mop0: int32(len(s.mops)), nmop: int32(len(mops)),
-		process: int32(inv.op.Process), rtIn: inv.rtIn, typ: t}
+	nmop := len(inv.mops)
+	if comp != nil && comp.mops != nil {
+		nmop = len(comp.mops)
+	}
+	tx := txn{invTime: inv.time, compTime: math.MaxInt64, invIndex: inv.index, compIndex: -1,
+		invSeq: inv.seq, compSeq: seq, src: -1, invSrc: inv.pos, mop0: int32(len(s.mops)), nmop: int32(nmop),
+		process: int32(comp.processOr(inv)), rtIn: inv.rtIn, typ: t}
 	if comp != nil {
-		tx.compTime, tx.compIndex, tx.src = comp.Time, comp.Index, pos
+		tx.compTime, tx.compIndex, tx.src = comp.time, comp.index, pos
 	}
 	s.txns = append(s.txns, tx)
 	s.count[t]++
+	proc := harness.Process(tx.process)
 	if t != tFail {
 		// Session order: from the process's last ok transaction. An info
 		// transaction may still take effect later, so nothing is ordered
 		// after it.
-		if last, ok := s.lastOK[inv.op.Process]; ok {
+		if last, ok := s.lastOK[proc]; ok {
 			s.procEdges = append(s.procEdges, [2]int32{last, id})
 		}
 	}
 	if t == tOK {
-		s.lastOK[inv.op.Process] = id
+		s.lastOK[proc] = id
 		s.barrierMembers = append(s.barrierMembers, id)
 	}
 	var err error
-	if s.o.Model == ListAppend {
-		err = s.addListTxn(id, t, mops)
-	} else {
-		err = s.addRegisterTxn(id, t, mops)
+	switch {
+	case comp == nil || comp.mops == nil:
+		s.addAttempt(id, inv.mops)
+	case s.o.Model == ListAppend:
+		err = s.addListTxn(id, comp.mops)
+	default:
+		err = s.addRegisterTxn(id, comp.mops)
 	}
 	if err != nil {
 		s.err = err
 	}
 	return err
+}
+
+func (op *rawOp) processOr(inv *openInv) harness.Process {
+	if op == nil {
+		return inv.process
+	}
+	return op.process
+}
+
+// addAttempt records what an info or failed transaction attempted: its
+// writes may have taken effect (info) or must not be seen (fail); its reads
+// tell nothing.
+func (s *Stream) addAttempt(id int32, ms []mop) {
+	base := int32(len(s.mops))
+	for i, m := range ms {
+		s.mops = append(s.mops, m)
+		if m.n == mAppend || m.n == mWrite {
+			s.addWrite(m.key, m.val, id, base+int32(i))
+		}
+	}
 }
 
 // closeBarrier closes the current real-time barrier before an invocation
@@ -265,49 +428,33 @@ func (s *Stream) key(k string) (int32, error) {
 	return id, nil
 }
 
-// addListTxn ingests a list-append transaction.
-func (s *Stream) addListTxn(id int32, t txnType, hm []harness.Mop) error {
+// addListTxn ingests an ok list-append transaction.
+func (s *Stream) addListTxn(id int32, rm []rawMop) error {
 	base := int32(len(s.mops))
 	// This transaction's appends, for future reads.
 	s.scrAppends = s.scrAppends[:0]
-	for i, m := range hm {
-		k, err := s.key(m.Key)
-		if err != nil {
-			return err
-		}
-		if m.F == harness.MAppend {
-			v := s.in.value(*m.Value)
-			s.mops = append(s.mops, mop{val: v, key: k, n: mAppend})
-			s.scrAppends = append(s.scrAppends, scrAppend{key: k, val: v, mop: int32(i)})
-			s.addWrite(k, v, id, base+int32(i))
+	for i, m := range rm {
+		if m.f == fAppend {
+			s.mops = append(s.mops, mop{val: m.val, key: m.key, n: mAppend})
+			s.scrAppends = append(s.scrAppends, scrAppend{key: m.key, val: m.val, mop: int32(i)})
+			s.addWrite(m.key, m.val, id, base+int32(i))
 			continue
 		}
-		if t != tOK {
-			s.mops = append(s.mops, mop{val: noValue, key: k, n: mUnknown})
-			continue
-		}
-		s.mops = append(s.mops, mop{val: noValue, key: k, n: int32(len(m.List))})
+		s.mops = append(s.mops, mop{val: noValue, key: m.key, n: m.hi - m.lo})
 	}
-	if t != tOK {
-		return nil
-	}
-	// Reads of an ok transaction: internal consistency, future reads, the
-	// longest read of each key.
+	// Reads: internal consistency, future reads, the longest read of each
+	// key.
 	s.scrKeys = s.scrKeys[:0]
-	for i, m := range hm {
+	for i, m := range rm {
 		mi := base + int32(i)
-		k := s.mops[mi].key
+		k := m.key
 		st := s.scrState(k)
-		if m.F == harness.MAppend {
+		if m.f == fAppend {
 			st.seen = true
-			st.added = append(st.added, s.mops[mi].val)
+			st.added = append(st.added, m.val)
 			continue
 		}
-		vals := s.scrRead[:0]
-		for _, e := range m.List {
-			vals = append(vals, s.in.value(e))
-		}
-		s.scrRead = vals
+		vals := s.arena[m.lo:m.hi]
 		if len(vals) > 0 {
 			s.mops[mi].val = vals[len(vals)-1]
 		}
@@ -460,37 +607,23 @@ type dupWrite struct {
 	first, second int32
 }
 
-// addRegisterTxn ingests an rw-register transaction.
-func (s *Stream) addRegisterTxn(id int32, t txnType, hm []harness.Mop) error {
+// addRegisterTxn ingests an ok rw-register transaction.
+func (s *Stream) addRegisterTxn(id int32, rm []rawMop) error {
 	base := int32(len(s.mops))
 	s.scrKeys = s.scrKeys[:0]
-	for i, m := range hm {
+	for i, m := range rm {
 		mi := base + int32(i)
-		k, err := s.key(m.Key)
-		if err != nil {
-			return err
-		}
-		if m.F == harness.MWrite {
-			v := s.in.value(*m.Value)
-			s.mops = append(s.mops, mop{val: v, key: k, n: mWrite})
-			s.addWrite(k, v, id, mi)
-			if t == tOK {
-				st := s.scrState(k)
-				st.seen = true
-				st.base = append(st.base[:0], v)
-			}
-			continue
-		}
-		if t != tOK {
-			s.mops = append(s.mops, mop{val: noValue, key: k, n: mUnknown})
-			continue
-		}
-		v := nilValue
-		if m.Value != nil {
-			v = s.in.value(*m.Value)
-		}
-		s.mops = append(s.mops, mop{val: v, key: k, n: mRegRead})
+		k := m.key
 		st := s.scrState(k)
+		if m.f == fWrite {
+			s.mops = append(s.mops, mop{val: m.val, key: k, n: mWrite})
+			s.addWrite(k, m.val, id, mi)
+			st.seen = true
+			st.base = append(st.base[:0], m.val)
+			continue
+		}
+		v := m.val
+		s.mops = append(s.mops, mop{val: v, key: k, n: mRegRead})
 		if st.seen && st.base[0] != v {
 			s.note(finding{class: "internal", txns: []int32{id}, mop: mi, key: k, expected: []int64{st.base[0]}})
 		}
@@ -498,8 +631,8 @@ func (s *Stream) addRegisterTxn(id int32, t txnType, hm []harness.Mop) error {
 		st.base = append(st.base[:0], v)
 		// A read of a value this transaction writes later.
 		if v != nilValue {
-			for j := i + 1; j < len(hm); j++ {
-				if hm[j].F == harness.MWrite && hm[j].Key == m.Key && *hm[j].Value == *m.Value {
+			for _, o := range rm[i+1:] {
+				if o.f == fWrite && o.key == k && o.val == v {
 					s.note(finding{class: "future-read", txns: []int32{id}, mop: mi, key: k, val: v})
 				}
 			}

@@ -44,6 +44,26 @@ func (in *interner) key(s string) (int32, error) {
 	return id, nil
 }
 
+// keyBytes is key without an allocation when the key is known.
+func (in *interner) keyBytes(b []byte) (int32, error) {
+	if id, ok := in.keyIDs[string(b)]; ok {
+		return id, nil
+	}
+	return in.key(string(b))
+}
+
+// valueBytes is value without an allocation when the value is a decimal or
+// known.
+func (in *interner) valueBytes(b []byte) int64 {
+	if n, ok := decimal(b); ok {
+		return n
+	}
+	if id, ok := in.valIDs[string(b)]; ok {
+		return id
+	}
+	return in.value(string(b))
+}
+
 // value codes a value. Decimal text without a sign or leading zeros, as
 // strconv writes it, is its own code.
 func (in *interner) value(s string) int64 {
@@ -60,7 +80,7 @@ func (in *interner) value(s string) int64 {
 }
 
 // decimal parses canonical decimal text up to maxDirect.
-func decimal(s string) (int64, bool) {
+func decimal[T string | []byte](s T) (int64, bool) {
 	if len(s) == 0 || len(s) > 12 || (s[0] == '0' && len(s) > 1) {
 		return 0, false
 	}

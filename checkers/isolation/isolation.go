@@ -81,13 +81,26 @@ func (Checker) Name() string { return "isolation" }
 // Check judges the transactions of a history.
 func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Result {
 	s := c.Stream()
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	s.source = in.History
 	for i := range in.History {
 		if s.add(in.History[i], int32(i)) != nil {
 			break
 		}
+		if i&0xffff == 0xffff && ctx.Err() != nil {
+			break // Result says the check was cut short
+		}
 	}
 	return s.Result(ctx)
+}
+
+// bound applies the checker's timeout, counted from the stream's start.
+func (s *Stream) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.o.Timeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, s.start.Add(s.o.Timeout))
 }
 
 // Stream is a check fed one op at a time, in history order: Add every op,
@@ -101,7 +114,7 @@ type Stream struct {
 	writes *kvTable
 	keys   []keyState        // list-append
 	aside  map[int32][]int64 // reads no prefix of the longest, by micro-op
-	open   map[harness.Process]openInv
+	open   map[harness.Process]*openInv
 	lastOK map[harness.Process]int32
 
 	procEdges      [][2]int32
@@ -120,15 +133,16 @@ type Stream struct {
 	err        error
 	source     harness.History // when set, anomalies show its ops
 
+	raw        rawOp   // the op being read
+	arena      []int64 // its lists' elements
 	scrAppends []scrAppend
 	scrKeys    []scrKey
-	scrRead    []int64
 }
 
 // Stream starts a check fed op by op.
 func (c Checker) Stream() *Stream {
 	return &Stream{o: c.o, start: time.Now(), in: newInterner(), writes: newKVTable(1 << 12),
-		aside: map[int32][]int64{}, open: map[harness.Process]openInv{}, lastOK: map[harness.Process]int32{},
+		aside: map[int32][]int64{}, open: map[harness.Process]*openInv{}, lastOK: map[harness.Process]int32{},
 		counts: map[string]int{}, minLevel: lvNone}
 }
 

@@ -181,7 +181,7 @@ func TestAnomalyClasses(t *testing.T) {
 				assert.Empty(t, a.Key, "no key: the report would draw a register's linearization")
 			}
 			text := strings.Join(all, "\n")
-			assert.Contains(t, text, c.class+":")
+			assert.Contains(t, text, c.class+" (")
 			for _, w := range c.words {
 				assert.Contains(t, text, w)
 			}
@@ -234,7 +234,7 @@ func TestBadMicroOps(t *testing.T) {
 		res, _ := check(t, c.model, "", h)
 		assert.Equal(t, harness.Unknown, res.Validity)
 		assert.Contains(t, res.Summary, c.want)
-		assert.Contains(t, res.Summary, "op 1 (process 0)")
+		assert.Regexp(t, `op [01] \(process 0\): micro-op \[`, res.Summary, "the invocation when it shows, else the completion")
 	}
 }
 
@@ -248,4 +248,24 @@ func TestTimeout(t *testing.T) {
 	assert.Contains(t, res.Summary, "cut short")
 	res = New(Options{Model: ListAppend, Timeout: time.Nanosecond}).Check(context.Background(), harness.CheckInput{History: h})
 	assert.NotEqual(t, harness.Valid, res.Validity)
+}
+
+// A search cut short leaves the models it decides unknown, never valid.
+func TestBudgetSpent(t *testing.T) {
+	var skew classCase
+	for _, c := range classCases() {
+		if c.class == "G2-item" && c.model == ListAppend {
+			skew = c
+		}
+	}
+	defer func(b int64) { searchBudget = b }(searchBudget)
+	searchBudget = 0
+	for model, want := range map[string]harness.Validity{
+		ReadCommitted: harness.Valid, SnapshotIsolation: harness.Unknown, Serializable: harness.Invalid,
+	} {
+		res, d := check(t, ListAppend, model, skew.h.h)
+		assert.Equal(t, want, res.Validity, "%s: %s", model, res.Summary)
+		assert.Equal(t, []string{SnapshotIsolation}, d.Undecided)
+		assert.Contains(t, res.Summary, "budget")
+	}
 }

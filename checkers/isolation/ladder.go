@@ -114,13 +114,13 @@ var classes = func() []class {
 
 // meaning says in words what each anomaly is.
 var meaning = map[string]string{
-	"G0":                 "a cycle of write-write dependencies alone (dirty write)",
-	"G1a":                "a read of a value written by a transaction that failed (aborted read)",
-	"G1b":                "a read of a value that its transaction later overwrote (intermediate read)",
-	"G1c":                "a cycle of write-write and write-read dependencies (circular information flow)",
-	"G-single":           "a cycle with exactly one anti-dependency (read skew)",
+	"G0":                 "dirty write: a cycle of write-write dependencies alone",
+	"G1a":                "aborted read: a read of a value written by a transaction that failed",
+	"G1b":                "intermediate read: a read of a value that its transaction later overwrote",
+	"G1c":                "circular information flow: a cycle of write-write and write-read dependencies",
+	"G-single":           "read skew: a cycle with exactly one anti-dependency",
 	"G-nonadjacent":      "a cycle whose anti-dependencies are never adjacent",
-	"G2-item":            "a cycle with anti-dependencies (write skew or worse)",
+	"G2-item":            "write skew or worse: a cycle with anti-dependencies",
 	"dirty-update":       "a committed write built on a value written by a failed transaction",
 	"internal":           "a transaction whose read disagrees with its own earlier reads or writes",
 	"future-read":        "a read of a value its own transaction writes only later",

@@ -119,7 +119,8 @@ func (a *analysis) orderKey(k int32) {
 // aborted, intermediate and unwritten reads, appends no read observed.
 func (a *analysis) listEdges() error {
 	s := a.s
-	var finalReaders, unobserved, rmw []keyTxn
+	var finalReaders, unobserved []keyTxn
+	var rmw []kvTxn
 	for t := range s.txns {
 		if t&0xffff == 0 && a.ctx.Err() != nil {
 			return a.ctx.Err()
@@ -166,30 +167,12 @@ func (a *analysis) listEdges() error {
 				finalReaders = append(finalReaders, keyTxn{key: k, n: n, t: id})
 			}
 			if a.readThenAppend(ms, i) {
-				rmw = append(rmw, keyTxn{key: k, n: n, t: id})
+				rmw = append(rmw, kvTxn{key: k, v: int64(n), t: id}) // the version read: its length
 			}
 		}
 	}
 	a.fans(finalReaders, unobserved)
-	// Lost updates: two committed transactions read the same version of a
-	// key and both appended to it.
-	slices.SortFunc(rmw, func(x, y keyTxn) int {
-		return cmp.Or(cmp.Compare(x.key, y.key), cmp.Compare(x.n, y.n), cmp.Compare(x.t, y.t))
-	})
-	for i := 0; i < len(rmw); {
-		j := i + 1
-		for j < len(rmw) && rmw[j].key == rmw[i].key && rmw[j].n == rmw[i].n {
-			j++
-		}
-		if j-i > 1 {
-			f := finding{class: "lost-update", key: rmw[i].key, n: rmw[i].n}
-			for _, r := range rmw[i:min(j, i+maxCycleTxns)] {
-				f.txns = append(f.txns, r.t)
-			}
-			s.note(f)
-		}
-		i = j
-	}
+	a.lostUpdates(rmw)
 	return nil
 }
 

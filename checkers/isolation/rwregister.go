@@ -131,8 +131,13 @@ func (a *analysis) registerEdges() error {
 	// Other readers of the version read precede the transaction that wrote
 	// the next one.
 	a.fanByValue(readers, succs)
-	// Lost updates: two committed transactions read the same version of a
-	// key and both wrote it.
+	a.lostUpdates(rmw)
+	return nil
+}
+
+// lostUpdates finds committed transactions that read the same version of
+// a key (a value; in list-append, a length) and then wrote the key.
+func (a *analysis) lostUpdates(rmw []kvTxn) {
 	slices.SortFunc(rmw, func(x, y kvTxn) int {
 		return cmp.Or(cmp.Compare(x.key, y.key), cmp.Compare(x.v, y.v), cmp.Compare(x.t, y.t))
 	})
@@ -142,15 +147,14 @@ func (a *analysis) registerEdges() error {
 			j++
 		}
 		if j-i > 1 {
-			f := finding{class: "lost-update", key: rmw[i].key, val: rmw[i].v}
+			f := finding{class: "lost-update", key: rmw[i].key, val: rmw[i].v, n: int32(rmw[i].v)}
 			for _, r := range rmw[i:min(j, i+maxCycleTxns)] {
 				f.txns = append(f.txns, r.t)
 			}
-			s.note(f)
+			a.s.note(f)
 		}
 		i = j
 	}
-	return nil
 }
 
 // kvTxn is a transaction's interest in a version of a key.

@@ -46,3 +46,19 @@ func BenchmarkListAppend(b *testing.B) {
 		})
 	}
 }
+
+// A store that serves some reads from an older version: the checker finds
+// it, and a large broken history stays quick.
+func TestSimulatedStale(t *testing.T) {
+	for _, la := range []bool{true, false} {
+		m := RWRegister
+		if la {
+			m = ListAppend
+		}
+		h := txnsim.History(rand.New(rand.NewSource(2)), txnsim.Config{ListAppend: la, Clients: 10, Total: 20_000, InfoRate: 0.01, FailRate: 0.01, StaleRate: 0.05})
+		start := time.Now()
+		res := New(Options{Model: m}).Check(context.Background(), harness.CheckInput{History: h})
+		assert.Equal(t, harness.Invalid, res.Validity, "%s: %s", m, res.Summary)
+		t.Logf("%s: %s (%s)", m, res.Summary, time.Since(start))
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/anishathalye/porcupine"
 
 	"github.com/gauntlet-dev/gauntlet/checkers/budget"
+	"github.com/gauntlet-dev/gauntlet/checkers/internal/notxn"
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
@@ -65,7 +66,23 @@ type Checker struct{ opts Options }
 // New returns a checker with the given options.
 func New(opts Options) Checker { return Checker{opts: opts} }
 
-func (Checker) Name() string { return "linearizable" }
+// Name is the register checker's: distinct from the other checkers of
+// linearizability (append-register, multi-register, mutex), whose models differ.
+func (Checker) Name() string { return Name }
+
+// Name names the checker and its results.
+const Name = "register"
+
+// View is the drawing its results ask a report for: porcupine's view of
+// each failing key, the pages Details lists (Result.View).
+const View = "linearization"
+
+const judges = "reads, writes and cas of single-key registers"
+
+// ValidateHistory refuses transactions (harness.HistoryValidator).
+func (c Checker) ValidateHistory(h harness.History) *harness.OpError {
+	return notxn.Validate(c.Name(), judges, h)
+}
 
 // Check judges in.History and, when in.Dir is set and some key is not
 // linearizable, writes linearizability.html there.
@@ -129,6 +146,9 @@ type KeyDetails struct {
 }
 
 func check(ctx context.Context, in harness.CheckInput, opts Options) harness.Result {
+	if r, refused := notxn.Refuse(Name, judges, in.History); refused {
+		return r
+	}
 	start := time.Now()
 	timeout := opts.Timeout
 	if timeout <= 0 {
@@ -140,7 +160,7 @@ func check(ctx context.Context, in harness.CheckInput, opts Options) harness.Res
 	}
 	mem := budget.Start(opts.MemoryBudget)
 	defer mem.Stop()
-	res := harness.Result{Checker: "linearizable"}
+	res := harness.Result{Checker: Name, View: View}
 	keys, ignored := splitRecs(in.History, opts)
 	det := Details{Keys: len(keys), Ignored: ignored, Timeout: timeout.Seconds()}
 	results, zoned := searchAll(ctx, keys, opts, deadline, mem)

@@ -25,6 +25,9 @@ type Config struct {
 	ReadShare    float64 // share of reads among micro-ops (default 0.5)
 	InfoRate     float64 // share of transactions that end info (half of them applied)
 	FailRate     float64 // share that fail (never applied)
+	// StaleRate is the share of reads that return an older version, as a
+	// store serving reads from a lagging replica would: a broken history.
+	StaleRate float64
 }
 
 func (c *Config) defaults() {
@@ -84,6 +87,7 @@ func Simulate(rng *rand.Rand, cfg Config, emit func(harness.Op) error) error {
 	var (
 		lists   = map[int][]int{} // list-append state
 		regs    = map[int]int{}   // rw-register state (0: absent)
+		olds    = map[int][]int{} // rw-register: every value each key had
 		active  = make([]int, cfg.ActiveKeys)
 		writes  = map[int]int{}
 		nextKey = cfg.ActiveKeys
@@ -155,7 +159,7 @@ func Simulate(rng *rand.Rand, cfg Config, emit func(harness.Op) error) error {
 			c.result = make([]harness.Mop, len(c.inv.Txn))
 			copy(c.result, c.inv.Txn)
 			if c.applied {
-				apply(cfg, c, lists, regs)
+				apply(rng, cfg, c, lists, regs, olds)
 			}
 			heap.Push(q, event{at: ev.at + 100_000 + int64(rng.Intn(2_000_000)), client: ev.client, kind: evComplete})
 		case evComplete:
@@ -179,9 +183,10 @@ func Simulate(rng *rand.Rand, cfg Config, emit func(harness.Op) error) error {
 }
 
 // apply runs a transaction on the store at one instant.
-func apply(cfg Config, c *client, lists map[int][]int, regs map[int]int) {
+func apply(rng *rand.Rand, cfg Config, c *client, lists map[int][]int, regs map[int]int, olds map[int][]int) {
 	for i, m := range c.result {
 		k, _ := strconv.Atoi(m.Key)
+		stale := cfg.StaleRate > 0 && rng.Float64() < cfg.StaleRate
 		switch m.F {
 		case harness.MAppend:
 			v, _ := strconv.Atoi(*m.Value)
@@ -189,15 +194,29 @@ func apply(cfg Config, c *client, lists map[int][]int, regs map[int]int) {
 		case harness.MWrite:
 			v, _ := strconv.Atoi(*m.Value)
 			regs[k] = v
+			if cfg.StaleRate > 0 {
+				olds[k] = append(olds[k], v)
+			}
 		case harness.MRead:
 			if cfg.ListAppend {
 				l := lists[k]
+				if stale && len(l) > 0 {
+					l = l[:rng.Intn(len(l))]
+				}
 				out := make([]string, len(l))
 				for j, v := range l {
 					out[j] = strconv.Itoa(v)
 				}
 				c.result[i].List = out
-			} else if v, ok := regs[k]; ok {
+				continue
+			}
+			v, ok := regs[k]
+			if stale {
+				if o := olds[k]; len(o) > 1 {
+					v, ok = o[rng.Intn(len(o)-1)], true
+				}
+			}
+			if ok {
 				c.result[i].Value = harness.Str(strconv.Itoa(v))
 			}
 		}
