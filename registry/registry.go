@@ -148,6 +148,7 @@ func Resolve(t harness.Test, o RunOptions) (harness.Test, harness.Parts, error) 
 	if err := harness.Serves(sys, w); err != nil {
 		return fail(err) // here too, so the command refuses before printing anything
 	}
+	t = recordKnobs(t, w)
 	nems, err := Nemeses(t.Nemesis)
 	if err != nil {
 		return fail(err)
@@ -185,11 +186,6 @@ func Run(ctx context.Context, t harness.Test, o RunOptions) (*harness.Results, e
 	t, p, err := Resolve(t, o)
 	if err != nil {
 		return nil, err
-	}
-	// config.json names the model the run is judged against, the system's
-	// promise included: a re-check or a replay judges as this run did.
-	if c := judgedAgainst(p.Workload); c != "" {
-		t.Consistency = c
 	}
 	res, err := harness.Run(ctx, t, p)
 	if res != nil && !o.NoReport {

@@ -109,16 +109,22 @@ func (w withConvergence) Needs() []harness.Feature { return harness.NeedsOf(w.Wo
 // Unwrap is the workload without the added checker.
 func (w withConvergence) Unwrap() harness.Workload { return w.Workload }
 
-// judgedAgainst is the consistency model w's transactions are judged
-// against, "" if w judges none.
-func judgedAgainst(w harness.Workload) string {
+// recordKnobs writes the knobs w resolved (defaults filled in) into t, so
+// that config.json holds every value and names the consistency model the
+// run is judged against, the system's promise included: a re-check or a
+// replay judges as this run did.
+func recordKnobs(t harness.Test, w harness.Workload) harness.Test {
 	if u, ok := w.(interface{ Unwrap() harness.Workload }); ok {
 		w = u.Unwrap()
 	}
-	if c, ok := w.(interface{ Consistency() string }); ok {
-		return c.Consistency()
+	k, ok := w.(workloads.Knobbed)
+	if !ok {
+		return t
 	}
-	return ""
+	o := k.Knobs()
+	t.Keys, t.MinTxnLength, t.MaxTxnLength, t.MaxWritesPerKey = o.Keys, o.MinTxnLength, o.MaxTxnLength, o.MaxWritesPerKey
+	t.Accounts, t.Consistency = o.Accounts, o.Consistency
+	return t
 }
 
 func (w withConvergence) Checkers() []harness.Checker {

@@ -59,6 +59,9 @@ type bankWorkload struct {
 
 func (w *bankWorkload) Name() string { return w.name }
 
+// Knobs are the options as resolved.
+func (w *bankWorkload) Knobs() Options { return w.opts }
+
 // Needs: adds and register reads and writes inside transactions.
 func (w *bankWorkload) Needs() []harness.Feature { return []harness.Feature{harness.FeatureTxnAdd} }
 

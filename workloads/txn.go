@@ -48,6 +48,12 @@ var consistencyModels = []string{
 // ConsistencyModels lists the models --consistency takes, weakest first.
 func ConsistencyModels() []string { return append([]string(nil), consistencyModels...) }
 
+// Knobbed is a workload that tells its options as resolved (defaults
+// filled in), so that a run records every value it used.
+type Knobbed interface {
+	Knobs() Options
+}
+
 // knob is a set of the options a workload uses.
 type knob int
 
@@ -176,6 +182,9 @@ func (w *txnWorkload) Needs() []harness.Feature {
 
 // Consistency is the model the history is judged against.
 func (w *txnWorkload) Consistency() string { return w.opts.Consistency }
+
+// Knobs are the options as resolved.
+func (w *txnWorkload) Knobs() Options { return w.opts }
 
 func (w *txnWorkload) Checkers() []harness.Checker {
 	return []harness.Checker{

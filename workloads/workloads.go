@@ -155,6 +155,9 @@ type workload struct {
 
 func (w *workload) Name() string { return w.name }
 
+// Knobs are the options as resolved.
+func (w *workload) Knobs() Options { return w.opts }
+
 func (w *workload) Checkers() []harness.Checker {
 	return []harness.Checker{
 		linearizable.New(linearizable.Options{Timeout: w.opts.CheckTimeout}),
