@@ -104,7 +104,7 @@ func (hostDeps) WriteProfileTo(string, io.Writer, int) error { return errHost }
 func (hostDeps) CoordinateFuzzing(time.Duration, int64, time.Duration, int64, int, []corpusEntry, []reflect.Type, string, string) error {
 	return errHost
 }
-func (hostDeps) RunFuzzWorker(func(corpusEntry) error) error             { return errHost }
+func (hostDeps) RunFuzzWorker(func(corpusEntry) error) error              { return errHost }
 func (hostDeps) ReadCorpus(string, []reflect.Type) ([]corpusEntry, error) { return nil, errHost }
 func (hostDeps) CheckCorpus([]any, []reflect.Type) error                  { return nil }
 func (hostDeps) ResetCoverage()                                           {}

@@ -51,7 +51,7 @@ type World struct {
 	cut       map[link]bool
 	fault     LinkFault
 	rules     []*Rule
-	held      []*segment // held by Reorder rules
+	held      []*segment          // held by Reorder rules
 	kinds     map[string][]string // kinds of message each node sent
 	nextPort  int
 	nextSeg   uint64
