@@ -60,3 +60,11 @@ func NetworkOf(ctx context.Context) Network {
 func DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	return NetworkOf(ctx).DialContext(ctx, network, addr)
 }
+
+// ContextDialer is Dialer on the network ctx carries (NetworkOf), for a
+// client made before it knows where it will run.
+func ContextDialer(timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return Dialer(NetworkOf(ctx), timeout)(ctx, network, addr)
+	}
+}

@@ -84,7 +84,7 @@ func (s *System) GoPackage() string { return Package }
 // Build returns a kvnode binary: $KVNODE_BINARY if set, else one built with
 // `go build` from the gauntlet module that contains the working directory.
 // The binary is kept under a hash of its sources (every non-test .go file
-// of cmd/kvnode and systemundertest, go.mod, go.sum, the Go version and
+// of cmd/kvnode, systemundertest and env, go.mod, go.sum, the Go version and
 // GOFLAGS): unchanged sources reuse it without running the go command (about
 // a second off every run's setup), changed ones build anew, so a stale
 // binary is never tested.
@@ -138,7 +138,7 @@ func sourceHash(mod string) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n%s\n", runtime.Version(), os.Getenv("GOFLAGS"))
 	var files []string
-	for _, dir := range []string{"cmd/kvnode", "systemundertest"} {
+	for _, dir := range []string{"cmd/kvnode", "systemundertest", "env"} {
 		err := filepath.WalkDir(filepath.Join(mod, dir), func(p string, d fs.DirEntry, err error) error {
 			if err == nil && !d.IsDir() && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") {
 				files = append(files, p)
