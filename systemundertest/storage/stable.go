@@ -20,7 +20,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 type StableStore struct {
 	disk env.Disk
 	dir  string
-	mu  sync.Mutex
+	mu   sync.Mutex
 }
 
 var _ raft.StableStore = (*StableStore)(nil)
