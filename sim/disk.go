@@ -47,13 +47,16 @@ func clean(name string) string { return filepath.Clean(name) }
 
 func pathErr(op, name string, err error) error { return &fs.PathError{Op: op, Path: name, Err: err} }
 
-// crash loses what inc did not sync and the locks it held.
-func (d *disk) crash(inc *incarnation) {
+// down releases the locks inc held; a crash also loses what was not
+// synced.
+func (d *disk) down(inc *incarnation, crash bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, ino := range d.files {
-		ino.data = append([]byte(nil), ino.synced...)
-		ino.dirty = len(ino.data)
+		if crash {
+			ino.data = append([]byte(nil), ino.synced...)
+			ino.dirty = len(ino.data)
+		}
 	}
 	for p, holder := range d.locks {
 		if holder == inc {

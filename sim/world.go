@@ -143,7 +143,9 @@ func (w *World) Start(node string) (env.Env, error) {
 // listeners close, its open files fail, and its disk keeps only what was
 // synced. The node's goroutines still run until the caller stops them;
 // nothing they do reaches the world any more.
-func (w *World) Crash(node string) {
+func (w *World) Crash(node string) { w.down(node, true) }
+
+func (w *World) down(node string, crash bool) {
 	w.mu.Lock()
 	h := w.hosts[node]
 	if h == nil || h.inc == nil {
@@ -168,14 +170,16 @@ func (w *World) Crash(node string) {
 	}
 	h.clock.resumeLocked() // a crashed node is not paused any more
 	w.mu.Unlock()
-	h.disk.crash(inc)
+	h.disk.down(inc, crash)
 	for _, l := range lns {
 		l.close()
 	}
 	for _, c := range cs {
 		c.crash()
 	}
-	w.emit(Event{Kind: EventCrash, From: node})
+	if crash {
+		w.emit(Event{Kind: EventCrash, From: node})
+	}
 }
 
 // Up tells whether node has a running incarnation.
@@ -291,7 +295,7 @@ func (w *World) releaseStalledLocked() []*conn {
 		for c := range ls.waiting {
 			out = append(out, c)
 		}
-		ls.waiting = nil
+		ls.waiting = map[*conn]bool{}
 	}
 	return out
 }
@@ -337,3 +341,16 @@ func hash(parts ...string) uint64 {
 	}
 	return h.Sum64()
 }
+
+// SetClassify sets Options.Classify (a deployment learns the system after
+// the world exists).
+func (w *World) SetClassify(f func(from, to string, segment []byte) []string) {
+	w.mu.Lock()
+	w.opt.Classify = f
+	w.mu.Unlock()
+}
+
+// Stop ends node's incarnation cleanly, after its goroutines returned: like
+// Crash, except that its disk keeps everything (an orderly exit leaves the
+// operating system's page cache to write it).
+func (w *World) Stop(node string) { w.down(node, false) }
