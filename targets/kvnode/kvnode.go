@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gauntlet-dev/gauntlet/env"
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/internal/source"
 	"github.com/gauntlet-dev/gauntlet/registry"
@@ -290,7 +291,11 @@ func repair(ctx context.Context, addr string) error {
 	if err != nil {
 		return fmt.Errorf("repair %s: %w", addr, err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	// A client of its own per pass, dialing through the context's network
+	// (a simulation's, on the sim deployment), closed when done.
+	hc := &http.Client{Transport: &http.Transport{DialContext: env.ContextDialer(opTimeout)}}
+	defer hc.CloseIdleConnections()
+	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("repair %s: %w", addr, err)
 	}
