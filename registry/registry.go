@@ -69,6 +69,9 @@ func init() {
 	RegisterDeployment(simdeploy.Name, func(t harness.Test, log harness.Logger) (harness.Deployment, error) {
 		return simdeploy.New(simdeploy.Options{Seed: t.Seed, Logger: log}), nil
 	})
+	for name, f := range simdeploy.Nemeses() {
+		RegisterNemesis(name, f)
+	}
 }
 
 // Deployments lists the deployment names.

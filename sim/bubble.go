@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -36,6 +37,22 @@ func Run(f func()) error {
 // RunTest is Run on t, for tests.
 func RunTest(t *testing.T, f func()) error {
 	return bubble(t, f)
+}
+
+type testKey struct{}
+
+// WithTest returns a context under which RunContext makes its bubble on t
+// (a test's own, inside `go test`) instead of the program's test host.
+func WithTest(ctx context.Context, t *testing.T) context.Context {
+	return context.WithValue(ctx, testKey{}, t)
+}
+
+// RunContext is RunTest on the test ctx carries (WithTest), else Run.
+func RunContext(ctx context.Context, f func()) error {
+	if t, ok := ctx.Value(testKey{}).(*testing.T); ok {
+		return RunTest(t, f)
+	}
+	return Run(f)
 }
 
 func bubble(t *testing.T, f func()) (err error) {

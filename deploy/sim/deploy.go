@@ -73,7 +73,7 @@ const pollCancel = 100 * time.Millisecond
 
 // Enclose runs run in a new bubble and world seeded with the run's seed.
 func (d *Deployment) Enclose(ctx context.Context, run func(ctx context.Context)) error {
-	return sim.Run(func() {
+	return sim.RunContext(ctx, func() {
 		w := sim.New(sim.Options{Seed: d.opt.Seed, Latency: d.opt.Latency})
 		inner, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		inner = env.WithNetwork(context.WithValue(inner, worldKey{}, w), w.Client())

@@ -1,0 +1,117 @@
+package simdeploy
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/gauntlet-dev/gauntlet/harness"
+	"github.com/gauntlet-dev/gauntlet/sim"
+)
+
+// The simulation's own fault packages: what no process-level fault can aim
+// at. Each arms one rule in the world per Start, aimed at a kind of message
+// the nodes have been sending (the system names kinds through
+// harness.MessageClassifier; without it every write is "data"); the rule
+// fires on the next such message anywhere in the cluster.
+const (
+	// CrashAfter crashes a node right after it sent a message of a kind (a
+	// vote granted, an append) and restarts it moments later, as a
+	// supervisor would: the node dies between that message and its next.
+	CrashAfter = "crash-after"
+	// DropNext loses the next message of a kind (its connection goes dark).
+	DropNext = "drop-next"
+	// Reorder delivers the next message of a kind after a later message on
+	// the same link.
+	Reorder = "reorder"
+)
+
+// Nemeses are the simulation's packages by name.
+func Nemeses() map[string]func() harness.Nemesis {
+	return map[string]func() harness.Nemesis{
+		CrashAfter: func() harness.Nemesis { return &messageFault{name: CrashAfter, action: sim.CrashSender} },
+		DropNext:   func() harness.Nemesis { return &messageFault{name: DropNext, action: sim.Drop} },
+		Reorder:    func() harness.Nemesis { return &messageFault{name: Reorder, action: sim.Reorder} },
+	}
+}
+
+// restartWithin bounds how soon CrashAfter restarts its node.
+const restartWithin = 50 * time.Millisecond
+
+type messageFault struct {
+	name   string
+	action sim.Action
+
+	mu      sync.Mutex
+	crashed []string // nodes crashed by this package and not restarted yet
+	rng     *rand.Rand
+}
+
+func (m *messageFault) Name() string { return m.name }
+
+func (m *messageFault) Requires() []harness.Fault { return []harness.Fault{FaultMessage} }
+
+// Start arms the rule.
+func (m *messageFault) Start(ctx context.Context, c harness.Cluster, rng *rand.Rand) (harness.FaultEvent, error) {
+	w := World(ctx)
+	if w == nil {
+		return harness.FaultEvent{}, fmt.Errorf("%s: %w (the sim deployment's only)", m.name, harness.ErrUnsupported)
+	}
+	var kinds []string
+	for _, n := range c.Nodes() {
+		for _, k := range w.Kinds(n) {
+			if !slices.Contains(kinds, k) {
+				kinds = append(kinds, k)
+			}
+		}
+	}
+	sort.Strings(kinds) // the draw must not depend on which node spoke first
+	if len(kinds) == 0 {
+		return harness.FaultEvent{Description: m.name + ": no message seen yet"}, nil
+	}
+	kind := kinds[rng.Intn(len(kinds))]
+	r := &sim.Rule{Kind: kind, Action: m.action}
+	desc := map[sim.Action]string{
+		sim.CrashSender: "crash the next node that sends a " + kind + " message, right after it, and restart it",
+		sim.Drop:        "drop the next " + kind + " message",
+		sim.Reorder:     "deliver the next " + kind + " message after a later one on its link",
+	}[m.action]
+	if m.action == sim.CrashSender {
+		delay := time.Duration(rng.Int63n(int64(restartWithin)))
+		r.After = func(s sim.Segment) {
+			m.mu.Lock()
+			m.crashed = append(m.crashed, s.From)
+			m.mu.Unlock()
+			_ = c.Kill(ctx, s.From) // the world crashed it; this ends its goroutines
+			time.Sleep(delay)
+			if err := c.Start(context.WithoutCancel(ctx), s.From); err == nil {
+				m.mu.Lock()
+				m.crashed = slices.DeleteFunc(m.crashed, func(n string) bool { return n == s.From })
+				m.mu.Unlock()
+			}
+		}
+	}
+	w.AddRule(r)
+	return harness.FaultEvent{Description: m.name + ": " + desc}, nil
+}
+
+// Heal disarms the rules and starts any node this package left down.
+func (m *messageFault) Heal(ctx context.Context, c harness.Cluster) (harness.FaultEvent, error) {
+	if w := World(ctx); w != nil {
+		w.ClearRules()
+	}
+	m.mu.Lock()
+	down := m.crashed
+	m.crashed = nil
+	m.mu.Unlock()
+	for _, n := range down {
+		if err := c.Start(ctx, n); err != nil {
+			return harness.FaultEvent{}, err
+		}
+	}
+	return harness.FaultEvent{Description: m.name + ": disarmed", Nodes: down}, nil
+}
