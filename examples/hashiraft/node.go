@@ -149,4 +149,3 @@ func serve(ctx context.Context, e env.Env, id, listen, raftListen string, member
 	}
 	return err
 }
-
