@@ -75,8 +75,12 @@ type LinkFault struct {
 type Cluster interface {
 	// Nodes lists node names ("n1", "n2", …) in order.
 	Nodes() []string
-	// ClientAddr is the host:port where the harness's clients reach node.
+	// ClientAddr is the host:port where the harness's clients reach node
+	// (Node(node).Addr()).
 	ClientAddr(node string) string
+	// Node is node with the host:port at which the harness reaches each of
+	// its ports (PortClient and every port the system names).
+	Node(node string) Node
 	// Supports tells which faults this cluster can make.
 	Supports(f Fault) bool
 
@@ -116,6 +120,16 @@ type Deployment interface {
 	// Supports tells which faults clusters of this deployment can make for sys.
 	Supports(sys System, f Fault) bool
 	Deploy(ctx context.Context, spec ClusterSpec) (Cluster, error)
+}
+
+// NodesOf is every node of c with its ports, in order.
+func NodesOf(c Cluster) []Node {
+	ids := c.Nodes()
+	out := make([]Node, len(ids))
+	for i, id := range ids {
+		out[i] = c.Node(id)
+	}
+	return out
 }
 
 // Logger is the harness's progress sink (a *slog.Logger satisfies it).

@@ -20,12 +20,13 @@ type electingSystem struct {
 	main     atomic.Bool
 }
 
-func (s *electingSystem) NewClient(node, addr string) (Client, error) {
+func (s *electingSystem) NewClient(n Node) (Client, error) {
 	s.main.Store(true)
-	return s.memSystem.NewClient(node, addr)
+	return s.memSystem.NewClient(n)
 }
 
-func (s *electingSystem) Status(ctx context.Context, addr string) (NodeStatus, error) {
+func (s *electingSystem) Status(ctx context.Context, n Node) (NodeStatus, error) {
+	addr := n.ID
 	if !s.main.Load() && addr == "n1" {
 		return NodeStatus{ID: addr, Role: "leader", Term: 1, Leader: addr}, nil
 	}

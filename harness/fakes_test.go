@@ -78,25 +78,25 @@ type memSystem struct {
 
 func newMemSystem() *memSystem { return &memSystem{store: &memStore{kv: map[string]string{}}} }
 
-func (m *memSystem) Name() string                                          { return "mem" }
-func (m *memSystem) Build(context.Context, string) (string, error)         { return "", nil }
-func (m *memSystem) Launch(context.Context, NodeSpec) (Launch, error)      { return Launch{}, nil }
-func (m *memSystem) Bugs() []Bug                                           { return nil }
-func (m *memSystem) SetClock(context.Context, string, time.Duration) error { return nil }
-func (m *memSystem) NewClient(node, addr string) (Client, error) {
+func (m *memSystem) Name() string                                        { return "mem" }
+func (m *memSystem) Build(context.Context, string) (string, error)       { return "", nil }
+func (m *memSystem) Launch(context.Context, NodeSpec) (Launch, error)    { return Launch{}, nil }
+func (m *memSystem) Bugs() []Bug                                         { return nil }
+func (m *memSystem) SetClock(context.Context, Node, time.Duration) error { return nil }
+func (m *memSystem) NewClient(Node) (Client, error) {
 	return &memClient{s: m.store, panic: m.panicClients}, nil
 }
-func (m *memSystem) Status(ctx context.Context, addr string) (NodeStatus, error) {
-	return NodeStatus{ID: addr, Role: "replica", Leader: m.leader}, nil
+func (m *memSystem) Status(ctx context.Context, n Node) (NodeStatus, error) {
+	return NodeStatus{ID: n.ID, Role: "replica", Leader: m.leader}, nil
 }
 func (m *memSystem) ReportsLeader() bool { return m.leader != "" }
-func (m *memSystem) Digest(ctx context.Context, addr string) (Digest, error) {
+func (m *memSystem) Digest(ctx context.Context, n Node) (Digest, error) {
 	m.digests.Add(1)
 	if m.diverge {
 		if err := ctx.Err(); err != nil {
 			return Digest{}, err
 		}
-		return Digest{Digest: "only " + addr, Applied: m.applied}, nil
+		return Digest{Digest: "only " + n.ID, Applied: m.applied}, nil
 	}
 	return Digest{Digest: "same", Applied: m.applied}, nil
 }
@@ -108,8 +108,14 @@ type memCluster struct {
 	unsupported       Fault
 }
 
-func (c *memCluster) Nodes() []string                      { return c.nodes }
-func (c *memCluster) ClientAddr(node string) string        { return node }
+func (c *memCluster) Nodes() []string               { return c.nodes }
+func (c *memCluster) ClientAddr(node string) string { return node }
+
+// Node gives every node a "monitor" port besides its client port, as a
+// product with a status page of its own has.
+func (c *memCluster) Node(node string) Node {
+	return Node{ID: node, Ports: map[string]string{PortClient: node, "monitor": node + "/monitor"}}
+}
 func (c *memCluster) Supports(f Fault) bool                { return f != c.unsupported }
 func (c *memCluster) Start(context.Context, string) error  { return nil }
 func (c *memCluster) Kill(context.Context, string) error   { return nil }

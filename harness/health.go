@@ -47,16 +47,16 @@ func nodeStatuses(ctx context.Context, sys System, c Cluster) ([]NodeStatus, []e
 		wg.Go(func() {
 			sctx, cancel := context.WithTimeout(ctx, statusTimeout)
 			defer cancel()
-			addr := c.ClientAddr(n)
+			node := c.Node(n)
 			if !Has(sys, CapStatus) {
-				conn, err := env.DialContext(sctx, "tcp", addr) // the deployment's network
+				conn, err := env.DialContext(sctx, "tcp", node.Addr()) // the deployment's network
 				if err == nil {
 					conn.Close()
 				}
 				errs[i] = err
 				return
 			}
-			sts[i], errs[i] = StatusOf(sctx, sys, addr)
+			sts[i], errs[i] = StatusOf(sctx, sys, node)
 		})
 	}
 	wg.Wait()

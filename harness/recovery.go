@@ -117,7 +117,7 @@ func (rd *reader) read(ctx context.Context, key string, i int) (last string, ok 
 		c := rd.clients[node]
 		if c == nil {
 			var err error
-			if c, err = r.p.System.NewClient(node, r.cluster.ClientAddr(node)); err != nil {
+			if c, err = r.p.System.NewClient(r.cluster.Node(node)); err != nil {
 				last = err.Error()
 				time.Sleep(50 * time.Millisecond)
 				continue
@@ -161,17 +161,13 @@ func (r *run) collectDigests(ctx context.Context) error {
 		// must still leave time to see what the nodes hold.
 		cctx, cancel := context.WithTimeout(ctx, r.t.RecoveryLimit.D())
 		defer cancel()
-		addrs := make([]string, len(r.nodes))
-		for i, n := range r.nodes {
-			addrs[i] = r.cluster.ClientAddr(n)
-		}
 		r.genMu.Lock()
 		var keys []string
 		if r.gen != nil {
 			keys = append(keys, r.gen.Keys()...)
 		}
 		r.genMu.Unlock()
-		if err := cv.Converge(cctx, addrs, keys); err != nil {
+		if err := cv.Converge(cctx, NodesOf(r.cluster), keys); err != nil {
 			errs = append(errs, fmt.Errorf("converge: %w", err))
 			r.log.Warn("converge", "err", err)
 		}
@@ -270,7 +266,7 @@ func (r *run) sampleDigests(ctx context.Context) (out []Digest, unsupported bool
 			defer wg.Done()
 			dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
-			d, err := DigestOf(dctx, r.p.System, r.cluster.ClientAddr(n))
+			d, err := DigestOf(dctx, r.p.System, r.cluster.Node(n))
 			d.Node = n
 			if errors.Is(err, ErrUnsupported) {
 				refused.Add(1)

@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,7 +20,7 @@ type hungSystem struct {
 	calls   atomic.Int64
 }
 
-func (h *hungSystem) NewClient(node, addr string) (Client, error) {
+func (h *hungSystem) NewClient(Node) (Client, error) {
 	return hungClient{h}, nil
 }
 
@@ -68,8 +69,8 @@ type setupSystem struct {
 
 func (s *setupSystem) Setup(ctx context.Context, env SetupEnv) error {
 	s.setups.Add(1)
-	if len(env.Nodes) == 0 || env.Addr(env.Nodes[0]) == "" {
-		return errors.New("no nodes")
+	if len(env.Nodes) == 0 || env.Nodes[0].Addr() == "" || env.Nodes[0].Ports["monitor"] == "" {
+		return errors.New("no nodes, or nodes without their ports")
 	}
 	if s.fail {
 		return errors.New("bucket exists")
@@ -85,9 +86,9 @@ func (n noDigests) Name() string { return n.s.Name() }
 func (n noDigests) Launch(ctx context.Context, ns NodeSpec) (Launch, error) {
 	return n.s.Launch(ctx, ns)
 }
-func (n noDigests) NewClient(node, addr string) (Client, error) { return n.s.NewClient(node, addr) }
-func (n noDigests) Status(ctx context.Context, addr string) (NodeStatus, error) {
-	return n.s.Status(ctx, addr)
+func (n noDigests) NewClient(node Node) (Client, error) { return n.s.NewClient(node) }
+func (n noDigests) Status(ctx context.Context, node Node) (NodeStatus, error) {
+	return n.s.Status(ctx, node)
 }
 func (n noDigests) Setup(ctx context.Context, env SetupEnv) error { return n.s.Setup(ctx, env) }
 
@@ -122,4 +123,54 @@ func TestRunRefusesASystemNameThatDisagrees(t *testing.T) {
 	res, err := Run(context.Background(), tst, p)
 	require.NoError(t, err)
 	assert.Equal(t, "mem", res.Test.System)
+}
+
+// portsSystem records the node every per-node call was given: a product
+// whose status, digest and clock live on a port of its own ("monitor").
+type portsSystem struct {
+	*memSystem
+	mu   sync.Mutex
+	seen map[string][]Node // call -> the nodes it got
+}
+
+func (s *portsSystem) saw(call string, ns ...Node) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seen[call] = append(s.seen[call], ns...)
+}
+func (s *portsSystem) Ports() []string { return []string{"monitor"} }
+func (s *portsSystem) NewClient(n Node) (Client, error) {
+	s.saw("client", n)
+	return s.memSystem.NewClient(n)
+}
+func (s *portsSystem) Status(ctx context.Context, n Node) (NodeStatus, error) {
+	s.saw("status", n)
+	return s.memSystem.Status(ctx, n)
+}
+func (s *portsSystem) Digest(ctx context.Context, n Node) (Digest, error) {
+	s.saw("digest", n)
+	return s.memSystem.Digest(ctx, n)
+}
+func (s *portsSystem) Converge(_ context.Context, ns []Node, _ []string) error {
+	s.saw("converge", ns...)
+	return nil
+}
+func (s *portsSystem) Setup(_ context.Context, env SetupEnv) error {
+	s.saw("setup", env.Nodes...)
+	return nil
+}
+
+func TestPerNodeCallsGetTheNodesPorts(t *testing.T) {
+	tst, p, mem, _, _ := testParts(t)
+	s := &portsSystem{memSystem: mem, seen: map[string][]Node{}}
+	p.System = s
+	_, err := Run(context.Background(), tst, p)
+	require.NoError(t, err)
+	for _, call := range []string{"client", "status", "digest", "converge", "setup"} {
+		require.NotEmpty(t, s.seen[call], call)
+		for _, n := range s.seen[call] {
+			assert.Equal(t, n.ID, n.Addr(), "%s: the client port", call)
+			assert.Equal(t, n.ID+"/monitor", n.Ports["monitor"], "%s: the named port", call)
+		}
+	}
 }

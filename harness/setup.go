@@ -74,7 +74,7 @@ func (r *run) setupSystem(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
-	return s.Setup(ctx, SetupEnv{Nodes: r.nodes, Addr: r.cluster.ClientAddr, Log: r.log})
+	return s.Setup(ctx, SetupEnv{Nodes: NodesOf(r.cluster), Log: r.log})
 }
 
 // faultCluster is the cluster as fault packages see it: with the leader

@@ -47,11 +47,30 @@ type NodeSpec struct {
 	PeerListen string
 }
 
-// Well-known port names (NodeSpec.Ports).
+// Well-known port names (NodeSpec.Ports, Node.Ports).
 const (
-	PortClient = "client" // the harness's clients, Status, Digest, SetClock
+	PortClient = "client" // the harness's clients; every node has it
 	PortPeer   = "peer"   // node-to-node traffic, when it has a port of its own
 )
+
+// Node is one running node as every per-node call of the seam sees it
+// (NewClient, Status, Digest, SetClock, Converge, Setup): its id and, for
+// PortClient and every port the system names (PortNamer), the host:port at
+// which the harness reaches that port. A status or metrics page on a port
+// of its own is Ports["monitor"]. A node keeps its ports across restarts.
+type Node struct {
+	ID    string
+	Ports map[string]string
+}
+
+// Addr is the node's client address, Ports[PortClient].
+func (n Node) Addr() string { return n.Ports[PortClient] }
+
+// NodeAt is node id with only a client port, at addr: for calling an
+// adapter by hand (a unit test, a tool) on a node without named ports.
+func NodeAt(id, addr string) Node {
+	return Node{ID: id, Ports: map[string]string{PortClient: addr}}
+}
 
 // Launch is a process to run for a node.
 type Launch struct {
@@ -128,8 +147,9 @@ type System interface {
 	// file that cannot be made) ends the setup: the run could not be
 	// carried out.
 	Launch(ctx context.Context, n NodeSpec) (Launch, error)
-	// NewClient returns a client bound to the node at addr (its client port).
-	NewClient(node, addr string) (Client, error)
+	// NewClient returns a client bound to node n (n.Addr() is its client
+	// port).
+	NewClient(n Node) (Client, error)
 }
 
 // Builder is a system whose node binary is made (or found) before any node
@@ -144,7 +164,7 @@ type Builder interface {
 // system is a LeaderReporter). Without it a node is healthy once its client
 // port accepts connections.
 type StatusReporter interface {
-	Status(ctx context.Context, addr string) (NodeStatus, error)
+	Status(ctx context.Context, n Node) (NodeStatus, error)
 }
 
 // LeaderReporter is a StatusReporter whose nodes elect a leader and name it
@@ -172,14 +192,14 @@ type ElectionReporter interface {
 // returns an error wrapping ErrUnsupported, convergence is not judged and
 // the runner does not wait for it.
 type Digester interface {
-	Digest(ctx context.Context, addr string) (Digest, error)
+	Digest(ctx context.Context, n Node) (Digest, error)
 }
 
 // ClockSetter is a system that can offset one node's clock (through a debug
 // API of its own: an unmodified binary cannot be given a skewed clock).
 // Clock faults need it.
 type ClockSetter interface {
-	SetClock(ctx context.Context, addr string, offset time.Duration) error
+	SetClock(ctx context.Context, n Node, offset time.Duration) error
 }
 
 // BugCatalog is a system with injectable bugs (--bug NAME reaches every
@@ -197,8 +217,7 @@ type PortNamer interface {
 
 // SetupEnv is what a system's Setup step may use.
 type SetupEnv struct {
-	Nodes []string
-	Addr  func(node string) string // a node's client address
+	Nodes []Node // every node, in order, with its ports
 	Log   Logger
 }
 
@@ -242,11 +261,11 @@ func Has(sys System, c Capability) bool {
 	return ok
 }
 
-// StatusOf asks sys for the status of the node at addr; ErrUnsupported if
-// the system reports none.
-func StatusOf(ctx context.Context, sys System, addr string) (NodeStatus, error) {
+// StatusOf asks sys for the status of node n; ErrUnsupported if the
+// system reports none.
+func StatusOf(ctx context.Context, sys System, n Node) (NodeStatus, error) {
 	if s, ok := sys.(StatusReporter); ok && Has(sys, CapStatus) {
-		return s.Status(ctx, addr)
+		return s.Status(ctx, n)
 	}
 	return NodeStatus{}, fmt.Errorf("%s reports no node status: %w", sys.Name(), ErrUnsupported)
 }
@@ -264,20 +283,20 @@ func ReportsElections(sys System) bool {
 	return ok && ReportsLeader(sys) && e.ReportsElections()
 }
 
-// DigestOf asks sys for a digest of the node at addr; ErrUnsupported if the
-// system makes none.
-func DigestOf(ctx context.Context, sys System, addr string) (Digest, error) {
+// DigestOf asks sys for a digest of node n; ErrUnsupported if the system
+// makes none.
+func DigestOf(ctx context.Context, sys System, n Node) (Digest, error) {
 	if d, ok := sys.(Digester); ok && Has(sys, CapDigest) {
-		return d.Digest(ctx, addr)
+		return d.Digest(ctx, n)
 	}
 	return Digest{}, fmt.Errorf("%s reports no state digest: %w", sys.Name(), ErrUnsupported)
 }
 
-// SetClockOf offsets the clock of the node at addr; ErrUnsupported if the
-// system cannot.
-func SetClockOf(ctx context.Context, sys System, addr string, offset time.Duration) error {
+// SetClockOf offsets the clock of node n; ErrUnsupported if the system
+// cannot.
+func SetClockOf(ctx context.Context, sys System, n Node, offset time.Duration) error {
 	if c, ok := sys.(ClockSetter); ok && Has(sys, CapClock) {
-		return c.SetClock(ctx, addr, offset)
+		return c.SetClock(ctx, n, offset)
 	}
 	return fmt.Errorf("%s cannot offset a node's clock: %w", sys.Name(), ErrUnsupported)
 }
@@ -307,7 +326,7 @@ func PortsOf(sys System) []string {
 // replicas agree (e.g. read repair in quorum mode). The runner calls it in
 // the recovery phase, before digests are compared.
 type Converger interface {
-	Converge(ctx context.Context, addrs []string, keys []string) error
+	Converge(ctx context.Context, nodes []Node, keys []string) error
 }
 
 // SharedPeers is implemented by systems whose members must all agree on

@@ -40,7 +40,7 @@ func (r *run) mainPhase(ctx context.Context) error {
 	}()
 	for w := range clients {
 		node := r.nodes[w%len(r.nodes)]
-		c, err := r.p.System.NewClient(node, r.cluster.ClientAddr(node))
+		c, err := r.p.System.NewClient(r.cluster.Node(node))
 		if err != nil {
 			return fmt.Errorf("client for %s: %w", node, err)
 		}
@@ -163,7 +163,7 @@ func (r *run) worker(ctx, mctx context.Context, w int, slot *Client, pace *pacer
 		done, abandoned := r.invoke(ctx, *slot, inv)
 		r.count(done.Type)
 		if abandoned {
-			c, err := r.p.System.NewClient(node, r.cluster.ClientAddr(node))
+			c, err := r.p.System.NewClient(r.cluster.Node(node))
 			if err != nil {
 				*slot = nil
 				return fmt.Errorf("worker %d: new client for %s after an abandoned call: %w", w, node, err)

@@ -51,6 +51,7 @@ func (c *fakeCluster) rec(format string, args ...any) error {
 
 func (c *fakeCluster) Nodes() []string                           { return slices.Clone(c.nodes) }
 func (c *fakeCluster) ClientAddr(string) string                  { return "" }
+func (c *fakeCluster) Node(n string) harness.Node                { return harness.NodeAt(n, "") }
 func (c *fakeCluster) Supports(harness.Fault) bool               { return true }
 func (c *fakeCluster) CollectLogs(context.Context, string) error { return nil }
 func (c *fakeCluster) Close(context.Context) error               { return nil }

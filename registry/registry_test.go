@@ -95,7 +95,7 @@ func (f fakeSystem) Name() string { return f.name }
 func (fakeSystem) Launch(context.Context, harness.NodeSpec) (harness.Launch, error) {
 	return harness.Launch{Binary: "/bin/true"}, nil
 }
-func (fakeSystem) NewClient(string, string) (harness.Client, error) {
+func (fakeSystem) NewClient(harness.Node) (harness.Client, error) {
 	return nil, harness.ErrUnsupported
 }
 

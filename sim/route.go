@@ -14,7 +14,7 @@ const (
 	// eventually times out and dials again.
 	Drop Action = iota + 1
 	// Reorder holds the segment until a later segment on the same link
-	// (on another connection) has been delivered, or a second passed.
+	// (on another connection) has been delivered, or 10 s passed.
 	Reorder
 	// CrashSender lets the segment go and crashes its sender at once, so
 	// the node dies between sending it and whatever it would do next.
@@ -100,8 +100,10 @@ func (w *World) emit(e Event) {
 	}
 }
 
-// heldMax bounds how long Reorder holds a segment.
-const heldMax = time.Second
+// heldMax bounds how long Reorder holds a segment: longer than a sender's
+// request timeout, so that the sender gives up and its next message
+// travels on a new connection ahead of the held one.
+const heldMax = 10 * time.Second
 
 // send puts one segment on c's way to its peer.
 func (w *World) send(c *conn, data []byte, fin bool) {

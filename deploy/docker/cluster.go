@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/netip"
 	"os"
@@ -54,6 +55,9 @@ type node struct {
 	id       string
 	ip       netip.Addr
 	hostPort string
+	// hostPorts: every port the system names (client included) as
+	// published on 127.0.0.1, host:port.
+	hostPorts map[string]string
 	// controlPort reaches gauntlet-fault serve in the holder.
 	controlPort string
 	holder      *testcontainers.DockerContainer
@@ -94,6 +98,14 @@ func (c *Cluster) ClientAddr(id string) string {
 		return ""
 	}
 	return "127.0.0.1:" + n.hostPort
+}
+
+// Node is node with each of its ports as published on 127.0.0.1.
+func (c *Cluster) Node(id string) harness.Node {
+	if n := c.byID[id]; n != nil {
+		return harness.Node{ID: id, Ports: maps.Clone(n.hostPorts)}
+	}
+	return harness.Node{ID: id, Ports: map[string]string{}}
 }
 
 // IP is the node's address on the run's private network.
@@ -376,7 +388,7 @@ func (c *Cluster) SetClock(ctx context.Context, id string, offset time.Duration)
 	if _, err := c.node(id); err != nil {
 		return err
 	}
-	if err := harness.SetClockOf(ctx, c.spec.System, c.ClientAddr(id), offset); err != nil {
+	if err := harness.SetClockOf(ctx, c.spec.System, c.Node(id), offset); err != nil {
 		return fmt.Errorf("set clock of %s: %w", id, err)
 	}
 	c.byID[id].event("clock offset %v", offset)

@@ -413,17 +413,25 @@ func (c *Cluster) containerName(n *node) string {
 }
 
 // startHolder starts the namespace owner: static IP on the run network,
-// CAP_NET_ADMIN for the faults, the client port published on 127.0.0.1.
+// CAP_NET_ADMIN for the faults, every port the system names (the client
+// port first) and the control port published on 127.0.0.1.
 func (c *Cluster) startHolder(ctx context.Context, p *testcontainers.DockerProvider, img string, n *node) error {
-	port := network.MustParsePort(fmt.Sprintf("%d/tcp", clientPort))
+	named := containerPorts(c.spec.System)
 	cport := network.MustParsePort(fmt.Sprintf("%d/tcp", controlPort))
 	loopback := netip.MustParseAddr("127.0.0.1")
+	bindings := network.PortMap{cport: {{HostIP: loopback, HostPort: "0"}}}
+	exposed := []string{cport.String()}
+	for _, num := range named {
+		port := network.MustParsePort(fmt.Sprintf("%d/tcp", num))
+		bindings[port] = []network.PortBinding{{HostIP: loopback, HostPort: "0"}}
+		exposed = append(exposed, port.String())
+	}
 	ctr, err := p.CreateContainer(ctx, testcontainers.ContainerRequest{
 		Image:        img,
 		Name:         c.containerName(n) + "-holder",
 		Cmd:          []string{"serve", "--control", fmt.Sprintf("0.0.0.0:%d", controlPort)},
 		Labels:       c.labels(n.id, "holder"),
-		ExposedPorts: []string{port.String(), cport.String()},
+		ExposedPorts: exposed,
 		Networks:     []string{c.netName},
 		ConfigModifier: func(cfg *container.Config) {
 			cfg.Hostname = n.id
@@ -431,10 +439,7 @@ func (c *Cluster) startHolder(ctx context.Context, p *testcontainers.DockerProvi
 		// Replaces testcontainers' default modifier, so all of it is here.
 		HostConfigModifier: func(hc *container.HostConfig) {
 			hc.CapAdd = []string{"NET_ADMIN"}
-			hc.PortBindings = network.PortMap{
-				port:  {{HostIP: loopback, HostPort: "0"}},
-				cport: {{HostIP: loopback, HostPort: "0"}},
-			}
+			hc.PortBindings = bindings
 		},
 		EndpointSettingsModifier: func(es map[string]*network.EndpointSettings) {
 			if e := es[c.netName]; e != nil {
@@ -466,10 +471,16 @@ func (c *Cluster) startHolder(ctx context.Context, p *testcontainers.DockerProvi
 		}
 		return ""
 	}
-	n.hostPort, n.controlPort = published(port), published(cport)
-	if n.hostPort == "" || n.controlPort == "" {
-		return fmt.Errorf("holder of %s: ports %s, %s not published on 127.0.0.1: %v", n.id, port, cport, ns.Ports)
+	n.controlPort = published(cport)
+	n.hostPorts = map[string]string{}
+	for name, num := range named {
+		hp := published(network.MustParsePort(fmt.Sprintf("%d/tcp", num)))
+		if hp == "" || n.controlPort == "" {
+			return fmt.Errorf("holder of %s: ports %d (%s), %s not published on 127.0.0.1: %v", n.id, num, name, cport, ns.Ports)
+		}
+		n.hostPorts[name] = "127.0.0.1:" + hp
 	}
+	n.hostPort = strings.TrimPrefix(n.hostPorts[harness.PortClient], "127.0.0.1:")
 	return nil
 }
 

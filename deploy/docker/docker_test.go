@@ -46,12 +46,12 @@ func (testSystem) Launch(_ context.Context, n harness.NodeSpec) (harness.Launch,
 		"--id", n.ID, "--listen", n.Listen, "--peers", strings.Join(peers, ","), "--data", n.DataDir,
 	}}, nil
 }
-func (testSystem) NewClient(string, string) (harness.Client, error) {
+func (testSystem) NewClient(harness.Node) (harness.Client, error) {
 	return nil, harness.ErrUnsupported
 }
-func (testSystem) Status(ctx context.Context, addr string) (harness.NodeStatus, error) {
+func (testSystem) Status(ctx context.Context, n harness.Node) (harness.NodeStatus, error) {
 	var st harness.NodeStatus
-	err := getJSON(ctx, "http://"+addr+"/status", &st)
+	err := getJSON(ctx, "http://"+n.Addr()+"/status", &st)
 	return st, err
 }
 
@@ -211,7 +211,7 @@ func dial(t *testing.T, c *Cluster, from, peer string, n int, timeout time.Durat
 func status(ctx context.Context, c *Cluster, id string, timeout time.Duration) (harness.NodeStatus, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return harness.StatusOf(ctx, c.spec.System, c.ClientAddr(id))
+	return harness.StatusOf(ctx, c.spec.System, c.Node(id))
 }
 
 func waitStatus(t *testing.T, c *Cluster, id string) harness.NodeStatus {
@@ -618,6 +618,10 @@ func TestOutsideSystemShape(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, "id=n2 metrics=", string(b)[:len("id=n2 metrics=")], "Launch's file is in the data dir")
 	assert.Contains(t, string(b), ":7002", "the metrics port has a number of its own")
+	n2 := c.Node("n2")
+	assert.Equal(t, c.ClientAddr("n2"), n2.Addr())
+	assert.Regexp(t, `^127\.0\.0\.1:\d+$`, n2.Ports["metrics"], "every named port is published for per-node calls")
+	assert.NotEqual(t, n2.Addr(), n2.Ports["metrics"])
 
 	// Peers dial each other's peer port, and a partition cuts one link.
 	assert.Equal(t, 3, dial(t, c, "n1", "n2", 3, time.Second))

@@ -41,9 +41,9 @@ func (s kvSystem) Launch(_ context.Context, n harness.NodeSpec) (harness.Launch,
 	}
 	return harness.Launch{Binary: n.Binary, Args: args}, nil
 }
-func (kvSystem) NewClient(string, string) (harness.Client, error) { return nil, harness.ErrUnsupported }
-func (kvSystem) Status(ctx context.Context, addr string) (harness.NodeStatus, error) {
-	c := client.New(addr, time.Second)
+func (kvSystem) NewClient(harness.Node) (harness.Client, error) { return nil, harness.ErrUnsupported }
+func (kvSystem) Status(ctx context.Context, n harness.Node) (harness.NodeStatus, error) {
+	c := client.New(n.Addr(), time.Second)
 	defer c.Close()
 	st, err := c.Status(ctx)
 	if err != nil {
@@ -51,11 +51,11 @@ func (kvSystem) Status(ctx context.Context, addr string) (harness.NodeStatus, er
 	}
 	return harness.NodeStatus{ID: st.ID, Role: st.Role, Term: st.Term, Leader: st.Leader, Commit: st.Commit, Applied: st.Applied}, nil
 }
-func (kvSystem) Digest(context.Context, string) (harness.Digest, error) {
+func (kvSystem) Digest(context.Context, harness.Node) (harness.Digest, error) {
 	return harness.Digest{}, harness.ErrUnsupported
 }
-func (kvSystem) SetClock(ctx context.Context, addr string, offset time.Duration) error {
-	c := client.New(addr, time.Second)
+func (kvSystem) SetClock(ctx context.Context, n harness.Node, offset time.Duration) error {
+	c := client.New(n.Addr(), time.Second)
 	defer c.Close()
 	return c.SetClock(ctx, offset)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -63,6 +64,14 @@ func (c *Cluster) ClientAddr(id string) string {
 		return n.listen
 	}
 	return ""
+}
+
+// Node is node with its ports, as the node listens on them.
+func (c *Cluster) Node(id string) harness.Node {
+	if n, ok := c.byID[id]; ok {
+		return harness.Node{ID: id, Ports: maps.Clone(n.ports)}
+	}
+	return harness.Node{ID: id, Ports: map[string]string{}}
 }
 
 // PID is the process id of node's running process, 0 if it is down.
@@ -209,11 +218,10 @@ func (c *Cluster) Heal(ctx context.Context) error {
 
 // SetClock offsets node's clock through the system's debug API.
 func (c *Cluster) SetClock(ctx context.Context, id string, offset time.Duration) error {
-	n, err := c.node(id)
-	if err != nil {
+	if _, err := c.node(id); err != nil {
 		return err
 	}
-	return harness.SetClockOf(ctx, c.spec.System, n.listen, offset)
+	return harness.SetClockOf(ctx, c.spec.System, c.Node(id), offset)
 }
 
 // CollectLogs copies each node's log to dir/<node>/node.log. Logs already

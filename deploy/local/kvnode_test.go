@@ -47,7 +47,7 @@ func deployKV(t *testing.T, mode string, nodes int) (*local.Cluster, harness.Sys
 }
 
 func do(t *testing.T, sys harness.System, c *local.Cluster, node string, op harness.Op) harness.Op {
-	cl, err := sys.NewClient(node, c.ClientAddr(node))
+	cl, err := sys.NewClient(c.Node(node))
 	require.NoError(t, err)
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -185,7 +185,7 @@ func digestsAgreeThenClose(t *testing.T, c *local.Cluster, sys harness.System) {
 	eventually(t, 20*time.Second, func() string {
 		var first harness.Digest
 		for i, n := range c.Nodes() {
-			d, err := harness.DigestOf(ctx, sys, c.ClientAddr(n))
+			d, err := harness.DigestOf(ctx, sys, c.Node(n))
 			if err != nil {
 				return err.Error()
 			}
@@ -222,22 +222,18 @@ func TestQuorumOnLocal(t *testing.T) {
 		require.Equal(t, harness.OK, r.Type, r.String())
 	}
 	require.NoError(t, c.Heal(ctx))
-	d3, err := harness.DigestOf(ctx, sys, c.ClientAddr("n3"))
+	d3, err := harness.DigestOf(ctx, sys, c.Node("n3"))
 	require.NoError(t, err)
 	require.Zero(t, d3.Keys, "n3 missed the writes")
 
 	conv, ok := sys.(harness.Converger)
 	require.True(t, ok)
-	var addrs []string
-	for _, n := range c.Nodes() {
-		addrs = append(addrs, c.ClientAddr(n))
-	}
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	require.NoError(t, conv.Converge(cctx, addrs, nil))
+	require.NoError(t, conv.Converge(cctx, harness.NodesOf(c), nil))
 	held := map[string]map[string]string{}
 	for _, n := range c.Nodes() {
-		d, err := harness.DigestOf(ctx, sys, c.ClientAddr(n))
+		d, err := harness.DigestOf(ctx, sys, c.Node(n))
 		require.NoError(t, err)
 		for k, h := range d.Values {
 			if held[k] == nil {

@@ -85,12 +85,12 @@ func (s testSystem) Launch(_ context.Context, n harness.NodeSpec) (harness.Launc
 	}
 	return harness.Launch{Binary: n.Binary, Args: args}, nil
 }
-func (s testSystem) NewClient(string, string) (harness.Client, error) {
+func (s testSystem) NewClient(harness.Node) (harness.Client, error) {
 	return nil, harness.ErrUnsupported
 }
-func (s testSystem) Status(ctx context.Context, addr string) (harness.NodeStatus, error) {
+func (s testSystem) Status(ctx context.Context, n harness.Node) (harness.NodeStatus, error) {
 	var st harness.NodeStatus
-	_, err := get(ctx, addr, "/debug/status", &st)
+	_, err := get(ctx, n.Addr(), "/debug/status", &st)
 	return st, err
 }
 
@@ -196,7 +196,7 @@ func TestKillRestartKeepsData(t *testing.T) {
 	require.NoError(t, c.Kill(ctx, "n2"))
 	assert.False(t, alive(pid), "killed and reaped")
 	assert.Zero(t, c.PID("n2"))
-	_, err := harness.StatusOf(ctx, c.spec.System, c.ClientAddr("n2"))
+	_, err := harness.StatusOf(ctx, c.spec.System, c.Node("n2"))
 	assert.Error(t, err)
 	require.NoError(t, c.Kill(ctx, "n2"), "killing a dead node is fine")
 
@@ -242,12 +242,12 @@ func TestPauseResume(t *testing.T) {
 	require.NoError(t, c.Pause(ctx, "n1"))
 	assert.Equal(t, "T", procState(pid))
 	sctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	_, err := harness.StatusOf(sctx, c.spec.System, c.ClientAddr("n1"))
+	_, err := harness.StatusOf(sctx, c.spec.System, c.Node("n1"))
 	cancel()
 	assert.Error(t, err, "a paused node does not answer")
 	require.NoError(t, c.Resume(ctx, "n1"))
 	assert.NotEqual(t, "T", procState(pid))
-	_, err = harness.StatusOf(ctx, c.spec.System, c.ClientAddr("n1"))
+	_, err = harness.StatusOf(ctx, c.spec.System, c.Node("n1"))
 	assert.NoError(t, err)
 }
 
@@ -441,6 +441,10 @@ func TestPeerPortKeepsLinksApart(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(dir, "data", "n2", "conf", "node.conf"))
 	require.NoError(t, err)
 	assert.Regexp(t, `^n2 127\.0\.0\.1:\d+$`, string(b))
+	n2 := c.Node("n2")
+	assert.Equal(t, "n2 "+n2.Ports["metrics"], string(b), "per-node calls get the ports the node was launched with")
+	assert.Equal(t, c.ClientAddr("n2"), n2.Addr())
+	assert.Len(t, n2.Ports, 3, "client, peer and metrics")
 	got, err := call(c, "n1", "n2")
 	require.NoError(t, err)
 	assert.Equal(t, "n2", got)

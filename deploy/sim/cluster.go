@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,6 +73,14 @@ func (c *Cluster) ClientAddr(id string) string {
 		return n.spec.Listen
 	}
 	return ""
+}
+
+// Node is node with its ports, as the node listens on them.
+func (c *Cluster) Node(id string) harness.Node {
+	if n, ok := c.byID[id]; ok {
+		return harness.Node{ID: id, Ports: maps.Clone(n.spec.Ports)}
+	}
+	return harness.Node{ID: id, Ports: map[string]string{}}
 }
 
 func (c *Cluster) Supports(f harness.Fault) bool {
@@ -227,7 +236,7 @@ func (c *Cluster) SetClock(ctx context.Context, id string, offset time.Duration)
 		return err
 	}
 	if harness.Has(c.sys, harness.CapClock) {
-		return harness.SetClockOf(ctx, c.sys, c.ClientAddr(id), offset)
+		return harness.SetClockOf(ctx, c.sys, c.Node(id), offset)
 	}
 	return c.w.SetClock(id, offset)
 }

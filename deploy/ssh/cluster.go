@@ -51,6 +51,9 @@ type node struct {
 	bin    string // on the host
 	launch harness.Launch
 	client string // where the harness's clients reach it
+	// ports: where the harness reaches each port the system names (client
+	// included), at the host's client address.
+	ports map[string]string
 }
 
 func (c *Cluster) Nodes() []string { return nodes.IDs(c.nodes, func(n *node) string { return n.id }) }
@@ -60,6 +63,14 @@ func (c *Cluster) ClientAddr(id string) string {
 		return n.client
 	}
 	return ""
+}
+
+// Node is node with the address the harness reaches each of its ports at.
+func (c *Cluster) Node(id string) harness.Node {
+	if n, ok := c.byID[id]; ok {
+		return harness.Node{ID: id, Ports: maps.Clone(n.ports)}
+	}
+	return harness.Node{ID: id, Ports: map[string]string{}}
 }
 
 func (c *Cluster) Supports(f harness.Fault) bool {
@@ -262,11 +273,10 @@ func (c *Cluster) applyDelay(ctx context.Context, f harness.LinkFault) error {
 
 // SetClock offsets node's clock through the system's clock API.
 func (c *Cluster) SetClock(ctx context.Context, id string, offset time.Duration) error {
-	n, err := c.node(id)
-	if err != nil {
+	if _, err := c.node(id); err != nil {
 		return err
 	}
-	return setClock(ctx, c.spec.System, n.client, offset)
+	return setClock(ctx, c.spec.System, c.Node(id), offset)
 }
 
 // Leader is the node the cluster names as leader (harness.Leader's rule).

@@ -309,6 +309,10 @@ func (c *Cluster) startAll(ctx context.Context, bin string) error {
 			}
 			n.launch = l
 			n.client = joinHostPort(n.host.ClientAddress, port)
+			n.ports = map[string]string{}
+			for name, p := range portOf {
+				n.ports[name] = joinHostPort(n.host.ClientAddress, p)
+			}
 			return c.start(gctx, n)
 		})
 	}

@@ -123,9 +123,9 @@ func writeFiles(ctx context.Context, c *conn, dataDir string, files map[string][
 // sharedPeers tells whether sys needs one peer map for all members.
 func sharedPeers(sys harness.System) bool { return harness.IsSharedPeers(sys) }
 
-// setClock offsets the clock of the node at addr.
-func setClock(ctx context.Context, sys harness.System, addr string, off time.Duration) error {
-	return harness.SetClockOf(ctx, sys, addr, off)
+// setClock offsets the clock of node n.
+func setClock(ctx context.Context, sys harness.System, n harness.Node, off time.Duration) error {
+	return harness.SetClockOf(ctx, sys, n, off)
 }
 
 // clockSupported: the system declares a clock API (harness.ClockSetter).

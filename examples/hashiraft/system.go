@@ -56,12 +56,12 @@ func (System) RunNode(ctx context.Context, e env.Env, l harness.Launch, stdout, 
 
 const opTimeout = 2 * time.Second
 
-func (System) NewClient(node, addr string) (harness.Client, error) {
-	return wire.NewClient(node, addr, opTimeout), nil
+func (System) NewClient(n harness.Node) (harness.Client, error) {
+	return wire.NewClient(n.ID, n.Addr(), opTimeout), nil
 }
 
-func (System) Status(ctx context.Context, addr string) (harness.NodeStatus, error) {
-	return wire.Status(ctx, addr, opTimeout)
+func (System) Status(ctx context.Context, n harness.Node) (harness.NodeStatus, error) {
+	return wire.Status(ctx, n.Addr(), opTimeout)
 }
 
 func (System) ReportsLeader() bool { return true }

@@ -27,12 +27,12 @@ func (system) Launch(_ context.Context, n harness.NodeSpec) (harness.Launch, err
 	return harness.Launch{Binary: n.Binary, Args: []string{"-id", n.ID, "-listen", n.Listen, "-peers", harness.PeerList(n.Peers)}}, nil
 }
 
-func (system) NewClient(node, addr string) (harness.Client, error) {
-	return client("http://" + addr), nil
+func (system) NewClient(n harness.Node) (harness.Client, error) {
+	return client("http://" + n.Addr()), nil
 }
 
-func (system) Digest(ctx context.Context, addr string) (harness.Digest, error) {
-	code, body, err := call(ctx, "http://"+addr+"/digest")
+func (system) Digest(ctx context.Context, n harness.Node) (harness.Digest, error) {
+	code, body, err := call(ctx, "http://"+n.Addr()+"/digest")
 	if err == nil && code != http.StatusOK {
 		err = fmt.Errorf("digest: %d %s", code, body)
 	}

@@ -113,17 +113,17 @@ func (s *System) Launch(_ context.Context, n harness.NodeSpec) (harness.Launch, 
 	return harness.Launch{Binary: n.Binary, Args: args}, nil
 }
 
-// NewClient returns a client bound to the agent at addr.
-func (s *System) NewClient(node, addr string) (harness.Client, error) {
-	return newClient(node, addr, 0, s.o.ReadMode), nil
+// NewClient returns a client bound to agent n.
+func (s *System) NewClient(n harness.Node) (harness.Client, error) {
+	return newClient(n.ID, n.Addr(), 0, s.o.ReadMode), nil
 }
 
 // Status asks the agent about itself (/v1/agent/self: name, Raft state,
 // term, indexes) and whom it follows (/v1/status/leader gives the leader's
 // Raft address, which /v1/operator/raft/configuration?stale maps to a node
 // name — both answered from the agent's own state, without a leader).
-func (s *System) Status(ctx context.Context, addr string) (harness.NodeStatus, error) {
-	a := newAPI(addr, s.o.OpTimeout)
+func (s *System) Status(ctx context.Context, n harness.Node) (harness.NodeStatus, error) {
+	a := newAPI(n.Addr(), s.o.OpTimeout)
 	defer a.Close()
 	var self struct {
 		Config struct{ NodeName string }
@@ -164,8 +164,8 @@ var roles = map[string]string{"Leader": "leader", "Follower": "follower", "Candi
 // Digest hashes every key/value the agent holds locally (a recursive KV
 // read with ?stale, which the agent answers from its own state) and reports
 // the KV table's index (X-Consul-Index) as Applied.
-func (s *System) Digest(ctx context.Context, addr string) (harness.Digest, error) {
-	a := newAPI(addr, 10*time.Second)
+func (s *System) Digest(ctx context.Context, n harness.Node) (harness.Digest, error) {
+	a := newAPI(n.Addr(), 10*time.Second)
 	defer a.Close()
 	var entries []kvEntry
 	index, err := a.getKV(ctx, "/v1/kv/?recurse&stale", &entries)

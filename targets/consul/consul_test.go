@@ -93,10 +93,10 @@ func TestStatusAndDigest(t *testing.T) {
 		}
 	}))
 	s := New(Options{})
-	st, err := s.Status(context.Background(), addr)
+	st, err := s.Status(context.Background(), harness.NodeAt("n1", addr))
 	require.NoError(t, err)
 	assert.Equal(t, harness.NodeStatus{ID: "n2", Role: "follower", Term: 4, Leader: "n3", Commit: 90, Applied: 88}, st)
-	d, err := s.Digest(context.Background(), addr)
+	d, err := s.Digest(context.Background(), harness.NodeAt("n1", addr))
 	require.NoError(t, err)
 	assert.Equal(t, 2, d.Keys)
 	assert.Equal(t, uint64(77), d.Applied)

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
 // Members that apply the same Raft log hold the same MVCC history: the same
@@ -53,7 +55,11 @@ func (m *members) get() []string {
 }
 
 // Converge records the members' addresses; etcd needs no repair pass.
-func (s *System) Converge(ctx context.Context, addrs []string, keys []string) error {
+func (s *System) Converge(ctx context.Context, nodes []harness.Node, keys []string) error {
+	addrs := make([]string, len(nodes))
+	for i, n := range nodes {
+		addrs[i] = n.Addr()
+	}
 	s.members.set(addrs)
 	return nil
 }

@@ -43,10 +43,14 @@ func memberStub(t *testing.T, rev int64, mods map[int64]int64) string {
 }
 
 func digests(t *testing.T, s *System, addrs ...string) []harness.Digest {
-	require.NoError(t, s.Converge(context.Background(), addrs, nil))
-	var ds []harness.Digest
+	nodes := make([]harness.Node, len(addrs))
 	for i, a := range addrs {
-		d, err := s.Digest(context.Background(), a)
+		nodes[i] = harness.NodeAt(fmt.Sprintf("n%d", i+1), a)
+	}
+	require.NoError(t, s.Converge(context.Background(), nodes, nil))
+	var ds []harness.Digest
+	for i, n := range nodes {
+		d, err := s.Digest(context.Background(), n)
 		require.NoError(t, err)
 		d.Node = fmt.Sprintf("n%d", i+1)
 		ds = append(ds, d)

@@ -155,13 +155,13 @@ func (s *System) Setup(ctx context.Context, env harness.SetupEnv) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	return writePadding(ctx, env.Addr(env.Nodes[0]), s.o.PadKeys)
+	return writePadding(ctx, env.Nodes[0].Addr(), s.o.PadKeys)
 }
 
-// NewClient returns a client bound to the member at addr; with PadKeys its
-// writes and cas also compare the padding keys Setup wrote.
-func (s *System) NewClient(node, addr string) (harness.Client, error) {
-	c := newClient(node, addr, 0, s.o.SerializableReads)
+// NewClient returns a client bound to member n; with PadKeys its writes and
+// cas also compare the padding keys Setup wrote.
+func (s *System) NewClient(n harness.Node) (harness.Client, error) {
+	c := newClient(n.ID, n.Addr(), 0, s.o.SerializableReads)
 	c.pad = s.o.PadKeys > 0
 	return c, nil
 }
@@ -173,8 +173,8 @@ func (s *System) NewClient(node, addr string) (harness.Client, error) {
 // elected a moment ago still shows the old term there, which would look
 // like two leaders of one term.) The member list maps raft IDs to names; it
 // is asked only for an ID not seen before.
-func (s *System) Status(ctx context.Context, addr string) (harness.NodeStatus, error) {
-	c := newGateway(addr, s.o.OpTimeout)
+func (s *System) Status(ctx context.Context, n harness.Node) (harness.NodeStatus, error) {
+	c := newGateway(n.Addr(), s.o.OpTimeout)
 	defer c.Close()
 	var vars struct {
 		Raft *struct {
@@ -251,8 +251,8 @@ var roles = map[string]string{"StateLeader": "leader", "StateFollower": "followe
 // range over the whole keyspace), reports its revision as Applied, and adds
 // the revision and the state at the members' lowest revision as pseudo-keys
 // (divergence.go: how etcd #13766 shows).
-func (s *System) Digest(ctx context.Context, addr string) (harness.Digest, error) {
-	c := newGateway(addr, 10*time.Second)
+func (s *System) Digest(ctx context.Context, n harness.Node) (harness.Digest, error) {
+	c := newGateway(n.Addr(), 10*time.Second)
 	defer c.Close()
 	var r rangeResp
 	all := b64("\x00")

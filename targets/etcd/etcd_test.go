@@ -41,7 +41,7 @@ func TestLaunchArgs(t *testing.T) {
 	assert.Contains(t, args, "--listen-peer-urls http://127.0.0.1:2")
 	assert.Contains(t, args, "--initial-advertise-peer-urls http://127.0.0.1:12")
 	assert.Contains(t, args, "--election-timeout 500")
-	require.ErrorIs(t, harness.SetClockOf(context.Background(), s, "x", time.Second), harness.ErrUnsupported)
+	require.ErrorIs(t, harness.SetClockOf(context.Background(), s, harness.NodeAt("n1", "x"), time.Second), harness.ErrUnsupported)
 }
 
 func TestBadVersion(t *testing.T) {
@@ -77,11 +77,11 @@ func TestRealMember(t *testing.T) {
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
 
 	require.Eventually(t, func() bool {
-		st, err := s.Status(ctx, client)
+		st, err := s.Status(ctx, harness.NodeAt("n1", client))
 		return err == nil && st.Role == "leader"
 	}, 30*time.Second, 100*time.Millisecond)
 
-	c, err := s.NewClient("n1", client)
+	c, err := s.NewClient(harness.NodeAt("n1", client))
 	require.NoError(t, err)
 	defer c.Close()
 	r := c.Invoke(ctx, harness.Op{Type: harness.Invoke, F: "read", Key: "k"})
@@ -98,7 +98,7 @@ func TestRealMember(t *testing.T) {
 	require.Equal(t, harness.OK, r.Type)
 	assert.Equal(t, "3", *r.Value)
 
-	d, err := s.Digest(ctx, client)
+	d, err := s.Digest(ctx, harness.NodeAt("n1", client))
 	require.NoError(t, err)
 	assert.Equal(t, 1, d.Keys)
 	assert.NotEmpty(t, d.Digest)
@@ -112,7 +112,7 @@ func TestRealMember(t *testing.T) {
 	// answer (seen at load 19).
 	_ = cmd.Process.Kill()
 	_, _ = cmd.Process.Wait()
-	c2, err := s.NewClient("n1", client)
+	c2, err := s.NewClient(harness.NodeAt("n1", client))
 	require.NoError(t, err)
 	defer c2.Close()
 	w = c2.Invoke(ctx, harness.Op{Type: harness.Invoke, F: "write", Key: "k", Value: harness.Str("4")})

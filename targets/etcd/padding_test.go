@@ -38,7 +38,7 @@ func TestSetupWritesPadding(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	addrs := map[string]string{"n1": strings.TrimPrefix(srv.URL, "http://"), "n2": "127.0.0.1:1"}
-	env := harness.SetupEnv{Nodes: []string{"n1", "n2"}, Addr: func(n string) string { return addrs[n] }}
+	env := harness.SetupEnv{Nodes: []harness.Node{harness.NodeAt("n1", addrs["n1"]), harness.NodeAt("n2", addrs["n2"])}}
 
 	s := New(Options{PadKeys: 300})
 	require.NoError(t, s.Setup(context.Background(), env))
@@ -46,7 +46,7 @@ func TestSetupWritesPadding(t *testing.T) {
 	require.Len(t, keys, 300)
 	assert.Equal(t, padPrefix+"000000", keys[0])
 	assert.Equal(t, padPrefix+"000299", keys[299])
-	c, err := s.NewClient("n2", addrs["n2"])
+	c, err := s.NewClient(env.Nodes[1])
 	require.NoError(t, err)
 	assert.True(t, c.(*Client).pad)
 
@@ -54,7 +54,7 @@ func TestSetupWritesPadding(t *testing.T) {
 	s = New(Options{})
 	require.NoError(t, s.Setup(context.Background(), env))
 	assert.Empty(t, txns, "no padding, no call")
-	c, err = s.NewClient("n1", addrs["n1"])
+	c, err = s.NewClient(env.Nodes[0])
 	require.NoError(t, err)
 	assert.False(t, c.(*Client).pad)
 }

@@ -252,14 +252,15 @@ func (s *System) Launch(_ context.Context, n harness.NodeSpec) (harness.Launch, 
 	return l, nil
 }
 
-// NewClient speaks the wire protocol to the node at addr.
-func (s *System) NewClient(node, addr string) (harness.Client, error) {
-	return wire.NewClient(node, addr, s.f.OpTimeout), nil
+// NewClient speaks the wire protocol to node n's client port.
+func (s *System) NewClient(n harness.Node) (harness.Client, error) {
+	return wire.NewClient(n.ID, n.Addr(), s.f.OpTimeout), nil
 }
 
 // Status is GET /debug/status, or, with only a health path, a GET of it
 // that must answer 200.
-func (s *System) Status(ctx context.Context, addr string) (harness.NodeStatus, error) {
+func (s *System) Status(ctx context.Context, n harness.Node) (harness.NodeStatus, error) {
+	addr := n.Addr()
 	if s.f.Status {
 		return wire.Status(ctx, addr, s.f.OpTimeout)
 	}
@@ -279,19 +280,19 @@ func (s *System) Status(ctx context.Context, addr string) (harness.NodeStatus, e
 }
 
 // Digest is GET /debug/digest.
-func (s *System) Digest(ctx context.Context, addr string) (harness.Digest, error) {
+func (s *System) Digest(ctx context.Context, n harness.Node) (harness.Digest, error) {
 	if !s.f.Digest {
 		return harness.Digest{}, fmt.Errorf("%s serves no digest: %w", s.name, harness.ErrUnsupported)
 	}
-	return wire.Digest(ctx, addr, 10*time.Second)
+	return wire.Digest(ctx, n.Addr(), 10*time.Second)
 }
 
 // SetClock is POST /debug/clock.
-func (s *System) SetClock(ctx context.Context, addr string, offset time.Duration) error {
+func (s *System) SetClock(ctx context.Context, n harness.Node, offset time.Duration) error {
 	if !s.f.Clock {
 		return fmt.Errorf("%s has no clock endpoint: %w", s.name, harness.ErrUnsupported)
 	}
-	return wire.SetClock(ctx, addr, offset, s.f.OpTimeout)
+	return wire.SetClock(ctx, n.Addr(), offset, s.f.OpTimeout)
 }
 
 func init() {

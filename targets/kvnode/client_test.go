@@ -89,7 +89,7 @@ func TestInvoke(t *testing.T) {
 	st := &fakeStore{kv: map[string]string{"k": "1"}}
 	addr, _ := serve(t, st)
 	sys := New("raft")
-	hc, err := sys.NewClient("n1", addr)
+	hc, err := sys.NewClient(harness.NodeAt("n1", addr))
 	require.NoError(t, err)
 	defer hc.Close()
 	ctx := context.Background()
@@ -146,7 +146,7 @@ func TestInvoke(t *testing.T) {
 }
 
 func TestInvokeNodeDown(t *testing.T) {
-	hc, err := New("raft").NewClient("n2", "127.0.0.1:1")
+	hc, err := New("raft").NewClient(harness.NodeAt("n2", "127.0.0.1:1"))
 	require.NoError(t, err)
 	r := hc.Invoke(context.Background(), inv(harness.FWrite, "k", nil, harness.Str("1")))
 	assert.Equal(t, harness.Fail, r.Type, "a refused connection never sent the write")
@@ -156,15 +156,16 @@ func TestInvokeNodeDown(t *testing.T) {
 func TestStatusDigestClock(t *testing.T) {
 	st := &fakeStore{kv: map[string]string{}}
 	addr, clk := serve(t, st)
+	n := harness.NodeAt("n1", addr)
 	sys := New("raft")
 	ctx := context.Background()
-	s, err := harness.StatusOf(ctx, sys, addr)
+	s, err := harness.StatusOf(ctx, sys, n)
 	require.NoError(t, err)
 	assert.Equal(t, harness.NodeStatus{ID: "n1", Role: "leader", Term: 3, Leader: "n1", Commit: 7, Applied: 6}, s)
-	d, err := harness.DigestOf(ctx, sys, addr)
+	d, err := harness.DigestOf(ctx, sys, n)
 	require.NoError(t, err)
 	assert.Equal(t, harness.Digest{Node: "n1", Digest: "abc", Applied: 6, Keys: 1, Values: map[string]string{"k": "h"}}, d)
-	require.NoError(t, harness.SetClockOf(ctx, sys, addr, -1500*time.Millisecond))
+	require.NoError(t, harness.SetClockOf(ctx, sys, n, -1500*time.Millisecond))
 	assert.Equal(t, -1500*time.Millisecond, clk.Offset())
 }
 

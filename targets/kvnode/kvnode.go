@@ -182,19 +182,19 @@ func (s *System) Launch(ctx context.Context, n harness.NodeSpec) (harness.Launch
 	return harness.Launch{Binary: n.Binary, Args: args}, nil
 }
 
-// NewClient returns a client bound to the node at addr.
-func (s *System) NewClient(node, addr string) (harness.Client, error) {
-	return wire.NewClient(node, addr, opTimeout), nil
+// NewClient returns a client bound to node n.
+func (s *System) NewClient(n harness.Node) (harness.Client, error) {
+	return wire.NewClient(n.ID, n.Addr(), opTimeout), nil
 }
 
 // Status asks the node about itself.
-func (s *System) Status(ctx context.Context, addr string) (harness.NodeStatus, error) {
-	return wire.Status(ctx, addr, opTimeout)
+func (s *System) Status(ctx context.Context, n harness.Node) (harness.NodeStatus, error) {
+	return wire.Status(ctx, n.Addr(), opTimeout)
 }
 
 // Digest asks the node for a digest of its state, with per-key value hashes.
-func (s *System) Digest(ctx context.Context, addr string) (harness.Digest, error) {
-	d, err := wire.Digest(ctx, addr, 10*time.Second)
+func (s *System) Digest(ctx context.Context, n harness.Node) (harness.Digest, error) {
+	d, err := wire.Digest(ctx, n.Addr(), 10*time.Second)
 	if err == nil && d.Values == nil && s.mode == "quorum" {
 		// A quorum replica that holds no key still reports per key (its JSON
 		// omits the empty map): nil would make the convergence checker fall
@@ -205,8 +205,8 @@ func (s *System) Digest(ctx context.Context, addr string) (harness.Digest, error
 }
 
 // SetClock offsets the node's injectable clock (POST /debug/clock).
-func (s *System) SetClock(ctx context.Context, addr string, offset time.Duration) error {
-	return wire.SetClock(ctx, addr, offset, opTimeout)
+func (s *System) SetClock(ctx context.Context, n harness.Node, offset time.Duration) error {
+	return wire.SetClock(ctx, n.Addr(), offset, opTimeout)
 }
 
 // Bugs is the mode's catalog.
@@ -247,10 +247,11 @@ func (s quorumSystem) ControlWorkload() string { return "kv-without-cas" }
 // every replica, and right after the heal a restarted node may still be
 // opening its log (connection refused) although a read quorum already
 // answers.
-func (s quorumSystem) Converge(ctx context.Context, addrs []string, keys []string) error {
-	errs := make([]error, len(addrs))
+func (s quorumSystem) Converge(ctx context.Context, nodes []harness.Node, keys []string) error {
+	errs := make([]error, len(nodes))
 	done := make(chan struct{})
-	for i, addr := range addrs {
+	for i, n := range nodes {
+		addr := n.Addr()
 		go func() {
 			defer func() { done <- struct{}{} }()
 			for {
@@ -266,7 +267,7 @@ func (s quorumSystem) Converge(ctx context.Context, addrs []string, keys []strin
 			}
 		}()
 	}
-	for range addrs {
+	for range nodes {
 		<-done
 	}
 	return errors.Join(errs...)

@@ -26,12 +26,12 @@ func TestQuorumDigestOfAnEmptyReplica(t *testing.T) {
 	t.Cleanup(srv.Close)
 	addr := strings.TrimPrefix(srv.URL, "http://")
 
-	d, err := harness.DigestOf(context.Background(), New("quorum"), addr)
+	d, err := harness.DigestOf(context.Background(), New("quorum"), harness.NodeAt("n1", addr))
 	require.NoError(t, err)
 	assert.NotNil(t, d.Values)
 	assert.Empty(t, d.Values)
 
-	d, err = harness.DigestOf(context.Background(), New("raft"), addr)
+	d, err = harness.DigestOf(context.Background(), New("raft"), harness.NodeAt("n1", addr))
 	require.NoError(t, err)
 	assert.Nil(t, d.Values, "raft compares whole digests")
 }
@@ -58,11 +58,11 @@ func TestQuorumConvergeRetries(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	require.NoError(t, cv.Converge(ctx, []string{addr}, nil))
+	require.NoError(t, cv.Converge(ctx, []harness.Node{harness.NodeAt("n1", addr)}, nil))
 	assert.EqualValues(t, 3, calls.Load())
 
 	ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	err := cv.Converge(ctx, []string{"127.0.0.1:1"}, nil)
+	err := cv.Converge(ctx, []harness.Node{harness.NodeAt("n1", "127.0.0.1:1")}, nil)
 	require.Error(t, err, "a node that never answers fails the pass")
 }
