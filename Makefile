@@ -25,6 +25,7 @@ e2e:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./harness/ ./checkers/... ./report/
 	$(GO) run ./internal/checkbench -timeout 60s
+	$(GO) run ./internal/simbench -runs 10 -time-limit 60s -rates 0,100 -replays 20
 
 build:
 	$(GO) build -o bin/gauntlet ./cmd/gauntlet
