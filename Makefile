@@ -21,7 +21,9 @@ e2e:
 # the size of a 1,000,000-op run's report (fails over 20 MB); then the
 # checker beside plain porcupine on the same histories (hot keys with cas, a
 # million-op history, porcupine's own test_data), with time, CPU time and
-# peak RSS of each; porcupine gets 60 s per shape.
+# peak RSS of each; porcupine gets 60 s per shape. Then the sim deployment
+# (internal/simbench): runs per minute of a 5-node raft cluster over 60 s of
+# virtual time beside the same run on local processes; replay agreement.
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./harness/ ./checkers/... ./report/
 	$(GO) run ./internal/checkbench -timeout 60s
