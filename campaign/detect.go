@@ -38,6 +38,11 @@ const (
 	ScheduleFeedback = "feedback" // the steered schedule (nemesis spec "feedback")
 )
 
+// DeploySim is the sim deployment: on it a simulation-reach bug is judged
+// by the harness's own runs, not by the system's private simulation (the
+// benchmark's sim column: `gauntlet bench detect --deploy sim`).
+const DeploySim = "sim"
+
 // Schedules lists the schedules the benchmark knows.
 func Schedules() []string { return []string{ScheduleRandom, ScheduleAimed, ScheduleFeedback} }
 
@@ -114,6 +119,9 @@ func Detect(ctx context.Context, o DetectOptions) (*Summary, []SimResult, error)
 	}
 	var sims []SimResult
 	for _, s := range o.Systems {
+		if s.Deploy == DeploySim {
+			continue // the sim column: the harness itself must catch them
+		}
 		for _, b := range s.Bugs {
 			if b.Reach != harness.ReachSimulation {
 				continue

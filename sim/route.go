@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"maps"
 	"slices"
 	"time"
 )
@@ -63,6 +64,13 @@ func (w *World) Kinds(node string) []string {
 	return slices.Clone(w.kinds[node])
 }
 
+// KindCounts says how many messages of each kind the nodes have sent.
+func (w *World) KindCounts() map[string]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return maps.Clone(w.counts)
+}
+
 // EventKind names what an Event records.
 type EventKind string
 
@@ -119,6 +127,7 @@ func (w *World) send(c *conn, data []byte, fin bool) {
 			s.kinds = []string{"data"}
 		}
 		for _, k := range s.kinds {
+			w.counts[k]++
 			if !slices.Contains(w.kinds[s.from], k) {
 				w.kinds[s.from] = append(w.kinds[s.from], k)
 			}

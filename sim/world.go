@@ -53,6 +53,7 @@ type World struct {
 	rules     []*Rule
 	held      []*segment          // held by Reorder rules
 	kinds     map[string][]string // kinds of message each node sent
+	counts    map[string]int      // messages sent per kind
 	nextPort  int
 	nextSeg   uint64
 	rng       *rand.Rand // the world's own draws (ports, rules)
@@ -103,6 +104,7 @@ func New(opt Options) *World {
 		links:     map[link]*linkState{},
 		cut:       map[link]bool{},
 		kinds:     map[string][]string{},
+		counts:    map[string]int{},
 		nextPort:  40000,
 		rng:       rand.New(rand.NewPCG(uint64(opt.Seed), 0x5157)),
 	}

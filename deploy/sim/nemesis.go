@@ -3,9 +3,9 @@ package simdeploy
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -61,19 +61,10 @@ func (m *messageFault) Start(ctx context.Context, c harness.Cluster, rng *rand.R
 	if w == nil {
 		return harness.FaultEvent{}, fmt.Errorf("%s: %w (the sim deployment's only)", m.name, harness.ErrUnsupported)
 	}
-	var kinds []string
-	for _, n := range c.Nodes() {
-		for _, k := range w.Kinds(n) {
-			if !slices.Contains(kinds, k) {
-				kinds = append(kinds, k)
-			}
-		}
-	}
-	sort.Strings(kinds) // the draw must not depend on which node spoke first
-	if len(kinds) == 0 {
+	kind := pickKind(w.KindCounts(), rng)
+	if kind == "" {
 		return harness.FaultEvent{Description: m.name + ": no message seen yet"}, nil
 	}
-	kind := kinds[rng.Intn(len(kinds))]
 	r := &sim.Rule{Kind: kind, Action: m.action}
 	desc := map[sim.Action]string{
 		sim.CrashSender: "crash the next node that sends a " + kind + " message, right after it, and restart it",
@@ -97,6 +88,31 @@ func (m *messageFault) Start(ctx context.Context, c harness.Cluster, rng *rand.R
 	}
 	w.AddRule(r)
 	return harness.FaultEvent{Description: m.name + ": " + desc}, nil
+}
+
+// pickKind draws a kind of message: half the time uniformly, half the time
+// in inverse proportion to how often it was sent, so that the rare kinds
+// that mark a protocol's transitions (a vote granted, a snapshot) are aimed
+// at about as often as the steady ones (heartbeats, appends).
+func pickKind(counts map[string]int, rng *rand.Rand) string {
+	kinds := slices.Sorted(maps.Keys(counts)) // the draw must not depend on map order
+	if len(kinds) == 0 {
+		return ""
+	}
+	if rng.Intn(2) == 0 {
+		return kinds[rng.Intn(len(kinds))]
+	}
+	total := 0.0
+	for _, k := range kinds {
+		total += 1 / float64(counts[k])
+	}
+	x := rng.Float64() * total
+	for _, k := range kinds {
+		if x -= 1 / float64(counts[k]); x < 0 {
+			return k
+		}
+	}
+	return kinds[len(kinds)-1]
 }
 
 // Heal disarms the rules and starts any node this package left down.
