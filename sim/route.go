@@ -108,6 +108,13 @@ func (w *World) emit(e Event) {
 	}
 }
 
+// One segment in tailOdds between nodes is late by up to tailSpan times the
+// base latency.
+const (
+	tailOdds = 50
+	tailSpan = 50
+)
+
 // heldMax bounds how long Reorder holds a segment: longer than a sender's
 // request timeout, so that the sender gives up and its next message
 // travels on a new connection ahead of the held one.
@@ -196,6 +203,11 @@ func (w *World) delayLocked(s *segment, between bool) time.Duration {
 	}
 	ls := w.linkLocked(s.from, s.to)
 	d := base/2 + time.Duration(ls.rng.Int64N(int64(base)))
+	if ls.rng.IntN(tailOdds) == 0 {
+		// The long tail real networks have (a busy switch, a descheduled
+		// sender): it widens the windows between messages where races live.
+		d += time.Duration(ls.rng.Int64N(int64(tailSpan * base)))
+	}
 	f := w.fault
 	if f.Links != nil && !slices.Contains(f.Links[s.from], s.to) {
 		return d
