@@ -32,6 +32,8 @@ type segment struct {
 	kinds    []string
 	readyAt  time.Time
 	held     bool // a rule holds it (reorder) until released
+	// delivered is the taking rule's Delivered hook.
+	delivered func(Segment)
 	from, to string
 }
 

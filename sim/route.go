@@ -30,6 +30,9 @@ type Rule struct {
 	// After, if set, is called in a goroutine of its own after the rule
 	// fired (to restart a crashed node).
 	After func(Segment)
+	// Delivered, if set, is called in a goroutine of its own when the
+	// segment the rule took arrives (a reordered one: late).
+	Delivered func(Segment)
 }
 
 func (r *Rule) matches(s *segment) bool {
@@ -156,6 +159,7 @@ func (w *World) send(c *conn, data []byte, fin bool) {
 	}
 	event := EventSend
 	if fired != nil {
+		s.delivered = fired.Delivered
 		switch fired.Action {
 		case Drop:
 			event = EventDrop
@@ -257,6 +261,9 @@ func (w *World) pump(c *conn) {
 		}
 		c.txq = c.txq[1:]
 		c.peer.receive(s)
+		if s.delivered != nil {
+			go s.delivered(s.public())
+		}
 		if s.from != "" && s.to != "" && !s.fin {
 			// A held segment of this link goes once a later one arrived.
 			for _, h := range w.held {

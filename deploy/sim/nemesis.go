@@ -71,20 +71,31 @@ func (m *messageFault) Start(ctx context.Context, c harness.Cluster, rng *rand.R
 		sim.Drop:        "drop the next " + kind + " message",
 		sim.Reorder:     "deliver the next " + kind + " message after a later one on its link",
 	}[m.action]
-	if m.action == sim.CrashSender {
-		delay := time.Duration(rng.Int63n(int64(restartWithin)))
-		r.After = func(s sim.Segment) {
+	delay := time.Duration(rng.Int63n(int64(restartWithin)))
+	restart := func(s sim.Segment) {
+		m.mu.Lock()
+		m.crashed = append(m.crashed, s.From)
+		m.mu.Unlock()
+		_ = c.Kill(ctx, s.From) // the world crashed it; this ends its goroutines
+		time.Sleep(delay)
+		if err := c.Start(context.WithoutCancel(ctx), s.From); err == nil {
 			m.mu.Lock()
-			m.crashed = append(m.crashed, s.From)
+			m.crashed = slices.DeleteFunc(m.crashed, func(n string) bool { return n == s.From })
 			m.mu.Unlock()
-			_ = c.Kill(ctx, s.From) // the world crashed it; this ends its goroutines
-			time.Sleep(delay)
-			if err := c.Start(context.WithoutCancel(ctx), s.From); err == nil {
-				m.mu.Lock()
-				m.crashed = slices.DeleteFunc(m.crashed, func(n string) bool { return n == s.From })
-				m.mu.Unlock()
-			}
 		}
+	}
+	if m.action == sim.Reorder && rng.Intn(2) == 0 {
+		// Half the time the sender dies as its late message lands: a stale
+		// message arriving while the node that sent it is gone is where
+		// a receiver's mistake stops being repaired by the next one.
+		desc += ", and crash its sender as it lands"
+		r.Delivered = func(s sim.Segment) {
+			w.Crash(s.From)
+			restart(s)
+		}
+	}
+	if m.action == sim.CrashSender {
+		r.After = restart
 	}
 	w.AddRule(r)
 	return harness.FaultEvent{Description: m.name + ": " + desc}, nil
