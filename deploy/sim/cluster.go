@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -106,7 +105,7 @@ func (c *Cluster) start(n *node) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFiles(e, n.spec.DataDir, n.launch.Files); err != nil {
+	if err := harness.WriteLaunchFilesOn(e, n.spec.DataDir, n.launch.Files); err != nil {
 		return fmt.Errorf("sim: launch files of %s: %w", n.id, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -318,33 +317,3 @@ func (c *Cluster) LogTail(id string, lines int) string {
 	}
 	return string(bytes.Join(ls, []byte("\n")))
 }
-
-// writeFiles writes a launch's files under dir on the node's disk.
-func writeFiles(e env.Env, dir string, files map[string][]byte) error {
-	for name, b := range files {
-		if !filepath.IsLocal(name) {
-			return fmt.Errorf("launch file %q must be a relative path inside the data directory", name)
-		}
-		p := filepath.Join(dir, name)
-		if err := e.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		f, err := e.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-		if err != nil {
-			return err
-		}
-		_, err = f.Write(b)
-		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-var _ io.Writer = (*os.File)(nil)
