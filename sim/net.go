@@ -25,16 +25,16 @@ func (a netAddr) String() string  { return net.JoinHostPort(a.ip, strconv.Itoa(a
 // segment is one Write on a connection: the unit the world delays, holds,
 // drops and classifies.
 type segment struct {
-	id       uint64
-	c        *conn // the sending end
-	data     []byte
-	fin      bool
-	kinds    []string
-	readyAt  time.Time
-	held     bool // a rule holds it (reorder) until released
+	id      uint64
+	c       *conn // the sending end
+	data    []byte
+	fin     bool
+	kinds   []string
+	readyAt time.Time
+	held    bool // a rule holds it (reorder) until released
 	// delivered is the taking rule's Delivered hook.
 	delivered func(Segment)
-	from, to string
+	from, to  string
 }
 
 // Segment is what rules and traces see of a segment.
