@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -184,7 +185,7 @@ func TestDetectStopsEarlyAndFlagsMisses(t *testing.T) {
 				{Name: "never", Workload: "kv", Nemesis: []string{"kill"}}, // fakeRun catches only under partition
 				{Name: "deep", Workload: "kv", Nemesis: []string{"kill"}, Reach: harness.ReachSimulation},
 			}}},
-		Seeds: 6, CatchEnough: 2,
+		Seeds: 6, CatchEnough: 2, Schedules: []string{ScheduleRandom}, SimBlackBox: true,
 		Options: Options{Dir: t.TempDir(), Parallel: 1, Template: baseTest(), Run: fakeRun(&calls)},
 	}
 	o.Systems[0].Simulate = func(bug string, seed int64) error {
@@ -245,12 +246,20 @@ func TestDetectSimulationMissIsAMiss(t *testing.T) {
 	require.Len(t, sims, 1)
 	assert.Equal(t, 5, sims[0].Tried)
 	assert.False(t, sims[0].Caught())
+	deep := sum.Cells[slices.IndexFunc(sum.Cells, func(c CellSummary) bool { return c.Cell.Bug == "deep" })]
+	assert.Zero(t, deep.Runs, "not run black-box by default")
+	assert.False(t, deep.Pass)
+	assert.Contains(t, deep.Reason, "not caught by the simulation in 5 seeds")
 	// The same catalog with a simulation that catches it passes.
 	o.Systems[0].Simulate = func(string, int64) error { return errors.New("found") }
 	o.Options.Dir = t.TempDir()
-	sum, _, err = Detect(context.Background(), o)
+	sum, sims, err = Detect(context.Background(), o)
 	require.NoError(t, err)
 	assert.True(t, sum.Pass)
+	var b strings.Builder
+	require.NoError(t, WriteDetectTable(&b, sum, sims))
+	assert.NotContains(t, b.String(), "0/0", "a bug judged by the simulation alone is in its table only")
+	assert.Regexp(t, `deep\s+raft\s+1\s+1`, b.String())
 }
 
 func TestShrink(t *testing.T) {

@@ -49,11 +49,11 @@ func TestDetectComparesSchedulesOverTheSameSeeds(t *testing.T) {
 	}
 	assert.Equal(t, map[string]int{
 		"raft/partition/stale-read": 4, "raft/partition/": 4, "raft/kill/": 4,
-		"quorum/partition/stale-read": 4, "quorum/partition/": 4,
+		"quorum/partition/stale-read": 4, "quorum/partition/": 8,
 		"raft/aimed/stale-read": 4, "raft/aimed/": 4,
 		"raft/feedback/stale-read": 4, "raft/feedback/": 4,
-		"quorum/feedback/stale-read": 4, "quorum/feedback/": 4,
-	}, cells)
+		"quorum/feedback/stale-read": 4, "quorum/feedback/": 8,
+	}, cells, "quorum's correct store runs its control workload and its catalog's (kv)")
 
 	sum, _, err := Detect(context.Background(), o)
 	require.NoError(t, err)
@@ -65,8 +65,9 @@ func TestDetectComparesSchedulesOverTheSameSeeds(t *testing.T) {
 	out := b.String()
 	assert.Contains(t, out, "2/4") // fakeRun catches even seeds under partition
 	assert.Contains(t, out, "50% [15–85]")
-	assert.Regexp(t, `raft\s+aimed\s+4\s+0\s+0% \[0–49\]`, out)
-	assert.Regexp(t, `quorum\s+feedback\s+4\s+0`, out)
+	assert.Regexp(t, `raft\s+aimed\s+kv\s+4\s+0\s+0% \[0–49\]`, out)
+	assert.Regexp(t, `quorum\s+feedback\s+kv-without-cas\s+4\s+0`, out)
+	assert.Regexp(t, `quorum\s+feedback\s+kv\s+4\s+0`, out)
 	assert.NotRegexp(t, `quorum\s+aimed`, out)
 
 	o.NoControls = true

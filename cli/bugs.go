@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/gauntlet-dev/gauntlet/campaign"
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/registry"
 )
@@ -14,7 +15,7 @@ import (
 func cmdBugs(ctx context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("bugs", flag.ContinueOnError)
 	sys := fs.String("system", "", "only this system ("+strings.Join(registry.SystemNames(), ", ")+")")
-	fs.Usage = usageFunc(fs, "[--system S]", "Lists the injectable bugs (--bug NAME) with the workload and faults expected to expose each.")
+	fs.Usage = usageFunc(fs, "[--system S]", "Lists the injectable bugs (--bug NAME): the workload that exposes each, the fault packages\naimed at it (the \"random\" schedule of bench detect), and CAUGHT BY, what catches it in\nthe detection benchmark: "+campaign.ScheduleDefault+" (gauntlet run's default schedule) or simulation\n(only the system's deterministic simulation reaches it).")
 	if code, stop := parseFlags(e, fs, args); stop {
 		return code
 	}
@@ -38,9 +39,9 @@ func cmdBugs(ctx context.Context, e *env, args []string) int {
 			return badArgs(e, "bugs", "%v", err)
 		}
 		for _, b := range harness.BugsOf(s) {
-			by := "harness"
+			by := campaign.ScheduleDefault
 			if b.Reach == harness.ReachSimulation {
-				by = "simulation"
+				by = campaign.ScheduleSimulation
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", n, b.Name, b.Workload, strings.Join(b.Nemesis, ","), by, b.Description)
 		}

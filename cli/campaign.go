@@ -206,18 +206,19 @@ func cmdBench(ctx context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("bench detect", flag.ContinueOnError)
 	var cf campaignFlags
 	cf.register(fs)
-	seeds := fs.Int("seeds", 10, "seeds per bug and per correct-store cell")
+	seeds := fs.Int("seeds", campaign.DefaultDetectSeeds, "seeds per bug and per correct-store cell")
 	catch := fs.Int("catch", 2, "stop a bug once caught this many times; 0 = run every seed (catch rates)")
-	schedules := fs.String("schedules", campaign.ScheduleRandom, "fault schedules to compare over the same seeds: "+strings.Join(campaign.Schedules(), ", "))
+	schedules := fs.String("schedules", campaign.ScheduleDefault, "fault schedules to compare over the same seeds: "+strings.Join(campaign.Schedules(), ", ")+" (random: each bug's catalog packages)")
 	bugs := fs.String("bugs", "all", "bugs to benchmark, comma separated (\"none\": only the correct store)")
-	controls := fs.Bool("controls", true, "also run the correct store under every schedule")
-	stopEarly := fs.Bool("stop-on-violation", false, "end each run's main phase at its first proven violation (faster; time to violation unchanged)")
+	controls := fs.Bool("controls", true, "also run the correct store under every schedule, with every workload of its catalog")
+	stopEarly := fs.Bool("stop-on-violation", true, "end each run's main phase at its first proven violation (time to violation unchanged; =false runs every main phase to its time limit)")
 	simSeeds := fs.Int("sim-seeds", 300, "seeds the deterministic simulation may try per simulation-reach bug")
+	simBlackBox := fs.Bool("sim-black-box", false, "also run the simulation-reach bugs black-box (the simulation judges them either way)")
 	systems := fs.String("systems", "raft,quorum", "systems whose catalogs are benchmarked")
 	timeLimit := fs.Duration("time-limit", 20*time.Second, "time limit of each run")
 	nodes := fs.Int("nodes", 5, "cluster size")
 	deploy := fs.String("deploy", "local", "deployment")
-	fs.Usage = usageFunc(fs, "[flags]", "The detection benchmark: every catalog bug with the workload and faults its entry\nnames, and the correct store under every nemesis package, for the same seeds.\nExit 1 if a bug is never caught or the correct store is ever judged invalid.")
+	fs.Usage = usageFunc(fs, "[flags]", "The detection benchmark: every catalog bug with its entry's workload under the default\nfault schedule of gauntlet run (or each of --schedules), and the correct store under the\nsame schedules with every workload of its catalog, for the same seeds. Bugs only the\ndeterministic simulation reaches are judged by it. Exit 1 if a bug is never caught or\nthe correct store is ever judged invalid.")
 	if code, stop := parseFlags(e, fs, args[1:]); stop {
 		return code
 	}
@@ -260,7 +261,7 @@ func cmdBench(ctx context.Context, e *env, args []string) int {
 	defer stop()
 	t0 := time.Now()
 	sum, sims, err := campaign.Detect(ctx, campaign.DetectOptions{Systems: ds, Seeds: *seeds, BaseSeed: 1, CatchEnough: *catch,
-		AllSeeds: *catch == 0, Schedules: scheds, NoControls: !*controls, SimSeeds: *simSeeds, Options: o, Spec: spec})
+		AllSeeds: *catch == 0, Schedules: scheds, NoControls: !*controls, SimBlackBox: *simBlackBox, SimSeeds: *simSeeds, Options: o, Spec: spec})
 	if sum != nil {
 		var table bytes.Buffer
 		_ = campaign.WriteDetectTable(&table, sum, sims)

@@ -59,3 +59,33 @@ func TestBenchControlsCoverThePackagesTakenByNameOnly(t *testing.T) {
 	assert.NotContains(t, got, "partition", "local cannot partition etcd")
 	assert.Contains(t, got, "stutter")
 }
+
+// The nightly proof measures what a user gets: bench detect with no flags
+// runs the schedule `gauntlet run` defaults to, stopping each run at its
+// first proven violation.
+func TestBenchDetectDefaultsAreRunDefaults(t *testing.T) {
+	tst, err := parseRun(t)
+	require.NoError(t, err)
+	assert.Equal(t, []string{campaign.ScheduleDefault}, tst.Nemesis)
+	runs := campaign.DetectRuns(campaign.DetectOptions{Systems: []campaign.DetectSystem{{Name: "raft", Control: "kv", Bugs: []harness.Bug{
+		{Name: "a", Workload: "kv", Nemesis: []string{"partition"}},
+		{Name: "b", Workload: "list-append", Nemesis: []string{"kill"}},
+		{Name: "c", Workload: "kv", Nemesis: []string{"kill"}, Reach: harness.ReachSimulation},
+	}}}})
+	cells := map[string]int{}
+	for _, r := range runs {
+		assert.Equal(t, campaign.ScheduleDefault, r.Cell.Nemesis, "%+v", r.Cell)
+		cells[r.Cell.Workload+"/"+r.Cell.Bug]++
+	}
+	n := campaign.DefaultDetectSeeds
+	assert.Equal(t, map[string]int{"kv/a": n, "list-append/b": n, "kv/": n, "list-append/": n}, cells,
+		"every bug, and the correct store with each catalog workload; a simulation-reach bug is the simulation's")
+}
+
+// The catalog's reach column names the schedule that catches each bug.
+func TestBugsSayWhichScheduleCatchesEach(t *testing.T) {
+	e, out, errb := testEnv()
+	require.Equal(t, 0, dispatch(t.Context(), e, []string{"bugs", "--system", "raft"}), errb.String())
+	assert.Regexp(t, `(?m)^raft\s+stale-read\s+kv\s+partition\s+`+campaign.ScheduleDefault+`\s`, out.String())
+	assert.Regexp(t, `(?m)^raft\s+forget-vote\s+kv\s+\S+\s+simulation\s`, out.String())
+}

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gauntlet-dev/gauntlet/checkers/linearizable"
 	"github.com/gauntlet-dev/gauntlet/gauntlettest"
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/targets/consul"
@@ -46,6 +47,6 @@ func TestConsulStaleIsInvalid(t *testing.T) {
 	}, harness.Invalid)
 	a := res.FirstAnomaly()
 	require.NotNil(t, a)
-	assert.Equal(t, "linearizable", a.Checker)
+	assert.Equal(t, linearizable.Name, a.Checker)
 	assert.Contains(t, a.Explanation, consul.StaleNote[consul.ReadStale])
 }

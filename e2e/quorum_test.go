@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gauntlet-dev/gauntlet/checkers/linearizable"
 	"github.com/gauntlet-dev/gauntlet/gauntlettest"
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
@@ -53,7 +54,7 @@ func TestQuorumBugsAreCaught(t *testing.T) {
 			}
 			a := res.FirstAnomaly()
 			require.NotNil(t, a)
-			assert.Equal(t, "linearizable", a.Checker)
+			assert.Equal(t, linearizable.Name, a.Checker)
 		})
 	}
 }
@@ -69,7 +70,7 @@ func TestQuorumCASIsNotLinearizable(t *testing.T) {
 	}, harness.Invalid)
 	a := res.FirstAnomaly()
 	require.NotNil(t, a)
-	assert.Equal(t, "linearizable", a.Checker)
+	assert.Equal(t, linearizable.Name, a.Checker)
 	assert.NotEmpty(t, a.Explanation)
 	// A window that no linearization explains holds a cas that succeeded:
 	// its write, versioned from a stale read quorum, overwrote later writes.

@@ -57,7 +57,7 @@ func (r *run) nemesis(ctx, mctx context.Context) {
 func (r *run) startFault(ctx context.Context, n Nemesis, rng *rand.Rand) {
 	ctx, cancel := context.WithTimeout(ctx, nemesisLimit)
 	defer cancel()
-	inv := r.hw.Record(Op{Process: NemesisProcess, Type: Invoke, F: "start-" + n.Name()})
+	inv := r.hw.Record(Op{Process: NemesisProcess, Type: Invoke, F: "start-" + n.Name(), Fault: &FaultMark{Package: n.Name()}})
 	ev, err := n.Start(ctx, r.faultCluster(), rng)
 	done := r.faultOp(inv, ev, err)
 	if done.Type == OK {
@@ -77,7 +77,7 @@ func (r *run) startFault(ctx context.Context, n Nemesis, rng *rand.Rand) {
 func (r *run) healFault(ctx context.Context, n Nemesis) {
 	ctx, cancel := context.WithTimeout(ctx, nemesisLimit)
 	defer cancel()
-	inv := r.hw.Record(Op{Process: NemesisProcess, Type: Invoke, F: "stop-" + n.Name()})
+	inv := r.hw.Record(Op{Process: NemesisProcess, Type: Invoke, F: "stop-" + n.Name(), Fault: &FaultMark{Package: n.Name(), Stop: true}})
 	ev, err := n.Heal(ctx, r.faultCluster())
 	r.faultOp(inv, ev, err)
 	if err != nil {

@@ -74,8 +74,9 @@ func (p *Process) UnmarshalJSON(b []byte) error {
 // Values are strings; a nil Value on a completed read means the key was absent.
 // For cas, From is the expected value and Value the new one; a failed cas may
 // carry the value it found in Error. For nemesis ops F is "start-<package>" or
-// "stop-<package>", Value a human description of the fault and Node the nodes
-// it touched (comma separated).
+// "stop-<package>" (as Jepsen writes them), Fault says the same typed (read
+// it with FaultMark), Value is a human description of the fault and Node the
+// nodes it touched (comma separated).
 type Op struct {
 	Index   int     `json:"index"`
 	Process Process `json:"process"`
@@ -86,10 +87,11 @@ type Op struct {
 	From    *string `json:"from,omitempty"`
 	// Txn holds a transaction's micro-ops (F "txn"); a completion carries
 	// them again with what its reads returned.
-	Txn   []Mop  `json:"txn,omitempty"`
-	Time  int64  `json:"time"` // ns since the test started (monotonic)
-	Node  string `json:"node,omitempty"`
-	Error string `json:"error,omitempty"`
+	Txn   []Mop      `json:"txn,omitempty"`
+	Time  int64      `json:"time"` // ns since the test started (monotonic)
+	Node  string     `json:"node,omitempty"`
+	Error string     `json:"error,omitempty"`
+	Fault *FaultMark `json:"fault,omitempty"` // a nemesis op's start or stop
 }
 
 // Str returns a pointer to s, for Op values.

@@ -98,6 +98,9 @@ func TestRunWritesAUsableRun(t *testing.T) {
 		require.Equal(t, Invoke, nem[i].Type)
 		require.Equal(t, OK, nem[i+1].Type, "%v", nem[i+1])
 		require.Equal(t, nem[i].F, nem[i+1].F)
+		require.NotNil(t, nem[i].Fault, "typed in the history: %v", nem[i])
+		require.Equal(t, nem[i].Fault, nem[i+1].Fault)
+		require.Equal(t, strings.HasPrefix(nem[i].F, "stop-"), nem[i].Fault.Stop)
 		if strings.HasPrefix(nem[i].F, "start-") {
 			starts++
 			require.NotNil(t, nem[i+1].Value)

@@ -104,4 +104,9 @@ type Result struct {
 	Anomalies []Anomaly       `json:"anomalies,omitempty"`
 	Details   json.RawMessage `json:"details,omitempty"` // checker-specific data for reports
 	Artifacts []string        `json:"artifacts,omitempty"`
+	// View names the drawing a report makes of the anomalies from Details
+	// (e.g. linearizable.View, porcupine's view of each failing key); ""
+	// when the anomalies' ops say all there is. The report chooses by this,
+	// not by the checker's name, so checkers keep names of their own.
+	View string `json:"view,omitempty"`
 }

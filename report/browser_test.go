@@ -263,6 +263,7 @@ func TestBrowserReports(t *testing.T) {
 	})
 
 	t.Run("invalid", func(t *testing.T) { testInvalidPage(t, browser, root) })
+	t.Run("long window folds", func(t *testing.T) { testLongWindow(t, browser, root) })
 
 	t.Run("valid", func(t *testing.T) {
 		dir := writeFixture(t, root, validFixture())
@@ -366,6 +367,31 @@ func testInvalidPage(t *testing.T, browser context.Context, root string) {
 	tb.screenshot(t, "invalid-timeline-click")
 	assert.Empty(t, tb.Problems(), "console errors, exceptions or dialogs")
 
+}
+
+// testLongWindow: an anomaly with a window of 60 ops shows the ones nearest
+// its named ops, and the button shows the rest.
+func testLongWindow(t *testing.T, browser context.Context, root string) {
+	dir := writeFixture(t, root, invalidFixture())
+	var res h.Results
+	require.NoError(t, harness.ReadJSON(filepath.Join(dir, h.ResultsFile), &res))
+	a := &res.Checkers[0].Anomalies[0]
+	a.Window, a.Ops = windowOf(60, 30)
+	writeJSON(t, filepath.Join(dir, h.ResultsFile), res)
+	require.NoError(t, Write(t.Context(), dir))
+	tb := openTab(t, browser)
+	tb.open(t, filepath.Join(dir, h.ReportFile))
+	const visible = `Array.from(document.querySelectorAll('#anomaly-1 table.window tbody tr')).filter(r => r.offsetParent !== null && r.querySelector('a')).length`
+	n, err := chromedp.Run(tb.ctx, chromedp.Evaluate[int](visible))
+	require.NoError(t, err)
+	assert.Equal(t, maxWindowRows, n, "folded: the ops nearest the named one")
+	_, err = chromedp.Run(tb.ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector('#anomaly-1 button.unfold').click()`))
+	require.NoError(t, err)
+	n, err = chromedp.Run(tb.ctx, chromedp.Evaluate[int](visible))
+	require.NoError(t, err)
+	assert.Equal(t, 60, n, "unfolded: every op of the window")
+	tb.screenshot(t, "long-window")
+	assert.Empty(t, tb.Problems())
 }
 
 // testPackedDetails: checker details and the one-line anomalies are

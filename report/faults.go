@@ -29,10 +29,11 @@ func (f fault) Label() string {
 	return f.Pkg + ": " + f.Desc
 }
 
-// faultPeriods pairs "start-<pkg>" with the following "stop-<pkg>" nemesis
-// ops (Jepsen's bare "start"/"stop" make a package "nemesis"). A runner may record a fault as an invocation and a completion; the
-// period runs from the first start to the last stop of a burst. Any other
-// nemesis op whose F is "heal"/"stop-all" ends every open period.
+// faultPeriods pairs each fault start with the following stop of its
+// package (harness.Op.FaultMark reads old and Jepsen histories too). A
+// runner may record a fault as an invocation and a completion; the period
+// runs from the first start to the last stop of a burst. A stop of every
+// package (Jepsen's heal) ends every open period.
 func faultPeriods(h harness.History, tmax int64) []fault {
 	type state struct {
 		cur     *fault
@@ -40,32 +41,20 @@ func faultPeriods(h harness.History, tmax int64) []fault {
 	}
 	states := map[string]*state{}
 	var all []*fault
-	closeAll := func(t int64) {
-		for _, s := range states {
-			if s.cur != nil && !s.stopped {
-				s.cur.End = t
-				s.stopped = true
-			}
-		}
-	}
 	for _, o := range h {
-		if !o.IsNemesis() {
+		m, ok := o.FaultMark()
+		if !ok {
 			continue
 		}
 		switch {
-		case o.F == "start" || strings.HasPrefix(o.F, "start-"):
-			// Jepsen's histories say just "start" and "stop".
-			pkg := strings.TrimPrefix(strings.TrimPrefix(o.F, "start"), "-")
-			if pkg == "" {
-				pkg = "nemesis"
-			}
-			s := states[pkg]
+		case !m.Stop:
+			s := states[m.Package]
 			if s == nil {
 				s = &state{}
-				states[pkg] = s
+				states[m.Package] = s
 			}
 			if s.cur == nil || s.stopped {
-				s.cur = &fault{Pkg: pkg, Start: o.Time}
+				s.cur = &fault{Pkg: m.Package, Start: o.Time}
 				s.stopped = false
 				all = append(all, s.cur)
 			}
@@ -81,17 +70,18 @@ func faultPeriods(h harness.History, tmax int64) []fault {
 				// may be half made) and heals it; say so on the period.
 				s.cur.Desc = strings.TrimSpace(s.cur.Desc + " (failed to start: " + o.Error + ")")
 			}
-		case o.F == "stop" || (strings.HasPrefix(o.F, "stop-") && o.F != "stop-all"):
-			pkg := strings.TrimPrefix(strings.TrimPrefix(o.F, "stop"), "-")
-			if pkg == "" {
-				pkg = "nemesis"
-			}
-			if s := states[pkg]; s != nil && s.cur != nil {
+		case m.Package != "":
+			if s := states[m.Package]; s != nil && s.cur != nil {
 				s.cur.End = o.Time
 				s.stopped = true
 			}
-		case o.F == "heal" || o.F == "stop-all" || o.F == "heal-all":
-			closeAll(o.Time)
+		default:
+			for _, s := range states {
+				if s.cur != nil && !s.stopped {
+					s.cur.End = o.Time
+					s.stopped = true
+				}
+			}
 		}
 	}
 	for _, s := range states {

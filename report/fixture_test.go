@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gauntlet-dev/gauntlet/checkers/linearizable"
 	h "github.com/gauntlet-dev/gauntlet/harness"
 )
 
@@ -197,7 +198,7 @@ func (w *fixtureWriter) script(key, old, newV string) {
 	for _, o := range []h.Op{w7, w7ok, w9, w9ok, r, rok} {
 		w.add(o)
 	}
-	w.anomalies = append(w.anomalies, h.Anomaly{Checker: "linearizable", Key: key, Time: rok.Time,
+	w.anomalies = append(w.anomalies, h.Anomaly{Checker: linearizable.Name, Key: key, Time: rok.Time,
 		Explanation: fmt.Sprintf("read of %s returned %s at %.2f s, but write %s=%s had completed at %.2f s and nothing wrote %s after it",
 			key, old, float64(rok.Time)/1e9, key, newV, float64(w9ok.Time)/1e9, old),
 		Ops: []h.Op{r, rok}, Window: []h.Op{w7, w7ok, w9, w9ok, r, rok}})
@@ -250,10 +251,10 @@ func (w *fixtureWriter) writeHistory(t testing.TB, runDir string) h.History {
 func (w *fixtureWriter) writeResults(t testing.TB, runDir string, test h.Test, start time.Time, hist h.History) {
 	f := w.f
 	verdict := h.Valid
-	lin := h.Result{Checker: "linearizable", Validity: h.Valid, Summary: fmt.Sprintf("%d keys linearizable", f.keys)}
+	lin := h.Result{Checker: linearizable.Name, View: linearizable.View, Validity: h.Valid, Summary: fmt.Sprintf("%d keys linearizable", f.keys)}
 	if len(w.anomalies) > 0 {
 		verdict = h.Invalid
-		lin = h.Result{Checker: "linearizable", Validity: h.Invalid, Summary: fmt.Sprintf("%d of %d keys not linearizable", len(w.anomalies), f.keys),
+		lin = h.Result{Checker: linearizable.Name, View: linearizable.View, Validity: h.Invalid, Summary: fmt.Sprintf("%d of %d keys not linearizable", len(w.anomalies), f.keys),
 			Anomalies: w.anomalies, Artifacts: []string{"linearizability.html"}}
 		require.NoError(t, os.WriteFile(filepath.Join(runDir, "linearizability.html"), []byte("<!doctype html><p>porcupine</p>"), 0o644))
 	}

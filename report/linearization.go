@@ -12,7 +12,7 @@ import (
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
-// The linearization view is the page the linearizable checker drew for the
+// The linearization view is the page the register checker drew for the
 // key during the check (named in its Details.Views), so the report searches
 // nothing again. Runs stored before the checker drew per-key pages, and keys
 // it did not draw, are redrawn from the history by the checker's own code
@@ -42,7 +42,7 @@ const noView = "-"
 // says nothing of the key (runs stored before it drew per-key pages).
 func storedView(dir string, c harness.Result, key string) string {
 	var d linearizable.Details
-	if c.Checker != "linearizable" || json.Unmarshal(c.Details, &d) != nil || len(d.Views) != len(d.Drawn) {
+	if viewOf(c) != linearizable.View || json.Unmarshal(c.Details, &d) != nil || len(d.Views) != len(d.Drawn) {
 		return ""
 	}
 	for _, k := range d.Undrawn {
@@ -58,6 +58,16 @@ func storedView(dir string, c harness.Result, key string) string {
 		}
 	}
 	return ""
+}
+
+// viewOf is the drawing result c asks for (Result.View). A results.json
+// written before results named their views, when the register checker
+// called itself "linearizable", gets that checker's view.
+func viewOf(c harness.Result) string {
+	if c.View == "" && c.Checker == "linearizable" {
+		return linearizable.View
+	}
+	return c.View
 }
 
 // linearizationView renders porcupine's view of key (the stored page if

@@ -51,3 +51,18 @@ func TestLinearizationViewUsesTheCheckersPage(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, v, "no second search")
 }
+
+// The view is chosen by the result's View, not by its checker's name; a
+// results.json from before results named their views (the register
+// checker then called itself "linearizable") still gets its pages.
+func TestLinearizationViewIsChosenByView(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "k.html"), []byte("<p>k</p>"), 0o644))
+	details := []byte(`{"drawn":["k"],"views":["k.html"]}`)
+	now := harness.Result{Checker: linearizable.Name, View: linearizable.View, Details: details}
+	assert.Equal(t, filepath.Join(dir, "k.html"), storedView(dir, now, "k"))
+	old := harness.Result{Checker: "linearizable", Details: details}
+	assert.Equal(t, filepath.Join(dir, "k.html"), storedView(dir, old, "k"), "an old results.json")
+	other := harness.Result{Checker: "mutex", Details: details}
+	assert.Empty(t, storedView(dir, other, "k"), "another checker's details are not pages")
+}

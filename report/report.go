@@ -143,23 +143,12 @@ type anomalyView struct {
 	Explanation string
 	Time        string
 	TimeNS      int64
-	Window      []opRow
+	Named       []opLine    // the ops the explanation names
+	Window      []windowRow // the ops around them, faults once (see window.go)
+	WindowOps   int         // op lines in Window
+	Folded      int         // of them, hidden until the window is expanded
 	LinID       string
 	FirstOp     int // history index to jump to in the timeline; -1 if none
-}
-
-type opRow struct {
-	Index       int
-	Time        string
-	Process     string
-	Type        string
-	F           string
-	Key         string
-	Value       string
-	Node        string
-	Error       string
-	Culprit     bool // one of the anomaly's own ops
-	DuringFault string
 }
 
 type checkerView struct {
@@ -266,7 +255,7 @@ func (p *page) addAnomalies(r *run, cops []op, faults []fault) error {
 			av := anomalyView{N: n, Checker: a.Checker, Key: a.Key, Explanation: a.Explanation,
 				Time: secs(a.Time), TimeNS: a.Time, FirstOp: -1}
 			if n <= maxFullAnomalies {
-				av.Window = windowRows(a, faults) // the rest: one line each; the timeline has the ops
+				av.addOps(a, faults) // the rest: one line each; the timeline has the ops
 			}
 			if len(a.Ops) > 0 {
 				av.FirstOp = a.Ops[0].Index
@@ -321,22 +310,23 @@ func packedMore(more []anomalyView) (string, error) {
 	return packed(b)
 }
 
-// windowRows are the rows of an anomaly's failing window (its own ops
-// when it has no window), its own ops marked as culprits.
-func windowRows(a harness.Anomaly, faults []fault) []opRow {
-	culprit := map[int]bool{}
+// addOps fills in the ops the anomaly names and, when the checker gave a
+// window beyond them, the compact window.
+func (av *anomalyView) addOps(a harness.Anomaly, faults []fault) {
+	named := map[int]bool{}
 	for _, o := range a.Ops {
-		culprit[o.Index] = true
+		named[o.Index] = true
 	}
-	window := a.Window
-	if len(window) == 0 {
-		window = a.Ops
+	av.Named = opLines(a.Ops, named, faults)
+	if len(a.Window) == 0 {
+		return
 	}
-	rows := make([]opRow, 0, len(window))
-	for _, o := range window {
-		rows = append(rows, row(o, culprit[o.Index], faults))
+	lines := opLines(a.Window, named, faults)
+	if len(lines) <= len(av.Named) {
+		return // the window holds nothing the named ops do not
 	}
-	return rows
+	av.WindowOps = len(lines)
+	av.Window, av.Folded = compactWindow(lines, faults)
 }
 
 // linFrame is a linearization view as the page embeds it: porcupine's page
@@ -366,7 +356,7 @@ func linFrameOf(id string, h harness.History, cops []op, key string, faults []fa
 	v.HTML = "" // only the packed copy goes into the page
 	if len(z) > maxLinPacked {
 		return &linFrame{linView: v, TooBig: fmt.Sprintf("Porcupine's view of this key is %.1f MB (%.1f MB packed), too large to embed: "+
-			"open the linearizable checker's file (listed under Checkers) for it.", float64(size)/1e6, float64(len(z))/1e6)}, nil
+			"open the register checker's file (listed under Checkers) for it.", float64(size)/1e6, float64(len(z))/1e6)}, nil
 	}
 	return &linFrame{linView: v, Packed: z}, nil
 }
@@ -538,27 +528,6 @@ func faultSummary(fs []fault) string {
 		parts = append(parts, fmt.Sprintf("%s ×%d", pkg, n[pkg]))
 	}
 	return strings.Join(parts, ", ")
-}
-
-func row(o harness.Op, culprit bool, faults []fault) opRow {
-	r := opRow{Index: o.Index, Time: secs(o.Time), Process: o.Process.String(), Type: string(o.Type),
-		F: o.F, Key: o.Key, Node: o.Node, Error: o.Error, Culprit: culprit}
-	switch {
-	case o.From != nil:
-		r.Value = *o.From + " → " + deref(o.Value)
-	case o.Value != nil:
-		r.Value = *o.Value
-	case o.F == harness.FRead && o.Type == harness.OK:
-		r.Value = "nil"
-	}
-	var during []string
-	for _, f := range faults {
-		if o.Time >= f.Start && o.Time <= f.End {
-			during = append(during, f.Label())
-		}
-	}
-	r.DuringFault = strings.Join(during, "; ")
-	return r
 }
 
 func digests(ds []harness.Digest) ([]digestView, bool) {

@@ -43,6 +43,17 @@
     })
   }
 
+  // An anomaly's window shows the ops nearest the ones it names; the
+  // button unfolds the rest (and folds them again).
+  document.querySelectorAll('button.unfold').forEach(function (b) {
+    var label = b.textContent
+    b.addEventListener('click', function () {
+      var t = b.closest('.anomaly').querySelector('table.window')
+      t.classList.toggle('folded')
+      b.textContent = t.classList.contains('folded') ? label : 'fold the ' + b.dataset.more + ' farther ops'
+    })
+  })
+
   // Porcupine measures its text while it lays out, which gives nonsense in
   // an iframe that is off screen (Chromium does not render it); so each view
   // is inflated and loaded when it first scrolls into sight.

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gauntlet-dev/gauntlet/checkers/linearizable"
 	"github.com/gauntlet-dev/gauntlet/harness"
 	h "github.com/gauntlet-dev/gauntlet/harness"
 )
@@ -181,12 +182,12 @@ func TestUnknownReport(t *testing.T) {
 	var res h.Results
 	require.NoError(t, harness.ReadJSON(filepath.Join(dir, h.ResultsFile), &res))
 	res.Verdict = h.Unknown
-	res.Checkers[0] = h.Result{Checker: "linearizable", Validity: h.Unknown, Summary: "timed out after 60s on 3 keys"}
+	res.Checkers[0] = h.Result{Checker: linearizable.Name, Validity: h.Unknown, Summary: "timed out after 60s on 3 keys"}
 	writeJSON(t, filepath.Join(dir, h.ResultsFile), res)
 	page := writeReport(t, dir)
 	has(t, page, `<span class="verdict" id="verdict">unknown</span>`)
 	has(t, page, "This is not a pass.")
-	has(t, page, "linearizable could not decide: timed out after 60s on 3 keys")
+	has(t, page, linearizable.Name+" could not decide: timed out after 60s on 3 keys")
 	hasNot(t, page, "No violation found in")
 }
 

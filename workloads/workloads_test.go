@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gauntlet-dev/gauntlet/checkers/linearizable"
 	h "github.com/gauntlet-dev/gauntlet/harness"
 )
 
@@ -155,7 +156,7 @@ func TestCheckersJudgeTheWorkload(t *testing.T) {
 	rs = h.Check(context.Background(), w.Checkers(), h.CheckInput{History: hist}, time.Minute, nil)
 	v = h.Verdict(rs)
 	assert.Equal(t, h.Invalid, v)
-	assert.Equal(t, "linearizable", rs[0].Checker)
+	assert.Equal(t, linearizable.Name, rs[0].Checker)
 	assert.Equal(t, key, rs[0].Anomalies[0].Key)
 }
 

@@ -40,7 +40,10 @@ func New(timeout time.Duration) Checker {
 	return Checker{Timeout: timeout}
 }
 
-func (Checker) Name() string { return "linearizable" }
+func (Checker) Name() string { return Name }
+
+// Name names the checker and its results.
+const Name = "append-register"
 
 type input struct {
 	f   string // read | write | append

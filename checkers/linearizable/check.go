@@ -65,7 +65,16 @@ type Checker struct{ opts Options }
 // New returns a checker with the given options.
 func New(opts Options) Checker { return Checker{opts: opts} }
 
-func (Checker) Name() string { return "linearizable" }
+// Name is the register checker's: distinct from the other checkers of
+// linearizability (append-register, multi-register, mutex), whose models differ.
+func (Checker) Name() string { return Name }
+
+// Name names the checker and its results.
+const Name = "register"
+
+// View is the drawing its results ask a report for: porcupine's view of
+// each failing key, the pages Details lists (Result.View).
+const View = "linearization"
 
 // Check judges in.History and, when in.Dir is set and some key is not
 // linearizable, writes linearizability.html there.
@@ -140,7 +149,7 @@ func check(ctx context.Context, in harness.CheckInput, opts Options) harness.Res
 	}
 	mem := budget.Start(opts.MemoryBudget)
 	defer mem.Stop()
-	res := harness.Result{Checker: "linearizable"}
+	res := harness.Result{Checker: Name, View: View}
 	keys, ignored := splitRecs(in.History, opts)
 	det := Details{Keys: len(keys), Ignored: ignored, Timeout: timeout.Seconds()}
 	results, zoned := searchAll(ctx, keys, opts, deadline, mem)

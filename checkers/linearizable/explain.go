@@ -521,7 +521,7 @@ func (e explanation) bounds(kh *keyHist) (int64, int64) {
 }
 
 func (e explanation) anomaly(kh *keyHist) harness.Anomaly {
-	a := harness.Anomaly{Checker: "linearizable", Key: kh.key, Explanation: e.text}
+	a := harness.Anomaly{Checker: Name, Key: kh.key, Explanation: e.text}
 	if e.violator < 0 {
 		a.Explanation = fmt.Sprintf("the %d operations on %s admit no linearization (the search found no simpler proof in time)", len(kh.ops), keyName(kh.key))
 		last := kh.recs[len(kh.recs)-1]

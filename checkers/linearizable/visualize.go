@@ -124,11 +124,12 @@ func writeIndex(path string, views []view) error {
 
 var faultColors = []string{"#f8d7da", "#fff3cd", "#d1ecf1", "#e2d9f3", "#d4edda", "#fde2c8"}
 
-// faultAnnotations turns the nemesis ops "start-X" … "stop-X" (or Jepsen's
-// bare start … stop) into one annotation lane per fault package. Each start
-// and stop is an invocation and a completion; the period runs from the start's
-// invocation to the stop's completion. A fault never stopped lasts to the end
-// of the history.
+// faultAnnotations turns each fault's start … stop (harness.Op.FaultMark,
+// which reads old and Jepsen histories too) into one annotation lane per
+// fault package. Each start and stop is an invocation and a completion; the
+// period runs from the start's invocation to the stop's completion. A fault
+// never stopped lasts to the end of the history; a stop of every package
+// (Jepsen's heal) ends every open one.
 func faultAnnotations(h harness.History) []porcupine.Annotation {
 	var out []porcupine.Annotation
 	if len(h) == 0 {
@@ -139,20 +140,19 @@ func faultAnnotations(h harness.History) []porcupine.Annotation {
 	color := map[string]string{}
 	lastClosed := map[string]int{}
 	for _, op := range h {
-		if !op.IsNemesis() {
+		m, ok := op.FaultMark()
+		if !ok {
 			continue
 		}
-		name, starting := strings.CutPrefix(op.F, "start")
-		if !starting {
-			var stopping bool
-			if name, stopping = strings.CutPrefix(op.F, "stop"); !stopping {
-				continue
+		if m.Stop && m.Package == "" {
+			for name, i := range open {
+				out[i].End = op.Time
+				delete(open, name)
+				lastClosed[name] = i
 			}
+			continue
 		}
-		// Gauntlet writes "start-partition"; Jepsen often just :start.
-		if name = strings.TrimPrefix(name, "-"); name == "" {
-			name = "nemesis"
-		}
+		name := m.Package
 		if _, ok := color[name]; !ok {
 			color[name] = faultColors[len(color)%len(faultColors)]
 		}
@@ -163,7 +163,7 @@ func faultAnnotations(h harness.History) []porcupine.Annotation {
 		if op.Node != "" {
 			desc = strings.TrimSpace(desc + " (nodes " + op.Node + ")")
 		}
-		if starting {
+		if !m.Stop {
 			if i, ok := open[name]; ok { // the completion of the same start
 				if desc != "" {
 					out[i].Details = desc

@@ -24,5 +24,5 @@ func explain(m porcupine.Model, ops []porcupine.Operation, left time.Duration) (
 	}
 	text := fmt.Sprintf("txn %s by process %d%s succeeded, but no order explains it: the %d transactions that can be ordered before it leave the registers %s",
 		m.DescribeOperation(s.Op.Input, s.Op.Output), s.Op.ClientId, where, len(s.Prefix), m.DescribeState(s.State))
-	return harness.Anomaly{Checker: "linearizable", Time: s.Op.Return, Explanation: text}, true
+	return harness.Anomaly{Checker: Name, Time: s.Op.Return, Explanation: text}, true
 }

@@ -55,7 +55,10 @@ func New(timeout time.Duration) Checker {
 	return Checker{Timeout: timeout}
 }
 
-func (Checker) Name() string { return "linearizable" }
+func (Checker) Name() string { return Name }
+
+// Name names the checker and its results.
+const Name = "multi-register"
 
 type output struct {
 	known bool

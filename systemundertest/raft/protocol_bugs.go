@@ -2,8 +2,8 @@ package raft
 
 // protocolBugs are one-line mistakes in the election, commit, read,
 // log-repair, snapshot and restart paths, of the kind real Raft
-// implementations shipped. Their Reach is what was measured (see the
-// README's catalog table), not what was hoped.
+// implementations shipped. Their Reach is what was measured (see
+// docs/measurements.md), not what was hoped.
 func protocolBugs() []BugInfo {
 	return []BugInfo{
 		{
