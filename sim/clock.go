@@ -108,7 +108,9 @@ func (c *clock) newTicker(d time.Duration) *ticker {
 		panic("sim: non-positive interval for NewTicker")
 	}
 	tk := &ticker{clk: c, ch: make(chan time.Time, 1), period: d}
+	c.w.mu.Lock() // tick reads tk.t under the lock: it may fire before this returns
 	tk.t = time.AfterFunc(d, tk.tick)
+	c.w.mu.Unlock()
 	return tk
 }
 
@@ -119,7 +121,7 @@ func (tk *ticker) tick() {
 		c.w.mu.Unlock()
 		return
 	}
-	p := tk.period
+	p, t := tk.period, tk.t
 	send := !c.paused
 	if c.paused && !tk.due {
 		tk.due = true
@@ -134,7 +136,7 @@ func (tk *ticker) tick() {
 	if send {
 		tk.send()
 	}
-	tk.t.Reset(p)
+	t.Reset(p)
 }
 
 func (tk *ticker) send() {
