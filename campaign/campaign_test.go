@@ -98,6 +98,11 @@ func TestExecuteSummaryJUnitResume(t *testing.T) {
 	x, err := os.ReadFile(junit)
 	require.NoError(t, err)
 	assert.Contains(t, string(x), `failures="0"`)
+	// Each anomaly is in the page, in words, not only in a link's tooltip.
+	html, err := os.ReadFile(filepath.Join(dir, "summary.html"))
+	require.NoError(t, err)
+	assert.Equal(t, 2, strings.Count(string(html), "<li>seed "), "the two invalid runs, one line each")
+	assert.Contains(t, string(html), "<li>seed 0, invalid: linearizable: read of k1 returned 1")
 
 	// Same directory again: everything is finished, nothing runs.
 	_, err = Execute(context.Background(), spec, Options{Dir: dir, Parallel: 2, Template: baseTest(), Run: fakeRun(&calls)})

@@ -186,17 +186,30 @@ var summaryHTML = template.Must(template.New("s").Funcs(template.FuncMap{
 		return b
 	},
 	"rel": func(r *Record) string { return filepath.ToSlash(r.Dir) + "/report.html" },
+	// told: the runs with something to say in words (an anomaly, or why
+	// they could not run), shown under their cell's row.
+	"told": func(rs []*Record) []*Record {
+		var out []*Record
+		for _, r := range rs {
+			if r.Anomaly != "" || r.Verdict == "" {
+				out = append(out, r)
+			}
+		}
+		return out
+	},
+	"word": verdictWord,
 }).Parse(`<!doctype html><html><head><meta charset="utf-8"><title>campaign {{.Name}}</title>
 <style>body{font:14px system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
-.pass{background:#e6f4ea}.fail{background:#fce8e6}.v{color:#137333}.i{color:#c5221f;font-weight:bold}.u{color:#b06000}h1 span{font-size:70%}</style></head><body>
+.pass{background:#e6f4ea}.fail{background:#fce8e6}tr.told td{border-top:none;font-size:90%}tr.told ul{margin:0;padding-left:1.2em}.v{color:#137333}.i{color:#c5221f;font-weight:bold}.u{color:#b06000}h1 span{font-size:70%}</style></head><body>
 <h1>Campaign {{.Name}} <span class="{{if not .Pass}}i{{else if .NotStarted}}u{{else}}v{{end}}">{{.Word}}</span></h1>
 <p>Started {{.Start.Format "2006-01-02 15:04:05"}}, {{.Runs}} runs finished{{if .NotStarted}}, {{.NotStarted}} not started (budget or interrupt){{end}}.</p>
 {{with .Missing}}<p class="u">Missing runs (no shard finished them): {{range .}}<code>{{.}}</code> {{end}}</p>{{end}}
 <table><tr><th>system</th><th>deploy</th><th>workload</th><th>nemesis</th><th>bug</th><th>options</th><th>runs</th><th>valid</th><th>invalid</th><th>unknown</th><th>errors</th><th>median / max s to first violation</th><th>median wall</th><th>verdict</th><th>runs</th></tr>
-{{range .Cells}}<tr class="{{if .Pass}}pass{{else}}fail{{end}}"><td>{{.Cell.System}}</td><td>{{.Cell.Deploy}}</td><td>{{.Cell.Workload}}</td><td>{{.Cell.Nemesis}}</td><td>{{bug .Cell.Bug}}</td><td>{{with .Cell.OptionsString}}{{.}}{{else}}–{{end}}</td>
+{{range .Cells}}{{$cell := .}}<tr class="{{if .Pass}}pass{{else}}fail{{end}}"><td>{{.Cell.System}}</td><td>{{.Cell.Deploy}}</td><td>{{.Cell.Workload}}</td><td>{{.Cell.Nemesis}}</td><td>{{bug .Cell.Bug}}</td><td>{{with .Cell.OptionsString}}{{.}}{{else}}–{{end}}</td>
 <td>{{.Runs}}</td><td class="v">{{.Valid}}</td><td class="i">{{.Invalid}}</td><td class="u">{{.Unknown}}</td><td>{{.Errors}}</td><td>{{secs .MedianDetect}} / {{secs .MaxDetect}}</td><td>{{printf "%.1f" .MedianWall}} s</td><td>{{.Reason}}</td>
 <td>{{range .Records}}{{if .Dir}}<a href="{{rel .}}" title="{{.Anomaly}}">{{.Run.Seed}}:{{.Verdict}}</a> {{else}}{{.Run.Seed}}:error {{end}}{{end}}</td></tr>
-{{end}}</table></body></html>`))
+{{with told .Records}}<tr class="told {{if $cell.Pass}}pass{{else}}fail{{end}}"><td></td><td colspan="14"><ul>{{range .}}<li>seed {{.Run.Seed}}, {{word .}}{{if .Anomaly}}: {{.Anomaly}}{{end}}{{if .Dir}} (<a href="{{rel .}}">report</a>){{end}}</li>{{end}}</ul></td></tr>
+{{end}}{{end}}</table></body></html>`))
 
 type junitSuite struct {
 	XMLName  xml.Name    `xml:"testsuite"`

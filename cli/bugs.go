@@ -15,7 +15,7 @@ import (
 func cmdBugs(ctx context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("bugs", flag.ContinueOnError)
 	sys := fs.String("system", "", "only this system ("+strings.Join(registry.SystemNames(), ", ")+")")
-	fs.Usage = usageFunc(fs, "[--system S]", "Lists the injectable bugs (--bug NAME): the workload that exposes each, the fault packages\naimed at it (the \"random\" schedule of bench detect), and CAUGHT BY, what catches it in\nthe detection benchmark: "+campaign.ScheduleDefault+" (gauntlet run's default schedule) or simulation\n(only the system's deterministic simulation reaches it).")
+	fs.Usage = usageFunc(e, fs, "[--system S]", "Lists the injectable bugs (--bug NAME): the workload that exposes each, the fault packages\naimed at it (the \"random\" schedule of bench detect), and CAUGHT BY, what catches it in\nthe detection benchmark: "+campaign.ScheduleDefault+" (gauntlet run's default schedule) or simulation\n(only the system's deterministic simulation reaches it).")
 	if code, stop := parseFlags(e, fs, args); stop {
 		return code
 	}

@@ -83,7 +83,7 @@ func interruptible(ctx context.Context, e *env) (context.Context, func()) {
 
 func summaryExit(ctx context.Context, sum *campaign.Summary, err error, e *env, what string) int {
 	if err != nil {
-		fmt.Fprintf(e.stderr, "gauntlet %s: %v\n", what, err)
+		fmt.Fprintf(e.stderr, "%s %s: %v\n", e.prog(), what, err)
 	}
 	switch {
 	case sum == nil:
@@ -105,8 +105,8 @@ func cmdCampaign(ctx context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("campaign", flag.ContinueOnError)
 	var cf campaignFlags
 	cf.register(fs)
-	shardFlag := fs.String("shard", "", "I/N: run only the I-th of N deterministic shares of the matrix (one per machine; join them with `gauntlet campaign merge`)")
-	fs.Usage = usageFunc(fs, "[flags] FILE\n       gauntlet campaign merge [--dir OUT] [--junit FILE] DIR...", "Runs a matrix of tests described by a campaign file (campaigns/*.yaml) and writes\nsummary.json, summary.html (and JUnit XML) in the campaign folder. Exit 0 when every\ncorrect cell is valid and every bug cell caught. merge joins the folders of --shard runs.")
+	shardFlag := fs.String("shard", "", "I/N: run only the I-th of N deterministic shares of the matrix (one per machine; join them with: gauntlet campaign merge)")
+	fs.Usage = usageFunc(e, fs, "[flags] FILE\n       gauntlet campaign merge [--dir OUT] [--junit FILE] DIR...", "Runs a matrix of tests described by a campaign file (campaigns/*.yaml) and writes\nsummary.json, summary.html (and JUnit XML) in the campaign folder. Exit 0 when every\ncorrect cell is valid and every bug cell caught. merge joins the folders of --shard runs.")
 	if code, stop := parseFlags(e, fs, args); stop {
 		return code
 	}
@@ -156,7 +156,7 @@ func cmdCampaignMerge(e *env, args []string) int {
 	dir := fs.String("dir", "", "folder of the merged summary (default <out>/campaigns/<name>/merged-<time>)")
 	out := fs.String("out", harness.DefaultOut, "results folder")
 	junit := fs.String("junit", "", "also write a JUnit XML file here")
-	fs.Usage = usageFunc(fs, "[flags] DIR...", "Joins the folders of a campaign's shards (gauntlet campaign --shard I/N) into one\nsummary.json, summary.html and JUnit file, and names the runs no shard finished.\nThe merged folder resumes like any campaign folder: --dir OUT FILE runs what is missing.")
+	fs.Usage = usageFunc(e, fs, "[flags] DIR...", "Joins the folders of a campaign's shards (gauntlet campaign --shard I/N) into one\nsummary.json, summary.html and JUnit file, and names the runs no shard finished.\nThe merged folder resumes like any campaign folder: --dir OUT FILE runs what is missing.")
 	if code, stop := parseFlags(e, fs, args); stop {
 		return code
 	}
@@ -218,7 +218,7 @@ func cmdBench(ctx context.Context, e *env, args []string) int {
 	timeLimit := fs.Duration("time-limit", 20*time.Second, "time limit of each run")
 	nodes := fs.Int("nodes", 5, "cluster size")
 	deploy := fs.String("deploy", "local", "deployment")
-	fs.Usage = usageFunc(fs, "[flags]", "The detection benchmark: every catalog bug with its entry's workload under the default\nfault schedule of gauntlet run (or each of --schedules), and the correct store under the\nsame schedules with every workload of its catalog, for the same seeds. Bugs only the\ndeterministic simulation reaches are judged by it. Exit 1 if a bug is never caught or\nthe correct store is ever judged invalid.")
+	fs.Usage = usageFunc(e, fs, "[flags]", "The detection benchmark: every catalog bug with its entry's workload under the default\nfault schedule of gauntlet run (or each of --schedules), and the correct store under the\nsame schedules with every workload of its catalog, for the same seeds. Bugs only the\ndeterministic simulation reaches are judged by it. Exit 1 if a bug is never caught or\nthe correct store is ever judged invalid.")
 	if code, stop := parseFlags(e, fs, args[1:]); stop {
 		return code
 	}
@@ -271,7 +271,7 @@ func cmdBench(ctx context.Context, e *env, args []string) int {
 		e.stdout.Write(table.Bytes())
 		path := filepath.Join(o.Dir, "table.txt")
 		if werr := os.WriteFile(path, table.Bytes(), 0o644); werr != nil {
-			fmt.Fprintf(e.stderr, "gauntlet bench detect: %v\n", werr)
+			fmt.Fprintf(e.stderr, "%s bench detect: %v\n", e.prog(), werr)
 		}
 		fmt.Fprintf(e.stdout, "table: %s\nsummary: %s\n", path, filepath.Join(o.Dir, "summary.html"))
 	}
@@ -298,7 +298,7 @@ func cmdShrink(ctx context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("shrink", flag.ContinueOnError)
 	tries := fs.Int("max-tries", 12, "candidate runs at most")
 	out := fs.String("out", "", "where the candidate runs go (default DIR/shrink)")
-	fs.Usage = usageFunc(fs, "[flags] DIR", "Looks for a smaller configuration of an invalid run that still fails with the same seed\n(fewer fault packages, a shorter time limit, fewer clients) and prints the command.")
+	fs.Usage = usageFunc(e, fs, "[flags] DIR", "Looks for a smaller configuration of an invalid run that still fails with the same seed\n(fewer fault packages, a shorter time limit, fewer clients) and prints the command.")
 	if code, stop := parseFlags(e, fs, args); stop {
 		return code
 	}
@@ -336,7 +336,7 @@ func cmdShrink(ctx context.Context, e *env, args []string) int {
 		Logf: func(f string, args ...any) { fmt.Fprintf(e.stdout, f+"\n", args...) },
 	})
 	if err != nil && !errors.Is(err, context.Canceled) {
-		fmt.Fprintf(e.stderr, "gauntlet shrink: %v\n", err)
+		fmt.Fprintf(e.stderr, "%s shrink: %v\n", e.prog(), err)
 	}
 	if ctx.Err() != nil {
 		return harness.ExitInterrupted
@@ -348,7 +348,7 @@ func cmdShrink(ctx context.Context, e *env, args []string) int {
 		}
 	}
 	if ran == 0 {
-		fmt.Fprintf(e.stderr, "gauntlet shrink: could not shrink %s: none of %d candidates could be run\n", dir, len(tried))
+		fmt.Fprintf(e.stderr, "%s shrink: could not shrink %s: none of %d candidates could be run\n", e.prog(), dir, len(tried))
 		return harness.ExitRunFail
 	}
 	if best.Name == res.Test.Name && best.CommandLine() == res.Test.CommandLine() {

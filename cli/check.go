@@ -19,7 +19,7 @@ func cmdCheck(ctx context.Context, e *env, args []string) int {
 	format := fs.String("format", "gauntlet", "input: gauntlet (a run directory) or jepsen (a history.edn or Jepsen log file; also edn, log)")
 	jf := addJepsenFlags(fs)
 	out := fs.String("out", harness.DefaultOut, "with --format jepsen: where the imported run, its results and report go")
-	fs.Usage = usageFunc(fs, "[flags] DIR | --format jepsen [--model M] FILE", "Checks a stored run again with the current checkers. Works on a run whose harness\nwas killed (a torn last line is dropped); a malformed history exits 64 naming the line.\nWith --format jepsen, judges a Jepsen/Knossos history and writes a full report for it.")
+	fs.Usage = usageFunc(e, fs, "[flags] DIR | --format jepsen [--model M] FILE", "Checks a stored run again with the current checkers. Works on a run whose harness\nwas killed (a torn last line is dropped); a malformed history exits 64 naming the line.\nWith --format jepsen, judges a Jepsen/Knossos history and writes a full report for it.")
 	if code, stop := parseFlags(e, fs, args); stop {
 		return code
 	}
@@ -41,15 +41,15 @@ func cmdCheck(ctx context.Context, e *env, args []string) int {
 	var ce *harness.ConfigError
 	switch {
 	case errors.As(err, &se):
-		fmt.Fprintf(e.stderr, "gauntlet check: %v\n", se)
+		fmt.Fprintf(e.stderr, "%s check: %v\n", e.prog(), se)
 		return harness.ExitUsage
 	case errors.As(err, &ce):
 		return badArgs(e, "check", "%v", ce.Err)
 	case err != nil && res == nil:
-		fmt.Fprintf(e.stderr, "gauntlet check: %v\n", err)
+		fmt.Fprintf(e.stderr, "%s check: %v\n", e.prog(), err)
 		return harness.ExitRunFail
 	case err != nil:
-		fmt.Fprintf(e.stderr, "gauntlet check: %v\n", err)
+		fmt.Fprintf(e.stderr, "%s check: %v\n", e.prog(), err)
 	}
 	if *write {
 		registry.WriteReport(ctx, res, nil)

@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
 	_ "github.com/gauntlet-dev/gauntlet/targets/builtin" // the systems Gauntlet ships register themselves
@@ -70,7 +71,7 @@ func Main(args []string) int {
 
 func dispatch(ctx context.Context, e *env, args []string) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(e.stdout)
+		usage(e)
 		if len(args) == 0 {
 			return harness.ExitUsage
 		}
@@ -81,15 +82,16 @@ func dispatch(ctx context.Context, e *env, args []string) int {
 			return c.run(ctx, e, args[1:])
 		}
 	}
-	fmt.Fprintf(e.stderr, "gauntlet: unknown command %q (run `gauntlet help`)\n", args[0])
+	fmt.Fprintf(e.stderr, "%s: unknown command %q (run `%s help`)\n", e.prog(), args[0], e.prog())
 	return harness.ExitUsage
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "gauntlet: Jepsen-style correctness tests for distributed systems")
+func usage(e *env) {
+	w := e.stdout
+	fmt.Fprintf(w, "%s: Jepsen-style correctness tests for distributed systems\n", e.prog())
 	fmt.Fprintln(w, "\nusage:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  gauntlet %-8s %-31s %s\n", c.name, c.args, c.help)
+		fmt.Fprintf(w, "  %s %-8s %-31s %s\n", e.prog(), c.name, c.args, c.help)
 	}
 	fmt.Fprintln(w, "\nexit codes: 0 valid, 1 invalid, 2 unknown, 3 run failed, 64 bad arguments, 130 interrupted")
 }
@@ -105,7 +107,7 @@ func parseFlags(e *env, fs *flag.FlagSet, args []string) (int, bool) {
 		return 0, true
 	}
 	if err != nil {
-		fmt.Fprintf(e.stderr, "gauntlet %s: %v (see `gauntlet %s -h`)\n", fs.Name(), err, fs.Name())
+		fmt.Fprintf(e.stderr, "%s %s: %v (see `%s %s -h`)\n", e.prog(), fs.Name(), err, e.prog(), fs.Name())
 		return harness.ExitUsage, true
 	}
 	return 0, false
@@ -134,14 +136,23 @@ func parseInterspersed(fs *flag.FlagSet, args []string) error {
 	return fs.Parse(append([]string{"--"}, pos...))
 }
 
-func usageFunc(fs *flag.FlagSet, args, help string) func() {
+// usageFunc prints a command's usage under the program's own name: a
+// team's program built on Main says "toyctl shrink", also in the commands
+// its help text names.
+func usageFunc(e *env, fs *flag.FlagSet, args, help string) func() {
 	return func() {
-		fmt.Fprintf(fs.Output(), "usage: gauntlet %s %s\n\n%s\n\nflags:\n", fs.Name(), args, help)
+		named := strings.NewReplacer("gauntlet ", e.prog()+" ")
+		w := fs.Output()
+		fmt.Fprintf(w, "usage: %s %s %s\n\n%s\n\nflags:\n", e.prog(), fs.Name(), named.Replace(args), named.Replace(help))
+		var flags strings.Builder
+		fs.SetOutput(&flags)
 		fs.PrintDefaults()
+		fs.SetOutput(w)
+		fmt.Fprint(w, named.Replace(flags.String()))
 	}
 }
 
 func badArgs(e *env, cmd, format string, args ...any) int {
-	fmt.Fprintf(e.stderr, "gauntlet %s: %s\n", cmd, fmt.Sprintf(format, args...))
+	fmt.Fprintf(e.stderr, "%s %s: %s\n", e.prog(), cmd, fmt.Sprintf(format, args...))
 	return harness.ExitUsage
 }

@@ -24,8 +24,8 @@ func testEnv() (*env, *bytes.Buffer, *bytes.Buffer) {
 
 func parseRun(t *testing.T, args ...string) (harness.Test, error) {
 	t.Helper()
-	f := newRunFlags()
 	e, _, errb := testEnv()
+	f := newRunFlags(e)
 	code, stop := parseFlags(e, f.fs, args)
 	require.False(t, stop, "exit %d: %s", code, errb)
 	return f.test()
@@ -97,6 +97,24 @@ func TestBadFlagsExit64WithOneLine(t *testing.T) {
 	e, out, _ := testEnv()
 	assert.Equal(t, 0, dispatch(context.Background(), e, []string{"run", "-h"}))
 	assert.Contains(t, out.String(), "-time-limit")
+}
+
+// A program built on Main names itself in its usage lines and messages.
+func TestUsageNamesTheProgram(t *testing.T) {
+	for _, cmd := range []string{"run", "shrink", "campaign", "check", "bugs"} {
+		e, out, _ := testEnv()
+		e.program = "toyctl"
+		assert.Equal(t, 0, dispatch(context.Background(), e, []string{cmd, "-h"}), cmd)
+		assert.True(t, strings.HasPrefix(out.String(), "usage: toyctl "+cmd+" "), "%s: %q", cmd, out)
+		assert.NotContains(t, out.String(), "gauntlet "+cmd, cmd)
+	}
+	e, out, errb := testEnv()
+	e.program = "toyctl"
+	dispatch(context.Background(), e, []string{"shrink", "--no-such-flag"})
+	assert.Contains(t, errb.String(), "toyctl shrink: ")
+	assert.Contains(t, errb.String(), "see `toyctl shrink -h`")
+	dispatch(context.Background(), e, []string{"help"})
+	assert.Contains(t, out.String(), "  toyctl run ")
 }
 
 func TestServeRefusesRemote(t *testing.T) {

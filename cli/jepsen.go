@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gauntlet-dev/gauntlet/checkers/isolation"
 	"github.com/gauntlet-dev/gauntlet/formats/jepsen"
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/report"
@@ -19,13 +20,16 @@ import (
 
 // jepsenFlags are the flags of gauntlet check that --format jepsen uses.
 type jepsenFlags struct {
-	model, initial *string
-	strict         *bool
+	model, initial, consistency *string
+	strict                      *bool
 }
 
 func addJepsenFlags(fs *flag.FlagSet) jepsenFlags {
 	return jepsenFlags{
-		model: fs.String("model", "cas-register", "with --format jepsen: register, cas-register, multi-register, mutex, set, counter, kv-append"),
+		model: fs.String("model", "cas-register", "with --format jepsen: register, cas-register, multi-register, mutex, set, counter, kv-append,\n"+
+			"or Elle's transactional models list-append and rw-register"),
+		consistency: fs.String("consistency", "", "with --format jepsen --model list-append|rw-register: the consistency model the history is\n"+
+			"judged against: "+strings.Join(isolation.Models(), ", ")+"\n(default strict-serializable, Elle's default)"),
 		initial: fs.String("initial", "", "with --format jepsen: the registers' value before the first op, in EDN or JSON: 0 for\n"+
 			"(cas-register 0), a map such as '{:x 0 :y 0}' or '{\"x\": 0}' for (multi-register {:x 0 :y 0});\n"+
 			"default: absent (nil), as Knossos's (cas-register) with no argument"),
@@ -43,6 +47,15 @@ func checkJepsen(ctx context.Context, e *env, file, format string, jf jepsenFlag
 	model, err := jepsen.ParseModel(*jf.model)
 	if err != nil {
 		return badArgs(e, "check", "--model: %v", err)
+	}
+	consistency := ""
+	if *jf.consistency != "" {
+		if model != jepsen.ListAppend && model != jepsen.RWRegister {
+			return badArgs(e, "check", "--consistency applies to --model list-append and rw-register, not %s", model)
+		}
+		if consistency, err = isolation.ParseConsistency(*jf.consistency); err != nil {
+			return badArgs(e, "check", "--consistency: %v", err)
+		}
 	}
 	var init jepsen.Initial
 	if *jf.initial != "" {
@@ -67,48 +80,58 @@ func checkJepsen(ctx context.Context, e *env, file, format string, jf jepsenFlag
 	defer in.Close()
 	h, err := jepsen.Decode(in, file, f, model)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "gauntlet check: %v\n", err)
+		fmt.Fprintf(e.stderr, "%s check: %v\n", e.prog(), err)
 		return harness.ExitUsage
 	}
 	if timeout <= 0 {
 		timeout = harness.DefaultCheckTimeout
 	}
-	opts := jepsen.CheckOptions{Model: model, Initial: init.Resolve(h), Strict: *jf.strict, Timeout: timeout}
+	opts := jepsen.CheckOptions{Model: model, Initial: init.Resolve(h), Strict: *jf.strict, Timeout: timeout, Consistency: consistency}
 	name := "imported-" + strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
 	dir := filepath.Join(out, name, time.Now().UTC().Format("20060102T150405Z"))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		fmt.Fprintf(e.stderr, "gauntlet check: %v\n", err)
+		fmt.Fprintf(e.stderr, "%s check: %v\n", e.prog(), err)
 		return harness.ExitRunFail
 	}
 	t := harness.Test{Name: name, System: "imported", Deploy: "none", Workload: importedPrefix + string(model),
 		CheckTimeout: harness.Duration(timeout), Options: importOptions(file, opts)}
 	if err := harness.WriteJSON(filepath.Join(dir, harness.ConfigFile), t); err != nil {
-		fmt.Fprintf(e.stderr, "gauntlet check: %v\n", err)
+		fmt.Fprintf(e.stderr, "%s check: %v\n", e.prog(), err)
 		return harness.ExitRunFail
 	}
 	if err := writeHistory(filepath.Join(dir, harness.HistoryFile), h); err != nil {
-		fmt.Fprintf(e.stderr, "gauntlet check: %v\n", err)
+		fmt.Fprintf(e.stderr, "%s check: %v\n", e.prog(), err)
 		return harness.ExitRunFail
 	}
 	res := judgeImported(ctx, t, h, dir, opts)
 	res.Command = importCommand(file, opts)
 	if err := harness.WriteJSON(filepath.Join(dir, harness.ResultsFile), res); err != nil {
-		fmt.Fprintf(e.stderr, "gauntlet check: %v\n", err)
+		fmt.Fprintf(e.stderr, "%s check: %v\n", e.prog(), err)
 		return harness.ExitRunFail
 	}
 	if err := report.Write(ctx, dir); err != nil {
-		fmt.Fprintf(e.stderr, "gauntlet check: report: %v\n", err)
+		fmt.Fprintf(e.stderr, "%s check: report: %v\n", e.prog(), err)
 	} else {
 		_ = report.WriteIndex(out)
 	}
 	w := e.stdout
-	fmt.Fprintf(w, "verdict: %s   (%d ops of %s, model %s, initial %s, checked in %s)\n", res.Verdict, res.Ops, file, model, opts.Initial, res.Duration.D().Round(time.Millisecond))
+	fmt.Fprintf(w, "verdict: %s   (%d ops of %s, %s, checked in %s)\n", res.Verdict, res.Ops, file, modelText(opts), res.Duration.D().Round(time.Millisecond))
 	printImported(w, res, opts.Strict)
 	if a := res.FirstAnomaly(); a != nil {
 		fmt.Fprintf(w, "first anomaly (%s): %s\n", a.Checker, a.Explanation)
 	}
 	fmt.Fprintf(w, "results: %s\nreport:  %s\n", dir, filepath.Join(dir, harness.ReportFile))
 	return res.Verdict.ExitCode()
+}
+
+// modelText says how an import was judged: "model cas-register, initial
+// nil"; "model list-append, consistency strict-serializable".
+func modelText(o jepsen.CheckOptions) string {
+	if o.Model == jepsen.ListAppend || o.Model == jepsen.RWRegister {
+		c, _ := isolation.ParseConsistency(o.Consistency)
+		return fmt.Sprintf("model %s, consistency %s", o.Model, c)
+	}
+	return fmt.Sprintf("model %s, initial %s", o.Model, o.Initial)
 }
 
 // printImported lists the checkers, saying when stats did not decide.
@@ -133,6 +156,9 @@ func importOptions(file string, o jepsen.CheckOptions) map[string]string {
 	if o.Strict {
 		m["strict"] = "true"
 	}
+	if o.Consistency != "" {
+		m["consistency"] = o.Consistency
+	}
 	return m
 }
 
@@ -143,6 +169,9 @@ func importCommand(file string, o jepsen.CheckOptions) string {
 	}
 	if o.Strict {
 		cmd += " --strict"
+	}
+	if o.Consistency != "" {
+		cmd += " --consistency " + o.Consistency
 	}
 	return cmd + " " + file
 }
@@ -178,7 +207,7 @@ func recheckImported(ctx context.Context, e *env, dir string, timeout time.Durat
 	if err != nil {
 		return badArgs(e, "check", "%s: %v", dir, err), true
 	}
-	opts := jepsen.CheckOptions{Model: model, Strict: t.Options["strict"] == "true", Timeout: timeout}
+	opts := jepsen.CheckOptions{Model: model, Strict: t.Options["strict"] == "true", Timeout: timeout, Consistency: t.Options["consistency"]}
 	if s := t.Options["initial"]; s != "" {
 		if err := json.Unmarshal([]byte(s), &opts.Initial); err != nil {
 			return badArgs(e, "check", "%s: initial %q in %s: %v", dir, s, harness.ConfigFile, err), true
@@ -186,7 +215,7 @@ func recheckImported(ctx context.Context, e *env, dir string, timeout time.Durat
 	}
 	h, err := harness.ReadHistory(filepath.Join(dir, harness.HistoryFile))
 	if err != nil {
-		fmt.Fprintf(e.stderr, "gauntlet check: %v\n", err)
+		fmt.Fprintf(e.stderr, "%s check: %v\n", e.prog(), err)
 		return harness.ExitUsage, true
 	}
 	if opts.Timeout <= 0 {
@@ -194,12 +223,12 @@ func recheckImported(ctx context.Context, e *env, dir string, timeout time.Durat
 	}
 	scratch, err := os.MkdirTemp("", "gauntlet-check-")
 	if err != nil {
-		fmt.Fprintf(e.stderr, "gauntlet check: %v\n", err)
+		fmt.Fprintf(e.stderr, "%s check: %v\n", e.prog(), err)
 		return harness.ExitRunFail, true
 	}
 	defer os.RemoveAll(scratch)
 	res := judgeImported(ctx, t, h, scratch, opts)
-	fmt.Fprintf(e.stdout, "verdict: %s   (%d ops, imported history, model %s, initial %s)\n", res.Verdict, res.Ops, model, opts.Initial)
+	fmt.Fprintf(e.stdout, "verdict: %s   (%d ops, imported history, %s)\n", res.Verdict, res.Ops, modelText(opts))
 	printImported(e.stdout, res, opts.Strict)
 	return res.Verdict.ExitCode(), true
 }
@@ -208,7 +237,7 @@ func recheckImported(ctx context.Context, e *env, dir string, timeout time.Durat
 func cmdExport(ctx context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	format := fs.String("format", "jepsen", "output format: jepsen (history.edn, one op map per line)")
-	fs.Usage = usageFunc(fs, "[--format jepsen] DIR", "Writes a stored run's history in another harness's format on stdout,\ne.g. gauntlet export --format jepsen results/latest > history.edn for Knossos or Elle.")
+	fs.Usage = usageFunc(e, fs, "[--format jepsen] DIR", "Writes a stored run's history in another harness's format on stdout,\ne.g. gauntlet export --format jepsen results/latest > history.edn for Knossos or Elle.")
 	if code, stop := parseFlags(e, fs, args); stop {
 		return code
 	}
@@ -222,13 +251,13 @@ func cmdExport(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		var se *harness.SyntaxError
 		if errors.As(err, &se) {
-			fmt.Fprintf(e.stderr, "gauntlet export: %v\n", se)
+			fmt.Fprintf(e.stderr, "%s export: %v\n", e.prog(), se)
 			return harness.ExitUsage
 		}
 		return badArgs(e, "export", "%s is not a run directory: %v", fs.Arg(0), err)
 	}
 	if err := jepsen.Encode(e.stdout, h); err != nil {
-		fmt.Fprintf(e.stderr, "gauntlet export: %v\n", err)
+		fmt.Fprintf(e.stderr, "%s export: %v\n", e.prog(), err)
 		return harness.ExitRunFail
 	}
 	return 0

@@ -26,7 +26,7 @@ func cmdReproduce(ctx context.Context, e *env, args []string) int {
 	reg := fs.String("registry", "campaigns/reproduce.yaml", "the reproduction registry")
 	only := fs.String("only", "", "run only the reproducers whose bug contains this")
 	seeds := fs.Int("seeds", 0, "runs per release (0 = each entry's seeds)")
-	fs.Usage = usageFunc(fs, "[flags]", "Runs every known real bug's reproducer (campaigns/reproduce.yaml) on the affected and the\nfixed release with the same seeds, appends the outcome to <out>/reproduce/history.jsonl and\nwrites <out>/reproduce/reproductions.md. --budget is shared equally by the reproducers.\nExit 1 if a fixed release is caught, or a bug expected to be caught is not.")
+	fs.Usage = usageFunc(e, fs, "[flags]", "Runs every known real bug's reproducer (campaigns/reproduce.yaml) on the affected and the\nfixed release with the same seeds, appends the outcome to <out>/reproduce/history.jsonl and\nwrites <out>/reproduce/reproductions.md. --budget is shared equally by the reproducers.\nExit 1 if a fixed release is caught, or a bug expected to be caught is not.")
 	if code, stop := parseFlags(e, fs, args); stop {
 		return code
 	}
@@ -70,7 +70,7 @@ func cmdReproduce(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stdout, "reproduce %s: %d runs (affected and fixed, same seeds), folder %s\n", p.Bug, len(spec.Runs()), o.Dir)
 		sum, err := campaign.Execute(ctx, spec, o)
 		if err != nil {
-			fmt.Fprintf(e.stderr, "gauntlet bench reproduce: %s: %v\n", p.Bug, err)
+			fmt.Fprintf(e.stderr, "%s bench reproduce: %s: %v\n", e.prog(), p.Bug, err)
 			code = max(code, 3)
 		}
 		if sum == nil {
@@ -78,7 +78,7 @@ func cmdReproduce(ctx context.Context, e *env, args []string) int {
 		}
 		as := campaign.Attempts(p, sum, commit, o.Dir, start)
 		if err := campaign.AppendHistory(filepath.Join(base, "history.jsonl"), as); err != nil {
-			fmt.Fprintf(e.stderr, "gauntlet bench reproduce: history: %v\n", err)
+			fmt.Fprintf(e.stderr, "%s bench reproduce: history: %v\n", e.prog(), err)
 			return 3
 		}
 		for _, a := range as {
@@ -92,7 +92,7 @@ func cmdReproduce(ctx context.Context, e *env, args []string) int {
 		}
 	}
 	if err := writeReproductionTable(r, base); err != nil {
-		fmt.Fprintf(e.stderr, "gauntlet bench reproduce: table: %v\n", err)
+		fmt.Fprintf(e.stderr, "%s bench reproduce: table: %v\n", e.prog(), err)
 		return 3
 	}
 	fmt.Fprintf(e.stdout, "table: %s\n", filepath.Join(base, "reproductions.md"))

@@ -61,7 +61,7 @@ func (f *optionValue) Set(s string) error {
 
 func (f *optionValue) IsBoolFlag() bool { return f.o.Kind == registry.Bool }
 
-func newRunFlags() *runFlags {
+func newRunFlags(e *env) *runFlags {
 	f := &runFlags{fs: flag.NewFlagSet("run", flag.ContinueOnError), opts: map[string]*optionValue{}}
 	fs := f.fs
 	t := &f.t
@@ -71,7 +71,8 @@ func newRunFlags() *runFlags {
 	fs.StringVar(&t.Hosts, "hosts", "", "--deploy ssh: the hosts file (YAML; see docs/beyond-one-machine.md)")
 	fs.StringVar(&t.Workload, "workload", "kv", "workload: "+strings.Join(registry.Workloads(), ", "))
 	fs.StringVar(&f.nemesis, "nemesis", "feedback", "fault packages, comma separated, or all / aimed / feedback / none: "+strings.Join(registry.NemesisNames(), ", ")+"; aimed: "+strings.Join(nemesis.Aimed(), ", ")+"; by name only: "+strings.Join(nemesis.Targeted(), ", "))
-	durationVar(fs, &t.NemesisInterval, "nemesis-interval", harness.DefaultNemesisInterval, "time between a fault's start and heal, and between faults")
+	durationVar(fs, &t.NemesisInterval, "nemesis-interval", 0, "time between a fault's start and heal, and between faults (default: 2.5 timescales, at least 5s)")
+	durationVar(fs, &t.Timescale, "timescale", 0, "the system's failure-detection and election timescale, which every timed fault scales by (default: what the system declares, else 1s)")
 	fs.IntVar(&t.Nodes, "nodes", harness.DefaultNodes, "cluster size")
 	fs.IntVar(&t.Concurrency, "concurrency", harness.DefaultConcurrency, "client workers, each with one op outstanding; worker w talks to node w mod nodes")
 	fs.Float64Var(&t.Rate, "rate", 0, "total ops/s across workers (0 = as fast as the system answers)")
@@ -95,13 +96,18 @@ func newRunFlags() *runFlags {
 		}
 		fs.Var(v, o.Name, help)
 	}
-	fs.Usage = usageFunc(fs, "[flags]", "Runs a test: starts a cluster, drives the workload while the nemesis injects faults,\nheals, reads every key again, tears down, checks the history and writes the results.")
+	fs.Usage = usageFunc(e, fs, "[flags]", "Runs a test: starts a cluster, drives the workload while the nemesis injects faults,\nheals, reads every key again, tears down, checks the history and writes the results.")
 	return f
 }
 
+// durationVar is a positive duration flag; def 0 means its default is
+// derived, as help says.
 func durationVar(fs *flag.FlagSet, d *harness.Duration, name string, def time.Duration, help string) {
 	*d = harness.Duration(def)
-	fs.Func(name, fmt.Sprintf("%s (default %s)", help, def), func(s string) error {
+	if def > 0 {
+		help = fmt.Sprintf("%s (default %s)", help, def)
+	}
+	fs.Func(name, help, func(s string) error {
 		v, err := time.ParseDuration(s)
 		if err != nil {
 			return fmt.Errorf("want a duration like 20s: %w", err)
@@ -183,6 +189,7 @@ func overlay(base, flags harness.Test, set map[string]bool) harness.Test {
 		"hosts":             func() { t.Hosts = flags.Hosts },
 		"workload":          func() { t.Workload = flags.Workload },
 		"nemesis-interval":  func() { t.NemesisInterval = flags.NemesisInterval },
+		"timescale":         func() { t.Timescale = flags.Timescale },
 		"nodes":             func() { t.Nodes = flags.Nodes },
 		"concurrency":       func() { t.Concurrency = flags.Concurrency },
 		"rate":              func() { t.Rate = flags.Rate },
@@ -222,7 +229,7 @@ func loadTest(dir string) (harness.Test, error) {
 }
 
 func cmdRun(ctx context.Context, e *env, args []string) int {
-	f := newRunFlags()
+	f := newRunFlags(e)
 	if code, stop := parseFlags(e, f.fs, args); stop {
 		return code
 	}
@@ -255,7 +262,7 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 			case 2:
 				pl.println("still tearing down; one more Ctrl-C abandons it and may leave nodes running")
 			default:
-				fmt.Fprintln(e.stderr, "gauntlet: abandoned teardown")
+				fmt.Fprintf(e.stderr, "%s: abandoned teardown\n", e.prog())
 				os.Exit(harness.ExitInterrupted)
 			}
 		}
@@ -265,8 +272,8 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 	if _, err := registry.Parts(t, registry.RunOptions{}); err != nil {
 		return runConfigError(e, f, err)
 	}
-	fmt.Fprintf(e.stdout, "gauntlet: %s: %s on %s, %d nodes, workload %s, nemesis %s, %s, seed %d\n",
-		t.Name, t.System, t.Deploy, t.Nodes, t.Workload, t.NemesisName(), t.TimeLimit.D(), t.Seed)
+	fmt.Fprintf(e.stdout, "%s: %s: %s on %s, %d nodes, workload %s, nemesis %s, %s, seed %d\n",
+		e.prog(), t.Name, t.System, t.Deploy, t.Nodes, t.Workload, t.NemesisName(), t.TimeLimit.D(), t.Seed)
 	res, err := registry.Run(ctx, t, registry.RunOptions{Logger: log, Progress: pl.update,
 		Command: func(t harness.Test, _ string) string { return t.CommandLineOf(e.prog()) }})
 	pl.done()
@@ -275,7 +282,7 @@ func cmdRun(ctx context.Context, e *env, args []string) int {
 		return runConfigError(e, f, err)
 	}
 	if res == nil {
-		fmt.Fprintf(e.stderr, "gauntlet run: %v\n", err)
+		fmt.Fprintf(e.stderr, "%s run: %v\n", e.prog(), err)
 		return harness.ExitRunFail
 	}
 	printResults(e, res)

@@ -20,7 +20,7 @@ import (
 
 func cmdReport(ctx context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	fs.Usage = usageFunc(fs, "DIR", "(Re)writes DIR/report.html from the stored run, so old runs get new views,\nand the index of the results folder the run is in.")
+	fs.Usage = usageFunc(e, fs, "DIR", "(Re)writes DIR/report.html from the stored run, so old runs get new views,\nand the index of the results folder the run is in.")
 	if code, stop := parseFlags(e, fs, args); stop {
 		return code
 	}
@@ -32,7 +32,7 @@ func cmdReport(ctx context.Context, e *env, args []string) int {
 		return badArgs(e, "report", "%s is not a finished run (no %s)", dir, harness.ResultsFile)
 	}
 	if err := report.Write(ctx, dir); err != nil {
-		fmt.Fprintf(e.stderr, "gauntlet report: %v\n", err)
+		fmt.Fprintf(e.stderr, "%s report: %v\n", e.prog(), err)
 		return 1
 	}
 	fmt.Fprintf(e.stdout, "report: %s\n", filepath.Join(dir, harness.ReportFile))
@@ -43,7 +43,7 @@ func cmdReport(ctx context.Context, e *env, args []string) int {
 		return 0
 	}
 	if err := report.WriteIndex(root); err != nil {
-		fmt.Fprintf(e.stderr, "gauntlet report: index: %v\n", err)
+		fmt.Fprintf(e.stderr, "%s report: index: %v\n", e.prog(), err)
 	} else {
 		fmt.Fprintf(e.stdout, "index:  %s\n", filepath.Join(root, report.IndexFile))
 	}
@@ -54,7 +54,7 @@ func cmdServe(ctx context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	remote := fs.Bool("allow-remote", false, "allow a non-loopback address (results may hold data you do not want to publish)")
-	fs.Usage = usageFunc(fs, "[--addr 127.0.0.1:8080] [DIR]", "Serves the results folder (default results/) with a fresh index.")
+	fs.Usage = usageFunc(e, fs, "[--addr 127.0.0.1:8080] [DIR]", "Serves the results folder (default results/) with a fresh index.")
 	if code, stop := parseFlags(e, fs, args); stop {
 		return code
 	}
@@ -87,7 +87,7 @@ func cmdServe(ctx context.Context, e *env, args []string) int {
 		_ = srv.Shutdown(sctx)
 	}()
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		fmt.Fprintf(e.stderr, "gauntlet serve: %v\n", err)
+		fmt.Fprintf(e.stderr, "%s serve: %v\n", e.prog(), err)
 		return 1
 	}
 	return 0

@@ -18,10 +18,11 @@ import (
 // etcdUnder is the etcd version the correct control runs.
 const etcdUnder = "v3.6.10"
 
-// buildEtcd builds (or finds in the cache) the etcd server the run will use.
-func buildEtcd(t *testing.T, version string) {
+// buildEtcd builds (or finds in the cache) the etcd server the run will
+// use, and returns its path (a static binary).
+func buildEtcd(t *testing.T, version string) string {
 	t.Helper()
-	buildTarget(t, "etcd "+version, etcd.New(etcd.Options{Version: version, Logf: t.Logf}).Build)
+	return buildTarget(t, "etcd "+version, etcd.New(etcd.Options{Version: version, Logf: t.Logf}).Build)
 }
 
 // buildTarget builds (or finds in the cache) a target's server, where the
@@ -29,23 +30,24 @@ func buildEtcd(t *testing.T, version string) {
 // cannot resolve the server: that skips the test on a developer's machine,
 // but fails it in CI (CI=true), where a missing proxy must not silently
 // turn the test off.
-func buildTarget(t *testing.T, what string, build func(ctx context.Context, cacheDir string) (string, error)) {
+func buildTarget(t *testing.T, what string, build func(ctx context.Context, cacheDir string) (string, error)) string {
 	t.Helper()
 	cache, err := os.UserCacheDir()
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	start := time.Now()
-	_, err = build(ctx, filepath.Join(cache, "gauntlet", "local"))
+	bin, err := build(ctx, filepath.Join(cache, "gauntlet", "local"))
 	if err == nil {
 		t.Logf("%s ready in %v", what, time.Since(start).Round(time.Millisecond))
-		return
+		return bin
 	}
 	unresolved := strings.Contains(err.Error(), "cannot be resolved from the module proxy")
 	if unresolved && os.Getenv("CI") != "true" {
 		t.Skipf("%s cannot be built here (no module proxy?); set CI=true to make this a failure: %v", what, err)
 	}
 	t.Fatalf("building %s: %v", what, err)
+	return ""
 }
 
 // The correct control: etcd v3.6.10 under kills and pauses on the local

@@ -25,19 +25,26 @@
 //
 // Replay: GAUNTLET_REPLAY=<run folder> makes Run, RunExpect and RunCatch
 // run that folder's stored test (its seed, schedule and options) instead of
-// the one given, once. Every failure prints that command line.
+// the one given, once. Every failure prints that command line, with what
+// the test needed to run rather than skip: the GAUNTLET_ variables set,
+// those it read through Getenv, and the build tags, -race and -timeout it
+// was run with.
 package gauntlettest
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -153,18 +160,20 @@ func replayed(t testing.TB, test harness.Test) harness.Test {
 }
 
 // replayCommand is the command that replays a run made by this test: the
-// same test, from its package's folder, with the run folder to repeat.
+// same test, from its package's folder, with the run folder to repeat and
+// what the test needed (replayEnv, replayFlags).
 func replayCommand(t testing.TB) func(harness.Test, string) string {
 	pkg, err := os.Getwd()
 	if err != nil {
 		pkg = "."
 	}
-	name := strings.SplitN(t.Name(), "/", 2)[0]
+	name := rootName(t)
 	return func(_ harness.Test, dir string) string {
 		if abs, err := filepath.Abs(dir); err == nil {
 			dir = abs
 		}
-		return fmt.Sprintf("cd %s && %s=%s go test -count=1 -run '^%s$' .", shellQuote(pkg), ReplayEnv, shellQuote(dir), name)
+		env := append(replayEnv(name), ReplayEnv+"="+shellQuote(dir))
+		return fmt.Sprintf("cd %s && %s go test -count=1%s -run '^%s$' .", shellQuote(pkg), strings.Join(env, " "), replayFlags(), name)
 	}
 }
 
@@ -235,4 +244,74 @@ type tbWriter struct{ t testing.TB }
 func (w tbWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(b), "\n"))
 	return len(b), nil
+}
+
+// Getenv is os.Getenv for a variable the test needs (a server binary, a
+// switch that turns the test on): its value goes into the replay line that
+// a failure prints, so the replay runs the test instead of skipping it.
+func Getenv(t testing.TB, name string) string {
+	v, ok := os.LookupEnv(name)
+	if ok {
+		root := rootName(t)
+		neededMu.Lock()
+		if !slices.Contains(needed[root], name) {
+			needed[root] = append(needed[root], name)
+		}
+		neededMu.Unlock()
+	}
+	return v
+}
+
+var (
+	neededMu sync.Mutex
+	needed   = map[string][]string{} // top-level test -> variables read through Getenv
+)
+
+func rootName(t testing.TB) string { return strings.SplitN(t.Name(), "/", 2)[0] }
+
+// replayEnv is NAME=value for every GAUNTLET_ variable set (but the
+// replay's own and the seed, which the stored run fixes) and every
+// variable test read through Getenv, sorted.
+func replayEnv(test string) []string {
+	neededMu.Lock()
+	names := slices.Clone(needed[test])
+	neededMu.Unlock()
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "GAUNTLET_") && name != ReplayEnv && name != "GAUNTLET_SEED" && !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	var out []string
+	for _, n := range names {
+		if v, ok := os.LookupEnv(n); ok {
+			out = append(out, n+"="+shellQuote(v))
+		}
+	}
+	return out
+}
+
+// replayFlags are the go test flags the test binary was run with that
+// decide whether and how the test runs: build tags, -race, a -timeout other
+// than go test's default.
+func replayFlags() string {
+	var out []string
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			switch {
+			case s.Key == "-tags" && s.Value != "":
+				out = append(out, "-tags="+shellQuote(s.Value))
+			case s.Key == "-race" && s.Value == "true":
+				out = append(out, "-race")
+			}
+		}
+	}
+	if f := flag.Lookup("test.timeout"); f != nil && f.Value.String() != "10m0s" {
+		out = append(out, "-timeout="+f.Value.String())
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return " " + strings.Join(out, " ")
 }

@@ -12,12 +12,16 @@ import (
 const (
 	DefaultNodes           = 5
 	DefaultConcurrency     = 10
-	DefaultNemesisInterval = 5 * time.Second
-	DefaultTimeLimit       = 20 * time.Second
-	DefaultRecoveryLimit   = 30 * time.Second
-	DefaultCheckTimeout    = 60 * time.Second
-	DefaultOpTimeout       = time.Second
-	DefaultOut             = "results"
+	DefaultNemesisInterval = 5 * time.Second // at least; see NemesisIntervalFor
+	// DefaultTimescale is the timescale of a system that declares none
+	// (Timescaler): the 1 s of etcd's election timeout, the pace Gauntlet's
+	// fault timings were first made for.
+	DefaultTimescale     = time.Second
+	DefaultTimeLimit     = 20 * time.Second
+	DefaultRecoveryLimit = 30 * time.Second
+	DefaultCheckTimeout  = 60 * time.Second
+	DefaultOpTimeout     = time.Second
+	DefaultOut           = "results"
 )
 
 // ExitInterrupted is the exit status of a run stopped by SIGINT/SIGTERM that
@@ -27,6 +31,7 @@ const ExitInterrupted = 130
 
 // WithDefaults fills the zero fields of t with the defaults. The seed is left
 // alone: 0 is a valid seed, and choosing a random one is the caller's job.
+// The timescale and the nemesis interval come from the system (ForSystem).
 func (t Test) WithDefaults() Test {
 	if t.System == "" {
 		t.System = "raft"
@@ -42,9 +47,6 @@ func (t Test) WithDefaults() Test {
 	}
 	if t.Concurrency == 0 {
 		t.Concurrency = DefaultConcurrency
-	}
-	if t.NemesisInterval == 0 {
-		t.NemesisInterval = Duration(DefaultNemesisInterval)
 	}
 	if t.TimeLimit == 0 {
 		t.TimeLimit = Duration(DefaultTimeLimit)
@@ -68,6 +70,35 @@ func (t Test) WithDefaults() Test {
 		t.Name = t.defaultName()
 	}
 	return t
+}
+
+// ForSystem resolves what a test takes from its system: the timescale (what
+// sys declares, DefaultTimescale if it declares none or sys is nil) and
+// the nemesis interval (NemesisIntervalFor the timescale). Values already
+// set, by a flag or a stored config.json, are kept: a replay runs what was
+// recorded.
+func (t Test) ForSystem(sys System) Test {
+	if t.Timescale == 0 {
+		t.Timescale = Duration(DefaultTimescale)
+		if sys != nil {
+			t.Timescale = Duration(TimescaleOf(sys))
+		}
+	}
+	if t.NemesisInterval == 0 {
+		t.NemesisInterval = Duration(NemesisIntervalFor(t.Timescale.D()))
+	}
+	return t
+}
+
+// NemesisIntervalFor is the default nemesis interval (how long a random
+// package's fault holds, and the quiet after it) on a system of timescale
+// ts: 2.5 timescales, and never less than DefaultNemesisInterval. A Raft
+// follower's randomized timeout runs out within [T, 2T) of its last
+// heartbeat and the election takes a round more, so a leader cut off for
+// 2.5 T is replaced whatever the draw; below a 2 s timescale the 5 s floor
+// keeps the schedules Gauntlet was calibrated with.
+func NemesisIntervalFor(ts time.Duration) time.Duration {
+	return max(DefaultNemesisInterval, ts*5/2)
 }
 
 // defaultName is "<system>[-<bug>]-<workload>-<nemesis>", e.g.
@@ -106,9 +137,15 @@ func (t Test) Validate() error {
 	if t.ReadFraction < 0 || t.ReadFraction > 1 {
 		errs = append(errs, fmt.Errorf("read-fraction must be between 0 and 1, got %g", t.ReadFraction))
 	}
-	for name, d := range map[string]Duration{"time-limit": t.TimeLimit, "nemesis-interval": t.NemesisInterval,
+	for name, d := range map[string]Duration{"time-limit": t.TimeLimit,
 		"recovery-limit": t.RecoveryLimit, "check-timeout": t.CheckTimeout, "op-timeout": t.OpTimeout} {
 		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, got %s", name, d.D()))
+		}
+	}
+	// 0: taken from the system (ForSystem).
+	for name, d := range map[string]Duration{"nemesis-interval": t.NemesisInterval, "timescale": t.Timescale} {
+		if d < 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, got %s", name, d.D()))
 		}
 	}

@@ -1,9 +1,18 @@
 // Election safety: at most one leader per term, checked on the statuses of
 // a system whose role and term are one snapshot (ElectionReporter).
+//
+// What is sampled when: every node's status, every electionEvery, from the
+// start of the wait for a healthy cluster until teardown. For a system
+// whose leader changes meaning at its Setup step (SetupElector), the
+// samples before Setup starts are the cluster's election and those after
+// it returns the new resource's; the two are judged apart (their terms are
+// different counters), no streak spans the step, and samples taken while
+// it runs, or that it began or ended during, are dropped.
 
 package harness
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -33,9 +42,31 @@ const electionEvery = 100 * time.Millisecond
 // leadership is one node saying it leads a term, over consecutive samples.
 type leadership struct {
 	node                string
+	election            election
 	term                uint64
 	samples             int
 	from, to, confirmed time.Time // confirmed: its second sample
+}
+
+// election is whose terms a sample's are: the whole run's, or, for a
+// SetupElector, the cluster's before setup or the resource's after it.
+type election int32
+
+const (
+	electionRun         election = iota // one election for the whole run
+	electionBeforeSetup                 // the cluster's, until Setup starts
+	electionInSetup                     // Setup is running: samples dropped
+	electionAfterSetup                  // the resource's, once Setup returned
+)
+
+func (e election) String() string {
+	return [...]string{"", "the cluster's election before setup", "", "the election after setup"}[e]
+}
+
+// termOf is a term of one election.
+type termOf struct {
+	election election
+	term     uint64
 }
 
 // electionWatch samples statuses from the wait for a healthy cluster until
@@ -50,9 +81,13 @@ type electionWatch struct {
 	once    sync.Once
 	samples int
 	streak  map[string]*leadership   // the node's current run of leader samples
-	claims  map[uint64][]*leadership // confirmed, by term
+	claims  map[termOf][]*leadership // confirmed, by term
 	found   func()                   // called at the first violation, if not nil
 	bad     atomic.Bool              // a violation was found
+	// now is the election samples belong to, set by the runner around a
+	// SetupElector's Setup; last is the one the streaks were built in.
+	now, last election
+	nowMu     sync.Mutex
 }
 
 // watchElections starts the watch if the system declares its statuses fit
@@ -63,9 +98,31 @@ func (r *run) watchElections(ctx context.Context, found func()) *electionWatch {
 	}
 	ctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	w := &electionWatch{r: r, stop: stop, done: make(chan struct{}), found: found,
-		streak: map[string]*leadership{}, claims: map[uint64][]*leadership{}}
+		streak: map[string]*leadership{}, claims: map[termOf][]*leadership{}}
+	if ElectsAtSetup(r.p.System) {
+		w.now, w.last = electionBeforeSetup, electionBeforeSetup
+	}
 	go w.loop(ctx)
 	return w
+}
+
+// setup moves the watch to e (electionInSetup when a SetupElector's Setup
+// starts, electionAfterSetup once it returned); nothing for other systems.
+func (w *electionWatch) setup(e election) {
+	if w == nil {
+		return
+	}
+	w.nowMu.Lock()
+	defer w.nowMu.Unlock()
+	if w.now != electionRun {
+		w.now = e
+	}
+}
+
+func (w *electionWatch) current() election {
+	w.nowMu.Lock()
+	defer w.nowMu.Unlock()
+	return w.now
 }
 
 // violated tells whether two leaders of one term were seen so far.
@@ -88,12 +145,20 @@ func (w *electionWatch) loop(ctx context.Context) {
 // sample asks every node at once; a node that does not answer keeps its
 // streak (a paused leader still says it leads when it wakes).
 func (w *electionWatch) sample(ctx context.Context) {
+	e := w.current()
+	if e == electionInSetup {
+		return
+	}
 	nodes := w.r.cluster.Nodes()
 	sctx, cancel := context.WithTimeout(ctx, 3*electionEvery)
 	sts, errs := nodeStatuses(sctx, w.r.p.System, w.r.cluster)
 	cancel()
-	if ctx.Err() != nil {
-		return
+	if ctx.Err() != nil || w.current() != e {
+		return // Setup started or ended while the nodes answered
+	}
+	if e != w.last {
+		clear(w.streak) // no claim spans two elections
+		w.last = e
 	}
 	at := time.Now()
 	w.samples++
@@ -113,7 +178,7 @@ func (w *electionWatch) see(node string, st NodeStatus, at time.Time) {
 		return
 	}
 	if cur == nil || cur.term != st.Term {
-		w.streak[node] = &leadership{node: node, term: st.Term, from: at, to: at, samples: 1}
+		w.streak[node] = &leadership{node: node, election: w.last, term: st.Term, from: at, to: at, samples: 1}
 		return
 	}
 	cur.to, cur.samples = at, cur.samples+1
@@ -121,8 +186,9 @@ func (w *electionWatch) see(node string, st NodeStatus, at time.Time) {
 		return
 	}
 	cur.confirmed = at
-	w.claims[cur.term] = append(w.claims[cur.term], cur)
-	if len(leaders(w.claims[cur.term])) == 2 && !w.bad.Load() {
+	k := termOf{cur.election, cur.term}
+	w.claims[k] = append(w.claims[k], cur)
+	if len(leaders(w.claims[k])) == 2 && !w.bad.Load() {
 		w.bad.Store(true)
 		if w.found != nil {
 			w.found()
@@ -161,39 +227,46 @@ func (w *electionWatch) finish() Result {
 func (w *electionWatch) result(t0 time.Time, note string) Result {
 	// A leadership as details.json shows it: times in ns since t0.
 	type shown struct {
-		Node    string `json:"node"`
-		Term    uint64 `json:"term"`
-		From    int64  `json:"from"`
-		To      int64  `json:"to"`
-		Samples int    `json:"samples"`
+		Node     string `json:"node"`
+		Election string `json:"election,omitempty"` // "before-setup" or "after-setup" for a SetupElector
+		Term     uint64 `json:"term"`
+		From     int64  `json:"from"`
+		To       int64  `json:"to"`
+		Samples  int    `json:"samples"`
 	}
 	var all []shown
-	var bad []uint64
-	for term, cs := range w.claims {
+	var bad []termOf
+	for k, cs := range w.claims {
 		for _, c := range cs {
-			all = append(all, shown{c.node, c.term, int64(c.from.Sub(t0)), int64(c.to.Sub(t0)), c.samples})
+			name := map[election]string{electionBeforeSetup: "before-setup", electionAfterSetup: "after-setup"}[c.election]
+			all = append(all, shown{c.node, name, c.term, int64(c.from.Sub(t0)), int64(c.to.Sub(t0)), c.samples})
 		}
 		if len(leaders(cs)) > 1 {
-			bad = append(bad, term)
+			bad = append(bad, k)
 		}
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].From < all[j].From })
-	slices.Sort(bad)
+	slices.SortFunc(bad, func(a, b termOf) int {
+		if a.election != b.election {
+			return int(a.election - b.election)
+		}
+		return cmp.Compare(a.term, b.term)
+	})
 	details, _ := json.Marshal(struct {
 		EveryMS int64   `json:"every_ms"`
 		Samples int     `json:"samples"`
 		Leaders []shown `json:"leaders"`
 	}{electionEvery.Milliseconds(), w.samples, all})
 	res := Result{Checker: ElectionChecker, Validity: Valid, Details: details,
-		Summary: fmt.Sprintf("one leader per term: %d leaderships in %d terms, in %d status samples of every node, %s apart",
-			len(all), len(w.claims), w.samples, electionEvery)}
+		Summary: fmt.Sprintf("one leader per term: %d leaderships in %d terms, in %d status samples of every node, %s apart%s",
+			len(all), len(w.claims), w.samples, electionEvery, w.split())}
 	if len(bad) == 0 {
 		return res
 	}
 	res.Validity = Invalid
 	res.Summary = fmt.Sprintf("%d terms had two leaders or more (%d status samples of every node, %s apart)", len(bad), w.samples, electionEvery)
-	for _, term := range bad {
-		cs := w.claims[term]
+	for _, k := range bad {
+		cs, term := w.claims[k], k.term
 		var who []string
 		var at time.Time // when the term had its second leader
 		for _, c := range cs {
@@ -209,12 +282,31 @@ func (w *electionWatch) result(t0 time.Time, note string) Result {
 		case cs[0].from.Before(t0):
 			when = " (times before 0 are before the main phase, while the cluster was starting)"
 		}
+		of := ""
+		if k.election != electionRun {
+			of = " of " + k.election.String()
+		}
 		res.Anomalies = append(res.Anomalies, Anomaly{Checker: ElectionChecker, Time: max(0, int64(at.Sub(t0))),
-			Explanation: fmt.Sprintf("%s each said, in consecutive status samples, that they led term %d: %s%s. "+
+			Explanation: fmt.Sprintf("%s each said, in consecutive status samples, that they led term %d%s: %s%s. "+
 				"A term has at most one leader (election safety): some node granted its vote twice in the term, or a node took leadership without a majority.",
-				strings.Join(leaders(cs), " and "), term, strings.Join(who, "; "), when)})
+				strings.Join(leaders(cs), " and "), term, of, strings.Join(who, "; "), when)})
 	}
 	return res
+}
+
+// split says, for a SetupElector, how the leaderships divide between the
+// two elections ("" for other systems).
+func (w *electionWatch) split() string {
+	if w.last == electionRun {
+		return ""
+	}
+	var n, terms [electionAfterSetup + 1]int
+	for k, cs := range w.claims {
+		terms[k.election]++
+		n[k.election] += len(cs)
+	}
+	return fmt.Sprintf(" (the leader changes meaning at setup, and each election is judged alone: %d in %d terms before setup, %d in %d after)",
+		n[electionBeforeSetup], terms[electionBeforeSetup], n[electionAfterSetup], terms[electionAfterSetup])
 }
 
 func seconds(d time.Duration) string {

@@ -109,7 +109,7 @@ func TestTwoLeadersAtBootAreAFindingNotAFailedSetup(t *testing.T) {
 func TestElectionClaimsNeedTwoSamples(t *testing.T) {
 	t0 := time.Now()
 	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
-	w := &electionWatch{streak: map[string]*leadership{}, claims: map[uint64][]*leadership{}}
+	w := &electionWatch{streak: map[string]*leadership{}, claims: map[termOf][]*leadership{}}
 	lead := func(term uint64) NodeStatus { return NodeStatus{Role: "leader", Term: term} }
 	follow := NodeStatus{Role: "follower", Term: 5}
 	w.see("n1", lead(5), ms(0))

@@ -24,9 +24,15 @@ func (r *run) nemesis(ctx, mctx context.Context) {
 	defer r.writeSchedule()
 	rng := rand.New(rand.NewSource(seedFor(r.t.Seed, streamNemesis)))
 	obs := newObserver(r)
+	for _, n := range r.p.Nemeses {
+		if ts, ok := n.(Timescaled); ok {
+			ts.SetTimescale(r.t.Timescale.D())
+		}
+	}
 	quiet := r.t.NemesisInterval.D()
 	if _, ok := r.p.Nemeses[0].(Paced); ok {
-		quiet = pacedWarmup // aimed schedules start soon: 20 s should hold many faults
+		// Aimed schedules start soon: 20 s should hold many faults.
+		quiet = max(pacedWarmup, r.t.Timescale.D())
 	}
 	sleep := func(d time.Duration) bool {
 		tm := time.NewTimer(d)

@@ -98,7 +98,7 @@ func Run(ctx context.Context, t Test, p Parts) (*Results, error) {
 	if t.System == "" && p.System != nil {
 		t.System = p.System.Name() // config.json names the system that ran
 	}
-	t = t.WithDefaults()
+	t = t.WithDefaults().ForSystem(p.System)
 	if err := checkParts(t, p); err != nil {
 		return nil, err
 	}
@@ -194,6 +194,7 @@ type run struct {
 	faults            map[string]string // package -> description of the active fault
 	stopMu            sync.Mutex
 	stopMain          context.CancelFunc // under stopMu
+	stopHealth        context.CancelFunc // under stopMu: ends the wait for health under way
 	stopped           atomic.Bool        // the main phase was ended early (endMain)
 	mainT0            time.Time          // start of the main phase: time 0 of the history
 	phaseT0           []time.Time        // absolute starts of res.Phases
@@ -300,7 +301,7 @@ func (r *run) cycle(ctx context.Context) {
 		t0 := time.Now()
 		err := s.fn(ctx)
 		r.addPhase(s.name, t0, err)
-		if err != nil && ctx.Err() == nil && s.name == PhaseHealthy && r.elections.violated() {
+		if err != nil && ctx.Err() == nil && (s.name == PhaseHealthy || s.name == PhaseSystem) && r.elections.violated() {
 			// Not a setup that failed: the nodes elected two leaders of one
 			// term, and the election-safety result says so.
 			r.log.Warn("the cluster did not become healthy: two leaders of one term", "err", err)

@@ -19,7 +19,8 @@ import (
 // the package can aim at it. A system without one refuses the package.
 const FaultLeader Fault = "leader"
 
-// pacedWarmup is the quiet before a Paced schedule's first fault.
+// pacedWarmup is the quiet before a Paced schedule's first fault, in
+// timescales (at least a second).
 const pacedWarmup = time.Second
 
 // ScheduleFile is the run folder's record of a steered schedule's choices.
@@ -31,6 +32,17 @@ const ScheduleFile = "schedule.json"
 // an election timeout, so a 20 s run sees many of them.
 type Paced interface {
 	Pace(rng *rand.Rand) (hold, quiet time.Duration)
+}
+
+// Timescaled is a package whose durations (holds, quiets, the lengths of
+// what it does inside a fault) are multiples of the system's timescale:
+// the runner calls SetTimescale with Test.Timescale once, before the first
+// fault. The built-in packages take it as their unit, never less than a
+// second; the random packages' holds are the nemesis interval, which
+// derives from it (NemesisIntervalFor). A package of your own
+// (registry.RegisterNemesis) should do the same.
+type Timescaled interface {
+	SetTimescale(d time.Duration)
 }
 
 // Choice is one decision of a steered schedule.

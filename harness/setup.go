@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"time"
 )
@@ -17,8 +18,11 @@ func (r *run) setup(ctx context.Context) error {
 		System: r.p.System,
 		Bug:    r.t.Bug,
 		Dir:    r.dir,
-		RunID:  filepath.Base(filepath.Dir(r.dir)) + "-" + filepath.Base(r.dir),
-		Log:    r.log,
+		// The name and start say which run it is; the suffix keeps two runs
+		// of one name started in the same second (in two results folders)
+		// from sharing containers, and from removing each other's.
+		RunID: fmt.Sprintf("%s-%s-%04x", filepath.Base(filepath.Dir(r.dir)), filepath.Base(r.dir), rand.Uint32N(1<<16)),
+		Log:   r.log,
 	})
 	if c != nil {
 		r.cluster = c // even on error: Close must clean up a half-made cluster
@@ -37,16 +41,14 @@ func (r *run) setup(ctx context.Context) error {
 // health.go. A cluster that does not become healthy ends the run with what
 // each node that is not up last wrote to its log.
 func (r *run) waitHealthy(ctx context.Context) error {
-	hctx, cancel := context.WithTimeout(ctx, healthyLimit)
-	defer cancel()
 	r.elections = r.watchElections(ctx, func() {
 		if r.t.StopOnViolation {
 			r.log.Info("two leaders in one term; ending the main phase", "checker", ElectionChecker)
 			r.endMain()
-			cancel() // waiting for health is moot: the run has its finding
+			r.endHealthWait() // waiting for health is moot: the run has its finding
 		}
 	})
-	err := WaitHealthy(hctx, r.p.System, r.cluster)
+	err := r.waitHealth(ctx)
 	if err == nil {
 		return nil
 	}
@@ -65,16 +67,54 @@ func (r *run) waitHealthy(ctx context.Context) error {
 	return err
 }
 
+// waitHealth is WaitHealthy within healthyLimit, ended early by
+// endHealthWait.
+func (r *run) waitHealth(ctx context.Context) error {
+	hctx, cancel := context.WithTimeout(ctx, healthyLimit)
+	defer cancel()
+	r.stopMu.Lock()
+	r.stopHealth = cancel
+	r.stopMu.Unlock()
+	if r.stopped.Load() && r.elections.violated() {
+		return errors.New("two leaders of one term") // found before this wait began
+	}
+	return WaitHealthy(hctx, r.p.System, r.cluster)
+}
+
+// endHealthWait ends the wait for health under way, if any.
+func (r *run) endHealthWait() {
+	r.stopMu.Lock()
+	defer r.stopMu.Unlock()
+	if r.stopHealth != nil {
+		r.stopHealth()
+	}
+}
+
 // logTailLines is how much of a node's log a setup failure shows.
 const logTailLines = 10
 
-// setupSystem runs the system's own setup step, if it has one.
+// setupSystem runs the system's own setup step, if it has one. For a
+// system whose leader changes meaning at setup (SetupElector), the
+// election watch drops what it samples meanwhile and judges what follows
+// as another election, and the run waits for the new resource's leader.
 func (r *run) setupSystem(ctx context.Context) error {
 	s, ok := r.p.System.(Setupper)
 	if !ok {
 		return nil
 	}
-	return s.Setup(ctx, SetupEnv{Nodes: NodesOf(r.cluster), Log: r.log})
+	moves := ElectsAtSetup(r.p.System)
+	if moves {
+		r.elections.setup(electionInSetup)
+	}
+	err := s.Setup(ctx, SetupEnv{Nodes: NodesOf(r.cluster), Log: r.log})
+	if err != nil || !moves {
+		return err
+	}
+	r.elections.setup(electionAfterSetup)
+	if err := r.waitHealth(ctx); err != nil {
+		return fmt.Errorf("no leader of what setup made within %s: %w", healthyLimit, err)
+	}
+	return nil
 }
 
 // faultCluster is the cluster as fault packages see it: with the leader

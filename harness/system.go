@@ -188,6 +188,30 @@ type ElectionReporter interface {
 	ReportsElections() bool
 }
 
+// SetupElector is a LeaderReporter whose Setup step creates the thing
+// whose leader its statuses name from then on: a stream, a bucket, a table
+// with a raft group of its own. Before Setup, a status's leader, role and
+// term are the cluster's election (the cluster must have a leader before
+// setup); once Setup has returned, they are the new resource's, whose terms
+// count from its own beginning. The runner then waits, after Setup, for the
+// resource to have a leader before the main phase, and (for an
+// ElectionReporter) the election watch judges the two elections apart, one
+// leader per term in each, and drops the samples taken while Setup runs.
+// Once Setup has returned, Status must report only the resource's
+// election: no leader rather than the cluster's.
+type SetupElector interface {
+	LeaderReporter
+	ElectsAtSetup() bool
+}
+
+// ElectsAtSetup tells whether sys's statuses report, after its Setup step,
+// another election than before it (SetupElector).
+func ElectsAtSetup(sys System) bool {
+	e, ok := sys.(SetupElector)
+	_, sets := sys.(Setupper)
+	return ok && sets && ReportsLeader(sys) && e.ElectsAtSetup()
+}
+
 // Digester is a system that can hash a node's state: after recovery the
 // digests of all nodes must agree (convergence). Without it, or when Digest
 // returns an error wrapping ErrUnsupported, convergence is not judged and
@@ -227,6 +251,26 @@ type SetupEnv struct {
 // it could not be carried out.
 type Setupper interface {
 	Setup(ctx context.Context, env SetupEnv) error
+}
+
+// Timescaler is a system that declares its failure-detection and election
+// timescale: how long its nodes go without hearing from a leader before
+// they elect another (Raft's election timeout, the lower end of its
+// randomized range; a lease or session timeout where that is what decides).
+// Every timed fault scales by it (Test.Timescale): partitions and pauses
+// that hold for less than it cause no election. Without it a system is
+// taken to elect within DefaultTimescale. Derive it from the options the
+// nodes are launched with, so it says what the nodes do.
+type Timescaler interface {
+	Timescale() time.Duration
+}
+
+// TimescaleOf is what sys declares (Timescaler), else DefaultTimescale.
+func TimescaleOf(sys System) time.Duration {
+	if ts, ok := sys.(Timescaler); ok && ts.Timescale() > 0 {
+		return ts.Timescale()
+	}
+	return DefaultTimescale
 }
 
 // Capability names an optional interface of System, for Has.

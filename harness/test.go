@@ -37,26 +37,32 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 // Test is a whole test as plain data: printable, savable (config.json) and
 // replayable. Components are named; cmd/gauntlet's registry resolves them.
 type Test struct {
-	Name            string            `json:"name"`
-	System          string            `json:"system"`
-	Deploy          string            `json:"deploy"`
-	Workload        string            `json:"workload"`
-	Nemesis         []string          `json:"nemesis"`
-	NemesisInterval Duration          `json:"nemesis_interval"`
-	Nodes           int               `json:"nodes"`
-	Concurrency     int               `json:"concurrency"`
-	Rate            float64           `json:"rate,omitempty"`          // total ops/s; 0 = as fast as possible
-	ReadFraction    float64           `json:"read_fraction,omitempty"` // share of reads; 0 = the workload's default
-	TimeLimit       Duration          `json:"time_limit"`
-	RecoveryLimit   Duration          `json:"recovery_limit"`
-	CheckTimeout    Duration          `json:"check_timeout"`
-	OpTimeout       Duration          `json:"op_timeout"`
-	Seed            int64             `json:"seed"`
-	Bug             string            `json:"bug,omitempty"`
-	Out             string            `json:"out"`
-	StopOnViolation bool              `json:"stop_on_violation,omitempty"`
-	Options         map[string]string `json:"options,omitempty"` // system-specific (e.g. etcd-version)
-	Hosts           string            `json:"hosts,omitempty"`   // hosts file of the ssh deployment
+	Name            string   `json:"name"`
+	System          string   `json:"system"`
+	Deploy          string   `json:"deploy"`
+	Workload        string   `json:"workload"`
+	Nemesis         []string `json:"nemesis"`
+	NemesisInterval Duration `json:"nemesis_interval"` // 0 until the system is known: see ForSystem
+	// Timescale is the system's failure-detection and election timescale,
+	// which every timed fault scales by (System's Timescaler; 0 until the
+	// system is known: see ForSystem).
+	Timescale       Duration `json:"timescale"`
+	Nodes           int      `json:"nodes"`
+	Concurrency     int      `json:"concurrency"`
+	Rate            float64  `json:"rate"`          // total ops/s; 0 = as fast as possible
+	ReadFraction    float64  `json:"read_fraction"` // share of reads; 0 = the workload's default
+	TimeLimit       Duration `json:"time_limit"`
+	RecoveryLimit   Duration `json:"recovery_limit"`
+	CheckTimeout    Duration `json:"check_timeout"`
+	OpTimeout       Duration `json:"op_timeout"`
+	Seed            int64    `json:"seed"`
+	Bug             string   `json:"bug"`
+	Out             string   `json:"out"`
+	StopOnViolation bool     `json:"stop_on_violation"`
+	// Options are the system's own options (e.g. etcd-version); a run
+	// records every one the system declares, defaults resolved.
+	Options map[string]string `json:"options"`
+	Hosts   string            `json:"hosts,omitempty"` // hosts file of the ssh deployment
 }
 
 // NemesisName is the nemesis list as one word, e.g. "partition,kill" or "none".
@@ -119,6 +125,9 @@ func (t Test) CommandLineOf(program string) string {
 	if t.NemesisInterval > 0 {
 		args = append(args, "--nemesis-interval", t.NemesisInterval.D().String())
 	}
+	if t.Timescale > 0 {
+		args = append(args, "--timescale", t.Timescale.D().String())
+	}
 	args = append(args, "--nodes", fmt.Sprint(t.Nodes), "--concurrency", fmt.Sprint(t.Concurrency),
 		"--time-limit", t.TimeLimit.D().String(), "--seed", fmt.Sprint(t.Seed))
 	if t.Rate > 0 {
@@ -157,7 +166,9 @@ func (t Test) CommandLineOf(program string) string {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		args = append(args, "--"+k+"="+t.Options[k])
+		if t.Options[k] != "" { // an empty string is an option left unset
+			args = append(args, "--"+k+"="+t.Options[k])
+		}
 	}
 	for i, a := range args {
 		if a == "" || strings.ContainsAny(a, " \t'\"$`\\|&;<>()*?") {

@@ -15,20 +15,13 @@ import (
 // for about an election timeout (harness.Paced) so a 20 s run sees many of
 // them, and require a system that reports a leader (harness.FaultLeader).
 // Like Jepsen's :primaries and partition-majorities-ring, and Mallory's
-// observation that Raft bugs live right around elections.
-
-// electionScale is the nominal election timeout the aimed packages pace
-// themselves by. Holds are drawn across [0.3, 3] of it, so one scale covers
-// kvnode's 500 ms and etcd's 1 s.
-const electionScale = time.Second
+// observation that Raft bugs live right around elections. Their durations
+// are in units of the system's timescale (scaled: at least a second), so
+// holds drawn across [0.3, 4] units cover kvnode's 500 ms and etcd's 1 s
+// alike, and stretch for a system that declares slower elections.
 
 // aimed lists the aimed packages in the order "aimed" expands to.
 var aimed = []string{"leader-minority", "new-leader", "kill-leader", "flap", "pause-leader-brief", "stale-candidate", "slow-election"}
-
-// span draws a duration in [lo, hi) multiples of electionScale.
-func span(rng *rand.Rand, lo, hi float64) time.Duration {
-	return time.Duration((lo + rng.Float64()*(hi-lo)) * float64(electionScale)).Round(time.Millisecond)
-}
 
 // LeaderMinority cuts the leader off together with a minority of the
 // followers (for 5 nodes: the leader and one follower against three). The
@@ -42,6 +35,7 @@ func span(rng *rand.Rand, lo, hi float64) time.Duration {
 // never exercises. (Its companion keeps its own copy of the suffix without
 // a restart, so the plain repair is exercised too.)
 type LeaderMinority struct {
+	scaled
 	partitioned
 	deposed string  // to crash-restart before the heal
 	killed  victims // killed, restart owed (kept if it fails)
@@ -52,7 +46,7 @@ func (p *LeaderMinority) Requires() []harness.Fault {
 	return []harness.Fault{harness.FaultPartition, harness.FaultLeader}
 }
 func (p *LeaderMinority) Pace(rng *rand.Rand) (time.Duration, time.Duration) {
-	return span(rng, 1.5, 4), span(rng, 0.3, 1.5)
+	return p.span(rng, 1.5, 4), p.span(rng, 0.3, 1.5)
 }
 
 func (p *LeaderMinority) Start(ctx context.Context, c harness.Cluster, rng *rand.Rand) (harness.FaultEvent, error) {
@@ -139,19 +133,20 @@ func (p *partitioned) Heal(ctx context.Context, c harness.Cluster) (harness.Faul
 // new leader, then at once either cuts that one off with a minority too or
 // (one time in three) kills it, before it has committed much of its term.
 type NewLeader struct {
+	scaled
 	partitioned
 	killed victims
 }
 
-// newLeaderWait bounds the wait for the majority's new leader.
-const newLeaderWait = 5 * time.Second
+// newLeaderWait bounds the wait for the majority's new leader, in units.
+const newLeaderWait = 5
 
 func (p *NewLeader) Name() string { return "new-leader" }
 func (p *NewLeader) Requires() []harness.Fault {
 	return []harness.Fault{harness.FaultPartition, harness.FaultKill, harness.FaultLeader}
 }
 func (p *NewLeader) Pace(rng *rand.Rand) (time.Duration, time.Duration) {
-	return span(rng, 1, 3), span(rng, 0.3, 1.5)
+	return p.span(rng, 1, 3), p.span(rng, 0.3, 1.5)
 }
 
 func (p *NewLeader) Start(ctx context.Context, c harness.Cluster, rng *rand.Rand) (harness.FaultEvent, error) {
@@ -166,11 +161,11 @@ func (p *NewLeader) Start(ctx context.Context, c harness.Cluster, rng *rand.Rand
 		return harness.FaultEvent{Description: "new-leader: isolate leader " + old, Nodes: sorted(nodes)}, err
 	}
 	start := time.Now()
-	nl, err := waitNewLeader(ctx, c, old)
+	nl, err := waitNewLeader(ctx, c, old, p.times(newLeaderWait))
 	took := time.Since(start).Round(time.Millisecond)
 	if err != nil {
 		ev := harness.FaultEvent{Description: fmt.Sprintf("new-leader: isolated leader %s; no new leader within %s: %v",
-			old, newLeaderWait, err), Nodes: sorted(nodes)}
+			old, p.times(newLeaderWait), err), Nodes: sorted(nodes)}
 		return ev, nil // the isolation stands; Heal undoes it
 	}
 	if kill {
@@ -184,9 +179,10 @@ func (p *NewLeader) Start(ctx context.Context, c harness.Cluster, rng *rand.Rand
 	return ev, err
 }
 
-// waitNewLeader polls until the cluster names a leader other than old.
-func waitNewLeader(ctx context.Context, c harness.Cluster, old string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, newLeaderWait)
+// waitNewLeader polls until the cluster names a leader other than old, for
+// at most wait.
+func waitNewLeader(ctx context.Context, c harness.Cluster, old string, wait time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	for {
 		if l, err := leader(ctx, c); err == nil && l != old {
@@ -220,7 +216,7 @@ func (k *KillLeader) Requires() []harness.Fault {
 	return []harness.Fault{harness.FaultKill, harness.FaultLeader}
 }
 func (k *KillLeader) Pace(rng *rand.Rand) (time.Duration, time.Duration) {
-	return span(rng, 0.3, 2.5), span(rng, 0.3, 1.5)
+	return k.span(rng, 0.3, 2.5), k.span(rng, 0.3, 1.5)
 }
 
 func (k *KillLeader) Start(ctx context.Context, c harness.Cluster, rng *rand.Rand) (harness.FaultEvent, error) {
@@ -231,14 +227,17 @@ func (k *KillLeader) Start(ctx context.Context, c harness.Cluster, rng *rand.Ran
 // timeouts, so elections start and are cut short, terms climb, and votes
 // split. The shape is the leader isolated, a random node isolated, or
 // random halves.
-type Flap struct{ partitioned }
+type Flap struct {
+	scaled
+	partitioned
+}
 
 func (p *Flap) Name() string { return "flap" }
 func (p *Flap) Requires() []harness.Fault {
 	return []harness.Fault{harness.FaultPartition, harness.FaultLeader}
 }
 func (p *Flap) Pace(rng *rand.Rand) (time.Duration, time.Duration) {
-	return span(rng, 0.3, 1.5), span(rng, 0.2, 1)
+	return p.span(rng, 0.3, 1.5), p.span(rng, 0.2, 1)
 }
 
 func (p *Flap) Start(ctx context.Context, c harness.Cluster, rng *rand.Rand) (harness.FaultEvent, error) {
@@ -273,6 +272,7 @@ func (p *Flap) Start(ctx context.Context, c harness.Cluster, rng *rand.Rand) (ha
 // answered from the old state. (Paused, its own step-down timer stood
 // still, so that moment is not cut short by it.)
 type PauseLeaderBrief struct {
+	scaled
 	victims
 	partitioned
 	wake time.Duration // the cut holds this long after the resume
@@ -283,13 +283,13 @@ func (p *PauseLeaderBrief) Requires() []harness.Fault {
 	return []harness.Fault{harness.FaultPause, harness.FaultLeader}
 }
 func (p *PauseLeaderBrief) Pace(rng *rand.Rand) (time.Duration, time.Duration) {
-	return span(rng, 1.2, 3), span(rng, 0.3, 1.5)
+	return p.span(rng, 1.2, 3), p.span(rng, 0.3, 1.5)
 }
 
 func (p *PauseLeaderBrief) Start(ctx context.Context, c harness.Cluster, rng *rand.Rand) (harness.FaultEvent, error) {
 	nodes := c.Nodes()
 	perm := rng.Perm(len(nodes))
-	wake := span(rng, 0.3, 0.6)
+	wake := p.span(rng, 0.3, 0.6)
 	l, err := leader(ctx, c)
 	if err != nil || !c.Supports(harness.FaultPartition) {
 		return p.start(ctx, c, rng, "pause", c.Pause, true)

@@ -19,6 +19,7 @@ import (
 // least as up to date as the voter's), a faulty one elects it and its
 // shorter log overwrites committed entries.
 type StaleCandidate struct {
+	scaled
 	partitioned
 	killed victims
 }
@@ -31,13 +32,13 @@ func (p *StaleCandidate) Requires() []harness.Fault {
 // Pace: the star holds long enough for the follower to time out and stand
 // (an election timeout or two after it resumes).
 func (p *StaleCandidate) Pace(rng *rand.Rand) (time.Duration, time.Duration) {
-	return span(rng, 1.5, 3), span(rng, 0.3, 1.5)
+	return p.span(rng, 1.5, 3), p.span(rng, 0.3, 1.5)
 }
 
 func (p *StaleCandidate) Start(ctx context.Context, c harness.Cluster, rng *rand.Rand) (harness.FaultEvent, error) {
 	nodes := c.Nodes()
 	perm := rng.Perm(len(nodes))
-	lag := span(rng, 0.5, 1)
+	lag := p.span(rng, 0.5, 1)
 	l, err := leader(ctx, c)
 	if err != nil || len(nodes) < 3 {
 		if err == nil {

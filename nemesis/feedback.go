@@ -25,6 +25,7 @@ import (
 // the gentlest package. Its choices go to the history (each start says what
 // was chosen and why) and to schedule.json; "feedback:a+b+c" replays them.
 type Feedback struct {
+	scaled
 	subs    []harness.Nemesis
 	byName  map[string]harness.Nemesis
 	plan    []string // replay: the choices to repeat, in order
@@ -188,12 +189,22 @@ func (f *Feedback) Start(ctx context.Context, c harness.Cluster, rng *rand.Rand)
 	return ev, err
 }
 
+// SetTimescale gives every package it chooses from the system's timescale.
+func (f *Feedback) SetTimescale(d time.Duration) {
+	f.scaled.SetTimescale(d)
+	for _, n := range f.subs {
+		if ts, ok := n.(harness.Timescaled); ok {
+			ts.SetTimescale(d)
+		}
+	}
+}
+
 // Pace is the chosen package's, or the random packages' 2 s.
 func (f *Feedback) Pace(rng *rand.Rand) (time.Duration, time.Duration) {
 	if p, ok := f.cur.(harness.Paced); ok {
 		return p.Pace(rng)
 	}
-	return span(rng, 1.5, 3), span(rng, 0.3, 1.5)
+	return f.span(rng, 1.5, 3), f.span(rng, 0.3, 1.5)
 }
 
 // Heal heals the current package, then every other one used so far: a

@@ -20,7 +20,10 @@ import (
 // acknowledged writes from unsynced buffers (ack-before-fsync) needs most
 // replicas of a key to die within one flush window, which only a
 // simultaneous kill makes likely.
-type Kill struct{ victims }
+type Kill struct {
+	scaled // for the packages built on it (kill-leader, power-loss)
+	victims
+}
 
 func (k *Kill) Name() string              { return "kill" }
 func (k *Kill) Requires() []harness.Fault { return []harness.Fault{harness.FaultKill} }
@@ -93,7 +96,7 @@ func (p *PowerLoss) Name() string { return "power-loss" }
 // Pace: the outage is short; the quiet after it leaves the cluster time to
 // restart, elect and take writes again before the next fault.
 func (p *PowerLoss) Pace(rng *rand.Rand) (time.Duration, time.Duration) {
-	return span(rng, 0.3, 1.5), span(rng, 1, 2)
+	return p.span(rng, 0.3, 1.5), p.span(rng, 1, 2)
 }
 
 func (p *PowerLoss) Start(ctx context.Context, c harness.Cluster, rng *rand.Rand) (harness.FaultEvent, error) {
@@ -222,18 +225,22 @@ func contains(s []string, x string) bool {
 	return false
 }
 
-// Clock offsets one or more nodes' clocks by ±(100ms..10s), each its own;
-// Heal sets them back to true time.
+// Clock offsets one or more nodes' clocks by ±(0.1..10) timescales (100 ms
+// to 10 s on a system that elects within a second), each its own; Heal
+// sets them back to true time. Leases and lease-based reads are timed on
+// the election timescale, so the skews that matter grow with it.
 type Clock struct {
+	scaled
 	skewed []string
 }
 
 func (k *Clock) Name() string              { return "clock" }
 func (k *Clock) Requires() []harness.Fault { return []harness.Fault{harness.FaultClock} }
 
+// Skews, in units.
 const (
-	minSkew = 100 * time.Millisecond
-	maxSkew = 10 * time.Second
+	minSkew = 0.1
+	maxSkew = 10
 )
 
 func (k *Clock) Start(ctx context.Context, c harness.Cluster, rng *rand.Rand) (harness.FaultEvent, error) {
@@ -245,7 +252,8 @@ func (k *Clock) Start(ctx context.Context, c harness.Cluster, rng *rand.Rand) (h
 	perm := rng.Perm(len(nodes))
 	offsets := make(map[string]time.Duration, count)
 	for _, j := range perm[:count] {
-		d := minSkew + time.Duration(rng.Int63n(int64(maxSkew-minSkew)/int64(time.Millisecond)+1))*time.Millisecond
+		lo, hi := k.times(minSkew), k.times(maxSkew)
+		d := lo + time.Duration(rng.Int63n(int64(hi-lo)/int64(time.Millisecond)+1))*time.Millisecond
 		if rng.Intn(2) == 0 {
 			d = -d
 		}

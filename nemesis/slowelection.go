@@ -22,6 +22,7 @@ import (
 // (a kernel without netem), it kills the leader on the network as it is,
 // and says so, as pause-leader-brief pauses without its cut.
 type SlowElection struct {
+	scaled
 	killed victims
 }
 
@@ -33,12 +34,12 @@ func (p *SlowElection) Requires() []harness.Fault {
 // Pace: long enough for an election or two at the slowed pace (each round
 // is an election timeout plus four message delays: pre-vote and vote).
 func (p *SlowElection) Pace(rng *rand.Rand) (time.Duration, time.Duration) {
-	return span(rng, 1.5, 3), span(rng, 0.3, 1.5)
+	return p.span(rng, 1.5, 3), p.span(rng, 0.3, 1.5)
 }
 
 func (p *SlowElection) Start(ctx context.Context, c harness.Cluster, rng *rand.Rand) (harness.FaultEvent, error) {
 	nodes := c.Nodes()
-	d := span(rng, 0.08, 0.2)
+	d := p.span(rng, 0.08, 0.2)
 	j := time.Duration(rng.Int63n(int64(d/4) + 1)).Round(time.Millisecond)
 	ev := harness.FaultEvent{Nodes: sorted(nodes), Description: fmt.Sprintf("slow-election: latency %s ±%s on every link", d, j)}
 	if err := c.Netem(ctx, harness.LinkFault{Latency: d, Jitter: j}); errors.Is(err, harness.ErrUnsupported) {

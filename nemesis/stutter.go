@@ -23,6 +23,7 @@ import (
 // The freezes run in the background between Start and Heal; their lengths
 // come from one seeded draw, so a seed gives the same sequence.
 type Stutter struct {
+	scaled
 	stop context.CancelFunc // ends the freezes
 	done chan struct{}      // closed once the last freeze is undone
 	// Written by the loop only, read by Heal once done is closed.
@@ -36,7 +37,7 @@ func (s *Stutter) Requires() []harness.Fault { return []harness.Fault{harness.Fa
 
 // Pace: a few seconds of stalls, then a short quiet.
 func (s *Stutter) Pace(rng *rand.Rand) (time.Duration, time.Duration) {
-	return span(rng, 3, 5), span(rng, 0.5, 1)
+	return s.span(rng, 3, 5), s.span(rng, 0.5, 1)
 }
 
 const (

@@ -71,6 +71,9 @@ func Recheck(ctx context.Context, dir string, checkTimeout time.Duration, write 
 		defer os.RemoveAll(scratch)
 		artifacts = scratch
 	}
+	if err := validate(w.Checkers(), h, filepath.Join(dir, harness.HistoryFile)); err != nil {
+		return nil, err
+	}
 	res.Checkers = harness.Check(ctx, w.Checkers(), harness.CheckInput{History: h, Digests: digests, Dir: artifacts}, t.CheckTimeout.D(), nil)
 	if origErr == nil {
 		for _, c := range orig.Checkers {
@@ -95,4 +98,18 @@ func hasChecker(r *harness.Results, name string) bool {
 		}
 	}
 	return false
+}
+
+// validate lets checkers refuse a history they cannot judge (transactions
+// given to a register checker): a bad input, exit 64, naming the op and its
+// line (history.jsonl is written in index order, one op a line).
+func validate(checkers []harness.Checker, h harness.History, path string) error {
+	for _, c := range checkers {
+		if v, ok := c.(harness.HistoryValidator); ok {
+			if e := v.ValidateHistory(h); e != nil {
+				return &harness.ConfigError{Err: fmt.Errorf("%s:%d: %v", path, e.Pos+1, e)}
+			}
+		}
+	}
+	return nil
 }

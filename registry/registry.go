@@ -32,6 +32,7 @@ import (
 	sshdeploy "github.com/gauntlet-dev/gauntlet/deploy/ssh"
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/report"
+	"github.com/gauntlet-dev/gauntlet/workloads"
 )
 
 // DeploymentFunc makes a deployment for test t (its Hosts, say); log is
@@ -111,15 +112,37 @@ type RunOptions struct {
 // Parts resolves every name of t (defaults applied). Errors are
 // *harness.ConfigError.
 func Parts(t harness.Test, o RunOptions) (harness.Parts, error) {
+	_, p, err := Resolve(t, o)
+	return p, err
+}
+
+// Resolve is Parts, and t as it will run, with every value it leaves to a
+// default resolved: the harness's defaults, each option the system declares
+// (its default unless set), the timescale the system declares and the
+// nemesis interval that follows from it, and a built-in workload's read
+// fraction. config.json records that test, so a replay runs the same test
+// after a default changes; a stored test resolves to itself.
+func Resolve(t harness.Test, o RunOptions) (harness.Test, harness.Parts, error) {
 	t = t.WithDefaults()
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	fail := func(err error) (harness.Parts, error) { return harness.Parts{}, &harness.ConfigError{Err: err} }
+	fail := func(err error) (harness.Test, harness.Parts, error) {
+		return t, harness.Parts{}, &harness.ConfigError{Err: err}
+	}
+	def, _, err := lookup(t.System)
+	if err != nil {
+		return fail(err)
+	}
 	sys, err := System(t.System, t.Options, log)
 	if err != nil {
 		return fail(err)
+	}
+	t.Options = resolvedOptions(def, t.Options)
+	t = t.ForSystem(sys)
+	if t.ReadFraction == 0 {
+		t.ReadFraction = workloads.DefaultReadFractionOf(t.Workload)
 	}
 	dep, err := Deployment(t, log)
 	if err != nil {
@@ -141,7 +164,7 @@ func Parts(t harness.Test, o RunOptions) (harness.Parts, error) {
 	p := harness.Parts{System: sys, Deployment: dep, Workload: w, Nemeses: nems,
 		Logger: log, Progress: o.Progress, Converged: converged}
 	p.Command = o.Command
-	return p, nil
+	return t, p, nil
 }
 
 func checkBug(sys harness.System, bug string) error {
@@ -163,7 +186,7 @@ func checkBug(sys harness.System, bug string) error {
 // the results folder. A report that cannot be written is logged, not fatal:
 // the verdict is in results.json either way.
 func Run(ctx context.Context, t harness.Test, o RunOptions) (*harness.Results, error) {
-	p, err := Parts(t, o)
+	t, p, err := Resolve(t, o)
 	if err != nil {
 		return nil, err
 	}

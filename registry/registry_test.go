@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -196,4 +197,29 @@ func TestRecheckKeepsTheRunnersFindings(t *testing.T) {
 	assert.Equal(t, harness.Invalid, again.Verdict)
 	require.NotNil(t, again.FirstAnomaly())
 	assert.Equal(t, harness.ElectionChecker, again.FirstAnomaly().Checker)
+}
+
+// Resolve records every value a test leaves to a default, so config.json
+// runs the same test after a default changes; a resolved test resolves to
+// itself, and a stored test of an older version (options set only, no
+// timescale) resolves like a new one.
+func TestResolveRecordsEveryValue(t *testing.T) {
+	old := harness.Test{System: "fake", Workload: "kv", NemesisInterval: harness.Duration(5 * time.Second),
+		Options: map[string]string{"fake-fast": "true"}}
+	tst, _, err := Resolve(old, RunOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"fake-fast": "true", "fake-n": "3", "fake-wait": "0s"}, tst.Options)
+	assert.Equal(t, harness.DefaultTimescale, tst.Timescale.D(), "fake declares no timescale")
+	assert.Equal(t, 5*time.Second, tst.NemesisInterval.D())
+	assert.Equal(t, 0.5, tst.ReadFraction)
+	assert.Equal(t, harness.DefaultOpTimeout, tst.OpTimeout.D())
+	again, _, err := Resolve(tst, RunOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, tst, again)
+
+	b, err := json.Marshal(tst)
+	require.NoError(t, err)
+	for _, field := range []string{`"timescale":"1s"`, `"read_fraction":0.5`, `"rate":0`, `"bug":""`, `"fake-n":"3"`} {
+		assert.Contains(t, string(b), field)
+	}
 }

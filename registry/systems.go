@@ -168,7 +168,7 @@ func validDef(def SystemDef) error {
 func harnessFlag(name string) bool {
 	return slices.Contains([]string{"name", "system", "deploy", "workload", "nemesis", "nemesis-interval", "nodes",
 		"concurrency", "rate", "read-fraction", "time-limit", "recovery-limit", "check-timeout", "op-timeout",
-		"seed", "bug", "out", "replay", "stop-on-violation", "v", "hosts"}, name)
+		"seed", "bug", "out", "replay", "stop-on-violation", "v", "hosts", "timescale"}, name)
 }
 
 // Err is every registration that failed, joined; nil if none did.
@@ -289,6 +289,23 @@ func values(def SystemDef, opts map[string]string) (Values, error) {
 		v.set[k] = opts[k]
 	}
 	return v, errors.Join(errs...)
+}
+
+// resolvedOptions is every option def declares with its value: the one set,
+// else its default, else the zero of its kind ("", "false", "0", "0s").
+func resolvedOptions(def SystemDef, set map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, o := range def.Options {
+		v, ok := set[o.Name]
+		if !ok {
+			v = o.Default
+		}
+		if v == "" {
+			v = [...]string{"", "false", "0", "0s"}[o.Kind]
+		}
+		out[o.Name] = v
+	}
+	return out
 }
 
 // Options lists every option of every registered system, for flags.

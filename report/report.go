@@ -148,7 +148,8 @@ type anomalyView struct {
 	WindowOps   int         // op lines in Window
 	Folded      int         // of them, hidden until the window is expanded
 	LinID       string
-	FirstOp     int // history index to jump to in the timeline; -1 if none
+	FirstOp     int           // history index to jump to in the timeline; -1 if none
+	Graph       template.HTML // a dependency cycle drawn (cycles.go), built from escaped text
 }
 
 type checkerView struct {
@@ -246,8 +247,9 @@ func (p *page) addAnomalies(r *run, cops []op, faults []fault) error {
 	}
 	linIDs := map[string]string{}
 	n := 0
-	for _, c := range r.res.Checkers {
-		for _, a := range c.Anomalies {
+	for ci, c := range r.res.Checkers {
+		graphs := cycleGraphs(c, ci) // isolation anomalies: their cycles drawn
+		for ai, a := range c.Anomalies {
 			n++
 			if a.Checker == "" {
 				a.Checker = c.Checker
@@ -256,6 +258,7 @@ func (p *page) addAnomalies(r *run, cops []op, faults []fault) error {
 				Time: secs(a.Time), TimeNS: a.Time, FirstOp: -1}
 			if n <= maxFullAnomalies {
 				av.addOps(a, faults) // the rest: one line each; the timeline has the ops
+				av.Graph = graphs[ai]
 			}
 			if len(a.Ops) > 0 {
 				av.FirstOp = a.Ops[0].Index

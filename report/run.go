@@ -150,6 +150,9 @@ func ops(h harness.History) (out []op, tmax int64) {
 		o := op{Index: p.Invoke.Index, EndIndex: -1, Process: p.Invoke.Process, F: p.Invoke.F,
 			Key: p.Invoke.Key, Value: p.Invoke.Value, From: p.Invoke.From, Start: p.Invoke.Time,
 			End: tmax, Outcome: outPending, Node: p.Invoke.Node}
+		if len(p.Invoke.Txn) > 0 {
+			o.Value = harness.Str(opValue(p.Invoke)) // its micro-ops
+		}
 		if c := p.Completion; c != nil {
 			o.EndIndex = c.Index
 			o.End = c.Time
@@ -160,6 +163,9 @@ func ops(h harness.History) (out []op, tmax int64) {
 			}
 			if c.Value != nil || c.F == harness.FRead {
 				o.Value = c.Value
+			}
+			if len(c.Txn) > 0 {
+				o.Value = harness.Str(opValue(*c)) // with what its reads returned
 			}
 			if c.Key != "" {
 				o.Key = c.Key

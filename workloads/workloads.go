@@ -43,10 +43,13 @@ type Options struct {
 	CheckTimeout time.Duration
 }
 
+// DefaultReadFraction is the share of reads of a workload asked for none.
+const DefaultReadFraction = 0.5
+
 const (
 	defaultKeys      = 8
 	defaultOpsPerKey = 200
-	defaultRead      = 0.5
+	defaultRead      = DefaultReadFraction
 	defaultCAS       = 0.2
 	// recent is how many of a key's latest written values cas may expect.
 	recent = 4
@@ -74,6 +77,16 @@ func Names() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// DefaultReadFractionOf is the share of reads workload name takes when asked
+// for none: DefaultReadFraction for the register and kv workloads, 0 (not
+// known here) for any other.
+func DefaultReadFractionOf(name string) float64 {
+	if _, ok := specs[name]; ok {
+		return DefaultReadFraction
+	}
+	return 0
 }
 
 // Describe returns a one-line description of a workload ("" if unknown).

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gauntlet-dev/gauntlet/checkers/budget"
 	"github.com/gauntlet-dev/gauntlet/checkers/internal/bykey"
+	"github.com/gauntlet-dev/gauntlet/checkers/internal/notxn"
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
@@ -113,8 +114,18 @@ func Operations(h harness.History) []porcupine.Operation {
 	return ops
 }
 
+const judges = "get, put and append of single-key string registers"
+
+// ValidateHistory refuses transactions (harness.HistoryValidator).
+func (c Checker) ValidateHistory(h harness.History) *harness.OpError {
+	return notxn.Validate(c.Name(), judges, h)
+}
+
 // Check judges the history.
 func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Result {
+	if r, refused := notxn.Refuse(c.Name(), judges, in.History); refused {
+		return r
+	}
 	res := harness.Result{Checker: c.Name()}
 	ops := Operations(in.History)
 	if ctx.Err() != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/anishathalye/porcupine"
 
 	"github.com/gauntlet-dev/gauntlet/checkers/budget"
+	"github.com/gauntlet-dev/gauntlet/checkers/internal/notxn"
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
@@ -75,6 +76,13 @@ const Name = "register"
 // View is the drawing its results ask a report for: porcupine's view of
 // each failing key, the pages Details lists (Result.View).
 const View = "linearization"
+
+const judges = "reads, writes and cas of single-key registers"
+
+// ValidateHistory refuses transactions (harness.HistoryValidator).
+func (c Checker) ValidateHistory(h harness.History) *harness.OpError {
+	return notxn.Validate(c.Name(), judges, h)
+}
 
 // Check judges in.History and, when in.Dir is set and some key is not
 // linearizable, writes linearizability.html there.
@@ -138,6 +146,9 @@ type KeyDetails struct {
 }
 
 func check(ctx context.Context, in harness.CheckInput, opts Options) harness.Result {
+	if r, refused := notxn.Refuse(Name, judges, in.History); refused {
+		return r
+	}
 	start := time.Now()
 	timeout := opts.Timeout
 	if timeout <= 0 {

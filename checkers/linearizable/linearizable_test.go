@@ -458,3 +458,15 @@ func TestFaultPeriods(t *testing.T) {
 	assert.Equal(t, [2]int64{1.5e9, 9e9}, [2]int64{anns[1].Start, anns[1].End}, "an unhealed kill lasts to the end")
 	assert.Equal(t, "fault: nemesis", anns[2].Tag)
 }
+
+// Transactions are refused clearly, not ignored into a valid verdict.
+func TestRefusesTransactions(t *testing.T) {
+	hist := h.History{
+		{Index: 0, Process: 0, Type: h.Invoke, F: h.FTxn, Txn: []h.Mop{{F: h.MAppend, Key: "x", Value: h.Str("1")}}},
+		{Index: 1, Process: 0, Type: h.OK, F: h.FTxn, Txn: []h.Mop{{F: h.MAppend, Key: "x", Value: h.Str("1")}}},
+	}
+	res := New(Options{}).Check(context.Background(), h.CheckInput{History: hist})
+	assert.Equal(t, h.Unknown, res.Validity)
+	assert.Contains(t, res.Summary, "op 0 (0 invoke txn [append x 1]): a transaction, but the register checker judges")
+	assert.NotNil(t, New(Options{}).ValidateHistory(hist))
+}

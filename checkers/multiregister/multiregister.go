@@ -22,6 +22,7 @@ import (
 
 	"github.com/gauntlet-dev/gauntlet/checkers/budget"
 	"github.com/gauntlet-dev/gauntlet/checkers/internal/bykey"
+	"github.com/gauntlet-dev/gauntlet/checkers/internal/notxn"
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
@@ -172,8 +173,18 @@ func describeOp(in, out interface{}) string {
 	return s
 }
 
+const judges = "Knossos's multi-register transactions (micro-ops in the op's value) for linearizability"
+
+// ValidateHistory refuses Gauntlet's transactions (harness.HistoryValidator).
+func (c Checker) ValidateHistory(h harness.History) *harness.OpError {
+	return notxn.Validate(c.Name(), judges, h)
+}
+
 // Check judges the history.
 func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Result {
+	if r, refused := notxn.Refuse(c.Name(), judges, in.History); refused {
+		return r
+	}
 	res := harness.Result{Checker: c.Name()}
 	ops, err := operations(in.History)
 	if err != nil {

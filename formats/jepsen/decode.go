@@ -57,11 +57,15 @@ const (
 	// registers that start empty, keys in :key.
 	KVAppend Model = "kv-append"
 	Mutex    Model = "mutex" // acquire / release, Knossos's mutex
+	// Elle's transactional models, judged by checkers/isolation: :txn ops
+	// of [:append k v] and [:r k [v …]], or of [:w k v] and [:r k v].
+	ListAppend Model = "list-append"
+	RWRegister Model = "rw-register"
 )
 
 // Models lists the models Decode accepts.
 func Models() []Model {
-	return []Model{Register, CASRegister, MultiRegister, Set, Counter, KVAppend, Mutex}
+	return []Model{Register, CASRegister, MultiRegister, Set, Counter, KVAppend, Mutex, ListAppend, RWRegister}
 }
 
 // ParseModel validates a model name.
@@ -71,7 +75,7 @@ func ParseModel(s string) (Model, error) {
 			return m, nil
 		}
 	}
-	return "", fmt.Errorf("unknown model %q: want one of register, cas-register, multi-register, set, counter, kv-append, mutex", s)
+	return "", fmt.Errorf("unknown model %q: want one of register, cas-register, multi-register, set, counter, kv-append, mutex, list-append, rw-register", s)
 }
 
 // Error is a malformed input: the line and what was wrong.
@@ -565,6 +569,8 @@ func setValue(op *harness.Op, r rawOp, v any, model Model) error {
 		if op.F != "acquire" && op.F != "release" {
 			return fmt.Errorf(":f :%s is not an operation of the mutex model (acquire, release)", r.f)
 		}
+	case ListAppend, RWRegister:
+		return setTxn(op, v, model)
 	case MultiRegister:
 		if op.F != "txn" {
 			return fmt.Errorf(":f :%s is not an operation of the multi-register model (txn)", r.f)

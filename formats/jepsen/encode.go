@@ -13,7 +13,8 @@ import (
 // Encode writes h as Jepsen EDN, one op map per line (history.edn). Keys
 // become independent [key value] tuples when the history uses more than one
 // key, so Knossos and Elle check it per key as Jepsen's independent checker
-// does; decimal values are written as integers.
+// does; decimal values are written as integers. Transactions are written as
+// Elle reads them: :f :txn, :value [[:append 3 2] [:r 3 [1 2]]].
 func Encode(w io.Writer, h harness.History) error {
 	keys := map[string]bool{}
 	for _, op := range h {
@@ -49,13 +50,15 @@ func encodeOp(op harness.Op, indep bool) string {
 	switch {
 	case op.IsNemesis():
 		v = ednValue(op.Value)
+	case len(op.Txn) > 0:
+		v = encodeMops(op.Txn)
 	case op.F == harness.FCAS:
 		// the same [from to] pair on invocation and completion, as Jepsen does
 		v = "[" + ednValue(op.From) + " " + ednValue(op.Value) + "]"
 	default:
 		v = ednValue(op.Value)
 	}
-	if indep && !op.IsNemesis() {
+	if indep && !op.IsNemesis() && len(op.Txn) == 0 {
 		v = "[" + ednString(op.Key) + " " + v + "]"
 	}
 	fmt.Fprintf(&b, ", :value %s", v)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gauntlet-dev/gauntlet/checkers/appendreg"
 	"github.com/gauntlet-dev/gauntlet/checkers/counter"
+	"github.com/gauntlet-dev/gauntlet/checkers/isolation"
 	"github.com/gauntlet-dev/gauntlet/checkers/linearizable"
 	"github.com/gauntlet-dev/gauntlet/checkers/multiregister"
 	"github.com/gauntlet-dev/gauntlet/checkers/mutex"
@@ -21,6 +22,9 @@ type CheckOptions struct {
 	// (too few ok ops: unknown). Without it the model's verdict decides.
 	Strict  bool
 	Timeout time.Duration
+	// Consistency is the model an Elle history is judged against
+	// (list-append, rw-register): "" is strict-serializable, Elle's default.
+	Consistency string
 }
 
 // Checkers returns the checkers of a model. The register models read a nil
@@ -40,6 +44,8 @@ func Checkers(o CheckOptions) []harness.Checker {
 		return []harness.Checker{set.New()}
 	case Counter:
 		return []harness.Checker{counter.New()}
+	case ListAppend, RWRegister:
+		return []harness.Checker{isolation.New(isolation.Options{Model: isolation.Model(o.Model), Consistency: o.Consistency, Timeout: o.Timeout}), stats.New()}
 	}
 	return nil
 }

@@ -68,6 +68,12 @@ type File struct {
 	// OpTimeout bounds one request (default 2s; the harness's --op-timeout
 	// bounds each op as well).
 	OpTimeout time.Duration `yaml:"op_timeout"`
+	// Timescale: how long the nodes go without a leader before they elect
+	// another (harness.Timescaler); timed faults scale by it.
+	Timescale time.Duration `yaml:"timescale"`
+	// DebugPort names the port (one of Ports) the /debug endpoints are
+	// served on; "" = the client port.
+	DebugPort string `yaml:"debug_port"`
 }
 
 var placeholder = regexp.MustCompile(`\{([^{}]*)\}`)
@@ -115,6 +121,12 @@ func (f *File) check() error {
 				errs = append(errs, fmt.Errorf("unknown placeholder {%s} in %q (known: {%s})", m[1], arg, strings.Join(known, "}, {")))
 			}
 		}
+	}
+	if err := checkDebugPort(f); err != nil {
+		errs = append(errs, err)
+	}
+	if f.Timescale < 0 {
+		errs = append(errs, fmt.Errorf("timescale: %s must be positive (an election timeout such as 5s)", f.Timescale))
 	}
 	if f.Health != "" && !strings.HasPrefix(f.Health, "/") {
 		errs = append(errs, fmt.Errorf("health: %q must be an HTTP path starting with /", f.Health))
@@ -260,7 +272,7 @@ func (s *System) NewClient(n harness.Node) (harness.Client, error) {
 // Status is GET /debug/status, or, with only a health path, a GET of it
 // that must answer 200.
 func (s *System) Status(ctx context.Context, n harness.Node) (harness.NodeStatus, error) {
-	addr := n.Addr()
+	addr := s.debugAddr(n)
 	if s.f.Status {
 		return wire.Status(ctx, addr, s.f.OpTimeout)
 	}
@@ -284,7 +296,7 @@ func (s *System) Digest(ctx context.Context, n harness.Node) (harness.Digest, er
 	if !s.f.Digest {
 		return harness.Digest{}, fmt.Errorf("%s serves no digest: %w", s.name, harness.ErrUnsupported)
 	}
-	return wire.Digest(ctx, n.Addr(), 10*time.Second)
+	return wire.Digest(ctx, s.debugAddr(n), 10*time.Second)
 }
 
 // SetClock is POST /debug/clock.
@@ -292,7 +304,7 @@ func (s *System) SetClock(ctx context.Context, n harness.Node, offset time.Durat
 	if !s.f.Clock {
 		return fmt.Errorf("%s has no clock endpoint: %w", s.name, harness.ErrUnsupported)
 	}
-	return wire.SetClock(ctx, n.Addr(), offset, s.f.OpTimeout)
+	return wire.SetClock(ctx, s.debugAddr(n), offset, s.f.OpTimeout)
 }
 
 func init() {

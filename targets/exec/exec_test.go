@@ -2,8 +2,12 @@ package exec
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -63,9 +67,36 @@ func TestLoadRefusesWhatCannotRun(t *testing.T) {
 		"protocol: 1\ncommand: [x]\nports: [client]\n":               "not a port name",
 		"protocol: 1\ncommand: [x]\ndigests: true\n":                 "digests",
 		"protocol: 1\ncommand: [x]\nbugs: [{args: [-b]}]\n":          "has no name",
+		"protocol: 1\ncommand: [x]\ndebug_port: monitor\n":           "not one of ports",
 	} {
 		_, err := Load(systemFile(t, body))
 		require.Error(t, err, body)
 		assert.Contains(t, err.Error(), want, body)
 	}
+}
+
+// With debug_port, status, digest and clock are asked at that port of the
+// node, not at its client port.
+func TestDebugPortTakesTheDebugCalls(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/debug/status":
+			fmt.Fprint(w, `{"id":"n1","role":"leader","term":2,"leader":"n1"}`)
+		case "/debug/digest":
+			fmt.Fprint(w, `{"node":"n1","digest":"abc"}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	p := systemFile(t, "protocol: 1\ncommand: [x]\nports: [monitor]\ndebug_port: monitor\nstatus: true\ndigest: true\n")
+	s, err := New("exec:"+p, p)
+	require.NoError(t, err)
+	n := harness.Node{ID: "n1", Ports: map[string]string{harness.PortClient: "127.0.0.1:1", "monitor": strings.TrimPrefix(srv.URL, "http://")}}
+	st, err := s.Status(context.Background(), n)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(2), st.Term)
+	d, err := s.Digest(context.Background(), n)
+	require.NoError(t, err)
+	assert.Equal(t, "abc", d.Digest)
 }
