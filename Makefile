@@ -24,11 +24,14 @@ e2e:
 # peak RSS of each; porcupine gets 60 s per shape. Then the isolation
 # checker: transactions per second, time and peak RSS for 100k and 1M
 # list-append and rw-register transactions, 10 and 50 clients, beside
-# Elle's published figures.
+# Elle's published figures. Then the sim deployment (internal/simbench):
+# runs per minute of a 5-node raft cluster over 60 s of virtual time beside
+# the same run on local processes; replay agreement.
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./harness/ ./checkers/... ./report/
 	$(GO) run ./internal/checkbench -timeout 60s
 	$(GO) run ./internal/txnbench
+	$(GO) run ./internal/simbench -runs 10 -time-limit 60s -rates 0,100 -replays 20
 
 build:
 	$(GO) build -o bin/gauntlet ./cmd/gauntlet

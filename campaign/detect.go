@@ -41,6 +41,11 @@ const (
 	ScheduleSimulation = "simulation"
 )
 
+// DeploySim is the sim deployment: on it a simulation-reach bug is judged
+// by the harness's own runs, not by the system's private simulation (the
+// benchmark's sim column: `gauntlet bench detect --deploy sim`).
+const DeploySim = "sim"
+
 // ScheduleDefault is the schedule of a benchmark that names none: the
 // default of `gauntlet run`, so the nightly proof measures what a user gets.
 const ScheduleDefault = ScheduleFeedback
@@ -107,7 +112,7 @@ func DetectRuns(o DetectOptions) []Run {
 			if sched == ScheduleAimed && !s.ReportsLeader {
 				continue // aimed packages refuse a leaderless system
 			}
-			if !o.SimBlackBox {
+			if !o.SimBlackBox && s.Deploy != DeploySim { // on sim the harness must catch them itself
 				s.Bugs = slices.DeleteFunc(slices.Clone(s.Bugs), func(b harness.Bug) bool { return b.Reach == harness.ReachSimulation })
 			}
 			cells = append(cells, scheduleCells(s, sched, !o.NoControls)...)
@@ -136,6 +141,9 @@ func Detect(ctx context.Context, o DetectOptions) (*Summary, []SimResult, error)
 	}
 	var sims []SimResult
 	for _, s := range o.Systems {
+		if s.Deploy == DeploySim {
+			continue // the sim column: the harness itself must catch them
+		}
 		for _, b := range s.Bugs {
 			if b.Reach != harness.ReachSimulation {
 				continue

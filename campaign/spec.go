@@ -54,6 +54,9 @@ type Spec struct {
 	OpTimeout string `yaml:"op_timeout" json:"op_timeout"`
 	// ReadFraction is the workload's share of reads (--read-fraction), 0–1.
 	ReadFraction float64 `yaml:"read_fraction" json:"read_fraction"`
+	// Rate is the total ops/s across workers (--rate); 0 = as fast as the
+	// system answers.
+	Rate float64 `yaml:"rate" json:"rate,omitempty"`
 	// Hosts is the hosts file of cells deployed with ssh (--hosts).
 	Hosts string `yaml:"hosts" json:"hosts,omitempty"`
 	// Workload knobs (--keys, --min-txn-length, …), given to every run; a
@@ -271,6 +274,9 @@ func (s Spec) Test(r Run, template harness.Test, out string) harness.Test {
 	}
 	if s.ReadFraction > 0 {
 		t.ReadFraction = s.ReadFraction
+	}
+	if s.Rate > 0 {
+		t.Rate = s.Rate
 	}
 	if s.Hosts != "" {
 		t.Hosts = s.Hosts

@@ -14,6 +14,11 @@
 // A kept run folder has its report.html and the index of its results
 // folder, as `gauntlet run` writes them.
 //
+// Deploy: "sim" runs a Go system written against package env (kvnode,
+// examples/hashiraft) in the test's own process on a simulated network,
+// clock and disk, in a synctest bubble made on the test's *testing.T: a 60 s
+// run takes about a second. See docs/simulation.md.
+//
 // A system of your own is registered with package registry (in an init
 // of your test package, say) and named in Test.System. The built-in
 // systems are linked in by this package.
@@ -45,6 +50,7 @@ import (
 
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/registry"
+	"github.com/gauntlet-dev/gauntlet/sim"
 	_ "github.com/gauntlet-dev/gauntlet/targets/builtin" // raft, quorum, etcd, exec:FILE
 )
 
@@ -117,6 +123,9 @@ func run(t testing.TB, test harness.Test) (*harness.Results, *slog.Logger, error
 			ctx, cancel = context.WithDeadline(ctx, d.Add(-30*time.Second))
 			defer cancel()
 		}
+	}
+	if tt, ok := t.(*testing.T); ok {
+		ctx = sim.WithTest(ctx, tt) // --deploy sim makes its bubble on t
 	}
 	log := slog.New(slog.NewTextHandler(tbWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	res, err := registry.Run(ctx, test, registry.RunOptions{Logger: log, NoReport: !kept, Command: replayCommand(t)})

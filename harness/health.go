@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
+	"github.com/gauntlet-dev/gauntlet/env"
 	"sort"
 	"strings"
 	"sync"
@@ -49,8 +49,7 @@ func nodeStatuses(ctx context.Context, sys System, c Cluster) ([]NodeStatus, []e
 			defer cancel()
 			node := c.Node(n)
 			if !Has(sys, CapStatus) {
-				var d net.Dialer
-				conn, err := d.DialContext(sctx, "tcp", node.Addr())
+				conn, err := env.DialContext(sctx, "tcp", node.Addr()) // the deployment's network
 				if err == nil {
 					conn.Close()
 				}

@@ -226,7 +226,7 @@ func (r *run) execute(ctx context.Context) (res *Results, err error) {
 		})
 	}
 
-	r.cycle(ctx)
+	r.enclosed(ctx)
 	if ctx.Err() != nil {
 		r.res.Interrupted = true
 	}
@@ -252,6 +252,21 @@ func (r *run) execute(ctx context.Context) (res *Results, err error) {
 		return &out, r.runErr
 	}
 	return &out, nil
+}
+
+// enclosed runs the cycle inside the deployment's world if it has one
+// (Enclosure); the check that follows runs outside, on the machine's clock,
+// so that its time limit is real.
+func (r *run) enclosed(ctx context.Context) {
+	enc, ok := r.p.Deployment.(Enclosure)
+	if !ok {
+		r.cycle(ctx)
+		return
+	}
+	if err := enc.Enclose(ctx, r.cycle); err != nil && r.runErr == nil {
+		r.runErr = fmt.Errorf("%s deployment: %w", r.p.Deployment.Name(), err)
+		r.log.Error("enclosure", "err", err)
+	}
 }
 
 // cycle runs the phases up to teardown; teardown runs whatever happens.

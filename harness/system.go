@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/gauntlet-dev/gauntlet/env"
 	"os"
 	"os/exec"
 	"path"
@@ -391,19 +392,7 @@ func IsSharedPeers(sys System) bool {
 // WriteLaunchFiles writes a Launch's Files under dir (a node's data
 // directory), refusing paths that leave it.
 func WriteLaunchFiles(dir string, files map[string][]byte) error {
-	for name, b := range files {
-		if !filepath.IsLocal(name) {
-			return fmt.Errorf("launch file %q must be a relative path inside the data directory", name)
-		}
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
+	return WriteLaunchFilesOn(env.OS(), dir, files)
 }
 
 // PeerList renders NodeSpec.Peers as "id=host:port,…" in id order, the

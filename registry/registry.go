@@ -28,6 +28,7 @@ import (
 
 	"github.com/gauntlet-dev/gauntlet/deploy/docker"
 	"github.com/gauntlet-dev/gauntlet/deploy/local"
+	simdeploy "github.com/gauntlet-dev/gauntlet/deploy/sim"
 	sshdeploy "github.com/gauntlet-dev/gauntlet/deploy/ssh"
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/report"
@@ -66,6 +67,12 @@ func init() {
 	RegisterDeployment("ssh", func(t harness.Test, log harness.Logger) (harness.Deployment, error) {
 		return sshdeploy.Open(sshdeploy.Options{Hosts: t.Hosts, Logger: log})
 	})
+	RegisterDeployment(simdeploy.Name, func(t harness.Test, log harness.Logger) (harness.Deployment, error) {
+		return simdeploy.New(simdeploy.Options{Seed: t.Seed, Logger: log}), nil
+	})
+	for name, f := range simdeploy.Nemeses() {
+		RegisterNemesis(name, f)
+	}
 }
 
 // Deployments lists the deployment names.

@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gauntlet-dev/gauntlet/env"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/api"
 )
 
@@ -37,7 +38,7 @@ func New(addr string, timeout time.Duration) *Client {
 		timeout = 2 * time.Second
 	}
 	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: timeout}).DialContext,
+		DialContext:         env.ContextDialer(timeout), // the harness's world: the OS's, or a simulation's
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     30 * time.Second,
 	}

@@ -7,31 +7,46 @@ package clock
 import (
 	"sync"
 	"time"
+
+	"github.com/gauntlet-dev/gauntlet/env"
 )
 
-// Clock tells the time.
-type Clock interface {
-	// Now is this node's idea of the current time (possibly skewed).
-	Now() time.Time
-}
+// Clock tells the time and keeps timers: the node's env.Clock, possibly
+// skewed.
+type Clock = env.Clock
 
-// Skewable is a real clock with an adjustable offset.
+// Skewable is a clock with an adjustable offset over a base clock (the
+// node's environment's).
 type Skewable struct {
+	base   env.Clock
 	mu     sync.Mutex
 	offset time.Duration
 }
 
-// NewReal returns a real clock with zero offset.
-func NewReal() *Skewable { return &Skewable{} }
+var _ Clock = (*Skewable)(nil)
 
-// Now returns the wall time plus the offset. Add moves the monotonic reading
+// NewReal returns the operating system's clock with zero offset.
+func NewReal() *Skewable { return New(env.OS()) }
+
+// New returns base with zero offset.
+func New(base env.Clock) *Skewable { return &Skewable{base: base} }
+
+// Now returns the base time plus the offset. Add moves the monotonic reading
 // too, so a duration measured across a SetOffset includes the change: that
 // is the point (a skewed node's leases and timers see the jump).
 func (c *Skewable) Now() time.Time {
 	c.mu.Lock()
 	off := c.offset
 	c.mu.Unlock()
-	return time.Now().Add(off)
+	return c.base.Now().Add(off)
+}
+
+// NewTimer, NewTicker and AfterFunc are the base clock's: a skew moves
+// readings of the time, not the length of a duration.
+func (c *Skewable) NewTimer(d time.Duration) env.Timer   { return c.base.NewTimer(d) }
+func (c *Skewable) NewTicker(d time.Duration) env.Ticker { return c.base.NewTicker(d) }
+func (c *Skewable) AfterFunc(d time.Duration, f func()) env.Timer {
+	return c.base.AfterFunc(d, f)
 }
 
 // SetOffset sets the skew from true time.
@@ -46,27 +61,4 @@ func (c *Skewable) Offset() time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.offset
-}
-
-// Sim is a manual clock for deterministic tests.
-type Sim struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// NewSim returns a simulated clock starting at start.
-func NewSim(start time.Time) *Sim { return &Sim{now: start} }
-
-// Now returns the simulated time.
-func (s *Sim) Now() time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.now
-}
-
-// Advance moves simulated time forward.
-func (s *Sim) Advance(d time.Duration) {
-	s.mu.Lock()
-	s.now = s.now.Add(d)
-	s.mu.Unlock()
 }

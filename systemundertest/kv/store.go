@@ -45,12 +45,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
+
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/gauntlet-dev/gauntlet/env"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/api"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/clock"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/raft"
@@ -75,6 +76,8 @@ type Config struct {
 	// request context).
 	ForwardTimeout time.Duration
 	Logger         *slog.Logger
+	// Env is the node's network (forwarding) and timers (nil = the OS's).
+	Env env.Env
 }
 
 // Store is the raft-mode api.Store.
@@ -106,8 +109,11 @@ func NewStore(cfg Config) *Store {
 	if cfg.ForwardTimeout <= 0 {
 		cfg.ForwardTimeout = 5 * time.Second
 	}
+	if cfg.Env == nil {
+		cfg.Env = env.OS()
+	}
 	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: time.Second}).DialContext,
+		DialContext:         env.Dialer(cfg.Env, time.Second),
 		MaxIdleConns:        256,
 		MaxIdleConnsPerHost: 128,
 		IdleConnTimeout:     30 * time.Second,
@@ -128,14 +134,14 @@ func NewStore(cfg Config) *Store {
 // own role and term changes), so a node's log says who led when.
 func (s *Store) watch() {
 	defer close(s.done)
-	t := time.NewTicker(20 * time.Millisecond)
+	t := s.cfg.Env.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	var last raft.Status
 	for {
 		select {
 		case <-s.stop:
 			return
-		case <-t.C:
+		case <-t.C():
 		}
 		st := s.cfg.Node.Status()
 		if st.Leader != last.Leader {
@@ -277,7 +283,7 @@ func (s *Store) linearRead(ctx context.Context, op fwdOp, local func()) (r fwdRe
 // leader returns the current leader's id, waiting up to LeaderWait for one
 // to be known (elections take a few hundred milliseconds).
 func (s *Store) leader(ctx context.Context) (string, error) {
-	deadline := time.Now().Add(s.cfg.LeaderWait)
+	deadline := s.cfg.Env.Now().Add(s.cfg.LeaderWait)
 	for {
 		st := s.cfg.Node.Status()
 		if st.Role == "leader" {
@@ -286,7 +292,7 @@ func (s *Store) leader(ctx context.Context) (string, error) {
 		if st.Leader != "" && st.Leader != s.cfg.ID {
 			return st.Leader, nil
 		}
-		if time.Now().After(deadline) {
+		if s.cfg.Env.Now().After(deadline) {
 			return "", api.NotApplied("no leader known (term %d, role %s)", st.Term, st.Role)
 		}
 		select {
@@ -294,7 +300,7 @@ func (s *Store) leader(ctx context.Context) (string, error) {
 			return "", api.NotApplied("no leader known (term %d, role %s): %v", st.Term, st.Role, ctx.Err())
 		case <-s.stop:
 			return "", api.NotApplied("node is shutting down")
-		case <-time.After(10 * time.Millisecond):
+		case <-env.After(s.cfg.Env, 10*time.Millisecond):
 		}
 	}
 }

@@ -2,6 +2,7 @@ package quorum
 
 import (
 	"fmt"
+	"github.com/gauntlet-dev/gauntlet/env"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -38,6 +39,8 @@ type Config struct {
 	// FlushInterval is how long ack-before-fsync keeps acknowledged writes in
 	// user space (default 500ms).
 	FlushInterval time.Duration
+	// Env is the node's network, disk and timers (nil = the OS's).
+	Env env.Env
 }
 
 // quorums is the resolved replication arithmetic.
@@ -96,8 +99,11 @@ func (c Config) resolve() (quorums, error) {
 }
 
 func (c Config) withDefaults() Config {
+	if c.Env == nil {
+		c.Env = env.OS()
+	}
 	if c.Clock == nil {
-		c.Clock = clock.NewReal()
+		c.Clock = clock.New(c.Env)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -113,7 +119,7 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Transport == nil {
 		c.Transport = &http.Transport{
-			DialContext:         dialer(c.RPCTimeout),
+			DialContext:         env.Dialer(c.Env, c.RPCTimeout),
 			MaxIdleConns:        512,
 			MaxIdleConnsPerHost: 128,
 			IdleConnTimeout:     30 * time.Second,

@@ -1,6 +1,7 @@
 package quorum
 
 import (
+	"github.com/gauntlet-dev/gauntlet/env"
 	"path/filepath"
 	"testing"
 
@@ -12,7 +13,7 @@ import (
 // put-overwrites-newer.
 func TestReplicaKeepsTheNewestVersion(t *testing.T) {
 	for _, bug := range []bool{false, true} {
-		w, live, err := openWAL(filepath.Join(t.TempDir(), "quorum.log"), false, 0, func(string, ...any) {})
+		w, live, err := openWAL(env.OS(), filepath.Join(t.TempDir(), "quorum.log"), false, 0, func(string, ...any) {})
 		require.NoError(t, err)
 		r := newReplica(w, live, bug)
 		newer := entry{Key: "k", Value: "new", Ver: Version{Counter: 5, Node: "n2"}}

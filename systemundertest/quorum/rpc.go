@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"strings"
 	"syscall"
-	"time"
 )
 
 // Peer RPCs are JSON over HTTP under /internal/quorum/:
@@ -40,10 +39,6 @@ type putReq struct {
 	Key   string  `json:"key"`
 	Value string  `json:"value"`
 	Ver   Version `json:"ver"`
-}
-
-func dialer(timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return (&net.Dialer{Timeout: timeout}).DialContext
 }
 
 // errNotSent marks a peer request that provably never reached the peer.

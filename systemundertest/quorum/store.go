@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/gauntlet-dev/gauntlet/env"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -56,14 +58,14 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	if err := cfg.Env.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("quorum: open: %w", err)
 	}
-	inc, err := nextIncarnation(cfg.DataDir)
+	inc, err := nextIncarnation(cfg.Env, cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	w, live, err := openWAL(filepath.Join(cfg.DataDir, "quorum.log"), cfg.Bug == BugAckBeforeFsync, cfg.FlushInterval,
+	w, live, err := openWAL(cfg.Env, filepath.Join(cfg.DataDir, "quorum.log"), cfg.Bug == BugAckBeforeFsync, cfg.FlushInterval,
 		func(msg string, args ...any) { cfg.Logger.Warn(msg, args...) })
 	if err != nil {
 		return nil, err
@@ -97,10 +99,10 @@ func (s *Store) localPut(e entry) error {
 }
 
 // nextIncarnation bumps the durable start counter in dir.
-func nextIncarnation(dir string) (uint64, error) {
+func nextIncarnation(disk env.Disk, dir string) (uint64, error) {
 	path := filepath.Join(dir, "incarnation")
 	var inc uint64
-	data, err := os.ReadFile(path)
+	data, err := disk.ReadFile(path)
 	switch {
 	case err == nil:
 		inc, err = strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64)
@@ -112,9 +114,9 @@ func nextIncarnation(dir string) (uint64, error) {
 	}
 	inc++
 	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
+	f, err := disk.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o666)
 	if err == nil {
-		_, err = f.WriteString(strconv.FormatUint(inc, 10) + "\n")
+		_, err = io.WriteString(f, strconv.FormatUint(inc, 10)+"\n")
 		if err == nil {
 			err = f.Sync()
 		}
@@ -123,12 +125,12 @@ func nextIncarnation(dir string) (uint64, error) {
 		}
 	}
 	if err == nil {
-		err = os.Rename(tmp, path)
+		err = disk.Rename(tmp, path)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("quorum: write incarnation: %w", err)
 	}
-	return inc, syncDir(dir)
+	return inc, syncDir(disk, dir)
 }
 
 // nextVersion issues a version above seen that this node never issued
@@ -208,7 +210,7 @@ func (s *Store) targets(key string) (home, fallbacks []string) {
 	if s.cfg.Bug != BugSloppyQuorum {
 		return pref[:s.q.n], nil
 	}
-	now := time.Now()
+	now := s.cfg.Env.Now()
 	var healthy, suspected []string
 	s.suspectMu.Lock()
 	for _, id := range pref {
@@ -231,7 +233,7 @@ func (s *Store) noteResult(id string, err error) {
 	s.suspectMu.Lock()
 	defer s.suspectMu.Unlock()
 	if err != nil {
-		s.suspect[id] = time.Now().Add(2 * time.Second)
+		s.suspect[id] = s.cfg.Env.Now().Add(2 * time.Second)
 	} else {
 		delete(s.suspect, id)
 	}

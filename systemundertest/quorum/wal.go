@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/gauntlet-dev/gauntlet/env"
 	"hash/crc32"
 	"os"
 	"path/filepath"
@@ -157,8 +158,10 @@ func replay(data []byte) (entries []entry, valid int, err error) {
 // record queued while the previous write+fsync ran and makes them durable
 // with one write and one fsync, so fsync cost is shared under load.
 type wal struct {
+	disk     env.Disk
+	clock    env.Clock
 	path     string
-	f        *os.File
+	f        env.File
 	deferred bool          // ack-before-fsync: commit returns before the data is even written
 	interval time.Duration // flush period when deferred
 
@@ -174,8 +177,8 @@ type wal struct {
 
 // openWAL replays the log at path (creating it), repairs a torn tail and
 // compacts the file when it holds mostly superseded records.
-func openWAL(path string, deferred bool, interval time.Duration, warn func(msg string, args ...any)) (*wal, []entry, error) {
-	data, err := os.ReadFile(path)
+func openWAL(e env.Env, path string, deferred bool, interval time.Duration, warn func(msg string, args ...any)) (*wal, []entry, error) {
+	data, err := e.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, nil, fmt.Errorf("quorum: read log: %w", err)
 	}
@@ -190,19 +193,19 @@ func openWAL(path string, deferred bool, interval time.Duration, warn func(msg s
 	if valid < len(data) || len(entries) > 4*len(live)+1024 {
 		// Rewrite only the live records: this both cuts a torn tail and bounds
 		// the log's growth across restarts.
-		if err := rewrite(path, live); err != nil {
+		if err := rewrite(e, path, live); err != nil {
 			return nil, nil, err
 		}
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := e.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, nil, fmt.Errorf("quorum: open log: %w", err)
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := syncDir(e, filepath.Dir(path)); err != nil {
 		f.Close()
 		return nil, nil, err
 	}
-	w := &wal{path: path, f: f, deferred: deferred, interval: interval,
+	w := &wal{disk: e, clock: e, path: path, f: f, deferred: deferred, interval: interval,
 		kick: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{})}
 	go w.loop()
 	return w, live, nil
@@ -226,13 +229,13 @@ func latest(entries []entry) []entry {
 }
 
 // rewrite atomically replaces path with the given records.
-func rewrite(path string, entries []entry) error {
+func rewrite(disk env.Disk, path string, entries []entry) error {
 	tmp := path + ".tmp"
 	var buf []byte
 	for _, e := range entries {
 		buf = encodeRecord(buf, e)
 	}
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := disk.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("quorum: compact log: %w", err)
 	}
@@ -247,19 +250,14 @@ func rewrite(path string, entries []entry) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("quorum: compact log: %w", err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := disk.Rename(tmp, path); err != nil {
 		return fmt.Errorf("quorum: compact log: %w", err)
 	}
-	return syncDir(filepath.Dir(path))
+	return syncDir(disk, filepath.Dir(path))
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("quorum: sync dir: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+func syncDir(disk env.Disk, dir string) error {
+	if err := disk.SyncDir(dir); err != nil {
 		return fmt.Errorf("quorum: sync dir: %w", err)
 	}
 	return nil
@@ -299,9 +297,9 @@ func (w *wal) loop() {
 	defer close(w.stopped)
 	var tick <-chan time.Time
 	if w.deferred {
-		t := time.NewTicker(w.interval)
+		t := w.clock.NewTicker(w.interval)
 		defer t.Stop()
-		tick = t.C
+		tick = t.C()
 	}
 	var last time.Time
 	for {
@@ -311,15 +309,15 @@ func (w *wal) loop() {
 		case <-w.done:
 			return
 		}
-		if !w.deferred && time.Since(last) < busyWindow {
+		if !w.deferred && env.Since(w.clock, last) < busyWindow {
 			// Under load, linger briefly so that more records share the
 			// fsync: on the virtualized disks we run on an fsync costs CPU,
 			// not only wait, and batching doubled write throughput. An idle
 			// replica flushes at once.
-			time.Sleep(linger)
+			<-env.After(w.clock, linger)
 		}
 		w.flush()
-		last = time.Now()
+		last = w.clock.Now()
 	}
 }
 

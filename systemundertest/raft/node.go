@@ -138,7 +138,7 @@ func (n *Node) Stop() {
 func (n *Node) run() {
 	defer close(n.donec)
 	tick, _, _ := ticks(n.cfg)
-	ticker := time.NewTicker(tick)
+	ticker := n.cfg.Clock.NewTicker(tick)
 	defer ticker.Stop()
 	lastTick := n.cfg.Clock.Now()
 	var props [][]byte
@@ -166,7 +166,7 @@ func (n *Node) run() {
 			handle(c, false)
 		case c := <-n.readc:
 			handle(c, true)
-		case <-ticker.C:
+		case <-ticker.C():
 			// Ticks follow the node's clock, so skewing it forward
 			// speeds timers up a little and backward stalls them until
 			// it has caught up. At most two ticks per wakeup: a node

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/gauntlet-dev/gauntlet/env"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/raft"
 )
 
@@ -32,9 +33,10 @@ const rewriteDeadBytes = 4 << 20
 // LogStore is the raft log in one append-only file.
 type LogStore struct {
 	mu   sync.Mutex
+	disk env.Disk
 	dir  string
 	path string
-	f    *os.File
+	f    env.File
 	size int64
 
 	first  uint64  // index of the first live entry; 0 when empty
@@ -58,13 +60,13 @@ func (e *CorruptError) Error() string {
 		e.File, e.Offset, e.Reason)
 }
 
-func openLog(dir string) (*LogStore, error) {
+func openLog(disk env.Disk, dir string) (*LogStore, error) {
 	path := filepath.Join(dir, logFile)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := disk.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("storage: open log: %w", err)
 	}
-	l := &LogStore{dir: dir, path: path, f: f}
+	l := &LogStore{disk: disk, dir: dir, path: path, f: f}
 	if err := l.load(); err != nil {
 		f.Close()
 		return nil, err
@@ -417,7 +419,7 @@ func (l *LogStore) rewrite() error {
 	shift := int64(len(buf)) - l.dead
 	buf = append(buf, live...)
 	tmp := l.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := l.disk.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
@@ -429,11 +431,11 @@ func (l *LogStore) rewrite() error {
 		f.Close()
 		return err
 	}
-	if err := os.Rename(tmp, l.path); err != nil {
+	if err := l.disk.Rename(tmp, l.path); err != nil {
 		f.Close()
 		return err
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := syncDir(l.disk, l.dir); err != nil {
 		f.Close()
 		return err
 	}

@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/gauntlet-dev/gauntlet/env"
 
 	"github.com/gauntlet-dev/gauntlet/systemundertest/raft"
 )
@@ -17,7 +18,8 @@ import (
 // SnapshotStore keeps the latest snapshot in snapshot.bin: a CRC32-C of the
 // rest, then the JSON-encoded snapshot.
 type SnapshotStore struct {
-	dir string
+	disk env.Disk
+	dir  string
 
 	mu     sync.Mutex
 	loaded bool
@@ -37,7 +39,7 @@ func (s *SnapshotStore) Save(snap raft.Snapshot) error {
 	buf = append(buf, body...)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := writeFileAtomic(s.dir, snapshotFile, buf); err != nil {
+	if err := writeFileAtomic(s.disk, s.dir, snapshotFile, buf); err != nil {
 		return err
 	}
 	s.latest, s.loaded = &snap, true
@@ -49,7 +51,7 @@ func (s *SnapshotStore) Latest() (raft.Snapshot, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.loaded {
-		snap, err := readSnapshot(filepath.Join(s.dir, snapshotFile))
+		snap, err := readSnapshot(s.disk, filepath.Join(s.dir, snapshotFile))
 		if err != nil {
 			return raft.Snapshot{}, false, err
 		}
@@ -61,8 +63,8 @@ func (s *SnapshotStore) Latest() (raft.Snapshot, bool, error) {
 	return *s.latest, true, nil
 }
 
-func readSnapshot(path string) (*raft.Snapshot, error) {
-	b, err := os.ReadFile(path)
+func readSnapshot(disk env.Disk, path string) (*raft.Snapshot, error) {
+	b, err := disk.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

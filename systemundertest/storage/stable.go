@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/gauntlet-dev/gauntlet/env"
 
 	"github.com/gauntlet-dev/gauntlet/systemundertest/raft"
 )
@@ -17,8 +18,9 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // StableStore keeps raft's hard state in hardstate.json.
 type StableStore struct {
-	dir string
-	mu  sync.Mutex
+	disk env.Disk
+	dir  string
+	mu   sync.Mutex
 }
 
 var _ raft.StableStore = (*StableStore)(nil)
@@ -38,7 +40,7 @@ func (s *StableStore) HardState() (raft.HardState, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	path := filepath.Join(s.dir, hardStateFile)
-	b, err := os.ReadFile(path)
+	b, err := s.disk.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return raft.HardState{}, nil
 	}
@@ -63,5 +65,5 @@ func (s *StableStore) SetHardState(hs raft.HardState) error {
 	if err != nil {
 		return fmt.Errorf("storage: encode hard state: %w", err)
 	}
-	return writeFileAtomic(s.dir, hardStateFile, b)
+	return writeFileAtomic(s.disk, s.dir, hardStateFile, b)
 }

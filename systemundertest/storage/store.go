@@ -3,9 +3,11 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
-	"syscall"
+
+	"github.com/gauntlet-dev/gauntlet/env"
 )
 
 // File names inside the data directory.
@@ -18,8 +20,9 @@ const (
 
 // Store is one open data directory.
 type Store struct {
+	disk  env.Disk
 	dir   string
-	lock  *os.File
+	lock  io.Closer
 	log   *LogStore
 	hs    *StableStore
 	snaps *SnapshotStore
@@ -27,33 +30,32 @@ type Store struct {
 
 // Open opens (creating if needed) the data directory dir, takes its lock,
 // and loads the log, repairing a torn tail.
-func Open(dir string) (*Store, error) {
+func Open(dir string) (*Store, error) { return OpenOn(env.OS(), dir) }
+
+// OpenOn is Open on disk.
+func OpenOn(disk env.Disk, dir string) (*Store, error) {
 	if dir == "" {
 		return nil, errors.New("storage: open: empty data directory")
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := disk.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("storage: create data directory: %w", err)
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o644)
+	lock, err := disk.Lock(filepath.Join(dir, lockFile))
 	if err != nil {
-		return nil, fmt.Errorf("storage: open data directory %s: %w", dir, err)
-	}
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		lock.Close()
 		return nil, fmt.Errorf("storage: lock data directory %s (is another node using it?): %w", dir, err)
 	}
-	s := &Store{dir: dir, lock: lock}
-	if s.log, err = openLog(dir); err != nil {
+	s := &Store{disk: disk, dir: dir, lock: lock}
+	if s.log, err = openLog(disk, dir); err != nil {
 		lock.Close()
 		return nil, err
 	}
-	s.hs = &StableStore{dir: dir}
+	s.hs = &StableStore{disk: disk, dir: dir}
 	if _, err := s.hs.HardState(); err != nil {
 		s.log.close()
 		lock.Close()
 		return nil, err
 	}
-	s.snaps = &SnapshotStore{dir: dir}
+	s.snaps = &SnapshotStore{disk: disk, dir: dir}
 	if _, _, err := s.snaps.Latest(); err != nil {
 		s.log.close()
 		lock.Close()
@@ -85,9 +87,9 @@ func (s *Store) Close() error {
 
 // writeFileAtomic replaces dir/name with data: write a temp file, fsync,
 // rename over the old one, fsync the directory so the rename survives.
-func writeFileAtomic(dir, name string, data []byte) error {
+func writeFileAtomic(disk env.Disk, dir, name string, data []byte) error {
 	tmp := filepath.Join(dir, name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := disk.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("storage: write %s: %w", name, err)
 	}
@@ -102,19 +104,14 @@ func writeFileAtomic(dir, name string, data []byte) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("storage: close %s: %w", name, err)
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+	if err := disk.Rename(tmp, filepath.Join(dir, name)); err != nil {
 		return fmt.Errorf("storage: rename %s: %w", name, err)
 	}
-	return syncDir(dir)
+	return syncDir(disk, dir)
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("storage: open dir for fsync: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+func syncDir(disk env.Disk, dir string) error {
+	if err := disk.SyncDir(dir); err != nil {
 		return fmt.Errorf("storage: fsync dir %s: %w", dir, err)
 	}
 	return nil

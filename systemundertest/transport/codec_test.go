@@ -79,3 +79,17 @@ func BenchmarkCodec(b *testing.B) {
 		}
 	}
 }
+
+func TestKindsOfAWrite(t *testing.T) {
+	batch := []raft.Message{
+		{Type: raft.MsgVoteResp, From: "n1", To: "n2", Term: 3, Granted: true},
+		{Type: raft.MsgApp, From: "n1", To: "n2", Term: 3, Entries: []raft.Entry{{Index: 1, Term: 3}}},
+		{Type: raft.MsgApp, From: "n1", To: "n2", Term: 3},
+	}
+	body := encodeBatch(nil, batch)
+	req := append([]byte("POST "+Path+" HTTP/1.1\r\nHost: n2\r\nContent-Type: x\r\n\r\n"), body...)
+	require.Equal(t, []string{"vote-granted", "append"}, Kinds(req))
+	require.Equal(t, []string{"vote-granted"}, Kinds(req[:len(req)-20]), "a batch cut by the write names what it holds")
+	require.Nil(t, Kinds([]byte("HTTP/1.1 204 No Content\r\n\r\n")))
+	require.Nil(t, Kinds(body))
+}

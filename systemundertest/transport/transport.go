@@ -16,11 +16,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/gauntlet-dev/gauntlet/env"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/raft"
 )
 
@@ -41,6 +41,9 @@ type Config struct {
 	// blackholed link does not hold messages for long.
 	Timeout time.Duration
 	Logger  *slog.Logger
+	// Net and Clock are the node's environment (nil = the OS's).
+	Net   env.Network
+	Clock env.Clock
 }
 
 // HTTP is a raft.Transport over HTTP.
@@ -76,8 +79,14 @@ func New(cfg Config) *HTTP {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Net == nil {
+		cfg.Net = env.OS()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = env.OS()
+	}
 	tr := &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 15 * time.Second}).DialContext,
+		DialContext:           env.Dialer(cfg.Net, cfg.Timeout),
 		MaxIdleConnsPerHost:   2,
 		IdleConnTimeout:       60 * time.Second,
 		ResponseHeaderTimeout: cfg.Timeout,
@@ -166,7 +175,7 @@ func (t *HTTP) run(p *peer) {
 		select {
 		case <-t.stop:
 			return
-		case <-time.After(backoff):
+		case <-env.After(t.cfg.Clock, backoff):
 		}
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gauntlet-dev/gauntlet/env"
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/internal/source"
 	"github.com/gauntlet-dev/gauntlet/registry"
@@ -84,7 +85,7 @@ func (s *System) GoPackage() string { return Package }
 // Build returns a kvnode binary: $KVNODE_BINARY if set, else one built with
 // `go build` from the gauntlet module that contains the working directory.
 // The binary is kept under a hash of its sources (every non-test .go file
-// of cmd/kvnode and systemundertest, go.mod, go.sum, the Go version and
+// of cmd/kvnode, systemundertest and env, go.mod, go.sum, the Go version and
 // GOFLAGS): unchanged sources reuse it without running the go command (about
 // a second off every run's setup), changed ones build anew, so a stale
 // binary is never tested.
@@ -138,7 +139,7 @@ func sourceHash(mod string) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n%s\n", runtime.Version(), os.Getenv("GOFLAGS"))
 	var files []string
-	for _, dir := range []string{"cmd/kvnode", "systemundertest"} {
+	for _, dir := range []string{"cmd/kvnode", "systemundertest", "env"} {
 		err := filepath.WalkDir(filepath.Join(mod, dir), func(p string, d fs.DirEntry, err error) error {
 			if err == nil && !d.IsDir() && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") {
 				files = append(files, p)
@@ -291,7 +292,11 @@ func repair(ctx context.Context, addr string) error {
 	if err != nil {
 		return fmt.Errorf("repair %s: %w", addr, err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	// A client of its own per pass, dialing through the context's network
+	// (a simulation's, on the sim deployment), closed when done.
+	hc := &http.Client{Transport: &http.Transport{DialContext: env.ContextDialer(opTimeout)}}
+	defer hc.CloseIdleConnections()
+	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("repair %s: %w", addr, err)
 	}

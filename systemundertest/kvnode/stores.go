@@ -1,9 +1,9 @@
-package main
+package kvnode
 
 import (
 	"hash/fnv"
-	"time"
 
+	"github.com/gauntlet-dev/gauntlet/env"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/raft"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/storage"
 )
@@ -25,8 +25,8 @@ func (s *stores) Close() error {
 
 // openStores opens raft's stores in dir, repairing a torn log tail; damage
 // anywhere else is an error (storage.CorruptError).
-func openStores(dir string) (*stores, error) {
-	st, err := storage.Open(dir)
+func openStores(e env.Env, dir string) (*stores, error) {
+	st, err := storage.OpenOn(e, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -35,8 +35,8 @@ func openStores(dir string) (*stores, error) {
 
 // seedFor randomizes election timeouts per node and per start, so nodes
 // restarted together do not time out in lockstep.
-func seedFor(id string) int64 {
+func seedFor(e env.Env, id string) int64 {
 	h := fnv.New64a()
 	h.Write([]byte(id))
-	return time.Now().UnixNano() ^ int64(h.Sum64())
+	return int64(e.Seed()) ^ int64(h.Sum64())
 }

@@ -1,8 +1,9 @@
-package main
+package kvnode
 
 import (
 	"net/http"
 
+	"github.com/gauntlet-dev/gauntlet/env"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/api"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/quorum"
 )
@@ -10,7 +11,7 @@ import (
 // openQuorum opens the quorum-mode store and the handler for its peer RPCs
 // (mounted under /internal/; the routes are /internal/quorum/get, put and
 // repair). Owned by the quorum mode.
-func openQuorum(c nodeConfig) (api.Store, http.Handler, error) {
+func openQuorum(e env.Env, c nodeConfig) (api.Store, http.Handler, error) {
 	cfg := quorum.Config{
 		ID:          c.ID,
 		Peers:       c.Peers,
@@ -21,6 +22,7 @@ func openQuorum(c nodeConfig) (api.Store, http.Handler, error) {
 		Consistency: c.Consistency,
 		Bug:         c.Bug,
 		Logger:      c.Logger,
+		Env:         e,
 	}
 	if c.Clock != nil { // a nil *Skewable must not become a non-nil interface
 		cfg.Clock = c.Clock

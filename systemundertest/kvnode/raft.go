@@ -1,10 +1,11 @@
-package main
+package kvnode
 
 import (
 	"fmt"
 	"net/http"
 	"sort"
 
+	"github.com/gauntlet-dev/gauntlet/env"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/api"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/kv"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/raft"
@@ -38,8 +39,8 @@ func (s *raftStore) Close() error {
 
 // openRaft opens the durable stores in c.DataDir, starts the raft node and
 // returns the store and the handler for raft's peer messages.
-func openRaft(c nodeConfig, t raftTuning) (api.Store, http.Handler, error) {
-	st, err := openStores(c.DataDir)
+func openRaft(e env.Env, c nodeConfig, t raftTuning) (api.Store, http.Handler, error) {
+	st, err := openStores(e, c.DataDir)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -50,21 +51,21 @@ func openRaft(c nodeConfig, t raftTuning) (api.Store, http.Handler, error) {
 	sort.Strings(ids)
 	log := c.Logger.With("mode", "raft")
 	fsm := kv.NewFSM()
-	tr := transport.New(transport.Config{ID: c.ID, Peers: c.Peers, Logger: log.With("component", "transport")})
+	tr := transport.New(transport.Config{ID: c.ID, Peers: c.Peers, Logger: log.With("component", "transport"), Net: e, Clock: e})
 	node, err := raft.NewNode(raft.Config{
 		ID: c.ID, Peers: ids, Transport: tr,
 		Log: st.log, Stable: st.stable, Snapshots: st.snapshots,
 		FSM: fsm, Clock: c.Clock,
 		ElectionTimeout: t.ElectionTimeout, HeartbeatInterval: t.HeartbeatInterval,
 		SnapshotThreshold: t.SnapshotThreshold, MaxBatch: t.MaxBatch,
-		Seed: seedFor(c.ID), Bug: c.Bug, Logger: log.With("component", "raft"),
+		Seed: seedFor(e, c.ID), Bug: c.Bug, Logger: log.With("component", "raft"),
 	})
 	if err != nil {
 		_ = tr.Close()
 		_ = st.Close()
 		return nil, nil, fmt.Errorf("start raft: %w", err)
 	}
-	s := kv.NewStore(kv.Config{ID: c.ID, Peers: c.Peers, Node: node, FSM: fsm, Bug: c.Bug, Clock: c.Clock, Logger: log})
+	s := kv.NewStore(kv.Config{ID: c.ID, Peers: c.Peers, Node: node, FSM: fsm, Bug: c.Bug, Clock: c.Clock, Logger: log, Env: e})
 	internal := http.NewServeMux()
 	internal.Handle(transport.Path, transport.Handler(node.Deliver))
 	internal.Handle(kv.BatchPath, s.Handler())
