@@ -24,8 +24,11 @@ const (
 )
 
 // Mop is one micro-op of a transaction. In an invocation a read carries
-// nothing; in an ok completion it carries what it read: Value for a register
-// (nil: absent), List for a list (non-nil, empty when the key is absent).
+// nothing, except that a read of a list may carry an empty List to say so
+// (the live workloads' do: a client serving both kinds then knows which to
+// answer for an absent key); in an ok completion it carries what it read:
+// Value for a register (nil: absent), List for a list (non-nil, empty when
+// the key is absent).
 //
 // In a history file a micro-op is a JSON array, as in Jepsen's EDN:
 // ["append","x","4"], ["w","x","5"], ["r","x",null], ["r","x","5"],
