@@ -84,6 +84,7 @@ var specs = map[string]spec{
 	"list-append":          {make: newListAppend, about: "transactions of appends to lists and list reads over rotating keys (Elle's list-append)"},
 	"rw-register":          {make: newRWRegister, about: "transactions of register writes (unique values) and reads over rotating keys (Elle's rw-register)"},
 	"bank":                 {make: newBank, about: "transfers between accounts inside transactions, reads of every account in one; the total never changes"},
+	"lock":                 {make: newLock, about: "acquire a named lock (--keys locks, default 1), hold it doing guarded work, release it; mutual exclusion, owners and fencing tokens"},
 }
 
 // Names lists the workloads, sorted.
