@@ -254,8 +254,11 @@ type lockEntry struct{ Session string }
 
 func (l *locker) acquire(ctx context.Context, out harness.Op) harness.Op {
 	name := out.Key
-	if tok, ok := l.held[name]; ok {
-		return fail(out, fmt.Sprintf("this client already holds %s (token %d)", name, tok))
+	if _, ok := l.held[name]; ok {
+		// Its releases failed and the worker gave up on them: the grant is
+		// abandoned. A fresh session queues anew; the old one lapses (or is
+		// revoked, if the request gets through), which frees the lock.
+		l.dropSession(true)
 	}
 	s, err := l.session(ctx)
 	if err != nil {

@@ -221,9 +221,11 @@ func (kv rangeKV) create() int64 {
 // acquire takes the lock name (mutex.Lock).
 func (l *locker) acquire(ctx context.Context, out harness.Op) harness.Op {
 	name := out.Key
-	if h, ok := l.held[name]; ok {
-		// Not by the workload: a process acquires only what it let go.
-		return fail(out, fmt.Sprintf("this client already holds %s (token %d)", name, h.rev))
+	if _, ok := l.held[name]; ok {
+		// Its releases failed and the worker gave up on them: the grant is
+		// abandoned. A fresh session queues anew; the old one lapses (or is
+		// revoked, if the request gets through), which frees the lock.
+		l.dropSession(true)
 	}
 	s, err := l.session(ctx)
 	if err != nil {
