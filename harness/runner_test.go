@@ -361,7 +361,7 @@ func TestRunDirsDoNotCollide(t *testing.T) {
 	start := time.Now()
 	var dirs []string
 	for range 3 {
-		d, err := makeRunDir(out, "x", start)
+		d, err := NewRunDir(out, "x", start)
 		require.NoError(t, err)
 		dirs = append(dirs, d)
 	}
