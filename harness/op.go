@@ -33,6 +33,13 @@ const (
 	FRelease = "release"
 )
 
+// Kinds of data an add or a read works on where F alone does not say (Op.Kind):
+// a client serving registers, sets and counters sends each to its own place.
+const (
+	KindSet     = "set"     // add an element; a read returns the JSON array of elements
+	KindCounter = "counter" // add a signed integer; a read returns the integer
+)
+
 // Process identifies who issued an op. Client processes are numbered from 0;
 // the nemesis is a process of its own.
 type Process int
@@ -85,6 +92,9 @@ type Op struct {
 	Key     string  `json:"key,omitempty"`
 	Value   *string `json:"value,omitempty"`
 	From    *string `json:"from,omitempty"`
+	// Kind is KindSet or KindCounter for the set and counter workloads'
+	// adds and reads, "" for registers.
+	Kind string `json:"kind,omitempty"`
 	// Txn holds a transaction's micro-ops (F "txn"); a completion carries
 	// them again with what its reads returned.
 	Txn   []Mop      `json:"txn,omitempty"`

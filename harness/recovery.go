@@ -38,14 +38,22 @@ func (r *run) recoverPhase(ctx context.Context) error {
 	defer cancel()
 	t0 := time.Now()
 
-	keyc := make(chan int, len(keys))
-	for i := range keys {
+	// A read is key i started at node i, or, for an EveryNodeReader, one
+	// read of key i started at every node n (task i*perKey+n).
+	perKey := 1
+	r.genMu.Lock()
+	if e, ok := r.gen.(EveryNodeReader); ok && e.FinalReadsEveryNode() {
+		perKey = len(r.nodes)
+	}
+	r.genMu.Unlock()
+	keyc := make(chan int, len(keys)*perKey)
+	for i := range len(keys) * perKey {
 		keyc <- i
 	}
 	close(keyc)
 	var mu sync.Mutex
 	failed := map[string]string{} // key -> last error
-	readers := min(r.t.Concurrency, len(keys))
+	readers := min(r.t.Concurrency, len(keys)*perKey)
 	var wg sync.WaitGroup
 	for w := 0; w < readers; w++ {
 		wg.Add(1)
@@ -58,8 +66,12 @@ func (r *run) recoverPhase(ctx context.Context) error {
 				}
 			}()
 			rd := &reader{r: r, clients: clients, proc: Process(r.maxProc.Add(1))}
-			for i := range keyc {
-				if last, ok := rd.read(rctx, keys[i], i); !ok {
+			for t := range keyc {
+				i, start := t/perKey, t/perKey
+				if perKey > 1 {
+					start = t % perKey
+				}
+				if last, ok := rd.read(rctx, keys[i], start); !ok {
 					mu.Lock()
 					failed[keys[i]] = last
 					mu.Unlock()

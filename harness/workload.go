@@ -34,6 +34,14 @@ type FinalReader interface {
 	FinalRead(key string) Op
 }
 
+// EveryNodeReader is a generator whose final reads are made once on every
+// node (each starting at its node, moving on only while it is down), not
+// once on whichever answers first: a set's final read on every replica
+// after the heal shows an element that one of them lost.
+type EveryNodeReader interface {
+	FinalReadsEveryNode() bool
+}
+
 // Workload is a generator of operations plus the checkers that judge them.
 type Workload interface {
 	Name() string

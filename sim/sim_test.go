@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -154,4 +155,23 @@ func TestRunHostsABubbleOutsideTests(t *testing.T) {
 		go func() { <-ch }()
 	})
 	require.Error(t, err, "a goroutine left blocked is reported")
+
+	// Bubbles from several goroutines at once: each its own clock.
+	var wg sync.WaitGroup
+	slept := make([]time.Duration, 4)
+	errs := make([]error, 4)
+	for i := range slept {
+		wg.Go(func() {
+			errs[i] = Run(func() {
+				t0 := time.Now()
+				time.Sleep(time.Duration(i+1) * time.Hour)
+				slept[i] = time.Since(t0)
+			})
+		})
+	}
+	wg.Wait()
+	for i := range slept {
+		require.NoError(t, errs[i])
+		assert.Equal(t, time.Duration(i+1)*time.Hour, slept[i], "bubble %d", i)
+	}
 }

@@ -84,6 +84,9 @@ var specs = map[string]spec{
 	"list-append":          {make: newListAppend, about: "transactions of appends to lists and list reads over rotating keys (Elle's list-append)"},
 	"rw-register":          {make: newRWRegister, about: "transactions of register writes (unique values) and reads over rotating keys (Elle's rw-register)"},
 	"bank":                 {make: newBank, about: "transfers between accounts inside transactions, reads of every account in one; the total never changes"},
+	"set":                  {make: newSet, about: "unique adds to rotating sets and reads of whole sets, a final read on every node (Jepsen's set-full: lost, stale, unexpected elements)"},
+	"counter":              {make: newCounter, about: "adds of signed deltas to counters and reads, judged against the bounds acknowledged and indeterminate adds allow"},
+	"lock":                 {make: newLock, about: "acquire a named lock (--keys locks, default 1), hold it doing guarded work, release it; mutual exclusion, owners and fencing tokens"},
 }
 
 // Names lists the workloads, sorted.

@@ -26,12 +26,12 @@ func gen(t *testing.T, name string, opts Options, seed int64, n int) ([]h.Op, h.
 }
 
 func TestNames(t *testing.T) {
-	assert.Equal(t, []string{"bank", "kv", "kv-without-cas", "list-append", "register", "register-without-cas", "rw-register"}, Names())
+	assert.Equal(t, []string{"bank", "counter", "kv", "kv-without-cas", "list-append", "lock", "register", "register-without-cas", "rw-register", "set"}, Names())
 	for _, n := range Names() {
 		assert.NotEmpty(t, Describe(n), n)
 	}
-	_, err := New("counter", Options{})
-	assert.ErrorContains(t, err, `unknown workload "counter"`)
+	_, err := New("nosuch", Options{})
+	assert.ErrorContains(t, err, `unknown workload "nosuch"`)
 	_, err = New("kv", Options{ReadFraction: 0.9, CASFraction: 0.2})
 	assert.Error(t, err)
 }

@@ -93,6 +93,7 @@ type Store struct {
 	closeOne sync.Once
 	closed   atomic.Bool
 	txnLocks keyLocks // txn-write-skew's (txnbugs.go)
+	ctrIDs   idSet    // incr-dedup-in-memory's (setctr.go)
 }
 
 var _ api.Store = (*Store)(nil)

@@ -157,6 +157,8 @@ func (c *Client) Invoke(ctx context.Context, op harness.Op) harness.Op {
 		c.put(ctx, &out, keyPath(op.Key, ReadDefault), *op.Value)
 	case harness.FCAS:
 		c.cas(ctx, &out)
+	case harness.FTxn:
+		return c.txn(ctx, out)
 	default:
 		out.Type, out.Error = harness.Fail, "consul client: unknown op "+op.F
 	}

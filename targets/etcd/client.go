@@ -214,6 +214,8 @@ func (c *Client) Invoke(ctx context.Context, op harness.Op) harness.Op {
 			found = fmt.Sprintf("%q", unb64(r.Responses[0].ResponseRange.Kvs[0].Value))
 		}
 		out.Error = "mismatch: found " + found
+	case harness.FTxn:
+		return c.txn(ctx, out)
 	default:
 		out.Type, out.Error = harness.Fail, "etcd client: unknown op "+op.F
 	}

@@ -50,17 +50,17 @@ func TestBadVersion(t *testing.T) {
 	assert.Contains(t, err.Error(), "not of the form v3.X.Y")
 }
 
-// TestRealMember builds etcd (cached after the first time, ~1 min) and runs
-// one member: the client's ops, cas mismatch, status and digest.
-func TestRealMember(t *testing.T) {
+// realMember builds etcd (cached after the first time, ~1 min) and runs one
+// member until the test ends: the system, the member's client address and
+// its process.
+func realMember(t *testing.T, ctx context.Context) (*System, string, *exec.Cmd) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds etcd: skipped with -short")
 	}
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("no go toolchain to build etcd with")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
 	s := New(Options{Version: "v3.6.10", Logf: t.Logf})
 	bin, err := s.Build(ctx, cacheDir(t))
 	require.NoError(t, err)
@@ -80,6 +80,15 @@ func TestRealMember(t *testing.T) {
 		st, err := s.Status(ctx, harness.NodeAt("n1", client))
 		return err == nil && st.Role == "leader"
 	}, 30*time.Second, 100*time.Millisecond)
+	return s, client, cmd
+}
+
+// TestRealMember runs one member: the client's ops, cas mismatch, status
+// and digest.
+func TestRealMember(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	s, client, cmd := realMember(t, ctx)
 
 	c, err := s.NewClient(harness.NodeAt("n1", client))
 	require.NoError(t, err)

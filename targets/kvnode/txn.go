@@ -15,13 +15,16 @@ var (
 // writes and reads, adds).
 func (s *System) Features() []harness.Feature {
 	if s.mode != "raft" {
-		return nil
+		return s.setCounterFeatures()
 	}
-	return []harness.Feature{harness.FeatureTxnAppend, harness.FeatureTxnRW, harness.FeatureTxnAdd}
+	return append([]harness.Feature{harness.FeatureTxnAppend, harness.FeatureTxnRW, harness.FeatureTxnAdd}, s.setCounterFeatures()...)
 }
 
 // Lacks says why quorum mode has no transactions.
 func (s *System) Lacks(f harness.Feature) string {
+	if why := s.lacksSetCounter(f); why != "" {
+		return why
+	}
 	switch f {
 	case harness.FeatureTxnAppend, harness.FeatureTxnRW, harness.FeatureTxnAdd:
 		if s.mode == "quorum" {
