@@ -39,9 +39,9 @@ var (
 	_ harness.ConsistencySystem = (*System)(nil)
 )
 
-// Features: the transactional ones.
+// Features: the transactional ones and locks (lock.go).
 func (s *System) Features() []harness.Feature {
-	return []harness.Feature{harness.FeatureTxnAppend, harness.FeatureTxnRW, harness.FeatureTxnAdd}
+	return []harness.Feature{harness.FeatureTxnAppend, harness.FeatureTxnRW, harness.FeatureTxnAdd, harness.FeatureLock}
 }
 
 // Lacks: nothing to say yet about the features Consul does not offer.
