@@ -12,7 +12,7 @@ import (
 )
 
 // DefaultLockTTL is the lease a client asks for when acquiring a lock.
-const DefaultLockTTL = 2 * time.Second
+const DefaultLockTTL = time.Second
 
 // A careful lock client: it acts as holder only while it can know it is
 // one. Its lease starts when it sends the acquire (the node can only grant
@@ -58,9 +58,21 @@ func owner(p harness.Process) string { return "p" + p.String() }
 func (c *Client) lock(ctx context.Context, op harness.Op) harness.Op {
 	switch op.F {
 	case harness.FAcquire:
-		sent := time.Now()
 		ttl := c.ttl()
-		token, err := c.c.Acquire(ctx, op.Key, owner(op.Process), ttl)
+		var sent time.Time
+		var token *string
+		var err error
+		dl, ok := ctx.Deadline()
+		if !ok {
+			dl = time.Now().Add(maxAcquireWait)
+		}
+		for wait := acquireRetry; ; wait = min(2*wait, maxAcquireRetry) {
+			sent = time.Now()
+			token, err = c.c.Acquire(ctx, op.Key, owner(op.Process), ttl)
+			if !errors.Is(err, api.ErrRefused) || !retry(ctx, dl, wait) {
+				break
+			}
+		}
 		if err != nil {
 			return lockFailed(ctx, op, err)
 		}
@@ -101,15 +113,46 @@ func (c *Client) lock(ctx context.Context, op harness.Op) harness.Op {
 		return op.Complete(harness.OK)
 	default: // release
 		l, ok := c.leases[op.Key]
-		delete(c.leases, op.Key)
 		var token *string
 		if ok && l.proc == op.Process {
 			token = l.token
 		}
-		if err := c.c.Release(ctx, op.Key, owner(op.Process), token); err != nil {
+		err := c.c.Release(ctx, op.Key, owner(op.Process), token)
+		if err == nil || errors.Is(err, api.ErrRefused) {
+			delete(c.leases, op.Key) // a release refused for want of the node is tried again with the token
+		}
+		if err != nil {
 			return lockFailed(ctx, op, err)
 		}
 		return op.Complete(harness.OK)
+	}
+}
+
+// An acquire of a held lock waits for it, as etcd's and Consul's lock
+// calls do: a refused acquire (409) certainly took no effect, so it is
+// sent again after a pause (doubling from acquireRetry up to
+// maxAcquireRetry) while the op has time left (it gives up acquireSlack
+// before its deadline, or after maxAcquireWait without one).
+const (
+	acquireRetry    = 10 * time.Millisecond
+	maxAcquireRetry = 80 * time.Millisecond
+	acquireSlack    = 150 * time.Millisecond
+	maxAcquireWait  = time.Second
+)
+
+// retry waits before another acquire, if the op has time for one before
+// dl.
+func retry(ctx context.Context, dl time.Time, wait time.Duration) bool {
+	if time.Until(dl) < wait+acquireSlack {
+		return false
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
