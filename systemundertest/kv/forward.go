@@ -43,6 +43,7 @@ type fwdOp struct {
 	To    string `json:"to,omitempty"`
 	fwdTxn
 	fwdLock
+	fwdCounter // setctr.go
 }
 
 // fwdResult is the leader's answer to one fwdOp, with the status code the
@@ -55,6 +56,7 @@ type fwdResult struct {
 	Error  string `json:"error,omitempty"`
 	fwdTxn
 	fwdLock
+	fwdSet // setctr.go
 }
 
 // pending is a request waiting in a batcher.
@@ -297,6 +299,8 @@ func (s *Store) serveOp(ctx context.Context, op fwdOp) fwdResult {
 		r, err = s.serveTxn(ctx, op) // txn.go
 	case "lock-acquire", "lock-release":
 		r, err = s.serveLock(ctx, op) // lock.go
+	case fwdSetAdd, fwdSetRead, fwdCounterAdd, fwdCounterRead:
+		r, err = s.serveSetCounter(ctx, op) // setctr.go
 	case "cas":
 		var c api.CASResult
 		if c, err = s.CAS(ctx, op.Key, op.From, op.To); err == nil {

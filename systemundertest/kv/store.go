@@ -94,6 +94,7 @@ type Store struct {
 	closed   atomic.Bool
 	txnLocks keyLocks // txn-write-skew's (txnbugs.go)
 	leases   leases   // lock lease timers (lock.go)
+	ctrIDs   idSet    // incr-dedup-in-memory's (setctr.go)
 }
 
 var _ api.Store = (*Store)(nil)

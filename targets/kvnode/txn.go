@@ -15,14 +15,16 @@ var (
 // writes and reads, adds).
 func (s *System) Features() []harness.Feature {
 	if s.mode != "raft" {
-		return nil
+		return s.setCounterFeatures()
 	}
-	return []harness.Feature{harness.FeatureTxnAppend, harness.FeatureTxnRW, harness.FeatureTxnAdd,
-		harness.FeatureLock}
+	return append([]harness.Feature{harness.FeatureTxnAppend, harness.FeatureTxnRW, harness.FeatureTxnAdd, harness.FeatureLock}, s.setCounterFeatures()...)
 }
 
 // Lacks says why quorum mode has no transactions.
 func (s *System) Lacks(f harness.Feature) string {
+	if why := s.lacksSetCounter(f); why != "" {
+		return why
+	}
 	switch f {
 	case harness.FeatureLock:
 		if s.mode == "quorum" {

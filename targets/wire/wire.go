@@ -82,6 +82,9 @@ type Client struct {
 //     apply) or ErrNotApplied; info otherwise.
 func (c *Client) Invoke(ctx context.Context, op harness.Op) harness.Op {
 	op.Node = c.node
+	if op.Kind != "" {
+		return c.setCounter(ctx, op) // setctr.go
+	}
 	switch op.F {
 	case harness.FRead:
 		v, found, err := c.c.Get(ctx, op.Key, false)
