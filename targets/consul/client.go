@@ -148,6 +148,9 @@ func keyPath(key, mode string) string {
 func (c *Client) Invoke(ctx context.Context, op harness.Op) harness.Op {
 	out := op
 	out.Node = c.node
+	if op.Kind != "" {
+		return c.setCounter(ctx, out)
+	}
 	switch op.F {
 	case harness.FRead:
 		e, err := c.read(ctx, op.Key, c.mode)

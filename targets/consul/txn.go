@@ -39,9 +39,11 @@ var (
 	_ harness.ConsistencySystem = (*System)(nil)
 )
 
-// Features: the transactional ones and locks (lock.go).
+// Features: the transactional ones, locks (lock.go), sets and counters
+// (setctr.go).
 func (s *System) Features() []harness.Feature {
-	return []harness.Feature{harness.FeatureTxnAppend, harness.FeatureTxnRW, harness.FeatureTxnAdd, harness.FeatureLock}
+	return []harness.Feature{harness.FeatureTxnAppend, harness.FeatureTxnRW, harness.FeatureTxnAdd, harness.FeatureLock,
+		harness.FeatureSet, harness.FeatureCounter}
 }
 
 // Lacks: nothing to say yet about the features Consul does not offer.

@@ -154,6 +154,9 @@ func (c *Client) Close() error {
 func (c *Client) Invoke(ctx context.Context, op harness.Op) harness.Op {
 	out := op
 	out.Node = c.node
+	if op.Kind != "" {
+		return c.setCounter(ctx, out)
+	}
 	switch op.F {
 	case harness.FRead:
 		var r rangeResp
