@@ -4,7 +4,7 @@
 // time out (info).
 //
 // A hold is 1 to maxGuarded guarded ops (F "hold", Key the lock, Value the
-// work's length in milliseconds, 20 to 300): the client does the work only
+// work's length in milliseconds, 10 to 100): the client does the work only
 // if, by what it can know (its lease), it holds the lock for the whole of
 // it, and answers fail when it cannot. The release follows at once. A
 // failed guarded op ends the hold early; a failed release is retried twice
@@ -27,8 +27,8 @@ import (
 const (
 	defaultLocks   = 1
 	maxGuarded     = 3   // guarded ops per hold, at most
-	minWorkMS      = 20  // a guarded op's length, at least
-	maxWorkMS      = 300 // and at most
+	minWorkMS      = 10  // a guarded op's length, at least
+	maxWorkMS      = 100 // and at most
 	releaseRetries = 2   // a failed release is tried again this often
 )
 

@@ -42,6 +42,7 @@ type fwdOp struct {
 	From  string `json:"from,omitempty"`
 	To    string `json:"to,omitempty"`
 	fwdTxn
+	fwdLock
 	fwdCounter // setctr.go
 }
 
@@ -54,6 +55,7 @@ type fwdResult struct {
 	OK     bool   `json:"ok,omitempty"`
 	Error  string `json:"error,omitempty"`
 	fwdTxn
+	fwdLock
 	fwdSet // setctr.go
 }
 
@@ -295,6 +297,8 @@ func (s *Store) serveOp(ctx context.Context, op fwdOp) fwdResult {
 		err = s.Put(ctx, op.Key, op.Value)
 	case "txn":
 		r, err = s.serveTxn(ctx, op) // txn.go
+	case "lock-acquire", "lock-release":
+		r, err = s.serveLock(ctx, op) // lock.go
 	case fwdSetAdd, fwdSetRead, fwdCounterAdd, fwdCounterRead:
 		r, err = s.serveSetCounter(ctx, op) // setctr.go
 	case "cas":

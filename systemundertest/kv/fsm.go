@@ -112,6 +112,8 @@ type FSM struct {
 	// It is part of the digest, and snapshots carry it, so a node restored
 	// from a snapshot and one that applied the log agree.
 	index uint64
+	// lockHook hears grants and releases (lock.go).
+	lockHook LockHook
 }
 
 // NewFSM returns an empty state machine.
@@ -127,6 +129,12 @@ func (f *FSM) Apply(index uint64, data []byte) any {
 		defer f.mu.Unlock()
 		f.index = index
 		return f.applyTxn(data) // txn.go
+	}
+	if len(data) > 0 && (data[0] == opLockAcquire || data[0] == opLockRelease) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.index = index
+		return f.applyLock(index, data) // lock.go
 	}
 	if isSetCounter(data) {
 		f.mu.Lock()
