@@ -15,6 +15,8 @@
 //	clock: false            # POST /debug/clock: clock faults
 //	txn: true               # POST /txn (protocol 2): list-append, rw-register, bank
 //	consistency: serializable  # what its transactions promise (default strict-serializable)
+//	set: true               # POST /set/{key}/add, GET /set/{key} (protocol 2): the set workload
+//	counter: true           # POST /counter/{key}/add, GET /counter/{key} (protocol 2): the counter workload
 //	bugs:                   # --bug NAME adds the bug's args to the command (and fills {bug})
 //	  - {name: lose-acked-writes, args: [--lose-acked-writes], description: "...", workload: kv, nemesis: [kill]}
 //
@@ -72,6 +74,10 @@ type File struct {
 	// promise (txn.go).
 	Txn         bool   `yaml:"txn"`
 	Consistency string `yaml:"consistency"`
+	// Set and Counter: the node serves the set and counter endpoints
+	// (protocol 2, setctr.go).
+	Set     bool `yaml:"set"`
+	Counter bool `yaml:"counter"`
 	// OpTimeout bounds one request (default 2s; the harness's --op-timeout
 	// bounds each op as well).
 	OpTimeout time.Duration `yaml:"op_timeout"`
@@ -109,6 +115,7 @@ func (f *File) check() error {
 		errs = append(errs, fmt.Errorf("protocol: %d; this Gauntlet speaks protocol 1 to %d (write `protocol: %d`)", f.Protocol, wire.Version, wire.Version))
 	}
 	errs = append(errs, f.checkTxn()...)
+	errs = append(errs, f.checkSetCounter()...)
 	if len(f.Command) == 0 || f.Command[0] == "" {
 		errs = append(errs, errors.New("command: missing; say how to start a node, e.g. command: [python3, \"{dir}/store.py\", --listen, \"{listen}\"]"))
 	}

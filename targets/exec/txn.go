@@ -37,13 +37,16 @@ func (f *File) checkTxn() []error {
 // Features: the transactional ones when the file says txn: true.
 func (s *System) Features() []harness.Feature {
 	if !s.f.Txn {
-		return nil
+		return s.setCounterFeatures()
 	}
-	return []harness.Feature{harness.FeatureTxnAppend, harness.FeatureTxnRW, harness.FeatureTxnAdd}
+	return append([]harness.Feature{harness.FeatureTxnAppend, harness.FeatureTxnRW, harness.FeatureTxnAdd}, s.setCounterFeatures()...)
 }
 
 // Lacks says how to offer the transactional features.
 func (s *System) Lacks(f harness.Feature) string {
+	if why := lacksSetCounter(f); why != "" {
+		return why
+	}
 	switch f {
 	case harness.FeatureTxnAppend, harness.FeatureTxnRW, harness.FeatureTxnAdd:
 		return "a system file offers transactions with `protocol: 2` and `txn: true` when its nodes serve POST /txn (docs/protocol.md)"
