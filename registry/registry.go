@@ -73,6 +73,9 @@ func init() {
 	for name, f := range simdeploy.Nemeses() {
 		RegisterNemesis(name, f)
 	}
+	for name, f := range simdeploy.Scenarios() {
+		RegisterNemesis(name, f)
+	}
 }
 
 // Deployments lists the deployment names.
