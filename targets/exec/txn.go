@@ -37,14 +37,16 @@ func (f *File) checkTxn() []error {
 // Features: the transactional ones when the file says txn: true.
 func (s *System) Features() []harness.Feature {
 	if !s.f.Txn {
-		return nil
+		return s.lockFeatures() // lock.go
 	}
-	return []harness.Feature{harness.FeatureTxnAppend, harness.FeatureTxnRW, harness.FeatureTxnAdd}
+	return append([]harness.Feature{harness.FeatureTxnAppend, harness.FeatureTxnRW, harness.FeatureTxnAdd}, s.lockFeatures()...)
 }
 
 // Lacks says how to offer the transactional features.
 func (s *System) Lacks(f harness.Feature) string {
 	switch f {
+	case harness.FeatureLock:
+		return lacksLock // lock.go
 	case harness.FeatureTxnAppend, harness.FeatureTxnRW, harness.FeatureTxnAdd:
 		return "a system file offers transactions with `protocol: 2` and `txn: true` when its nodes serve POST /txn (docs/protocol.md)"
 	}
