@@ -102,7 +102,19 @@ func (fakeSystem) NewClient(harness.Node) (harness.Client, error) {
 
 var fakeOpts = []Option{{Name: "fake-fast", Kind: Bool}, {Name: "fake-n", Kind: Int, Default: "3"}, {Name: "fake-wait", Kind: Duration}}
 
+// fakeDeployment stands in for "local" (the default), which registers
+// itself from deploy/local, a package these tests cannot import (it
+// imports this one). Resolving a test never deploys.
+type fakeDeployment struct{}
+
+func (fakeDeployment) Name() string                                { return "local" }
+func (fakeDeployment) Supports(harness.System, harness.Fault) bool { return true }
+func (fakeDeployment) Deploy(context.Context, harness.ClusterSpec) (harness.Cluster, error) {
+	return nil, errors.New("the fake deployment deploys nothing")
+}
+
 func init() {
+	RegisterDeployment("local", func(harness.Test, harness.Logger) (harness.Deployment, error) { return fakeDeployment{}, nil })
 	Register(SystemDef{Name: "fake", Options: fakeOpts, New: func(c Config) (harness.System, error) {
 		if c.Int("fake-n") < 1 {
 			return nil, errors.New("--fake-n must be at least 1")

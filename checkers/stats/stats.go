@@ -71,16 +71,22 @@ func Compute(h harness.History) Details {
 	lat := map[string][]int64{}
 	var all []int64
 	// A fault is recorded as an invocation and a completion of the same
-	// "start-X" (Jepsen: two :info ops of :start); count it once.
+	// start (Jepsen: two :info ops of :start); count it once. Op.FaultMark
+	// reads the typed mark, and old and Jepsen histories' F.
 	open := map[string]bool{}
 	for _, op := range h.NemesisOps() {
-		if name, ok := strings.CutPrefix(op.F, "start"); ok {
-			if !open[name] {
+		m, ok := op.FaultMark()
+		switch {
+		case !ok:
+		case !m.Stop:
+			if !open[m.Package] {
 				d.Faults++
 			}
-			open[name] = true
-		} else if name, ok := strings.CutPrefix(op.F, "stop"); ok {
-			delete(open, name)
+			open[m.Package] = true
+		case m.Package == "":
+			clear(open) // a heal of every package
+		default:
+			delete(open, m.Package)
 		}
 	}
 	for _, p := range h.Pairs() {

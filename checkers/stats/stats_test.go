@@ -86,3 +86,22 @@ func TestAlmostNothingSucceededIsUnknown(t *testing.T) {
 	r = New().Check(context.Background(), h.CheckInput{})
 	assert.Equal(t, h.Unknown, r.Validity)
 }
+
+// Faults are counted from their typed marks (and old and Jepsen F strings):
+// a start recorded twice is one fault; a heal of every package closes them
+// all, so the next start is another.
+func TestFaultsCountedByMark(t *testing.T) {
+	var hist h.History
+	add := func(f string, m *h.FaultMark) {
+		hist = append(hist, h.Op{Index: len(hist), Process: h.NemesisProcess, Type: h.Info, F: f, Fault: m, Time: int64(len(hist)) * 1e6})
+	}
+	add("start-pause", &h.FaultMark{Package: "pause"})
+	add("start-pause", &h.FaultMark{Package: "pause"})
+	add("start-kill", nil)
+	add("heal", nil) // Jepsen's heal: every package
+	add("start-kill", nil)
+	add("start", nil) // Jepsen's bare start: package "nemesis"
+	add("stop", nil)
+	d := Compute(hist)
+	assert.Equal(t, 4, d.Faults)
+}

@@ -17,6 +17,8 @@
 //	lock: true              # POST /lock/{name}/acquire and /release: the lock workload
 //	lock_ttl: 1s            # the lease a lock client asks for (default 1s)
 //	consistency: serializable  # what its transactions promise (default strict-serializable)
+//	set: true               # POST /set/{key}/add, GET /set/{key} (protocol 2): the set workload
+//	counter: true           # POST /counter/{key}/add, GET /counter/{key} (protocol 2): the counter workload
 //	bugs:                   # --bug NAME adds the bug's args to the command (and fills {bug})
 //	  - {name: lose-acked-writes, args: [--lose-acked-writes], description: "...", workload: kv, nemesis: [kill]}
 //
@@ -74,6 +76,10 @@ type File struct {
 	// promise (txn.go).
 	Txn         bool   `yaml:"txn"`
 	Consistency string `yaml:"consistency"`
+	// Set and Counter: the node serves the set and counter endpoints
+	// (protocol 2, setctr.go).
+	Set     bool `yaml:"set"`
+	Counter bool `yaml:"counter"`
 	// OpTimeout bounds one request (default 2s; the harness's --op-timeout
 	// bounds each op as well).
 	OpTimeout time.Duration `yaml:"op_timeout"`
@@ -116,6 +122,7 @@ func (f *File) check() error {
 	}
 	errs = append(errs, f.checkTxn()...)
 	errs = append(errs, f.checkLock()...)
+	errs = append(errs, f.checkSetCounter()...)
 	if len(f.Command) == 0 || f.Command[0] == "" {
 		errs = append(errs, errors.New("command: missing; say how to start a node, e.g. command: [python3, \"{dir}/store.py\", --listen, \"{listen}\"]"))
 	}

@@ -37,13 +37,16 @@ func (f *File) checkTxn() []error {
 // Features: the transactional ones when the file says txn: true.
 func (s *System) Features() []harness.Feature {
 	if !s.f.Txn {
-		return s.lockFeatures() // lock.go
+		return append(s.setCounterFeatures(), s.lockFeatures()...) // setctr.go, lock.go
 	}
-	return append([]harness.Feature{harness.FeatureTxnAppend, harness.FeatureTxnRW, harness.FeatureTxnAdd}, s.lockFeatures()...)
+	return append(append([]harness.Feature{harness.FeatureTxnAppend, harness.FeatureTxnRW, harness.FeatureTxnAdd}, s.setCounterFeatures()...), s.lockFeatures()...)
 }
 
 // Lacks says how to offer the transactional features.
 func (s *System) Lacks(f harness.Feature) string {
+	if why := lacksSetCounter(f); why != "" {
+		return why
+	}
 	switch f {
 	case harness.FeatureLock:
 		return lacksLock // lock.go
