@@ -45,7 +45,7 @@ func (c *campaignFlags) register(fs *flag.FlagSet) {
 func (c *campaignFlags) options(e *env, name string) campaign.Options {
 	dir := c.dir
 	if dir == "" {
-		dir = filepath.Join(c.out, "campaigns", name, time.Now().UTC().Format("20060102T150405Z"))
+		dir = filepath.Join(c.out, "campaigns", name, harness.Stamp(time.Now()))
 	}
 	level := slog.LevelError
 	if c.verbose {
@@ -173,7 +173,7 @@ func cmdCampaignMerge(e *env, args []string) int {
 		if err != nil {
 			return badArgs(e, "campaign merge", "%s is not a campaign folder: %v", fs.Arg(0), err)
 		}
-		target = filepath.Join(*out, "campaigns", st.Spec.Name, "merged-"+time.Now().UTC().Format("20060102T150405Z"))
+		target = filepath.Join(*out, "campaigns", st.Spec.Name, "merged-"+harness.Stamp(time.Now()))
 	}
 	sum, err := campaign.Merge(fs.Args(), target, *junit)
 	if err != nil {
@@ -306,11 +306,7 @@ func cmdShrink(ctx context.Context, e *env, args []string) int {
 		return badArgs(e, "shrink", "want one run directory, got %d arguments", fs.NArg())
 	}
 	dir := fs.Arg(0)
-	var res harness.Results
-	b, err := os.ReadFile(filepath.Join(dir, harness.ResultsFile))
-	if err == nil {
-		err = json.Unmarshal(b, &res)
-	}
+	res, err := harness.ReadResults(dir)
 	if err != nil {
 		return badArgs(e, "shrink", "%s is not a finished run: %v", dir, err)
 	}

@@ -60,9 +60,7 @@ func cmdCheck(ctx context.Context, e *env, args []string) int {
 		fmt.Fprint(w, "; the run did not finish, so this is what it recorded")
 	}
 	fmt.Fprintln(w, ")")
-	for _, c := range res.Checkers {
-		fmt.Fprintf(w, "  %-14s %-8s %s\n", c.Checker, c.Validity, c.Summary)
-	}
+	printCheckers(w, res.Checkers, nil)
 	if a := res.FirstAnomaly(); a != nil {
 		fmt.Fprintf(w, "first anomaly (%s, at %.2f s): %s\n", a.Checker, time.Duration(a.Time).Seconds(), a.Explanation)
 	}

@@ -181,3 +181,21 @@ func TestReportOutsideResultsWritesNoIndexAbove(t *testing.T) {
 	assert.NoFileExists(t, filepath.Join(top, "index.html"))
 	assert.NoFileExists(t, filepath.Join(filepath.Dir(top), "index.html"))
 }
+
+// The verdict column lines up whatever the checkers are called: the
+// runner's election-safety is wider than the usual names.
+func TestCheckerLinesAlign(t *testing.T) {
+	var b bytes.Buffer
+	printCheckers(&b, []harness.Result{
+		{Checker: "register", Validity: harness.Valid, Summary: "all keys linearizable"},
+		{Checker: harness.ElectionChecker, Validity: harness.Invalid, Summary: "two leaders"},
+		{Checker: harness.RecoveryChecker, Validity: harness.Valid, Summary: "all read"},
+	}, nil)
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	require.Len(t, lines, 3)
+	col := strings.Index(lines[1], "invalid")
+	require.Positive(t, col)
+	assert.Equal(t, col, strings.Index(lines[0], "valid"), "%q", b.String())
+	assert.Equal(t, col, strings.Index(lines[2], "valid"), "%q", b.String())
+	assert.Contains(t, lines[1], harness.ElectionChecker+" invalid")
+}

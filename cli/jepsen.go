@@ -88,24 +88,16 @@ func checkJepsen(ctx context.Context, e *env, file, format string, jf jepsenFlag
 	}
 	opts := jepsen.CheckOptions{Model: model, Initial: init.Resolve(h), Strict: *jf.strict, Timeout: timeout, Consistency: consistency}
 	name := "imported-" + strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
-	dir := filepath.Join(out, name, time.Now().UTC().Format("20060102T150405Z"))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	dir, err := harness.NewRunDir(out, name, time.Now())
+	if err != nil {
 		fmt.Fprintf(e.stderr, "%s check: %v\n", e.prog(), err)
 		return harness.ExitRunFail
 	}
 	t := harness.Test{Name: name, System: "imported", Deploy: "none", Workload: importedPrefix + string(model),
 		CheckTimeout: harness.Duration(timeout), Options: importOptions(file, opts)}
-	if err := harness.WriteJSON(filepath.Join(dir, harness.ConfigFile), t); err != nil {
-		fmt.Fprintf(e.stderr, "%s check: %v\n", e.prog(), err)
-		return harness.ExitRunFail
-	}
-	if err := writeHistory(filepath.Join(dir, harness.HistoryFile), h); err != nil {
-		fmt.Fprintf(e.stderr, "%s check: %v\n", e.prog(), err)
-		return harness.ExitRunFail
-	}
 	res := judgeImported(ctx, t, h, dir, opts)
 	res.Command = importCommand(file, opts)
-	if err := harness.WriteJSON(filepath.Join(dir, harness.ResultsFile), res); err != nil {
+	if err := harness.WriteRun(dir, t, h, res); err != nil {
 		fmt.Fprintf(e.stderr, "%s check: %v\n", e.prog(), err)
 		return harness.ExitRunFail
 	}
@@ -136,13 +128,12 @@ func modelText(o jepsen.CheckOptions) string {
 
 // printImported lists the checkers, saying when stats did not decide.
 func printImported(w io.Writer, res *harness.Results, strict bool) {
-	for _, c := range res.Checkers {
-		note := ""
+	printCheckers(w, res.Checkers, func(c harness.Result) string {
 		if c.Checker == "stats" && !strict && c.Validity != harness.Valid {
-			note = "   (shown, not deciding: the model's verdict decides an import; --strict lets stats count)"
+			return "   (shown, not deciding: the model's verdict decides an import; --strict lets stats count)"
 		}
-		fmt.Fprintf(w, "  %-14s %-8s %s%s\n", c.Checker, c.Validity, c.Summary, note)
-	}
+		return ""
+	})
 }
 
 // importOptions records how the import was judged, so that gauntlet check
@@ -261,19 +252,4 @@ func cmdExport(ctx context.Context, e *env, args []string) int {
 		return harness.ExitRunFail
 	}
 	return 0
-}
-
-func writeHistory(path string, h harness.History) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	enc := json.NewEncoder(f)
-	for _, op := range h {
-		if err := enc.Encode(op); err != nil {
-			f.Close()
-			return err
-		}
-	}
-	return f.Close()
 }

@@ -15,7 +15,7 @@ import (
 // against. 0 or "" is the workload's default; a workload refuses a knob it
 // has no use for.
 func knobFlags(fs *flag.FlagSet, t *harness.Test) {
-	fs.IntVar(&t.Keys, "keys", 0, "keys in use at once (kv: 8; list-append, rw-register: 10, each half as likely as the one before)")
+	fs.IntVar(&t.Keys, "keys", 0, "keys in use at once (kv: 8; list-append, rw-register: 10, each half as likely as the one before; set, counter: 2, each retired after 100 or 50 adds)")
 	fs.IntVar(&t.MinTxnLength, "min-txn-length", 0, "list-append, rw-register: micro-ops of a transaction, at least (default 1)")
 	fs.IntVar(&t.MaxTxnLength, "max-txn-length", 0, "list-append, rw-register: micro-ops of a transaction, at most (default 4)")
 	fs.IntVar(&t.MaxWritesPerKey, "max-writes-per-key", 0, "list-append, rw-register: writes of a key before a fresh key replaces it, so per-key histories stay short (default 32)")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gauntlet-dev/gauntlet/campaign"
+	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/internal/source"
 )
 
@@ -55,7 +56,7 @@ func cmdReproduce(ctx context.Context, e *env, args []string) int {
 	// resumed, as for campaigns); each reproducer gets its own inside.
 	runs := cf.dir
 	if runs == "" {
-		runs = filepath.Join(base, start.Format("20060102T150405Z"))
+		runs = filepath.Join(base, harness.Stamp(start))
 	}
 	code := 0
 	for _, p := range todo {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -321,9 +322,7 @@ func printResults(e *env, res *harness.Results) {
 	if res.Error != "" {
 		fmt.Fprintf(w, "the run could not be carried out: %s\n", firstLine(res.Error))
 	}
-	for _, c := range res.Checkers {
-		fmt.Fprintf(w, "  %-14s %-8s %s\n", c.Checker, c.Validity, c.Summary)
-	}
+	printCheckers(w, res.Checkers, nil)
 	if a := res.FirstAnomaly(); a != nil {
 		fmt.Fprintf(w, "first anomaly (%s, at %.2f s): %s\n", a.Checker, time.Duration(a.Time).Seconds(), a.Explanation)
 	}
@@ -333,6 +332,23 @@ func printResults(e *env, res *harness.Results) {
 			fmt.Fprintf(w, "report:  %s\n", filepath.Join(res.Dir, harness.ReportFile))
 		}
 		fmt.Fprintf(w, "replay:  %s run --replay %s\n", e.prog(), res.Dir)
+	}
+}
+
+// printCheckers lists each checker's verdict and summary, the columns as
+// wide as the longest checker name ("election-safety" included); note, if
+// not nil, adds to a checker's line.
+func printCheckers(w io.Writer, rs []harness.Result, note func(harness.Result) string) {
+	width := 14
+	for _, c := range rs {
+		width = max(width, len(c.Checker))
+	}
+	for _, c := range rs {
+		extra := ""
+		if note != nil {
+			extra = note(c)
+		}
+		fmt.Fprintf(w, "  %-*s %-8s %s%s\n", width, c.Checker, c.Validity, c.Summary, extra)
 	}
 }
 

@@ -13,7 +13,9 @@ import (
 
 // In-memory parts for testing the runner without processes: a register
 // store shared by all "nodes", a cluster whose faults only count calls, and a
-// small kv workload.
+// small kv workload. Tests outside package harness use harness/harnesstest
+// instead; these stay until the runner leaves package harness (which
+// harnesstest imports, so harness's own tests cannot).
 
 type memStore struct {
 	mu        sync.Mutex

@@ -28,7 +28,7 @@ func (r *run) finish() {
 
 func (r *run) write() error {
 	var errs []error
-	if err := WriteJSON(filepath.Join(r.dir, ResultsFile), r.res); err != nil {
+	if err := WriteResults(r.dir, &r.res); err != nil {
 		errs = append(errs, err)
 	}
 	if err := WriteJSON(filepath.Join(r.dir, DigestsFile), r.digests); err != nil {

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"runtime/debug"
 	"sort"
@@ -103,7 +102,7 @@ func Run(ctx context.Context, t Test, p Parts) (*Results, error) {
 		return nil, err
 	}
 	start := time.Now()
-	dir, err := makeRunDir(t.Out, t.Name, start)
+	dir, err := NewRunDir(t.Out, t.Name, start)
 	if err != nil {
 		return nil, err
 	}
@@ -139,29 +138,6 @@ func checkParts(t Test, p Parts) error {
 		return &ConfigError{errors.Join(errs...)}
 	}
 	return nil
-}
-
-// makeRunDir creates <out>/<name>/<start>, adding a suffix if a parallel run
-// took the name in the same second.
-func makeRunDir(out, name string, start time.Time) (string, error) {
-	parent := filepath.Join(out, name)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return "", fmt.Errorf("create results dir: %w", err)
-	}
-	base := start.UTC().Format("20060102T150405Z")
-	for i := 1; ; i++ {
-		dir := filepath.Join(parent, base)
-		if i > 1 {
-			dir += fmt.Sprintf("-%d", i)
-		}
-		err := os.Mkdir(dir, 0o755)
-		if err == nil {
-			return dir, nil
-		}
-		if !errors.Is(err, os.ErrExist) || i > 1000 {
-			return "", fmt.Errorf("create run dir: %w", err)
-		}
-	}
 }
 
 type run struct {

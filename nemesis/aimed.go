@@ -20,9 +20,6 @@ import (
 // holds drawn across [0.3, 4] units cover kvnode's 500 ms and etcd's 1 s
 // alike, and stretch for a system that declares slower elections.
 
-// aimed lists the aimed packages in the order "aimed" expands to.
-var aimed = []string{"leader-minority", "new-leader", "kill-leader", "flap", "pause-leader-brief", "stale-candidate", "slow-election"}
-
 // LeaderMinority cuts the leader off together with a minority of the
 // followers (for 5 nodes: the leader and one follower against three). The
 // old leader keeps a follower to confirm things with, the majority elects a

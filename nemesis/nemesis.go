@@ -16,12 +16,65 @@ import (
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
-// names in the order "all" expands to.
-var names = []string{"partition", "kill", "pause", "clock", "loss", "latency"}
+// packages is the one table of fault packages: each name, the group a
+// --nemesis spec expands to it ("all": the random packages; "aimed": those
+// aimed at the protocol; "": by name only, one fault aimed at one role or
+// every node at once) and its constructor. Groups expand in table order.
+// The feedback schedule (feedback.go) is not a package but chooses among
+// them.
+var packages = []struct {
+	name, group string
+	make        func() harness.Nemesis
+}{
+	{"partition", groupAll, func() harness.Nemesis { return &Partition{} }},
+	{"kill", groupAll, func() harness.Nemesis { return &Kill{} }},
+	{"pause", groupAll, func() harness.Nemesis { return &Pause{} }},
+	{"clock", groupAll, func() harness.Nemesis { return &Clock{} }},
+	{"loss", groupAll, func() harness.Nemesis { return &Loss{} }},
+	{"latency", groupAll, func() harness.Nemesis { return &Latency{} }},
+	{"pause-leader", "", func() harness.Nemesis { return &Pause{LeaderOnly: true} }},
+	{"power-loss", "", func() harness.Nemesis { return &PowerLoss{} }},
+	{"stutter", "", func() harness.Nemesis { return &Stutter{} }},
+	{"leader-minority", groupAimed, func() harness.Nemesis { return &LeaderMinority{} }},
+	{"new-leader", groupAimed, func() harness.Nemesis { return &NewLeader{} }},
+	{"kill-leader", groupAimed, func() harness.Nemesis { return &KillLeader{} }},
+	{"flap", groupAimed, func() harness.Nemesis { return &Flap{} }},
+	{"pause-leader-brief", groupAimed, func() harness.Nemesis { return &PauseLeaderBrief{} }},
+	{"stale-candidate", groupAimed, func() harness.Nemesis { return &StaleCandidate{} }},
+	{"slow-election", groupAimed, func() harness.Nemesis { return &SlowElection{} }},
+}
 
-// targeted are packages accepted by name, not part of "all": one fault
-// aimed at one role, or every node at once.
-var targeted = []string{"pause-leader", "power-loss", "stutter"}
+const (
+	groupAll   = "all"
+	groupAimed = "aimed"
+)
+
+// The groups, in the order they expand to.
+var (
+	names    = group(groupAll)
+	targeted = group("")
+	aimed    = group(groupAimed)
+)
+
+func group(g string) []string {
+	var out []string
+	for _, p := range packages {
+		if p.group == g {
+			out = append(out, p.name)
+		}
+	}
+	return out
+}
+
+// lookup finds a package's constructor in the table.
+func lookup(name string) func() harness.Nemesis {
+	for _, p := range packages {
+		if p.name == name {
+			return p.make
+		}
+	}
+	return nil
+}
 
 // Names lists the fault packages ("all" expands to these).
 func Names() []string { return slices.Clone(names) }
@@ -39,7 +92,7 @@ func BuiltIn(name string) bool {
 	case name == "all" || name == "aimed" || name == "none" || name == "feedback" || strings.HasPrefix(name, "feedback:"):
 		return true
 	}
-	return slices.Contains(names, name) || slices.Contains(targeted, name) || slices.Contains(aimed, name)
+	return lookup(name) != nil
 }
 
 // known lists every name New accepts, for error messages.
@@ -50,40 +103,10 @@ func known() string {
 // New returns a fresh instance of the named package (instances keep what
 // they must heal, so use one per run).
 func New(name string) (harness.Nemesis, error) {
-	switch name {
-	case "partition":
-		return &Partition{}, nil
-	case "kill":
-		return &Kill{}, nil
-	case "pause":
-		return &Pause{}, nil
-	case "pause-leader":
-		return &Pause{LeaderOnly: true}, nil
-	case "power-loss":
-		return &PowerLoss{}, nil
-	case "stutter":
-		return &Stutter{}, nil
-	case "clock":
-		return &Clock{}, nil
-	case "loss":
-		return &Loss{}, nil
-	case "latency":
-		return &Latency{}, nil
-	case "leader-minority":
-		return &LeaderMinority{}, nil
-	case "new-leader":
-		return &NewLeader{}, nil
-	case "kill-leader":
-		return &KillLeader{}, nil
-	case "flap":
-		return &Flap{}, nil
-	case "pause-leader-brief":
-		return &PauseLeaderBrief{}, nil
-	case "stale-candidate":
-		return &StaleCandidate{}, nil
-	case "slow-election":
-		return &SlowElection{}, nil
-	case "feedback":
+	if mk := lookup(name); mk != nil {
+		return mk(), nil
+	}
+	if name == "feedback" {
 		return NewFeedback(nil)
 	}
 	if plan, ok := strings.CutPrefix(name, "feedback:"); ok {
@@ -108,15 +131,11 @@ func Parse(spec string) ([]string, error) {
 		item = strings.ToLower(strings.TrimSpace(item))
 		switch {
 		case item == "" || item == "none":
-		case item == "all":
-			for _, n := range names {
+		case item == groupAll || item == groupAimed:
+			for _, n := range group(item) {
 				add(n)
 			}
-		case item == "aimed":
-			for _, n := range aimed {
-				add(n)
-			}
-		case slices.Contains(names, item) || slices.Contains(targeted, item) || slices.Contains(aimed, item) || item == "feedback":
+		case lookup(item) != nil || item == "feedback":
 			add(item)
 		case strings.HasPrefix(item, "feedback:"):
 			if _, err := New(item); err != nil {

@@ -84,7 +84,7 @@ func Recheck(ctx context.Context, dir string, checkTimeout time.Duration, write 
 	}
 	res.Judge(h)
 	if write {
-		if err := harness.WriteJSON(filepath.Join(dir, harness.ResultsFile), res); err != nil {
+		if err := harness.WriteResults(dir, res); err != nil {
 			return res, err
 		}
 	}

@@ -26,17 +26,15 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/gauntlet-dev/gauntlet/deploy/docker"
-	"github.com/gauntlet-dev/gauntlet/deploy/local"
-	simdeploy "github.com/gauntlet-dev/gauntlet/deploy/sim"
-	sshdeploy "github.com/gauntlet-dev/gauntlet/deploy/ssh"
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/report"
 	"github.com/gauntlet-dev/gauntlet/workloads"
 )
 
 // DeploymentFunc makes a deployment for test t (its Hosts, say); log is
-// the run's logger. An error is a configuration error (exit 64).
+// the run's logger. An error is a configuration error (exit 64). The
+// deployments Gauntlet ships register themselves from their packages
+// (deploy/builtin links them all), as systems do.
 type DeploymentFunc func(t harness.Test, log harness.Logger) (harness.Deployment, error)
 
 var deployments = map[string]DeploymentFunc{}
@@ -53,29 +51,6 @@ func RegisterDeployment(name string, f DeploymentFunc) error {
 	}
 	deployments[name] = f
 	return nil
-}
-
-func init() {
-	RegisterDeployment("local", func(_ harness.Test, log harness.Logger) (harness.Deployment, error) {
-		return local.New(local.Options{Logger: log}), nil
-	})
-	RegisterDeployment("docker", func(_ harness.Test, log harness.Logger) (harness.Deployment, error) {
-		return docker.New(docker.Options{Logger: log}), nil
-	})
-	// --deploy ssh --hosts FILE: the hosts file is read now, so a missing or
-	// malformed one is refused before a run folder exists.
-	RegisterDeployment("ssh", func(t harness.Test, log harness.Logger) (harness.Deployment, error) {
-		return sshdeploy.Open(sshdeploy.Options{Hosts: t.Hosts, Logger: log})
-	})
-	RegisterDeployment(simdeploy.Name, func(t harness.Test, log harness.Logger) (harness.Deployment, error) {
-		return simdeploy.New(simdeploy.Options{Seed: t.Seed, Logger: log}), nil
-	})
-	for name, f := range simdeploy.Nemeses() {
-		RegisterNemesis(name, f)
-	}
-	for name, f := range simdeploy.Scenarios() {
-		RegisterNemesis(name, f)
-	}
 }
 
 // Deployments lists the deployment names.

@@ -98,14 +98,14 @@ func scanRuns(root string) (*indexPage, error) {
 				continue
 			}
 			dir := filepath.Join(root, t.Name(), r.Name())
-			var res harness.Results
-			if err := harness.ReadJSON(filepath.Join(dir, harness.ResultsFile), &res); err != nil {
+			res, err := harness.ReadResults(dir)
+			if err != nil {
 				if !errors.Is(err, fs.ErrNotExist) {
 					p.Unreadable = append(p.Unreadable, filepath.ToSlash(filepath.Join(t.Name(), r.Name())))
 				}
 				continue
 			}
-			p.Rows = append(p.Rows, indexRowFor(t.Name(), r.Name(), dir, &res))
+			p.Rows = append(p.Rows, indexRowFor(t.Name(), r.Name(), dir, res))
 		}
 	}
 	sort.Slice(p.Rows, func(i, j int) bool {

@@ -1,9 +1,7 @@
 package report
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -25,63 +23,15 @@ type run struct {
 	rawFiles []string // files worth linking, relative to dir
 }
 
-// loadRun reads a run directory. Only a missing directory, a malformed file
-// or a history that cannot be read is an error.
+// loadRun reads a run directory (harness.ReadRun, the run folder's one
+// reader) and finds the artifacts worth linking.
 func loadRun(dir string) (*run, error) {
-	if st, err := os.Stat(dir); err != nil {
-		return nil, fmt.Errorf("open run %s: %w", dir, err)
-	} else if !st.IsDir() {
-		return nil, fmt.Errorf("open run %s: not a directory", dir)
-	}
-	r := &run{dir: dir}
-
-	var res harness.Results
-	switch err := harness.ReadJSON(filepath.Join(dir, harness.ResultsFile), &res); {
-	case err == nil:
-		r.res = &res
-		r.test = res.Test
-	case errors.Is(err, fs.ErrNotExist):
-		r.missing = append(r.missing, harness.ResultsFile)
-	default:
+	f, err := harness.ReadRun(dir)
+	if err != nil {
 		return nil, err
 	}
-	var cfg harness.Test
-	switch err := harness.ReadJSON(filepath.Join(dir, harness.ConfigFile), &cfg); {
-	case err == nil:
-		if r.res == nil || r.test.Name == "" {
-			r.test = cfg
-		}
-	case errors.Is(err, fs.ErrNotExist):
-		r.missing = append(r.missing, harness.ConfigFile)
-	default:
-		return nil, err
-	}
-
-	h, err := harness.ReadHistory(filepath.Join(dir, harness.HistoryFile))
-	switch {
-	case err == nil:
-		r.hist = h
-	case errors.Is(err, fs.ErrNotExist):
-		r.missing = append(r.missing, harness.HistoryFile)
-	default:
-		return nil, fmt.Errorf("read history: %w", err)
-	}
-
-	switch err := harness.ReadJSON(filepath.Join(dir, harness.DigestsFile), &r.digests); {
-	case err == nil:
-	case errors.Is(err, fs.ErrNotExist):
-		if r.res != nil {
-			r.digests = r.res.Digests
-		}
-	default:
-		return nil, err
-	}
-
-	for _, name := range []string{harness.ConfigFile, harness.HistoryFile, harness.ResultsFile, harness.DigestsFile} {
-		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
-			r.rawFiles = append(r.rawFiles, name)
-		}
-	}
+	r := &run{dir: dir, test: f.Test, res: f.Results, hist: f.History, digests: f.Digests,
+		missing: f.Missing, rawFiles: f.Files}
 	if r.res != nil {
 		for _, c := range r.res.Checkers {
 			for _, a := range c.Artifacts {

@@ -3,6 +3,12 @@
 // the heal. Deltas are mostly positive (1 to 5; one in five is negative),
 // so a retried add applied twice pushes a read above what the acknowledged
 // and indeterminate adds allow, and a lost one below.
+//
+// Counters rotate: Keys counters take adds at once, and a counter is
+// retired after counterAdds adds. An add of unknown outcome widens the
+// bounds of every later read of its counter for good (it may land any
+// time), so on one counter for the whole run a few dozen of them would
+// hide an add applied twice; a fresh counter starts with none.
 
 package workloads
 
@@ -19,6 +25,8 @@ const (
 	defaultCounterKeys = 2
 	maxDelta           = 5
 	negativeShare      = 0.2
+	// counterAdds is how many adds a counter takes before it is retired.
+	counterAdds = 50
 )
 
 func newCounter(name string, o Options) (harness.Workload, error) {
@@ -55,30 +63,41 @@ func (w *counterWorkload) Checkers() []harness.Checker {
 
 func (w *counterWorkload) Generator(rng *rand.Rand) harness.Generator {
 	g := &counterGen{read: w.opts.ReadFraction, rng: rng}
-	for i := range w.opts.Keys {
-		g.keys = append(g.keys, "c"+strconv.Itoa(i))
+	for range w.opts.Keys {
+		g.active = append(g.active, slot{key: g.newKey()})
 	}
 	return g
 }
 
 type counterGen struct {
-	read float64
-	rng  *rand.Rand
-	keys []string
+	read   float64
+	rng    *rand.Rand
+	active []slot // ops counts the adds a counter took
+	used   []string
 }
 
-func (g *counterGen) Keys() []string { return append([]string(nil), g.keys...) }
+func (g *counterGen) newKey() string {
+	k := "c" + strconv.Itoa(len(g.used))
+	g.used = append(g.used, k)
+	return k
+}
+
+func (g *counterGen) Keys() []string { return append([]string(nil), g.used...) }
 
 func (g *counterGen) Next(harness.Process) harness.Op {
-	key := g.keys[g.rng.Intn(len(g.keys))]
+	s := &g.active[g.rng.Intn(len(g.active))]
 	if g.rng.Float64() < g.read {
-		return harness.Op{F: harness.FRead, Key: key, Kind: harness.KindCounter}
+		return harness.Op{F: harness.FRead, Key: s.key, Kind: harness.KindCounter}
 	}
 	d := 1 + g.rng.Intn(maxDelta)
 	if g.rng.Float64() < negativeShare {
 		d = -d
 	}
-	return harness.Op{F: harness.FAdd, Key: key, Kind: harness.KindCounter, Value: harness.Str(strconv.Itoa(d))}
+	op := harness.Op{F: harness.FAdd, Key: s.key, Kind: harness.KindCounter, Value: harness.Str(strconv.Itoa(d))}
+	if s.ops++; s.ops >= counterAdds {
+		*s = slot{key: g.newKey()}
+	}
+	return op
 }
 
 // FinalRead reads the counter.

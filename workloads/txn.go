@@ -93,7 +93,7 @@ func unused(name string, o Options, uses knob) error {
 func usedBy(k knob) string {
 	switch k {
 	case knobKeys:
-		return "it shapes kv, list-append, rw-register, set and counter"
+		return "it shapes kv, list-append, rw-register, set, counter and lock"
 	case knobAccounts:
 		return "it shapes bank"
 	case knobConsistency:

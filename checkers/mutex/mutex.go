@@ -1,39 +1,75 @@
-// Package mutex checks Knossos's mutex model: a lock that ops :acquire and
-// :release. An acquire succeeds only while the lock is free, a release only
-// while it is held — by anyone: Knossos's mutex does not track the owner.
-// Histories must be linearizable; porcupine searches them, per key when ops
-// carry one (Jepsen's independent lock tests).
+// Package mutex checks locks: mutual exclusion, ownership and fencing
+// tokens, on histories of acquire, release and guarded work ("hold") of
+// named locks (Op.Key; "" is one unnamed lock). It is the one checker of
+// locks: the live lock workload and Jepsen imports (--model mutex) both use
+// it, so they cannot disagree.
 //
-// Semantics (Knossos's): failed ops certainly did not happen and are
-// dropped; info ops may take effect at any time after their invocation, or
-// never. A search that runs out of time is unknown, never valid.
+// A hold is the span in which a process certainly acted as the lock's
+// holder: from the ok completion of its acquire to the invocation of its
+// release (whatever the release's outcome: the holder let go when it began
+// to release), or, if a guarded op of the holder did not complete ok (the
+// holder found it had lost the lock: a lease run out), to the completion of
+// its last ok op of that hold. A hold never let go lasts to the end of the
+// history.
+//
+// Judged, per lock:
+//   - mutual exclusion: no two holds overlap in real time;
+//   - ownership: an ok release comes from a process that may hold the lock,
+//     and an ok acquire from one that does not hold it already;
+//   - fencing, when ok acquires carry a token (decimal, in Value): tokens are
+//     unique, and an acquire invoked after another completed ok has a larger
+//     token, so a resource that refuses tokens below the highest it has seen
+//     accepts work only from the latest grant it knows of.
+//
+// Unknown outcomes are counted in the history's favour, so no violation
+// ever rests on one: an acquire that is info or pending may never have
+// happened (it opens no hold, but lets the process release), a release that
+// is info or pending is taken to have happened at its invocation. A failed
+// op did not happen. Against Knossos's mutex model this checker differs in
+// two ways, both deliberate: it knows owners (Knossos lets any process
+// release), and a failed release ends its process's hold (Knossos keeps the
+// lock held, which no lock with leases can promise). On histories of ok,
+// info and pending acquires and releases of their owners it agrees with
+// Knossos exactly: holds that never overlap are a linearization.
 package mutex
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
-	"github.com/anishathalye/porcupine"
-
-	"github.com/gauntlet-dev/gauntlet/checkers/budget"
-	"github.com/gauntlet-dev/gauntlet/checkers/internal/bykey"
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
 // The functions of the model.
 const (
-	FAcquire = "acquire"
-	FRelease = "release"
+	FAcquire = harness.FAcquire
+	FRelease = harness.FRelease
+	// FHold is guarded work done while holding the lock Key: ok means the
+	// holder did the work believing, by what it could know, that it held
+	// the lock throughout; fail means it found it did not (its lease had run
+	// out) and did none. Value is the work's length in milliseconds.
+	FHold = "hold"
 )
 
-// Checker is the mutex linearizability checker.
+// Name names the checker and its results.
+const Name = "mutex"
+
+// View is the drawing its results ask a report for: the holds on a
+// timeline (report/locks.go), from Details.
+const View = "locks"
+
+// Checker is the lock checker.
 type Checker struct {
+	// Timeout is kept for callers that bound every checker; the check is
+	// linear in the history and stops only when its context ends.
 	Timeout time.Duration
-	// MemoryBudget bounds the search's heap growth in bytes (0:
-	// budget.Default()); beyond it the result is unknown, as for every
-	// porcupine search here, instead of the OOM killer ending the process.
-	MemoryBudget int64
+	// MaxAnomalies bounds the anomalies listed (default 20); the summary
+	// counts them all.
+	MaxAnomalies int
 }
 
 // New returns a checker; timeout 0 means 60 s.
@@ -44,117 +80,120 @@ func New(timeout time.Duration) Checker {
 	return Checker{Timeout: timeout}
 }
 
-func (Checker) Name() string { return "linearizable" }
+func (Checker) Name() string { return Name }
 
-type input struct {
-	key     string
-	acquire bool
-}
-
-// known is false for info ops, whose effect is uncertain.
-type output struct{ known bool }
-
-// step: a legal op flips the lock. An illegal op whose outcome is unknown
-// simply did not happen here (it may be placed last, where it changes
-// nothing: the same as never happening); an illegal ok op cannot go here.
-func step(st, in, out interface{}) (bool, interface{}) {
-	locked := st.(bool)
-	i := in.(input)
-	if i.acquire != locked {
-		return true, i.acquire
+// ValidateHistory refuses ops the checker cannot judge: other functions, a
+// token that is not a decimal integer (harness.HistoryValidator: `gauntlet
+// check` exits 64 naming the op).
+func (Checker) ValidateHistory(h harness.History) *harness.OpError {
+	for i, op := range h {
+		if op.IsNemesis() {
+			continue
+		}
+		if err := validOp(op); err != nil {
+			return &harness.OpError{Pos: i, Op: op, Err: err}
+		}
 	}
-	return !out.(output).known, locked
+	return nil
 }
 
-// Model is the porcupine model of one lock that starts free.
-var Model = porcupine.Model{
-	Partition: bykey.Partition(func(op porcupine.Operation) string { return op.Input.(input).key }),
-	Init:      func() interface{} { return false },
-	Step:      step,
-	Equal:     func(a, b interface{}) bool { return a.(bool) == b.(bool) },
-	DescribeOperation: func(in, out interface{}) string {
-		i := in.(input)
-		s := FRelease
-		if i.acquire {
-			s = FAcquire
+func validOp(op harness.Op) error {
+	switch op.F {
+	case FAcquire:
+		if op.Type == harness.OK && op.Value != nil {
+			if _, err := parseToken(*op.Value); err != nil {
+				return err
+			}
 		}
-		if i.key != "" {
-			s += " " + i.key
+	case FRelease:
+	case FHold:
+		if op.Type == harness.Invoke && op.Value != nil {
+			if ms, err := strconv.ParseInt(*op.Value, 10, 64); err != nil || ms < 0 {
+				return fmt.Errorf("the guarded work's length %q is not a number of milliseconds", *op.Value)
+			}
 		}
-		if !out.(output).known {
-			s += " ?"
-		}
-		return s
-	},
-	DescribeState: func(st interface{}) string {
-		if st.(bool) {
-			return "held"
-		}
-		return "free"
-	},
-}
-
-// Ops turns a history into porcupine operations; an op other than acquire
-// or release is an error naming it.
-func Ops(h harness.History) ([]porcupine.Operation, error) {
-	const inf = int64(1<<62 - 1)
-	var ops []porcupine.Operation
-	for _, p := range h.Pairs() {
-		inv := p.Invoke
-		if inv.F != FAcquire && inv.F != FRelease {
-			return nil, fmt.Errorf("op at index %d is :%s: the mutex model has only :acquire and :release", inv.Index, inv.F)
-		}
-		op := porcupine.Operation{ClientId: int(inv.Process), Input: input{key: inv.Key, acquire: inv.F == FAcquire},
-			Call: inv.Time, Return: inf, Output: output{}}
-		switch {
-		case p.Completion == nil || p.Completion.Type == harness.Info:
-		case p.Completion.Type == harness.Fail:
-			continue // certainly did not happen
-		default:
-			op.Return, op.Output = p.Completion.Time, output{known: true}
-		}
-		ops = append(ops, op)
+	default:
+		return fmt.Errorf(":%s is not an operation of locks (acquire, release, hold)", op.F)
 	}
-	return ops, nil
+	return nil
+}
+
+func parseToken(s string) (uint64, error) {
+	t, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("the fencing token %q of an ok acquire is not a non-negative decimal integer", s)
+	}
+	return t, nil
+}
+
+// Details is the result's Details: what report/locks.go draws.
+type Details struct {
+	Holds []Hold `json:"holds"`
+	// Violations pairs the holds (indexes into Holds) that overlap: the
+	// earlier one first.
+	Violations [][2]int `json:"violations,omitempty"`
+	// Refused counts guarded ops a resource checking fencing tokens would
+	// have refused: work of a holder whose token a newer one had
+	// superseded.
+	Refused int `json:"refused,omitempty"`
 }
 
 // Check judges the history.
 func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Result {
 	res := harness.Result{Checker: c.Name()}
-	ops, err := Ops(in.History)
-	if err != nil {
-		res.Validity, res.Summary = harness.Unknown, err.Error()
+	if e := c.ValidateHistory(in.History); e != nil {
+		res.Validity, res.Summary = harness.Unknown, e.Error()
 		return res
 	}
-	timeout := c.Timeout
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
-		timeout = time.Until(dl)
-	}
-	if ctx.Err() != nil || timeout <= 0 {
-		res.Validity, res.Summary = harness.Unknown, "cancelled before the search"
+	if ctx.Err() != nil {
+		res.Validity, res.Summary = harness.Unknown, "cancelled before the check"
 		return res
 	}
-	start := time.Now()
-	verdict, overBudget := budget.Check(Model, ops, timeout, c.MemoryBudget)
-	switch verdict {
-	case porcupine.Ok:
+	a := analyze(in.History)
+	anomalies := append(append(append([]harness.Anomaly(nil), a.ownership...), a.exclusion...), a.fencing...)
+	max := c.MaxAnomalies
+	if max <= 0 {
+		max = 20
+	}
+	d := Details{Holds: a.holds, Violations: a.violations, Refused: a.refused}
+	if b, err := json.Marshal(d); err == nil {
+		res.Details = b
+	}
+	res.View = View
+	counts := a.counts.String()
+	if len(anomalies) == 0 {
 		res.Validity = harness.Valid
-		res.Summary = fmt.Sprintf("%d acquires and releases are linearizable", len(ops))
-	case porcupine.Illegal:
-		res.Validity = harness.Invalid
-		res.Summary = fmt.Sprintf("the %d acquires and releases admit no linearization", len(ops))
-		a, ok := explain(ops, timeout-time.Since(start))
-		if !ok {
-			a = harness.Anomaly{Checker: c.Name(), Explanation: "no order of the acquires and releases that respects real time has each acquire find the lock free and each release find it held"}
+		res.Summary = fmt.Sprintf("%d holds of %s never overlapped; %s", len(a.holds), a.lockWord(), counts)
+		if a.tokens > 0 {
+			res.Summary += fmt.Sprintf("; %d fencing tokens unique and increasing", a.tokens)
 		}
-		res.Anomalies = []harness.Anomaly{a}
-		res.Summary += "; first: " + a.Explanation
-	default:
-		res.Validity = harness.Unknown
-		res.Summary = fmt.Sprintf("the search timed out after %s over %d ops: unknown, not valid", timeout, len(ops))
-		if overBudget != "" {
-			res.Summary = fmt.Sprintf("%s over %d ops: unknown, not valid", overBudget, len(ops))
+		return res
+	}
+	res.Validity = harness.Invalid
+	var parts []string
+	for _, n := range []struct {
+		k    int
+		what string
+	}{{len(a.exclusion), "mutual exclusion"}, {len(a.ownership), "ownership"}, {len(a.fencing), "fencing"}} {
+		if n.k > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n.k, n.what))
 		}
 	}
+	res.Summary = fmt.Sprintf("%s violated (%s); %s", strings.Join(parts, ", "), plural(len(anomalies), "anomaly", "anomalies"), counts)
+	if a.refused > 0 {
+		res.Summary += fmt.Sprintf("; a resource checking fencing tokens would have refused %d guarded ops of superseded holders", a.refused)
+	}
+	if len(anomalies) > max {
+		anomalies = anomalies[:max]
+	}
+	res.Anomalies = anomalies
+	res.Summary += "; first: " + anomalies[0].Explanation
 	return res
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -32,7 +32,9 @@ func details(t *testing.T, r h.Result) Details {
 	return d
 }
 
-func check(hist h.History) h.Result { return New().Check(context.Background(), h.CheckInput{History: hist}) }
+func check(hist h.History) h.Result {
+	return New().Check(context.Background(), h.CheckInput{History: hist})
+}
 
 func TestFinalRead(t *testing.T) {
 	base := h.History{
@@ -111,9 +113,9 @@ func TestSeenThenGone(t *testing.T) {
 func TestStale(t *testing.T) {
 	b := &hb{}
 	b.add(0, h.Invoke, "add", "s", h.Str("1")).add(0, h.OK, "add", "s", h.Str("1")). // known at 0.1 s
-		add(1, h.Invoke, "read", "s", nil).add(1, h.OK, "read", "s", h.Str(`[]`)). // began at 0.2 s: stale
-		add(1, h.Invoke, "read", "s", nil).add(1, h.OK, "read", "s", h.Str(`[]`)). // began at 0.4 s: stale
-		add(1, h.Invoke, "read", "s", nil).add(1, h.OK, "read", "s", h.Str(`["1"]`))
+												add(1, h.Invoke, "read", "s", nil).add(1, h.OK, "read", "s", h.Str(`[]`)). // began at 0.2 s: stale
+												add(1, h.Invoke, "read", "s", nil).add(1, h.OK, "read", "s", h.Str(`[]`)). // began at 0.4 s: stale
+												add(1, h.Invoke, "read", "s", nil).add(1, h.OK, "read", "s", h.Str(`["1"]`))
 	r := check(b.h)
 	require.Equal(t, h.Valid, r.Validity, r.Summary)
 	d := details(t, r)

@@ -71,16 +71,22 @@ func Compute(h harness.History) Details {
 	lat := map[string][]int64{}
 	var all []int64
 	// A fault is recorded as an invocation and a completion of the same
-	// "start-X" (Jepsen: two :info ops of :start); count it once.
+	// start (Jepsen: two :info ops of :start); count it once. Op.FaultMark
+	// reads the typed mark, and old and Jepsen histories' F.
 	open := map[string]bool{}
 	for _, op := range h.NemesisOps() {
-		if name, ok := strings.CutPrefix(op.F, "start"); ok {
-			if !open[name] {
+		m, ok := op.FaultMark()
+		switch {
+		case !ok:
+		case !m.Stop:
+			if !open[m.Package] {
 				d.Faults++
 			}
-			open[name] = true
-		} else if name, ok := strings.CutPrefix(op.F, "stop"); ok {
-			delete(open, name)
+			open[m.Package] = true
+		case m.Package == "":
+			clear(open) // a heal of every package
+		default:
+			delete(open, m.Package)
 		}
 	}
 	for _, p := range h.Pairs() {
@@ -164,17 +170,32 @@ func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Resul
 	var parts []string
 	for _, f := range fs {
 		cnt := d.ByF[f]
-		parts = append(parts, fmt.Sprintf("%s %d/%d/%d", f, cnt.OK, cnt.Fail, cnt.Info))
+		part := fmt.Sprintf("%s %d/%d/%d", f, cnt.OK, cnt.Fail, cnt.Info)
+		if d.Total.Pending > 0 {
+			part += fmt.Sprintf("/%d", cnt.Pending)
+		}
+		parts = append(parts, part)
 		if cnt.OK == 0 && cnt.Attempts() >= minAttempts {
 			problems = append(problems, fmt.Sprintf("no %s of %d succeeded, so no violation involving %s could be seen", f, cnt.Attempts(), f))
 		}
 	}
-	counts := fmt.Sprintf("%d ok, %d fail, %d info (ok/fail/info: %s)", d.Total.OK, d.Total.Fail, d.Total.Info, strings.Join(parts, ", "))
+	res.Summary = counts(d.Total, parts)
 	if len(problems) > 0 {
 		res.Validity = harness.Unknown
-		res.Summary = "too little succeeded to judge the run: " + strings.Join(problems, "; ") + ". " + counts
-		return res
+		res.Summary = "too little succeeded to judge the run: " + strings.Join(problems, "; ") + ". " + res.Summary
 	}
-	res.Summary = counts
 	return res
+}
+
+// counts is the summary's tally: pending invocations (a history cut off)
+// are counted as every checker counts them, and a history without client
+// ops says so rather than show an empty breakdown.
+func counts(total Counts, parts []string) string {
+	if len(parts) == 0 {
+		return "no client ops"
+	}
+	if total.Pending > 0 {
+		return fmt.Sprintf("%d ok, %d fail, %d info, %d pending (ok/fail/info/pending: %s)", total.OK, total.Fail, total.Info, total.Pending, strings.Join(parts, ", "))
+	}
+	return fmt.Sprintf("%d ok, %d fail, %d info (ok/fail/info: %s)", total.OK, total.Fail, total.Info, strings.Join(parts, ", "))
 }

@@ -44,7 +44,19 @@ func TestCountsAndQuantiles(t *testing.T) {
 	require.NotNil(t, d.Total.Latency)
 	assert.InDelta(t, 2.0, d.Total.Latency.P50, 1e-9)
 	assert.InDelta(t, 2.0, d.Total.Latency.Max, 1e-9)
-	assert.Contains(t, r.Summary, "50 ok, 5 fail, 3 info")
+	assert.Equal(t, "50 ok, 5 fail, 3 info, 1 pending (ok/fail/info/pending: read 30/0/0/1, write 20/5/3/0)", r.Summary,
+		"pending invocations are counted in the summary as in Details")
+}
+
+// A history with no client ops says so: no empty "(ok/fail/info: )".
+func TestSummaryOfNothing(t *testing.T) {
+	r := New().Check(context.Background(), h.CheckInput{})
+	assert.NotContains(t, r.Summary, "()")
+	assert.NotContains(t, r.Summary, ": )")
+	assert.Contains(t, r.Summary, "no client ops")
+
+	r = New().Check(context.Background(), h.CheckInput{History: ops(nil, 12, h.FRead, h.OK)})
+	assert.Equal(t, "12 ok, 0 fail, 0 info (ok/fail/info: read 12/0/0)", r.Summary)
 }
 
 func withoutLatency(c Counts) Counts { c.Latency = nil; return c }
@@ -73,4 +85,23 @@ func TestAlmostNothingSucceededIsUnknown(t *testing.T) {
 
 	r = New().Check(context.Background(), h.CheckInput{})
 	assert.Equal(t, h.Unknown, r.Validity)
+}
+
+// Faults are counted from their typed marks (and old and Jepsen F strings):
+// a start recorded twice is one fault; a heal of every package closes them
+// all, so the next start is another.
+func TestFaultsCountedByMark(t *testing.T) {
+	var hist h.History
+	add := func(f string, m *h.FaultMark) {
+		hist = append(hist, h.Op{Index: len(hist), Process: h.NemesisProcess, Type: h.Info, F: f, Fault: m, Time: int64(len(hist)) * 1e6})
+	}
+	add("start-pause", &h.FaultMark{Package: "pause"})
+	add("start-pause", &h.FaultMark{Package: "pause"})
+	add("start-kill", nil)
+	add("heal", nil) // Jepsen's heal: every package
+	add("start-kill", nil)
+	add("start", nil) // Jepsen's bare start: package "nemesis"
+	add("stop", nil)
+	d := Compute(hist)
+	assert.Equal(t, 4, d.Faults)
 }

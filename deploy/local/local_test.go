@@ -167,18 +167,22 @@ func TestClusterNetworkFaults(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "n3", got)
 
-	require.NoError(t, c.Netem(ctx, harness.LinkFault{Latency: 150 * time.Millisecond}))
+	// Both directions delayed: a call takes at least 2·lat, and an unfaulted
+	// one is told from it by that, not by a budget a loaded machine may
+	// miss. (lat is bounded by testnode's 500 ms peer timeout.)
+	const lat = 150 * time.Millisecond
+	require.NoError(t, c.Netem(ctx, harness.LinkFault{Latency: lat}))
 	t0 := time.Now()
 	_, err = call(c, "n2", "n3")
 	require.NoError(t, err)
-	assert.GreaterOrEqual(t, time.Since(t0), 300*time.Millisecond, "latency on both directions of a link")
+	assert.GreaterOrEqual(t, time.Since(t0), 2*lat, "latency on both directions of a link")
 
 	require.NoError(t, c.Heal(ctx))
 	t0 = time.Now()
 	got, err = call(c, "n1", "n2")
 	require.NoError(t, err)
 	assert.Equal(t, "n2", got)
-	assert.Less(t, time.Since(t0), 150*time.Millisecond)
+	assert.Less(t, time.Since(t0), 2*lat, "no latency after the heal")
 
 	assert.True(t, c.Supports(harness.FaultPartition))
 	assert.False(t, c.Supports(harness.FaultClock), "testnode cannot skew its clock")
@@ -263,7 +267,9 @@ func TestCloseLeavesNoProcess(t *testing.T) {
 	require.NoError(t, c.Kill(ctx, "n3"))
 	t0 := time.Now()
 	require.NoError(t, c.Close(ctx))
-	assert.Less(t, time.Since(t0), 2*time.Second, "nodes exit on SIGTERM, the paused one too")
+	// No grace (closeGrace): a paused node must not hold Close. A loose
+	// bound, since one that did would hold it for good.
+	assert.Less(t, time.Since(t0), 30*time.Second, "Close does not wait for the paused node")
 	for _, pid := range pids {
 		assert.False(t, alive(pid), "pid %d", pid)
 	}

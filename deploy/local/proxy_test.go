@@ -211,25 +211,27 @@ func roundTrip(t *testing.T, c *line, s string) time.Duration {
 	return time.Since(t0)
 }
 
+// The delays are counted in units of a latency long enough that a loaded
+// machine's own slowness (a round trip over loopback) stays well below one.
 func TestLatency(t *testing.T) {
+	const lat = 400 * time.Millisecond
 	m, ab, _, _, _ := testMesh(t)
 	c := dialLink(t, ab)
-	base := roundTrip(t, c, "warm")
-	assert.Less(t, base, 50*time.Millisecond)
+	roundTrip(t, c, "warm")
 
-	m.netem(harness.LinkFault{Latency: 100 * time.Millisecond})
+	m.netem(harness.LinkFault{Latency: lat})
 	rtt := roundTrip(t, c, "slow")
-	assert.GreaterOrEqual(t, rtt, 200*time.Millisecond, "both directions are delayed")
-	assert.Less(t, rtt, 400*time.Millisecond)
+	assert.GreaterOrEqual(t, rtt, 2*lat, "both directions are delayed")
+	assert.Less(t, rtt, 4*lat, "once each")
 
 	// Only a->b: one delay per round trip.
-	m.netem(harness.LinkFault{Latency: 100 * time.Millisecond, Links: map[string][]string{"a": {"b"}}})
+	m.netem(harness.LinkFault{Latency: lat, Links: map[string][]string{"a": {"b"}}})
 	rtt = roundTrip(t, c, "one-way")
-	assert.GreaterOrEqual(t, rtt, 100*time.Millisecond)
-	assert.Less(t, rtt, 200*time.Millisecond)
+	assert.GreaterOrEqual(t, rtt, lat)
+	assert.Less(t, rtt, 2*lat, "one direction only")
 
 	m.heal()
-	assert.Less(t, roundTrip(t, c, "fast"), 50*time.Millisecond)
+	assert.Less(t, roundTrip(t, c, "fast"), lat, "no delay after the heal")
 }
 
 // TestJitterAndLossKeepOrder streams numbered lines through a link with
@@ -263,9 +265,9 @@ func TestLossIsRetransmissionDelay(t *testing.T) {
 	rtt := roundTrip(t, c, "lost")
 	// Each direction loses its chunk once: 2 x 200..400 ms.
 	assert.GreaterOrEqual(t, rtt, 2*retransmitMin)
-	assert.Less(t, rtt, 2*retransmitMax+200*time.Millisecond)
+	assert.Less(t, rtt, 2*retransmitMax+time.Second, "retransmitted, not lost for good")
 	m.netem(harness.LinkFault{Loss: 0})
-	assert.Less(t, roundTrip(t, c, "fine"), 50*time.Millisecond)
+	assert.Less(t, roundTrip(t, c, "fine"), retransmitMin, "no retransmission once loss is off")
 }
 
 func TestMeshCloseEndsConnections(t *testing.T) {

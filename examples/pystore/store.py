@@ -13,9 +13,23 @@ write: all their micro-ops are applied, and logged as one line, before any
 other request sees the state (serializable, and strict serializable since the
 primary serves every read).
 
+Sets and counters (POST /set/{key}/add, GET /set/{key}, POST
+/counter/{key}/add, GET /counter/{key}) are served by the primary too, each
+add logged before it is acknowledged. A counter add carries a request id,
+which the log keeps: an id is applied once, so Gauntlet may send an add again
+when it did not hear the answer.
+
 --lose-acked-writes is a deliberate bug: the primary acknowledges a write once
 it is in memory and flushes its log only every second, so a primary killed in
 that second forgets writes it acknowledged.
+
+Locks (POST /lock/{name}/acquire and /release) are granted by the primary
+with a lease and a fencing token (a counter): each grant and release is
+logged and fsynced before it is answered, and a restarted primary restarts
+every lease it reloads from its log (it never lets one end early).
+--lock-in-memory is a deliberate bug: grants are not logged ("locks are
+short-lived"), so a restarted primary has forgotten who holds what and
+hands out tokens from 1 again.
 
 --txn-op-by-op is another: a transaction runs micro-op by micro-op, each
 logged and applied on its own under the lock, which is released in between
@@ -39,6 +53,7 @@ p.add_argument("--peers", required=True, help="id=host:port,... (every node, its
 p.add_argument("--data", required=True)
 p.add_argument("--lose-acked-writes", action="store_true")
 p.add_argument("--txn-op-by-op", action="store_true")
+p.add_argument("--lock-in-memory", action="store_true")
 args = p.parse_args()
 
 peers = dict(kv.split("=", 1) for kv in args.peers.split(","))
@@ -49,6 +64,11 @@ lock = threading.Lock()
 state = {}      # key -> value (registers)
 lists = {}      # key -> list of values (what appends build)
 pending = []    # log lines not yet on disk (--lose-acked-writes only)
+locks = {}      # name -> [owner, token, ttl_ms, lease end (monotonic)]
+next_token = [1]
+sets = {}       # key -> list of elements, each once
+counters = {}   # key -> int
+counter_ids = set()  # request ids of the counter adds applied
 
 
 def load():
@@ -61,10 +81,21 @@ def load():
 
 def apply_entry(e):
     """A log line: {"k": key, "v": value} sets a register; {"w": {key: value},
-    "a": [[key, value], ...]} is a transaction's writes and appends."""
+    "a": [[key, value], ...]} is a transaction's writes and appends; {"lock":
+    name, ...} a grant and {"unlock": name} a release, whose lease runs from
+    now: when the log is reloaded, from the restart."""
+    if "lock" in e:
+        locks[e["lock"]] = [e["owner"], e["token"], e["ttl"], time.monotonic() + e["ttl"] / 1000.0]
+        next_token[0] = max(next_token[0], e["token"] + 1)
+        return
+    if "unlock" in e:
+        locks.pop(e["unlock"], None)
+        return
     if "k" in e:
         state[e["k"]] = e["v"]
         return
+    if "s" in e or "c" in e:
+        return apply_set_counter(e)
     state.update(e.get("w", {}))
     for k, v in e.get("a", []):
         lists.setdefault(k, []).append(v)
@@ -106,7 +137,7 @@ def pusher():
     while True:
         time.sleep(0.2)
         with lock:
-            body = json.dumps({"state": state, "lists": lists})
+            body = json.dumps({"state": state, "lists": lists, "sets": sets, "counters": counters})
         for nid, addr in peers.items():
             if nid != args.id:
                 try:
@@ -165,8 +196,12 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/debug/digest"):
             with lock:
                 items = sorted(state.items()) + sorted(("list:" + k, v) for k, v in lists.items())
+                items += sorted(("set:" + k, sorted(v)) for k, v in sets.items())
+                items += sorted(("counter:" + k, v) for k, v in counters.items())
             h = hashlib.sha256("".join("%r=%r\n" % kv for kv in items).encode()).hexdigest()[:16]
             return self.reply(200, {"id": args.id, "digest": h, "keys": len(items)})
+        if self.path.startswith(("/set/", "/counter/")):
+            return self.set_counter("GET", None)
         if not self.path.startswith("/kv/"):
             return self.reply(404, {"error": "no route"})
         if not is_primary:
@@ -199,11 +234,21 @@ class Handler(BaseHTTPRequestHandler):
                     state.update(synced["state"])
                     lists.clear()
                     lists.update(synced["lists"])
+                    sets.clear()
+                    sets.update(synced.get("sets", {}))
+                    counters.clear()
+                    counters.update(synced.get("counters", {}))
             return self.reply(200, {})
+        if self.path.startswith(("/set/", "/counter/")):
+            return self.set_counter("POST", data)
         if self.path == "/txn":
             if not is_primary:
                 return self.forward("POST", data)
             return self.txn(data)
+        if self.path.startswith("/lock/"):
+            if not is_primary:
+                return self.forward("POST", data)
+            return self.lock(data)
         if not (self.path.startswith("/kv/") and self.path.endswith("/cas")):
             return self.reply(404, {"error": "no route"})
         if not is_primary:
@@ -216,6 +261,35 @@ class Handler(BaseHTTPRequestHandler):
             persist(key, req["to"])
             state[key] = req["to"]
         self.reply(200, {"ok": True})
+
+    def set_counter(self, method, data):
+        kind, _, rest = self.path[1:].partition("/")
+        add = method == "POST" and rest.endswith("/add")
+        key = rest[:-len("/add")] if add else rest
+        if not key or "/" in key or (method == "POST" and not add):
+            return self.reply(404, {"error": "no route"})
+        if add:
+            try:
+                req = json.loads(data)
+                if kind == "set":
+                    e = {"s": key, "e": req["element"]}
+                    assert isinstance(e["e"], str)
+                else:
+                    e = {"c": key, "d": req["delta"], "id": req.get("id", "")}
+                    assert isinstance(e["d"], int) and not isinstance(e["d"], bool)
+            except (ValueError, KeyError, TypeError, AssertionError) as err:
+                return self.reply(400, {"error": "bad %s add: %r" % (kind, err)})
+        if not is_primary:
+            return self.forward(method, data)
+        with lock:
+            if add:
+                if not ("id" in e and e["id"] and e["id"] in counter_ids):
+                    persist_entry(e)
+                    apply_set_counter(e)
+                return self.reply(200, {})
+            if kind == "set":
+                return self.reply(200, {"elements": list(sets.get(key, []))})
+            return self.reply(200, {"value": counters.get(key, 0)})
 
     def txn(self, data):
         try:
@@ -240,6 +314,52 @@ class Handler(BaseHTTPRequestHandler):
         if refused:
             return self.reply(409, {"error": refused})
         return self.reply(200, {"txn": out})
+
+    def lock(self, data):
+        """POST /lock/{name}/acquire {"owner", "ttl_ms"} -> {"token"}, 409 while
+        another's lease runs; /release {"owner", "token"} -> {}, 409 if not
+        the holder."""
+        parts = self.path.split("/")
+        if len(parts) != 4 or parts[3] not in ("acquire", "release"):
+            return self.reply(404, {"error": "no route"})
+        try:
+            req = json.loads(data)
+            owner = req["owner"]
+            assert isinstance(owner, str) and owner
+            ttl = int(req["ttl_ms"]) if parts[3] == "acquire" else 0
+            assert parts[3] == "release" or ttl > 0
+        except (ValueError, KeyError, TypeError, AssertionError) as e:
+            return self.reply(400, {"error": "bad lock request: %r" % e})
+        name = parts[2]
+        with lock:
+            cur = locks.get(name)
+            if parts[3] == "acquire":
+                if cur and time.monotonic() < cur[3]:
+                    return self.reply(409, {"error": "%s is held by %s (token %d)" % (name, cur[0], cur[1])})
+                entry = {"lock": name, "owner": owner, "token": next_token[0], "ttl": ttl}
+            else:
+                if not cur or cur[0] != owner or cur[1] != req.get("token"):
+                    return self.reply(409, {"error": "%s is not held by %s with token %s" % (name, owner, req.get("token"))})
+                entry = {"unlock": name}
+            if not args.lock_in_memory:
+                persist_entry(entry)
+            apply_entry(entry)
+        return self.reply(200, {"token": entry["token"]} if "token" in entry else {})
+
+
+def apply_set_counter(e):
+    """A log line {"s": key, "e": element} adds to a set; {"c": key, "d":
+    delta, "id": id} adds to a counter, once per id."""
+    if "s" in e:
+        elems = sets.setdefault(e["s"], [])
+        if e["e"] not in elems:
+            elems.append(e["e"])
+        return
+    if e.get("id"):
+        if e["id"] in counter_ids:
+            return
+        counter_ids.add(e["id"])
+    counters[e["c"]] = counters.get(e["c"], 0) + e["d"]
 
 
 def run_txn(txn):

@@ -22,6 +22,7 @@ type gop struct {
 }
 
 type genPending struct {
+	proc    int // the process that invoked it
 	f, inv  string
 	applied bool
 	failed  bool
@@ -35,7 +36,7 @@ type gen struct {
 	initial bool // registers start at 0 (--initial 0 / {:x 0 :y 0})
 	reg     *int
 	regs    map[string]int
-	locked  bool
+	holder  int // the process holding the lock, -1: free
 	ops     []gop
 	pend    map[int]*genPending
 	ids     []int // the process id of each worker (a new one after :info)
@@ -52,6 +53,7 @@ func newGen(seed int64, model Model, procs int, initial bool) *gen {
 	for i := 0; i < procs; i++ {
 		g.ids = append(g.ids, i)
 	}
+	g.holder = -1
 	return g
 }
 
@@ -79,7 +81,7 @@ func (g *gen) run(n int) []gop {
 }
 
 func (g *gen) invoke(w int) {
-	p := &genPending{}
+	p := &genPending{proc: g.ids[w]}
 	v := strconv.Itoa(g.rng.Intn(5))
 	switch g.model {
 	case Register, CASRegister:
@@ -137,12 +139,18 @@ func (g *gen) apply(p *genPending) {
 			return
 		}
 		g.reg = &to
-	case "acquire", "release":
-		if g.locked == (p.f == "acquire") {
+	case "acquire":
+		if g.holder != -1 {
 			p.applied, p.failed = false, true
 			return
 		}
-		g.locked = p.f == "acquire"
+		g.holder = p.proc
+	case "release": // only by its holder: the lock knows owners
+		if g.holder != p.proc {
+			p.applied, p.failed = false, true
+			return
+		}
+		g.holder = -1
 	case "txn":
 		p.result = g.applyTxn(p.inv)
 	}

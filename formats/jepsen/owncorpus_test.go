@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -54,7 +53,7 @@ func judge(data []byte, name string, model Model, initial string, strict bool) (
 			return "", nil, err
 		}
 	}
-	o := CheckOptions{Model: model, Initial: init.Resolve(h), Strict: strict, Timeout: 10 * time.Second}
+	o := CheckOptions{Model: model, Initial: init.Resolve(h), Strict: strict, Timeout: corpusTimeout}
 	results := harness.Check(context.Background(), Checkers(o), harness.CheckInput{History: h}, o.Timeout, nil)
 	return Verdict(results, strict), results, nil
 }

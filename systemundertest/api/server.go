@@ -53,6 +53,9 @@ type ServerOptions struct {
 //	                             or 409 {"ok": false, "value": "...", "found": bool}
 //	POST /txn                    {"txn": [["append","x","1"], ["r","y",[]]]} → 200 {"txn": [… reads filled]}
 //	                             or 409 {"error": …} refused as a whole (see txn.go)
+//	POST /lock/{name}/acquire    {"owner": "p3", "ttl_ms": 2000} → 200 {"token": N} or 409 held (lock.go)
+//	POST /lock/{name}/release    {"owner": "p3", "token": N} → 200 {} or 409 not the holder
+//	POST /set/{key}/add, GET /set/{key}, POST /counter/{key}/add, GET /counter/{key}  (see setctr.go)
 //	GET  /debug/status           Status
 //	GET  /debug/digest[?values=true]  Digest
 //	POST /debug/clock            {"offset_ms": N} → 200 {"offset_ms": N}
@@ -73,6 +76,9 @@ func NewServer(store Store, opts ServerOptions) http.Handler {
 	mux.HandleFunc("PUT /kv/{key}", s.put)
 	mux.HandleFunc("POST /kv/{key}/cas", s.cas)
 	mux.HandleFunc("POST /txn", s.txn)
+	mux.HandleFunc("POST /lock/{name}/acquire", s.acquire) // lock.go
+	mux.HandleFunc("POST /lock/{name}/release", s.release)
+	s.setCounterRoutes(mux) // setctr.go
 	mux.HandleFunc("GET /debug/status", s.status)
 	mux.HandleFunc("GET /debug/digest", s.digest)
 	mux.HandleFunc("POST /debug/clock", s.setClock)

@@ -109,7 +109,8 @@ func (c *Client) SetClock(ctx context.Context, offset time.Duration) error {
 
 // do performs one request. mutating says whether a failure after the request
 // was sent means "unknown" (writes) rather than "not applied" (reads, which
-// change nothing either way). It returns the HTTP status for 2xx and 409.
+// change nothing either way). It returns the HTTP status for 2xx and 409,
+// and for a refusal (503, 4xx, 501) with its error.
 func (c *Client) do(ctx context.Context, method, u string, in, out any, mutating bool) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -167,7 +168,7 @@ func (c *Client) do(ctx context.Context, method, u string, in, out any, mutating
 	case http.StatusServiceUnavailable, http.StatusBadRequest, http.StatusNotFound,
 		http.StatusMethodNotAllowed, http.StatusNotImplemented:
 		// The server refused before doing anything.
-		return 0, api.NotApplied("%s %s: %s: %s", method, u, resp.Status, errorText(data))
+		return resp.StatusCode, api.NotApplied("%s %s: %s: %s", method, u, resp.Status, errorText(data))
 	default: // 504 and anything unexpected (500 after a panic, a proxy's 502)
 		return 0, failed("%s %s: %s: %s", method, u, resp.Status, errorText(data))
 	}

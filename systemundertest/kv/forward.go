@@ -42,6 +42,8 @@ type fwdOp struct {
 	From  string `json:"from,omitempty"`
 	To    string `json:"to,omitempty"`
 	fwdTxn
+	fwdLock
+	fwdCounter // setctr.go
 }
 
 // fwdResult is the leader's answer to one fwdOp, with the status code the
@@ -53,6 +55,8 @@ type fwdResult struct {
 	OK     bool   `json:"ok,omitempty"`
 	Error  string `json:"error,omitempty"`
 	fwdTxn
+	fwdLock
+	fwdSet // setctr.go
 }
 
 // pending is a request waiting in a batcher.
@@ -293,6 +297,10 @@ func (s *Store) serveOp(ctx context.Context, op fwdOp) fwdResult {
 		err = s.Put(ctx, op.Key, op.Value)
 	case "txn":
 		r, err = s.serveTxn(ctx, op) // txn.go
+	case "lock-acquire", "lock-release":
+		r, err = s.serveLock(ctx, op) // lock.go
+	case fwdSetAdd, fwdSetRead, fwdCounterAdd, fwdCounterRead:
+		r, err = s.serveSetCounter(ctx, op) // setctr.go
 	case "cas":
 		var c api.CASResult
 		if c, err = s.CAS(ctx, op.Key, op.From, op.To); err == nil {

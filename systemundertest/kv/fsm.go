@@ -112,13 +112,16 @@ type FSM struct {
 	// It is part of the digest, and snapshots carry it, so a node restored
 	// from a snapshot and one that applied the log agree.
 	index uint64
+	// lockHook hears grants and releases (lock.go).
+	lockHook LockHook
 }
 
 // NewFSM returns an empty state machine.
 func NewFSM() *FSM { return &FSM{data: map[string]string{}} }
 
-// Apply executes one committed command. Results: nil for a put,
-// api.CASResult for a cas, TxnResult for a transaction, an error for an
+// Apply executes one committed command. Results: nil for a put or a set
+// add, api.CASResult for a cas, TxnResult for a transaction, CounterResult
+// for a counter add, an error for an
 // undecodable entry (which changes nothing, identically on every replica).
 func (f *FSM) Apply(index uint64, data []byte) any {
 	if len(data) > 0 && data[0] == opTxn {
@@ -126,6 +129,18 @@ func (f *FSM) Apply(index uint64, data []byte) any {
 		defer f.mu.Unlock()
 		f.index = index
 		return f.applyTxn(data) // txn.go
+	}
+	if len(data) > 0 && (data[0] == opLockAcquire || data[0] == opLockRelease) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.index = index
+		return f.applyLock(index, data) // lock.go
+	}
+	if isSetCounter(data) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.index = index
+		return f.applySetCounter(data) // setctr.go
 	}
 	c, err := decodeCommand(data)
 	f.mu.Lock()
@@ -240,7 +255,7 @@ func (f *FSM) Digest(withValues bool) (digest string, index uint64, keys int, va
 		v := f.data[k]
 		buf = appendString(appendString(buf[:0], k), v)
 		h.Write(buf)
-		if withValues {
+		if withValues && !isCounterID(k) { // bookkeeping, not data (setctr.go)
 			values[k] = ValueHash(v)
 		}
 	}

@@ -93,6 +93,8 @@ type Store struct {
 	closeOne sync.Once
 	closed   atomic.Bool
 	txnLocks keyLocks // txn-write-skew's (txnbugs.go)
+	leases   leases   // lock lease timers (lock.go)
+	ctrIDs   idSet    // incr-dedup-in-memory's (setctr.go)
 }
 
 var _ api.Store = (*Store)(nil)
@@ -126,6 +128,7 @@ func NewStore(cfg Config) *Store {
 		done:     make(chan struct{}),
 		batchers: map[string]*batcher{},
 	}
+	s.initLocks()
 	go s.watch()
 	return s
 }

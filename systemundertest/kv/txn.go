@@ -287,7 +287,7 @@ type fwdTxn struct {
 // readOnly: the forwarded request changes nothing, so any failure of it is
 // certainly not applied.
 func (op fwdOp) readOnly() bool {
-	return op.Op == "get" || (op.Op == "txn" && api.ReadOnly(op.Txn))
+	return op.Op == "get" || (op.Op == "txn" && api.ReadOnly(op.Txn)) || isSetCounterRead(op.Op)
 }
 
 // serveTxn runs a forwarded transaction on the leader; a refusal is

@@ -22,6 +22,9 @@ const (
 
 	BugVersionFromFirstReply = "version-from-first-reply"
 	BugPutOverwritesNewer    = "put-overwrites-newer"
+
+	BugSetLWW              = "set-lww"
+	BugSetRepairOverwrites = "set-repair-overwrites"
 )
 
 // Bugs is the catalog of the quorum mode's injectable bugs.
@@ -90,6 +93,23 @@ func Bugs() []BugInfo {
 				"late write or write-back rolls a key back",
 			Workload: "register-without-cas",
 			Nemesis:  []string{"pause", "partition"},
+		},
+		{
+			Name: BugSetLWW,
+			Description: "a set is kept as a last-writer-wins register: an add reads the set, adds the element and " +
+				"writes the whole set back under a new version, so of two adds that read the same version the later " +
+				"write erases the other's element, acknowledged or not",
+			Workload: "set",
+			// Concurrent adds to one set are enough; faults widen the window.
+			Nemesis: []string{"partition"},
+		},
+		{
+			Name: BugSetRepairOverwrites,
+			Description: "read repair treats a set as a register: it pushes one reply (the one with the newest " +
+				"version, and sets carry none, so the first) to the replicas that differ, in place of what they hold, " +
+				"instead of merging, which wipes elements that reached other replicas first; anti-entropy does the same",
+			Workload: "set",
+			Nemesis:  []string{"partition"},
 		},
 	}
 }

@@ -19,6 +19,8 @@ type replica struct {
 
 	mu   sync.RWMutex
 	data map[string]entry
+	// incrMu orders counter increments (crdt.go).
+	incrMu sync.Mutex
 }
 
 func newReplica(w *wal, live []entry, overwrite bool) *replica {
@@ -41,6 +43,12 @@ func (r *replica) get(key string) (entry, bool) {
 // the replica already durably holds something at least as new, which is all
 // a quorum needs to know.
 func (r *replica) put(e entry) error {
+	switch {
+	case merges(e): // a set or counter state (crdt.go)
+		return r.mergePut(e)
+	case replaces(e):
+		return r.replacePut(e)
+	}
 	r.mu.RLock()
 	cur, ok := r.data[e.Key]
 	r.mu.RUnlock()

@@ -84,6 +84,17 @@ func (s *Store) Handler() http.Handler {
 				return
 			}
 			w.WriteHeader(http.StatusOK)
+		case "incr": // crdt.go
+			var in incrReq
+			if !decode(w, req, &in) {
+				return
+			}
+			v, err := s.localIncr(in)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+			writeJSON(w, http.StatusOK, getResp{Found: true, Value: v})
 		case "repair":
 			res, err := s.Repair(req.Context())
 			code := http.StatusOK
@@ -122,6 +133,10 @@ func (s *Store) call(ctx context.Context, id, route string, in, out any) error {
 		case "put":
 			p := in.(putReq)
 			return s.localPut(entry{Key: p.Key, Value: p.Value, Ver: p.Ver})
+		case "incr":
+			v, err := s.localIncr(in.(incrReq))
+			*out.(*getResp) = getResp{Found: true, Value: v}
+			return err
 		}
 	}
 	addr, ok := s.cfg.Peers[id]

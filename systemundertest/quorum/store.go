@@ -266,6 +266,9 @@ func newest(oks []reply) reply {
 // read is the ABD read: query r replicas (all of them when all is set) and
 // make sure the newest value found sits on a write quorum before returning it.
 func (s *Store) read(ctx context.Context, key string, all bool) (getResp, error) {
+	if isCounterKey(key) || isSetKey(key) && s.cfg.Bug != BugSetLWW {
+		return s.readCRDT(ctx, key, all) // crdt.go
+	}
 	home, fallbacks := s.targets(key)
 	r, w := s.q.r, s.q.w
 	if all {
@@ -504,7 +507,7 @@ func (s *Store) Digest(withValues bool) api.Digest {
 		writeField(all, e.Key)
 		all.Write(sum)
 		if withValues {
-			vals[e.Key] = hex.EncodeToString(sum[:16])
+			vals[digestKey(e.Key)] = hex.EncodeToString(sum[:16])
 		}
 	}
 	return api.Digest{ID: s.cfg.ID, Digest: hex.EncodeToString(all.Sum(nil)[:16]),

@@ -211,13 +211,23 @@ func openWAL(e env.Env, path string, deferred bool, interval time.Duration, warn
 	return w, live, nil
 }
 
-// latest keeps the highest version of each key.
+// latest keeps the highest version of each key; the records of a set or a
+// counter state merge, in file order (crdt.go).
 func latest(entries []entry) []entry {
 	idx := make(map[string]int)
 	var out []entry
 	for _, e := range entries {
+		r := replaces(e)
+		if r {
+			e.Ver = Version{}
+		}
 		if i, ok := idx[e.Key]; ok {
-			if out[i].Ver.Less(e.Ver) {
+			switch {
+			case r:
+				out[i] = e
+			case merges(e) && merges(out[i]):
+				out[i].Value = mergeValues(e.Key, out[i].Value, e.Value)
+			case out[i].Ver.Less(e.Ver):
 				out[i] = e
 			}
 			continue

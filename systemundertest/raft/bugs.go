@@ -85,7 +85,7 @@ func Bugs() []BugInfo {
 			Workload: "kv",
 			Nemesis:  []string{"kill"},
 		},
-	}, append(protocolBugs(), txnBugs()...)...)
+	}, append(append(append(protocolBugs(), txnBugs()...), setCounterBugs()...), lockBugs()...)...)
 }
 
 // knownBug reports whether name is "" or in the catalog.

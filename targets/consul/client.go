@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
@@ -112,6 +113,10 @@ type Client struct {
 	node string
 	a    *api
 	mode string
+
+	sessionTTL, lockDelay time.Duration // 0: Consul's least TTL, its default lock-delay (newLocker)
+	lockMu                sync.Mutex    // one lock op at a time
+	locks                 *locker       // made by the first lock op
 }
 
 func newClient(node, addr string, timeout time.Duration, mode string) *Client {
@@ -120,6 +125,11 @@ func newClient(node, addr string, timeout time.Duration, mode string) *Client {
 
 // Close releases connections.
 func (c *Client) Close() error {
+	c.lockMu.Lock()
+	if c.locks != nil {
+		c.locks.dropSession(true) // the run is over for this client: free its locks
+	}
+	c.lockMu.Unlock()
 	c.a.Close()
 	return nil
 }
@@ -138,6 +148,9 @@ func keyPath(key, mode string) string {
 func (c *Client) Invoke(ctx context.Context, op harness.Op) harness.Op {
 	out := op
 	out.Node = c.node
+	if op.Kind != "" {
+		return c.setCounter(ctx, out)
+	}
 	switch op.F {
 	case harness.FRead:
 		e, err := c.read(ctx, op.Key, c.mode)
@@ -157,6 +170,10 @@ func (c *Client) Invoke(ctx context.Context, op harness.Op) harness.Op {
 		c.put(ctx, &out, keyPath(op.Key, ReadDefault), *op.Value)
 	case harness.FCAS:
 		c.cas(ctx, &out)
+	case harness.FTxn:
+		return c.txn(ctx, out)
+	case harness.FAcquire, harness.FRelease, fHold:
+		return c.lockOp(ctx, out)
 	default:
 		out.Type, out.Error = harness.Fail, "consul client: unknown op "+op.F
 	}

@@ -115,7 +115,9 @@ func (s *System) Launch(_ context.Context, n harness.NodeSpec) (harness.Launch, 
 
 // NewClient returns a client bound to agent n.
 func (s *System) NewClient(n harness.Node) (harness.Client, error) {
-	return newClient(n.ID, n.Addr(), 0, s.o.ReadMode), nil
+	c := newClient(n.ID, n.Addr(), 0, s.o.ReadMode)
+	c.lockDelay = s.o.LockDelay
+	return c, nil
 }
 
 // Status asks the agent about itself (/v1/agent/self: name, Raft state,

@@ -16,7 +16,7 @@ import (
 func TestFromMap(t *testing.T) {
 	o, err := FromMap(map[string]string{})
 	require.NoError(t, err)
-	assert.Equal(t, Options{Version: DefaultVersion, ReadMode: ReadConsistent, RaftMultiplier: 1, OpTimeout: o.OpTimeout}, o)
+	assert.Equal(t, Options{Version: DefaultVersion, ReadMode: ReadConsistent, RaftMultiplier: 1, LockDelay: DefaultLockDelay, OpTimeout: o.OpTimeout}, o)
 
 	o, err = FromMap(map[string]string{OptReadMode: "stale", OptRaftMultiplier: "5", "etcd-version": "v3.6.10"})
 	require.NoError(t, err)
@@ -28,6 +28,7 @@ func TestFromMap(t *testing.T) {
 		OptRaftMultiplier + "=0":      "from 1 to 10",
 		OptVersion + "=1.15.4":        "not of the form v1.X.Y",
 		"consul-read=stale":           `unknown consul option "consul-read"`,
+		OptLockDelay + "=2m":          "from 0s to 60s",
 	} {
 		k, v, _ := strings.Cut(opts, "=")
 		_, err := FromMap(map[string]string{k: v})

@@ -23,6 +23,7 @@ const (
 	OptBinary         = "consul-binary"
 	OptReadMode       = "consul-read-mode"
 	OptRaftMultiplier = "consul-raft-multiplier"
+	OptLockDelay      = "consul-lock-delay"
 )
 
 // DefaultVersion is the version built when none is asked for: the last
@@ -38,6 +39,10 @@ type Options struct {
 	// 1 is Consul's recommended production setting (leader lease 500 ms,
 	// election after 1 s without contact); Consul's default is 5.
 	RaftMultiplier int
+	// LockDelay is the lock workload's sessions' lock-delay: after a
+	// session is invalidated, its locks cannot be taken for that long.
+	// 0: Consul's default (15 s); negative: none.
+	LockDelay time.Duration
 	// OpTimeout bounds Status calls (default 2s). Client ops are bounded
 	// by the harness (--op-timeout).
 	OpTimeout time.Duration
@@ -57,6 +62,9 @@ func (o *Options) defaults() {
 	if o.OpTimeout <= 0 {
 		o.OpTimeout = 2 * time.Second
 	}
+	if o.LockDelay == 0 {
+		o.LockDelay = DefaultLockDelay
+	}
 }
 
 // Kinds of option values, as the registry will name them.
@@ -74,6 +82,7 @@ var Flags = []Flag{
 	{OptBinary, KindString, "", "consul: use this consul binary instead of building one"},
 	{OptReadMode, KindString, ReadConsistent, "consul: read mode: consistent, default or stale (Consul's consistency modes)"},
 	{OptRaftMultiplier, KindInt, "1", "consul: performance.raft_multiplier, 1 to 10 (Consul's default 5; 1 is its production advice)"},
+	{OptLockDelay, KindString, DefaultLockDelay.String(), "consul: lock-delay of the lock workload's sessions, 0s to 60s (Consul's default 15s)"},
 }
 
 // FromMap reads the options from a test's Options (keys of Flags; others
@@ -100,6 +109,16 @@ func FromMap(m map[string]string) (Options, error) {
 			return Options{}, fmt.Errorf("--%s wants a whole number from 1 to 10 (Consul's range), got %q", OptRaftMultiplier, v)
 		}
 		o.RaftMultiplier = n
+	}
+	if v := m[OptLockDelay]; v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > time.Minute {
+			return Options{}, fmt.Errorf("--%s wants a duration from 0s to 60s (Consul's limit), got %q", OptLockDelay, v)
+		}
+		o.LockDelay = d
+		if d == 0 {
+			o.LockDelay = -1 // none
+		}
 	}
 	if o.Version != "" && !versionRe.MatchString(o.Version) {
 		return Options{}, fmt.Errorf("--%s %q is not of the form v1.X.Y (checked here: %s)", OptVersion, o.Version, strings.Join(Versions, ", "))

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
@@ -115,9 +116,14 @@ func unb64(s string) string {
 // Client is a harness.Client for one etcd member.
 type Client struct {
 	node         string
+	addr         string
 	g            *gateway
 	serializable bool
 	pad          bool // writes and cas also compare the padding keys (padding.go)
+
+	lockTTL int64      // seconds; 0: DefaultLockTTL
+	lockMu  sync.Mutex // one lock op at a time (the harness never overlaps a client's ops)
+	locks   *locker    // made by the first lock op
 }
 
 // StaleByDesign is the note every completed serializable read carries in its
@@ -127,11 +133,16 @@ const StaleByDesign = "serializable read: served from this member's local state 
 
 // newClient: timeout 0 leaves each op's bound to the harness (--op-timeout).
 func newClient(node, addr string, timeout time.Duration, serializable bool) *Client {
-	return &Client{node: node, g: newGateway(addr, timeout), serializable: serializable}
+	return &Client{node: node, addr: addr, g: newGateway(addr, timeout), serializable: serializable}
 }
 
 // Close releases connections.
 func (c *Client) Close() error {
+	c.lockMu.Lock()
+	if c.locks != nil {
+		c.locks.close()
+	}
+	c.lockMu.Unlock()
 	c.g.Close()
 	return nil
 }
@@ -143,6 +154,9 @@ func (c *Client) Close() error {
 func (c *Client) Invoke(ctx context.Context, op harness.Op) harness.Op {
 	out := op
 	out.Node = c.node
+	if op.Kind != "" {
+		return c.setCounter(ctx, out)
+	}
 	switch op.F {
 	case harness.FRead:
 		var r rangeResp
@@ -216,6 +230,8 @@ func (c *Client) Invoke(ctx context.Context, op harness.Op) harness.Op {
 		out.Error = "mismatch: found " + found
 	case harness.FTxn:
 		return c.txn(ctx, out)
+	case harness.FAcquire, harness.FRelease, fHold:
+		return c.lockOp(ctx, out)
 	default:
 		out.Type, out.Error = harness.Fail, "etcd client: unknown op "+op.F
 	}

@@ -41,6 +41,9 @@ type Options struct {
 	// every write and cas a txn that also compares them (always true):
 	// padding.go, for etcd #13766.
 	PadKeys int
+	// LockTTL is the lease of the lock workload's sessions, in seconds
+	// (0: DefaultLockTTL; etcd raises it to 1.5 election timeouts at least).
+	LockTTL int
 	// Election timeout and heartbeat in ms (0 = etcd's defaults 1000/100).
 	ElectionMS, HeartbeatMS int
 	// OpTimeout bounds Status calls (default 2s). Client ops are bounded only
@@ -163,6 +166,7 @@ func (s *System) Setup(ctx context.Context, env harness.SetupEnv) error {
 func (s *System) NewClient(n harness.Node) (harness.Client, error) {
 	c := newClient(n.ID, n.Addr(), 0, s.o.SerializableReads)
 	c.pad = s.o.PadKeys > 0
+	c.lockTTL = int64(s.o.LockTTL)
 	return c, nil
 }
 
@@ -295,6 +299,7 @@ const (
 	OptElectionMS   = "etcd-election-ms"
 	OptHeartbeatMS  = "etcd-heartbeat-ms"
 	OptPadKeys      = "etcd-pad-keys"
+	OptLockTTL      = "etcd-lock-ttl"
 )
 
 func init() {
@@ -307,6 +312,7 @@ func init() {
 			{Name: OptSerializable, Kind: registry.Bool, Help: "etcd: serializable (possibly stale) reads instead of linearizable"},
 			{Name: OptElectionMS, Kind: registry.Int, Help: "etcd: election timeout in ms (etcd's default 1000; at least 5 heartbeats)"},
 			{Name: OptHeartbeatMS, Kind: registry.Int, Help: "etcd: heartbeat interval in ms (etcd's default 100)"},
+			{Name: OptLockTTL, Kind: registry.Int, Default: fmt.Sprint(DefaultLockTTL), Help: "etcd: lease TTL in seconds of the lock workload's sessions (etcd raises it to 1.5 election timeouts at least)"},
 			{Name: OptPadKeys, Kind: registry.Int, Help: "etcd: write N padding keys; writes and cas also compare them (always true), which lengthens etcd's apply window of #13766"},
 		},
 		New: newFromConfig,
@@ -318,11 +324,11 @@ func init() {
 // here, as a configuration error, rather than as a cluster that never starts.
 func newFromConfig(c registry.Config) (harness.System, error) {
 	o := Options{Version: c.String(OptVersion), Binary: c.String(OptBinary), SerializableReads: c.Bool(OptSerializable),
-		ElectionMS: c.Int(OptElectionMS), HeartbeatMS: c.Int(OptHeartbeatMS), PadKeys: c.Int(OptPadKeys)}
+		ElectionMS: c.Int(OptElectionMS), HeartbeatMS: c.Int(OptHeartbeatMS), PadKeys: c.Int(OptPadKeys), LockTTL: c.Int(OptLockTTL)}
 	for _, f := range []struct {
 		name, unit string
 		v          int
-	}{{OptElectionMS, "milliseconds", o.ElectionMS}, {OptHeartbeatMS, "milliseconds", o.HeartbeatMS}, {OptPadKeys, "keys", o.PadKeys}} {
+	}{{OptElectionMS, "milliseconds", o.ElectionMS}, {OptHeartbeatMS, "milliseconds", o.HeartbeatMS}, {OptPadKeys, "keys", o.PadKeys}, {OptLockTTL, "seconds", o.LockTTL}} {
 		if c.Set(f.name) && f.v <= 0 {
 			return nil, fmt.Errorf("--%s wants a positive number of %s, got %d", f.name, f.unit, f.v)
 		}

@@ -25,10 +25,12 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// cacheDir is where `gauntlet run` and the e2e tests keep their builds,
+// so that a fresh machine builds etcd once for all of them.
 func cacheDir(t *testing.T) string {
 	d, err := os.UserCacheDir()
 	require.NoError(t, err)
-	return filepath.Join(d, "gauntlet")
+	return filepath.Join(d, "gauntlet", "local")
 }
 
 func TestLaunchArgs(t *testing.T) {

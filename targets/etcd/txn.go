@@ -29,9 +29,11 @@ var (
 	_ harness.ConsistencySystem = (*System)(nil)
 )
 
-// Features: the transactional ones.
+// Features: the transactional ones, locks (lock.go), sets and counters
+// (setctr.go).
 func (s *System) Features() []harness.Feature {
-	return []harness.Feature{harness.FeatureTxnAppend, harness.FeatureTxnRW, harness.FeatureTxnAdd}
+	return []harness.Feature{harness.FeatureTxnAppend, harness.FeatureTxnRW, harness.FeatureTxnAdd, harness.FeatureLock,
+		harness.FeatureSet, harness.FeatureCounter}
 }
 
 // Lacks: nothing to say yet about the features etcd does not offer.

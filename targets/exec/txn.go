@@ -37,14 +37,19 @@ func (f *File) checkTxn() []error {
 // Features: the transactional ones when the file says txn: true.
 func (s *System) Features() []harness.Feature {
 	if !s.f.Txn {
-		return nil
+		return append(s.setCounterFeatures(), s.lockFeatures()...) // setctr.go, lock.go
 	}
-	return []harness.Feature{harness.FeatureTxnAppend, harness.FeatureTxnRW, harness.FeatureTxnAdd}
+	return append(append([]harness.Feature{harness.FeatureTxnAppend, harness.FeatureTxnRW, harness.FeatureTxnAdd}, s.setCounterFeatures()...), s.lockFeatures()...)
 }
 
 // Lacks says how to offer the transactional features.
 func (s *System) Lacks(f harness.Feature) string {
+	if why := lacksSetCounter(f); why != "" {
+		return why
+	}
 	switch f {
+	case harness.FeatureLock:
+		return lacksLock // lock.go
 	case harness.FeatureTxnAppend, harness.FeatureTxnRW, harness.FeatureTxnAdd:
 		return "a system file offers transactions with `protocol: 2` and `txn: true` when its nodes serve POST /txn (docs/protocol.md)"
 	}

@@ -15,14 +15,21 @@ var (
 // writes and reads, adds).
 func (s *System) Features() []harness.Feature {
 	if s.mode != "raft" {
-		return nil
+		return s.setCounterFeatures()
 	}
-	return []harness.Feature{harness.FeatureTxnAppend, harness.FeatureTxnRW, harness.FeatureTxnAdd}
+	return append([]harness.Feature{harness.FeatureTxnAppend, harness.FeatureTxnRW, harness.FeatureTxnAdd, harness.FeatureLock}, s.setCounterFeatures()...)
 }
 
 // Lacks says why quorum mode has no transactions.
 func (s *System) Lacks(f harness.Feature) string {
+	if why := s.lacksSetCounter(f); why != "" {
+		return why
+	}
 	switch f {
+	case harness.FeatureLock:
+		if s.mode == "quorum" {
+			return noLocks // lock.go
+		}
 	case harness.FeatureTxnAppend, harness.FeatureTxnRW, harness.FeatureTxnAdd:
 		if s.mode == "quorum" {
 			return "quorum mode's replicas apply each key independently (every key has its own replica set and versions), so it has no atomic multi-key transactions; run transactional workloads on --system raft"

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gauntlet-dev/gauntlet/checkers/mutex"
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/api"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/client"
@@ -66,6 +67,9 @@ func SetClock(ctx context.Context, addr string, offset, timeout time.Duration) e
 type Client struct {
 	node string
 	c    *client.Client
+	// Locks (lock.go): the lease asked for, and those held.
+	lockTTL time.Duration
+	leases  map[string]lease
 }
 
 // Invoke performs a read, write or cas.
@@ -78,6 +82,9 @@ type Client struct {
 //     apply) or ErrNotApplied; info otherwise.
 func (c *Client) Invoke(ctx context.Context, op harness.Op) harness.Op {
 	op.Node = c.node
+	if op.Kind != "" {
+		return c.setCounter(ctx, op) // setctr.go
+	}
 	switch op.F {
 	case harness.FRead:
 		v, found, err := c.c.Get(ctx, op.Key, false)
@@ -115,6 +122,8 @@ func (c *Client) Invoke(ctx context.Context, op harness.Op) harness.Op {
 		return op.Complete(harness.OK)
 	case harness.FTxn:
 		return c.txn(ctx, op)
+	case harness.FAcquire, harness.FRelease, mutex.FHold:
+		return c.lock(ctx, op) // lock.go
 	default:
 		return refused(op, "unsupported operation "+op.F)
 	}

@@ -323,9 +323,47 @@ func backoff(ctx context.Context, attempt int) {
 
 func failed(op harness.Op, t harness.Type, why string, attempt int) harness.Op {
 	out := op.Complete(t)
-	out.Error = why
-	if attempt > 1 {
-		out.Error += fmt.Sprintf(" (attempt %d; the earlier ones lost races and wrote nothing)", attempt)
-	}
+	out.Error = retried(why, attempt)
 	return out
+}
+
+// Update is a read-modify-write of one slot by the same method (a counter's
+// add): read it, compute its new value with f, commit guarded by the
+// version read, and start again on a lost race. f's error refuses the
+// update (fail, nothing written). It returns the outcome and why (empty
+// when ok); an unknown commit is info and never retried.
+func Update(ctx context.Context, st Store, s Slot, f func(Stored) (string, error)) (harness.Type, string) {
+	for attempt := 1; ; attempt++ {
+		snap, err := st.Read(ctx, []Slot{s})
+		if err != nil {
+			return harness.Fail, retried("reading "+s.String()+": "+err.Error(), attempt)
+		}
+		v, err := f(snap[s])
+		if err != nil {
+			return harness.Fail, retried("refused: "+err.Error(), attempt)
+		}
+		ok, err := st.Commit(ctx, snap, map[Slot]string{s: v})
+		switch {
+		case err != nil && st.NotApplied(err):
+			return harness.Fail, retried("commit not applied: "+err.Error(), attempt)
+		case err != nil:
+			return harness.Info, retried("commit sent, outcome unknown: "+err.Error(), attempt)
+		case ok:
+			return harness.OK, ""
+		}
+		if attempt >= MaxAttempts {
+			return harness.Fail, retried(fmt.Sprintf("every commit lost a race (%s changed before it): gave up", s), attempt)
+		}
+		if ctx.Err() != nil {
+			return harness.Fail, retried("a commit lost a race and the op's time ran out before another attempt", attempt)
+		}
+		backoff(ctx, attempt)
+	}
+}
+
+func retried(why string, attempt int) string {
+	if attempt > 1 {
+		why += fmt.Sprintf(" (attempt %d; the earlier ones lost races and wrote nothing)", attempt)
+	}
+	return why
 }

@@ -254,3 +254,60 @@ func TestListEncoding(t *testing.T) {
 	_, err = DecodeList("1,2")
 	assert.Error(t, err)
 }
+
+// TestUpdate: concurrent read-modify-writes of one slot lose no update;
+// the outcomes are classified as Run's.
+func TestUpdate(t *testing.T) {
+	ctx := context.Background()
+	m := newMem()
+	s := Slot{Key: "counter/c"}
+	incr := func(st Stored) (string, error) {
+		n := 0
+		if st.Exists {
+			var err error
+			if n, err = strconv.Atoi(st.Value); err != nil {
+				return "", err
+			}
+		}
+		return strconv.Itoa(n + 1), nil
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	oks := 0
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 40 {
+				if typ, _ := Update(ctx, m, s, incr); typ == harness.OK {
+					mu.Lock()
+					oks++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, strconv.Itoa(oks), m.data[s].Value, "every acknowledged update counted once")
+
+	m.data[s] = Stored{Value: "x", Exists: true, Version: 99}
+	typ, why := Update(ctx, m, s, incr)
+	assert.Equal(t, harness.Fail, typ)
+	assert.Contains(t, why, "refused")
+
+	m.data[s] = Stored{Value: "1", Exists: true, Version: 99}
+	m.commitErr = errors.New("EOF")
+	before := m.commits
+	typ, _ = Update(ctx, m, s, incr)
+	assert.Equal(t, harness.Info, typ)
+	assert.Equal(t, before+1, m.commits, "an unknown commit is never retried")
+	m.notApplied = true
+	typ, _ = Update(ctx, m, s, incr)
+	assert.Equal(t, harness.Fail, typ)
+	m.commitErr, m.notApplied = nil, false
+
+	m.conflicts = MaxAttempts
+	typ, why = Update(ctx, m, s, incr)
+	assert.Equal(t, harness.Fail, typ)
+	assert.Contains(t, why, "gave up")
+}

@@ -1,0 +1,14 @@
+package local
+
+import (
+	"github.com/gauntlet-dev/gauntlet/harness"
+	"github.com/gauntlet-dev/gauntlet/registry"
+)
+
+// The deployment registers itself, as systems do; deploy/builtin links it
+// into the gauntlet command.
+func init() {
+	registry.RegisterDeployment("local", func(_ harness.Test, log harness.Logger) (harness.Deployment, error) {
+		return New(Options{Logger: log}), nil
+	})
+}

@@ -1,0 +1,99 @@
+package etcd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/gauntlet-dev/gauntlet/harness"
+	"github.com/gauntlet-dev/gauntlet/targets/internal/httpcall"
+	"github.com/gauntlet-dev/gauntlet/targets/internal/txnplan"
+)
+
+// Sets and counters (Op.Kind).
+//
+//   - A set is a key per element under set/<key>/: an add puts
+//     set/<key>/<element> (a write: fail only when certainly not applied),
+//     a read is one range over the prefix (linearizable unless
+//     --etcd-serializable-reads), answered as the JSON array of elements.
+//   - A counter is the integer at counter/<key>: an add reads it, then puts
+//     the sum in a Txn guarded by the mod revision read, again on a lost race
+//     (txnplan.Update; an unknown commit is info, never retried); a read
+//     reads it (absent: 0).
+
+const (
+	setPrefix     = "set/"
+	counterPrefix = "counter/"
+)
+
+func (c *Client) setCounter(ctx context.Context, op harness.Op) harness.Op {
+	out := op
+	switch {
+	case op.F == harness.FAdd && op.Value == nil:
+		return fail(out, op.Kind+" add without a value")
+	case op.Kind == harness.KindSet && op.F == harness.FAdd:
+		put := map[string]any{"key": b64(setPrefix + op.Key + "/" + *op.Value), "value": ""}
+		httpcall.Classify(&out, c.g.call(ctx, "/v3/kv/put", put, nil), refusedBeforeProposal)
+		return out
+	case op.Kind == harness.KindSet && op.F == harness.FRead:
+		pfx := setPrefix + op.Key + "/"
+		var r rangeResp
+		err := c.g.call(ctx, "/v3/kv/range", map[string]any{"key": b64(pfx), "range_end": b64(prefixEnd(pfx)),
+			"keys_only": true, "serializable": c.serializable}, &r)
+		if err != nil {
+			return fail(out, err.Error())
+		}
+		elems := make([]string, 0, len(r.Kvs))
+		for _, kv := range r.Kvs {
+			elems = append(elems, strings.TrimPrefix(unb64(kv.Key), pfx))
+		}
+		b, _ := json.Marshal(elems)
+		return c.noted(op.Read(harness.Str(string(b))))
+	case op.Kind == harness.KindCounter && op.F == harness.FAdd:
+		d, err := strconv.ParseInt(*op.Value, 10, 64)
+		if err != nil {
+			return fail(out, "counter add of "+strconv.Quote(*op.Value)+", not an integer")
+		}
+		typ, why := txnplan.Update(ctx, txnStore{c}, txnplan.Slot{Key: counterPrefix + op.Key}, func(st txnplan.Stored) (string, error) {
+			n, err := counterValue(st)
+			return strconv.FormatInt(n+d, 10), err
+		})
+		out = op.Complete(typ)
+		out.Error = why
+		return out
+	case op.Kind == harness.KindCounter && op.F == harness.FRead:
+		sl := txnplan.Slot{Key: counterPrefix + op.Key}
+		snap, err := txnStore{c}.Read(ctx, []txnplan.Slot{sl})
+		if err != nil {
+			return fail(out, err.Error())
+		}
+		n, err := counterValue(snap[sl])
+		if err != nil {
+			return fail(out, err.Error())
+		}
+		return c.noted(op.Read(harness.Str(strconv.FormatInt(n, 10))))
+	}
+	return fail(out, "etcd client: unsupported operation "+op.F+" on a "+op.Kind)
+}
+
+// counterValue: absent counts as 0.
+func counterValue(st txnplan.Stored) (int64, error) {
+	if !st.Exists {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(st.Value, 10, 64)
+	if err != nil {
+		return 0, errors.New("the counter holds " + strconv.Quote(st.Value) + ", not an integer")
+	}
+	return n, nil
+}
+
+// noted: a serializable read says it may be stale.
+func (c *Client) noted(op harness.Op) harness.Op {
+	if c.serializable {
+		op.Error = StaleByDesign
+	}
+	return op
+}
