@@ -38,12 +38,6 @@ type Parts struct {
 	// (results.json, the report); nil = the gauntlet command,
 	// Test.CommandLine.
 	Command func(t Test, dir string) string
-	// Converged tells whether digests show a converged cluster (the
-	// convergence checker's own criterion). The runner samples digests
-	// until it holds or the recovery limit passes, so that a replica still
-	// catching up after a heal is not mistaken for a divergent one. nil: all
-	// digests equal.
-	Converged func([]Digest) bool
 }
 
 // Progress is a snapshot of a run for live display.
