@@ -171,8 +171,10 @@ func (r *run) finalRead(key string) Op {
 }
 
 // collectDigests lets the system converge if it needs a pass (quorum read
-// repair), then samples every node's digest until they show convergence or
-// the recovery limit passes; the convergence checker judges the last sample.
+// repair), then samples every node's digest until the workload's
+// convergence checker says they converged or the recovery limit passes; the
+// checker judges the last sample. Without such a checker one sample is
+// taken.
 //
 // A system that makes no digests (not a Digester, or ErrUnsupported from
 // every node) is not waited for: convergence is then not judged.
@@ -199,10 +201,7 @@ func (r *run) collectDigests(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.t.RecoveryLimit.D())
 	defer cancel()
-	converged := r.p.Converged
-	if converged == nil {
-		converged = digestsAgree
-	}
+	converged := r.convergedBy()
 	// The limit ends the sampling between samples, never inside one: a
 	// sample taken with an expired context would show only deadline errors
 	// and hide the divergence the earlier samples saw.
@@ -223,8 +222,8 @@ func (r *run) collectDigests(ctx context.Context) error {
 			still = time.Now()
 		}
 		r.digests = d
-		if converged(d) {
-			break
+		if converged == nil || converged(d) {
+			break // nothing judges convergence: one sample is all there is to show
 		}
 		if logIndexed && time.Since(still) >= settleFor && settledApart(d) {
 			r.log.Info("digests settled apart: nodes that applied as much hold different states; not waiting for the recovery limit")
@@ -237,6 +236,18 @@ func (r *run) collectDigests(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// convergedBy is the criterion of the workload's checker that judges
+// convergence (one with a Converged method, as checkers/convergence has), or
+// nil if none does: the checker decides, the runner only waits for it.
+func (r *run) convergedBy() func([]Digest) bool {
+	for _, c := range r.p.Workload.Checkers() {
+		if j, ok := c.(interface{ Converged([]Digest) bool }); ok {
+			return j.Converged
+		}
+	}
+	return nil
 }
 
 // settleFor is how long samples must stay the same before a divergence of
@@ -304,13 +315,4 @@ func (r *run) sampleDigests(ctx context.Context) (out []Digest, unsupported bool
 	}
 	wg.Wait()
 	return out, int(refused.Load()) == len(out)
-}
-
-func digestsAgree(ds []Digest) bool {
-	for _, d := range ds {
-		if d.Error != "" || d.Digest != ds[0].Digest {
-			return false
-		}
-	}
-	return len(ds) > 0
 }

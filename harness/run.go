@@ -38,12 +38,6 @@ type Parts struct {
 	// (results.json, the report); nil = the gauntlet command,
 	// Test.CommandLine.
 	Command func(t Test, dir string) string
-	// Converged tells whether digests show a converged cluster (the
-	// convergence checker's own criterion). The runner samples digests
-	// until it holds or the recovery limit passes, so that a replica still
-	// catching up after a heal is not mistaken for a divergent one. nil: all
-	// digests equal.
-	Converged func([]Digest) bool
 }
 
 // Progress is a snapshot of a run for live display.
@@ -107,6 +101,8 @@ func Run(ctx context.Context, t Test, p Parts) (*Results, error) {
 		return nil, err
 	}
 	r := &run{t: t, p: p, dir: dir, log: p.Logger, start: start}
+	r.ended, r.end = context.WithCancelCause(context.Background())
+	defer r.end(nil)
 	if r.log == nil {
 		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -168,12 +164,14 @@ type run struct {
 	maxProc           atomic.Int64
 	faultMu           sync.Mutex
 	faults            map[string]string // package -> description of the active fault
-	stopMu            sync.Mutex
-	stopMain          context.CancelFunc // under stopMu
-	stopHealth        context.CancelFunc // under stopMu: ends the wait for health under way
-	stopped           atomic.Bool        // the main phase was ended early (endMain)
-	mainT0            time.Time          // start of the main phase: time 0 of the history
-	phaseT0           []time.Time        // absolute starts of res.Phases
+	// ended is cancelled, with the reason as its cause, once the run has
+	// what it came for early (a Watch hook, an online check's violation,
+	// two leaders of one term): the one way the main phase, or a wait for
+	// health under way, ends before its time (endMain).
+	ended   context.Context
+	end     context.CancelCauseFunc
+	mainT0  time.Time   // start of the main phase: time 0 of the history
+	phaseT0 []time.Time // absolute starts of res.Phases
 }
 
 func (r *run) execute(ctx context.Context) (res *Results, err error) {
@@ -196,8 +194,8 @@ func (r *run) execute(ctx context.Context) (res *Results, err error) {
 	r.hw = hw
 	if r.p.Watch != nil {
 		hw.Watch(func(op Op) {
-			if !r.stopped.Load() && r.p.Watch(op) {
-				r.endMain()
+			if r.ended.Err() == nil && r.p.Watch(op) {
+				r.endMain(errWatched)
 			}
 		})
 	}
@@ -297,15 +295,24 @@ func (r *run) cycle(ctx context.Context) {
 	}
 }
 
-// endMain ends the main phase early (a Watch hook, a finding); before the
-// main phase it makes the main phase end as it begins.
-func (r *run) endMain() {
-	r.stopMu.Lock()
-	defer r.stopMu.Unlock()
-	r.stopped.Store(true)
-	if r.stopMain != nil {
-		r.stopMain()
-	}
+// Why a run's main phase ended before its time limit (endMain's causes).
+var (
+	errWatched    = errors.New("the Watch hook asked to stop")
+	errViolation  = errors.New("an online check found a violation")
+	errTwoLeaders = errors.New("two leaders of one term")
+)
+
+// endMain ends the main phase early, for cause (the first cause given
+// stands): a wait for health under way ends at once, and a main phase not
+// begun yet ends as it begins.
+func (r *run) endMain(cause error) {
+	r.end(cause)
+}
+
+// endedEarly ends ctx, for the phase that derives it, when the run ends
+// early; call the returned func when the phase is over.
+func (r *run) endedEarly(cancel context.CancelFunc) (stop func() bool) {
+	return context.AfterFunc(r.ended, cancel)
 }
 
 func (r *run) setPhase(name string) {

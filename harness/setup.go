@@ -44,8 +44,7 @@ func (r *run) waitHealthy(ctx context.Context) error {
 	r.elections = r.watchElections(ctx, func() {
 		if r.t.StopOnViolation {
 			r.log.Info("two leaders in one term; ending the main phase", "checker", ElectionChecker)
-			r.endMain()
-			r.endHealthWait() // waiting for health is moot: the run has its finding
+			r.endMain(errTwoLeaders) // a wait for health under way is moot too: the run has its finding
 		}
 	})
 	err := r.waitHealth(ctx)
@@ -67,27 +66,15 @@ func (r *run) waitHealthy(ctx context.Context) error {
 	return err
 }
 
-// waitHealth is WaitHealthy within healthyLimit, ended early by
-// endHealthWait.
+// waitHealth is WaitHealthy within healthyLimit, ended early by endMain.
 func (r *run) waitHealth(ctx context.Context) error {
 	hctx, cancel := context.WithTimeout(ctx, healthyLimit)
 	defer cancel()
-	r.stopMu.Lock()
-	r.stopHealth = cancel
-	r.stopMu.Unlock()
-	if r.stopped.Load() && r.elections.violated() {
-		return errors.New("two leaders of one term") // found before this wait began
+	defer r.endedEarly(cancel)()
+	if r.ended.Err() != nil {
+		return context.Cause(r.ended) // found before this wait began
 	}
 	return WaitHealthy(hctx, r.p.System, r.cluster)
-}
-
-// endHealthWait ends the wait for health under way, if any.
-func (r *run) endHealthWait() {
-	r.stopMu.Lock()
-	defer r.stopMu.Unlock()
-	if r.stopHealth != nil {
-		r.stopHealth()
-	}
 }
 
 // logTailLines is how much of a node's log a setup failure shows.
