@@ -29,6 +29,8 @@ type Cluster struct {
 	byID  map[string]*node
 
 	closeOnce sync.Once
+	mu        sync.Mutex
+	closed    bool // Close began: nothing starts any more
 }
 
 var (
@@ -100,6 +102,14 @@ func (c *Cluster) start(n *node) error {
 	defer n.mu.Unlock()
 	if n.cancel != nil {
 		return nil // running
+	}
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		// A fault's late restart (a crashed node's supervisor) after the
+		// cluster was torn down: nothing may run past the world's end.
+		return fmt.Errorf("sim: %s not started: the cluster is closed", n.id)
 	}
 	e, err := c.w.Start(n.id)
 	if err != nil {
@@ -267,6 +277,9 @@ func (c *Cluster) CollectLogs(ctx context.Context, dir string) error {
 func (c *Cluster) Close(ctx context.Context) error {
 	var errs []error
 	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closed = true
+		c.mu.Unlock()
 		for _, n := range c.nodes {
 			errs = append(errs, c.halt(n, false))
 		}

@@ -44,7 +44,15 @@ const (
 // System is kvnode in one mode.
 type System struct {
 	mode string
+	// snapshotThreshold is raft mode's --snapshot-threshold (0 = kvnode's
+	// default), the option OptSnapshotThreshold.
+	snapshotThreshold int
 }
+
+// OptSnapshotThreshold is raft mode's system option: entries applied
+// between snapshots. A low one makes snapshots, and restarts from them,
+// part of every run (the snapshot-at-commit bug's runs need it).
+const OptSnapshotThreshold = "raft-snapshot-threshold"
 
 // repairRetry is the pause between failed anti-entropy passes of a node.
 const repairRetry = 200 * time.Millisecond
@@ -179,6 +187,9 @@ func (s *System) Launch(ctx context.Context, n harness.NodeSpec) (harness.Launch
 	if n.Bug != "" {
 		args = append(args, "--bug", n.Bug)
 	}
+	if s.snapshotThreshold > 0 {
+		args = append(args, "--snapshot-threshold", fmt.Sprint(s.snapshotThreshold))
+	}
 	return harness.Launch{Binary: n.Binary, Args: args}, nil
 }
 
@@ -281,8 +292,20 @@ func init() {
 			"raft":   "kvnode, Gauntlet's own store, in Raft mode (leader-based, linearizable by design)",
 			"quorum": "kvnode, Gauntlet's own store, in leaderless quorum mode (linearizable reads/writes, cas is not)",
 		}[mode]
-		registry.Register(registry.SystemDef{Name: mode, Help: help,
-			New: func(registry.Config) (harness.System, error) { return New(mode), nil }})
+		def := registry.SystemDef{Name: mode, Help: help,
+			New: func(registry.Config) (harness.System, error) { return New(mode), nil }}
+		if mode == "raft" {
+			def.Options = []registry.Option{{Name: OptSnapshotThreshold, Kind: registry.Int,
+				Help: "raft: entries applied between snapshots (0: kvnode's default, 8192); a low one makes snapshots and restarts from them part of every run"}}
+			def.New = func(c registry.Config) (harness.System, error) {
+				n := c.Values.Int(OptSnapshotThreshold)
+				if n < 0 {
+					return nil, fmt.Errorf("--%s %d: want 0 (the default) or a positive number of entries", OptSnapshotThreshold, n)
+				}
+				return &System{mode: mode, snapshotThreshold: n}, nil
+			}
+		}
+		registry.Register(def)
 	}
 }
 
