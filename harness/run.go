@@ -102,6 +102,9 @@ func Run(ctx context.Context, t Test, p Parts) (*Results, error) {
 	}
 	r := &run{t: t, p: p, dir: dir, log: p.Logger, start: start}
 	r.ended, r.end = context.WithCancelCause(context.Background())
+	// Its channel is made here, outside the sim deployment's bubble: made
+	// lazily by a phase inside it, it could not be closed out here.
+	_ = r.ended.Done()
 	defer r.end(nil)
 	if r.log == nil {
 		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
