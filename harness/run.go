@@ -101,11 +101,6 @@ func Run(ctx context.Context, t Test, p Parts) (*Results, error) {
 		return nil, err
 	}
 	r := &run{t: t, p: p, dir: dir, log: p.Logger, start: start}
-	r.ended, r.end = context.WithCancelCause(context.Background())
-	// Its channel is made here, outside the sim deployment's bubble: made
-	// lazily by a phase inside it, it could not be closed out here.
-	_ = r.ended.Done()
-	defer r.end(nil)
 	if r.log == nil {
 		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -248,6 +243,12 @@ func (r *run) enclosed(ctx context.Context) {
 
 // cycle runs the phases up to teardown; teardown runs whatever happens.
 func (r *run) cycle(ctx context.Context) {
+	// The run-wide context is made and ended here, inside the enclosure
+	// when there is one: a context's channel made in a synctest bubble
+	// must not be closed outside it (a fatal error), and one made outside
+	// would not let the bubble's clock advance while a phase waits on it.
+	r.ended, r.end = context.WithCancelCause(context.Background())
+	defer r.end(nil)
 	defer func() {
 		if v := recover(); v != nil {
 			r.runErr = fmt.Errorf("panic: %v\n%s", v, debug.Stack())
