@@ -84,8 +84,11 @@ func TestLockClient(t *testing.T) {
 	assert.Equal(t, "1", *done.Value, "the token")
 	assert.Equal(t, map[string]any{"owner": "p3", "ttl_ms": 10000.0}, n.got[0])
 
-	done = other.Invoke(ctx, lockOp(4, harness.FAcquire, "L", nil))
-	assert.Equal(t, harness.Fail, done.Type, "held: certainly not granted")
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	done = other.Invoke(short, lockOp(4, harness.FAcquire, "L", nil))
+	assert.Equal(t, harness.Fail, done.Type, "held: certainly not granted, after waiting while the op had time")
+	assert.Greater(t, len(n.got), 2, "it asked again while the op had time")
 	assert.Contains(t, done.Error, "held by p3")
 
 	done = c.Invoke(ctx, lockOp(3, mutex.FHold, "L", harness.Str("5")))
