@@ -21,8 +21,9 @@ const RecoveryChecker = "recovery"
 // the final reads the checkers see). A key that cannot be read after every
 // fault was healed is a finding: the runner reports it as an invalid
 // "recovery" result, since a system that never serves again is broken even
-// if everything it did serve was correct.
-func (r *run) recoverPhase(ctx context.Context) error {
+// if everything it did serve was correct. It returns that result (none
+// when the run was interrupted: not a finding about the system).
+func (r *run) recoverPhase(ctx context.Context) (*Result, error) {
 	r.genMu.Lock()
 	var keys []string
 	if r.gen != nil {
@@ -30,8 +31,7 @@ func (r *run) recoverPhase(ctx context.Context) error {
 	}
 	r.genMu.Unlock()
 	if len(keys) == 0 {
-		r.extra = append(r.extra, Result{Checker: RecoveryChecker, Validity: Valid, Summary: "no keys to read"})
-		return nil
+		return &Result{Checker: RecoveryChecker, Validity: Valid, Summary: "no keys to read"}, nil
 	}
 	limit := r.t.RecoveryLimit.D()
 	rctx, cancel := context.WithTimeout(ctx, limit)
@@ -81,10 +81,10 @@ func (r *run) recoverPhase(ctx context.Context) error {
 	}
 	wg.Wait()
 	if ctx.Err() != nil {
-		return ctx.Err() // interrupted: not a finding about the system
+		return nil, ctx.Err() // interrupted: not a finding about the system
 	}
-	r.extra = append(r.extra, recoveryResult(keys, failed, time.Since(t0), limit, int64(r.hw.Since())))
-	return nil
+	res := recoveryResult(keys, failed, time.Since(t0), limit, int64(r.hw.Since()))
+	return &res, nil
 }
 
 // recoveryResult judges the recovery reads: a key that could not be read
@@ -177,10 +177,11 @@ func (r *run) finalRead(key string) Op {
 // taken.
 //
 // A system that makes no digests (not a Digester, or ErrUnsupported from
-// every node) is not waited for: convergence is then not judged.
-func (r *run) collectDigests(ctx context.Context) error {
+// every node) is not waited for: convergence is then not judged. It
+// returns the sample the checker is to judge.
+func (r *run) collectDigests(ctx context.Context) (last []Digest, err error) {
 	if !Has(r.p.System, CapDigest) {
-		return nil
+		return nil, nil
 	}
 	var errs []error
 	if cv, ok := r.p.System.(Converger); ok {
@@ -212,16 +213,15 @@ func (r *run) collectDigests(ctx context.Context) error {
 	for {
 		d, unsupported := r.sampleDigests(ctx)
 		if unsupported {
-			r.digests = nil
-			break
+			return nil, errors.Join(errs...)
 		}
-		if ctx.Err() != nil && r.digests != nil {
+		if ctx.Err() != nil && last != nil {
 			break // cut short by the limit: keep the last whole sample
 		}
-		if still.IsZero() || !sameSample(r.digests, d) {
+		if still.IsZero() || !sameSample(last, d) {
 			still = time.Now()
 		}
-		r.digests = d
+		last = d
 		if converged == nil || converged(d) {
 			break // nothing judges convergence: one sample is all there is to show
 		}
@@ -231,11 +231,11 @@ func (r *run) collectDigests(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return errors.Join(errs...)
+			return last, errors.Join(errs...)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
-	return errors.Join(errs...)
+	return last, errors.Join(errs...)
 }
 
 // convergedBy is the criterion of the workload's checker that judges

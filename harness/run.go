@@ -101,8 +101,6 @@ func Run(ctx context.Context, t Test, p Parts) (*Results, error) {
 		return nil, err
 	}
 	r := &run{t: t, p: p, dir: dir, log: p.Logger, start: start}
-	r.ended, r.end = context.WithCancelCause(context.Background())
-	defer r.end(nil)
 	if r.log == nil {
 		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -214,7 +212,7 @@ func (r *run) execute(ctx context.Context) (res *Results, err error) {
 	// The check gets its own bound, not ctx, which may be cancelled already.
 	r.setPhase(PhaseCheck)
 	t0 := time.Now()
-	r.check(context.WithoutCancel(ctx))
+	r.res.Checkers = r.check(context.WithoutCancel(ctx))
 	r.addPhase(PhaseCheck, t0, nil)
 	r.finish()
 	if err := r.write(); err != nil && r.runErr == nil {
@@ -245,6 +243,12 @@ func (r *run) enclosed(ctx context.Context) {
 
 // cycle runs the phases up to teardown; teardown runs whatever happens.
 func (r *run) cycle(ctx context.Context) {
+	// The run-wide context is made and ended here, inside the enclosure
+	// when there is one: a context's channel made in a synctest bubble
+	// must not be closed outside it (a fatal error), and one made outside
+	// would not let the bubble's clock advance while a phase waits on it.
+	r.ended, r.end = context.WithCancelCause(context.Background())
+	defer r.end(nil)
 	defer func() {
 		if v := recover(); v != nil {
 			r.runErr = fmt.Errorf("panic: %v\n%s", v, debug.Stack())
@@ -255,17 +259,37 @@ func (r *run) cycle(ctx context.Context) {
 		}
 		r.teardown(ctx)
 	}()
+	// Phases that find something return it; the plot keeps it for the
+	// phases that follow.
 	steps := []struct {
 		name string
 		fn   func(context.Context) error
 	}{
-		{PhaseSetup, r.setup},
+		{PhaseSetup, func(ctx context.Context) error {
+			c, err := r.setup(ctx)
+			if c != nil {
+				r.cluster = c // even on error: teardown closes a half-made cluster
+			}
+			if err == nil {
+				r.nodes = c.Nodes()
+			}
+			return err
+		}},
 		{PhaseHealthy, r.waitHealthy},
 		{PhaseSystem, r.setupSystem},
 		{PhaseMain, r.mainPhase},
 		{PhaseHeal, r.heal},
-		{PhaseRecovery, r.recoverPhase},
-		{PhaseDigests, r.collectDigests},
+		{PhaseRecovery, func(ctx context.Context) error {
+			res, err := r.recoverPhase(ctx)
+			if res != nil {
+				r.extra = append(r.extra, *res)
+			}
+			return err
+		}},
+		{PhaseDigests, func(ctx context.Context) (err error) {
+			r.digests, err = r.collectDigests(ctx)
+			return err
+		}},
 	}
 	for _, s := range steps {
 		if ctx.Err() != nil {

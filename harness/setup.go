@@ -12,7 +12,9 @@ import (
 	"time"
 )
 
-func (r *run) setup(ctx context.Context) error {
+// setup deploys the cluster and returns it, even half-made on error: Close
+// must clean it up.
+func (r *run) setup(ctx context.Context) (Cluster, error) {
 	c, err := r.p.Deployment.Deploy(ctx, ClusterSpec{
 		Nodes:  r.t.Nodes,
 		System: r.p.System,
@@ -24,17 +26,13 @@ func (r *run) setup(ctx context.Context) error {
 		RunID: fmt.Sprintf("%s-%s-%04x", filepath.Base(filepath.Dir(r.dir)), filepath.Base(r.dir), rand.Uint32N(1<<16)),
 		Log:   r.log,
 	})
-	if c != nil {
-		r.cluster = c // even on error: Close must clean up a half-made cluster
-	}
 	if err != nil {
-		return fmt.Errorf("deploy %s on %s: %w", r.p.System.Name(), r.p.Deployment.Name(), err)
+		return c, fmt.Errorf("deploy %s on %s: %w", r.p.System.Name(), r.p.Deployment.Name(), err)
 	}
-	r.nodes = c.Nodes()
-	if len(r.nodes) == 0 {
-		return errors.New("deployment made a cluster without nodes")
+	if len(c.Nodes()) == 0 {
+		return c, errors.New("deployment made a cluster without nodes")
 	}
-	return nil
+	return c, nil
 }
 
 // waitHealthy waits for the cluster to be healthy by the one rule of
