@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gauntlet-dev/gauntlet/deploy/internal/nodes"
 	"github.com/gauntlet-dev/gauntlet/env"
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/sim"
@@ -115,7 +116,7 @@ func (c *Cluster) start(n *node) error {
 	if err != nil {
 		return err
 	}
-	if err := harness.WriteLaunchFilesOn(e, n.spec.DataDir, n.launch.Files); err != nil {
+	if err := nodes.WriteLaunchFiles(e, n.spec.DataDir, n.launch.Files); err != nil {
 		return fmt.Errorf("sim: launch files of %s: %w", n.id, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -49,6 +49,7 @@ import (
 
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/registry"
+	"github.com/gauntlet-dev/gauntlet/targets/kit"
 	"github.com/gauntlet-dev/gauntlet/targets/wire"
 )
 
@@ -255,7 +256,7 @@ func (s *System) Launch(_ context.Context, n harness.NodeSpec) (harness.Launch, 
 		return harness.Launch{}, fmt.Errorf("listen address %q: %w", n.Listen, err)
 	}
 	vals := map[string]string{"id": n.ID, "listen": n.Listen, "host": host, "port": port,
-		"peers": harness.PeerList(n.Peers), "data": n.DataDir, "bug": n.Bug, "dir": s.dir}
+		"peers": kit.PeerList(n.Peers), "data": n.DataDir, "bug": n.Bug, "dir": s.dir}
 	for name, addr := range n.Ports {
 		vals["port:"+name] = addr
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/gauntlet-dev/gauntlet/registry"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/quorum"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/raft"
+	"github.com/gauntlet-dev/gauntlet/targets/kit"
 	"github.com/gauntlet-dev/gauntlet/targets/wire"
 )
 
@@ -192,7 +193,7 @@ func moduleRoot() (string, error) {
 // command line is the same on every run.
 func (s *System) Launch(ctx context.Context, n harness.NodeSpec) (harness.Launch, error) {
 	args := []string{"--mode", s.mode, "--id", n.ID, "--listen", n.Listen,
-		"--peers", harness.PeerList(n.Peers), "--data", n.DataDir}
+		"--peers", kit.PeerList(n.Peers), "--data", n.DataDir}
 	if n.Bug != "" {
 		args = append(args, "--bug", n.Bug)
 	}
