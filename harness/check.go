@@ -10,10 +10,11 @@ import (
 	"time"
 )
 
-// check runs the workload's checkers on the history (see Check).
-func (r *run) check(ctx context.Context) {
+// check runs the workload's checkers on the history and the digests (see
+// Check) and returns their results followed by the runner's own findings.
+func (r *run) check(ctx context.Context) []Result {
 	in := CheckInput{History: r.hw.History(), Digests: r.digests, Dir: r.dir}
-	r.res.Checkers = append(Check(ctx, r.p.Workload.Checkers(), in, r.t.CheckTimeout.D(), r.log), r.extra...)
+	return append(Check(ctx, r.p.Workload.Checkers(), in, r.t.CheckTimeout.D(), r.log), r.extra...)
 }
 
 // Check runs checkers one after another, each bounded by timeout. A checker

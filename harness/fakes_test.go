@@ -13,7 +13,9 @@ import (
 
 // In-memory parts for testing the runner without processes: a register
 // store shared by all "nodes", a cluster whose faults only count calls, and a
-// small kv workload.
+// small kv workload. Tests outside package harness use harness/harnesstest
+// instead; these stay until the runner leaves package harness (which
+// harnesstest imports, so harness's own tests cannot).
 
 type memStore struct {
 	mu        sync.Mutex
@@ -264,4 +266,24 @@ type invalidChecker struct{}
 func (invalidChecker) Name() string { return "bad" }
 func (invalidChecker) Check(ctx context.Context, in CheckInput) Result {
 	return Result{Validity: Invalid, Summary: "found", Anomalies: []Anomaly{{Checker: "bad", Explanation: "read of k1 returned 7", Time: 42}}}
+}
+
+// agreeChecker judges convergence as all digests equal: the runner waits
+// for its Converged as it waits for the convergence checker's.
+type agreeChecker struct{}
+
+func (agreeChecker) Name() string { return "agree" }
+func (agreeChecker) Check(ctx context.Context, in CheckInput) Result {
+	if (agreeChecker{}).Converged(in.Digests) {
+		return Result{Validity: Valid}
+	}
+	return Result{Validity: Invalid, Summary: "digests differ"}
+}
+func (agreeChecker) Converged(ds []Digest) bool {
+	for _, d := range ds {
+		if d.Error != "" || d.Digest != ds[0].Digest {
+			return false
+		}
+	}
+	return len(ds) > 0
 }

@@ -2,10 +2,7 @@ package harness
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/gauntlet-dev/gauntlet/env"
 )
@@ -38,33 +35,4 @@ type MessageClassifier interface {
 // the world could not end cleanly.
 type Enclosure interface {
 	Enclose(ctx context.Context, run func(ctx context.Context)) error
-}
-
-// WriteLaunchFilesOn writes a Launch's Files under dir (a node's data
-// directory) on disk, each synced, refusing paths that leave it.
-func WriteLaunchFilesOn(disk env.Disk, dir string, files map[string][]byte) error {
-	for name, b := range files {
-		if !filepath.IsLocal(name) {
-			return fmt.Errorf("launch file %q must be a relative path inside the data directory", name)
-		}
-		p := filepath.Join(dir, name)
-		if err := disk.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		f, err := disk.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-		if err != nil {
-			return err
-		}
-		_, err = f.Write(b)
-		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -21,8 +21,9 @@ const RecoveryChecker = "recovery"
 // the final reads the checkers see). A key that cannot be read after every
 // fault was healed is a finding: the runner reports it as an invalid
 // "recovery" result, since a system that never serves again is broken even
-// if everything it did serve was correct.
-func (r *run) recoverPhase(ctx context.Context) error {
+// if everything it did serve was correct. It returns that result (none
+// when the run was interrupted: not a finding about the system).
+func (r *run) recoverPhase(ctx context.Context) (*Result, error) {
 	r.genMu.Lock()
 	var keys []string
 	if r.gen != nil {
@@ -30,8 +31,7 @@ func (r *run) recoverPhase(ctx context.Context) error {
 	}
 	r.genMu.Unlock()
 	if len(keys) == 0 {
-		r.extra = append(r.extra, Result{Checker: RecoveryChecker, Validity: Valid, Summary: "no keys to read"})
-		return nil
+		return &Result{Checker: RecoveryChecker, Validity: Valid, Summary: "no keys to read"}, nil
 	}
 	limit := r.t.RecoveryLimit.D()
 	rctx, cancel := context.WithTimeout(ctx, limit)
@@ -81,10 +81,10 @@ func (r *run) recoverPhase(ctx context.Context) error {
 	}
 	wg.Wait()
 	if ctx.Err() != nil {
-		return ctx.Err() // interrupted: not a finding about the system
+		return nil, ctx.Err() // interrupted: not a finding about the system
 	}
-	r.extra = append(r.extra, recoveryResult(keys, failed, time.Since(t0), limit, int64(r.hw.Since())))
-	return nil
+	res := recoveryResult(keys, failed, time.Since(t0), limit, int64(r.hw.Since()))
+	return &res, nil
 }
 
 // recoveryResult judges the recovery reads: a key that could not be read
@@ -171,14 +171,17 @@ func (r *run) finalRead(key string) Op {
 }
 
 // collectDigests lets the system converge if it needs a pass (quorum read
-// repair), then samples every node's digest until they show convergence or
-// the recovery limit passes; the convergence checker judges the last sample.
+// repair), then samples every node's digest until the workload's
+// convergence checker says they converged or the recovery limit passes; the
+// checker judges the last sample. Without such a checker one sample is
+// taken.
 //
 // A system that makes no digests (not a Digester, or ErrUnsupported from
-// every node) is not waited for: convergence is then not judged.
-func (r *run) collectDigests(ctx context.Context) error {
+// every node) is not waited for: convergence is then not judged. It
+// returns the sample the checker is to judge.
+func (r *run) collectDigests(ctx context.Context) (last []Digest, err error) {
 	if !Has(r.p.System, CapDigest) {
-		return nil
+		return nil, nil
 	}
 	var errs []error
 	if cv, ok := r.p.System.(Converger); ok {
@@ -199,10 +202,7 @@ func (r *run) collectDigests(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.t.RecoveryLimit.D())
 	defer cancel()
-	converged := r.p.Converged
-	if converged == nil {
-		converged = digestsAgree
-	}
+	converged := r.convergedBy()
 	// The limit ends the sampling between samples, never inside one: a
 	// sample taken with an expired context would show only deadline errors
 	// and hide the divergence the earlier samples saw.
@@ -213,18 +213,17 @@ func (r *run) collectDigests(ctx context.Context) error {
 	for {
 		d, unsupported := r.sampleDigests(ctx)
 		if unsupported {
-			r.digests = nil
-			break
+			return nil, errors.Join(errs...)
 		}
-		if ctx.Err() != nil && r.digests != nil {
+		if ctx.Err() != nil && last != nil {
 			break // cut short by the limit: keep the last whole sample
 		}
-		if still.IsZero() || !sameSample(r.digests, d) {
+		if still.IsZero() || !sameSample(last, d) {
 			still = time.Now()
 		}
-		r.digests = d
-		if converged(d) {
-			break
+		last = d
+		if converged == nil || converged(d) {
+			break // nothing judges convergence: one sample is all there is to show
 		}
 		if logIndexed && time.Since(still) >= settleFor && settledApart(d) {
 			r.log.Info("digests settled apart: nodes that applied as much hold different states; not waiting for the recovery limit")
@@ -232,11 +231,23 @@ func (r *run) collectDigests(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return errors.Join(errs...)
+			return last, errors.Join(errs...)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
-	return errors.Join(errs...)
+	return last, errors.Join(errs...)
+}
+
+// convergedBy is the criterion of the workload's checker that judges
+// convergence (one with a Converged method, as checkers/convergence has), or
+// nil if none does: the checker decides, the runner only waits for it.
+func (r *run) convergedBy() func([]Digest) bool {
+	for _, c := range r.p.Workload.Checkers() {
+		if j, ok := c.(interface{ Converged([]Digest) bool }); ok {
+			return j.Converged
+		}
+	}
+	return nil
 }
 
 // settleFor is how long samples must stay the same before a divergence of
@@ -304,13 +315,4 @@ func (r *run) sampleDigests(ctx context.Context) (out []Digest, unsupported bool
 	}
 	wg.Wait()
 	return out, int(refused.Load()) == len(out)
-}
-
-func digestsAgree(ds []Digest) bool {
-	for _, d := range ds {
-		if d.Error != "" || d.Digest != ds[0].Digest {
-			return false
-		}
-	}
-	return len(ds) > 0
 }

@@ -38,12 +38,6 @@ type Parts struct {
 	// (results.json, the report); nil = the gauntlet command,
 	// Test.CommandLine.
 	Command func(t Test, dir string) string
-	// Converged tells whether digests show a converged cluster (the
-	// convergence checker's own criterion). The runner samples digests
-	// until it holds or the recovery limit passes, so that a replica still
-	// catching up after a heal is not mistaken for a divergent one. nil: all
-	// digests equal.
-	Converged func([]Digest) bool
 }
 
 // Progress is a snapshot of a run for live display.
@@ -168,12 +162,14 @@ type run struct {
 	maxProc           atomic.Int64
 	faultMu           sync.Mutex
 	faults            map[string]string // package -> description of the active fault
-	stopMu            sync.Mutex
-	stopMain          context.CancelFunc // under stopMu
-	stopHealth        context.CancelFunc // under stopMu: ends the wait for health under way
-	stopped           atomic.Bool        // the main phase was ended early (endMain)
-	mainT0            time.Time          // start of the main phase: time 0 of the history
-	phaseT0           []time.Time        // absolute starts of res.Phases
+	// ended is cancelled, with the reason as its cause, once the run has
+	// what it came for early (a Watch hook, an online check's violation,
+	// two leaders of one term): the one way the main phase, or a wait for
+	// health under way, ends before its time (endMain).
+	ended   context.Context
+	end     context.CancelCauseFunc
+	mainT0  time.Time   // start of the main phase: time 0 of the history
+	phaseT0 []time.Time // absolute starts of res.Phases
 }
 
 func (r *run) execute(ctx context.Context) (res *Results, err error) {
@@ -196,8 +192,8 @@ func (r *run) execute(ctx context.Context) (res *Results, err error) {
 	r.hw = hw
 	if r.p.Watch != nil {
 		hw.Watch(func(op Op) {
-			if !r.stopped.Load() && r.p.Watch(op) {
-				r.endMain()
+			if r.ended.Err() == nil && r.p.Watch(op) {
+				r.endMain(errWatched)
 			}
 		})
 	}
@@ -216,7 +212,7 @@ func (r *run) execute(ctx context.Context) (res *Results, err error) {
 	// The check gets its own bound, not ctx, which may be cancelled already.
 	r.setPhase(PhaseCheck)
 	t0 := time.Now()
-	r.check(context.WithoutCancel(ctx))
+	r.res.Checkers = r.check(context.WithoutCancel(ctx))
 	r.addPhase(PhaseCheck, t0, nil)
 	r.finish()
 	if err := r.write(); err != nil && r.runErr == nil {
@@ -247,6 +243,12 @@ func (r *run) enclosed(ctx context.Context) {
 
 // cycle runs the phases up to teardown; teardown runs whatever happens.
 func (r *run) cycle(ctx context.Context) {
+	// The run-wide context is made and ended here, inside the enclosure
+	// when there is one: a context's channel made in a synctest bubble
+	// must not be closed outside it (a fatal error), and one made outside
+	// would not let the bubble's clock advance while a phase waits on it.
+	r.ended, r.end = context.WithCancelCause(context.Background())
+	defer r.end(nil)
 	defer func() {
 		if v := recover(); v != nil {
 			r.runErr = fmt.Errorf("panic: %v\n%s", v, debug.Stack())
@@ -257,17 +259,37 @@ func (r *run) cycle(ctx context.Context) {
 		}
 		r.teardown(ctx)
 	}()
+	// Phases that find something return it; the plot keeps it for the
+	// phases that follow.
 	steps := []struct {
 		name string
 		fn   func(context.Context) error
 	}{
-		{PhaseSetup, r.setup},
+		{PhaseSetup, func(ctx context.Context) error {
+			c, err := r.setup(ctx)
+			if c != nil {
+				r.cluster = c // even on error: teardown closes a half-made cluster
+			}
+			if err == nil {
+				r.nodes = c.Nodes()
+			}
+			return err
+		}},
 		{PhaseHealthy, r.waitHealthy},
 		{PhaseSystem, r.setupSystem},
 		{PhaseMain, r.mainPhase},
 		{PhaseHeal, r.heal},
-		{PhaseRecovery, r.recoverPhase},
-		{PhaseDigests, r.collectDigests},
+		{PhaseRecovery, func(ctx context.Context) error {
+			res, err := r.recoverPhase(ctx)
+			if res != nil {
+				r.extra = append(r.extra, *res)
+			}
+			return err
+		}},
+		{PhaseDigests, func(ctx context.Context) (err error) {
+			r.digests, err = r.collectDigests(ctx)
+			return err
+		}},
 	}
 	for _, s := range steps {
 		if ctx.Err() != nil {
@@ -297,15 +319,24 @@ func (r *run) cycle(ctx context.Context) {
 	}
 }
 
-// endMain ends the main phase early (a Watch hook, a finding); before the
-// main phase it makes the main phase end as it begins.
-func (r *run) endMain() {
-	r.stopMu.Lock()
-	defer r.stopMu.Unlock()
-	r.stopped.Store(true)
-	if r.stopMain != nil {
-		r.stopMain()
-	}
+// Why a run's main phase ended before its time limit (endMain's causes).
+var (
+	errWatched    = errors.New("the Watch hook asked to stop")
+	errViolation  = errors.New("an online check found a violation")
+	errTwoLeaders = errors.New("two leaders of one term")
+)
+
+// endMain ends the main phase early, for cause (the first cause given
+// stands): a wait for health under way ends at once, and a main phase not
+// begun yet ends as it begins.
+func (r *run) endMain(cause error) {
+	r.end(cause)
+}
+
+// endedEarly ends ctx, for the phase that derives it, when the run ends
+// early; call the returned func when the phase is over.
+func (r *run) endedEarly(cancel context.CancelFunc) (stop func() bool) {
+	return context.AfterFunc(r.ended, cancel)
 }
 
 func (r *run) setPhase(name string) {

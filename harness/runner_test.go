@@ -395,8 +395,9 @@ func TestRunStopOnViolation(t *testing.T) {
 // kept is the last whole sample (the divergence), not one cut short by the
 // limit that would show only deadline errors.
 func TestDivergentDigestsKeepLastWholeSample(t *testing.T) {
-	tst, p, sys, _, _ := testParts(t)
+	tst, p, sys, _, cc := testParts(t)
 	sys.diverge = true
+	p.Workload = kvWorkload{keys: 5, checkers: []Checker{cc, agreeChecker{}}}
 	tst.RecoveryLimit = Duration(600 * time.Millisecond)
 	res, err := Run(context.Background(), tst, p)
 	require.NoError(t, err)
@@ -415,7 +416,8 @@ func TestDivergentDigestsKeepLastWholeSample(t *testing.T) {
 // still catch up, and a leaderless store's applied count says nothing of
 // equality, so those are waited for.
 func TestDigestsSettledApartEndTheWait(t *testing.T) {
-	tst, p, sys, _, _ := testParts(t)
+	tst, p, sys, _, cc := testParts(t)
+	p.Workload = kvWorkload{keys: 5, checkers: []Checker{cc, agreeChecker{}}}
 	sys.diverge, sys.applied, sys.leader = true, 42, "n1"
 	tst.RecoveryLimit = Duration(longLimit)
 	res, err := Run(context.Background(), tst, p)
@@ -424,7 +426,8 @@ func TestDigestsSettledApartEndTheWait(t *testing.T) {
 	require.Len(t, res.Digests, tst.Nodes)
 	assert.NotEqual(t, res.Digests[0].Digest, res.Digests[1].Digest)
 
-	tst, p, sys, _, _ = testParts(t)
+	tst, p, sys, _, cc = testParts(t)
+	p.Workload = kvWorkload{keys: 5, checkers: []Checker{cc, agreeChecker{}}}
 	sys.diverge, sys.applied = true, 42 // no leader
 	tst.RecoveryLimit = Duration(3 * time.Second)
 	t0 := time.Now()
@@ -436,4 +439,17 @@ func TestDigestsSettledApartEndTheWait(t *testing.T) {
 	assert.False(t, settledApart([]Digest{{Node: "a", Digest: "x", Applied: 5}, {Node: "b", Digest: "y", Applied: 6}}), "b may be ahead")
 	assert.False(t, settledApart([]Digest{{Node: "a", Digest: "x"}, {Node: "b", Digest: "y"}}), "no applied index: unknown")
 	assert.False(t, settledApart([]Digest{{Node: "a", Digest: "x", Applied: 5}, {Node: "b", Digest: "y", Applied: 5, Error: "timeout"}}))
+}
+
+// Convergence is decided by the workload's checker (its Converged); with
+// none, the runner takes one sample and does not wait.
+func TestWithoutAJudgeDigestsAreSampledOnce(t *testing.T) {
+	tst, p, sys, _, _ := testParts(t)
+	sys.diverge = true
+	tst.RecoveryLimit = Duration(longLimit)
+	res, err := Run(context.Background(), tst, p)
+	require.NoError(t, err)
+	assert.Len(t, res.Digests, tst.Nodes)
+	assert.EqualValues(t, tst.Nodes, sys.digests.Load(), "one sample")
+	assert.Less(t, phaseTook(t, res, PhaseDigests), longLimit)
 }

@@ -12,7 +12,9 @@ import (
 	"time"
 )
 
-func (r *run) setup(ctx context.Context) error {
+// setup deploys the cluster and returns it, even half-made on error: Close
+// must clean it up.
+func (r *run) setup(ctx context.Context) (Cluster, error) {
 	c, err := r.p.Deployment.Deploy(ctx, ClusterSpec{
 		Nodes:  r.t.Nodes,
 		System: r.p.System,
@@ -24,17 +26,13 @@ func (r *run) setup(ctx context.Context) error {
 		RunID: fmt.Sprintf("%s-%s-%04x", filepath.Base(filepath.Dir(r.dir)), filepath.Base(r.dir), rand.Uint32N(1<<16)),
 		Log:   r.log,
 	})
-	if c != nil {
-		r.cluster = c // even on error: Close must clean up a half-made cluster
-	}
 	if err != nil {
-		return fmt.Errorf("deploy %s on %s: %w", r.p.System.Name(), r.p.Deployment.Name(), err)
+		return c, fmt.Errorf("deploy %s on %s: %w", r.p.System.Name(), r.p.Deployment.Name(), err)
 	}
-	r.nodes = c.Nodes()
-	if len(r.nodes) == 0 {
-		return errors.New("deployment made a cluster without nodes")
+	if len(c.Nodes()) == 0 {
+		return c, errors.New("deployment made a cluster without nodes")
 	}
-	return nil
+	return c, nil
 }
 
 // waitHealthy waits for the cluster to be healthy by the one rule of
@@ -44,8 +42,7 @@ func (r *run) waitHealthy(ctx context.Context) error {
 	r.elections = r.watchElections(ctx, func() {
 		if r.t.StopOnViolation {
 			r.log.Info("two leaders in one term; ending the main phase", "checker", ElectionChecker)
-			r.endMain()
-			r.endHealthWait() // waiting for health is moot: the run has its finding
+			r.endMain(errTwoLeaders) // a wait for health under way is moot too: the run has its finding
 		}
 	})
 	err := r.waitHealth(ctx)
@@ -67,27 +64,15 @@ func (r *run) waitHealthy(ctx context.Context) error {
 	return err
 }
 
-// waitHealth is WaitHealthy within healthyLimit, ended early by
-// endHealthWait.
+// waitHealth is WaitHealthy within healthyLimit, ended early by endMain.
 func (r *run) waitHealth(ctx context.Context) error {
 	hctx, cancel := context.WithTimeout(ctx, healthyLimit)
 	defer cancel()
-	r.stopMu.Lock()
-	r.stopHealth = cancel
-	r.stopMu.Unlock()
-	if r.stopped.Load() && r.elections.violated() {
-		return errors.New("two leaders of one term") // found before this wait began
+	defer r.endedEarly(cancel)()
+	if r.ended.Err() != nil {
+		return context.Cause(r.ended) // found before this wait began
 	}
 	return WaitHealthy(hctx, r.p.System, r.cluster)
-}
-
-// endHealthWait ends the wait for health under way, if any.
-func (r *run) endHealthWait() {
-	r.stopMu.Lock()
-	defer r.stopMu.Unlock()
-	if r.stopHealth != nil {
-		r.stopHealth()
-	}
 }
 
 // logTailLines is how much of a node's log a setup failure shows.

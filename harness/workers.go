@@ -51,12 +51,7 @@ func (r *run) mainPhase(ctx context.Context) error {
 	r.hw.restart(r.mainT0)
 	mctx, cancel := context.WithTimeout(ctx, r.t.TimeLimit.D())
 	defer cancel()
-	r.stopMu.Lock()
-	r.stopMain = cancel
-	r.stopMu.Unlock()
-	if r.stopped.Load() {
-		cancel()
-	}
+	defer r.endedEarly(cancel)()
 
 	var pace *pacer
 	if r.t.Rate > 0 {
@@ -94,7 +89,7 @@ func (r *run) mainPhase(ctx context.Context) error {
 	go func() {
 		defer close(onlineDone)
 		if r.t.StopOnViolation {
-			r.onlineCheck(mctx, cancel)
+			r.onlineCheck(mctx)
 		}
 	}()
 
@@ -104,6 +99,9 @@ func (r *run) mainPhase(ctx context.Context) error {
 	<-progDone
 	<-onlineDone
 	r.res.TestTime = Duration(time.Since(r.mainT0))
+	if r.ended.Err() != nil {
+		r.log.Info("main phase ended early", "cause", context.Cause(r.ended))
+	}
 	close(errc)
 	var errs []error
 	for err := range errc {
@@ -117,7 +115,7 @@ func (r *run) mainPhase(ctx context.Context) error {
 // invalid. This is sound: ops still in flight count as unknown, so a
 // violation in a prefix is one in the whole history. The final verdict still
 // comes from the full check.
-func (r *run) onlineCheck(mctx context.Context, stop context.CancelFunc) {
+func (r *run) onlineCheck(mctx context.Context) {
 	const every = 2 * time.Second
 	for {
 		select {
@@ -129,8 +127,7 @@ func (r *run) onlineCheck(mctx context.Context, stop context.CancelFunc) {
 		for _, res := range Check(mctx, r.p.Workload.Checkers(), in, r.t.CheckTimeout.D(), nil) {
 			if res.Validity == Invalid && mctx.Err() == nil {
 				r.log.Info("online check found a violation; ending the main phase", "checker", res.Checker)
-				r.stopped.Store(true)
-				stop()
+				r.endMain(errViolation)
 				return
 			}
 		}

@@ -43,20 +43,20 @@ func TestLeaderMinorityKeepsTheLeaderWithAMinority(t *testing.T) {
 		n := &LeaderMinority{}
 		ev, err := n.Start(context.Background(), c, rand.New(rand.NewSource(seed)))
 		require.NoError(t, err)
-		require.Len(t, c.grudge["n4"], 3, "the leader hears one follower: %s", ev.Description)
-		for _, x := range c.nodes {
-			if x != "n4" && len(c.grudge[x]) == 3 {
-				assert.NotContains(t, c.grudge[x], "n4", "its companion still hears it")
+		require.Len(t, c.Grudge["n4"], 3, "the leader hears one follower: %s", ev.Description)
+		for _, x := range c.Nodes() {
+			if x != "n4" && len(c.Grudge[x]) == 3 {
+				assert.NotContains(t, c.Grudge[x], "n4", "its companion still hears it")
 			}
 		}
 		_, err = n.Heal(context.Background(), c)
 		require.NoError(t, err)
-		assert.Nil(t, c.grudge)
+		assert.Nil(t, c.Grudge)
 	}
 	c := newFake(3, "n1")
 	_, err := (&LeaderMinority{}).Start(context.Background(), c, rand.New(rand.NewSource(1)))
 	require.NoError(t, err)
-	assert.ElementsMatch(t, []string{"n2", "n3"}, c.grudge["n1"], "with 3 nodes the leader is alone")
+	assert.ElementsMatch(t, []string{"n2", "n3"}, c.Grudge["n1"], "with 3 nodes the leader is alone")
 }
 
 // electing is a fake cluster whose majority elects next once the leader is cut off.
@@ -66,7 +66,7 @@ type electing struct {
 }
 
 func (c *electing) Leader(ctx context.Context) (string, error) {
-	if len(c.grudge[c.leader]) > 0 {
+	if len(c.Grudge[c.LeaderID]) > 0 {
 		return c.next, nil
 	}
 	return c.fakeCluster.Leader(ctx)
@@ -80,15 +80,15 @@ func TestNewLeaderStrikesTheWinner(t *testing.T) {
 		ev, err := n.Start(context.Background(), c, rand.New(rand.NewSource(seed)))
 		require.NoError(t, err)
 		assert.Contains(t, ev.Description, "isolated leader n1; n3 won after")
-		if c.down["n3"] {
+		if c.Down["n3"] {
 			struck["kill"]++
 		} else {
-			require.Len(t, c.grudge["n3"], 3, "the new leader is cut off with a minority: %s", ev.Description)
+			require.Len(t, c.Grudge["n3"], 3, "the new leader is cut off with a minority: %s", ev.Description)
 			struck["isolate"]++
 		}
 		_, err = n.Heal(context.Background(), c)
 		require.NoError(t, err)
-		assert.Empty(t, c.down, "killed winners are restarted")
+		assert.Empty(t, c.Down, "killed winners are restarted")
 	}
 	assert.Positive(t, struck["kill"])
 	assert.Positive(t, struck["isolate"])
@@ -108,8 +108,8 @@ func TestKillAndPauseLeaderAimAtTheLeaderAndPaceByTheElection(t *testing.T) {
 		_, err = n.Heal(context.Background(), c)
 		require.NoError(t, err)
 	}
-	assert.Empty(t, c.down)
-	assert.Empty(t, c.paused)
+	assert.Empty(t, c.Down)
+	assert.Empty(t, c.Paused)
 }
 
 func TestFlapHoldsAroundTheElectionTimeout(t *testing.T) {
@@ -119,7 +119,7 @@ func TestFlapHoldsAroundTheElectionTimeout(t *testing.T) {
 	for range 20 {
 		_, err := n.Start(context.Background(), c, rng)
 		require.NoError(t, err)
-		require.NotEmpty(t, c.grudge)
+		require.NotEmpty(t, c.Grudge)
 		hold, _ := n.Pace(rng)
 		assert.GreaterOrEqual(t, hold, minUnit*3/10)
 		assert.Less(t, hold, minUnit*3/2)
@@ -185,11 +185,11 @@ func TestPowerLossKillsEveryNodeAndRestartsThem(t *testing.T) {
 	p := &PowerLoss{}
 	ev, err := p.Start(context.Background(), c, rand.New(rand.NewSource(1)))
 	require.NoError(t, err)
-	assert.Len(t, c.down, 5, ev.Description)
+	assert.Len(t, c.Down, 5, ev.Description)
 	assert.Equal(t, "power loss: kill all {n1,n2,n3,n4,n5} at once", ev.Description)
 	_, err = p.Heal(context.Background(), c)
 	require.NoError(t, err)
-	assert.Empty(t, c.down)
+	assert.Empty(t, c.Down)
 }
 
 func TestLeaderMinorityCrashRestartsTheDeposedLeader(t *testing.T) {
@@ -199,15 +199,15 @@ func TestLeaderMinorityCrashRestartsTheDeposedLeader(t *testing.T) {
 		n := &LeaderMinority{}
 		ev, err := n.Start(context.Background(), c, rand.New(rand.NewSource(seed)))
 		require.NoError(t, err)
-		assert.Empty(t, c.down, "nothing is killed while the cut holds")
+		assert.Empty(t, c.Down, "nothing is killed while the cut holds")
 		hev, err := n.Heal(context.Background(), c)
 		require.NoError(t, err)
 		require.Contains(t, ev.Description, "n2 will crash and restart")
 		// Killed and restarted inside its minority, then healed.
-		require.Equal(t, []string{"kill n2", "start n2", "heal"}, c.calls[len(c.calls)-3:])
+		require.Equal(t, []string{"kill n2", "start n2", "heal"}, c.Calls[len(c.Calls)-3:])
 		assert.Contains(t, hev.Description, "crash-restart deposed leader n2")
-		assert.Empty(t, c.down)
-		assert.Nil(t, c.grudge)
+		assert.Empty(t, c.Down)
+		assert.Nil(t, c.Grudge)
 		crashed++
 	}
 	assert.Equal(t, 10, crashed)
@@ -219,7 +219,7 @@ func TestLeaderMinorityCrashRestartsTheDeposedLeader(t *testing.T) {
 	require.NoError(t, err)
 	_, err = n.Heal(context.Background(), c)
 	require.NoError(t, err)
-	assert.NotContains(t, strings.Join(c.calls, ";"), "kill")
+	assert.NotContains(t, strings.Join(c.Calls, ";"), "kill")
 }
 
 func TestFeedbackOpensWithEveryPackageOnce(t *testing.T) {
@@ -251,7 +251,7 @@ func TestStaleCandidateLeavesTheLaggingFollowerTheOnlyPathToAMajority(t *testing
 	ev, err := n.Start(context.Background(), c, rand.New(rand.NewSource(7)))
 	require.NoError(t, err)
 	var f string
-	for _, call := range c.calls {
+	for _, call := range c.Calls {
 		if x, ok := strings.CutPrefix(call, "pause "); ok {
 			f = x
 		}
@@ -260,22 +260,22 @@ func TestStaleCandidateLeavesTheLaggingFollowerTheOnlyPathToAMajority(t *testing
 	require.NotEqual(t, "n1", f, "a follower is frozen, not the leader")
 	// Frozen first, the leader killed while it is frozen, the star made,
 	// then it wakes.
-	require.Equal(t, "pause "+f, c.calls[0])
-	require.Equal(t, "kill n1", c.calls[1])
-	require.True(t, strings.HasPrefix(c.calls[2], "partition"), c.calls[2])
-	require.Equal(t, "resume "+f, c.calls[3])
-	assert.Empty(t, c.grudge[f], "the centre hears everyone")
-	for _, x := range c.nodes {
+	require.Equal(t, "pause "+f, c.Calls[0])
+	require.Equal(t, "kill n1", c.Calls[1])
+	require.True(t, strings.HasPrefix(c.Calls[2], "partition"), c.Calls[2])
+	require.Equal(t, "resume "+f, c.Calls[3])
+	assert.Empty(t, c.Grudge[f], "the centre hears everyone")
+	for _, x := range c.Nodes() {
 		if x != f {
-			assert.NotContains(t, c.grudge[x], f, "%s hears the centre", x)
-			assert.Len(t, c.grudge[x], 3, "%s hears no one else", x)
+			assert.NotContains(t, c.Grudge[x], f, "%s hears the centre", x)
+			assert.Len(t, c.Grudge[x], 3, "%s hears no one else", x)
 		}
 	}
 	_, err = n.Heal(context.Background(), c)
 	require.NoError(t, err)
-	assert.Nil(t, c.grudge)
-	assert.Empty(t, c.down, "the leader is restarted")
-	assert.Empty(t, c.paused)
+	assert.Nil(t, c.Grudge)
+	assert.Empty(t, c.Down, "the leader is restarted")
+	assert.Empty(t, c.Paused)
 }
 
 func TestPauseLeaderBriefKeepsACompanionThatStillAnswersIt(t *testing.T) {
@@ -283,14 +283,14 @@ func TestPauseLeaderBriefKeepsACompanionThatStillAnswersIt(t *testing.T) {
 	n := &PauseLeaderBrief{}
 	ev, err := n.Start(context.Background(), c, rand.New(rand.NewSource(2)))
 	require.NoError(t, err)
-	assert.True(t, c.paused["n4"], ev.Description)
-	require.Len(t, c.grudge["n4"], 3, "the leader hears one follower: %s", ev.Description)
+	assert.True(t, c.Paused["n4"], ev.Description)
+	require.Len(t, c.Grudge["n4"], 3, "the leader hears one follower: %s", ev.Description)
 	assert.Contains(t, ev.Description, "the cut holds")
 	_, err = n.Heal(context.Background(), c)
 	require.NoError(t, err)
-	assert.Empty(t, c.paused)
-	assert.Nil(t, c.grudge)
-	resume, heal := slices.Index(c.calls, "resume n4"), slices.Index(c.calls, "heal")
+	assert.Empty(t, c.Paused)
+	assert.Nil(t, c.Grudge)
+	resume, heal := slices.Index(c.Calls, "resume n4"), slices.Index(c.Calls, "heal")
 	assert.Less(t, resume, heal, "it wakes while still cut off")
 }
 
@@ -310,25 +310,25 @@ func TestSlowElectionSlowsEveryLinkThenKillsTheLeader(t *testing.T) {
 	n := &SlowElection{}
 	ev, err := n.Start(context.Background(), c, rand.New(rand.NewSource(5)))
 	require.NoError(t, err)
-	require.Len(t, c.calls, 2, ev.Description)
-	assert.True(t, strings.HasPrefix(c.calls[0], "netem"), "the network is slow before the election starts: %v", c.calls)
-	assert.Equal(t, "kill n3", c.calls[1])
-	assert.Nil(t, c.link.Links, "every link")
-	assert.GreaterOrEqual(t, c.link.Latency, 80*time.Millisecond)
-	assert.Less(t, c.link.Latency, 200*time.Millisecond)
-	assert.LessOrEqual(t, c.link.Jitter, c.link.Latency/4)
+	require.Len(t, c.Calls, 2, ev.Description)
+	assert.True(t, strings.HasPrefix(c.Calls[0], "netem"), "the network is slow before the election starts: %v", c.Calls)
+	assert.Equal(t, "kill n3", c.Calls[1])
+	assert.Nil(t, c.Link.Links, "every link")
+	assert.GreaterOrEqual(t, c.Link.Latency, 80*time.Millisecond)
+	assert.Less(t, c.Link.Latency, 200*time.Millisecond)
+	assert.LessOrEqual(t, c.Link.Jitter, c.Link.Latency/4)
 	assert.Contains(t, ev.Description, "then kill leader n3")
 	_, err = n.Heal(context.Background(), c)
 	require.NoError(t, err)
-	assert.Zero(t, c.link, "the delay is removed")
-	assert.Empty(t, c.down, "the leader is restarted")
+	assert.Zero(t, c.Link, "the delay is removed")
+	assert.Empty(t, c.Down, "the leader is restarted")
 
 	// No leader known: the slow network alone, and nothing to restart.
 	c = newFake(5, "")
 	ev, err = (&SlowElection{}).Start(context.Background(), c, rand.New(rand.NewSource(5)))
 	require.NoError(t, err)
 	assert.Contains(t, ev.Description, "no leader to kill")
-	assert.Len(t, c.calls, 1)
+	assert.Len(t, c.Calls, 1)
 
 	// A deployment that cannot delay links: the leader is killed all the same.
 	c = newFake(5, "n2")
@@ -336,7 +336,7 @@ func TestSlowElectionSlowsEveryLinkThenKillsTheLeader(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, ev.Description, "no delay")
 	assert.Contains(t, ev.Description, "then kill leader n2")
-	assert.True(t, c.down["n2"])
+	assert.True(t, c.Down["n2"])
 }
 
 // noNetem is a cluster whose deployment cannot delay links.

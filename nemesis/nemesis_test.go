@@ -2,12 +2,10 @@ package nemesis
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,90 +13,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
+	"github.com/gauntlet-dev/gauntlet/harness/harnesstest"
 )
 
-// fakeCluster records what is done to it.
-type fakeCluster struct {
-	mu      sync.Mutex
-	nodes   []string
-	leader  string
-	calls   []string
-	grudge  harness.Grudge
-	link    harness.LinkFault
-	clocks  map[string]time.Duration
-	down    map[string]bool
-	paused  map[string]bool
-	failAll bool
-}
+// fakeCluster is the in-memory cluster of harnesstest: it records what is
+// done to it and keeps the state the faults leave.
+type fakeCluster = harnesstest.Cluster
 
-func newFake(n int, leader string) *fakeCluster {
-	c := &fakeCluster{leader: leader, clocks: map[string]time.Duration{}, down: map[string]bool{}, paused: map[string]bool{}}
-	for i := 1; i <= n; i++ {
-		c.nodes = append(c.nodes, fmt.Sprintf("n%d", i))
-	}
-	return c
-}
-
-func (c *fakeCluster) rec(format string, args ...any) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.calls = append(c.calls, fmt.Sprintf(format, args...))
-	if c.failAll {
-		return errors.New("injected failure")
-	}
-	return nil
-}
-
-func (c *fakeCluster) Nodes() []string                           { return slices.Clone(c.nodes) }
-func (c *fakeCluster) ClientAddr(string) string                  { return "" }
-func (c *fakeCluster) Node(n string) harness.Node                { return harness.NodeAt(n, "") }
-func (c *fakeCluster) Supports(harness.Fault) bool               { return true }
-func (c *fakeCluster) CollectLogs(context.Context, string) error { return nil }
-func (c *fakeCluster) Close(context.Context) error               { return nil }
-func (c *fakeCluster) Start(_ context.Context, n string) error {
-	delete(c.down, n)
-	return c.rec("start %s", n)
-}
-func (c *fakeCluster) Kill(_ context.Context, n string) error {
-	c.mu.Lock() // kills of many nodes come at once
-	c.down[n] = true
-	c.mu.Unlock()
-	return c.rec("kill %s", n)
-}
-func (c *fakeCluster) Stop(_ context.Context, n string) error {
-	c.down[n] = true
-	return c.rec("stop %s", n)
-}
-func (c *fakeCluster) Pause(_ context.Context, n string) error {
-	c.paused[n] = true
-	return c.rec("pause %s", n)
-}
-func (c *fakeCluster) Resume(_ context.Context, n string) error {
-	delete(c.paused, n)
-	return c.rec("resume %s", n)
-}
-func (c *fakeCluster) Partition(_ context.Context, g harness.Grudge) error {
-	c.grudge = g
-	return c.rec("partition %s", g)
-}
-func (c *fakeCluster) Netem(_ context.Context, f harness.LinkFault) error {
-	c.link = f
-	return c.rec("netem %+v", f)
-}
-func (c *fakeCluster) Heal(context.Context) error {
-	c.grudge, c.link = nil, harness.LinkFault{}
-	return c.rec("heal")
-}
-func (c *fakeCluster) SetClock(_ context.Context, n string, d time.Duration) error {
-	c.clocks[n] = d
-	return c.rec("clock %s %s", n, d)
-}
-func (c *fakeCluster) Leader(context.Context) (string, error) {
-	if c.leader == "" {
-		return "", errors.New("no leader")
-	}
-	return c.leader, nil
-}
+func newFake(n int, leader string) *fakeCluster { return harnesstest.NewCluster(n, leader) }
 
 // noLeader hides the LeaderFinder.
 type noLeader struct{ harness.Cluster }
@@ -158,7 +80,7 @@ func TestDeterministicForASeed(t *testing.T) {
 		assert.Equal(t, da, db, "seed %d", seed)
 	}
 	// The same calls; a kill of many nodes makes them at once, in any order.
-	assert.ElementsMatch(t, a.calls, b.calls)
+	assert.ElementsMatch(t, a.Calls, b.Calls)
 	assert.NotEqual(t, run(t, 1, a), run(t, 2, a), "different seeds, different faults")
 
 	// Whether a leader is known changes the target, never the later draws.
@@ -192,23 +114,23 @@ func TestPartitionShapes(t *testing.T) {
 		require.NoError(t, err)
 		shape := strings.Fields(ev.Description)[0]
 		seen[shape] = true
-		g := c.grudge
+		g := c.Grudge
 		switch shape {
 		case ShapeHalves:
 			sizes := map[int]int{}
-			for _, n := range c.nodes {
-				sizes[len(hears(g, c.nodes, n))]++
+			for _, n := range c.Nodes() {
+				sizes[len(hears(g, c.Nodes(), n))]++
 			}
 			assert.Equal(t, map[int]int{2: 2, 3: 3}, sizes, ev.Description)
 		case ShapeIsolate:
 			alone := strings.Fields(ev.Description)[1]
-			assert.Equal(t, []string{alone}, hears(g, c.nodes, alone))
+			assert.Equal(t, []string{alone}, hears(g, c.Nodes(), alone))
 		case ShapeLeader:
-			assert.Equal(t, []string{"n4"}, hears(g, c.nodes, "n4"), ev.Description)
+			assert.Equal(t, []string{"n4"}, hears(g, c.Nodes(), "n4"), ev.Description)
 		case ShapeRing:
 			views := map[string]bool{}
-			for _, n := range c.nodes {
-				h := hears(g, c.nodes, n)
+			for _, n := range c.Nodes() {
+				h := hears(g, c.Nodes(), n)
 				assert.Len(t, h, 3, "%s hears a bare majority", n)
 				assert.Contains(t, h, n)
 				views[strings.Join(h, ",")] = true
@@ -216,10 +138,10 @@ func TestPartitionShapes(t *testing.T) {
 			assert.Len(t, views, 5, "no two nodes hear the same majority: %s", ev.Description)
 		case ShapeBridge:
 			bridge := strings.Fields(ev.Description)[1]
-			assert.Len(t, hears(g, c.nodes, bridge), 5, "the bridge hears everyone")
-			for _, n := range c.nodes {
+			assert.Len(t, hears(g, c.Nodes(), bridge), 5, "the bridge hears everyone")
+			for _, n := range c.Nodes() {
 				if n != bridge {
-					assert.Len(t, hears(g, c.nodes, n), 3, "%s hears its side and the bridge", n)
+					assert.Len(t, hears(g, c.Nodes(), n), 3, "%s hears its side and the bridge", n)
 				}
 			}
 		default:
@@ -228,7 +150,7 @@ func TestPartitionShapes(t *testing.T) {
 		// Grudges here are symmetric except the ring's.
 		_, err = p.Heal(context.Background(), c)
 		require.NoError(t, err)
-		assert.Nil(t, c.grudge)
+		assert.Nil(t, c.Grudge)
 	}
 	assert.Len(t, seen, 5, "every shape is drawn: %v", seen)
 
@@ -239,9 +161,9 @@ func TestPartitionShapes(t *testing.T) {
 		ev, err := (&Partition{}).Start(context.Background(), c, rand.New(rand.NewSource(seed)))
 		require.NoError(t, err)
 		assert.NotContains(t, ev.Description, ShapeRing)
-		for a, bs := range c.grudge {
+		for a, bs := range c.Grudge {
 			for _, b := range bs {
-				assert.Contains(t, c.grudge[b], a, "%s drops %s but not the reverse: %s", a, b, ev.Description)
+				assert.Contains(t, c.Grudge[b], a, "%s drops %s but not the reverse: %s", a, b, ev.Description)
 			}
 		}
 	}
@@ -275,7 +197,7 @@ func TestPartitionOnALeaderlessSystemNamesAPlainIsolation(t *testing.T) {
 		if strings.Contains(ev.Description, "names no leader") {
 			alone := strings.Fields(ev.Description)[1]
 			assert.True(t, strings.HasPrefix(ev.Description, ShapeIsolate+" "), ev.Description)
-			assert.Equal(t, []string{alone}, hears(c.grudge, c.nodes, alone))
+			assert.Equal(t, []string{alone}, hears(c.Grudge, c.Nodes(), alone))
 			return
 		}
 	}
@@ -295,13 +217,13 @@ func TestKillPauseHeal(t *testing.T) {
 			majorities++
 			assert.GreaterOrEqual(t, len(ev.Nodes), 3, "a majority of 5")
 			assert.Equal(t, len(ev.Nodes) == 5, strings.HasPrefix(ev.Description, "kill all"), ev.Description)
-			assert.Len(t, c.down, len(ev.Nodes), "distinct nodes")
+			assert.Len(t, c.Down, len(ev.Nodes), "distinct nodes")
 			for _, n := range ev.Nodes {
-				assert.True(t, c.down[n], "%s killed", n)
+				assert.True(t, c.Down[n], "%s killed", n)
 			}
 		} else {
 			require.Len(t, ev.Nodes, 1)
-			assert.True(t, c.down[ev.Nodes[0]])
+			assert.True(t, c.Down[ev.Nodes[0]])
 			killed[ev.Nodes[0]] = true
 		}
 		if strings.Contains(ev.Description, "leader") {
@@ -309,7 +231,7 @@ func TestKillPauseHeal(t *testing.T) {
 		}
 		ev, err = k.Heal(ctx, c)
 		require.NoError(t, err)
-		assert.Empty(t, c.down, "heal restarts every killed node")
+		assert.Empty(t, c.Down, "heal restarts every killed node")
 	}
 	assert.Greater(t, len(killed), 2, "random nodes too, not only the leader")
 	assert.Positive(t, majorities, "sometimes a majority or more at once")
@@ -318,10 +240,10 @@ func TestKillPauseHeal(t *testing.T) {
 	// A failed heal keeps the node for the next heal.
 	_, err := k.Start(ctx, c, rand.New(rand.NewSource(1)))
 	require.NoError(t, err)
-	c.failAll = true
+	c.FailAll = true
 	_, err = k.Heal(ctx, c)
 	require.Error(t, err)
-	c.failAll = false
+	c.FailAll = false
 	ev, err := k.Heal(ctx, c)
 	require.NoError(t, err)
 	assert.Len(t, ev.Nodes, 1)
@@ -332,10 +254,10 @@ func TestKillPauseHeal(t *testing.T) {
 	p := &Pause{}
 	ev, err = p.Start(ctx, c, rand.New(rand.NewSource(3)))
 	require.NoError(t, err)
-	assert.True(t, c.paused[ev.Nodes[0]])
+	assert.True(t, c.Paused[ev.Nodes[0]])
 	_, err = p.Heal(ctx, c)
 	require.NoError(t, err)
-	assert.Empty(t, c.paused)
+	assert.Empty(t, c.Paused)
 }
 
 func TestClock(t *testing.T) {
@@ -346,8 +268,8 @@ func TestClock(t *testing.T) {
 		ev, err := k.Start(ctx, c, rand.New(rand.NewSource(seed)))
 		require.NoError(t, err)
 		require.NotEmpty(t, ev.Nodes)
-		assert.Len(t, c.clocks, len(ev.Nodes))
-		for n, d := range c.clocks {
+		assert.Len(t, c.Clocks, len(ev.Nodes))
+		for n, d := range c.Clocks {
 			assert.Contains(t, ev.Description, n)
 			abs := max(d, -d)
 			assert.GreaterOrEqual(t, abs, 100*time.Millisecond)
@@ -355,7 +277,7 @@ func TestClock(t *testing.T) {
 		}
 		_, err = k.Heal(ctx, c)
 		require.NoError(t, err)
-		for n, d := range c.clocks {
+		for n, d := range c.Clocks {
 			assert.Zero(t, d, "%s reset", n)
 		}
 	}
@@ -369,28 +291,28 @@ func TestLinkFaults(t *testing.T) {
 		l := &Loss{}
 		ev, err := l.Start(ctx, c, rand.New(rand.NewSource(seed)))
 		require.NoError(t, err)
-		assert.GreaterOrEqual(t, c.link.Loss, 0.1)
-		assert.LessOrEqual(t, c.link.Loss, 0.5)
-		scopes[c.link.Links == nil] = true
-		if c.link.Links != nil {
+		assert.GreaterOrEqual(t, c.Link.Loss, 0.1)
+		assert.LessOrEqual(t, c.Link.Loss, 0.5)
+		scopes[c.Link.Links == nil] = true
+		if c.Link.Links != nil {
 			n := ev.Nodes[0]
-			assert.Len(t, c.link.Links[n], 4, "every link from %s", n)
-			for _, x := range c.nodes {
+			assert.Len(t, c.Link.Links[n], 4, "every link from %s", n)
+			for _, x := range c.Nodes() {
 				if x != n {
-					assert.Equal(t, []string{n}, c.link.Links[x], "and to %s", n)
+					assert.Equal(t, []string{n}, c.Link.Links[x], "and to %s", n)
 				}
 			}
 		}
 		_, err = l.Heal(ctx, c)
 		require.NoError(t, err)
-		assert.Zero(t, c.link.Loss)
+		assert.Zero(t, c.Link.Loss)
 
 		lat := &Latency{}
 		_, err = lat.Start(ctx, c, rand.New(rand.NewSource(seed)))
 		require.NoError(t, err)
-		assert.GreaterOrEqual(t, c.link.Latency, 20*time.Millisecond)
-		assert.LessOrEqual(t, c.link.Latency, 300*time.Millisecond)
-		assert.LessOrEqual(t, c.link.Jitter, c.link.Latency/2)
+		assert.GreaterOrEqual(t, c.Link.Latency, 20*time.Millisecond)
+		assert.LessOrEqual(t, c.Link.Latency, 300*time.Millisecond)
+		assert.LessOrEqual(t, c.Link.Jitter, c.Link.Latency/2)
 	}
 	assert.Len(t, scopes, 2, "both scopes drawn")
 }

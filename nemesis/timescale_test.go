@@ -56,10 +56,10 @@ func TestPackagesScaleByTheTimescale(t *testing.T) {
 	rng := rand.New(rand.NewSource(2))
 	var most time.Duration
 	for range 50 {
-		clear(c.clocks)
+		clear(c.Clocks)
 		_, err := k.Start(context.Background(), c, rng)
 		require.NoError(t, err)
-		for _, d := range c.clocks {
+		for _, d := range c.Clocks {
 			most = max(most, d.Abs())
 			assert.GreaterOrEqual(t, d.Abs(), 500*time.Millisecond, "0.1 units")
 			assert.LessOrEqual(t, d.Abs(), 50*time.Second, "10 units")

@@ -144,7 +144,7 @@ func Resolve(t harness.Test, o RunOptions) (harness.Test, harness.Parts, error) 
 		}
 	}
 	p := harness.Parts{System: sys, Deployment: dep, Workload: w, Nemeses: nems,
-		Logger: log, Progress: o.Progress, Converged: converged}
+		Logger: log, Progress: o.Progress}
 	p.Command = o.Command
 	return t, p, nil
 }

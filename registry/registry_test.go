@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
+	"github.com/gauntlet-dev/gauntlet/harness/harnesstest"
 )
 
 // storedRun writes a run directory by hand: w1 writes 1, then a read that
@@ -102,19 +103,13 @@ func (fakeSystem) NewClient(harness.Node) (harness.Client, error) {
 
 var fakeOpts = []Option{{Name: "fake-fast", Kind: Bool}, {Name: "fake-n", Kind: Int, Default: "3"}, {Name: "fake-wait", Kind: Duration}}
 
-// fakeDeployment stands in for "local" (the default), which registers
-// itself from deploy/local, a package these tests cannot import (it
-// imports this one). Resolving a test never deploys.
-type fakeDeployment struct{}
-
-func (fakeDeployment) Name() string                                { return "local" }
-func (fakeDeployment) Supports(harness.System, harness.Fault) bool { return true }
-func (fakeDeployment) Deploy(context.Context, harness.ClusterSpec) (harness.Cluster, error) {
-	return nil, errors.New("the fake deployment deploys nothing")
-}
-
+// The in-memory deployment stands in for "local" (the default), which
+// registers itself from deploy/local, a package these tests cannot import
+// (it imports this one).
 func init() {
-	RegisterDeployment("local", func(harness.Test, harness.Logger) (harness.Deployment, error) { return fakeDeployment{}, nil })
+	RegisterDeployment("local", func(harness.Test, harness.Logger) (harness.Deployment, error) {
+		return &harnesstest.Deployment{DeployName: "local"}, nil
+	})
 	Register(SystemDef{Name: "fake", Options: fakeOpts, New: func(c Config) (harness.System, error) {
 		if c.Int("fake-n") < 1 {
 			return nil, errors.New("--fake-n must be at least 1")

@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"sort"
@@ -137,11 +136,6 @@ func (w withConvergence) Checkers() []harness.Checker {
 	return append(cs, convergence.New())
 }
 
-// converged is the convergence checker's verdict on a sample of digests.
-func converged(ds []harness.Digest) bool {
-	res := convergence.New().Check(context.Background(), harness.CheckInput{Digests: ds})
-	return res.Validity == harness.Valid
-}
 
 // NemesisNames lists the fault packages: the built-in ones, then a team's.
 func NemesisNames() []string {

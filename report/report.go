@@ -122,6 +122,7 @@ type page struct {
 	MoreGz    string        // More packed, for the page's script to list when opened
 	Plots     []template.HTML
 	Lin       []linFrame
+	Locks     []template.HTML // holds of each lock (locks.go)
 	LinNote   string
 	Checkers  []checkerView
 	Counts    []countRow
@@ -186,6 +187,7 @@ func build(ctx context.Context, r *run) (*page, error) {
 		quantilePlot(cops, tmax, faults, violation),
 		throughputPlot(cops, tmax, faults, violation),
 	}
+	p.Locks = lockViews(r.res, tmax, faults, violation)
 	p.Counts = counts(cops)
 	p.Digests, p.DigestsOK = digests(r.digests)
 	p.Logs = logViews(r, violation)

@@ -120,18 +120,24 @@ func (d *disk) rename(inc *incarnation, oldpath, newpath string) error {
 	if !inc.alive() {
 		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: errIO}
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	o, n := clean(oldpath), clean(newpath)
+	d.mu.Lock()
 	ino := d.files[o]
-	if ino == nil {
-		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: fs.ErrNotExist}
+	var err error
+	switch {
+	case ino == nil:
+		err = fs.ErrNotExist
+	case !d.parentExists(n):
+		err = fs.ErrNotExist
+	default:
+		delete(d.files, o)
+		d.files[n] = ino
 	}
-	if !d.parentExists(n) {
-		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: fs.ErrNotExist}
+	d.mu.Unlock()
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
 	}
-	delete(d.files, o)
-	d.files[n] = ino
+	inc.w.durable(inc, n) // a rename is durable at once (see disk)
 	return nil
 }
 
@@ -348,11 +354,12 @@ func (f *file) Sync() error {
 		return nil
 	}
 	f.d.mu.Lock()
-	defer f.d.mu.Unlock()
 	ino := f.ino
 	from := min(ino.dirty, len(ino.synced), len(ino.data))
 	ino.synced = append(ino.synced[:from], ino.data[from:]...)
 	ino.dirty = len(ino.data)
+	f.d.mu.Unlock()
+	f.inc.w.durable(f.inc, clean(f.name))
 	return nil
 }
 

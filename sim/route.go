@@ -2,6 +2,7 @@ package sim
 
 import (
 	"maps"
+	"path/filepath"
 	"slices"
 	"time"
 )
@@ -295,4 +296,78 @@ func (w *World) pausedLocked(from, to string) *host {
 		}
 	}
 	return nil
+}
+
+// DiskRule crashes the next node (Node, or any if "") that makes a file of
+// Kind durable — an fsync of it, or a rename onto its name — right after
+// the write is durable and before the node does anything else: a power
+// loss between a store's durable steps (a snapshot saved and its log not
+// yet compacted, a vote persisted and not yet sent).
+type DiskRule struct {
+	Node, Kind string
+	// After, if set, is called in a goroutine of its own after the crash
+	// (to restart the node).
+	After func(node string)
+}
+
+// FileKind is the kind of a durable write to path: its base name with
+// digits folded to '#', so that numbered segments are one kind.
+func FileKind(path string) string {
+	b := []byte(filepath.Base(path))
+	for i, c := range b {
+		if c >= '0' && c <= '9' {
+			b[i] = '#'
+		}
+	}
+	return string(b)
+}
+
+// AddDiskRule arms r.
+func (w *World) AddDiskRule(r *DiskRule) {
+	w.mu.Lock()
+	w.diskRules = append(w.diskRules, r)
+	w.mu.Unlock()
+}
+
+// ClearDiskRules disarms every disk rule that has not fired.
+func (w *World) ClearDiskRules() {
+	w.mu.Lock()
+	w.diskRules = nil
+	w.mu.Unlock()
+}
+
+// DurableCounts says how many durable writes of each file kind the nodes
+// have made (what a DiskRule can aim at).
+func (w *World) DurableCounts() map[string]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return maps.Clone(w.durableCounts)
+}
+
+// durable is inc's write to path becoming durable.
+func (w *World) durable(inc *incarnation, path string) {
+	kind := FileKind(path)
+	node := inc.host.name
+	w.mu.Lock()
+	if inc.dead {
+		w.mu.Unlock()
+		return
+	}
+	w.durableCounts[kind]++
+	var fired *DiskRule
+	for i, r := range w.diskRules {
+		if r.Kind == kind && (r.Node == "" || r.Node == node) {
+			fired = r
+			w.diskRules = slices.Delete(w.diskRules, i, i+1)
+			break
+		}
+	}
+	w.mu.Unlock()
+	if fired == nil {
+		return
+	}
+	w.Crash(node)
+	if fired.After != nil {
+		go fired.After(node)
+	}
 }

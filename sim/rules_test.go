@@ -4,11 +4,14 @@ import (
 	"context"
 	"io"
 	"net"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gauntlet-dev/gauntlet/env"
 )
 
 // pair starts n1 (accepting, handing each conn to got) and n2, and returns
@@ -104,5 +107,46 @@ func TestCrashSenderDiesRightAfterItsMessage(t *testing.T) {
 		_, err = a.Write([]byte("after"))
 		assert.Error(t, err, "a crashed node's connections fail")
 		assert.Equal(t, map[string]int{"data": 1}, w.KindCounts())
+	}))
+}
+
+func TestDiskRuleCrashesRightAfterTheDurableWrite(t *testing.T) {
+	require.NoError(t, RunTest(t, func() {
+		w := New(Options{Seed: 1})
+		defer w.Close()
+		w.AddNode("n1", "127.77.0.1")
+		e, err := w.Start("n1")
+		require.NoError(t, err)
+		require.NoError(t, e.MkdirAll("/data", 0o755))
+		write := func(e env.Env, name, data string) error {
+			f, err := e.OpenFile("/data/"+name+".tmp", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+			if err != nil {
+				return err
+			}
+			if _, err := f.Write([]byte(data)); err != nil {
+				return err
+			}
+			if err := f.Sync(); err != nil {
+				return err
+			}
+			return e.Rename("/data/"+name+".tmp", "/data/"+name)
+		}
+		require.NoError(t, write(e, "snap-17.bin", "one"))
+		assert.Equal(t, map[string]int{"snap-##.bin.tmp": 1, "snap-##.bin": 1}, w.DurableCounts(), "kinds fold digits")
+
+		restarted := make(chan string, 1)
+		w.AddDiskRule(&DiskRule{Kind: "snap-##.bin", After: func(n string) { restarted <- n }})
+		require.NoError(t, write(e, "snap-18.bin", "two"), "the write that fires the rule succeeds: it is durable")
+		assert.False(t, w.Up("n1"), "and the node is down right after it")
+		assert.Equal(t, "n1", <-restarted)
+		require.Error(t, write(e, "snap-19.bin", "three"), "a crashed incarnation writes nothing more")
+
+		e2, err := w.Start("n1")
+		require.NoError(t, err)
+		b, err := e2.ReadFile("/data/snap-18.bin")
+		require.NoError(t, err)
+		assert.Equal(t, "two", string(b))
+		require.NoError(t, write(e2, "snap-20.bin", "four"))
+		assert.True(t, w.Up("n1"), "the rule fired once")
 	}))
 }

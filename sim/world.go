@@ -51,14 +51,17 @@ type World struct {
 	cut       map[link]bool
 	fault     LinkFault
 	rules     []*Rule
-	held      []*segment          // held by Reorder rules
-	kinds     map[string][]string // kinds of message each node sent
-	counts    map[string]int      // messages sent per kind
-	nextPort  int
-	nextSeg   uint64
-	rng       *rand.Rand // the world's own draws (ports, rules)
-	trace     func(Event)
-	closed    bool
+	diskRules []*DiskRule
+	// durableCounts are durable writes per file kind (FileKind).
+	durableCounts map[string]int
+	held          []*segment          // held by Reorder rules
+	kinds         map[string][]string // kinds of message each node sent
+	counts        map[string]int      // messages sent per kind
+	nextPort      int
+	nextSeg       uint64
+	rng           *rand.Rand // the world's own draws (ports, rules)
+	trace         func(Event)
+	closed        bool
 }
 
 // LinkFault degrades links between nodes (as harness.LinkFault).
@@ -96,17 +99,18 @@ func New(opt Options) *World {
 		opt.Latency = 500 * time.Microsecond
 	}
 	return &World{
-		opt:       opt,
-		hosts:     map[string]*host{},
-		byIP:      map[string]*host{},
-		listeners: map[string]*listener{},
-		conns:     map[*conn]struct{}{},
-		links:     map[link]*linkState{},
-		cut:       map[link]bool{},
-		kinds:     map[string][]string{},
-		counts:    map[string]int{},
-		nextPort:  40000,
-		rng:       rand.New(rand.NewPCG(uint64(opt.Seed), 0x5157)),
+		opt:           opt,
+		hosts:         map[string]*host{},
+		byIP:          map[string]*host{},
+		listeners:     map[string]*listener{},
+		conns:         map[*conn]struct{}{},
+		links:         map[link]*linkState{},
+		cut:           map[link]bool{},
+		kinds:         map[string][]string{},
+		counts:        map[string]int{},
+		durableCounts: map[string]int{},
+		nextPort:      40000,
+		rng:           rand.New(rand.NewPCG(uint64(opt.Seed), 0x5157)),
 	}
 }
 

@@ -25,6 +25,14 @@ func New() Checker { return Checker{} }
 
 func (Checker) Name() string { return "convergence" }
 
+// Converged is the checker's verdict on a sample of digests: valid. The
+// runner samples digests until it holds (or the recovery limit passes), so
+// a replica still catching up after a heal is not taken for a divergent
+// one: convergence is decided here, once, for the wait and the verdict.
+func (c Checker) Converged(ds []harness.Digest) bool {
+	return c.Check(context.Background(), harness.CheckInput{Digests: ds}).Validity == harness.Valid
+}
+
 // Divergence is one key (or, for whole digests, the whole state) on which
 // nodes disagree: each distinct value with the nodes that hold it.
 type Divergence struct {

@@ -73,3 +73,15 @@ func TestDivergenceIsTimedAfterTheHistory(t *testing.T) {
 	lin := h.Result{Checker: "linearizable", Validity: h.Invalid, Anomalies: []h.Anomaly{{Time: 24_000_000_000}}}
 	assert.EqualValues(t, 24_000_000_000, *h.FirstViolation([]h.Result{r, lin}))
 }
+
+// Converged is the checker's verdict, which the runner waits for: per-key
+// values compared where nodes hold them, a node without a digest unknown.
+func TestConvergedIsTheVerdict(t *testing.T) {
+	c := New()
+	assert.True(t, c.Converged([]h.Digest{{Node: "n1", Digest: "a"}, {Node: "n2", Digest: "a"}}))
+	assert.False(t, c.Converged([]h.Digest{{Node: "n1", Digest: "a"}, {Node: "n2", Digest: "b"}}))
+	assert.False(t, c.Converged([]h.Digest{{Node: "n1", Digest: "a"}, {Node: "n2", Error: "timeout"}}))
+	assert.True(t, c.Converged([]h.Digest{{Node: "n1", Digest: "x", Values: map[string]string{"k": "1"}},
+		{Node: "n2", Digest: "y", Values: map[string]string{"k": "1", "j": "2"}}}), "per key, where held")
+	assert.False(t, c.Converged(nil))
+}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/gauntlet-dev/gauntlet/deploy/internal/nodes"
 	"github.com/gauntlet-dev/gauntlet/harness"
+	"github.com/gauntlet-dev/gauntlet/targets/kit"
 )
 
 // testSystem runs internal/testnode, which lets tests look at the network
@@ -588,7 +589,7 @@ type builtSystem struct{ testSystem }
 
 func (builtSystem) GoPackage() string { return "" }
 func (builtSystem) Build(ctx context.Context, cache string) (string, error) {
-	return harness.GoBuild(ctx, cache, modulePath+"/deploy/docker/internal/testnode")
+	return kit.GoBuild(ctx, cache, modulePath+"/deploy/docker/internal/testnode")
 }
 func (builtSystem) Ports() []string { return []string{harness.PortPeer, "metrics"} }
 func (s builtSystem) Launch(ctx context.Context, n harness.NodeSpec) (harness.Launch, error) {

@@ -64,6 +64,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/gauntlet-dev/gauntlet/deploy/internal/nodes"
+	"github.com/gauntlet-dev/gauntlet/env"
 	"github.com/gauntlet-dev/gauntlet/harness"
 )
 
@@ -192,7 +194,7 @@ func (c *Cluster) prepare(ctx context.Context, bin string) error {
 		if l.Binary == "" {
 			return fmt.Errorf("local: launch of %s names no binary", n.id)
 		}
-		if err := harness.WriteLaunchFiles(data, l.Files); err != nil {
+		if err := nodes.WriteLaunchFiles(env.OS(), data, l.Files); err != nil {
 			return fmt.Errorf("local: files of %s: %w", n.id, err)
 		}
 		n.proc = &proc{id: n.id, launch: l, log: c.log, spawn: c.spawn,

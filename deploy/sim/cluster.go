@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gauntlet-dev/gauntlet/deploy/internal/nodes"
 	"github.com/gauntlet-dev/gauntlet/env"
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/sim"
@@ -29,6 +30,8 @@ type Cluster struct {
 	byID  map[string]*node
 
 	closeOnce sync.Once
+	mu        sync.Mutex
+	closed    bool // Close began: nothing starts any more
 }
 
 var (
@@ -101,11 +104,19 @@ func (c *Cluster) start(n *node) error {
 	if n.cancel != nil {
 		return nil // running
 	}
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		// A fault's late restart (a crashed node's supervisor) after the
+		// cluster was torn down: nothing may run past the world's end.
+		return fmt.Errorf("sim: %s not started: the cluster is closed", n.id)
+	}
 	e, err := c.w.Start(n.id)
 	if err != nil {
 		return err
 	}
-	if err := harness.WriteLaunchFilesOn(e, n.spec.DataDir, n.launch.Files); err != nil {
+	if err := nodes.WriteLaunchFiles(e, n.spec.DataDir, n.launch.Files); err != nil {
 		return fmt.Errorf("sim: launch files of %s: %w", n.id, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -267,6 +278,9 @@ func (c *Cluster) CollectLogs(ctx context.Context, dir string) error {
 func (c *Cluster) Close(ctx context.Context) error {
 	var errs []error
 	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closed = true
+		c.mu.Unlock()
 		for _, n := range c.nodes {
 			errs = append(errs, c.halt(n, false))
 		}

@@ -28,6 +28,11 @@ const (
 	// Reorder delivers the next message of a kind after a later message on
 	// the same link.
 	Reorder = "reorder"
+	// CrashAfterSync crashes the next node that makes a file of a kind
+	// durable (an fsync of it, or a rename onto its name: a snapshot saved,
+	// a vote persisted) right after, and restarts it moments later: the
+	// node dies between two of its durable steps.
+	CrashAfterSync = "crash-after-sync"
 )
 
 // Nemeses are the simulation's packages by name.
@@ -36,6 +41,9 @@ func Nemeses() map[string]func() harness.Nemesis {
 		CrashAfter: func() harness.Nemesis { return &messageFault{name: CrashAfter, action: sim.CrashSender} },
 		DropNext:   func() harness.Nemesis { return &messageFault{name: DropNext, action: sim.Drop} },
 		Reorder:    func() harness.Nemesis { return &messageFault{name: Reorder, action: sim.Reorder} },
+		CrashAfterSync: func() harness.Nemesis {
+			return &messageFault{name: CrashAfterSync, disk: true}
+		},
 	}
 }
 
@@ -45,6 +53,7 @@ const restartWithin = 50 * time.Millisecond
 type messageFault struct {
 	name   string
 	action sim.Action
+	disk   bool // aimed at a kind of durable write, not of message
 
 	mu      sync.Mutex
 	crashed []string // nodes crashed by this package and not restarted yet
@@ -61,9 +70,13 @@ func (m *messageFault) Start(ctx context.Context, c harness.Cluster, rng *rand.R
 	if w == nil {
 		return harness.FaultEvent{}, fmt.Errorf("%s: %w (the sim deployment's only)", m.name, harness.ErrUnsupported)
 	}
-	kind := pickKind(w.KindCounts(), rng)
+	counts := w.KindCounts()
+	if m.disk {
+		counts = w.DurableCounts()
+	}
+	kind := pickKind(counts, rng)
 	if kind == "" {
-		return harness.FaultEvent{Description: m.name + ": no message seen yet"}, nil
+		return harness.FaultEvent{Description: m.name + ": nothing seen yet to aim at"}, nil
 	}
 	r := &sim.Rule{Kind: kind, Action: m.action}
 	desc := map[sim.Action]string{
@@ -93,6 +106,11 @@ func (m *messageFault) Start(ctx context.Context, c harness.Cluster, rng *rand.R
 			w.Crash(s.From)
 			restart(s)
 		}
+	}
+	if m.disk {
+		w.AddDiskRule(&sim.DiskRule{Kind: kind, After: func(node string) { restart(sim.Segment{From: node}) }})
+		return harness.FaultEvent{Description: m.name + ": crash the next node that makes a " + kind +
+			" file durable, right after, and restart it"}, nil
 	}
 	if m.action == sim.CrashSender {
 		r.After = restart
@@ -129,7 +147,11 @@ func pickKind(counts map[string]int, rng *rand.Rand) string {
 // Heal disarms the rules and starts any node this package left down.
 func (m *messageFault) Heal(ctx context.Context, c harness.Cluster) (harness.FaultEvent, error) {
 	if w := World(ctx); w != nil {
-		w.ClearRules()
+		if m.disk {
+			w.ClearDiskRules()
+		} else {
+			w.ClearRules()
+		}
 	}
 	m.mu.Lock()
 	down := m.crashed

@@ -14,4 +14,7 @@ func init() {
 	for name, f := range Nemeses() {
 		registry.RegisterNemesis(name, f)
 	}
+	for name, f := range Scenarios() {
+		registry.RegisterNemesis(name, f)
+	}
 }

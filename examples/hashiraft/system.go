@@ -8,6 +8,7 @@ import (
 	"github.com/gauntlet-dev/gauntlet/env"
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/registry"
+	"github.com/gauntlet-dev/gauntlet/targets/kit"
 	"github.com/gauntlet-dev/gauntlet/targets/wire"
 )
 
@@ -34,7 +35,7 @@ func (System) Name() string { return "hashiraft" }
 
 // Build compiles the node for the process deployments.
 func (System) Build(ctx context.Context, cache string) (string, error) {
-	return harness.GoBuild(ctx, cache, "github.com/gauntlet-dev/hashiraft/cmd/hashiraftnode")
+	return kit.GoBuild(ctx, cache, "github.com/gauntlet-dev/hashiraft/cmd/hashiraftnode")
 }
 
 // Ports: raft has a port of its own.
@@ -42,7 +43,7 @@ func (System) Ports() []string { return []string{harness.PortPeer} }
 
 func (System) Launch(_ context.Context, n harness.NodeSpec) (harness.Launch, error) {
 	args := []string{"--id", n.ID, "--listen", n.Listen, "--raft-listen", n.PeerListen,
-		"--peers", harness.PeerList(n.Peers), "--data", n.DataDir}
+		"--peers", kit.PeerList(n.Peers), "--data", n.DataDir}
 	if n.Bug == BugStaleReads {
 		args = append(args, "--stale-reads")
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/registry"
+	"github.com/gauntlet-dev/gauntlet/targets/kit"
 )
 
 const (
@@ -44,7 +45,7 @@ var _ = registry.Register(registry.SystemDef{Name: "natskv", Help: "NATS JetStre
 func (*system) Name() string { return "natskv" }
 
 func (*system) Build(ctx context.Context, cache string) (string, error) {
-	return harness.GoBuild(ctx, cache, "github.com/gauntlet-dev/natskv/cmd/nats-server")
+	return kit.GoBuild(ctx, cache, "github.com/gauntlet-dev/natskv/cmd/nats-server")
 }
 
 // Ports: routes between servers arrive at the peer port (partitions are

@@ -23,6 +23,14 @@ when it did not hear the answer.
 it is in memory and flushes its log only every second, so a primary killed in
 that second forgets writes it acknowledged.
 
+Locks (POST /lock/{name}/acquire and /release) are granted by the primary
+with a lease and a fencing token (a counter): each grant and release is
+logged and fsynced before it is answered, and a restarted primary restarts
+every lease it reloads from its log (it never lets one end early).
+--lock-in-memory is a deliberate bug: grants are not logged ("locks are
+short-lived"), so a restarted primary has forgotten who holds what and
+hands out tokens from 1 again.
+
 --txn-op-by-op is another: a transaction runs micro-op by micro-op, each
 logged and applied on its own under the lock, which is released in between
 ("so that a long transaction never holds up the others"). Other transactions
@@ -45,6 +53,7 @@ p.add_argument("--peers", required=True, help="id=host:port,... (every node, its
 p.add_argument("--data", required=True)
 p.add_argument("--lose-acked-writes", action="store_true")
 p.add_argument("--txn-op-by-op", action="store_true")
+p.add_argument("--lock-in-memory", action="store_true")
 args = p.parse_args()
 
 peers = dict(kv.split("=", 1) for kv in args.peers.split(","))
@@ -55,6 +64,8 @@ lock = threading.Lock()
 state = {}      # key -> value (registers)
 lists = {}      # key -> list of values (what appends build)
 pending = []    # log lines not yet on disk (--lose-acked-writes only)
+locks = {}      # name -> [owner, token, ttl_ms, lease end (monotonic)]
+next_token = [1]
 sets = {}       # key -> list of elements, each once
 counters = {}   # key -> int
 counter_ids = set()  # request ids of the counter adds applied
@@ -70,7 +81,16 @@ def load():
 
 def apply_entry(e):
     """A log line: {"k": key, "v": value} sets a register; {"w": {key: value},
-    "a": [[key, value], ...]} is a transaction's writes and appends."""
+    "a": [[key, value], ...]} is a transaction's writes and appends; {"lock":
+    name, ...} a grant and {"unlock": name} a release, whose lease runs from
+    now: when the log is reloaded, from the restart."""
+    if "lock" in e:
+        locks[e["lock"]] = [e["owner"], e["token"], e["ttl"], time.monotonic() + e["ttl"] / 1000.0]
+        next_token[0] = max(next_token[0], e["token"] + 1)
+        return
+    if "unlock" in e:
+        locks.pop(e["unlock"], None)
+        return
     if "k" in e:
         state[e["k"]] = e["v"]
         return
@@ -225,6 +245,10 @@ class Handler(BaseHTTPRequestHandler):
             if not is_primary:
                 return self.forward("POST", data)
             return self.txn(data)
+        if self.path.startswith("/lock/"):
+            if not is_primary:
+                return self.forward("POST", data)
+            return self.lock(data)
         if not (self.path.startswith("/kv/") and self.path.endswith("/cas")):
             return self.reply(404, {"error": "no route"})
         if not is_primary:
@@ -290,6 +314,37 @@ class Handler(BaseHTTPRequestHandler):
         if refused:
             return self.reply(409, {"error": refused})
         return self.reply(200, {"txn": out})
+
+    def lock(self, data):
+        """POST /lock/{name}/acquire {"owner", "ttl_ms"} -> {"token"}, 409 while
+        another's lease runs; /release {"owner", "token"} -> {}, 409 if not
+        the holder."""
+        parts = self.path.split("/")
+        if len(parts) != 4 or parts[3] not in ("acquire", "release"):
+            return self.reply(404, {"error": "no route"})
+        try:
+            req = json.loads(data)
+            owner = req["owner"]
+            assert isinstance(owner, str) and owner
+            ttl = int(req["ttl_ms"]) if parts[3] == "acquire" else 0
+            assert parts[3] == "release" or ttl > 0
+        except (ValueError, KeyError, TypeError, AssertionError) as e:
+            return self.reply(400, {"error": "bad lock request: %r" % e})
+        name = parts[2]
+        with lock:
+            cur = locks.get(name)
+            if parts[3] == "acquire":
+                if cur and time.monotonic() < cur[3]:
+                    return self.reply(409, {"error": "%s is held by %s (token %d)" % (name, cur[0], cur[1])})
+                entry = {"lock": name, "owner": owner, "token": next_token[0], "ttl": ttl}
+            else:
+                if not cur or cur[0] != owner or cur[1] != req.get("token"):
+                    return self.reply(409, {"error": "%s is not held by %s with token %s" % (name, owner, req.get("token"))})
+                entry = {"unlock": name}
+            if not args.lock_in_memory:
+                persist_entry(entry)
+            apply_entry(entry)
+        return self.reply(200, {"token": entry["token"]} if "token" in entry else {})
 
 
 def apply_set_counter(e):

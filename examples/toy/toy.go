@@ -11,6 +11,7 @@ import (
 
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/registry"
+	"github.com/gauntlet-dev/gauntlet/targets/kit"
 )
 
 type system struct{}
@@ -20,11 +21,11 @@ var _ = registry.Register(registry.SystemDef{Name: "toy", New: func(registry.Con
 func (system) Name() string { return "toy" }
 
 func (system) Build(ctx context.Context, cache string) (string, error) {
-	return harness.GoBuild(ctx, cache, "github.com/gauntlet-dev/toy/cmd/toynode")
+	return kit.GoBuild(ctx, cache, "github.com/gauntlet-dev/toy/cmd/toynode")
 }
 
 func (system) Launch(_ context.Context, n harness.NodeSpec) (harness.Launch, error) {
-	return harness.Launch{Binary: n.Binary, Args: []string{"-id", n.ID, "-listen", n.Listen, "-peers", harness.PeerList(n.Peers)}}, nil
+	return harness.Launch{Binary: n.Binary, Args: []string{"-id", n.ID, "-listen", n.Listen, "-peers", kit.PeerList(n.Peers)}}, nil
 }
 
 func (system) NewClient(n harness.Node) (harness.Client, error) {

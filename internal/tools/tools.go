@@ -12,7 +12,6 @@ import (
 	_ "github.com/testcontainers/testcontainers-go"
 	_ "github.com/vishvananda/netlink"
 	_ "golang.org/x/sync/errgroup"
-	_ "gonum.org/v1/plot"
 	_ "gopkg.in/yaml.v3"
 	_ "olympos.io/encoding/edn"
 )

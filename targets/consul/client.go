@@ -88,13 +88,23 @@ func (a *api) getKV(ctx context.Context, path string, out *[]kvEntry) (uint64, e
 // changed" (agent/consul/rpc.go, canRetry, v1.15.4).
 const noLeader = "No cluster leader"
 
-// refused: Consul refused the request as malformed (4xx), or answered that
-// no leader was known; either way it was not applied.
+// noConn prefixes the error of an RPC the server could not forward to the
+// leader because it got no connection to it (agent/pool/pool.go, rpc, in
+// v1.15.4): the request was never sent. Forwarding retries only errors
+// that change nothing (no leader, rate limits: rpc.go, canRetry), so no
+// earlier attempt was sent either.
+const noConn = "rpc error getting client: "
+
+// refused: Consul refused the request as malformed (4xx), answered that no
+// leader was known, or could not reach the leader to forward it; in every
+// case it was not applied.
 func refused(e *httpcall.Error) bool {
 	switch {
 	case e.Status >= 400 && e.Status < 500:
 		return true
 	case e.Status == http.StatusInternalServerError && strings.HasSuffix(e.Msg, ": "+noLeader):
+		return true
+	case e.Status == http.StatusInternalServerError && strings.Contains(e.Msg, ": "+noConn):
 		return true
 	}
 	return false

@@ -134,6 +134,8 @@ func TestClassification(t *testing.T) {
 		{500, "No cluster leader", harness.Fail},
 		{500, "raft apply failed: leadership lost while committing log", harness.Info},
 		{500, "rpc error making call: EOF", harness.Info},
+		{500, "rpc error getting client: failed to get conn: dial tcp 127.0.0.1:1->127.0.0.1:2: connect: connection refused", harness.Fail},
+		{500, "rpc error getting client: failed to get conn: rpc error: lead thread didn't get connection", harness.Fail},
 		{400, "Request body too large", harness.Fail},
 		{413, "Value exceeds 524288 byte limit", harness.Fail},
 		{200, "maybe", harness.Info},

@@ -179,6 +179,7 @@ func TestTxnClassification(t *testing.T) {
 	}{
 		{"no leader", 500, "No cluster leader", harness.Fail},
 		{"rpc error", 500, "rpc error making call: EOF", harness.Info},
+		{"no connection to the leader", 500, "rpc error getting client: failed to get conn: dial tcp 127.0.0.1:1->127.0.0.1:2: connect: connection refused", harness.Fail},
 		{"rolled back for another reason", 409, `{"Errors":[{"OpIndex":0,"What":"value too large"}]}`, harness.Fail},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

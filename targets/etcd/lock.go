@@ -322,31 +322,22 @@ func (l *locker) giveUp(ctx context.Context, out harness.Op, key, why string) ha
 // deleted; again until there is none (clientv3's waitDeletes).
 func (l *locker) waitDeletes(ctx context.Context, pfx string, rev int64) error {
 	for {
-		var r rangeResp
-		var kvs struct {
+		var r struct {
+			Header struct {
+				Revision string `json:"revision"`
+			} `json:"header"`
 			Kvs []rangeKV `json:"kvs"`
 		}
-		req := map[string]any{"key": b64(pfx), "range_end": b64(prefixEnd(pfx)), "max_create_revision": strconv.FormatInt(rev-1, 10),
-			"sort_order": "DESCEND", "sort_target": "CREATE", "limit": 1}
-		body, err := json.Marshal(req)
+		err := l.g.call(ctx, "/v3/kv/range", map[string]any{"key": b64(pfx), "range_end": b64(prefixEnd(pfx)),
+			"max_create_revision": strconv.FormatInt(rev-1, 10), "sort_order": "DESCEND", "sort_target": "CREATE", "limit": 1}, &r)
 		if err != nil {
 			return err
 		}
-		resp, data, err := l.g.Do(ctx, http.MethodPost, "/v3/kv/range", bytes.NewReader(body), "application/json")
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("range: %s", resp.Status)
-		}
-		if err := errors.Join(json.Unmarshal(data, &r), json.Unmarshal(data, &kvs)); err != nil {
-			return err
-		}
-		if len(kvs.Kvs) == 0 {
+		if len(r.Kvs) == 0 {
 			return nil
 		}
 		at, _ := strconv.ParseInt(r.Header.Revision, 10, 64)
-		if err := l.waitDelete(ctx, unb64(kvs.Kvs[0].Key), at+1); err != nil {
+		if err := l.waitDelete(ctx, unb64(r.Kvs[0].Key), at+1); err != nil {
 			return err
 		}
 	}

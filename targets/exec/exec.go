@@ -14,6 +14,8 @@
 //	digest: true            # GET /debug/digest: convergence after recovery
 //	clock: false            # POST /debug/clock: clock faults
 //	txn: true               # POST /txn (protocol 2): list-append, rw-register, bank
+//	lock: true              # POST /lock/{name}/acquire and /release: the lock workload
+//	lock_ttl: 1s            # the lease a lock client asks for (default 1s)
 //	consistency: serializable  # what its transactions promise (default strict-serializable)
 //	set: true               # POST /set/{key}/add, GET /set/{key} (protocol 2): the set workload
 //	counter: true           # POST /counter/{key}/add, GET /counter/{key} (protocol 2): the counter workload
@@ -47,6 +49,7 @@ import (
 
 	"github.com/gauntlet-dev/gauntlet/harness"
 	"github.com/gauntlet-dev/gauntlet/registry"
+	"github.com/gauntlet-dev/gauntlet/targets/kit"
 	"github.com/gauntlet-dev/gauntlet/targets/wire"
 )
 
@@ -87,6 +90,10 @@ type File struct {
 	// DebugPort names the port (one of Ports) the /debug endpoints are
 	// served on; "" = the client port.
 	DebugPort string `yaml:"debug_port"`
+	// Lock: the node serves the lock endpoints; LockTTL is the lease its
+	// clients ask for (lock.go).
+	Lock    bool          `yaml:"lock"`
+	LockTTL time.Duration `yaml:"lock_ttl"`
 }
 
 var placeholder = regexp.MustCompile(`\{([^{}]*)\}`)
@@ -115,6 +122,7 @@ func (f *File) check() error {
 		errs = append(errs, fmt.Errorf("protocol: %d; this Gauntlet speaks protocol 1 to %d (write `protocol: %d`)", f.Protocol, wire.Version, wire.Version))
 	}
 	errs = append(errs, f.checkTxn()...)
+	errs = append(errs, f.checkLock()...)
 	errs = append(errs, f.checkSetCounter()...)
 	if len(f.Command) == 0 || f.Command[0] == "" {
 		errs = append(errs, errors.New("command: missing; say how to start a node, e.g. command: [python3, \"{dir}/store.py\", --listen, \"{listen}\"]"))
@@ -248,7 +256,7 @@ func (s *System) Launch(_ context.Context, n harness.NodeSpec) (harness.Launch, 
 		return harness.Launch{}, fmt.Errorf("listen address %q: %w", n.Listen, err)
 	}
 	vals := map[string]string{"id": n.ID, "listen": n.Listen, "host": host, "port": port,
-		"peers": harness.PeerList(n.Peers), "data": n.DataDir, "bug": n.Bug, "dir": s.dir}
+		"peers": kit.PeerList(n.Peers), "data": n.DataDir, "bug": n.Bug, "dir": s.dir}
 	for name, addr := range n.Ports {
 		vals["port:"+name] = addr
 	}
@@ -281,7 +289,7 @@ func (s *System) Launch(_ context.Context, n harness.NodeSpec) (harness.Launch, 
 
 // NewClient speaks the wire protocol to node n's client port.
 func (s *System) NewClient(n harness.Node) (harness.Client, error) {
-	return wire.NewClient(n.ID, n.Addr(), s.f.OpTimeout), nil
+	return wire.NewClient(n.ID, n.Addr(), s.f.OpTimeout).WithLockTTL(s.lockTTL()), nil
 }
 
 // Status is GET /debug/status, or, with only a health path, a GET of it

@@ -37,9 +37,9 @@ func (f *File) checkTxn() []error {
 // Features: the transactional ones when the file says txn: true.
 func (s *System) Features() []harness.Feature {
 	if !s.f.Txn {
-		return s.setCounterFeatures()
+		return append(s.setCounterFeatures(), s.lockFeatures()...) // setctr.go, lock.go
 	}
-	return append([]harness.Feature{harness.FeatureTxnAppend, harness.FeatureTxnRW, harness.FeatureTxnAdd}, s.setCounterFeatures()...)
+	return append(append([]harness.Feature{harness.FeatureTxnAppend, harness.FeatureTxnRW, harness.FeatureTxnAdd}, s.setCounterFeatures()...), s.lockFeatures()...)
 }
 
 // Lacks says how to offer the transactional features.
@@ -48,6 +48,8 @@ func (s *System) Lacks(f harness.Feature) string {
 		return why
 	}
 	switch f {
+	case harness.FeatureLock:
+		return lacksLock // lock.go
 	case harness.FeatureTxnAppend, harness.FeatureTxnRW, harness.FeatureTxnAdd:
 		return "a system file offers transactions with `protocol: 2` and `txn: true` when its nodes serve POST /txn (docs/protocol.md)"
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/gauntlet-dev/gauntlet/registry"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/quorum"
 	"github.com/gauntlet-dev/gauntlet/systemundertest/raft"
+	"github.com/gauntlet-dev/gauntlet/targets/kit"
 	"github.com/gauntlet-dev/gauntlet/targets/wire"
 )
 
@@ -44,7 +45,24 @@ const (
 // System is kvnode in one mode.
 type System struct {
 	mode string
+	// snapshotThreshold is raft mode's --snapshot-threshold (0 = kvnode's
+	// default), the option OptSnapshotThreshold.
+	snapshotThreshold int
+	// pipeline is raft mode's --pipeline (0 = kvnode's default, 1), the
+	// option OptPipeline.
+	pipeline int
 }
+
+// OptPipeline is raft mode's system option: raft message batches in flight
+// per peer, each on a connection of its own. More than one lets a later
+// batch overtake an earlier one (as etcd's four-connection pipeline does),
+// which the truncate-on-append bug's runs need.
+const OptPipeline = "raft-pipeline"
+
+// OptSnapshotThreshold is raft mode's system option: entries applied
+// between snapshots. A low one makes snapshots, and restarts from them,
+// part of every run (the snapshot-at-commit bug's runs need it).
+const OptSnapshotThreshold = "raft-snapshot-threshold"
 
 // repairRetry is the pause between failed anti-entropy passes of a node.
 const repairRetry = 200 * time.Millisecond
@@ -175,9 +193,15 @@ func moduleRoot() (string, error) {
 // command line is the same on every run.
 func (s *System) Launch(ctx context.Context, n harness.NodeSpec) (harness.Launch, error) {
 	args := []string{"--mode", s.mode, "--id", n.ID, "--listen", n.Listen,
-		"--peers", harness.PeerList(n.Peers), "--data", n.DataDir}
+		"--peers", kit.PeerList(n.Peers), "--data", n.DataDir}
 	if n.Bug != "" {
 		args = append(args, "--bug", n.Bug)
+	}
+	if s.snapshotThreshold > 0 {
+		args = append(args, "--snapshot-threshold", fmt.Sprint(s.snapshotThreshold))
+	}
+	if s.pipeline > 0 {
+		args = append(args, "--pipeline", fmt.Sprint(s.pipeline))
 	}
 	return harness.Launch{Binary: n.Binary, Args: args}, nil
 }
@@ -281,8 +305,28 @@ func init() {
 			"raft":   "kvnode, Gauntlet's own store, in Raft mode (leader-based, linearizable by design)",
 			"quorum": "kvnode, Gauntlet's own store, in leaderless quorum mode (linearizable reads/writes, cas is not)",
 		}[mode]
-		registry.Register(registry.SystemDef{Name: mode, Help: help,
-			New: func(registry.Config) (harness.System, error) { return New(mode), nil }})
+		def := registry.SystemDef{Name: mode, Help: help,
+			New: func(registry.Config) (harness.System, error) { return New(mode), nil }}
+		if mode == "raft" {
+			def.Options = []registry.Option{
+				{Name: OptSnapshotThreshold, Kind: registry.Int,
+					Help: "raft: entries applied between snapshots (0: kvnode's default, 8192); a low one makes snapshots and restarts from them part of every run"},
+				{Name: OptPipeline, Kind: registry.Int,
+					Help: "raft: message batches in flight per peer, each on its own connection (0: kvnode's default, 1); more lets a later batch overtake an earlier one"},
+			}
+			def.New = func(c registry.Config) (harness.System, error) {
+				n := c.Values.Int(OptSnapshotThreshold)
+				if n < 0 {
+					return nil, fmt.Errorf("--%s %d: want 0 (the default) or a positive number of entries", OptSnapshotThreshold, n)
+				}
+				p := c.Values.Int(OptPipeline)
+				if p < 0 || p > 64 {
+					return nil, fmt.Errorf("--%s %d: want 0 (the default) or 1 to 64 batches in flight per peer", OptPipeline, p)
+				}
+				return &System{mode: mode, snapshotThreshold: n, pipeline: p}, nil
+			}
+		}
+		registry.Register(def)
 	}
 }
 
