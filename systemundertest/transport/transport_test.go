@@ -156,3 +156,44 @@ func TestHandlerRejectsGarbage(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
 }
+
+func TestPipelinePostsConcurrently(t *testing.T) {
+	// A handler that holds every POST until two are in flight at once:
+	// with Pipeline 2 they are, and every message still arrives.
+	var b inbox
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	release := make(chan struct{})
+	var once sync.Once
+	h := Handler(b.deliver)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		if inFlight >= 2 {
+			once.Do(func() { close(release) })
+		}
+		mu.Unlock()
+		select {
+		case <-release:
+		case <-time.After(time.Second):
+		}
+		h.ServeHTTP(w, r)
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	tr := New(Config{ID: "n1", Peers: map[string]string{"n1": "127.0.0.1:1", "n2": ln.Addr().String()}, Pipeline: 2, MaxBatch: 1})
+	t.Cleanup(func() { _ = tr.Close() })
+	for i := range 20 {
+		tr.Send(raft.Message{Type: raft.MsgHeartbeat, From: "n1", To: "n2", Commit: uint64(i)})
+	}
+	require.Eventually(t, func() bool { return b.count() == 20 }, 10*time.Second, 5*time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, 2, most, "two POSTs in flight at once, never more")
+}

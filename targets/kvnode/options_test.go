@@ -11,7 +11,7 @@ import (
 	"github.com/gauntlet-dev/gauntlet/registry"
 )
 
-func TestSnapshotThresholdOptionReachesTheNode(t *testing.T) {
+func TestRaftOptionsReachTheNode(t *testing.T) {
 	spec := harness.NodeSpec{ID: "n1", Listen: "127.0.0.1:7001", Peers: map[string]string{"n1": "127.0.0.1:7001"}, DataDir: "/d"}
 	sys, err := registry.System("raft", map[string]string{OptSnapshotThreshold: "20"}, nil)
 	require.NoError(t, err)
@@ -25,6 +25,14 @@ func TestSnapshotThresholdOptionReachesTheNode(t *testing.T) {
 	l, err = sys.Launch(context.Background(), spec)
 	require.NoError(t, err)
 	assert.NotContains(t, l.Args, "--snapshot-threshold", "unset: kvnode's own default")
+
+	sys, err = registry.System("raft", map[string]string{OptPipeline: "4"}, nil)
+	require.NoError(t, err)
+	l, err = sys.Launch(context.Background(), spec)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"--pipeline", "4"}, l.Args[len(l.Args)-2:])
+	_, err = registry.System("raft", map[string]string{OptPipeline: "65"}, nil)
+	require.ErrorContains(t, err, "--raft-pipeline 65")
 
 	_, err = registry.System("raft", map[string]string{OptSnapshotThreshold: "-1"}, nil)
 	require.ErrorContains(t, err, "--raft-snapshot-threshold -1")
