@@ -89,7 +89,9 @@ func TestReconnectsAfterPeerRestart(t *testing.T) {
 	for range 10_000 {
 		send()
 	}
-	assert.Less(t, time.Since(start), time.Second, "Send must not block")
+	// A Send that blocked on the 300 ms dial timeout would take 50 min:
+	// the bound is loose so a loaded machine does not fail it.
+	assert.Less(t, time.Since(start), 10*time.Second, "Send must not block")
 
 	// Peer back on the same address: the persistent connection is gone, the
 	// sender dials again.
