@@ -239,7 +239,11 @@ func (s *System) Bugs() []harness.Bug {
 	switch s.mode {
 	case "raft":
 		for _, b := range raft.Bugs() {
-			out = append(out, harness.Bug{Name: b.Name, Description: b.Description, Workload: b.Workload, Nemesis: b.Nemesis, Reach: b.Reach})
+			hb := harness.Bug{Name: b.Name, Description: b.Description, Workload: b.Workload, Nemesis: b.Nemesis, Reach: b.Reach}
+			if r, ok := simRecipes[b.Name]; ok {
+				hb.SimNemesis, hb.SimOptions, hb.SimWorkload = r.nemesis, r.options, r.workload
+			}
+			out = append(out, hb)
 		}
 	case "quorum":
 		for _, b := range quorum.Bugs() {

@@ -39,3 +39,13 @@ func TestRaftOptionsReachTheNode(t *testing.T) {
 	_, err = registry.System("quorum", map[string]string{OptSnapshotThreshold: "20"}, nil)
 	require.Error(t, err, "quorum mode has no snapshots")
 }
+
+func TestEverySimulationReachBugHasASimRecipe(t *testing.T) {
+	for _, b := range (&System{mode: "raft"}).Bugs() {
+		if b.Reach != harness.ReachSimulation {
+			assert.Empty(t, b.SimNemesis, b.Name)
+			continue
+		}
+		assert.NotEmpty(t, b.SimNemesis, "%s: how the sim deployment reaches it", b.Name)
+	}
+}
