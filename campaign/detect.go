@@ -118,6 +118,14 @@ func DetectRuns(o DetectOptions) []Run {
 			cells = append(cells, scheduleCells(s, sched, !o.NoControls)...)
 		}
 	}
+	seen := map[string]bool{}
+	cells = slices.DeleteFunc(cells, func(c Cell) bool {
+		// A simulation-reach bug's sim cell is the same under every
+		// schedule (its SimNemesis): run once.
+		dup := seen[c.Key()]
+		seen[c.Key()] = true
+		return dup
+	})
 	var runs []Run
 	for i := 0; i < o.Seeds; i++ {
 		for _, c := range cells {
@@ -309,10 +317,20 @@ func scheduleCells(s DetectSystem, sched string, withControls bool) []Cell {
 		if sched == ScheduleRandom {
 			nem = strings.Join(b.Nemesis, ",")
 		}
+		var opts map[string]string
+		wl := b.Workload
+		if s.Deploy == DeploySim && b.Reach == harness.ReachSimulation && len(b.SimNemesis) > 0 {
+			// The sim column: the bug's own simulation packages, under
+			// every schedule (the schedules' packages cannot aim at it).
+			nem, opts = strings.Join(b.SimNemesis, ","), b.SimOptions
+			if b.SimWorkload != "" {
+				wl = b.SimWorkload
+			}
+		}
 		if nem == "" {
 			nem = "none"
 		}
-		cells = append(cells, Cell{System: s.Name, Deploy: s.Deploy, Workload: b.Workload, Nemesis: nem, Bug: b.Name})
+		cells = append(cells, Cell{System: s.Name, Deploy: s.Deploy, Workload: wl, Nemesis: nem, Bug: b.Name, Options: opts})
 	}
 	controls := []string{sched}
 	if sched == ScheduleRandom {

@@ -75,3 +75,31 @@ func TestDetectComparesSchedulesOverTheSameSeeds(t *testing.T) {
 		assert.NotEmpty(t, r.Cell.Bug, "no correct-store runs")
 	}
 }
+
+// On the sim deployment a simulation-reach bug runs with its own
+// simulation packages, options and workload, once whatever the schedules;
+// elsewhere (and without a recipe) as before.
+func TestDetectSimColumnUsesTheBugsSimRecipe(t *testing.T) {
+	bugs := []harness.Bug{
+		{Name: "stale-read", Workload: "kv", Nemesis: []string{"partition"}},
+		{Name: "snap", Workload: "kv", Nemesis: []string{"kill"}, Reach: harness.ReachSimulation,
+			SimNemesis: []string{"crash-storm"}, SimOptions: map[string]string{"raft-snapshot-threshold": "20"}, SimWorkload: "list-append"},
+		{Name: "plain", Workload: "kv", Nemesis: []string{"kill"}, Reach: harness.ReachSimulation},
+	}
+	o := DetectOptions{Systems: []DetectSystem{{Name: "raft", Deploy: DeploySim, Control: "kv", Bugs: bugs, ReportsLeader: true}},
+		Seeds: 2, Schedules: Schedules(), NoControls: true}
+	cells := map[string]int{}
+	for _, r := range DetectRuns(o) {
+		cells[r.Cell.Key()]++
+	}
+	assert.Equal(t, map[string]int{
+		"raft/sim/kv/partition/stale-read": 2, "raft/sim/kv/aimed/stale-read": 2, "raft/sim/kv/feedback/stale-read": 2,
+		"raft/sim/list-append/crash-storm/snap/raft-snapshot-threshold=20": 2,
+		"raft/sim/kv/kill/plain": 2, "raft/sim/kv/aimed/plain": 2, "raft/sim/kv/feedback/plain": 2,
+	}, cells)
+
+	o.Systems[0].Deploy = "local"
+	for _, r := range DetectRuns(o) {
+		assert.NotEqual(t, "snap", r.Cell.Bug, "off the sim deployment the simulation judges it")
+	}
+}

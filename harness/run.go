@@ -277,7 +277,11 @@ func (r *run) cycle(ctx context.Context) {
 		}},
 		{PhaseHealthy, r.waitHealthy},
 		{PhaseSystem, r.setupSystem},
-		{PhaseMain, r.mainPhase},
+		{PhaseMain, func(ctx context.Context) error {
+			took, err := r.mainPhase(ctx)
+			r.res.TestTime = Duration(took)
+			return err
+		}},
 		{PhaseHeal, r.heal},
 		{PhaseRecovery, func(ctx context.Context) error {
 			res, err := r.recoverPhase(ctx)

@@ -112,6 +112,15 @@ type Bug struct {
 	// system's deterministic simulation (see Simulator), because the bug
 	// needs a fault inside a window no process-level fault can aim at.
 	Reach string `json:"reach,omitempty"`
+	// SimNemesis, SimOptions and SimWorkload are how runs on the sim
+	// deployment reach a simulation-reach bug: the simulation's own
+	// packages (split-vote, crash-storm, reorder, …), the system options
+	// those runs need (more batches in flight, a low snapshot threshold)
+	// and the workload that shows it best. They stand for Nemesis and
+	// Workload there; empty, those are used.
+	SimNemesis  []string          `json:"sim_nemesis,omitempty"`
+	SimOptions  map[string]string `json:"sim_options,omitempty"`
+	SimWorkload string            `json:"sim_workload,omitempty"`
 }
 
 // Who is expected to catch a catalog bug (Bug.Reach).

@@ -28,7 +28,9 @@ const (
 	streamNemesis   = 2
 )
 
-func (r *run) mainPhase(ctx context.Context) error {
+// mainPhase runs the workers and the fault schedule until the time limit
+// (or an early end) and returns how long it ran: the test time.
+func (r *run) mainPhase(ctx context.Context) (time.Duration, error) {
 	r.gen = r.p.Workload.Generator(rand.New(rand.NewSource(seedFor(r.t.Seed, streamGenerator))))
 	clients := make([]Client, r.t.Concurrency)
 	defer func() {
@@ -42,7 +44,7 @@ func (r *run) mainPhase(ctx context.Context) error {
 		node := r.nodes[w%len(r.nodes)]
 		c, err := r.p.System.NewClient(r.cluster.Node(node))
 		if err != nil {
-			return fmt.Errorf("client for %s: %w", node, err)
+			return 0, fmt.Errorf("client for %s: %w", node, err)
 		}
 		clients[w] = c
 	}
@@ -98,7 +100,7 @@ func (r *run) mainPhase(ctx context.Context) error {
 	<-nemDone
 	<-progDone
 	<-onlineDone
-	r.res.TestTime = Duration(time.Since(r.mainT0))
+	took := time.Since(r.mainT0)
 	if r.ended.Err() != nil {
 		r.log.Info("main phase ended early", "cause", context.Cause(r.ended))
 	}
@@ -107,7 +109,7 @@ func (r *run) mainPhase(ctx context.Context) error {
 	for err := range errc {
 		errs = append(errs, err)
 	}
-	return errors.Join(errs...)
+	return took, errors.Join(errs...)
 }
 
 // onlineCheck, for --stop-on-violation, runs the workload's checkers on the

@@ -42,6 +42,7 @@ func Scenarios() map[string]func() harness.Nemesis {
 		SplitVote: func() harness.Nemesis {
 			return &scenario{name: SplitVote, hold: [2]float64{1.5, 3}, start: splitVote}
 		},
+		CrashStorm: newCrashStorm,
 	}
 }
 
@@ -82,6 +83,7 @@ type scenario struct {
 	hold  [2]float64 // timescales the fault holds, at least and at most
 	start func(ctx context.Context, c harness.Cluster, w *sim.World, rng *rand.Rand, unit time.Duration, restart func(string)) (string, error)
 	unit  time.Duration
+	needs []harness.Fault // nil: what split-vote needs
 
 	mu      sync.Mutex
 	crashed []string // crashed by the world, restart owed
@@ -95,6 +97,9 @@ var (
 func (s *scenario) Name() string { return s.name }
 
 func (s *scenario) Requires() []harness.Fault {
+	if s.needs != nil {
+		return s.needs
+	}
 	return []harness.Fault{harness.FaultKill, harness.FaultLatency, harness.FaultLeader, FaultMessage}
 }
 
@@ -152,4 +157,59 @@ func (s *scenario) Heal(ctx context.Context, c harness.Cluster) (harness.FaultEv
 // kind, right after it, then restart it.
 func crashAfterKind(w *sim.World, kind string, restart func(string)) {
 	w.AddRule(&sim.Rule{Kind: kind, Action: sim.CrashSender, After: func(s sim.Segment) { restart(s.From) }})
+}
+
+// CrashStorm is the simulation's storm of aimed crashes: while it holds
+// (1–3 timescales), every 50–250 ms it arms a crash right after the next
+// durable write of a kind drawn as crash-after-sync draws (rare kinds as
+// often as the log), each crashed node restarted within 50 ms. Power
+// losses then land between a store's durable steps many times a run: a
+// snapshot saved and its log not yet compacted, a vote persisted and not
+// yet sent.
+const CrashStorm = "crash-storm"
+
+type crashStorm struct {
+	scenario
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newCrashStorm() harness.Nemesis {
+	s := &crashStorm{}
+	s.scenario = scenario{name: CrashStorm, hold: [2]float64{1, 3}, needs: []harness.Fault{harness.FaultKill, FaultMessage}}
+	s.scenario.start = s.begin
+	return s
+}
+
+func (s *crashStorm) begin(ctx context.Context, c harness.Cluster, w *sim.World, rng *rand.Rand, unit time.Duration, restart func(string)) (string, error) {
+	s.stop, s.done = make(chan struct{}), make(chan struct{})
+	seed := rng.Int63()
+	go func() {
+		defer close(s.done)
+		r := rand.New(rand.NewSource(seed))
+		for {
+			t := time.NewTimer(50*time.Millisecond + time.Duration(r.Int63n(int64(200*time.Millisecond))))
+			select {
+			case <-s.stop:
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			if kind := pickKind(w.DurableCounts(), r); kind != "" {
+				w.ClearDiskRules() // one armed at a time: an unfired one is replaced
+				w.AddDiskRule(&sim.DiskRule{Kind: kind, After: restart})
+			}
+		}
+	}()
+	return "every 50–250 ms, crash the next node that makes a file of a drawn kind durable, right after, and restart it", nil
+}
+
+// Heal ends the storm, then heals as every scenario does.
+func (s *crashStorm) Heal(ctx context.Context, c harness.Cluster) (harness.FaultEvent, error) {
+	if s.stop != nil {
+		close(s.stop)
+		<-s.done
+		s.stop = nil
+	}
+	return s.scenario.Heal(ctx, c)
 }

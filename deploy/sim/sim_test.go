@@ -50,3 +50,25 @@ func TestRaftValidUnderScenarios(t *testing.T) {
 	test.TimeLimit = harness.Duration(15 * time.Second)
 	gauntlettest.Run(t, test)
 }
+
+// The simulation-reach bugs the harness catches in most seeds on the sim
+// deployment with their catalog recipes (docs/simulation.md has the rates).
+func TestSimulationReachBugsCaught(t *testing.T) {
+	if testing.Short() {
+		t.Skip("full-speed runs of several seconds each")
+	}
+	for _, tc := range []struct {
+		bug     string
+		nemesis []string
+		options map[string]string
+	}{
+		{"read-before-term-commit", []string{"split-vote"}, nil},
+		{"truncate-on-append", []string{"split-vote", "reorder"}, map[string]string{"raft-pipeline": "4"}},
+	} {
+		t.Run(tc.bug, func(t *testing.T) {
+			test := simTest("raft", tc.bug, tc.nemesis...)
+			test.Rate, test.StopOnViolation, test.Options = 0, true, tc.options
+			gauntlettest.RunCatch(t, test, 1, 2, 3, 4, 5, 6, 7, 8)
+		})
+	}
+}

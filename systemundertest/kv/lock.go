@@ -33,7 +33,7 @@ import (
 // held lock from its election (as etcd does with leases), and a lock it
 // holds no timer for (restored from a snapshot) gets one from now: lease
 // expiry never comes early. The client acts as holder only until its
-// invoke time + 3/4 ttl (targets/wire), so its hold has ended before any
+// invoke time + ttl/2 (targets/wire), so its hold has ended before any
 // node can take the lock over.
 
 const (

@@ -63,6 +63,7 @@ type raftTuning struct {
 	HeartbeatInterval time.Duration
 	SnapshotThreshold uint64
 	MaxBatch          int
+	Pipeline          int // POSTs in flight per peer (transport.Config.Pipeline)
 }
 
 // Main runs a node with the command line args on e until ctx is done (a
@@ -122,6 +123,7 @@ func parseFlags(args []string, stdout io.Writer) (*flags, error) {
 	fs.DurationVar(&f.raft.HeartbeatInterval, "heartbeat", raft.DefaultHeartbeatInterval, "raft: heartbeat interval")
 	fs.Uint64Var(&f.raft.SnapshotThreshold, "snapshot-threshold", raft.DefaultSnapshotThreshold, "raft: entries applied between snapshots")
 	fs.IntVar(&f.raft.MaxBatch, "max-batch", raft.DefaultMaxBatch, "raft: entries per append message and fsync")
+	fs.IntVar(&f.raft.Pipeline, "pipeline", 1, "raft: message batches in flight per peer, each on its own connection (more than 1 lets a later batch overtake an earlier one)")
 	fs.Usage = func() {} // the flag package calls it on every error; -h is handled below
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -169,6 +171,9 @@ func parseFlags(args []string, stdout io.Writer) (*flags, error) {
 	}
 	if f.raft.ElectionTimeout <= 0 || f.raft.HeartbeatInterval <= 0 || f.raft.HeartbeatInterval >= f.raft.ElectionTimeout {
 		return nil, badInput("--heartbeat %v must be positive and below --election-timeout %v", f.raft.HeartbeatInterval, f.raft.ElectionTimeout)
+	}
+	if f.raft.Pipeline < 1 || f.raft.Pipeline > 64 {
+		return nil, badInput("--pipeline %d: want 1 to 64 batches in flight per peer", f.raft.Pipeline)
 	}
 	if f.raft.MaxBatch <= 0 || f.raft.SnapshotThreshold == 0 {
 		return nil, badInput("--max-batch and --snapshot-threshold must be positive")

@@ -51,7 +51,7 @@ func openRaft(e env.Env, c nodeConfig, t raftTuning) (api.Store, http.Handler, e
 	sort.Strings(ids)
 	log := c.Logger.With("mode", "raft")
 	fsm := kv.NewFSM()
-	tr := transport.New(transport.Config{ID: c.ID, Peers: c.Peers, Logger: log.With("component", "transport"), Net: e, Clock: e})
+	tr := transport.New(transport.Config{ID: c.ID, Peers: c.Peers, Pipeline: t.Pipeline, Logger: log.With("component", "transport"), Net: e, Clock: e})
 	node, err := raft.NewNode(raft.Config{
 		ID: c.ID, Peers: ids, Transport: tr,
 		Log: st.log, Stable: st.stable, Snapshots: st.snapshots,

@@ -43,6 +43,7 @@ func TestBadInputExits64(t *testing.T) {
 		{"unknown mode", append([]string{"--mode", "paxos"}, ok...), "want raft or quorum"},
 		{"unknown bug", append([]string{"--bug", "no-such-bug"}, ok...), "not in the raft catalog"},
 		{"no peers", with("--peers", ""), "--peers is required"},
+		{"no pipeline", append([]string{"--pipeline", "0"}, ok...), "--pipeline 0: want 1 to 64"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out := runKvnode(t, 10*time.Second, tc.args...)

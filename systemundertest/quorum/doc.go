@@ -95,7 +95,8 @@
 //
 // Bugs() lists the injectable bugs (Config.Bug): no-write-back,
 // sloppy-quorum, lww-wall-clock, r1w1, ack-before-fsync,
-// version-from-first-reply and put-overwrites-newer. What each needs to show:
+// version-from-first-reply, put-overwrites-newer, and for sets set-lww and
+// set-repair-overwrites (crdt.go). What each needs to show:
 //   - no-write-back: a write that reaches only some replicas (partition,
 //     lost messages, a crash mid-write), then reads through different quorums.
 //   - sloppy-quorum: more members than N (its fallbacks are the members
@@ -112,4 +113,12 @@
 //     writers per key, or a concurrent write hides the lost one.
 //   - put-overwrites-newer: two puts of one key reaching a replica out of
 //     order (concurrent coordinators, a paused node's late write-back).
+//   - set-lww: concurrent adds to one set (no fault needed).
+//   - set-repair-overwrites: replicas of a set that differ when it is read
+//     (any add in flight), and anti-entropy after the heal.
+//
+// # Sets and counters
+//
+// Sets and PN counters are CRDTs kept beside the registers; crdt.go says
+// how they are stored, merged, read and repaired.
 package quorum

@@ -235,12 +235,13 @@ func TestNodeUnknownOnStepDown(t *testing.T) {
 	lead := c.leader()
 	c.propose("first")
 	c.net.Isolate(lead.Status().ID)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// A deadline the step-down beats by far: what ends the proposal must
+	// be the step-down, not the deadline (also unknown), whatever the load.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	start := time.Now()
 	_, err := lead.Propose(ctx, []byte("stranded"))
 	require.ErrorIs(t, err, raft.ErrUnknownOutcome)
-	require.Less(t, time.Since(start), 2*time.Second, "the proposal should fail when the leader steps down")
+	require.NoError(t, ctx.Err(), "the proposal should fail when the leader steps down, not at its deadline")
 }
 
 // Every node is stopped and restarted from its data directory: the log,

@@ -1,8 +1,9 @@
 // Package transport carries raft messages between kvnodes over HTTP.
 //
-// Each peer has one sender goroutine and a bounded queue: Send never blocks
-// and drops the message when the queue is full (raft retries whatever it
-// needs). The sender drains the queue into batches and POSTs each batch,
+// Each peer has one sender goroutine (or Config.Pipeline of them) and a
+// bounded queue: Send never blocks and drops the message when the queue is
+// full (raft retries whatever it needs). A sender drains the queue into
+// batches and POSTs each batch,
 // in a compact binary encoding (codec.go), to http://<peer address>/internal/raft/messages over a
 // persistent connection; the address is the one from --peers, which the
 // harness may point at a proxy. A failed POST drops its batch and backs off
@@ -40,7 +41,12 @@ type Config struct {
 	// Timeout bounds one POST, dial included (0 = 2s). Short, so a
 	// blackholed link does not hold messages for long.
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// Pipeline is the number of POSTs in flight per peer, each on a
+	// connection of its own (0 = 1: one batch at a time, delivered in
+	// order). More, as etcd's rafthttp pipeline sends with four, lets a
+	// later batch overtake an earlier one: raft must not care.
+	Pipeline int
+	Logger   *slog.Logger
 	// Net and Clock are the node's environment (nil = the OS's).
 	Net   env.Network
 	Clock env.Clock
@@ -76,6 +82,9 @@ func New(cfg Config) *HTTP {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 2 * time.Second
 	}
+	if cfg.Pipeline <= 0 {
+		cfg.Pipeline = 1
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -87,7 +96,7 @@ func New(cfg Config) *HTTP {
 	}
 	tr := &http.Transport{
 		DialContext:           env.Dialer(cfg.Net, cfg.Timeout),
-		MaxIdleConnsPerHost:   2,
+		MaxIdleConnsPerHost:   max(2, cfg.Pipeline),
 		IdleConnTimeout:       60 * time.Second,
 		ResponseHeaderTimeout: cfg.Timeout,
 	}
@@ -104,8 +113,10 @@ func New(cfg Config) *HTTP {
 		}
 		p := &peer{id: id, url: "http://" + addr + Path, queue: make(chan raft.Message, cfg.QueueSize)}
 		t.peers[id] = p
-		t.wg.Add(1)
-		go t.run(p)
+		for range cfg.Pipeline {
+			t.wg.Add(1)
+			go t.run(p)
+		}
 	}
 	return t
 }

@@ -2,11 +2,14 @@ package consul
 
 import (
 	"context"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -62,6 +65,18 @@ func realAgent(t *testing.T, ctx context.Context) string {
 	require.Eventually(t, func() bool {
 		st, err := s.Status(ctx, harness.NodeAt("n1", addr))
 		return err == nil && st.Role == "leader"
+	}, time.Minute, 200*time.Millisecond)
+	// A leader can answer before the agent has registered its own node in
+	// the catalog, and until then a session cannot be made ("Missing node
+	// registration"): wait for the registration, as a client would.
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + addr + "/v1/catalog/nodes")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode == http.StatusOK && strings.Contains(string(body), `"Node"`)
 	}, time.Minute, 200*time.Millisecond)
 	return addr
 }

@@ -48,7 +48,16 @@ type System struct {
 	// snapshotThreshold is raft mode's --snapshot-threshold (0 = kvnode's
 	// default), the option OptSnapshotThreshold.
 	snapshotThreshold int
+	// pipeline is raft mode's --pipeline (0 = kvnode's default, 1), the
+	// option OptPipeline.
+	pipeline int
 }
+
+// OptPipeline is raft mode's system option: raft message batches in flight
+// per peer, each on a connection of its own. More than one lets a later
+// batch overtake an earlier one (as etcd's four-connection pipeline does),
+// which the truncate-on-append bug's runs need.
+const OptPipeline = "raft-pipeline"
 
 // OptSnapshotThreshold is raft mode's system option: entries applied
 // between snapshots. A low one makes snapshots, and restarts from them,
@@ -191,6 +200,9 @@ func (s *System) Launch(ctx context.Context, n harness.NodeSpec) (harness.Launch
 	if s.snapshotThreshold > 0 {
 		args = append(args, "--snapshot-threshold", fmt.Sprint(s.snapshotThreshold))
 	}
+	if s.pipeline > 0 {
+		args = append(args, "--pipeline", fmt.Sprint(s.pipeline))
+	}
 	return harness.Launch{Binary: n.Binary, Args: args}, nil
 }
 
@@ -227,7 +239,11 @@ func (s *System) Bugs() []harness.Bug {
 	switch s.mode {
 	case "raft":
 		for _, b := range raft.Bugs() {
-			out = append(out, harness.Bug{Name: b.Name, Description: b.Description, Workload: b.Workload, Nemesis: b.Nemesis, Reach: b.Reach})
+			hb := harness.Bug{Name: b.Name, Description: b.Description, Workload: b.Workload, Nemesis: b.Nemesis, Reach: b.Reach}
+			if r, ok := simRecipes[b.Name]; ok {
+				hb.SimNemesis, hb.SimOptions, hb.SimWorkload = r.nemesis, r.options, r.workload
+			}
+			out = append(out, hb)
 		}
 	case "quorum":
 		for _, b := range quorum.Bugs() {
@@ -296,14 +312,22 @@ func init() {
 		def := registry.SystemDef{Name: mode, Help: help,
 			New: func(registry.Config) (harness.System, error) { return New(mode), nil }}
 		if mode == "raft" {
-			def.Options = []registry.Option{{Name: OptSnapshotThreshold, Kind: registry.Int,
-				Help: "raft: entries applied between snapshots (0: kvnode's default, 8192); a low one makes snapshots and restarts from them part of every run"}}
+			def.Options = []registry.Option{
+				{Name: OptSnapshotThreshold, Kind: registry.Int,
+					Help: "raft: entries applied between snapshots (0: kvnode's default, 8192); a low one makes snapshots and restarts from them part of every run"},
+				{Name: OptPipeline, Kind: registry.Int,
+					Help: "raft: message batches in flight per peer, each on its own connection (0: kvnode's default, 1); more lets a later batch overtake an earlier one"},
+			}
 			def.New = func(c registry.Config) (harness.System, error) {
 				n := c.Values.Int(OptSnapshotThreshold)
 				if n < 0 {
 					return nil, fmt.Errorf("--%s %d: want 0 (the default) or a positive number of entries", OptSnapshotThreshold, n)
 				}
-				return &System{mode: mode, snapshotThreshold: n}, nil
+				p := c.Values.Int(OptPipeline)
+				if p < 0 || p > 64 {
+					return nil, fmt.Errorf("--%s %d: want 0 (the default) or 1 to 64 batches in flight per peer", OptPipeline, p)
+				}
+				return &System{mode: mode, snapshotThreshold: n, pipeline: p}, nil
 			}
 		}
 		registry.Register(def)

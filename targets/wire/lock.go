@@ -17,9 +17,10 @@ const DefaultLockTTL = time.Second
 // A careful lock client: it acts as holder only while it can know it is
 // one. Its lease starts when it sends the acquire (the node can only grant
 // later, so the node's lease ends no sooner than send time + ttl), and it
-// does guarded work only if the work ends before send time + 3/4 ttl: the
-// quarter left covers the step from its last guarded op to its release and
-// the difference of the clocks' rates. The checker's holds (checkers/mutex)
+// does guarded work only if the work ends before send time + ttl/2: the
+// half left covers the step from its last guarded op to its release (a
+// worker descheduled on a loaded machine) and the difference of the
+// clocks' rates. The checker's holds (checkers/mutex)
 // are exactly what this client can vouch for.
 
 // lease is what the client knows of a lock it acquired.
@@ -79,7 +80,7 @@ func (c *Client) lock(ctx context.Context, op harness.Op) harness.Op {
 		if c.leases == nil {
 			c.leases = map[string]lease{}
 		}
-		c.leases[op.Key] = lease{proc: op.Process, token: token, until: sent.Add(ttl * 3 / 4)}
+		c.leases[op.Key] = lease{proc: op.Process, token: token, until: sent.Add(ttl / 2)}
 		done := op.Complete(harness.OK)
 		done.Value = token
 		return done
