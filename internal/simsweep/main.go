@@ -1,7 +1,9 @@
 // Command simsweep runs one test over many seeds on the sim deployment, in
 // parallel in this process, and says in how many the verdict was invalid
 // and which checker said so: catch rates of a bug under a schedule, or the
-// false-positive count of a correct store.
+// false-positive count of a correct store. With -twice every seed runs
+// twice, and the sweep says how often the second run's verdict was the
+// first's (what a replay from the seed reproduces).
 //
 //	go run ./internal/simsweep -bug forget-vote -nemesis crash-after,kill-leader -seeds 100
 package main
@@ -40,6 +42,7 @@ func main() {
 	keep := flag.Bool("keep", false, "keep the run folders of invalid runs")
 	out := flag.String("out", "", "results folder (default: a temporary one)")
 	verbose := flag.Bool("v", false, "print every run")
+	twice := flag.Bool("twice", false, "run every seed twice: how often the verdict replays")
 	flag.Parse()
 
 	dir := *out
@@ -64,6 +67,7 @@ func main() {
 	verdicts := map[harness.Validity]int{}
 	by := map[string]int{}
 	var caught []int64
+	replays, same := map[harness.Validity]int{}, map[harness.Validity]int{}
 	var ops int
 	t0 := time.Now()
 	var g errgroup.Group
@@ -78,6 +82,15 @@ func main() {
 			if res == nil {
 				return fmt.Errorf("seed %d: %w", s, err)
 			}
+			var again harness.Validity
+			if *twice {
+				res2, err := registry.Run(context.Background(), t, registry.RunOptions{NoReport: true})
+				if res2 == nil {
+					return fmt.Errorf("seed %d again: %w", s, err)
+				}
+				again = res2.Verdict
+				_ = os.RemoveAll(res2.Dir)
+			}
 			var failed []string
 			for _, c := range res.Checkers {
 				if c.Validity == harness.Invalid {
@@ -87,6 +100,12 @@ func main() {
 			mu.Lock()
 			defer mu.Unlock()
 			verdicts[res.Verdict]++
+			if *twice {
+				replays[res.Verdict]++
+				if again == res.Verdict {
+					same[res.Verdict]++
+				}
+			}
 			ops += res.Ops
 			for _, f := range failed {
 				by[f]++
@@ -114,6 +133,10 @@ func main() {
 		by, ops / *seeds, time.Since(t0).Seconds())
 	if len(caught) > 0 {
 		fmt.Printf("invalid seeds: %v\n", caught)
+	}
+	if *twice {
+		fmt.Printf("replayed: an invalid verdict again in %d/%d seeds, a valid one in %d/%d\n",
+			same[harness.Invalid], replays[harness.Invalid], same[harness.Valid], replays[harness.Valid])
 	}
 }
 

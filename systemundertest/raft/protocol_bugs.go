@@ -53,7 +53,8 @@ func protocolBugs() []BugInfo {
 			Name: BugTruncateOnAppend,
 			Description: "a follower truncates its log after every append's entries, even matching ones, so a " +
 				"late or duplicated append drops entries it already acknowledged (log repair); it needs an append delivered after a newer one on " +
-				"the same link, which TCP's in-order delivery rules out and the simulation's network does not",
+				"the same link, which one connection's in-order delivery rules out: kvnode sends one batch at a time per peer " +
+				"unless run with --pipeline N (batches on N connections, as etcd's pipeline), and then the simulation's reorder makes it",
 			Workload: "kv",
 			Nemesis:  []string{"partition", "kill"},
 			Reach:    ReachSimulation,
