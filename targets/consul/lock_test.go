@@ -140,3 +140,22 @@ func TestRealLock(t *testing.T) {
 	r = b.Invoke(ctx, lockOp(harness.FRelease, "L", nil))
 	assert.Equal(t, harness.Fail, r.Type, "b's session no longer holds it")
 }
+
+// TestRealLockAbandonedGrant: a worker that gave up releasing acquires
+// again: the client destroys the old session and takes the lock with a
+// fresh one once the old session's lock-delay has run.
+func TestRealLockAbandonedGrant(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	addr := realAgent(t, ctx)
+	a := newClient("n1", addr, 0, ReadConsistent)
+	a.lockDelay = time.Second
+	defer a.Close()
+	got := a.Invoke(ctx, lockOp(harness.FAcquire, "L", nil))
+	require.Equal(t, harness.OK, got.Type, got.Error)
+	first, _ := strconv.ParseUint(*got.Value, 10, 64)
+	got = a.Invoke(ctx, lockOp(harness.FAcquire, "L", nil))
+	require.Equal(t, harness.OK, got.Type, got.Error)
+	second, _ := strconv.ParseUint(*got.Value, 10, 64)
+	assert.Greater(t, second, first, "a new grant, a larger LockIndex")
+}

@@ -87,3 +87,22 @@ func TestRealLock(t *testing.T) {
 		return b.Invoke(ctx, lockOp(fHold, "L", harness.Str("10"))).Type == harness.Fail
 	}, 5*time.Second, 100*time.Millisecond)
 }
+
+// TestRealLockAbandonedGrant: a worker that gave up releasing acquires
+// again: the client starts a fresh session, whose key waits for the old
+// one (revoked in the background) and gets a token of its own.
+func TestRealLockAbandonedGrant(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	_, addr, _ := realMember(t, ctx)
+	a := newClient("n1", addr, 0, false)
+	defer a.Close()
+	got := a.Invoke(ctx, lockOp(harness.FAcquire, "L", nil))
+	require.Equal(t, harness.OK, got.Type, got.Error)
+	first := *got.Value
+	got = a.Invoke(ctx, lockOp(harness.FAcquire, "L", nil))
+	require.Equal(t, harness.OK, got.Type, got.Error)
+	assert.NotEqual(t, first, *got.Value, "a new grant, a new token")
+	r := a.Invoke(ctx, lockOp(harness.FRelease, "L", nil))
+	assert.Equal(t, harness.OK, r.Type, r.Error)
+}
