@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
+	"github.com/gauntlet-dev/gauntlet/targets/internal/guard"
 	"github.com/gauntlet-dev/gauntlet/targets/internal/httpcall"
 )
 
@@ -182,7 +183,7 @@ func (c *Client) Invoke(ctx context.Context, op harness.Op) harness.Op {
 		c.cas(ctx, &out)
 	case harness.FTxn:
 		return c.txn(ctx, out)
-	case harness.FAcquire, harness.FRelease, fHold:
+	case harness.FAcquire, harness.FRelease, guard.FHold:
 		return c.lockOp(ctx, out)
 	default:
 		out.Type, out.Error = harness.Fail, "consul client: unknown op "+op.F

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
+	"github.com/gauntlet-dev/gauntlet/targets/internal/guard"
 	"github.com/gauntlet-dev/gauntlet/targets/internal/httpcall"
 )
 
@@ -46,10 +47,6 @@ const (
 	DefaultSessionTTL = 10 * time.Second
 	DefaultLockDelay  = 15 * time.Second
 )
-
-// fHold is the lock workload's guarded work (checkers/mutex.FHold, which a
-// target may not import).
-const fHold = "hold"
 
 const lockPrefix = "lock/"
 
@@ -294,23 +291,8 @@ func (l *locker) hold(ctx context.Context, out harness.Op) harness.Op {
 	if !ok || l.sess == nil {
 		return fail(out, "this client holds no "+out.Key)
 	}
-	ms, err := strconv.Atoi(derefOr(out.Value, "0"))
-	if err != nil || ms < 0 {
-		return fail(out, "guarded work needs a length in milliseconds")
-	}
-	work := time.Duration(ms) * time.Millisecond
 	until, valid := l.sess.validUntil()
-	if !valid || time.Now().Add(work).After(until) {
-		return fail(out, fmt.Sprintf("the session (token %d) may end before the work would: did none", tok))
-	}
-	t := time.NewTimer(work)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return out.Complete(harness.OK)
-	case <-ctx.Done():
-		return info(out, "the op's time ran out during the work")
-	}
+	return guard.Work(ctx, out, until, valid, strconv.FormatUint(tok, 10))
 }
 
 func (l *locker) release(ctx context.Context, out harness.Op) harness.Op {
@@ -335,13 +317,6 @@ func (l *locker) release(ctx context.Context, out harness.Op) harness.Op {
 	return out.Complete(harness.OK)
 }
 
-func derefOr(p *string, d string) string {
-	if p == nil {
-		return d
-	}
-	return *p
-}
-
 func fail(op harness.Op, why string) harness.Op {
 	out := op.Complete(harness.Fail)
 	out.Error = why
@@ -363,7 +338,7 @@ func (c *Client) lockOp(ctx context.Context, op harness.Op) harness.Op {
 	switch op.F {
 	case harness.FAcquire:
 		return c.locks.acquire(ctx, op)
-	case fHold:
+	case guard.FHold:
 		return c.locks.hold(ctx, op)
 	default:
 		return c.locks.release(ctx, op)

@@ -17,11 +17,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/gauntlet-dev/gauntlet/checkers/mutex"
 	"github.com/gauntlet-dev/gauntlet/harness"
+	"github.com/gauntlet-dev/gauntlet/targets/internal/guard"
 )
-
-func TestHoldIsTheMutexCheckersHold(t *testing.T) { assert.Equal(t, mutex.FHold, fHold) }
 
 func freePort(t *testing.T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -109,8 +107,8 @@ func TestRealLock(t *testing.T) {
 	wcancel()
 	assert.Equal(t, harness.Fail, w.Type, w.Error)
 
-	assert.Equal(t, harness.OK, a.Invoke(ctx, lockOp(fHold, "L", harness.Str("30"))).Type)
-	h := a.Invoke(ctx, lockOp(fHold, "L", harness.Str("20000")))
+	assert.Equal(t, harness.OK, a.Invoke(ctx, lockOp(guard.FHold, "L", harness.Str("30"))).Type)
+	h := a.Invoke(ctx, lockOp(guard.FHold, "L", harness.Str("20000")))
 	assert.Equal(t, harness.Fail, h.Type, "work longer than the session's TTL is refused")
 
 	bdone := make(chan harness.Op, 1)

@@ -69,7 +69,7 @@ func (c *Client) setCounter(ctx context.Context, op harness.Op) harness.Op {
 			return fail(out, "counter add of "+strconv.Quote(*op.Value)+", not an integer")
 		}
 		typ, why := txnplan.Update(ctx, txnStore{c}, txnplan.Slot{Key: counterPrefix + op.Key}, func(st txnplan.Stored) (string, error) {
-			n, err := counterValue(st)
+			n, err := txnplan.Int(st)
 			return strconv.FormatInt(n+d, 10), err
 		})
 		out = op.Complete(typ)
@@ -81,7 +81,7 @@ func (c *Client) setCounter(ctx context.Context, op harness.Op) harness.Op {
 		if err != nil {
 			return fail(out, err.Error())
 		}
-		n, err := counterValue(snap[sl])
+		n, err := txnplan.Int(snap[sl])
 		if err != nil {
 			return fail(out, err.Error())
 		}
@@ -90,16 +90,4 @@ func (c *Client) setCounter(ctx context.Context, op harness.Op) harness.Op {
 		return done
 	}
 	return fail(out, "consul client: unsupported operation "+op.F+" on a "+op.Kind)
-}
-
-// counterValue: absent counts as 0.
-func counterValue(st txnplan.Stored) (int64, error) {
-	if !st.Exists {
-		return 0, nil
-	}
-	n, err := strconv.ParseInt(st.Value, 10, 64)
-	if err != nil {
-		return 0, errors.New("the counter holds " + strconv.Quote(st.Value) + ", not an integer")
-	}
-	return n, nil
 }

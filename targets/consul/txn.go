@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sort"
 	"strings"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
@@ -165,14 +164,14 @@ func guardFailed(ans txnAnswer) bool {
 // Commit: one transaction, through Raft, of guards then sets.
 func (s txnStore) Commit(ctx context.Context, read map[txnplan.Slot]txnplan.Stored, writes map[txnplan.Slot]string) (bool, error) {
 	var ops []txnOp
-	for _, sl := range sortedSlots(read) {
+	for _, sl := range txnplan.Sorted(read) {
 		if st := read[sl]; st.Exists {
 			ops = append(ops, txnOp{txnKVOp{Verb: "check-index", Key: sl.Name(), Index: st.Version}})
 		} else {
 			ops = append(ops, txnOp{txnKVOp{Verb: "check-not-exists", Key: sl.Name()}})
 		}
 	}
-	for _, sl := range sortedSlots(writes) {
+	for _, sl := range txnplan.Sorted(writes) {
 		ops = append(ops, txnOp{txnKVOp{Verb: "set", Key: sl.Name(), Value: []byte(writes[sl])}})
 	}
 	ans, err := s.call(ctx, "", ops)
@@ -192,16 +191,6 @@ func (s txnStore) Commit(ctx context.Context, read map[txnplan.Slot]txnplan.Stor
 // NotApplied: never sent, refused (4xx, including a rollback), or no
 // leader known.
 func (s txnStore) NotApplied(err error) bool { return httpcall.NotApplied(err, refused) }
-
-// sortedSlots: a transaction's ops in a fixed order, for readable logs.
-func sortedSlots[V any](m map[txnplan.Slot]V) []txnplan.Slot {
-	out := make([]txnplan.Slot, 0, len(m))
-	for sl := range m {
-		out = append(out, sl)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
-	return out
-}
 
 // txn performs a transaction op.
 func (c *Client) txn(ctx context.Context, op harness.Op) harness.Op {

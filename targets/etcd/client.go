@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
+	"github.com/gauntlet-dev/gauntlet/targets/internal/guard"
 	"github.com/gauntlet-dev/gauntlet/targets/internal/httpcall"
 )
 
@@ -230,7 +231,7 @@ func (c *Client) Invoke(ctx context.Context, op harness.Op) harness.Op {
 		out.Error = "mismatch: found " + found
 	case harness.FTxn:
 		return c.txn(ctx, out)
-	case harness.FAcquire, harness.FRelease, fHold:
+	case harness.FAcquire, harness.FRelease, guard.FHold:
 		return c.lockOp(ctx, out)
 	default:
 		out.Type, out.Error = harness.Fail, "etcd client: unknown op "+op.F

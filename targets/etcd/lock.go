@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
+	"github.com/gauntlet-dev/gauntlet/targets/internal/guard"
 	"github.com/gauntlet-dev/gauntlet/targets/internal/httpcall"
 )
 
@@ -43,10 +44,6 @@ import (
 // DefaultLockTTL is the session lease of the lock workload, in seconds
 // (etcd raises a TTL below 1.5 election timeouts to that).
 const DefaultLockTTL = 3
-
-// fHold is the lock workload's guarded work (checkers/mutex.FHold, which a
-// target may not import).
-const fHold = "hold"
 
 // lockPrefix is where lock keys live.
 const lockPrefix = "lock/"
@@ -389,23 +386,8 @@ func (l *locker) hold(ctx context.Context, out harness.Op) harness.Op {
 	if !ok || l.sess == nil {
 		return fail(out, "this client holds no "+out.Key)
 	}
-	ms, err := strconv.Atoi(derefOr(out.Value, "0"))
-	if err != nil || ms < 0 {
-		return fail(out, "guarded work needs a length in milliseconds")
-	}
-	work := time.Duration(ms) * time.Millisecond
 	until, valid := l.sess.validUntil()
-	if !valid || time.Now().Add(work).After(until) {
-		return fail(out, fmt.Sprintf("the session's lease (token %d) may end before the work would: did none", h.rev))
-	}
-	t := time.NewTimer(work)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return out.Complete(harness.OK)
-	case <-ctx.Done():
-		return info(out, "the op's time ran out during the work")
-	}
+	return guard.Work(ctx, out, until, valid, strconv.FormatInt(h.rev, 10))
 }
 
 // release deletes the lock's key (mutex.Unlock).
@@ -425,13 +407,6 @@ func (l *locker) release(ctx context.Context, out harness.Op) harness.Op {
 	}
 	l.dropSession(true)
 	return info(out, err.Error())
-}
-
-func derefOr(p *string, d string) string {
-	if p == nil {
-		return d
-	}
-	return *p
 }
 
 func fail(op harness.Op, why string) harness.Op {
@@ -456,7 +431,7 @@ func (c *Client) lockOp(ctx context.Context, op harness.Op) harness.Op {
 	switch op.F {
 	case harness.FAcquire:
 		return c.locks.acquire(ctx, op)
-	case fHold:
+	case guard.FHold:
 		return c.locks.hold(ctx, op)
 	default:
 		return c.locks.release(ctx, op)

@@ -9,14 +9,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/gauntlet-dev/gauntlet/checkers/mutex"
 	"github.com/gauntlet-dev/gauntlet/harness"
+	"github.com/gauntlet-dev/gauntlet/targets/internal/guard"
 )
 
-func TestHoldIsTheMutexCheckersHold(t *testing.T) {
-	assert.Equal(t, mutex.FHold, fHold)
-	assert.Equal(t, "lock/x0", prefixEnd("lock/x/"))
-}
+func TestPrefixEnd(t *testing.T) { assert.Equal(t, "lock/x0", prefixEnd("lock/x/")) }
 
 func lockOp(f, key string, v *string) harness.Op {
 	return harness.Op{Type: harness.Invoke, F: f, Key: key, Value: v}
@@ -52,9 +49,9 @@ func TestRealLock(t *testing.T) {
 	assert.Equal(t, harness.Fail, w.Type, w.Error)
 	assert.Contains(t, w.Error, "its key deleted")
 
-	h := a.Invoke(ctx, lockOp(fHold, "L", harness.Str("50")))
+	h := a.Invoke(ctx, lockOp(guard.FHold, "L", harness.Str("50")))
 	assert.Equal(t, harness.OK, h.Type, h.Error)
-	h = a.Invoke(ctx, lockOp(fHold, "L", harness.Str("10000")))
+	h = a.Invoke(ctx, lockOp(guard.FHold, "L", harness.Str("10000")))
 	assert.Equal(t, harness.Fail, h.Type, "work longer than the lease is refused")
 	assert.Contains(t, h.Error, "did none")
 
@@ -84,7 +81,7 @@ func TestRealLock(t *testing.T) {
 	got = a.Invoke(ctx, lockOp(harness.FAcquire, "L", nil))
 	require.Equal(t, harness.OK, got.Type, got.Error)
 	require.Eventually(t, func() bool {
-		return b.Invoke(ctx, lockOp(fHold, "L", harness.Str("10"))).Type == harness.Fail
+		return b.Invoke(ctx, lockOp(guard.FHold, "L", harness.Str("10"))).Type == harness.Fail
 	}, 5*time.Second, 100*time.Millisecond)
 }
 

@@ -3,7 +3,6 @@ package etcd
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strconv"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
@@ -97,14 +96,14 @@ func (s txnStore) Read(ctx context.Context, slots []txnplan.Slot) (map[txnplan.S
 // mod revision read (an absent key has mod revision 0).
 func (s txnStore) Commit(ctx context.Context, read map[txnplan.Slot]txnplan.Stored, writes map[txnplan.Slot]string) (bool, error) {
 	var compare, puts []map[string]any
-	for _, sl := range sortedSlots(read) {
+	for _, sl := range txnplan.Sorted(read) {
 		compare = append(compare, map[string]any{"key": b64(sl.Name()), "target": "MOD", "result": "EQUAL",
 			"mod_revision": strconv.FormatUint(read[sl].Version, 10)})
 	}
 	if s.c.pad {
 		compare = append(compare, padCompare())
 	}
-	for _, sl := range sortedSlots(writes) {
+	for _, sl := range txnplan.Sorted(writes) {
 		puts = append(puts, map[string]any{"requestPut": map[string]any{"key": b64(sl.Name()), "value": b64(writes[sl])}})
 	}
 	var r struct {
@@ -118,17 +117,6 @@ func (s txnStore) Commit(ctx context.Context, read map[txnplan.Slot]txnplan.Stor
 
 // NotApplied: never sent, or refused before proposal.
 func (s txnStore) NotApplied(err error) bool { return httpcall.NotApplied(err, refusedBeforeProposal) }
-
-// sortedSlots: a Txn's ops in a fixed order, so that requests are
-// reproducible in logs.
-func sortedSlots[V any](m map[txnplan.Slot]V) []txnplan.Slot {
-	out := make([]txnplan.Slot, 0, len(m))
-	for sl := range m {
-		out = append(out, sl)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
-	return out
-}
 
 // txn performs a transaction op.
 func (c *Client) txn(ctx context.Context, op harness.Op) harness.Op {

@@ -34,6 +34,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"time"
 
@@ -366,4 +367,27 @@ func retried(why string, attempt int) string {
 		why += fmt.Sprintf(" (attempt %d; the earlier ones lost races and wrote nothing)", attempt)
 	}
 	return why
+}
+
+// Sorted lists m's slots by name: a request's ops in a fixed order, so
+// that requests read the same in logs from run to run.
+func Sorted[V any](m map[Slot]V) []Slot {
+	out := make([]Slot, 0, len(m))
+	for sl := range m {
+		out = append(out, sl)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+	return out
+}
+
+// Int is the integer a slot holds (a counter); absent counts as 0.
+func Int(st Stored) (int64, error) {
+	if !st.Exists {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(st.Value, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("it holds %q, not an integer", st.Value)
+	}
+	return n, nil
 }

@@ -311,3 +311,16 @@ func TestUpdate(t *testing.T) {
 	assert.Equal(t, harness.Fail, typ)
 	assert.Contains(t, why, "gave up")
 }
+
+func TestSortedAndInt(t *testing.T) {
+	m := map[Slot]string{{"b", false}: "", {"a", true}: "", {"a", false}: ""}
+	assert.Equal(t, []Slot{{"a", false}, {"b", false}, {"a", true}}, Sorted(m), "by name: a, b, list/a")
+	n, err := Int(Stored{})
+	assert.NoError(t, err)
+	assert.Zero(t, n, "absent counts as 0")
+	n, err = Int(Stored{Value: "-4", Exists: true})
+	assert.NoError(t, err)
+	assert.Equal(t, int64(-4), n)
+	_, err = Int(Stored{Value: "x", Exists: true})
+	assert.ErrorContains(t, err, "not an integer")
+}
