@@ -65,7 +65,7 @@ func splitVote(ctx context.Context, c harness.Cluster, w *sim.World, rng *rand.R
 		return desc + ", no leader to crash", nil
 	}
 	w.Crash(l)
-	go restart(l)
+	w.Go(func() { restart(l) })
 	return desc + ", crash leader " + l + " and restart it", nil
 }
 
