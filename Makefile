@@ -39,12 +39,16 @@ build:
 
 # The nightly chaos campaign (see campaigns/nightly.yaml), bounded to 2 hours;
 # resumable: rerun with --dir <the campaign folder it printed>. Then the
+# transactions, locks, sets and counters on the correct stores
+# (campaigns/workloads*.yaml, every cell must be valid). Then the
 # reproduction registry (campaigns/reproduce.yaml, docs/reproductions.md):
 # known real bugs on their affected and fixed releases, 30 minutes, writing
 # results/reproduce/reproductions.md. Then raft's deterministic simulation
 # over 3000 seeds, and its search for the bugs only it can reach.
 nightly:
 	$(GO) run ./cmd/gauntlet campaign --budget 2h campaigns/nightly.yaml
+	$(GO) run ./cmd/gauntlet campaign --budget 1h campaigns/workloads.yaml
+	$(GO) run ./cmd/gauntlet campaign --budget 30m campaigns/workloads-quorum.yaml
 	$(GO) run ./cmd/gauntlet bench reproduce --budget 30m --parallel 1
 	$(GO) test -timeout 30m -count=1 ./systemundertest/raft -run 'TestSim$$|TestSimFindsBugs' -seeds 3000 -v
 
