@@ -43,7 +43,9 @@ func TestQuorumBugsAreCaught(t *testing.T) {
 		t.Run(c.bug, func(t *testing.T) {
 			test := harness.Test{
 				System: "quorum", Deploy: "local", Workload: "register-without-cas", Bug: c.bug,
-				Nemesis: c.nemesis, Nodes: 5, Concurrency: 10, TimeLimit: seconds(20),
+				// Stopped at the first proved violation: the limit only
+				// bounds a loaded machine's slower runs.
+				Nemesis: c.nemesis, Nodes: 5, Concurrency: 10, TimeLimit: seconds(60),
 				StopOnViolation: true, Seed: c.seed,
 			}
 			var res *harness.Results
@@ -65,7 +67,7 @@ func TestQuorumBugsAreCaught(t *testing.T) {
 func TestQuorumCASIsNotLinearizable(t *testing.T) {
 	res := gauntlettest.RunExpect(t, harness.Test{
 		System: "quorum", Deploy: "local", Workload: "kv",
-		Nemesis: []string{}, Nodes: 5, Concurrency: 10, TimeLimit: seconds(10),
+		Nemesis: []string{}, Nodes: 5, Concurrency: 10, TimeLimit: seconds(60),
 		StopOnViolation: true, Seed: 1,
 	}, harness.Invalid)
 	a := res.FirstAnomaly()

@@ -115,8 +115,9 @@ func (r *run) mainPhase(ctx context.Context) (time.Duration, error) {
 // onlineCheck, for --stop-on-violation, runs the workload's checkers on the
 // history so far every few seconds and ends the main phase once one says
 // invalid. This is sound: ops still in flight count as unknown, so a
-// violation in a prefix is one in the whole history. The final verdict still
-// comes from the full check.
+// violation in a prefix is one in the whole history (checkers whose
+// verdicts a later op could undo are told it is a prefix). The final
+// verdict still comes from the full check.
 func (r *run) onlineCheck(mctx context.Context) {
 	const every = 2 * time.Second
 	for {
@@ -125,7 +126,7 @@ func (r *run) onlineCheck(mctx context.Context) {
 			return
 		case <-time.After(every):
 		}
-		in := CheckInput{History: r.hw.History()} // Dir "": no artifacts
+		in := CheckInput{History: r.hw.History(), Prefix: true} // Dir "": no artifacts
 		for _, res := range Check(mctx, r.p.Workload.Checkers(), in, r.t.CheckTimeout.D(), nil) {
 			if res.Validity == Invalid && mctx.Err() == nil {
 				r.log.Info("online check found a violation; ending the main phase", "checker", res.Checker)

@@ -101,6 +101,11 @@ type CheckInput struct {
 	// Dir is the run directory, where checkers may write artifacts
 	// (e.g. linearizability.html); "" means write nothing.
 	Dir string
+	// Prefix: History is the main phase so far (the online check of
+	// --stop-on-violation). A checker must then say invalid only of what
+	// no later op can undo: an element a set read missed may still be
+	// read later by a store that promises only eventual visibility.
+	Prefix bool
 }
 
 // Checker judges a history.

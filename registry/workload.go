@@ -136,7 +136,6 @@ func (w withConvergence) Checkers() []harness.Checker {
 	return append(cs, convergence.New())
 }
 
-
 // NemesisNames lists the fault packages: the built-in ones, then a team's.
 func NemesisNames() []string {
 	mu.Lock()

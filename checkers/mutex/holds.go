@@ -38,8 +38,13 @@ type Hold struct {
 	// Token is the fencing token of the acquire (HasToken false: none).
 	Token    uint64 `json:"token,omitempty"`
 	HasToken bool   `json:"has_token,omitempty"`
+	// Node is the node the acquire went through ("" unknown).
+	Node string `json:"node,omitempty"`
 	// Guarded are the ok guarded ops: [invoke, completion] times.
 	Guarded [][2]int64 `json:"guarded,omitempty"`
+	// ops are the indexes of the ops that began and ended it (the acquire,
+	// the release or the failed guarded op), for the anomalies to show.
+	ops []int
 	// last is the completion of the hold's last ok op, and its index.
 	last      int64
 	lastIndex int
@@ -91,14 +96,19 @@ func (a *analysis) lockWord() string {
 func analyze(h harness.History) *analysis {
 	a := &analysis{locks: map[string]bool{}, counts: counts{}}
 	states := map[procKey]*procState{}
-	closeHold := func(st *procState, end int64, endIdx int, kind string) {
+	byIndex := map[int]harness.Op{}
+	closeHold := func(st *procState, end int64, endIdx int, kind string, pr *harness.Pair) {
 		hd := st.open
 		hd.End, hd.EndIndex, hd.EndKind = end, endIdx, kind
+		if pr != nil {
+			hd.ops = append(hd.ops, pairOps(pr, byIndex)...)
+		}
 		a.holds = append(a.holds, *hd)
 		st.open = nil
 	}
 	for _, pr := range h.Pairs() {
 		inv, comp := pr.Invoke, pr.Completion
+		pr := pr
 		a.counts.add(inv.F, comp)
 		a.locks[inv.Key] = true
 		k := procKey{inv.Process, inv.Key}
@@ -117,14 +127,15 @@ func analyze(h harness.History) *analysis {
 			case harness.OK:
 				if st.open != nil {
 					a.ownership = append(a.ownership, again(*st.open, inv, *comp))
-					closeHold(st, comp.Time, comp.Index, EndAgain)
+					closeHold(st, comp.Time, comp.Index, EndAgain, nil)
 				}
 				hd := &Hold{Key: inv.Key, Process: inv.Process, Invoke: inv.Time, Start: comp.Time,
-					InvokeIndex: inv.Index, StartIndex: comp.Index, last: comp.Time, lastIndex: comp.Index}
+					InvokeIndex: inv.Index, StartIndex: comp.Index, Node: comp.Node, last: comp.Time, lastIndex: comp.Index}
 				if comp.Value != nil {
 					hd.Token, _ = parseToken(*comp.Value)
 					hd.HasToken = true
 				}
+				hd.ops = pairOps(&pr, byIndex)
 				st.open, st.releasable = hd, true
 			case harness.Info:
 				st.maybe = true
@@ -139,11 +150,11 @@ func analyze(h harness.History) *analysis {
 				st.open.Guarded = append(st.open.Guarded, [2]int64{inv.Time, comp.Time})
 				st.open.last, st.open.lastIndex = comp.Time, comp.Index
 			default:
-				closeHold(st, st.open.last, inv.Index, EndLost)
+				closeHold(st, st.open.last, inv.Index, EndLost, &pr)
 			}
 		case FRelease:
 			if st.open != nil {
-				closeHold(st, inv.Time, inv.Index, EndRelease)
+				closeHold(st, inv.Time, inv.Index, EndRelease, &pr)
 			}
 			if typ == harness.OK {
 				if !st.releasable && !st.maybe {
@@ -162,7 +173,7 @@ func analyze(h harness.History) *analysis {
 	}
 	sort.Slice(open, func(i, j int) bool { return states[open[i]].open.StartIndex < states[open[j]].open.StartIndex })
 	for _, k := range open {
-		closeHold(states[k], Open, -1, EndOpen)
+		closeHold(states[k], Open, -1, EndOpen, nil)
 	}
 	sort.SliceStable(a.holds, func(i, j int) bool {
 		x, y := a.holds[i], a.holds[j]
@@ -171,17 +182,51 @@ func analyze(h harness.History) *analysis {
 		}
 		return x.StartIndex < y.StartIndex
 	})
-	a.exclusion, a.violations = overlaps(a.holds)
+	a.exclusion, a.violations = overlaps(a.holds, faults(h))
 	a.fencing, a.refused, a.tokens = fencing(a.holds)
 	for _, as := range [][]harness.Anomaly{a.ownership, a.exclusion, a.fencing} {
 		sort.SliceStable(as, func(i, j int) bool { return as[i].Time < as[j].Time })
+		for i := range as {
+			as[i].Ops = realOps(as[i].Ops, byIndex)
+		}
 	}
 	return a
 }
 
+// pairOps remembers an invocation and its completion and returns their
+// indexes.
+func pairOps(pr *harness.Pair, byIndex map[int]harness.Op) []int {
+	byIndex[pr.Invoke.Index] = pr.Invoke
+	out := []int{pr.Invoke.Index}
+	if pr.Completion != nil {
+		byIndex[pr.Completion.Index] = *pr.Completion
+		out = append(out, pr.Completion.Index)
+	}
+	return out
+}
+
+// realOps turns the ops an anomaly names by index into the history's ops
+// (those it names in full stay), in index order, each once.
+func realOps(named []harness.Op, byIndex map[int]harness.Op) []harness.Op {
+	seen := map[int]bool{}
+	var out []harness.Op
+	for _, o := range named {
+		if seen[o.Index] {
+			continue
+		}
+		seen[o.Index] = true
+		if full, ok := byIndex[o.Index]; ok {
+			o = full
+		}
+		out = append(out, o)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Index < out[j].Index })
+	return out
+}
+
 // overlaps finds, for each hold that began while another hold of its lock
 // was still held, the earliest such other hold. Holds are sorted by start.
-func overlaps(holds []Hold) (out []harness.Anomaly, pairs [][2]int) {
+func overlaps(holds []Hold, fl faultLog) (out []harness.Anomaly, pairs [][2]int) {
 	active := map[string][]int{} // lock -> holds not yet ended, by start
 	for i, h := range holds {
 		if h.End <= h.Start {
@@ -199,7 +244,7 @@ func overlaps(holds []Hold) (out []harness.Anomaly, pairs [][2]int) {
 		}
 		if culprit >= 0 {
 			pairs = append(pairs, [2]int{culprit, i})
-			out = append(out, overlap(holds[culprit], h))
+			out = append(out, overlap(holds[culprit], h, fl))
 		}
 		active[h.Key] = append(still, i)
 	}

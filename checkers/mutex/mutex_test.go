@@ -103,8 +103,12 @@ func TestMutexExplains(t *testing.T) {
 		"(acquired ok at 0.10 s (op 1, token 7), its release began at 0.40 s (op 4)); tokens 7 and 9", a.Explanation)
 	assert.Equal(t, int64(300e6), a.Time)
 	assert.Equal(t, "L", a.Key)
-	require.Len(t, a.Ops, 2)
-	assert.Equal(t, []int{1, 3}, []int{a.Ops[0].Index, a.Ops[1].Index})
+	var idx []int
+	for _, o := range a.Ops {
+		idx = append(idx, o.Index)
+	}
+	assert.Equal(t, []int{0, 1, 2, 3, 4, 5}, idx, "both acquires, and the release that ended the earlier hold")
+	assert.Equal(t, "7", *a.Ops[1].Value, "the history's ops, tokens included")
 	assert.Contains(t, r.Summary, "1 mutual exclusion violated")
 	assert.Contains(t, r.Summary, "acquire 2 ok; release 1 ok")
 
@@ -266,4 +270,22 @@ func TestMutexSkipsNemesis(t *testing.T) {
 	hh := hist(ev{p: 0, t: h.Invoke, f: acq}, ev{p: 0, t: h.OK, f: acq})
 	hh = append(hh, h.Op{Index: 2, Process: h.NemesisProcess, Type: h.Info, F: "start-partition", Time: 300e6})
 	assert.Equal(t, h.Valid, check(hh).Validity)
+}
+
+// The explanation names the nodes the acquires went through and the fault
+// under way when the second holder got the lock.
+func TestMutexExplainsNodesAndFaults(t *testing.T) {
+	hh := hist(
+		ev{p: 1, t: h.Invoke, f: acq, k: "L"}, ev{p: 1, t: h.OK, f: acq, k: "L", v: "7"}, // 0, 1
+		ev{p: h.NemesisProcess, t: h.Invoke, f: "start-partition"}, ev{p: h.NemesisProcess, t: h.Info, f: "start-partition", v: "isolated leader n1"}, // 2, 3
+		ev{p: 3, t: h.Invoke, f: acq, k: "L"}, ev{p: 3, t: h.OK, f: acq, k: "L", v: "9"}, // 4, 5
+		ev{p: h.NemesisProcess, t: h.Invoke, f: "stop-partition"}, ev{p: h.NemesisProcess, t: h.Info, f: "stop-partition"}, // 6, 7
+		ev{p: 1, t: h.Invoke, f: rel, k: "L"}, ev{p: 1, t: h.OK, f: rel, k: "L"}, // 8, 9
+	)
+	hh[1].Node, hh[5].Node = "n1", "n4"
+	r := check(hh)
+	require.Len(t, r.Anomalies, 1, r.Summary)
+	assert.Equal(t, "process 3 acquired L at 0.50 s (op 5, via n4) while process 1 still held it since 0.10 s "+
+		"(acquired ok at 0.10 s (op 1, via n1, token 7), its release began at 0.80 s (op 8)); tokens 7 and 9; "+
+		"fault under way: partition: isolated leader n1 (since 0.30 s)", r.Anomalies[0].Explanation)
 }

@@ -232,7 +232,10 @@ func (c Checker) Check(ctx context.Context, in harness.CheckInput) harness.Resul
 			res.Summary = "the check was cut off: " + err.Error()
 			return res
 		}
-		r := checkKey(k, adds[k], reads[k], &d)
+		// On a prefix an element the last reads missed may still be read
+		// later, unless reads are linearizable (then missing it was
+		// already a violation): it is not called lost yet.
+		r := checkKey(k, adds[k], reads[k], &d, in.Prefix && !c.Linearizable)
 		stables = append(stables, r.stable...)
 		anomalies = append(anomalies, r.anomalies...)
 		staleA = append(staleA, r.stale...)
@@ -313,7 +316,7 @@ type keyResult struct {
 }
 
 // checkKey follows every element of set k through its reads.
-func checkKey(k string, adds map[string]*add, reads []*read, d *Details) keyResult {
+func checkKey(k string, adds map[string]*add, reads []*read, d *Details, provisional bool) keyResult {
 	var out keyResult
 	d.Reads += len(reads)
 	d.Attempted += len(adds)
@@ -437,7 +440,7 @@ func checkKey(k string, adds map[string]*add, reads []*read, d *Details) keyResu
 			continue // unknown outcome, never read: nothing to say
 		}
 		stable := e.lastPresent != nil && (e.lastAbsent == nil || e.lastAbsent.inv.Index < e.lastPresent.inv.Index)
-		lost := e.lastAbsent != nil && (e.lastPresent == nil || e.lastPresent.inv.Index < e.lastAbsent.inv.Index)
+		lost := !provisional && e.lastAbsent != nil && (e.lastPresent == nil || e.lastPresent.inv.Index < e.lastAbsent.inv.Index)
 		switch {
 		case stable:
 			el.Outcome = "stable"

@@ -197,3 +197,22 @@ func TestBadInput(t *testing.T) {
 
 	assert.Nil(t, New().ValidateHistory(hist[:2]))
 }
+
+// On a prefix (the online check) an element the last read missed is not
+// lost yet: a later read may see it, unless reads are linearizable.
+func TestPrefixDoesNotCallLost(t *testing.T) {
+	b := &hb{}
+	b.add(0, h.Invoke, "add", "s", h.Str("1")).add(0, h.OK, "add", "s", h.Str("1")).
+		add(1, h.Invoke, "read", "s", nil).add(1, h.OK, "read", "s", h.Str(`[]`))
+	in := h.CheckInput{History: b.h, Prefix: true}
+	r := New().Check(context.Background(), in)
+	assert.NotEqual(t, h.Invalid, r.Validity, r.Summary)
+	r = Checker{Linearizable: true}.Check(context.Background(), in)
+	assert.Equal(t, h.Invalid, r.Validity, "a linearizable read that misses a known element is a violation already")
+	in.Prefix = false
+	assert.Equal(t, h.Invalid, New().Check(context.Background(), in).Validity, "the whole history: lost")
+
+	b.add(1, h.Invoke, "read", "s", nil).add(1, h.OK, "read", "s", h.Str(`["1","9"]`))
+	r = New().Check(context.Background(), h.CheckInput{History: b.h, Prefix: true})
+	assert.Equal(t, h.Invalid, r.Validity, "an element nobody added stays unexpected")
+}

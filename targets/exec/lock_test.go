@@ -25,7 +25,7 @@ func TestLockDeclaration(t *testing.T) {
 	assert.Contains(t, s.Lacks(harness.FeatureLock), "lock: true")
 
 	for body, want := range map[string]string{
-		"protocol: 2\ncommand: [x]\nlock_ttl: 1s\n":             "does not say lock: true",
+		"protocol: 2\ncommand: [x]\nlock_ttl: 1s\n":              "does not say lock: true",
 		"protocol: 2\ncommand: [x]\nlock: true\nlock_ttl: 1ms\n": "lock_ttl: 1ms is out of",
 	} {
 		_, err := Load(systemFile(t, body))
