@@ -53,7 +53,7 @@ nightly:
 	$(GO) test -timeout 30m -count=1 ./systemundertest/raft -run 'TestSim$$|TestSimFindsBugs' -seeds 3000 -v
 
 # The detection benchmark: every catalog bug caught under gauntlet run's
-# default schedule, and the correct store never invalid; about 15 minutes on
+# default schedule, and the correct store never invalid; about 26 minutes on
 # 2 cores (docs/detection.md, docs/measurements.md).
 detect:
 	$(GO) run ./cmd/gauntlet bench detect

@@ -5,6 +5,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -83,6 +84,9 @@ func FirstViolation(results []Result) *int64 {
 			continue
 		}
 		for _, a := range c.Anomalies {
+			if a.Time == math.MaxInt64 {
+				continue // an anomaly of an op that never completed has no time of its own
+			}
 			if first == nil || a.Time < *first {
 				t := a.Time
 				first = &t

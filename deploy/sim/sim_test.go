@@ -30,13 +30,19 @@ func TestStaleReadCaught(t *testing.T) {
 }
 
 // forget-vote needs a voter to crash between granting a vote and a second
-// candidate's request of the same term: split-vote makes that scene. About
-// a third of seeds catch it (docs/simulation.md); sixteen all missing
-// would happen about once in a thousand.
+// candidate's request of the same term: split-vote makes that scene. The
+// seed does not fix goroutine interleavings inside the bubble, so which
+// seeds catch it varies between runs; on a loaded CI machine all of seeds
+// 1–16 once missed (a run takes about 0.4 s). Up to 64 seeds: at a rate of
+// one seed in ten, all missing would happen about once in a thousand.
 func TestForgetVoteCaughtBySplitVote(t *testing.T) {
 	test := simTest("raft", "forget-vote", "split-vote")
 	test.TimeLimit, test.Rate, test.StopOnViolation = harness.Duration(15*time.Second), 100, true
-	gauntlettest.RunCatch(t, test, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
+	seeds := make([]int64, 64)
+	for i := range seeds {
+		seeds[i] = int64(i + 1)
+	}
+	gauntlettest.RunCatch(t, test, seeds...)
 }
 
 // The correct store stays valid under the simulation's scenario and its
