@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -63,7 +64,7 @@ func bubble(t *testing.T, f func()) (err error) {
 	defer gcBoost()()
 	defer func() {
 		if v := recover(); v != nil {
-			err = fmt.Errorf("simulation: %v", v)
+			err = fmt.Errorf("simulation: %v%s", v, blockedStacks())
 		}
 	}()
 	synctest.Test(t, func(*testing.T) { f() })
@@ -175,4 +176,27 @@ func gcBoost() func() {
 		}
 		gcMu.Unlock()
 	}
+}
+
+// blockedStacks lists the goroutines a bubble left blocked, as the runtime
+// marks them ("durable"), so a deadlock says what waited on what.
+func blockedStacks() string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if head, _, _ := strings.Cut(g, "\n"); strings.Contains(head, "durable") || strings.Contains(head, "synctest") {
+			out = append(out, g)
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	const most = 8
+	more := ""
+	if len(out) > most {
+		more = fmt.Sprintf("\n(and %d more)", len(out)-most)
+		out = out[:most]
+	}
+	return "\ngoroutines left blocked:\n" + strings.Join(out, "\n\n") + more
 }

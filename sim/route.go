@@ -193,7 +193,7 @@ func (w *World) send(c *conn, data []byte, fin bool) {
 			w.Crash(s.from)
 		}
 		if fired.After != nil {
-			go fired.After(s.public())
+			w.Go(func() { fired.After(s.public()) })
 		}
 	}
 }
@@ -242,6 +242,7 @@ func (w *World) release(s *segment) {
 // pump delivers c's due segments in order.
 func (w *World) pump(c *conn) {
 	var release []*segment
+	var hooks []func() // Delivered hooks, run once the lock is let go
 	w.mu.Lock()
 	now := time.Now()
 	for len(c.txq) > 0 {
@@ -263,7 +264,8 @@ func (w *World) pump(c *conn) {
 		c.txq = c.txq[1:]
 		c.peer.receive(s)
 		if s.delivered != nil {
-			go s.delivered(s.public())
+			d, pub := s.delivered, s.public()
+			hooks = append(hooks, func() { d(pub) })
 		}
 		if s.from != "" && s.to != "" && !s.fin {
 			// A held segment of this link goes once a later one arrived.
@@ -283,6 +285,9 @@ func (w *World) pump(c *conn) {
 		}
 	}
 	w.mu.Unlock()
+	for _, h := range hooks {
+		w.Go(h)
+	}
 	for _, s := range release {
 		w.release(s)
 	}
@@ -368,6 +373,6 @@ func (w *World) durable(inc *incarnation, path string) {
 	}
 	w.Crash(node)
 	if fired.After != nil {
-		go fired.After(node)
+		w.Go(func() { fired.After(node) })
 	}
 }

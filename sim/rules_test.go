@@ -150,3 +150,22 @@ func TestDiskRuleCrashesRightAfterTheDurableWrite(t *testing.T) {
 		assert.True(t, w.Up("n1"), "the rule fired once")
 	}))
 }
+
+func TestCloseWaitsForFaultHooks(t *testing.T) {
+	// A hook still asleep when the bubble's main goroutine returned would
+	// be left blocked for good (the clock stops then): Close waits for it.
+	slept := false
+	require.NoError(t, RunTest(t, func() {
+		w, dial, got := pair(t)
+		w.AddRule(&Rule{Kind: "data", Action: CrashSender, After: func(Segment) {
+			time.Sleep(time.Second) // a supervisor's restart delay
+			slept = true
+		}})
+		a := dial()
+		_, _ = a.Write([]byte("last words"))
+		<-got
+		w.Close()
+		assert.True(t, slept, "Close returned after the hook")
+		w.Go(func() { t.Error("a hook after Close must not run") })
+	}))
+}

@@ -155,6 +155,8 @@ func TestRunHostsABubbleOutsideTests(t *testing.T) {
 		go func() { <-ch }()
 	})
 	require.Error(t, err, "a goroutine left blocked is reported")
+	assert.Contains(t, err.Error(), "goroutines left blocked", "with its stack")
+	assert.Contains(t, err.Error(), "TestRunHostsABubbleOutsideTests")
 
 	// Bubbles from several goroutines at once: each its own clock.
 	var wg sync.WaitGroup

@@ -62,6 +62,9 @@ type World struct {
 	rng           *rand.Rand // the world's own draws (ports, rules)
 	trace         func(Event)
 	closed        bool
+
+	// hooks are the goroutines of faults' hooks (Go): Close waits for them.
+	hooks sync.WaitGroup
 }
 
 // LinkFault degrades links between nodes (as harness.LinkFault).
@@ -327,6 +330,25 @@ func (w *World) Close() {
 	for _, c := range cs {
 		c.reset(errors.New("simulation closed"))
 	}
+	w.hooks.Wait()
+}
+
+// Go runs f in a goroutine that Close waits for. A fault's hook (restart a
+// node it crashed, after a pause) must run so: a bubble's clock stops when
+// its main goroutine returns, and a hook still sleeping then would be left
+// blocked for good.
+// Once Close began, f is not run: the world is over.
+func (w *World) Go(f func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return
+	}
+	w.hooks.Add(1)
+	go func() {
+		defer w.hooks.Done()
+		f()
+	}()
 }
 
 func (w *World) linkLocked(from, to string) *linkState {

@@ -13,13 +13,11 @@ import (
 	"github.com/gauntlet-dev/gauntlet/sim"
 )
 
-// Kinds of message the scenarios aim at. A system's MessageClassifier that
-// names its messages so (kvnode's does) gets them; one that does not gets
-// the scenario's process-level half alone, and the event says so.
-const (
-	KindVoteGranted = "vote-granted" // a voter's yes to a candidate
-	KindAppend      = "append"       // a leader's log entries to a follower
-)
+// KindVoteGranted is the kind of message split-vote aims at: a voter's yes
+// to a candidate. A system's MessageClassifier that names its grants so
+// (kvnode's does) gets the crashed voters; one that does not gets the slow
+// network and the crashed leader only.
+const KindVoteGranted = "vote-granted"
 
 // The simulation's scenarios: a process-level fault and, during it, rules
 // aimed at the messages or durable writes where its races live.
@@ -67,7 +65,7 @@ func splitVote(ctx context.Context, c harness.Cluster, w *sim.World, rng *rand.R
 		return desc + ", no leader to crash", nil
 	}
 	w.Crash(l)
-	go restart(l)
+	w.Go(func() { restart(l) })
 	return desc + ", crash leader " + l + " and restart it", nil
 }
 
