@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
@@ -63,31 +62,8 @@ func (c *Client) setCounter(ctx context.Context, op harness.Op) harness.Op {
 		done := op.Read(harness.Str(string(b)))
 		done.Error = StaleNote[c.mode]
 		return done
-	case op.Kind == harness.KindCounter && op.F == harness.FAdd:
-		d, err := strconv.ParseInt(*op.Value, 10, 64)
-		if err != nil {
-			return fail(out, "counter add of "+strconv.Quote(*op.Value)+", not an integer")
-		}
-		typ, why := txnplan.Update(ctx, txnStore{c}, txnplan.Slot{Key: counterPrefix + op.Key}, func(st txnplan.Stored) (string, error) {
-			n, err := txnplan.Int(st)
-			return strconv.FormatInt(n+d, 10), err
-		})
-		out = op.Complete(typ)
-		out.Error = why
-		return out
-	case op.Kind == harness.KindCounter && op.F == harness.FRead:
-		sl := txnplan.Slot{Key: counterPrefix + op.Key}
-		snap, err := txnStore{c}.Read(ctx, []txnplan.Slot{sl})
-		if err != nil {
-			return fail(out, err.Error())
-		}
-		n, err := txnplan.Int(snap[sl])
-		if err != nil {
-			return fail(out, err.Error())
-		}
-		done := op.Read(harness.Str(strconv.FormatInt(n, 10)))
-		done.Error = StaleNote[c.mode]
-		return done
+	case op.Kind == harness.KindCounter && (op.F == harness.FAdd || op.F == harness.FRead):
+		return txnplan.Counter(ctx, txnStore{c}, op, txnplan.Slot{Key: counterPrefix + op.Key}, StaleNote[c.mode])
 	}
 	return fail(out, "consul client: unsupported operation "+op.F+" on a "+op.Kind)
 }

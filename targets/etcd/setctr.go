@@ -3,7 +3,6 @@ package etcd
 import (
 	"context"
 	"encoding/json"
-	"strconv"
 	"strings"
 
 	"github.com/gauntlet-dev/gauntlet/harness"
@@ -49,38 +48,20 @@ func (c *Client) setCounter(ctx context.Context, op harness.Op) harness.Op {
 			elems = append(elems, strings.TrimPrefix(unb64(kv.Key), pfx))
 		}
 		b, _ := json.Marshal(elems)
-		return c.noted(op.Read(harness.Str(string(b))))
-	case op.Kind == harness.KindCounter && op.F == harness.FAdd:
-		d, err := strconv.ParseInt(*op.Value, 10, 64)
-		if err != nil {
-			return fail(out, "counter add of "+strconv.Quote(*op.Value)+", not an integer")
-		}
-		typ, why := txnplan.Update(ctx, txnStore{c}, txnplan.Slot{Key: counterPrefix + op.Key}, func(st txnplan.Stored) (string, error) {
-			n, err := txnplan.Int(st)
-			return strconv.FormatInt(n+d, 10), err
-		})
-		out = op.Complete(typ)
-		out.Error = why
-		return out
-	case op.Kind == harness.KindCounter && op.F == harness.FRead:
-		sl := txnplan.Slot{Key: counterPrefix + op.Key}
-		snap, err := txnStore{c}.Read(ctx, []txnplan.Slot{sl})
-		if err != nil {
-			return fail(out, err.Error())
-		}
-		n, err := txnplan.Int(snap[sl])
-		if err != nil {
-			return fail(out, err.Error())
-		}
-		return c.noted(op.Read(harness.Str(strconv.FormatInt(n, 10))))
+		done := op.Read(harness.Str(string(b)))
+		done.Error = c.note()
+		return done
+	case op.Kind == harness.KindCounter && (op.F == harness.FAdd || op.F == harness.FRead):
+		return txnplan.Counter(ctx, txnStore{c}, op, txnplan.Slot{Key: counterPrefix + op.Key}, c.note())
 	}
 	return fail(out, "etcd client: unsupported operation "+op.F+" on a "+op.Kind)
 }
 
-// noted: a serializable read says it may be stale.
-func (c *Client) noted(op harness.Op) harness.Op {
+// note is what a completed read says of itself: a serializable one that
+// it may be stale.
+func (c *Client) note() string {
 	if c.serializable {
-		op.Error = StaleByDesign
+		return StaleByDesign
 	}
-	return op
+	return ""
 }

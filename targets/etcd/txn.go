@@ -120,9 +120,5 @@ func (s txnStore) NotApplied(err error) bool { return httpcall.NotApplied(err, r
 
 // txn performs a transaction op.
 func (c *Client) txn(ctx context.Context, op harness.Op) harness.Op {
-	note := ""
-	if c.serializable {
-		note = StaleByDesign
-	}
-	return txnplan.Run(ctx, txnStore{c}, op, note)
+	return txnplan.Run(ctx, txnStore{c}, op, c.note())
 }

@@ -391,3 +391,35 @@ func Int(st Stored) (int64, error) {
 	}
 	return n, nil
 }
+
+// Counter performs a counter's add (Value a signed integer: Update of the
+// integer at s) or read (the integer, absent 0; note as Run's) on st.
+func Counter(ctx context.Context, st Store, op harness.Op, s Slot, note string) harness.Op {
+	if op.F == harness.FRead {
+		snap, err := st.Read(ctx, []Slot{s})
+		if err != nil {
+			return op.Failed(harness.Fail, err, "")
+		}
+		n, err := Int(snap[s])
+		if err != nil {
+			return op.Failed(harness.Fail, err, "")
+		}
+		done := op.Read(harness.Str(strconv.FormatInt(n, 10)))
+		done.Error = note
+		return done
+	}
+	if op.Value == nil {
+		return op.Failed(harness.Fail, nil, "a counter add without a value")
+	}
+	d, err := strconv.ParseInt(*op.Value, 10, 64)
+	if err != nil {
+		return op.Failed(harness.Fail, nil, "counter add of "+strconv.Quote(*op.Value)+", not an integer")
+	}
+	typ, why := Update(ctx, st, s, func(cur Stored) (string, error) {
+		n, err := Int(cur)
+		return strconv.FormatInt(n+d, 10), err
+	})
+	done := op.Complete(typ)
+	done.Error = why
+	return done
+}

@@ -324,3 +324,25 @@ func TestSortedAndInt(t *testing.T) {
 	_, err = Int(Stored{Value: "x", Exists: true})
 	assert.ErrorContains(t, err, "not an integer")
 }
+
+func TestCounter(t *testing.T) {
+	ctx := context.Background()
+	m := newMem()
+	s := Slot{Key: "counter/c"}
+	op := func(f string, v *string) harness.Op {
+		return harness.Op{Type: harness.Invoke, F: f, Key: "c", Kind: harness.KindCounter, Value: v}
+	}
+	r := Counter(ctx, m, op(harness.FRead, nil), s, "")
+	require.Equal(t, harness.OK, r.Type, r.Error)
+	assert.Equal(t, "0", *r.Value, "absent reads 0")
+	for _, d := range []string{"5", "-7", "3"} {
+		a := Counter(ctx, m, op(harness.FAdd, harness.Str(d)), s, "")
+		require.Equal(t, harness.OK, a.Type, a.Error)
+	}
+	r = Counter(ctx, m, op(harness.FRead, nil), s, "may be stale")
+	require.Equal(t, harness.OK, r.Type, r.Error)
+	assert.Equal(t, "1", *r.Value, "counters go below zero: 5-7+3")
+	assert.Equal(t, "may be stale", r.Error)
+	assert.Equal(t, harness.Fail, Counter(ctx, m, op(harness.FAdd, harness.Str("x")), s, "").Type)
+	assert.Equal(t, harness.Fail, Counter(ctx, m, op(harness.FAdd, nil), s, "").Type)
+}
